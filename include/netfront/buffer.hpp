@@ -1,0 +1,180 @@
+// Buffer: the `buffer` (Cstruct.t) of the NETWORK signature. A view (offset, length) on the
+// data room of one rte_mbuf. Copying a Buffer shares the mbuf (its reference count goes up);
+// slicing, shifting and splitting make new views on the same bytes without copying; the mbuf
+// goes back to its pool when the last view is gone. A Buffer handed to Netif::write goes to the
+// device ring as it is: the device reads these very bytes.
+//
+// Accessors are bounds-checked like Cstruct's and throw std::out_of_range (Cstruct raises
+// Invalid_argument): an out-of-range access is a bug in the caller, not a runtime condition.
+#pragma once
+
+#include <rte_mbuf.h>
+
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <stdexcept>
+#include <utility>
+
+#include "netfront/result.hpp"
+
+namespace netfront {
+
+class Buffer {
+ public:
+  Buffer() noexcept = default;
+
+  // Takes over the caller's reference to a single-segment mbuf; the view is its data
+  // (data_off, data_len). Returns an empty Buffer for nullptr.
+  static Buffer adopt(rte_mbuf* m) noexcept;
+  // Like adopt() but adds a reference: the caller keeps its own.
+  static Buffer share(rte_mbuf* m) noexcept;
+
+  // A fresh zero-filled buffer of `length` bytes from `pool` (Cstruct.create).
+  static Result<Buffer> create(rte_mempool* pool, std::size_t length);
+  // Plain memory is copied into a pool buffer, once, here and nowhere else (Cstruct.of_string).
+  static Result<Buffer> copy_from(rte_mempool* pool, std::span<const std::byte> bytes);
+
+  Buffer(const Buffer& other) noexcept : m_(other.m_), off_(other.off_), len_(other.len_) { retain(); }
+  Buffer(Buffer&& other) noexcept
+      : m_(std::exchange(other.m_, nullptr)), off_(std::exchange(other.off_, 0)), len_(std::exchange(other.len_, 0)) {}
+  Buffer& operator=(const Buffer& other) noexcept {
+    Buffer copy(other);
+    swap(copy);
+    return *this;
+  }
+  Buffer& operator=(Buffer&& other) noexcept {
+    Buffer moved(std::move(other));
+    swap(moved);
+    return *this;
+  }
+  ~Buffer() { release(); }
+  void swap(Buffer& other) noexcept {
+    std::swap(m_, other.m_);
+    std::swap(off_, other.off_);
+    std::swap(len_, other.len_);
+  }
+
+  // --- the view
+  std::size_t length() const noexcept { return len_; }
+  bool empty() const noexcept { return len_ == 0; }
+  // Offset of the view from the start of the mbuf's data room (Cstruct.off).
+  std::size_t offset() const noexcept { return off_; }
+  std::byte* data() const noexcept { return m_ ? static_cast<std::byte*>(m_->buf_addr) + off_ : nullptr; }
+  std::span<std::byte> bytes() const noexcept { return {data(), len_}; }
+  // The device-visible address of the first byte (what a descriptor carries).
+  rte_iova_t iova() const noexcept { return m_->buf_iova + off_; }
+  rte_mbuf* mbuf() const noexcept { return m_; }
+  // Views sharing the mbuf, this one included.
+  unsigned refcount() const noexcept { return m_ ? rte_mbuf_refcnt_read(m_) : 0; }
+  // Bytes of the data room in front of / behind the view (room for headers, Cstruct-style).
+  std::size_t headroom() const noexcept { return off_; }
+  std::size_t tailroom() const noexcept { return m_ ? m_->buf_len - off_ - len_ : 0; }
+
+  // --- slicing without copying (Cstruct.sub / shift / split)
+  Buffer sub(std::size_t off, std::size_t len) const;
+  Buffer shift(std::size_t n) const { return sub(n, checked_rest(n)); }
+  std::pair<Buffer, Buffer> split(std::size_t n) const { return {sub(0, n), shift(n)}; }
+  // Grows the view into the headroom by `n` bytes (for prepending a header in place).
+  Buffer prepend(std::size_t n) const;
+
+  // --- byte access, bounds-checked
+  std::uint8_t get_u8(std::size_t off) const { return load<std::uint8_t>(off); }
+  void set_u8(std::size_t off, std::uint8_t v) { store(off, v); }
+  std::uint16_t get_be16(std::size_t off) const { return __builtin_bswap16(load<std::uint16_t>(off)); }
+  std::uint32_t get_be32(std::size_t off) const { return __builtin_bswap32(load<std::uint32_t>(off)); }
+  std::uint64_t get_be64(std::size_t off) const { return __builtin_bswap64(load<std::uint64_t>(off)); }
+  std::uint16_t get_le16(std::size_t off) const { return load<std::uint16_t>(off); }
+  std::uint32_t get_le32(std::size_t off) const { return load<std::uint32_t>(off); }
+  std::uint64_t get_le64(std::size_t off) const { return load<std::uint64_t>(off); }
+  void set_be16(std::size_t off, std::uint16_t v) { store(off, __builtin_bswap16(v)); }
+  void set_be32(std::size_t off, std::uint32_t v) { store(off, __builtin_bswap32(v)); }
+  void set_be64(std::size_t off, std::uint64_t v) { store(off, __builtin_bswap64(v)); }
+  void set_le16(std::size_t off, std::uint16_t v) { store(off, v); }
+  void set_le32(std::size_t off, std::uint32_t v) { store(off, v); }
+  void set_le64(std::size_t off, std::uint64_t v) { store(off, v); }
+
+  // Cstruct.blit_from_bytes / blit_to_bytes / memset.
+  void copy_in(std::size_t off, std::span<const std::byte> src);
+  void copy_out(std::size_t off, std::span<std::byte> dst) const;
+  void fill(std::byte value) noexcept;
+
+ private:
+  static_assert(std::endian::native == std::endian::little, "netfront targets little-endian hosts");
+
+  Buffer(rte_mbuf* m, std::size_t off, std::size_t len) noexcept : m_(m), off_(off), len_(len) {}
+  void retain() const noexcept {
+    if (m_) rte_mbuf_refcnt_update(m_, 1);
+  }
+  void release() noexcept {
+    if (m_) rte_pktmbuf_free_seg(std::exchange(m_, nullptr));
+  }
+  void check(std::size_t off, std::size_t n) const {
+    if (off > len_ || n > len_ - off) out_of_range(off, n);
+  }
+  std::size_t checked_rest(std::size_t n) const {
+    check(n, 0);
+    return len_ - n;
+  }
+  [[noreturn]] void out_of_range(std::size_t off, std::size_t n) const;
+
+  template <typename T>
+  T load(std::size_t off) const {
+    check(off, sizeof(T));
+    T v;
+    std::memcpy(&v, data() + off, sizeof(T));
+    return v;
+  }
+  template <typename T>
+  void store(std::size_t off, T v) {
+    check(off, sizeof(T));
+    std::memcpy(data() + off, &v, sizeof(T));
+  }
+
+  rte_mbuf* m_ = nullptr;
+  std::size_t off_ = 0;
+  std::size_t len_ = 0;
+};
+
+// The `page_aligned_buffer` (Io_page.t): whole 4 KiB pages, page-aligned, in DMA-able memory.
+// Made by a PagePool; as_buffer() is the Io_page.to_cstruct view, sharing the same pages.
+class PageAlignedBuffer {
+ public:
+  static constexpr std::size_t kPageSize = 4096;
+
+  PageAlignedBuffer() noexcept = default;
+  std::size_t pages() const noexcept { return view_.length() / kPageSize; }
+  std::size_t length() const noexcept { return view_.length(); }
+  std::byte* data() const noexcept { return view_.data(); }
+  const Buffer& as_buffer() const noexcept { return view_; }
+
+ private:
+  friend class PagePool;
+  explicit PageAlignedBuffer(Buffer view) noexcept : view_(std::move(view)) {}
+  Buffer view_;
+};
+
+// A pool of page-aligned buffers of a fixed number of pages: mbufs whose data rooms are
+// pinned, page-aligned chunks of one DMA-able memory zone (rte_pktmbuf_pool_create_extbuf).
+class PagePool {
+ public:
+  static Result<PagePool> create(std::size_t pages_per_buffer, unsigned count);
+  PagePool(PagePool&& other) noexcept;
+  PagePool& operator=(PagePool&&) = delete;
+  ~PagePool();
+
+  // Io_page.get: `pages_per_buffer` pages, contents unspecified.
+  Result<PageAlignedBuffer> get();
+  unsigned in_use() const noexcept { return rte_mempool_in_use_count(pool_); }
+
+ private:
+  PagePool(rte_mempool* pool, const struct rte_memzone* zone, std::size_t bytes) noexcept
+      : pool_(pool), zone_(zone), bytes_(bytes) {}
+  rte_mempool* pool_ = nullptr;
+  const struct rte_memzone* zone_ = nullptr;
+  std::size_t bytes_ = 0;
+};
+
+}  // namespace netfront

@@ -1,0 +1,50 @@
+// DPDK start-up. The application never passes EAL arguments or prepares hugepages: the first
+// call to DpdkEnv::start() picks working defaults and initialises the EAL once per process.
+//
+// Memory: hugepages when the machine has enough free ones on a mounted hugetlbfs (one file
+// per memseg list, unlinked at once, so nothing stale is left behind); otherwise anonymous
+// memfd-backed 4 KiB pages (`--no-huge`). Both can be shared with a vhost-user backend by fd.
+// Everything can be overridden: DpdkConfig fields, or the environment variables
+// NETFRONT_MEMORY=auto|hugepages|memfd, NETFRONT_MEMORY_MB=N and NETFRONT_EAL_ARGS="..."
+// (appended last, so they win).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "netfront/result.hpp"
+
+namespace netfront::runtime {
+
+enum class MemoryBacking { Auto, Hugepages, Memfd };
+
+struct DpdkConfig {
+  MemoryBacking memory = MemoryBacking::Auto;
+  unsigned memory_mb = 256;
+  // Pin the main lcore to this CPU; unset: it may run on any CPU the process is allowed.
+  std::optional<unsigned> pin_cpu;
+  bool telemetry = false;
+  std::vector<std::string> extra_eal_args;
+};
+
+struct DpdkEnvInfo {
+  MemoryBacking memory = MemoryBacking::Auto;  // what was chosen (never Auto once started)
+  unsigned memory_mb = 0;
+  std::vector<std::string> eal_args;
+};
+
+class DpdkEnv {
+ public:
+  // Initialises the EAL on the first call; later calls return the first call's outcome.
+  static Result<> start(const DpdkConfig& config = {});
+  static bool started() noexcept;
+  // Valid after a successful start().
+  static const DpdkEnvInfo& info() noexcept;
+
+  // Exposed for tests: the memory choice for a given hugepage situation.
+  static MemoryBacking choose_memory(MemoryBacking requested, unsigned memory_mb, unsigned long long free_huge_bytes,
+                                     bool hugetlbfs_mounted) noexcept;
+};
+
+}  // namespace netfront::runtime
