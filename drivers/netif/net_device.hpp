@@ -1,0 +1,50 @@
+// NetDevice: what a device driver gives the Netif front end. A virtio-net device over any
+// transport implements it; tests implement it to check the API layer alone.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+
+#include "netfront/buffer.hpp"
+#include "netfront/device_id.hpp"
+#include "netfront/io.hpp"
+#include "netfront/mac_address.hpp"
+#include "netfront/result.hpp"
+#include "netfront/stats.hpp"
+
+namespace netfront::drivers {
+
+// Where received frames go. on_frame is called on the device's loop thread.
+class FrameSink {
+ public:
+  virtual ~FrameSink() = default;
+  virtual void on_frame(unsigned queue, Buffer frame) = 0;
+};
+
+class NetDevice {
+ public:
+  virtual ~NetDevice() = default;
+
+  virtual MacAddress mac() const noexcept = 0;
+  virtual std::uint16_t mtu() const noexcept = 0;
+  virtual bool link_up() const noexcept = 0;
+  virtual unsigned queue_pairs() const noexcept = 0;
+  virtual const QueueCounters& counters(unsigned queue) const noexcept = 0;
+
+  // Sends one frame made of `pieces` (already checked by Netif: 1..kMaxWritevPieces pieces,
+  // total length within the MTU). Completes when the frame is on the ring, not when it is sent.
+  virtual io<Result<>> transmit(unsigned queue, std::span<const Buffer> pieces) = 0;
+
+  // Received frames go to `sink` (nullptr: received frames are dropped and counted).
+  virtual void set_sink(FrameSink* sink) noexcept = 0;
+
+  // Stops the data path and gives back every buffer: after it completes the device touches no
+  // memory of ours and no buffer of ours is in flight. Never fails.
+  virtual io<void> shutdown() = 0;
+};
+
+// Opens the device an id names (implemented in open_device.cpp, one branch per transport).
+io<Result<std::unique_ptr<NetDevice>>> open_device(const DeviceId& id);
+
+}  // namespace netfront::drivers

@@ -1,0 +1,139 @@
+// The Netif front end: checks what the application hands in, keeps the listen/disconnect
+// life cycle and the stats baseline, and leaves everything else to the NetDevice.
+#include "netfront/netif.hpp"
+
+#include <mutex>
+#include <vector>
+
+#include "drivers/netif/net_device.hpp"
+#include "runtime/log.hpp"
+
+namespace netfront {
+
+struct Netif::State final : drivers::FrameSink {
+  State(DeviceId i, std::unique_ptr<drivers::NetDevice> d)
+      : id(std::move(i)), device(std::move(d)), baseline(device->queue_pairs()) {}
+
+  // Hot path: one call per received frame. The handler's io is dropped on purpose (see
+  // FrameHandler); an exception from the handler is the application's bug, logged, and must
+  // not stop delivery of later frames.
+  void on_frame(unsigned /*queue*/, Buffer frame) override {
+    try {
+      (void)handler(std::move(frame));
+    } catch (const std::exception& e) {
+      runtime::logger("netif").error("{}: listen handler threw: {}", id.to_string(), e.what());
+    } catch (...) {
+      runtime::logger("netif").error("{}: listen handler threw a non-exception", id.to_string());
+    }
+  }
+
+  io<void> disconnect() {
+    if (disconnected) co_return;
+    disconnected = true;
+    device->set_sink(nullptr);
+    co_await device->shutdown();
+    handler = nullptr;
+    listen_done.set_value(Ok{});
+  }
+
+  DeviceId id;
+  std::unique_ptr<drivers::NetDevice> device;
+  bool disconnected = false;
+  FrameHandler handler;
+  Promise<Result<>> listen_done;
+  mutable std::mutex baseline_mutex;  // reset/get may come from another thread
+  std::vector<Stats> baseline;
+};
+
+Netif::Netif(std::unique_ptr<State> state) noexcept : state_(std::move(state)) {}
+Netif::Netif(Netif&&) noexcept = default;
+Netif& Netif::operator=(Netif&& other) noexcept {
+  if (this != &other) {
+    Netif old(std::move(*this));
+    state_ = std::move(other.state_);
+  }
+  return *this;
+}
+
+Netif::~Netif() {
+  if (!state_ || state_->disconnected) return;
+  // The shutdown may have to wait for the device; the coroutine owns the state until it is done.
+  (void)[](std::unique_ptr<State> s) -> io<void> { co_await s->disconnect(); }(std::move(state_));
+}
+
+Netif Netif::attach(DeviceId id, std::unique_ptr<drivers::NetDevice> device) {
+  return Netif(std::make_unique<State>(std::move(id), std::move(device)));
+}
+
+io<Result<Netif>> Netif::connect(const DeviceId& id) {
+  auto opened = co_await drivers::open_device(id);
+  if (!opened) co_return std::move(opened).error();
+  runtime::logger("netif").info("{}: connected, mac {}, mtu {}, {} queue pair(s)", id.to_string(),
+                                (*opened)->mac().to_string(), (*opened)->mtu(), (*opened)->queue_pairs());
+  co_return attach(id, std::move(*opened));
+}
+
+io<Result<Netif>> Netif::connect(std::string_view id) {
+  auto parsed = DeviceId::parse(id);
+  if (!parsed) return make_ready_io(Result<Netif>(std::move(parsed).error()));
+  return connect(*parsed);
+}
+
+const DeviceId& Netif::id() const noexcept { return state_->id; }
+
+io<void> Netif::disconnect() {
+  if (!state_) return make_ready_io();
+  return state_->disconnect();
+}
+
+io<Result<>> Netif::write(Buffer frame) { return writev(std::span<const Buffer>(&frame, 1)); }
+
+// E1 of the reliability checklist: bad frames are refused before anything touches the ring.
+io<Result<>> Netif::writev(std::span<const Buffer> pieces) {
+  if (!state_ || state_->disconnected) return make_ready_io(Result<>(Error::disconnected()));
+  if (pieces.empty() || pieces.size() > kMaxWritevPieces)
+    return make_ready_io(Result<>(Error::unknown("a frame takes 1 to " + std::to_string(kMaxWritevPieces) +
+                                                 " pieces, not " + std::to_string(pieces.size()))));
+  std::size_t length = 0;
+  for (const Buffer& piece : pieces) length += piece.length();
+  const std::size_t max = std::size_t{mtu()} + kEthernetHeaderLength;
+  if (length < kEthernetHeaderLength || length > max)
+    return make_ready_io(Result<>(Error::unknown("frame of " + std::to_string(length) + " bytes is outside " +
+                                                 std::to_string(kEthernetHeaderLength) + ".." + std::to_string(max) +
+                                                 " (MTU " + std::to_string(mtu()) + " + Ethernet header)")));
+  return state_->device->transmit(0, pieces);
+}
+
+io<Result<>> Netif::listen(FrameHandler handler) {
+  if (!state_ || state_->disconnected) return make_ready_io(Result<>(Error::disconnected()));
+  if (state_->handler) return make_ready_io(Result<>(Error::unknown("listen is already running on this device")));
+  if (!handler) return make_ready_io(Result<>(Error::unknown("listen needs a handler")));
+  state_->handler = std::move(handler);
+  state_->device->set_sink(state_.get());
+  return state_->listen_done.get_io();
+}
+
+MacAddress Netif::mac() const noexcept { return state_->device->mac(); }
+std::uint16_t Netif::mtu() const noexcept { return state_->device->mtu(); }
+bool Netif::link_up() const noexcept { return !state_->disconnected && state_->device->link_up(); }
+unsigned Netif::queue_pairs() const noexcept { return state_->device->queue_pairs(); }
+
+Stats Netif::get_stats_counters(unsigned queue) const noexcept {
+  if (queue >= state_->baseline.size()) return {};
+  std::lock_guard lock(state_->baseline_mutex);
+  return state_->device->counters(queue).snapshot() - state_->baseline[queue];
+}
+
+Stats Netif::get_stats_counters() const noexcept {
+  Stats sum;
+  for (unsigned q = 0; q < state_->baseline.size(); ++q) sum += get_stats_counters(q);
+  return sum;
+}
+
+// Counters only ever grow (one writer, no locked instructions); a reset moves the baseline.
+void Netif::reset_stats_counters() noexcept {
+  std::lock_guard lock(state_->baseline_mutex);
+  for (unsigned q = 0; q < state_->baseline.size(); ++q) state_->baseline[q] = state_->device->counters(q).snapshot();
+}
+
+}  // namespace netfront

@@ -1,0 +1,68 @@
+// Out-of-line parts of the API's value types: Error, MacAddress, Stats.
+#include <cstdio>
+
+#include "netfront/error.hpp"
+#include "netfront/mac_address.hpp"
+#include "netfront/stats.hpp"
+
+namespace netfront {
+
+std::string_view to_string(Error::Kind kind) noexcept {
+  switch (kind) {
+    case Error::Kind::Unknown: return "Unknown";
+    case Error::Kind::Unimplemented: return "Unimplemented";
+    case Error::Kind::Disconnected: return "Disconnected";
+  }
+  return "?";
+}
+
+std::string Error::to_string() const {
+  std::string s(netfront::to_string(kind_));
+  if (!message_.empty()) s += ": " + message_;
+  return s;
+}
+
+std::string MacAddress::to_string() const {
+  char b[18];
+  std::snprintf(b, sizeof b, "%02x:%02x:%02x:%02x:%02x:%02x", bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5]);
+  return b;
+}
+
+Stats& Stats::operator+=(const Stats& o) noexcept {
+  rx_bytes += o.rx_bytes;
+  rx_pkts += o.rx_pkts;
+  tx_bytes += o.tx_bytes;
+  tx_pkts += o.tx_pkts;
+  rx_drops += o.rx_drops;
+  tx_drops += o.tx_drops;
+  tx_ring_full += o.tx_ring_full;
+  device_errors += o.device_errors;
+  return *this;
+}
+
+Stats operator-(Stats a, const Stats& b) noexcept {
+  a.rx_bytes -= b.rx_bytes;
+  a.rx_pkts -= b.rx_pkts;
+  a.tx_bytes -= b.tx_bytes;
+  a.tx_pkts -= b.tx_pkts;
+  a.rx_drops -= b.rx_drops;
+  a.tx_drops -= b.tx_drops;
+  a.tx_ring_full -= b.tx_ring_full;
+  a.device_errors -= b.device_errors;
+  return a;
+}
+
+Stats QueueCounters::snapshot() const noexcept {
+  Stats s;
+  s.rx_bytes = rx_bytes.read();
+  s.rx_pkts = rx_pkts.read();
+  s.tx_bytes = tx_bytes.read();
+  s.tx_pkts = tx_pkts.read();
+  s.rx_drops = rx_drops.read();
+  s.tx_drops = tx_drops.read();
+  s.tx_ring_full = tx_ring_full.read();
+  s.device_errors = device_errors.read();
+  return s;
+}
+
+}  // namespace netfront

@@ -1,0 +1,69 @@
+// DeviceId: the `id` of the NETWORK signature, parsed from a string:
+//   vhost-user:/path/to.sock[,server][,queues=N]   a vhost-user backend's unix socket
+//   pci:[DDDD:]BB:DD.F[,queues=N]                  a virtio-net PCI function (domain 0 if omitted)
+//   loop:[option[,option...]]                      the in-process device (see LoopOptions)
+// Anything else is an error whose message names the part that is wrong.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "netfront/result.hpp"
+
+namespace netfront {
+
+// Queue pairs are bounded by the spec's max_virtqueue_pairs range (virtio 1.2 §5.1.4).
+inline constexpr unsigned kMaxQueuePairs = 0x8000;
+
+struct VhostUserAddress {
+  std::string socket_path;
+  bool server = false;  // netfront listens and (re-)accepts the backend
+  friend bool operator==(const VhostUserAddress&, const VhostUserAddress&) = default;
+};
+
+struct PciAddress {
+  std::uint16_t domain = 0;
+  std::uint8_t bus = 0;
+  std::uint8_t device = 0;    // 0..31
+  std::uint8_t function = 0;  // 0..7
+  std::string to_string() const;  // "0000:00:03.0", the sysfs spelling
+  friend bool operator==(const PciAddress&, const PciAddress&) = default;
+};
+
+// The in-process device's switches; every one has a spelling in the id ("loop:packed,size=256").
+struct LoopOptions {
+  bool packed = false;       // packed instead of split virtqueues
+  bool mrg_rxbuf = true;     // VIRTIO_NET_F_MRG_RXBUF
+  bool event_idx = true;     // VIRTIO_F_EVENT_IDX
+  bool in_order = false;     // VIRTIO_F_IN_ORDER
+  unsigned queue_size = 256; // ring entries, a power of two from 2 to 32768
+  bool echo = true;          // echo frames back (false: sink them)
+  friend bool operator==(const LoopOptions&, const LoopOptions&) = default;
+};
+
+class DeviceId {
+ public:
+  enum class Kind { VhostUser, Pci, Loop };
+
+  static Result<DeviceId> parse(std::string_view text);
+
+  Kind kind() const noexcept { return static_cast<Kind>(address_.index()); }
+  unsigned queue_pairs() const noexcept { return queues_; }
+  const VhostUserAddress& vhost_user() const { return std::get<VhostUserAddress>(address_); }
+  const PciAddress& pci() const { return std::get<PciAddress>(address_); }
+  const LoopOptions& loop() const { return std::get<LoopOptions>(address_); }
+
+  // The canonical spelling; parse(to_string()) gives an equal id.
+  std::string to_string() const;
+  friend bool operator==(const DeviceId&, const DeviceId&) = default;
+
+ private:
+  using Address = std::variant<VhostUserAddress, PciAddress, LoopOptions>;
+  DeviceId(Address address, unsigned queues) : address_(std::move(address)), queues_(queues) {}
+  Address address_;
+  unsigned queues_ = 1;
+};
+
+}  // namespace netfront

@@ -1,0 +1,21 @@
+// The `macaddr` returned by `mac`: six bytes, printed as "52:54:00:12:34:56".
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+namespace netfront {
+
+struct MacAddress {
+  std::array<std::uint8_t, 6> bytes{};
+
+  bool is_zero() const noexcept { return bytes == std::array<std::uint8_t, 6>{}; }
+  bool is_multicast() const noexcept { return bytes[0] & 0x01; }
+  // A unicast, non-zero address: what a device may use as its own (checklist A6).
+  bool valid_unicast() const noexcept { return !is_zero() && !is_multicast(); }
+  std::string to_string() const;
+  friend bool operator==(const MacAddress&, const MacAddress&) = default;
+};
+
+}  // namespace netfront

@@ -1,0 +1,84 @@
+// Netif: the NETWORK device of the MirageOS V1.NETWORK signature (docs/api.md maps each element).
+//
+//   auto dev = co_await Netif::connect("vhost-user:/tmp/vhost.sock");
+//   if (!dev) { log(dev.error().to_string()); co_return; }
+//   co_await dev->write(frame);
+//   co_await dev->listen([](Buffer frame) { ...; return make_ready_io(); });  // until disconnect
+//
+// A Netif belongs to the event loop of the thread that connected it: call it from that thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string_view>
+
+#include "netfront/buffer.hpp"
+#include "netfront/device_id.hpp"
+#include "netfront/io.hpp"
+#include "netfront/mac_address.hpp"
+#include "netfront/result.hpp"
+#include "netfront/stats.hpp"
+
+namespace netfront {
+
+namespace drivers {
+class NetDevice;
+}
+
+inline constexpr std::size_t kEthernetHeaderLength = 14;
+// writev takes at most this many pieces for one frame (a descriptor chain must stay short).
+inline constexpr std::size_t kMaxWritevPieces = 64;
+
+// Called with every received frame. The returned io is not awaited: a handler that needs to
+// wait (to write a reply on a full ring, say) does so without holding up later frames.
+using FrameHandler = std::function<io<void>(Buffer frame)>;
+
+class Netif {
+ public:
+  // `connect id`: opens the device and brings it up. Errors: Unimplemented for a transport
+  // this build does not have, Unknown with the reason otherwise.
+  static io<Result<Netif>> connect(const DeviceId& id);
+  // Parses `id` first (DeviceId::parse), so a malformed id is an Unknown error naming the fault.
+  static io<Result<Netif>> connect(std::string_view id);
+
+  Netif(Netif&&) noexcept;
+  Netif& operator=(Netif&&) noexcept;
+  ~Netif();  // disconnects if still connected
+
+  const DeviceId& id() const noexcept;
+
+  // Stops the device and releases its buffers; `listen` returns. Never fails; idempotent.
+  io<void> disconnect();
+
+  // One frame (Ethernet header included, no FCS) of 14 to mtu()+14 bytes, sent without copying.
+  // Waits while the ring is full; Disconnected once disconnected.
+  io<Result<>> write(Buffer frame);
+  // One frame from up to kMaxWritevPieces pieces, sent as one descriptor chain.
+  io<Result<>> writev(std::span<const Buffer> pieces);
+
+  // Calls `handler` with every received frame until disconnect; then completes with Ok.
+  // Disconnected if already disconnected; Unknown if another listen is running.
+  io<Result<>> listen(FrameHandler handler);
+
+  MacAddress mac() const noexcept;
+  std::uint16_t mtu() const noexcept;
+  bool link_up() const noexcept;
+  unsigned queue_pairs() const noexcept;
+
+  // Sums over all queue pairs since the last reset; safe to call from any thread.
+  Stats get_stats_counters() const noexcept;
+  Stats get_stats_counters(unsigned queue) const noexcept;
+  void reset_stats_counters() noexcept;
+
+  // For drivers and tests: a Netif over an already opened device.
+  static Netif attach(DeviceId id, std::unique_ptr<drivers::NetDevice> device);
+
+ private:
+  struct State;
+  explicit Netif(std::unique_ptr<State> state) noexcept;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace netfront

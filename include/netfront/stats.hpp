@@ -1,0 +1,47 @@
+// Statistics: `stats` of the NETWORK signature (rx_bytes, rx_pkts, tx_bytes, tx_pkts), kept per
+// queue and summed. netfront widens the packet counters to 64 bits (Mirage uses int32) and
+// adds the error counters a driver needs to be debuggable.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+namespace netfront {
+
+// What get_stats_counters returns, for the device or for one queue pair.
+struct Stats {
+  std::uint64_t rx_bytes = 0;
+  std::uint64_t rx_pkts = 0;
+  std::uint64_t tx_bytes = 0;
+  std::uint64_t tx_pkts = 0;
+  std::uint64_t rx_drops = 0;        // frames the device gave us that we could not deliver
+  std::uint64_t tx_drops = 0;        // frames accepted by write that never reached the ring
+  std::uint64_t tx_ring_full = 0;    // writes that had to wait for ring space
+  std::uint64_t device_errors = 0;   // device misbehaviour seen (bad ids, lengths, indices)
+
+  Stats& operator+=(const Stats& o) noexcept;
+  friend Stats operator-(Stats a, const Stats& b) noexcept;
+  friend bool operator==(const Stats&, const Stats&) = default;
+};
+
+// One queue pair's counters. Written only by the queue's own loop thread, read from anywhere:
+// each counter is a relaxed atomic updated with a plain load and store (no locked instruction
+// on the data path), and a reader sees each counter whole, never torn.
+class QueueCounters {
+ public:
+  class Counter {
+   public:
+    void add(std::uint64_t n) noexcept { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+    std::uint64_t read() const noexcept { return v_.load(std::memory_order_relaxed); }
+
+   private:
+    std::atomic<std::uint64_t> v_{0};
+  };
+
+  Counter rx_bytes, rx_pkts, tx_bytes, tx_pkts, rx_drops, tx_drops, tx_ring_full, device_errors;
+
+  Stats snapshot() const noexcept;
+};
+
+}  // namespace netfront
