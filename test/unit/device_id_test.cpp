@@ -1,0 +1,105 @@
+#include <gtest/gtest.h>
+
+#include "netfront/device_id.hpp"
+
+namespace netfront {
+namespace {
+
+DeviceId parse_ok(std::string_view text) {
+  auto id = DeviceId::parse(text);
+  EXPECT_TRUE(id) << text << ": " << (id ? "" : id.error().to_string());
+  return id ? *id : *DeviceId::parse("loop:");
+}
+
+std::string parse_error(std::string_view text) {
+  auto id = DeviceId::parse(text);
+  EXPECT_FALSE(id) << text << " parsed as " << (id ? id->to_string() : "");
+  if (id) return {};
+  EXPECT_TRUE(id.error().is_unknown());
+  return id.error().message();
+}
+
+TEST(DeviceIdTest, VhostUserClientServerAndQueues) {
+  DeviceId a = parse_ok("vhost-user:/tmp/vh.sock");
+  EXPECT_EQ(a.kind(), DeviceId::Kind::VhostUser);
+  EXPECT_EQ(a.vhost_user().socket_path, "/tmp/vh.sock");
+  EXPECT_FALSE(a.vhost_user().server);
+  EXPECT_EQ(a.queue_pairs(), 1u);
+
+  DeviceId b = parse_ok("vhost-user:/run/x.sock,server,queues=4");
+  EXPECT_TRUE(b.vhost_user().server);
+  EXPECT_EQ(b.queue_pairs(), 4u);
+  // Option order does not matter.
+  EXPECT_EQ(parse_ok("vhost-user:rel.sock,queues=2,server"), parse_ok("vhost-user:rel.sock,server,queues=2"));
+}
+
+TEST(DeviceIdTest, PciWithAndWithoutDomain) {
+  DeviceId a = parse_ok("pci:0000:00:03.0");
+  EXPECT_EQ(a.kind(), DeviceId::Kind::Pci);
+  EXPECT_EQ(a.pci(), (PciAddress{0, 0, 3, 0}));
+  EXPECT_EQ(parse_ok("pci:00:03.0"), a);
+  DeviceId b = parse_ok("pci:abcd:ff:1f.7,queues=2");
+  EXPECT_EQ(b.pci(), (PciAddress{0xabcd, 0xff, 0x1f, 7}));
+  EXPECT_EQ(b.queue_pairs(), 2u);
+  EXPECT_EQ(b.pci().to_string(), "abcd:ff:1f.7");
+}
+
+TEST(DeviceIdTest, LoopDefaultsAndOptions) {
+  DeviceId a = parse_ok("loop:");
+  EXPECT_EQ(a.kind(), DeviceId::Kind::Loop);
+  EXPECT_EQ(a.loop(), LoopOptions{});
+  DeviceId b = parse_ok("loop:packed,mrg_rxbuf=off,event_idx=off,in_order=on,size=64,mode=sink,queues=2");
+  EXPECT_TRUE(b.loop().packed);
+  EXPECT_FALSE(b.loop().mrg_rxbuf);
+  EXPECT_FALSE(b.loop().event_idx);
+  EXPECT_TRUE(b.loop().in_order);
+  EXPECT_EQ(b.loop().queue_size, 64u);
+  EXPECT_FALSE(b.loop().echo);
+  EXPECT_EQ(b.queue_pairs(), 2u);
+}
+
+TEST(DeviceIdTest, ToStringRoundTrips) {
+  for (const char* text : {"vhost-user:/tmp/a.sock", "vhost-user:/tmp/a.sock,server,queues=3", "pci:0000:00:03.0",
+                           "pci:0001:02:1f.7,queues=8", "loop:", "loop:packed,in_order=on,size=64,queues=2",
+                           "loop:mrg_rxbuf=off,event_idx=off,mode=sink"}) {
+    DeviceId id = parse_ok(text);
+    EXPECT_EQ(id.to_string(), text);
+    EXPECT_EQ(parse_ok(id.to_string()), id);
+  }
+}
+
+TEST(DeviceIdTest, BadIdsNameTheBadPart) {
+  EXPECT_NE(parse_error("").find("no transport prefix"), std::string::npos);
+  EXPECT_NE(parse_error("/tmp/vh.sock").find("no transport prefix"), std::string::npos);
+  EXPECT_NE(parse_error("tap:eth0").find("unknown transport 'tap'"), std::string::npos);
+  EXPECT_NE(parse_error("vhost-user:").find("no socket path"), std::string::npos);
+  EXPECT_NE(parse_error("vhost-user:" + std::string(120, 'a')).find("longer than the 107"), std::string::npos);
+  EXPECT_NE(parse_error("vhost-user:/a,client").find("unknown option 'client'"), std::string::npos);
+  EXPECT_NE(parse_error("vhost-user:/a,server=1").find("unknown option 'server=1'"), std::string::npos);
+  EXPECT_NE(parse_error("vhost-user:/a,queues=0").find("queues='0' is not a number from 1 to 32768"), std::string::npos);
+  EXPECT_NE(parse_error("vhost-user:/a,queues=32769").find("queues='32769'"), std::string::npos);
+  EXPECT_NE(parse_error("vhost-user:/a,queues=2x").find("queues='2x'"), std::string::npos);
+  EXPECT_NE(parse_error("vhost-user:/a,queues=-1").find("queues='-1'"), std::string::npos);
+  EXPECT_NE(parse_error("vhost-user:/a,queues=2,queues=3").find("'queues' given twice"), std::string::npos);
+  EXPECT_NE(parse_error("vhost-user:/a,").find("empty option"), std::string::npos);
+  EXPECT_NE(parse_error("pci:").find("no PCI address"), std::string::npos);
+  EXPECT_NE(parse_error("pci:0000:00:03").find("no '.function'"), std::string::npos);
+  EXPECT_NE(parse_error("pci:0000:00:3g.0").find("PCI device '3g'"), std::string::npos);
+  EXPECT_NE(parse_error("pci:0000:00:20.0").find("PCI device '20' is not a hex number up to 1f"), std::string::npos);
+  EXPECT_NE(parse_error("pci:0000:00:03.8").find("PCI function '8'"), std::string::npos);
+  EXPECT_NE(parse_error("pci:10000:00:03.0").find("PCI domain '10000'"), std::string::npos);
+  EXPECT_NE(parse_error("pci:0:0:0:03.0").find("not [domain:]bus:device.function"), std::string::npos);
+  EXPECT_NE(parse_error("pci:0000:00:03.0,server").find("unknown option 'server'"), std::string::npos);
+  EXPECT_NE(parse_error("loop:size=100").find("not a power of two"), std::string::npos);
+  EXPECT_NE(parse_error("loop:size=1").find("size='1'"), std::string::npos);
+  EXPECT_NE(parse_error("loop:mrg_rxbuf=maybe").find("'maybe' is not on or off"), std::string::npos);
+  EXPECT_NE(parse_error("loop:packed,split").find("both given"), std::string::npos);
+  EXPECT_NE(parse_error("loop:packed=on").find("takes no value"), std::string::npos);
+  EXPECT_NE(parse_error("loop:mode=reflect").find("mode='reflect'"), std::string::npos);
+  EXPECT_NE(parse_error("loop:turbo").find("unknown option 'turbo'"), std::string::npos);
+  // The whole id is quoted so the user sees which of several ids was wrong.
+  EXPECT_EQ(parse_error("loop:turbo").rfind("device id 'loop:turbo': ", 0), 0u);
+}
+
+}  // namespace
+}  // namespace netfront

@@ -1,0 +1,234 @@
+#include <gtest/gtest.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+#include <vector>
+
+#include "runtime/event_loop.hpp"
+
+namespace netfront::runtime {
+namespace {
+
+using namespace std::chrono_literals;
+
+io<void> log_after(EventLoop& loop, std::vector<int>& log, Clock::duration d, int id) {
+  co_await loop.sleep(d);
+  log.push_back(id);
+}
+
+TEST(EventLoopTest, ReadyCoroutinesRunInTheOrderTheyWereScheduled) {
+  EventLoop loop;
+  std::vector<int> log;
+  Promise<void> gates[3];
+  std::vector<io<void>> runs;
+  for (int i = 0; i < 3; ++i)
+    runs.push_back([](Promise<void>& g, std::vector<int>& l, int id) -> io<void> {
+      co_await g.get_io();
+      l.push_back(id);
+    }(gates[i], log, i));
+  gates[2].set_value();
+  gates[0].set_value();
+  gates[1].set_value();
+  loop.run_once();
+  EXPECT_EQ(log, (std::vector<int>{2, 0, 1}));
+}
+
+TEST(EventLoopTest, TimersFireInDeadlineOrderNotArmingOrder) {
+  EventLoop loop;
+  std::vector<int> log;
+  auto a = log_after(loop, log, 30ms, 3);
+  auto b = log_after(loop, log, 10ms, 1);
+  auto c = log_after(loop, log, 20ms, 2);
+  loop.run_until(a);
+  EXPECT_EQ(log, (std::vector<int>{1, 2, 3}));
+}
+
+TEST(EventLoopTest, SleepWaitsAtLeastItsDelay) {
+  EventLoop loop;
+  const auto start = Clock::now();
+  loop.run_until(loop.sleep(15ms));
+  EXPECT_GE(Clock::now() - start, 15ms);
+}
+
+TEST(EventLoopTest, CancelledTimerNeverFires) {
+  EventLoop loop;
+  int fired = 0;
+  Timer cancelled(loop, [&] { fired += 100; });
+  Timer kept(loop, [&] { fired += 1; });
+  cancelled.arm(5ms);
+  kept.arm(10ms);
+  EXPECT_TRUE(cancelled.cancel());
+  EXPECT_FALSE(cancelled.cancel());
+  loop.run_until(loop.sleep(20ms));
+  EXPECT_EQ(fired, 1);
+}
+
+TEST(EventLoopTest, DestroyedTimerIsRemovedFromTheLoop) {
+  EventLoop loop;
+  int fired = 0;
+  {
+    Timer t(loop, [&] { ++fired; });
+    t.arm(1ms);
+  }
+  loop.run_until(loop.sleep(5ms));
+  EXPECT_EQ(fired, 0);
+}
+
+TEST(EventLoopTest, PeriodicTimerRepeatsUntilCancelled) {
+  EventLoop loop;
+  int fired = 0;
+  Timer t(loop, [&] {
+    if (++fired == 3) loop.stop();
+  });
+  t.arm_periodic(2ms);
+  loop.run();
+  EXPECT_EQ(fired, 3);
+  EXPECT_TRUE(t.armed());
+  t.cancel();
+}
+
+TEST(EventLoopTest, TimerCallbackMayCancelAnotherDueTimer) {
+  EventLoop loop;
+  int second_fired = 0;
+  Timer second(loop, [&] { ++second_fired; });
+  Timer first(loop, [&] { second.cancel(); });
+  const auto when = Clock::now() + 1ms;
+  first.arm_at(when);
+  second.arm_at(when + 1us);
+  loop.run_until(loop.sleep(5ms));
+  EXPECT_EQ(second_fired, 0);
+}
+
+// A poller standing in for a device queue: completes a promise after a few polls.
+class CountdownPoller final : public Poller {
+ public:
+  explicit CountdownPoller(int polls) : left_(polls) {}
+  unsigned poll() override {
+    ++polls_;
+    if (left_ > 0 && --left_ == 0) {
+      done_.set_value(polls_);
+      return 1;
+    }
+    return 0;
+  }
+  io<int> done() { return done_.get_io(); }
+  int polls_ = 0;
+
+ private:
+  int left_;
+  Promise<int> done_;
+};
+
+TEST(EventLoopTest, PollerCompletesAnAwaitedIo) {
+  EventLoop loop;
+  CountdownPoller poller(5);
+  loop.add_poller(poller);
+  auto awaited = [](CountdownPoller& p) -> io<int> { co_return co_await p.done() * 10; }(poller);
+  EXPECT_EQ(loop.run_until(awaited), 50);
+  loop.remove_poller(poller);
+  const int polls = poller.polls_;
+  loop.run_once();
+  EXPECT_EQ(poller.polls_, polls);  // removed pollers are not polled
+}
+
+TEST(EventLoopTest, BusyLoopNeverSleeps) {
+  EventLoop loop;
+  for (int i = 0; i < 5000; ++i) loop.run_once();
+  EXPECT_EQ(loop.counters().sleeps, 0u);
+  EXPECT_EQ(loop.counters().idle_iterations, 5000u);
+}
+
+// A poller that can be woken through an eventfd, as a device queue with interrupts is.
+class FdPoller final : public Poller {
+ public:
+  explicit FdPoller(EventLoop& loop) : fd_(eventfd(0, EFD_NONBLOCK)), watch_(loop, fd_, EPOLLIN, [this](std::uint32_t) {
+    std::uint64_t v;
+    while (read(fd_, &v, sizeof v) > 0) pending_ += static_cast<int>(v);
+  }) {}
+  ~FdPoller() override { close(fd_); }
+  unsigned poll() override {
+    const int n = std::exchange(pending_, 0);
+    seen_ += n;
+    return static_cast<unsigned>(n);
+  }
+  bool arm_wakeup() override {
+    ++arms_;
+    return true;
+  }
+  void disarm_wakeup() override { ++disarms_; }
+  void kick() {
+    const std::uint64_t one = 1;
+    (void)!write(fd_, &one, sizeof one);
+  }
+  int fd_;
+  FdWatch watch_;
+  int pending_ = 0, seen_ = 0, arms_ = 0, disarms_ = 0;
+};
+
+TEST(EventLoopTest, SleepingLoopWakesOnAWatchedFd) {
+  EventLoop loop({.idle = IdleMode::Sleep, .idle_polls_before_sleep = 10});
+  FdPoller poller(loop);
+  loop.add_poller(poller);
+  std::thread kicker([&] {
+    std::this_thread::sleep_for(30ms);
+    poller.kick();
+  });
+  const auto start = Clock::now();
+  while (poller.seen_ == 0) loop.run_once();
+  kicker.join();
+  EXPECT_GE(Clock::now() - start, 25ms);  // it slept until the kick...
+  EXPECT_GE(loop.counters().sleeps, 1u);
+  EXPECT_LT(loop.counters().iterations, 1000u);  // ...rather than spinning
+  EXPECT_EQ(poller.seen_, 1);
+  EXPECT_GE(poller.arms_, 1);
+  EXPECT_EQ(poller.arms_, poller.disarms_);
+  loop.remove_poller(poller);
+}
+
+TEST(EventLoopTest, SleepingLoopWakesForItsNextTimer) {
+  EventLoop loop({.idle = IdleMode::Sleep, .idle_polls_before_sleep = 4});
+  const auto start = Clock::now();
+  loop.run_until(loop.sleep(20ms));
+  EXPECT_GE(Clock::now() - start, 20ms);
+  EXPECT_GE(loop.counters().sleeps, 1u);
+  EXPECT_LT(loop.counters().iterations, 1000u);  // slept rather than spun
+}
+
+TEST(EventLoopTest, PollerWithoutWakeupKeepsTheLoopBusy) {
+  EventLoop loop({.idle = IdleMode::Sleep, .idle_polls_before_sleep = 2});
+  CountdownPoller never(0);
+  loop.add_poller(never);
+  for (int i = 0; i < 100; ++i) loop.run_once();
+  EXPECT_EQ(loop.counters().sleeps, 0u);
+  loop.remove_poller(never);
+}
+
+TEST(EventLoopTest, PostFromAnotherThreadWakesASleepingLoop) {
+  EventLoop loop({.idle = IdleMode::Sleep, .idle_polls_before_sleep = 1});
+  std::thread other([&] {
+    std::this_thread::sleep_for(20ms);
+    loop.post([&] { loop.stop(); });
+  });
+  loop.run();
+  other.join();
+  EXPECT_GE(loop.counters().sleeps, 1u);
+}
+
+TEST(EventLoopTest, PostReachesABusyLoop) {
+  EventLoop loop;
+  std::thread::id ran_on;
+  std::thread other([&] {
+    loop.post([&] {
+      ran_on = std::this_thread::get_id();
+      loop.stop();
+    });
+  });
+  loop.run();
+  other.join();
+  EXPECT_EQ(ran_on, std::this_thread::get_id());
+}
+
+}  // namespace
+}  // namespace netfront::runtime

@@ -1,0 +1,233 @@
+// The Netif front end over a fake device: validation, life cycle and stats of the API.
+#include <gtest/gtest.h>
+
+#include "fake_net_device.hpp"
+#include "netfront/netif.hpp"
+#include "runtime/event_loop.hpp"
+#include "runtime/packet_pool.hpp"
+
+namespace netfront {
+namespace {
+
+using testing::FakeNetDevice;
+
+class NetifTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto made = runtime::PacketPool::create({.size = 255, .cache = 0});
+    ASSERT_TRUE(made) << made.error().to_string();
+    pool_.emplace(std::move(*made));
+    auto device = std::make_unique<FakeNetDevice>(2, 4);
+    fake_ = device.get();
+    netif_.emplace(Netif::attach(*DeviceId::parse("loop:"), std::move(device)));
+  }
+  void TearDown() override {
+    netif_.reset();  // disconnects: the device gives back what it held
+    EXPECT_EQ(pool_->in_use(), 0u) << "mbufs leaked";
+  }
+  Buffer frame(std::size_t n, std::uint8_t fill = 0) {
+    auto b = Buffer::create(pool_->get(), n);
+    EXPECT_TRUE(b);
+    b->fill(std::byte{fill});
+    return std::move(*b);
+  }
+
+  runtime::EventLoop loop_;
+  std::optional<runtime::PacketPool> pool_;
+  std::optional<Netif> netif_;
+  FakeNetDevice* fake_ = nullptr;
+};
+
+TEST_F(NetifTest, WriteHandsTheSameBytesToTheDevice) {
+  Buffer f = frame(60, 0xaa);
+  auto r = netif_->write(f);
+  ASSERT_TRUE(r.ready());
+  ASSERT_TRUE(r.get());
+  ASSERT_EQ(fake_->sent().size(), 1u);
+  EXPECT_EQ(fake_->sent()[0].data(), f.data());  // zero copy: the device got our mbuf
+  EXPECT_EQ(fake_->sent()[0].mbuf(), f.mbuf());
+}
+
+TEST_F(NetifTest, WriteRefusesShortAndOversizeFramesBeforeTheDevice) {
+  for (std::size_t bad : {std::size_t{0}, std::size_t{13}, std::size_t{1515}}) {
+    Result<> r = netif_->write(frame(bad)).get();
+    ASSERT_FALSE(r) << bad;
+    EXPECT_TRUE(r.error().is_unknown());
+    EXPECT_NE(r.error().message().find("outside 14..1514"), std::string::npos) << r.error().message();
+  }
+  EXPECT_EQ(fake_->transmit_calls(), 0u);
+  EXPECT_TRUE(netif_->write(frame(14)).get());
+  EXPECT_TRUE(netif_->write(frame(1514)).get());
+}
+
+TEST_F(NetifTest, WritevSendsOneFrameOfAllPieces) {
+  std::vector<Buffer> pieces{frame(14, 1), frame(20, 2), frame(100, 3)};
+  ASSERT_TRUE(netif_->writev(pieces).get());
+  ASSERT_EQ(fake_->piece_counts(), std::vector<unsigned>{3});
+  EXPECT_EQ(fake_->sent()[1].data(), pieces[1].data());
+  EXPECT_EQ(netif_->get_stats_counters().tx_bytes, 134u);
+  EXPECT_EQ(netif_->get_stats_counters().tx_pkts, 1u);
+}
+
+TEST_F(NetifTest, WritevRefusesNoPiecesOrTooManyAndOversizeTotals) {
+  EXPECT_FALSE(netif_->writev({}).get());
+  std::vector<Buffer> many(kMaxWritevPieces + 1, frame(1));
+  Result<> r = netif_->writev(many).get();
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("1 to 64 pieces"), std::string::npos);
+  std::vector<Buffer> big{frame(1000), frame(515)};
+  EXPECT_FALSE(netif_->writev(big).get());
+  EXPECT_EQ(fake_->transmit_calls(), 0u);
+}
+
+TEST_F(NetifTest, WriteOnAFullRingWaitsForSpace) {
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(netif_->write(frame(60)).get());
+  io<Result<>> waiting = netif_->write(frame(60));
+  EXPECT_TRUE(waiting.pending());
+  EXPECT_EQ(netif_->get_stats_counters().tx_ring_full, 1u);
+  fake_->complete(1);
+  Result<> r = loop_.run_until(waiting);
+  EXPECT_TRUE(r);
+  EXPECT_EQ(fake_->sent().size(), 5u);
+}
+
+TEST_F(NetifTest, DisconnectFailsAWaitingWriteAndLaterWrites) {
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(netif_->write(frame(60)).get());
+  io<Result<>> waiting = netif_->write(frame(60));
+  loop_.run_until(netif_->disconnect());
+  Result<> r = loop_.run_until(waiting);
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error().is_disconnected());
+  Result<> after = netif_->write(frame(60)).get();
+  ASSERT_FALSE(after);
+  EXPECT_TRUE(after.error().is_disconnected());
+  EXPECT_TRUE(fake_->shut_down());
+  EXPECT_FALSE(netif_->link_up());
+  EXPECT_EQ(pool_->in_use(), 0u);  // every buffer the device held came back
+}
+
+TEST_F(NetifTest, DisconnectIsIdempotent) {
+  loop_.run_until(netif_->disconnect());
+  loop_.run_until(netif_->disconnect());
+  EXPECT_TRUE(fake_->shut_down());
+}
+
+TEST_F(NetifTest, ListenDeliversEveryFrameUntilDisconnect) {
+  std::vector<std::uint8_t> seen;
+  io<Result<>> listening = netif_->listen([&](Buffer f) {
+    seen.push_back(f.get_u8(0));
+    return make_ready_io();
+  });
+  EXPECT_TRUE(listening.pending());
+  for (std::uint8_t i = 1; i <= 3; ++i) fake_->receive(frame(64, i), i % 2);
+  EXPECT_EQ(seen, (std::vector<std::uint8_t>{1, 2, 3}));
+  loop_.run_until(netif_->disconnect());
+  Result<> done = loop_.run_until(listening);
+  EXPECT_TRUE(done);
+  fake_->receive(frame(64, 9));  // after disconnect: nobody is called
+  EXPECT_EQ(seen.size(), 3u);
+  EXPECT_EQ(netif_->get_stats_counters().rx_drops, 1u);
+}
+
+TEST_F(NetifTest, SecondListenAndListenAfterDisconnectAreErrors) {
+  auto first = netif_->listen([](Buffer) { return make_ready_io(); });
+  Result<> second = netif_->listen([](Buffer) { return make_ready_io(); }).get();
+  ASSERT_FALSE(second);
+  EXPECT_NE(second.error().message().find("already running"), std::string::npos);
+  loop_.run_until(netif_->disconnect());
+  Result<> late = netif_->listen([](Buffer) { return make_ready_io(); }).get();
+  ASSERT_FALSE(late);
+  EXPECT_TRUE(late.error().is_disconnected());
+  EXPECT_TRUE(loop_.run_until(first));
+}
+
+TEST_F(NetifTest, AThrowingHandlerDoesNotStopDelivery) {
+  int calls = 0;
+  auto listening = netif_->listen([&](Buffer) -> io<void> {
+    if (++calls == 1) throw std::runtime_error("application bug");
+    return make_ready_io();
+  });
+  fake_->receive(frame(64));
+  fake_->receive(frame(64));
+  EXPECT_EQ(calls, 2);
+}
+
+TEST_F(NetifTest, AWaitingHandlerDoesNotHoldUpLaterFrames) {
+  std::vector<Promise<void>> gates(2);
+  std::vector<std::uint8_t> started, finished;
+  auto listening = netif_->listen([&](Buffer f) -> io<void> {
+    const std::uint8_t tag = f.get_u8(0);
+    started.push_back(tag);
+    co_await gates[tag - 1].get_io();  // the frame stays alive in the suspended handler
+    finished.push_back(f.get_u8(0));
+  });
+  fake_->receive(frame(64, 1));
+  fake_->receive(frame(64, 2));
+  EXPECT_EQ(started, (std::vector<std::uint8_t>{1, 2}));  // frame 2 did not wait for handler 1
+  EXPECT_TRUE(finished.empty());
+  EXPECT_EQ(pool_->in_use(), 2u);
+  gates[1].set_value();
+  gates[0].set_value();
+  loop_.run_once();
+  EXPECT_EQ(finished, (std::vector<std::uint8_t>{2, 1}));
+}
+
+TEST_F(NetifTest, StatsAreSummedOverQueuesAndResetMovesTheBaseline) {
+  auto listening = netif_->listen([](Buffer) { return make_ready_io(); });
+  fake_->receive(frame(100), 0);
+  fake_->receive(frame(200), 1);
+  fake_->count_tx_on(1, 300);
+  Stats total = netif_->get_stats_counters();
+  EXPECT_EQ(total.rx_pkts, 2u);
+  EXPECT_EQ(total.rx_bytes, 300u);
+  EXPECT_EQ(total.tx_pkts, 1u);
+  EXPECT_EQ(total.tx_bytes, 300u);
+  EXPECT_EQ(netif_->get_stats_counters(1).rx_bytes, 200u);
+  EXPECT_EQ(netif_->get_stats_counters(7), Stats{});  // no such queue
+  netif_->reset_stats_counters();
+  EXPECT_EQ(netif_->get_stats_counters(), Stats{});
+  fake_->receive(frame(50), 1);
+  EXPECT_EQ(netif_->get_stats_counters().rx_bytes, 50u);
+  EXPECT_EQ(netif_->get_stats_counters(0), Stats{});
+}
+
+TEST_F(NetifTest, CountersAre64Bit) {
+  fake_->count_tx_on(0, 5'000'000'000ull);
+  EXPECT_EQ(netif_->get_stats_counters().tx_bytes, 5'000'000'000ull);
+}
+
+TEST_F(NetifTest, MacMtuAndIdComeFromTheDevice) {
+  EXPECT_EQ(netif_->mac().to_string(), "52:54:00:12:34:56");
+  EXPECT_TRUE(netif_->mac().valid_unicast());
+  EXPECT_EQ(netif_->mtu(), 1500);
+  EXPECT_EQ(netif_->id().to_string(), "loop:");
+  EXPECT_EQ(netif_->queue_pairs(), 2u);
+  EXPECT_TRUE(netif_->link_up());
+}
+
+TEST_F(NetifTest, DestroyingAConnectedNetifShutsTheDeviceDown) {
+  ASSERT_TRUE(netif_->write(frame(60)).get());
+  EXPECT_EQ(pool_->in_use(), 1u);
+  netif_.reset();
+  EXPECT_EQ(pool_->in_use(), 0u);
+}
+
+TEST(NetifConnectTest, MalformedIdIsAnUnknownErrorNamingThePart) {
+  runtime::EventLoop loop;
+  Result<Netif> r = loop.run_until(Netif::connect("vhost-user:/tmp/x.sock,queues=zero"));
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error().is_unknown());
+  EXPECT_NE(r.error().message().find("queues='zero'"), std::string::npos);
+}
+
+TEST(NetifConnectTest, TransportsNotInThisBuildAreUnimplemented) {
+  runtime::EventLoop loop;
+  for (const char* id : {"vhost-user:/tmp/none.sock", "pci:0000:00:03.0"}) {
+    Result<Netif> r = loop.run_until(Netif::connect(id));
+    ASSERT_FALSE(r) << id;
+    EXPECT_TRUE(r.error().is_unimplemented()) << r.error().to_string();
+  }
+}
+
+}  // namespace
+}  // namespace netfront
