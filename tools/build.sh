@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Installs what is missing, configures the build directory once, and builds.
+# NETFRONT_BUILD names the build directory (default: build).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tools/setup.sh
+build=${NETFRONT_BUILD:-build}
+if [[ ! -f $build/build.ninja ]]; then
+  meson setup "$build" >/dev/null
+fi
+meson compile -C "$build" >/dev/null

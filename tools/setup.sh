@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what netfront needs on Debian 12, and only what is missing (safe to run again).
+set -euo pipefail
+
+packages=(
+  g++ meson ninja-build pkg-config python3
+  libdpdk-dev dpdk          # DPDK 22.11: EAL, mempool, mbuf; dpdk-testpmd as a test peer
+  libnuma-dev libspdlog-dev libfmt-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+if [[ $(id -u) != 0 ]]; then
+  echo "netfront: missing packages: ${missing[*]} (run as root to install them)" >&2
+  exit 1
+fi
+echo "netfront: installing ${missing[*]}"
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
