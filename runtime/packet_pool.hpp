@@ -31,6 +31,9 @@ class PacketPool {
   unsigned in_use() const noexcept { return rte_mempool_in_use_count(pool_); }
   unsigned capacity() const noexcept { return pool_->size; }
   std::uint16_t data_room() const noexcept { return rte_pktmbuf_data_room_size(pool_); }
+  // Lets go of the pool without freeing it: for a pool whose buffers may still be in use
+  // somewhere when its owner goes away (freeing it then would leave them dangling).
+  void abandon() noexcept { pool_ = nullptr; }
 
  private:
   explicit PacketPool(rte_mempool* pool) noexcept : pool_(pool) {}

@@ -32,9 +32,13 @@ class NetDevice {
   virtual unsigned queue_pairs() const noexcept = 0;
   virtual const QueueCounters& counters(unsigned queue) const noexcept = 0;
 
-  // Sends one frame made of `pieces` (already checked by Netif: 1..kMaxWritevPieces pieces,
-  // total length within the MTU). Completes when the frame is on the ring, not when it is sent.
-  virtual io<Result<>> transmit(unsigned queue, std::span<const Buffer> pieces) = 0;
+  // Sends one frame (already checked by Netif against the MTU). The device takes `frame`'s
+  // reference: if it is the only one, the device may write its header into the headroom.
+  // Completes when the frame is on the ring, not when it is sent.
+  virtual io<Result<>> transmit(unsigned queue, Buffer frame) = 0;
+  // Sends one frame made of `pieces` (1..kMaxWritevPieces, checked by Netif); the device takes
+  // references of its own before it returns.
+  virtual io<Result<>> transmit_chain(unsigned queue, std::span<const Buffer> pieces) = 0;
 
   // Received frames go to `sink` (nullptr: received frames are dropped and counted).
   virtual void set_sink(FrameSink* sink) noexcept = 0;

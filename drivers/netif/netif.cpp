@@ -86,22 +86,29 @@ io<void> Netif::disconnect() {
   return state_->disconnect();
 }
 
-io<Result<>> Netif::write(Buffer frame) { return writev(std::span<const Buffer>(&frame, 1)); }
-
 // E1 of the reliability checklist: bad frames are refused before anything touches the ring.
-io<Result<>> Netif::writev(std::span<const Buffer> pieces) {
-  if (!state_ || state_->disconnected) return make_ready_io(Result<>(Error::disconnected()));
-  if (pieces.empty() || pieces.size() > kMaxWritevPieces)
-    return make_ready_io(Result<>(Error::unknown("a frame takes 1 to " + std::to_string(kMaxWritevPieces) +
-                                                 " pieces, not " + std::to_string(pieces.size()))));
-  std::size_t length = 0;
-  for (const Buffer& piece : pieces) length += piece.length();
+std::optional<Error> Netif::check_frame(std::size_t pieces, std::size_t length) const {
+  if (!state_ || state_->disconnected) return Error::disconnected();
+  if (pieces == 0 || pieces > kMaxWritevPieces)
+    return Error::unknown("a frame takes 1 to " + std::to_string(kMaxWritevPieces) + " pieces, not " + std::to_string(pieces));
   const std::size_t max = std::size_t{mtu()} + kEthernetHeaderLength;
   if (length < kEthernetHeaderLength || length > max)
-    return make_ready_io(Result<>(Error::unknown("frame of " + std::to_string(length) + " bytes is outside " +
-                                                 std::to_string(kEthernetHeaderLength) + ".." + std::to_string(max) +
-                                                 " (MTU " + std::to_string(mtu()) + " + Ethernet header)")));
-  return state_->device->transmit(0, pieces);
+    return Error::unknown("frame of " + std::to_string(length) + " bytes is outside " +
+                          std::to_string(kEthernetHeaderLength) + ".." + std::to_string(max) + " (MTU " +
+                          std::to_string(mtu()) + " + Ethernet header)");
+  return std::nullopt;
+}
+
+io<Result<>> Netif::write(Buffer frame) {
+  if (auto bad = check_frame(1, frame.length())) return make_ready_io(Result<>(std::move(*bad)));
+  return state_->device->transmit(0, std::move(frame));
+}
+
+io<Result<>> Netif::writev(std::span<const Buffer> pieces) {
+  std::size_t length = 0;
+  for (const Buffer& piece : pieces) length += piece.length();
+  if (auto bad = check_frame(pieces.size(), length)) return make_ready_io(Result<>(std::move(*bad)));
+  return state_->device->transmit_chain(0, pieces);
 }
 
 io<Result<>> Netif::listen(FrameHandler handler) {

@@ -67,6 +67,12 @@ class Buffer {
   // The device-visible address of the first byte (what a descriptor carries).
   rte_iova_t iova() const noexcept { return m_->buf_iova + off_; }
   rte_mbuf* mbuf() const noexcept { return m_; }
+  // Gives up this view's reference to the mbuf: the caller now owns it (and frees it with
+  // rte_pktmbuf_free_seg). A driver keeps a frame in flight this way.
+  rte_mbuf* into_mbuf() && noexcept {
+    off_ = len_ = 0;
+    return std::exchange(m_, nullptr);
+  }
   // Views sharing the mbuf, this one included.
   unsigned refcount() const noexcept { return m_ ? rte_mbuf_refcnt_read(m_) : 0; }
   // Bytes of the data room in front of / behind the view (room for headers, Cstruct-style).

@@ -11,11 +11,13 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string_view>
 
 #include "netfront/buffer.hpp"
 #include "netfront/device_id.hpp"
+#include "netfront/frame_limits.hpp"
 #include "netfront/io.hpp"
 #include "netfront/mac_address.hpp"
 #include "netfront/result.hpp"
@@ -26,10 +28,6 @@ namespace netfront {
 namespace drivers {
 class NetDevice;
 }
-
-inline constexpr std::size_t kEthernetHeaderLength = 14;
-// writev takes at most this many pieces for one frame (a descriptor chain must stay short).
-inline constexpr std::size_t kMaxWritevPieces = 64;
 
 // Called with every received frame. The returned io is not awaited: a handler that needs to
 // wait (to write a reply on a full ring, say) does so without holding up later frames.
@@ -53,7 +51,9 @@ class Netif {
   io<void> disconnect();
 
   // One frame (Ethernet header included, no FCS) of 14 to mtu()+14 bytes, sent without copying.
-  // Waits while the ring is full; Disconnected once disconnected.
+  // Waits while the ring is full; Disconnected once disconnected. Pass the frame with
+  // std::move when nothing else views it: the virtio header then goes into its headroom and
+  // the frame takes one descriptor instead of two.
   io<Result<>> write(Buffer frame);
   // One frame from up to kMaxWritevPieces pieces, sent as one descriptor chain.
   io<Result<>> writev(std::span<const Buffer> pieces);
@@ -78,6 +78,7 @@ class Netif {
  private:
   struct State;
   explicit Netif(std::unique_ptr<State> state) noexcept;
+  std::optional<Error> check_frame(std::size_t pieces, std::size_t length) const;
   std::unique_ptr<State> state_;
 };
 

@@ -24,7 +24,11 @@ class FakeNetDevice final : public drivers::NetDevice {
   unsigned queue_pairs() const noexcept override { return static_cast<unsigned>(counters_.size()); }
   const QueueCounters& counters(unsigned q) const noexcept override { return counters_[q]; }
 
-  io<Result<>> transmit(unsigned queue, std::span<const Buffer> pieces) override {
+  io<Result<>> transmit(unsigned queue, Buffer frame) override {
+    return transmit_chain(queue, std::span<const Buffer>(&frame, 1));
+  }
+
+  io<Result<>> transmit_chain(unsigned queue, std::span<const Buffer> pieces) override {
     ++transmit_calls_;
     if (shut_down_) return make_ready_io(Result<>(Error::disconnected()));
     if (in_flight_ == slots_) {

@@ -1,0 +1,67 @@
+#include "drivers/virtio/net/features.hpp"
+
+#include <array>
+#include <utility>
+
+#include "drivers/virtio/net/net_spec.hpp"
+#include "drivers/virtio/virtio_spec.hpp"
+
+namespace netfront::virtio::net {
+namespace {
+
+constexpr std::array<std::pair<unsigned, const char*>, 18> kNames{{
+    {VIRTIO_NET_F_CSUM, "CSUM"},
+    {VIRTIO_NET_F_GUEST_CSUM, "GUEST_CSUM"},
+    {VIRTIO_NET_F_MTU, "MTU"},
+    {VIRTIO_NET_F_MAC, "MAC"},
+    {VIRTIO_NET_F_GUEST_TSO4, "GUEST_TSO4"},
+    {VIRTIO_NET_F_HOST_TSO4, "HOST_TSO4"},
+    {VIRTIO_NET_F_MRG_RXBUF, "MRG_RXBUF"},
+    {VIRTIO_NET_F_STATUS, "STATUS"},
+    {VIRTIO_NET_F_CTRL_VQ, "CTRL_VQ"},
+    {VIRTIO_NET_F_MQ, "MQ"},
+    {VIRTIO_NET_F_RSS, "RSS"},
+    {VIRTIO_F_INDIRECT_DESC, "INDIRECT_DESC"},
+    {VIRTIO_F_EVENT_IDX, "EVENT_IDX"},
+    {VIRTIO_F_VERSION_1, "VERSION_1"},
+    {VIRTIO_F_ACCESS_PLATFORM, "ACCESS_PLATFORM"},
+    {VIRTIO_F_RING_PACKED, "RING_PACKED"},
+    {VIRTIO_F_IN_ORDER, "IN_ORDER"},
+    {VIRTIO_NET_F_HASH_REPORT, "HASH_REPORT"},
+}};
+
+// What the engine implements today. CTRL_VQ and MQ join with multi-queue support; offloads
+// (CSUM, TSO, ...) are declined so the header stays all zeroes on transmit and is ignored on
+// receive, and HASH_REPORT is declined so the header stays 12 bytes (C9).
+constexpr std::uint64_t kSupported = feature_bit(VIRTIO_F_VERSION_1) | feature_bit(VIRTIO_NET_F_MAC) |
+                                     feature_bit(VIRTIO_NET_F_MTU) | feature_bit(VIRTIO_NET_F_STATUS) |
+                                     feature_bit(VIRTIO_NET_F_MRG_RXBUF) | feature_bit(VIRTIO_F_EVENT_IDX) |
+                                     feature_bit(VIRTIO_F_RING_PACKED) | feature_bit(VIRTIO_F_IN_ORDER);
+
+}  // namespace
+
+Result<std::uint64_t> negotiate_features(std::uint64_t offered, const FeatureRequest& request) {
+  // A3: netfront is a modern-only driver (§6: a driver MUST NOT accept a device without VERSION_1).
+  if (!has_feature(offered, VIRTIO_F_VERSION_1))
+    return Error::unknown("device does not offer VIRTIO_F_VERSION_1 (legacy-only devices are not supported)");
+  std::uint64_t wanted = kSupported;
+  if (request.access_platform) {
+    // A3: behind an IOMMU the device must promise to use IOVAs, or it could reach any memory.
+    if (!has_feature(offered, VIRTIO_F_ACCESS_PLATFORM))
+      return Error::unknown("device does not offer VIRTIO_F_ACCESS_PLATFORM, required behind an IOMMU");
+    wanted |= feature_bit(VIRTIO_F_ACCESS_PLATFORM);
+  }
+  // A2: features whose prerequisite is missing are never accepted; none of the dependents of
+  // CTRL_VQ (MQ, CTRL_RX, ...) is in kSupported, so a device offering them without CTRL_VQ is
+  // simply not given them.
+  return offered & wanted;
+}
+
+std::string describe_features(std::uint64_t features) {
+  std::string s;
+  for (const auto& [bit, name] : kNames)
+    if (has_feature(features, bit)) s += (s.empty() ? "" : " ") + std::string(name);
+  return s.empty() ? "(none)" : s;
+}
+
+}  // namespace netfront::virtio::net

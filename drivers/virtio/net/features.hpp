@@ -1,0 +1,24 @@
+// Which features netfront asks for, and the checks on what a device offers (virtio 1.2 §6,
+// §5.1.3.1 "Feature bit requirements"). Offloads are not negotiated yet: a device that offers
+// them simply does not get them.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "netfront/result.hpp"
+
+namespace netfront::virtio::net {
+
+struct FeatureRequest {
+  bool access_platform = false;  // the transport wants VIRTIO_F_ACCESS_PLATFORM (PCI behind an IOMMU)
+};
+
+// The features netfront will drive, from what the device offers. Errors name the reason the
+// device cannot be driven at all (A3: legacy-only).
+Result<std::uint64_t> negotiate_features(std::uint64_t offered, const FeatureRequest& request);
+
+// "VERSION_1 MAC MTU ...": for log lines.
+std::string describe_features(std::uint64_t features);
+
+}  // namespace netfront::virtio::net

@@ -1,0 +1,28 @@
+// The virtio-net configuration space (virtio 1.2 §5.1.4), read consistently and validated:
+// values a device got wrong are replaced by safe ones and logged, never used as they came.
+#pragma once
+
+#include <cstdint>
+
+#include "drivers/virtio/transport/transport.hpp"
+#include "netfront/mac_address.hpp"
+#include "netfront/result.hpp"
+
+namespace netfront::virtio::net {
+
+struct NetConfig {
+  MacAddress mac;
+  bool mac_from_device = false;
+  std::uint16_t mtu = 1500;
+  bool link_up = true;
+  std::uint16_t max_queue_pairs = 1;
+};
+
+// Reads [offset, offset + out.size()) with the generation counter loop of §2.5.1; fails if the
+// generation never settles (A8).
+Result<> read_config_consistent(transport::Transport& t, std::size_t offset, std::span<std::byte> out);
+
+// The fields netfront uses, for the negotiated `features`.
+Result<NetConfig> read_net_config(transport::Transport& t, std::uint64_t features);
+
+}  // namespace netfront::virtio::net

@@ -1,0 +1,58 @@
+// virtio-net constants and layouts (virtio 1.2 §5.1 "Network Device").
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace netfront::virtio::net {
+
+// §5.1.3 feature bits
+inline constexpr unsigned VIRTIO_NET_F_CSUM = 0;
+inline constexpr unsigned VIRTIO_NET_F_GUEST_CSUM = 1;
+inline constexpr unsigned VIRTIO_NET_F_CTRL_GUEST_OFFLOADS = 2;
+inline constexpr unsigned VIRTIO_NET_F_MTU = 3;
+inline constexpr unsigned VIRTIO_NET_F_MAC = 5;
+inline constexpr unsigned VIRTIO_NET_F_GUEST_TSO4 = 7;
+inline constexpr unsigned VIRTIO_NET_F_GUEST_TSO6 = 8;
+inline constexpr unsigned VIRTIO_NET_F_GUEST_UFO = 10;
+inline constexpr unsigned VIRTIO_NET_F_HOST_TSO4 = 11;
+inline constexpr unsigned VIRTIO_NET_F_MRG_RXBUF = 15;
+inline constexpr unsigned VIRTIO_NET_F_STATUS = 16;
+inline constexpr unsigned VIRTIO_NET_F_CTRL_VQ = 17;
+inline constexpr unsigned VIRTIO_NET_F_CTRL_RX = 18;
+inline constexpr unsigned VIRTIO_NET_F_CTRL_VLAN = 19;
+inline constexpr unsigned VIRTIO_NET_F_GUEST_ANNOUNCE = 21;
+inline constexpr unsigned VIRTIO_NET_F_MQ = 22;
+inline constexpr unsigned VIRTIO_NET_F_CTRL_MAC_ADDR = 23;
+inline constexpr unsigned VIRTIO_NET_F_HASH_REPORT = 57;
+inline constexpr unsigned VIRTIO_NET_F_RSS = 60;
+
+// §5.1.4 config space status bits
+inline constexpr std::uint16_t VIRTIO_NET_S_LINK_UP = 1;
+
+// §5.1.4 struct virtio_net_config field offsets
+inline constexpr std::size_t kConfigMac = 0;
+inline constexpr std::size_t kConfigStatus = 6;
+inline constexpr std::size_t kConfigMaxVirtqueuePairs = 8;
+inline constexpr std::size_t kConfigMtu = 10;
+inline constexpr std::size_t kConfigSize = 12;  // the fields netfront reads
+
+// §5.1.6 struct virtio_net_hdr. With VIRTIO_F_VERSION_1 num_buffers is always there, so the
+// header is 12 bytes unless HASH_REPORT (never negotiated here) makes it 20 (§5.1.6, C9).
+struct virtio_net_hdr {
+  std::uint8_t flags;
+  std::uint8_t gso_type;
+  std::uint16_t hdr_len;
+  std::uint16_t gso_size;
+  std::uint16_t csum_start;
+  std::uint16_t csum_offset;
+  std::uint16_t num_buffers;
+};
+static_assert(sizeof(virtio_net_hdr) == 12);
+inline constexpr std::uint8_t VIRTIO_NET_HDR_GSO_NONE = 0;
+
+// §5.1.2: queue 2N is receiveqN+1's, 2N+1 transmitqN+1's; the control queue comes last.
+constexpr std::uint16_t rx_queue_index(unsigned pair) noexcept { return static_cast<std::uint16_t>(2 * pair); }
+constexpr std::uint16_t tx_queue_index(unsigned pair) noexcept { return static_cast<std::uint16_t>(2 * pair + 1); }
+
+}  // namespace netfront::virtio::net

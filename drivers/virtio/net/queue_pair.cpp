@@ -1,0 +1,398 @@
+#include "drivers/virtio/net/queue_pair.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <vector>
+
+#include "drivers/virtio/net/net_spec.hpp"
+#include "drivers/virtio/ring/packed_ring.hpp"
+#include "drivers/virtio/ring/split_ring.hpp"
+#include "netfront/frame_limits.hpp"
+#include "runtime/log.hpp"
+
+namespace netfront::virtio::net {
+namespace {
+
+using ring::Segment;
+using ring::UsedChain;
+
+constexpr unsigned kRxBurst = 64;        // used buffers taken per poll
+constexpr unsigned kRefillBurst = 32;    // receive buffers posted per allocation
+constexpr unsigned kTxFlushBurst = 32;   // frames after which the transmit ring is published at once
+constexpr unsigned kTxRecords = 64;      // multi-piece frames in flight at once
+constexpr std::uint16_t kMaxMergeBuffers = 64;
+
+template <typename Ring>
+class RingQueuePair final : public QueuePair {
+ public:
+  RingQueuePair(const QueuePairConfig& c, transport::Transport& t, Ring rx, Ring tx, DmaMemory zero_header)
+      : c_(c), t_(t), rx_(std::move(rx)), tx_(std::move(tx)), zero_header_(std::move(zero_header)),
+        rx_posted_len_(static_cast<std::uint32_t>(rte_pktmbuf_data_room_size(c.rx_pool) - RTE_PKTMBUF_HEADROOM +
+                                                  c.header_len)),
+        records_(kTxRecords), waiters_(16) {
+    free_records_.reserve(kTxRecords);
+    for (unsigned i = kTxRecords; i > 0; --i) free_records_.push_back(static_cast<std::uint16_t>(i - 1));
+    for (auto& w : waiters_) w.pieces.reserve(1);
+  }
+
+  ~RingQueuePair() override { release_all(nullptr); }
+
+  Result<> start() override {
+    for (auto [index, addresses, size] :
+         {std::tuple{rx_queue_index(c_.index), rx_.addresses(), rx_.size()},
+          std::tuple{tx_queue_index(c_.index), tx_.addresses(), tx_.size()}}) {
+      if (auto r = t_.enable_queue({index, size, addresses}); !r) return r;
+    }
+    refill();
+    if (rx_.in_flight() == 0) return Error::unknown("no receive buffers could be posted (packet pool exhausted)");
+    usable_ = true;
+    return Ok{};
+  }
+
+  // HOT PATH: once per loop iteration per queue pair.
+  unsigned poll() override {
+    unsigned work = reclaim();
+    serve_waiters();
+    flush_tx();
+    work += receive();
+    refill();
+    return work;
+  }
+
+  // HOT PATH: one call per written frame.
+  io<Result<>> transmit(Buffer frame) override {
+    if (!usable_) return make_ready_io(Result<>(Error::disconnected()));
+    if (waiter_count_ == 0) {
+      if (post_single(frame)) return make_ready_io(Result<>(Ok{}));
+      reclaim();
+      if (post_single(frame)) return make_ready_io(Result<>(Ok{}));
+    }
+    Waiter& w = push_waiter();
+    w.single = true;
+    w.pieces.push_back(std::move(frame));
+    return w.done.get_io();
+  }
+
+  io<Result<>> transmit_chain(std::span<const Buffer> pieces) override {
+    if (!usable_) return make_ready_io(Result<>(Error::disconnected()));
+    if (pieces.size() + 1 > tx_.size())  // E1/E2: never a chain longer than the ring
+      return make_ready_io(Result<>(Error::unknown("frame of " + std::to_string(pieces.size()) +
+                                                   " pieces needs more descriptors than the ring has")));
+    if (waiter_count_ == 0) {
+      if (post_chain(pieces)) return make_ready_io(Result<>(Ok{}));
+      reclaim();
+      if (post_chain(pieces)) return make_ready_io(Result<>(Ok{}));
+    }
+    Waiter& w = push_waiter();
+    w.single = false;
+    w.pieces.assign(pieces.begin(), pieces.end());
+    return w.done.get_io();
+  }
+
+  void release_all(const Error* why) override {
+    usable_ = false;
+    std::uint64_t dropped = 0;
+    tx_.reset([&](std::uint64_t token) {
+      free_token(token);
+      ++dropped;
+    });
+    counters_.tx_drops.add(dropped);
+    rx_.reset([](std::uint64_t token) { rte_pktmbuf_free_seg(reinterpret_cast<rte_mbuf*>(token)); });
+    drop_partial();
+    pending_tx_ = 0;
+    if (why) {
+      while (waiter_count_ > 0) {
+        Promise<Result<>> done = pop_waiter();
+        done.set_value(*why);
+      }
+    }
+  }
+
+  ring::RingError error() const noexcept override { return rx_.broken() ? rx_.error() : tx_.error(); }
+
+  bool arm_interrupts() override {
+    const bool rx_work = rx_.enable_interrupts();
+    const bool tx_work = waiter_count_ > 0 && tx_.enable_interrupts();
+    return !(rx_work || tx_work);
+  }
+  void disarm_interrupts() override {
+    rx_.suppress_interrupts();
+    tx_.suppress_interrupts();
+  }
+
+ private:
+  struct TxRecord {
+    std::uint16_t count = 0;
+    std::array<rte_mbuf*, kMaxWritevPieces> mbufs{};
+  };
+  struct Waiter {
+    Promise<Result<>> done;
+    std::vector<Buffer> pieces;
+    bool single = true;
+  };
+
+  std::uint64_t device_address(const std::byte* p, const rte_mbuf* m) const noexcept {
+    if (c_.address_mode == AddressMode::VirtualAddress) return reinterpret_cast<std::uint64_t>(p);
+    return m->buf_iova + static_cast<std::uint64_t>(p - static_cast<const std::byte*>(m->buf_addr));
+  }
+  std::uint64_t device_address(const Buffer& b) const noexcept { return device_address(b.data(), b.mbuf()); }
+
+  void count_tx(std::size_t bytes) noexcept {
+    counters_.tx_pkts.add(1);
+    counters_.tx_bytes.add(bytes);
+    if (++pending_tx_ >= kTxFlushBurst) flush_tx();
+  }
+
+  // A frame only we view: its header goes into its own headroom, one descriptor (§5.1.6.2).
+  bool post_single(Buffer& frame) noexcept {
+    const std::size_t len = frame.length();
+    if (frame.refcount() == 1 && frame.headroom() >= c_.header_len) {
+      if (tx_.free_descriptors() < 1) return false;
+      std::byte* start = frame.data() - c_.header_len;
+      std::memset(start, 0, c_.header_len);  // no offloads: flags 0, GSO_NONE
+      const Segment s{device_address(start, frame.mbuf()), static_cast<std::uint32_t>(len + c_.header_len), false};
+      tx_.add({&s, 1}, reinterpret_cast<std::uint64_t>(std::move(frame).into_mbuf()));
+    } else {
+      if (tx_.free_descriptors() < 2) return false;
+      const Segment s[2] = {{zero_header_.device_address(), c_.header_len, false},
+                            {device_address(frame), static_cast<std::uint32_t>(len), false}};
+      tx_.add(s, reinterpret_cast<std::uint64_t>(std::move(frame).into_mbuf()));
+    }
+    count_tx(len);
+    return true;
+  }
+
+  bool post_chain(std::span<const Buffer> pieces) noexcept {
+    const auto n = static_cast<std::uint16_t>(pieces.size());
+    if (tx_.free_descriptors() < n + 1 || (n > 1 && free_records_.empty())) return false;
+    std::array<Segment, kMaxWritevPieces + 1> segs;
+    segs[0] = {zero_header_.device_address(), c_.header_len, false};
+    std::size_t len = 0;
+    for (std::uint16_t i = 0; i < n; ++i) {
+      segs[i + 1] = {device_address(pieces[i]), static_cast<std::uint32_t>(pieces[i].length()), false};
+      len += pieces[i].length();
+    }
+    std::uint64_t token;
+    if (n == 1) {
+      token = reinterpret_cast<std::uint64_t>(Buffer(pieces[0]).into_mbuf());
+    } else {
+      const std::uint16_t r = free_records_.back();
+      free_records_.pop_back();
+      records_[r].count = n;
+      for (std::uint16_t i = 0; i < n; ++i) records_[r].mbufs[i] = Buffer(pieces[i]).into_mbuf();
+      token = (std::uint64_t{r} << 1) | 1;  // mbuf pointers are even: bit 0 marks a record
+    }
+    tx_.add(std::span<const Segment>(segs.data(), std::size_t{n} + 1u), token);
+    count_tx(len);
+    return true;
+  }
+
+  void free_token(std::uint64_t token) noexcept {
+    if (token & 1) {
+      TxRecord& r = records_[token >> 1];
+      for (std::uint16_t i = 0; i < r.count; ++i) rte_pktmbuf_free_seg(r.mbufs[i]);
+      free_records_.push_back(static_cast<std::uint16_t>(token >> 1));
+    } else {
+      rte_pktmbuf_free_seg(reinterpret_cast<rte_mbuf*>(token));
+    }
+  }
+
+  // C3: a transmit completion's length means nothing; only the token matters.
+  unsigned reclaim() noexcept {
+    unsigned n = 0;
+    UsedChain u;
+    while (tx_.take_used(u)) {
+      free_token(u.token);
+      ++n;
+    }
+    return n;
+  }
+
+  void flush_tx() noexcept {
+    pending_tx_ = 0;
+    if (tx_.publish() && !t_.notify(tx_queue_index(c_.index))) tx_.mark_broken(ring::RingError::NotifyFailed);
+  }
+
+  Waiter& push_waiter() {
+    counters_.tx_ring_full.add(1);
+    flush_tx();  // let the device see what is queued, so space comes back
+    if (waiter_count_ == waiters_.size()) {
+      std::vector<Waiter> bigger(waiters_.size() * 2);
+      for (std::size_t i = 0; i < waiter_count_; ++i) bigger[i] = std::move(waiters_[(waiter_first_ + i) % waiters_.size()]);
+      waiters_ = std::move(bigger);
+      waiter_first_ = 0;
+    }
+    Waiter& w = waiters_[(waiter_first_ + waiter_count_++) % waiters_.size()];
+    w.pieces.clear();
+    return w;
+  }
+
+  Promise<Result<>> pop_waiter() noexcept {
+    Waiter& w = waiters_[waiter_first_];
+    w.pieces.clear();
+    waiter_first_ = (waiter_first_ + 1) % waiters_.size();
+    --waiter_count_;
+    return std::move(w.done);
+  }
+
+  void serve_waiters() noexcept {
+    while (waiter_count_ > 0 && usable_) {
+      Waiter& w = waiters_[waiter_first_];
+      const bool posted = w.single ? post_single(w.pieces[0]) : post_chain(w.pieces);
+      if (!posted) return;
+      Promise<Result<>> done = pop_waiter();
+      done.set_value(Ok{});
+    }
+  }
+
+  // --- receive
+
+  // The device writes the header at the posted address and the frame right after it, so the
+  // frame starts at the usual mbuf data offset.
+  std::byte* posted_start(rte_mbuf* m) const noexcept {
+    return static_cast<std::byte*>(m->buf_addr) + RTE_PKTMBUF_HEADROOM - c_.header_len;
+  }
+
+  // Refill in bursts of up to kRefillBurst, and never wait for more free slots than a small
+  // ring can have.
+  void refill() noexcept {
+    bool added = false;
+    const unsigned threshold = std::min<unsigned>(kRefillBurst, rx_.size());
+    while (rx_.free_descriptors() >= threshold && !rx_.broken()) {
+      const unsigned n = std::min<unsigned>(kRefillBurst, rx_.free_descriptors());
+      std::array<rte_mbuf*, kRefillBurst> mbufs;
+      if (rte_pktmbuf_alloc_bulk(c_.rx_pool, mbufs.data(), n) != 0) break;  // retried next poll
+      for (unsigned i = 0; i < n; ++i) {
+        rte_mbuf* m = mbufs[i];
+        const Segment s{device_address(posted_start(m), m), rx_posted_len_, true};
+        rx_.add({&s, 1}, reinterpret_cast<std::uint64_t>(m));
+      }
+      added = true;
+    }
+    if (added && rx_.publish() && !t_.notify(rx_queue_index(c_.index))) rx_.mark_broken(ring::RingError::NotifyFailed);
+  }
+
+  void drop(rte_mbuf* m, bool device_fault) noexcept {
+    rte_pktmbuf_free_seg(m);
+    counters_.rx_drops.add(1);
+    if (device_fault) counters_.device_errors.add(1);
+  }
+
+  void drop_partial() noexcept {
+    if (!partial_) return;
+    drop(partial_, false);
+    partial_ = nullptr;
+  }
+
+  void deliver(rte_mbuf* m) noexcept {
+    counters_.rx_pkts.add(1);
+    counters_.rx_bytes.add(m->data_len);
+    if (sink_) {
+      sink_->on_frame(c_.index, Buffer::adopt(m));
+    } else {
+      drop(m, false);
+    }
+  }
+
+  unsigned receive() noexcept {
+    unsigned n = 0;
+    UsedChain u;
+    while (n < kRxBurst && rx_.take_used(u)) {
+      ++n;
+      auto* m = reinterpret_cast<rte_mbuf*>(u.token);
+      // C1: never believe a length beyond what was posted.
+      if (!u.len_valid || u.len > rx_posted_len_) {
+        drop(m, u.len_valid);
+        drop_partial();
+        continue;
+      }
+      if (partial_) {
+        continue_partial(m, u.len);
+        continue;
+      }
+      // C2: a header and an Ethernet header at the least.
+      if (u.len < c_.header_len + kEthernetHeaderLength) {
+        drop(m, true);
+        continue;
+      }
+      // C10: the header is copied out of device-writable memory once, then only the copy is used.
+      virtio_net_hdr hdr;
+      std::memcpy(&hdr, posted_start(m), sizeof hdr);
+      // C4: without MRG_RXBUF every buffer is a whole frame and num_buffers is not looked at
+      // (devices leave it unwritten then); with it, 1..kMaxMergeBuffers.
+      const std::uint16_t buffers = c_.mrg_rxbuf ? hdr.num_buffers : 1;
+      if (buffers == 0 || buffers > kMaxMergeBuffers) {
+        drop(m, true);
+        continue;
+      }
+      m->data_off = RTE_PKTMBUF_HEADROOM;
+      m->data_len = static_cast<std::uint16_t>(u.len - c_.header_len);
+      m->pkt_len = m->data_len;
+      if (buffers == 1) {
+        deliver(m);
+      } else {
+        partial_ = m;
+        partial_missing_ = static_cast<std::uint16_t>(buffers - 1);
+      }
+    }
+    return n;
+  }
+
+  // §5.1.6.4.2: the rest of a merged frame follows in the next used buffers, data only. A Buffer
+  // is one contiguous view, so the pieces are appended to the first mbuf (C5: exactly `len`
+  // bytes of each; the frame may not outgrow MTU + Ethernet header).
+  void continue_partial(rte_mbuf* m, std::uint32_t len) noexcept {
+    const std::size_t max_frame = std::size_t{c_.mtu} + kEthernetHeaderLength;
+    if (partial_->data_len + len > max_frame || len > rte_pktmbuf_tailroom(partial_)) {
+      drop(m, true);
+      drop_partial();
+      return;
+    }
+    std::memcpy(rte_pktmbuf_mtod_offset(partial_, std::byte*, partial_->data_len), posted_start(m), len);
+    partial_->data_len = static_cast<std::uint16_t>(partial_->data_len + len);
+    partial_->pkt_len = partial_->data_len;
+    rte_pktmbuf_free_seg(m);
+    if (--partial_missing_ == 0) {
+      rte_mbuf* whole = std::exchange(partial_, nullptr);
+      deliver(whole);
+    }
+  }
+
+  QueuePairConfig c_;
+  transport::Transport& t_;
+  Ring rx_;
+  Ring tx_;
+  DmaMemory zero_header_;  // the header of every frame that cannot carry its own
+  std::uint32_t rx_posted_len_;
+  unsigned pending_tx_ = 0;
+  std::vector<TxRecord> records_;
+  std::vector<std::uint16_t> free_records_;
+  std::vector<Waiter> waiters_;  // a ring of writers waiting for space, oldest first
+  std::size_t waiter_first_ = 0, waiter_count_ = 0;
+  rte_mbuf* partial_ = nullptr;
+  std::uint16_t partial_missing_ = 0;
+};
+
+template <typename Ring>
+Result<std::unique_ptr<QueuePair>> make(const QueuePairConfig& c, transport::Transport& t) {
+  ring::RingOptions o{c.rx_size, c.event_idx, c.in_order, c.address_mode, c.socket};
+  auto rx = Ring::create(o);
+  if (!rx) return std::move(rx).error();
+  o.size = c.tx_size;
+  auto tx = Ring::create(o);
+  if (!tx) return std::move(tx).error();
+  auto header = DmaMemory::allocate(c.header_len, 64, c.address_mode, c.socket);
+  if (!header) return std::move(header).error();
+  return std::unique_ptr<QueuePair>(
+      std::make_unique<RingQueuePair<Ring>>(c, t, std::move(*rx), std::move(*tx), std::move(*header)));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<QueuePair>> QueuePair::create(const QueuePairConfig& c, transport::Transport& t) {
+  if (RTE_PKTMBUF_HEADROOM < c.header_len) return Error::unknown("mbuf headroom is smaller than the virtio-net header");
+  return c.packed ? make<ring::PackedRing>(c, t) : make<ring::SplitRing>(c, t);
+}
+
+}  // namespace netfront::virtio::net

@@ -1,0 +1,77 @@
+// One receive queue and one transmit queue of a virtio-net device (virtio 1.2 §5.1.6), over
+// either ring layout. This is the per-packet path: nothing here allocates once warm, takes a
+// lock, or throws.
+//
+// Receive: buffers from a packet pool are posted in bursts, with the virtio-net header landing
+// in the mbuf headroom so the frame starts where an mbuf's data normally starts; a used buffer
+// is checked (C1, C2, C4, C5) and handed on as a Buffer over the same mbuf.
+// Transmit: a frame nobody else views gets its header written into its own headroom (one
+// descriptor); otherwise a shared all-zero header goes first (two descriptors). Descriptors are
+// exposed and the doorbell rung once per burst or per poll, whichever comes first; completed
+// frames are reclaimed lazily, when the ring runs short or the loop polls.
+#pragma once
+
+#include <rte_mbuf.h>
+
+#include <cstdint>
+#include <memory>
+#include <span>
+
+#include "drivers/netif/net_device.hpp"
+#include "drivers/virtio/ring/ring_error.hpp"
+#include "drivers/virtio/transport/transport.hpp"
+#include "netfront/buffer.hpp"
+#include "netfront/io.hpp"
+#include "netfront/stats.hpp"
+
+namespace netfront::virtio::net {
+
+struct QueuePairConfig {
+  unsigned index = 0;  // queue pair number
+  std::uint16_t rx_size = 256;
+  std::uint16_t tx_size = 256;
+  bool packed = false;
+  bool event_idx = false;
+  bool in_order = false;
+  bool mrg_rxbuf = false;
+  std::uint16_t header_len = 12;
+  std::uint16_t mtu = 1500;
+  AddressMode address_mode = AddressMode::VirtualAddress;
+  rte_mempool* rx_pool = nullptr;
+  int socket = -1;
+};
+
+class QueuePair {
+ public:
+  static Result<std::unique_ptr<QueuePair>> create(const QueuePairConfig& config, transport::Transport& transport);
+  virtual ~QueuePair() = default;
+
+  // Tells the device where the rings are and fills the receive ring.
+  virtual Result<> start() = 0;
+  // One round: reclaim, serve waiting writers, receive, refill, ring doorbells. Returns work done.
+  virtual unsigned poll() = 0;
+  virtual io<Result<>> transmit(Buffer frame) = 0;
+  virtual io<Result<>> transmit_chain(std::span<const Buffer> pieces) = 0;
+
+  // After the device was reset (it no longer touches our memory): give back every buffer in
+  // flight, fail waiting writers with `why` if set, and start over from empty rings.
+  virtual void release_all(const Error* why) = 0;
+
+  // Why the queue stopped trusting the device, if it did.
+  virtual ring::RingError error() const noexcept = 0;
+  // Sleep support: enable used-buffer notifications; false when work is already there.
+  virtual bool arm_interrupts() = 0;
+  virtual void disarm_interrupts() = 0;
+
+  void set_sink(drivers::FrameSink* sink) noexcept { sink_ = sink; }
+  void set_usable(bool usable) noexcept { usable_ = usable; }
+  const QueueCounters& counters() const noexcept { return counters_; }
+  void note_device_error() noexcept { counters_.device_errors.add(1); }
+
+ protected:
+  QueueCounters counters_;
+  drivers::FrameSink* sink_ = nullptr;
+  bool usable_ = false;  // link up and device trusted: writes are accepted
+};
+
+}  // namespace netfront::virtio::net

@@ -1,0 +1,249 @@
+#include "drivers/virtio/net/virtio_net_device.hpp"
+
+#include <bit>
+#include <cstring>
+
+#include "drivers/virtio/net/features.hpp"
+#include "drivers/virtio/net/net_spec.hpp"
+#include "drivers/virtio/virtio_spec.hpp"
+#include "runtime/log.hpp"
+
+namespace netfront::virtio::net {
+namespace {
+// Link status and DEVICE_NEEDS_RESET are looked at every this many polls (a few ms when busy).
+constexpr std::uint64_t kStatusCheckInterval = 4096;
+}  // namespace
+
+Result<std::unique_ptr<VirtioNetDevice>> VirtioNetDevice::open(std::unique_ptr<transport::Transport> t,
+                                                               const DeviceOptions& o) {
+  runtime::EventLoop* loop = runtime::EventLoop::current();
+  if (!loop) return Error::unknown("a device needs an event loop on the thread that opens it");
+  if (o.queue_pairs != 1) return Error::unimplemented("more than one queue pair");
+  std::unique_ptr<VirtioNetDevice> dev(new VirtioNetDevice(std::move(t), o, *loop));
+  if (auto r = dev->initialize(); !r) return std::move(r).error();
+  loop->add_poller(*dev);
+  return dev;
+}
+
+VirtioNetDevice::VirtioNetDevice(std::unique_ptr<transport::Transport> t, const DeviceOptions& o, runtime::EventLoop& loop)
+    : transport_(std::move(t)), options_(o), loop_(loop) {}
+
+VirtioNetDevice::~VirtioNetDevice() {
+  loop_.remove_poller(*this);
+  if (state_ != State::Shut) stop_device(nullptr);
+  pairs_.clear();
+  // Frames the application still holds point into the receive pool: it must outlive them.
+  if (rx_pool_ && rx_pool_->in_use() > 0) {
+    runtime::logger("net").debug("{}: {} received frames still held; keeping their pool", transport_->describe(),
+                                 rx_pool_->in_use());
+    rx_pool_->abandon();
+  }
+}
+
+// §3.1.1 steps 1-6: reset, ACKNOWLEDGE, DRIVER, features, FEATURES_OK and its re-read.
+Result<> VirtioNetDevice::negotiate() {
+  transport::Transport& t = *transport_;
+  if (auto r = t.reset(); !r) return r;
+  t.set_status(VIRTIO_CONFIG_S_ACKNOWLEDGE);
+  t.set_status(VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
+  const std::uint64_t offered = t.device_features();
+  auto chosen = negotiate_features(offered, {.access_platform = options_.access_platform});
+  if (!chosen) return std::move(chosen).error();
+  if (features_ != 0 && *chosen != features_)  // after a reset the device must still be the same device
+    return Error::unknown("device features changed across a reset: was " + describe_features(features_) + ", now " +
+                          describe_features(*chosen));
+  t.set_driver_features(*chosen);
+  t.set_status(VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK);
+  if (!(t.status() & VIRTIO_CONFIG_S_FEATURES_OK))  // A1: the device refused our subset
+    return Error::unknown("device did not accept features " + describe_features(*chosen));
+  features_ = *chosen;
+  runtime::logger("net").debug("{}: offered {}; using {}", t.describe(), describe_features(offered),
+                               describe_features(features_));
+  return Ok{};
+}
+
+Result<> VirtioNetDevice::initialize() {
+  auto r = negotiate();
+  if (r) {
+    auto c = read_net_config(*transport_, features_);
+    if (c)
+      config_ = *c;
+    else
+      r = std::move(c).error();
+  }
+  if (r) r = create_queues();
+  if (r) r = start_queues();
+  if (!r) {
+    fail(r.error());
+    return r;
+  }
+  return Ok{};
+}
+
+Result<> VirtioNetDevice::create_queues() {
+  transport::Transport& t = *transport_;
+  const unsigned pairs = options_.queue_pairs;
+  if (t.queue_count() < 2 * pairs)
+    return Error::unknown("device has " + std::to_string(t.queue_count()) + " queues, " + std::to_string(2 * pairs) +
+                          " needed");
+  // Receive buffers hold a whole frame plus the header (so MRG_RXBUF never has to merge for
+  // frames within the MTU), rounded to a cache line.
+  const unsigned frame_room = ((std::max(2048u, config_.mtu + 14u + header_len_) + 63u) & ~63u);
+  std::uint16_t sizes[2] = {};
+  for (unsigned pair = 0; pair < pairs; ++pair) {
+    for (int dir = 0; dir < 2; ++dir) {
+      const std::uint16_t index = dir == 0 ? rx_queue_index(pair) : tx_queue_index(pair);
+      const std::uint16_t max = t.queue_max_size(index);
+      if (max == 0) return Error::unknown("device queue " + std::to_string(index) + " is not available");  // A11
+      std::uint16_t size = std::min(max, options_.max_queue_size);
+      if (!has_feature(features_, VIRTIO_F_RING_PACKED)) size = std::bit_floor(size);  // split: a power of two
+      sizes[dir] = size;
+    }
+  }
+  if (!rx_pool_) {
+    const unsigned mbufs = std::max(8191u, 4u * sizes[0] * pairs - 1);
+    auto pool = runtime::PacketPool::create(
+        {.size = mbufs, .cache = 256, .data_room = static_cast<std::uint16_t>(RTE_PKTMBUF_HEADROOM + frame_room)});
+    if (!pool) return std::move(pool).error();
+    rx_pool_.emplace(std::move(*pool));
+  }
+  pairs_.clear();
+  for (unsigned pair = 0; pair < pairs; ++pair) {
+    QueuePairConfig qc;
+    qc.index = pair;
+    qc.rx_size = sizes[0];
+    qc.tx_size = sizes[1];
+    qc.packed = has_feature(features_, VIRTIO_F_RING_PACKED);
+    qc.event_idx = has_feature(features_, VIRTIO_F_EVENT_IDX);
+    qc.in_order = has_feature(features_, VIRTIO_F_IN_ORDER);
+    qc.mrg_rxbuf = has_feature(features_, VIRTIO_NET_F_MRG_RXBUF);
+    qc.header_len = header_len_;
+    qc.mtu = config_.mtu;
+    qc.address_mode = t.address_mode();
+    qc.rx_pool = rx_pool_->get();
+    auto qp = QueuePair::create(qc, t);
+    if (!qp) return std::move(qp).error();
+    (*qp)->set_sink(sink_);
+    pairs_.push_back(std::move(*qp));
+  }
+  return Ok{};
+}
+
+// §3.1.1 steps 7-8: queues live, then DRIVER_OK.
+Result<> VirtioNetDevice::start_queues() {
+  for (auto& qp : pairs_)
+    if (auto r = qp->start(); !r) return r;
+  transport_->set_status(VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK |
+                         VIRTIO_CONFIG_S_DRIVER_OK);
+  state_ = State::Running;
+  update_usable();
+  runtime::logger("net").info("{}: up, {} ring, mtu {}, link {}", transport_->describe(),
+                              has_feature(features_, VIRTIO_F_RING_PACKED) ? "packed" : "split", config_.mtu,
+                              config_.link_up ? "up" : "down");
+  return Ok{};
+}
+
+// §3.1.1: on failure the driver sets FAILED; nothing of ours stays with the device.
+void VirtioNetDevice::fail(const Error& why) {
+  runtime::logger("net").error("{}: {}", transport_->describe(), why.message());
+  stop_device(&why);
+  transport_->set_status(VIRTIO_CONFIG_S_FAILED);  // after the reset, so it is what the device sees last
+  state_ = State::Broken;
+}
+
+// Device Cleanup (§3.3): reset first, so the device stops touching our memory, then take our
+// buffers back.
+void VirtioNetDevice::stop_device(const Error* why) {
+  if (auto r = transport_->reset(); !r)
+    runtime::logger("net").error("{}: reset failed: {}", transport_->describe(), r.error().message());
+  for (auto& qp : pairs_) qp->release_all(why);
+}
+
+void VirtioNetDevice::update_usable() {
+  const bool usable = state_ == State::Running && config_.link_up;
+  for (auto& qp : pairs_) qp->set_usable(usable);
+}
+
+void VirtioNetDevice::set_sink(drivers::FrameSink* sink) noexcept {
+  sink_ = sink;
+  for (auto& qp : pairs_) qp->set_sink(sink);
+}
+
+unsigned VirtioNetDevice::poll() {
+  if (state_ != State::Running) return 0;
+  in_poll_ = true;
+  unsigned work = 0;
+  for (auto& qp : pairs_) {
+    work += qp->poll();
+    if (const auto e = qp->error(); e != ring::RingError::None) {
+      // B1-B9: the device broke a ring rule. Stop it; the application sees Disconnected.
+      runtime::logger("net").error("{}: queue broken: {}", transport_->describe(), ring::to_string(e));
+      qp->note_device_error();
+      in_poll_ = false;
+      fail(Error::disconnected(std::string("device broke the ring protocol: ") + std::string(ring::to_string(e))));
+      return work;
+    }
+  }
+  if (++polls_ % kStatusCheckInterval == 0) check_device();
+  in_poll_ = false;
+  if (shutdown_requested_) {
+    shutdown_requested_ = false;
+    const Error gone = Error::disconnected();
+    stop_device(&gone);
+    state_ = State::Shut;
+    shutdown_done_.set_value();
+  }
+  return work;
+}
+
+void VirtioNetDevice::check_device() {
+  if (transport_->status() & VIRTIO_CONFIG_S_DEVICE_NEEDS_RESET) {
+    recover();
+    return;
+  }
+  if (has_feature(features_, VIRTIO_NET_F_STATUS)) {
+    std::byte raw[2];
+    if (read_config_consistent(*transport_, kConfigStatus, raw)) {
+      std::uint16_t status;
+      std::memcpy(&status, raw, 2);
+      const bool up = status & VIRTIO_NET_S_LINK_UP;
+      if (up != config_.link_up) {
+        config_.link_up = up;
+        runtime::logger("net").info("{}: link {}", transport_->describe(), up ? "up" : "down");
+        update_usable();
+      }
+    }
+  }
+}
+
+// A13: the device asked to be reset. Whatever was in flight is gone (counted as drops);
+// writers waiting for space keep waiting and go out once the device is back.
+void VirtioNetDevice::recover() {
+  auto& log = runtime::logger("net");
+  log.warn("{}: device needs a reset; resetting", transport_->describe());
+  state_ = State::Down;
+  update_usable();
+  stop_device(nullptr);
+  Result<> r = negotiate();
+  if (r) r = start_queues();
+  if (!r) {
+    fail(r.error());
+    return;
+  }
+  log.info("{}: back after reset", transport_->describe());
+}
+
+io<void> VirtioNetDevice::shutdown() {
+  if (state_ == State::Shut) return make_ready_io();
+  if (in_poll_) {
+    // Called from a frame handler, inside our own poll: finish the round first.
+    shutdown_requested_ = true;
+    return shutdown_done_.get_io();
+  }
+  const Error gone = Error::disconnected();
+  stop_device(&gone);
+  state_ = State::Shut;
+  return make_ready_io();
+}
+
+}  // namespace netfront::virtio::net

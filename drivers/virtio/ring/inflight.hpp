@@ -1,0 +1,86 @@
+// The driver's private record of chains it gave the device, by chain id (split: head
+// descriptor index; packed: buffer id). Everything needed to complete a chain lives here, in
+// driver memory, never re-read from the ring (checklist B4): the caller's token, how many
+// descriptors the chain holds, and, for VIRTIO_F_IN_ORDER, the order chains were made available
+// so that one used entry can complete a whole batch (§2.7.9, §2.8.11).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace netfront::virtio::ring {
+
+struct CompletedChain {
+  std::uint64_t token;     // what the caller attached when it posted the chain
+  std::uint16_t descriptors;
+};
+
+class InflightTracker {
+ public:
+  // `in_order`: chains complete in the order they were posted (VIRTIO_F_IN_ORDER), so the
+  // order is recorded and completion goes through finish_oldest().
+  InflightTracker(std::uint16_t n, bool in_order) : slots_(n), order_(in_order ? n : 0) {}
+
+  std::uint16_t count() const noexcept { return count_; }
+  bool outstanding(std::uint32_t id) const noexcept { return id < slots_.size() && slots_[id].outstanding; }
+  std::uint16_t descriptors_of(std::uint16_t id) const noexcept { return slots_[id].descriptors; }
+
+  void start(std::uint16_t id, std::uint64_t token, std::uint16_t descriptors) noexcept {
+    slots_[id] = Slot{token, descriptors, true};
+    if (!order_.empty()) order_[(first_ + count_) % order_.size()] = id;
+    ++count_;
+  }
+
+  // The oldest chain still in flight (in-order devices complete from here).
+  std::uint16_t oldest() const noexcept { return order_[first_]; }
+
+  // How many chains, oldest first, an in-order used entry naming `id` completes; 0 if `id`
+  // is not in flight. O(n) in the batch, which the caller consumes anyway.
+  std::uint16_t batch_ending_at(std::uint16_t id) const noexcept {
+    if (!outstanding(id)) return 0;
+    for (std::uint16_t k = 0; k < count_; ++k)
+      if (order_[(first_ + k) % order_.size()] == id) return k + 1;
+    return 0;
+  }
+
+  // Completes the oldest chain (in-order mode).
+  CompletedChain finish_oldest() noexcept {
+    const std::uint16_t id = oldest();
+    first_ = static_cast<std::uint16_t>((first_ + 1) % order_.size());
+    return finish_slot(id);
+  }
+
+  // Completes `id`, which must be outstanding (out-of-order mode).
+  CompletedChain finish(std::uint16_t id) noexcept { return finish_slot(id); }
+
+  // Forgets everything (after a device reset); calls drop(token) for each chain in flight.
+  template <typename Drop>
+  void clear(Drop&& drop) {
+    for (auto& s : slots_) {
+      if (s.outstanding) drop(s.token);
+      s.outstanding = false;
+    }
+    count_ = 0;
+    first_ = 0;
+  }
+
+ private:
+  struct Slot {
+    std::uint64_t token = 0;
+    std::uint16_t descriptors = 0;
+    bool outstanding = false;
+  };
+  CompletedChain finish_slot(std::uint16_t id) noexcept {
+    Slot& s = slots_[id];
+    s.outstanding = false;
+    --count_;
+    return {s.token, s.descriptors};
+  }
+
+  std::vector<Slot> slots_;
+  std::vector<std::uint16_t> order_;  // in-order mode: ids in the order they were made available
+  std::uint16_t first_ = 0;
+  std::uint16_t count_ = 0;
+};
+
+}  // namespace netfront::virtio::ring

@@ -1,0 +1,176 @@
+#include "drivers/virtio/ring/packed_ring.hpp"
+
+#include "drivers/virtio/ring/shared_memory.hpp"
+
+namespace netfront::virtio::ring {
+
+Result<PackedRing> PackedRing::create(const RingOptions& o) {
+  // §2.8: up to 2^15 entries, no power-of-two requirement.
+  if (o.size == 0 || o.size > kMaxQueueSize)
+    return Error::unknown("packed queue size " + std::to_string(o.size) + " is not from 1 to 32768");
+  auto mem = DmaMemory::allocate(PackedLayout::of(o.size).total, 4096, o.address_mode, o.socket);
+  if (!mem) return std::move(mem).error();
+  return PackedRing(o, std::move(*mem));
+}
+
+PackedRing::PackedRing(const RingOptions& o, DmaMemory mem)
+    : size_(o.size), event_idx_(o.event_idx), in_order_(o.in_order), mem_(std::move(mem)), free_ids_(o.size),
+      inflight_(o.size, o.in_order) {
+  const auto layout = PackedLayout::of(size_);
+  std::byte* base = mem_.data();
+  desc_ = reinterpret_cast<pvirtq_desc*>(base + layout.desc_offset);
+  driver_event_ = reinterpret_cast<pvirtq_event_suppress*>(base + layout.driver_event_offset);
+  device_event_ = reinterpret_cast<const pvirtq_event_suppress*>(base + layout.device_event_offset);
+  init_state();
+}
+
+void PackedRing::init_state() noexcept {
+  mem_.zero();  // §2.8.13: the descriptor ring is zero-initialized
+  free_ids_.clear();
+  for (std::uint16_t id = size_; id > 0; --id) free_ids_.push_back(static_cast<std::uint16_t>(id - 1));
+  num_free_ = size_;
+  next_avail_ = next_used_ = published_avail_ = 0;
+  avail_wrap_ = used_wrap_ = published_wrap_ = true;
+  batch_left_ = 0;
+  error_ = RingError::None;
+  suppress_interrupts();
+}
+
+QueueAddresses PackedRing::addresses() const noexcept {
+  const auto layout = PackedLayout::of(size_);
+  const std::uint64_t base = mem_.device_address();
+  return {base + layout.desc_offset, base + layout.driver_event_offset, base + layout.device_event_offset};
+}
+
+bool PackedRing::add(std::span<const Segment> chain, std::uint64_t token) noexcept {
+  const auto n = static_cast<std::uint16_t>(chain.size());
+  if (broken() || chain.empty() || chain.size() > num_free_) return false;  // E2
+  const std::uint16_t id = free_ids_.back();
+  free_ids_.pop_back();
+  const std::uint16_t head = next_avail_;
+  std::uint16_t head_flags = 0;
+  for (std::uint16_t i = 0; i < n; ++i) {
+    const Segment& s = chain[i];
+    pvirtq_desc& d = desc_[next_avail_];
+    d.addr = s.addr;
+    d.len = s.len;
+    d.id = id;  // §2.8.6: the id counts in the last descriptor; writing it everywhere is harmless
+    // §2.8.1: AVAIL equal to the driver wrap counter, USED its inverse.
+    const auto flags = static_cast<std::uint16_t>((s.device_writable ? VIRTQ_DESC_F_WRITE : 0) |
+                                                  (i + 1 < n ? VIRTQ_DESC_F_NEXT : 0) |
+                                                  (avail_wrap_ ? VIRTQ_DESC_F_AVAIL : VIRTQ_DESC_F_USED));
+    if (i == 0)
+      head_flags = flags;
+    else
+      write_shared(&d.flags, flags);
+    if (++next_avail_ == size_) {
+      next_avail_ = 0;
+      avail_wrap_ = !avail_wrap_;
+    }
+  }
+  // §2.8.6: the first descriptor goes live last, after everything it leads to.
+  write_shared_release(&desc_[head].flags, head_flags);
+  num_free_ = static_cast<std::uint16_t>(num_free_ - n);
+  inflight_.start(id, token, n);
+  return true;
+}
+
+bool PackedRing::publish() noexcept {
+  if (broken() || (next_avail_ == published_avail_ && avail_wrap_ == published_wrap_)) return false;
+  const std::uint16_t old = published_avail_;
+  const bool old_wrap = published_wrap_;
+  published_avail_ = next_avail_;
+  published_wrap_ = avail_wrap_;
+  full_fence();  // §2.8.21: flags before reading the device's suppression structure
+  const std::uint16_t flags = read_shared(&device_event_->flags) & 0x3;
+  if (flags == RING_EVENT_FLAGS_DISABLE) return false;
+  if (flags != RING_EVENT_FLAGS_DESC || !event_idx_) return true;  // ENABLE (or DESC we did not negotiate)
+  // RING_EVENT_FLAGS_DESC: notify only if the event descriptor was made available in
+  // [old, new). Positions are counted on a line that spans the last two laps of the ring.
+  const std::uint16_t off_wrap = read_shared(&device_event_->off_wrap);
+  const std::uint32_t event_off = off_wrap & 0x7fff;
+  const bool event_wrap = off_wrap >> 15;
+  if (event_off >= size_) return true;  // nonsense offset: a spurious notification is harmless
+  const auto lap = [&](std::uint16_t pos, bool wrap) { return pos + (wrap == avail_wrap_ ? size_ : 0u); };
+  const std::uint32_t from = lap(old, old_wrap), to = lap(next_avail_, avail_wrap_),
+                      event = lap(static_cast<std::uint16_t>(event_off), event_wrap);
+  if (to <= from || to - from >= size_) return true;  // a lap or more since the last publish
+  return event >= from && event < to;
+}
+
+void PackedRing::advance_used(std::uint16_t n) noexcept {
+  next_used_ = static_cast<std::uint16_t>(next_used_ + n);
+  if (next_used_ >= size_) {
+    next_used_ = static_cast<std::uint16_t>(next_used_ - size_);
+    used_wrap_ = !used_wrap_;
+  }
+}
+
+bool PackedRing::complete(const CompletedChain& c, std::uint16_t id, std::uint32_t len, bool len_valid,
+                          UsedChain& out) noexcept {
+  advance_used(c.descriptors);  // B5: by our own record of the chain, not by device data
+  num_free_ = static_cast<std::uint16_t>(num_free_ + c.descriptors);
+  free_ids_.push_back(id);
+  out = {c.token, len, len_valid};
+  return true;
+}
+
+bool PackedRing::serve_batch(UsedChain& out) noexcept {
+  const std::uint16_t id = inflight_.oldest();
+  const CompletedChain c = inflight_.finish_oldest();
+  --batch_left_;
+  return complete(c, id, batch_left_ == 0 ? batch_len_ : 0, batch_left_ == 0, out);
+}
+
+bool PackedRing::take_used(UsedChain& out) noexcept {
+  if (broken()) return false;
+  if (batch_left_ > 0) return serve_batch(out);
+  if (inflight_.count() == 0) return false;  // nothing of ours there to be used
+  const pvirtq_desc& d = desc_[next_used_];
+  const std::uint16_t flags = read_shared_acquire(&d.flags);
+  const bool used = flags & VIRTQ_DESC_F_USED;
+  if (used != used_wrap_) return false;
+  if (static_cast<bool>(flags & VIRTQ_DESC_F_AVAIL) != used_wrap_) {
+    mark_broken(RingError::PackedFlagsInvalid);  // B5: a used descriptor has AVAIL == USED
+    return false;
+  }
+  const std::uint16_t id = read_shared(&d.id);  // B7: read once
+  const std::uint32_t len = read_shared(&d.len);
+  if (id >= size_) {
+    mark_broken(RingError::IdOutOfRange);  // B1
+    return false;
+  }
+  if (!inflight_.outstanding(id)) {
+    mark_broken(RingError::IdNotOutstanding);  // B2
+    return false;
+  }
+  if (in_order_) {
+    // §2.8.11: one used descriptor may stand for every buffer up to and including `id`.
+    const std::uint16_t batch = inflight_.batch_ending_at(id);
+    if (batch == 0) {
+      mark_broken(RingError::InOrderBatchInvalid);  // B6
+      return false;
+    }
+    batch_left_ = batch;
+    batch_len_ = len;
+    return serve_batch(out);
+  }
+  return complete(inflight_.finish(id), id, len, true, out);
+}
+
+bool PackedRing::has_used() const noexcept {
+  if (batch_left_ > 0) return true;
+  if (inflight_.count() == 0) return false;
+  const bool used = read_shared_acquire(&desc_[next_used_].flags) & VIRTQ_DESC_F_USED;
+  return used == used_wrap_;
+}
+
+void PackedRing::suppress_interrupts() noexcept { write_shared(&driver_event_->flags, RING_EVENT_FLAGS_DISABLE); }
+
+bool PackedRing::enable_interrupts() noexcept {
+  write_shared(&driver_event_->flags, RING_EVENT_FLAGS_ENABLE);
+  full_fence();
+  return has_used();
+}
+
+}  // namespace netfront::virtio::ring

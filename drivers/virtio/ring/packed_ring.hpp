@@ -1,0 +1,85 @@
+// The driver side of a packed virtqueue (virtio 1.2 §2.8).
+//
+// One descriptor ring is shared both ways: the driver marks descriptors available with its
+// wrap counter, the device overwrites them as used. The driver keeps its own record of every
+// chain by buffer id (token, descriptor count) and advances past a used chain by that record,
+// never by anything the device wrote (B5); a used descriptor is read once and validated (B1,
+// B2, B7), and in-order batches are checked against what is in flight (B6).
+//
+// A chain becomes visible when its first descriptor's flags are written, so add() exposes at
+// once; publish() only decides whether the device wants a notification for what was added.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "drivers/virtio/ring/chain.hpp"
+#include "drivers/virtio/ring/dma_memory.hpp"
+#include "drivers/virtio/ring/inflight.hpp"
+#include "drivers/virtio/ring/ring_error.hpp"
+#include "drivers/virtio/ring/ring_layout.hpp"
+#include "drivers/virtio/ring/split_ring.hpp"  // RingOptions
+#include "netfront/result.hpp"
+
+namespace netfront::virtio::ring {
+
+class PackedRing {
+ public:
+  static Result<PackedRing> create(const RingOptions& options);
+
+  std::uint16_t size() const noexcept { return size_; }
+  std::uint16_t free_descriptors() const noexcept { return num_free_; }
+  std::uint16_t in_flight() const noexcept { return inflight_.count(); }
+  QueueAddresses addresses() const noexcept;
+  bool broken() const noexcept { return error_ != RingError::None; }
+  RingError error() const noexcept { return error_; }
+  void mark_broken(RingError why) noexcept {
+    if (error_ == RingError::None) error_ = why;
+  }
+
+  bool add(std::span<const Segment> chain, std::uint64_t token) noexcept;
+  bool publish() noexcept;
+  bool take_used(UsedChain& out) noexcept;
+  bool has_used() const noexcept;
+
+  void suppress_interrupts() noexcept;
+  bool enable_interrupts() noexcept;
+
+  template <typename Drop>
+  void reset(Drop&& drop) {
+    inflight_.clear(drop);
+    init_state();
+  }
+
+ private:
+  PackedRing(const RingOptions& o, DmaMemory mem);
+  void init_state() noexcept;
+  void advance_used(std::uint16_t n) noexcept;
+  bool complete(const CompletedChain& c, std::uint16_t id, std::uint32_t len, bool len_valid, UsedChain& out) noexcept;
+  bool serve_batch(UsedChain& out) noexcept;
+
+  std::uint16_t size_;
+  bool event_idx_;
+  bool in_order_;
+  DmaMemory mem_;
+  // Shared with the device:
+  pvirtq_desc* desc_;
+  pvirtq_event_suppress* driver_event_;
+  const pvirtq_event_suppress* device_event_;
+  // Private (§2.8.1: both wrap counters start at 1):
+  std::vector<std::uint16_t> free_ids_;
+  std::uint16_t num_free_ = 0;       // free descriptor slots
+  std::uint16_t next_avail_ = 0;
+  bool avail_wrap_ = true;
+  std::uint16_t next_used_ = 0;
+  bool used_wrap_ = true;
+  std::uint16_t published_avail_ = 0;  // next_avail_ at the last publish()
+  bool published_wrap_ = true;
+  std::uint16_t batch_left_ = 0;
+  std::uint32_t batch_len_ = 0;
+  InflightTracker inflight_;
+  RingError error_ = RingError::None;
+};
+
+}  // namespace netfront::virtio::ring

@@ -1,0 +1,181 @@
+#include "drivers/virtio/ring/split_ring.hpp"
+
+#include "drivers/virtio/ring/shared_memory.hpp"
+
+namespace netfront::virtio::ring {
+
+Result<SplitRing> SplitRing::create(const RingOptions& o) {
+  // §2.7: split queue sizes are powers of two up to 32768.
+  if (o.size == 0 || o.size > kMaxQueueSize || (o.size & (o.size - 1)) != 0)
+    return Error::unknown("split queue size " + std::to_string(o.size) + " is not a power of two from 1 to 32768");
+  const auto layout = SplitLayout::of(o.size);
+  auto mem = DmaMemory::allocate(layout.total, 4096, o.address_mode, o.socket);
+  if (!mem) return std::move(mem).error();
+  return SplitRing(o, std::move(*mem));
+}
+
+SplitRing::SplitRing(const RingOptions& o, DmaMemory mem)
+    : size_(o.size), mask_(static_cast<std::uint16_t>(o.size - 1)), event_idx_(o.event_idx), in_order_(o.in_order),
+      mem_(std::move(mem)), next_(o.size), inflight_(o.size, o.in_order) {
+  const auto layout = SplitLayout::of(size_);
+  std::byte* base = mem_.data();
+  desc_ = reinterpret_cast<virtq_desc*>(base + layout.desc_offset);
+  auto* avail = reinterpret_cast<std::uint16_t*>(base + layout.avail_offset);
+  avail_flags_ = avail;
+  avail_idx_ = avail + 1;
+  avail_ring_ = avail + 2;
+  used_event_ = avail + 2 + size_;
+  auto* used = reinterpret_cast<std::uint16_t*>(base + layout.used_offset);
+  used_flags_ = used;
+  used_idx_ = used + 1;
+  used_ring_ = reinterpret_cast<const virtq_used_elem*>(used + 2);
+  avail_event_ = reinterpret_cast<const std::uint16_t*>(used_ring_ + size_);
+  init_state();
+}
+
+void SplitRing::init_state() noexcept {
+  mem_.zero();  // §2.7.10: the used ring flags start at 0
+  for (std::uint16_t i = 0; i < size_; ++i) next_[i] = static_cast<std::uint16_t>((i + 1) & mask_);
+  free_head_ = 0;
+  num_free_ = size_;
+  avail_next_ = avail_published_ = last_used_ = used_seen_ = 0;
+  batch_left_ = 0;
+  error_ = RingError::None;
+  suppress_interrupts();
+}
+
+QueueAddresses SplitRing::addresses() const noexcept {
+  const auto layout = SplitLayout::of(size_);
+  const std::uint64_t base = mem_.device_address();
+  return {base + layout.desc_offset, base + layout.avail_offset, base + layout.used_offset};
+}
+
+// Out of order, descriptors come off a free list linked through next_. In order (§2.7.5),
+// the driver must use the table sequentially, so free_head_ is simply the next descriptor and
+// next_[i] stays i + 1 (mod size) forever.
+std::uint16_t SplitRing::alloc_descriptors(std::uint16_t n) noexcept {
+  const std::uint16_t head = free_head_;
+  std::uint16_t last = head;
+  for (std::uint16_t i = 1; i < n; ++i) last = next_[last];
+  free_head_ = next_[last];
+  num_free_ = static_cast<std::uint16_t>(num_free_ - n);
+  return head;
+}
+
+void SplitRing::free_chain(std::uint16_t head, std::uint16_t descriptors) noexcept {
+  num_free_ = static_cast<std::uint16_t>(num_free_ + descriptors);
+  if (in_order_) return;  // in order, the oldest chain is always the next to free: nothing moves
+  std::uint16_t last = head;
+  for (std::uint16_t i = 1; i < descriptors; ++i) last = next_[last];
+  next_[last] = free_head_;
+  free_head_ = head;
+}
+
+bool SplitRing::add(std::span<const Segment> chain, std::uint64_t token) noexcept {
+  const auto n = static_cast<std::uint16_t>(chain.size());
+  // E2: a chain is never empty and never longer than the free descriptors (<= queue size).
+  if (broken() || chain.empty() || chain.size() > num_free_) return false;
+  const std::uint16_t head = alloc_descriptors(n);
+  std::uint16_t d = head;
+  for (std::uint16_t i = 0; i < n; ++i) {
+    const Segment& s = chain[i];
+    virtq_desc& desc = desc_[d];
+    desc.addr = s.addr;
+    desc.len = s.len;
+    const bool more = i + 1 < n;
+    desc.flags = static_cast<std::uint16_t>((s.device_writable ? VIRTQ_DESC_F_WRITE : 0) | (more ? VIRTQ_DESC_F_NEXT : 0));
+    desc.next = more ? next_[d] : 0;
+    d = next_[d];
+  }
+  avail_ring_[avail_next_ & mask_] = head;
+  ++avail_next_;
+  inflight_.start(head, token, n);
+  return true;
+}
+
+bool SplitRing::publish() noexcept {
+  if (avail_next_ == avail_published_ || broken()) return false;
+  const std::uint16_t old = avail_published_;
+  write_shared_release(avail_idx_, avail_next_);  // §2.7.13.3: descriptors before idx
+  avail_published_ = avail_next_;
+  full_fence();                                   // §2.7.13.4: idx before reading suppression
+  if (event_idx_) return vring_need_event(read_shared(avail_event_), avail_next_, old);
+  return !(read_shared(used_flags_) & VIRTQ_USED_F_NO_NOTIFY);
+}
+
+bool SplitRing::serve_batch(UsedChain& out) noexcept {
+  const CompletedChain c = inflight_.finish_oldest();
+  free_chain(static_cast<std::uint16_t>(0), c.descriptors);
+  --batch_left_;
+  out = {c.token, batch_left_ == 0 ? batch_len_ : 0, batch_left_ == 0};
+  return true;
+}
+
+bool SplitRing::take_used(UsedChain& out) noexcept {
+  if (broken()) return false;
+  if (batch_left_ > 0) return serve_batch(out);
+  if (last_used_ == used_seen_) {
+    used_seen_ = read_shared_acquire(used_idx_);
+    // B3: the device may complete at most what is in flight; a backwards move wraps to a
+    // huge count and fails the same test.
+    const auto ready = static_cast<std::uint16_t>(used_seen_ - last_used_);
+    if (ready > inflight_.count()) {
+      mark_broken(RingError::UsedIndexJump);
+      return false;
+    }
+    if (ready == 0) return false;
+  }
+  const virtq_used_elem& e = used_ring_[last_used_ & mask_];
+  const std::uint32_t id = read_shared(&e.id);  // B7: each field read once, then only locals
+  const std::uint32_t len = read_shared(&e.len);
+  if (id >= size_) {
+    mark_broken(RingError::IdOutOfRange);  // B1
+    return false;
+  }
+  if (!inflight_.outstanding(id)) {
+    mark_broken(RingError::IdNotOutstanding);  // B2
+    return false;
+  }
+  if (in_order_) {
+    // §2.7.9: one entry may stand for a batch ending at `id`; used idx moved by the batch size.
+    const std::uint16_t batch = inflight_.batch_ending_at(static_cast<std::uint16_t>(id));
+    if (batch == 0 || batch > static_cast<std::uint16_t>(used_seen_ - last_used_)) {
+      mark_broken(RingError::InOrderBatchInvalid);  // B6
+      return false;
+    }
+    last_used_ = static_cast<std::uint16_t>(last_used_ + batch);
+    batch_left_ = batch;
+    batch_len_ = len;
+    return serve_batch(out);
+  }
+  const CompletedChain c = inflight_.finish(static_cast<std::uint16_t>(id));
+  free_chain(static_cast<std::uint16_t>(id), c.descriptors);
+  ++last_used_;
+  out = {c.token, len, true};
+  return true;
+}
+
+bool SplitRing::has_used() const noexcept {
+  return batch_left_ > 0 || read_shared_acquire(used_idx_) != last_used_;
+}
+
+void SplitRing::suppress_interrupts() noexcept {
+  if (event_idx_) {
+    // §2.7.10: with event indices the flags must stay 0; an event index just behind us will
+    // not be crossed again for 2^16 entries.
+    write_shared(used_event_, static_cast<std::uint16_t>(last_used_ - 1));
+  } else {
+    write_shared(avail_flags_, VIRTQ_AVAIL_F_NO_INTERRUPT);
+  }
+}
+
+bool SplitRing::enable_interrupts() noexcept {
+  if (event_idx_)
+    write_shared(used_event_, last_used_);
+  else
+    write_shared(avail_flags_, std::uint16_t{0});
+  full_fence();
+  return has_used();
+}
+
+}  // namespace netfront::virtio::ring

@@ -1,0 +1,105 @@
+// The driver side of a split virtqueue (virtio 1.2 §2.7).
+//
+// Shared memory holds the descriptor table, the available ring and the used ring. The driver's
+// own state (free descriptors, chain links, tokens, indices) is private: completion never
+// re-reads a descriptor (B4), each used entry is read once and validated before use (B1-B3,
+// B6, B7), and a violation marks the ring broken instead of touching memory out of bounds.
+//
+// add() places chains without exposing them; publish() exposes all of them with one index
+// store and says whether the device wants a notification (one doorbell per burst).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "drivers/virtio/ring/chain.hpp"
+#include "drivers/virtio/ring/dma_memory.hpp"
+#include "drivers/virtio/ring/inflight.hpp"
+#include "drivers/virtio/ring/ring_error.hpp"
+#include "drivers/virtio/ring/ring_layout.hpp"
+#include "netfront/result.hpp"
+
+namespace netfront::virtio::ring {
+
+struct RingOptions {
+  std::uint16_t size = 256;
+  bool event_idx = false;  // VIRTIO_F_EVENT_IDX negotiated
+  bool in_order = false;   // VIRTIO_F_IN_ORDER negotiated
+  AddressMode address_mode = AddressMode::VirtualAddress;
+  int socket = -1;
+};
+
+class SplitRing {
+ public:
+  static Result<SplitRing> create(const RingOptions& options);
+
+  std::uint16_t size() const noexcept { return size_; }
+  std::uint16_t free_descriptors() const noexcept { return num_free_; }
+  std::uint16_t in_flight() const noexcept { return inflight_.count(); }
+  QueueAddresses addresses() const noexcept;
+  bool broken() const noexcept { return error_ != RingError::None; }
+  RingError error() const noexcept { return error_; }
+  void mark_broken(RingError why) noexcept {
+    if (error_ == RingError::None) error_ = why;
+  }
+
+  // Places a chain (readable segments first, then writable ones). False when there are not
+  // enough free descriptors or the ring is broken; nothing is changed then.
+  bool add(std::span<const Segment> chain, std::uint64_t token) noexcept;
+  // Exposes every chain added since the last call; returns whether to notify the device.
+  bool publish() noexcept;
+  // The next used chain, validated. False when there is none (check broken() for why).
+  bool take_used(UsedChain& out) noexcept;
+  bool has_used() const noexcept;
+
+  // Used-buffer notifications: off while polling; on (returning whether work is already
+  // there, to close the race) before the loop sleeps (§2.7.10).
+  void suppress_interrupts() noexcept;
+  bool enable_interrupts() noexcept;
+
+  // After the device was reset: forget every chain in flight, calling drop(token) for each,
+  // and start again from an empty ring.
+  template <typename Drop>
+  void reset(Drop&& drop) {
+    inflight_.clear(drop);
+    init_state();
+  }
+
+ private:
+  SplitRing(const RingOptions& o, DmaMemory mem);
+  void init_state() noexcept;
+  std::uint16_t alloc_descriptors(std::uint16_t n) noexcept;
+  void free_chain(std::uint16_t head, std::uint16_t descriptors) noexcept;
+  bool serve_batch(UsedChain& out) noexcept;
+
+  std::uint16_t size_;
+  std::uint16_t mask_;
+  bool event_idx_;
+  bool in_order_;
+  DmaMemory mem_;
+  // Shared with the device:
+  virtq_desc* desc_;
+  std::uint16_t* avail_flags_;
+  std::uint16_t* avail_idx_;
+  std::uint16_t* avail_ring_;
+  std::uint16_t* used_event_;
+  const std::uint16_t* used_flags_;
+  const std::uint16_t* used_idx_;
+  const virtq_used_elem* used_ring_;
+  const std::uint16_t* avail_event_;
+  // Private:
+  std::vector<std::uint16_t> next_;  // chain links and the free list
+  std::uint16_t free_head_ = 0;       // out-of-order: free list head; in-order: next descriptor
+  std::uint16_t num_free_ = 0;
+  std::uint16_t avail_next_ = 0;       // index the next added chain gets
+  std::uint16_t avail_published_ = 0;  // index the device has seen
+  std::uint16_t last_used_ = 0;        // next used entry to consume
+  std::uint16_t used_seen_ = 0;        // used->idx as last read
+  std::uint16_t batch_left_ = 0;       // in-order: chains of the current batch still to hand out
+  std::uint32_t batch_len_ = 0;        // in-order: len of the batch's last chain
+  InflightTracker inflight_;
+  RingError error_ = RingError::None;
+};
+
+}  // namespace netfront::virtio::ring

@@ -1,0 +1,214 @@
+#include "drivers/virtio/transport/loop/device_ring.hpp"
+
+#include <rte_memory.h>
+
+#include "drivers/virtio/ring/ring_layout.hpp"
+#include "drivers/virtio/ring/shared_memory.hpp"
+#include "runtime/log.hpp"
+
+namespace netfront::virtio::loop {
+namespace {
+
+using namespace ring;
+
+// A driver address is only followed if all of it lies in DPDK memory: a device must never be
+// steered outside the memory it was given.
+std::byte* translate(std::uint64_t addr, std::uint32_t len) {
+  auto* p = reinterpret_cast<void*>(addr);
+  if (addr == 0 || !rte_mem_virt2memseg(p, nullptr)) return nullptr;
+  if (len > 0 && !rte_mem_virt2memseg(reinterpret_cast<char*>(p) + len - 1, nullptr)) return nullptr;
+  return static_cast<std::byte*>(p);
+}
+
+class SplitDeviceRing final : public DeviceRing {
+ public:
+  SplitDeviceRing(std::uint16_t size, const QueueAddresses& a, bool event_idx)
+      : size_(size),
+        event_idx_(event_idx),
+        desc_(reinterpret_cast<const virtq_desc*>(a.desc)),
+        avail_(reinterpret_cast<const std::uint16_t*>(a.driver)),
+        used_(reinterpret_cast<std::uint16_t*>(a.device)) {}
+
+  bool pop(DeviceChain& out) override {
+    if (faulted_) return false;
+    const std::uint16_t avail_idx = read_shared_acquire(&avail_[1]);
+    if (avail_idx == next_avail_) return false;
+    if (static_cast<std::uint16_t>(avail_idx - next_avail_) > size_) return fault("avail index ran ahead");  // E4
+    const std::uint16_t head = read_shared(&avail_[2 + (next_avail_ % size_)]);
+    ++next_avail_;
+    if (head >= size_) return fault("avail head out of range");
+    out.id = head;
+    out.descriptors = 0;
+    out.segments.clear();
+    std::uint16_t d = head;
+    for (;;) {
+      if (++out.descriptors > size_) return fault("descriptor chain loops");  // E2
+      const virtq_desc desc = desc_[d];
+      if (desc.flags & VIRTQ_DESC_F_INDIRECT) return fault("indirect descriptor not negotiated");
+      std::byte* p = translate(desc.addr, desc.len);
+      if (!p) return fault("descriptor address outside driver memory");
+      out.segments.push_back({p, desc.len, static_cast<bool>(desc.flags & VIRTQ_DESC_F_WRITE)});
+      if (!(desc.flags & VIRTQ_DESC_F_NEXT)) break;
+      if (desc.next >= size_) return fault("descriptor next out of range");
+      d = desc.next;
+    }
+    return true;
+  }
+
+  void push_used(UsedWrite used, std::uint16_t) override {
+    auto* ring = reinterpret_cast<virtq_used_elem*>(used_ + 2);
+    ring[used_next_ % size_] = {used.id, used.len};
+    ++used_next_;
+  }
+
+  void push_used_batch(UsedWrite last, std::uint16_t chains, std::uint16_t) override {
+    auto* ring = reinterpret_cast<virtq_used_elem*>(used_ + 2);
+    ring[used_next_ % size_] = {last.id, last.len};
+    used_next_ = static_cast<std::uint16_t>(used_next_ + chains);  // the index moves by the batch
+  }
+
+  void publish_used() override { write_shared_release(&used_[1], used_next_); }
+
+  // §2.7.10: flags 0 asks for every notification; with event indices, avail_event (after the
+  // used ring) names the next index we want to hear about.
+  void request_notifications() override {
+    if (event_idx_) write_shared(&used_[2 + 4 * size_], next_avail_);
+  }
+
+  void corrupt_used_index(std::uint16_t delta) override {
+    used_next_ = static_cast<std::uint16_t>(used_next_ + delta);
+    publish_used();
+  }
+
+  void scribble_descriptors() override {
+    auto* table = const_cast<virtq_desc*>(desc_);
+    for (std::uint16_t i = 0; i < size_; ++i) table[i] = {0xdeadbeef, 0xffffffff, 0xffff, 0xffff};
+  }
+
+ private:
+  bool fault(const char* why) {
+    runtime::logger("loop").error("split device ring: {}", why);
+    faulted_ = true;
+    return false;
+  }
+  std::uint16_t size_;
+  bool event_idx_;
+  const virtq_desc* desc_;
+  const std::uint16_t* avail_;  // flags, idx, ring[size], used_event
+  std::uint16_t* used_;         // flags, idx, ring[size] (as elems), avail_event
+  std::uint16_t next_avail_ = 0;
+  std::uint16_t used_next_ = 0;
+};
+
+class PackedDeviceRing final : public DeviceRing {
+ public:
+  PackedDeviceRing(std::uint16_t size, const QueueAddresses& a)
+      : size_(size), desc_(reinterpret_cast<pvirtq_desc*>(a.desc)) {}
+
+  bool pop(DeviceChain& out) override {
+    if (faulted_) return false;
+    const pvirtq_desc& first = desc_[next_avail_];
+    const std::uint16_t flags = read_shared_acquire(&first.flags);
+    // §2.8.1: available when AVAIL matches our wrap counter and USED does not.
+    const bool avail = flags & VIRTQ_DESC_F_AVAIL, used = flags & VIRTQ_DESC_F_USED;
+    if (avail != avail_wrap_ || used == avail_wrap_) return false;
+    out.segments.clear();
+    out.descriptors = 0;
+    std::uint16_t slot = next_avail_;
+    bool wrap = avail_wrap_;
+    for (;;) {
+      if (++out.descriptors > size_) return fault("descriptor chain longer than the ring");
+      const pvirtq_desc d = desc_[slot];
+      std::byte* p = translate(d.addr, d.len);
+      if (!p) return fault("descriptor address outside driver memory");
+      out.segments.push_back({p, d.len, static_cast<bool>(d.flags & VIRTQ_DESC_F_WRITE)});
+      out.id = d.id;  // §2.8.6: the last descriptor's id names the buffer
+      if (++slot == size_) {
+        slot = 0;
+        wrap = !wrap;
+      }
+      if (!(d.flags & VIRTQ_DESC_F_NEXT)) break;
+    }
+    if (out.id >= size_) return fault("buffer id out of range");
+    next_avail_ = slot;
+    avail_wrap_ = wrap;
+    return true;
+  }
+
+  void push_used(UsedWrite used, std::uint16_t descriptors) override {
+    pvirtq_desc& d = desc_[next_used_];
+    d.id = static_cast<std::uint16_t>(used.id);
+    d.len = used.len;
+    const auto flags = static_cast<std::uint16_t>(
+        VIRTQ_DESC_F_WRITE | (used_wrap_ ? VIRTQ_DESC_F_AVAIL | VIRTQ_DESC_F_USED : 0));
+    write_shared_release(&d.flags, flags);  // §2.8.4: used when AVAIL == USED == wrap counter
+    skip(descriptors);
+  }
+
+  void push_used_batch(UsedWrite last, std::uint16_t, std::uint16_t descriptors) override {
+    push_used(last, descriptors);
+  }
+
+  void publish_used() override {}
+  // The device event suppression area stays zeroed: RING_EVENT_FLAGS_ENABLE (§2.8.10).
+  void request_notifications() override {}
+
+  void corrupt_used_index(std::uint16_t) override {
+    pvirtq_desc& d = desc_[next_used_];
+    write_shared_release(&d.flags, static_cast<std::uint16_t>(used_wrap_ ? VIRTQ_DESC_F_USED : VIRTQ_DESC_F_AVAIL));
+  }
+
+  void scribble_descriptors() override {
+    // Only descriptors the device already owns (between the used and the available position)
+    // may be overwritten without breaking the ring protocol itself.
+    for (std::uint16_t s = next_used_; s != next_avail_; s = static_cast<std::uint16_t>((s + 1) % size_)) {
+      desc_[s].addr = 0xdeadbeef;
+      desc_[s].len = 0xffffffff;
+    }
+  }
+
+ private:
+  void skip(std::uint16_t n) {
+    next_used_ = static_cast<std::uint16_t>(next_used_ + n);
+    if (next_used_ >= size_) {
+      next_used_ = static_cast<std::uint16_t>(next_used_ - size_);
+      used_wrap_ = !used_wrap_;
+    }
+  }
+  bool fault(const char* why) {
+    runtime::logger("loop").error("packed device ring: {}", why);
+    faulted_ = true;
+    return false;
+  }
+  std::uint16_t size_;
+  pvirtq_desc* desc_;
+  std::uint16_t next_avail_ = 0;
+  bool avail_wrap_ = true;
+  std::uint16_t next_used_ = 0;
+  bool used_wrap_ = true;
+};
+
+}  // namespace
+
+std::uint32_t DeviceChain::readable_bytes() const noexcept {
+  std::uint32_t n = 0;
+  for (const auto& s : segments)
+    if (!s.writable) n += s.len;
+  return n;
+}
+
+std::uint32_t DeviceChain::writable_bytes() const noexcept {
+  std::uint32_t n = 0;
+  for (const auto& s : segments)
+    if (s.writable) n += s.len;
+  return n;
+}
+
+std::unique_ptr<DeviceRing> make_split_device_ring(std::uint16_t size, const QueueAddresses& a, bool event_idx) {
+  return std::make_unique<SplitDeviceRing>(size, a, event_idx);
+}
+std::unique_ptr<DeviceRing> make_packed_device_ring(std::uint16_t size, const QueueAddresses& a) {
+  return std::make_unique<PackedDeviceRing>(size, a);
+}
+
+}  // namespace netfront::virtio::loop

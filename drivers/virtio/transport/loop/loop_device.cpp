@@ -1,0 +1,291 @@
+#include "drivers/virtio/transport/loop/loop_device.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "drivers/virtio/net/net_spec.hpp"
+#include "drivers/virtio/virtio_spec.hpp"
+
+namespace netfront::virtio::loop {
+
+using namespace virtio::net;
+
+namespace {
+constexpr std::size_t kHeader = sizeof(virtio_net_hdr);
+constexpr unsigned kBurst = 64;
+
+// Writes `bytes` into the writable segments of `chain` from byte `offset` on; returns how many fit.
+std::size_t write_chain(const DeviceChain& chain, std::size_t offset, std::span<const std::byte> bytes) {
+  std::size_t done = 0;
+  for (const DeviceSegment& s : chain.segments) {
+    if (!s.writable) continue;
+    if (offset >= s.len) {
+      offset -= s.len;
+      continue;
+    }
+    const std::size_t n = std::min<std::size_t>(s.len - offset, bytes.size() - done);
+    std::memcpy(s.data + offset, bytes.data() + done, n);
+    done += n;
+    offset = 0;
+    if (done == bytes.size()) break;
+  }
+  return done;
+}
+}  // namespace
+
+struct LoopDevice::Pair {
+  std::unique_ptr<DeviceRing> rx, tx;
+  std::uint16_t rx_size = 0, tx_size = 0;
+  // Receive chains taken from the ring but not filled yet: a device holds on to buffers.
+  std::vector<DeviceChain> rx_ready;
+  std::size_t rx_first = 0, rx_count = 0, rx_capacity = 0;
+  DeviceChain tx_chain;
+  // In-order transmit completions of this round, written as one batch.
+  UsedWrite batch_last{};
+  std::uint16_t batch_chains = 0, batch_descriptors = 0;
+};
+
+LoopDevice::LoopDevice(const LoopOptions& options, unsigned queue_pairs, runtime::EventLoop* loop)
+    : options_(options), pairs_(queue_pairs), loop_(loop), scratch_(64 * 1024) {
+  for (unsigned i = 0; i < pairs_; ++i) queues_.push_back(std::make_unique<Pair>());
+  if (loop_) loop_->add_poller(*this);
+}
+
+LoopDevice::~LoopDevice() {
+  if (loop_) loop_->remove_poller(*this);
+}
+
+std::string LoopDevice::describe() const { return "loop device"; }
+
+Result<> LoopDevice::reset() {
+  status_ = 0;
+  driver_features_ = 0;
+  for (auto& p : queues_) p = std::make_unique<Pair>();
+  ++counters_.resets;
+  return Ok{};
+}
+
+void LoopDevice::set_status(std::uint8_t status) {
+  if (status == 0) {
+    (void)reset();
+    return;
+  }
+  if (faults_.reject_features_ok) status &= static_cast<std::uint8_t>(~VIRTIO_CONFIG_S_FEATURES_OK);
+  status_ = static_cast<std::uint8_t>(status | (status_ & VIRTIO_CONFIG_S_DEVICE_NEEDS_RESET));
+}
+
+std::uint64_t LoopDevice::device_features() {
+  std::uint64_t f = feature_bit(VIRTIO_NET_F_MAC) | feature_bit(VIRTIO_NET_F_MTU) | feature_bit(VIRTIO_NET_F_STATUS) |
+                    // Offloads a real device offers; the driver must decline them cleanly.
+                    feature_bit(VIRTIO_NET_F_CSUM) | feature_bit(VIRTIO_NET_F_GUEST_CSUM) |
+                    feature_bit(VIRTIO_NET_F_HOST_TSO4) | feature_bit(VIRTIO_NET_F_GUEST_TSO4);
+  if (!faults_.no_version_1) f |= feature_bit(VIRTIO_F_VERSION_1);
+  if (options_.mrg_rxbuf) f |= feature_bit(VIRTIO_NET_F_MRG_RXBUF);
+  if (options_.event_idx) f |= feature_bit(VIRTIO_F_EVENT_IDX);
+  if (options_.packed) f |= feature_bit(VIRTIO_F_RING_PACKED);
+  if (options_.in_order) f |= feature_bit(VIRTIO_F_IN_ORDER);
+  if (faults_.mq_without_ctrl_vq) f |= feature_bit(VIRTIO_NET_F_MQ);
+  return f;
+}
+
+std::uint32_t LoopDevice::config_generation() {
+  if (faults_.unstable_config_generation) ++generation_;
+  return generation_;
+}
+
+std::size_t LoopDevice::config_size() const { return kConfigSize; }
+
+void LoopDevice::read_config(std::size_t offset, std::span<std::byte> out) {
+  std::byte config[kConfigSize]{};
+  const MacAddress mac = faults_.mac.value_or(MacAddress{{0x52, 0x54, 0x00, 0x00, 0x00, 0x01}});
+  std::memcpy(config + kConfigMac, mac.bytes.data(), 6);
+  const std::uint16_t status = link_up_ ? VIRTIO_NET_S_LINK_UP : 0;
+  const auto pairs = static_cast<std::uint16_t>(pairs_);
+  const std::uint16_t mtu = faults_.mtu.value_or(1500);
+  std::memcpy(config + kConfigStatus, &status, 2);
+  std::memcpy(config + kConfigMaxVirtqueuePairs, &pairs, 2);
+  std::memcpy(config + kConfigMtu, &mtu, 2);
+  for (std::size_t i = 0; i < out.size(); ++i) out[i] = offset + i < kConfigSize ? config[offset + i] : std::byte{0};
+}
+
+std::uint16_t LoopDevice::queue_max_size(std::uint16_t index) {
+  return index < queue_count() ? static_cast<std::uint16_t>(options_.queue_size) : 0;
+}
+
+Result<> LoopDevice::enable_queue(const transport::QueueSetup& setup) {
+  if (setup.index >= queue_count() || setup.size == 0 || setup.size > options_.queue_size)
+    return Error::unknown("loop device: queue " + std::to_string(setup.index) + " of size " + std::to_string(setup.size) +
+                          " cannot be set up");
+  Pair& p = *queues_[setup.index / 2];
+  const bool packed = has_feature(driver_features_, VIRTIO_F_RING_PACKED);
+  auto ring = packed ? make_packed_device_ring(setup.size, setup.addresses)
+                     : make_split_device_ring(setup.size, setup.addresses, has_feature(driver_features_, VIRTIO_F_EVENT_IDX));
+  ring->request_notifications();
+  if (setup.index % 2 == 0) {
+    p.rx = std::move(ring);
+    p.rx_size = setup.size;
+    p.rx_ready.assign(setup.size, DeviceChain{});
+    for (auto& c : p.rx_ready) c.segments.reserve(4);
+    p.rx_first = p.rx_count = p.rx_capacity = 0;
+  } else {
+    p.tx = std::move(ring);
+    p.tx_size = setup.size;
+    p.tx_chain.segments.reserve(kBurst + 1);
+  }
+  return Ok{};
+}
+
+bool LoopDevice::notify(std::uint16_t) noexcept {
+  ++counters_.notifications;
+  return !faults_.notify_fails;
+}
+
+unsigned LoopDevice::poll() {
+  if (faults_.needs_reset) {
+    faults_.needs_reset = false;
+    status_ |= VIRTIO_CONFIG_S_DEVICE_NEEDS_RESET;
+  }
+  if (!(status_ & VIRTIO_CONFIG_S_DRIVER_OK) || (status_ & VIRTIO_CONFIG_S_DEVICE_NEEDS_RESET) || faults_.stall) return 0;
+  unsigned work = 0;
+  for (auto& p : queues_) work += work_tx(*p);
+  return work;
+}
+
+// Takes receive chains off the ring until `bytes` fit (mergeable) or the first chain alone
+// holds them (not mergeable).
+bool LoopDevice::ensure_rx(Pair& p, std::size_t bytes) {
+  if (!p.rx) return false;
+  const bool mrg = has_feature(driver_features_, VIRTIO_NET_F_MRG_RXBUF);
+  auto enough = [&] {
+    if (p.rx_count == 0) return false;
+    return mrg ? p.rx_capacity >= bytes : p.rx_ready[p.rx_first].writable_bytes() >= bytes;
+  };
+  while (!enough() && p.rx_count < p.rx_size) {
+    DeviceChain& slot = p.rx_ready[(p.rx_first + p.rx_count) % p.rx_size];
+    if (!p.rx->pop(slot)) break;
+    ++p.rx_count;
+    p.rx_capacity += slot.writable_bytes();
+  }
+  return enough();
+}
+
+bool LoopDevice::deliver(Pair& p, std::span<const std::byte> frame) {
+  const std::size_t total = kHeader + frame.size();
+  if (!ensure_rx(p, total)) {
+    ++counters_.dropped;
+    return false;
+  }
+  // §5.1.6.4: fill whole buffers, the last one partly; num_buffers says how many.
+  std::size_t written = 0;
+  std::uint16_t buffers = 0;
+  const std::size_t first = p.rx_first;
+  while (written < total) {
+    DeviceChain& c = p.rx_ready[(p.rx_first + buffers) % p.rx_size];
+    const std::size_t room = c.writable_bytes();
+    const std::size_t n = std::min(room, total - written);
+    // The header is virtual bytes 0..11 of the stream; the frame follows.
+    std::size_t at = 0;
+    if (written < kHeader) {
+      virtio_net_hdr hdr{};
+      hdr.gso_type = VIRTIO_NET_HDR_GSO_NONE;
+      at = write_chain(c, 0, std::as_bytes(std::span(&hdr, 1)));
+    }
+    const std::size_t from = written + at - kHeader;
+    write_chain(c, at, frame.subspan(from, n - at));
+    written += n;
+    ++buffers;
+  }
+  std::uint16_t num_buffers = buffers;
+  if (faults_.rx_num_buffers_zero) num_buffers = 0, faults_.rx_num_buffers_zero = false;
+  if (faults_.rx_num_buffers_too_many) num_buffers = 1000, faults_.rx_num_buffers_too_many = false;
+  write_chain(p.rx_ready[first], offsetof(virtio_net_hdr, num_buffers), std::as_bytes(std::span(&num_buffers, 1)));
+
+  written = 0;
+  for (std::uint16_t b = 0; b < buffers; ++b) {
+    DeviceChain& c = p.rx_ready[p.rx_first];
+    const std::size_t room = c.writable_bytes();
+    auto len = static_cast<std::uint32_t>(std::min(room, total - written));
+    written += len;
+    if (b == 0 && faults_.rx_len_too_long) len = static_cast<std::uint32_t>(room + 100), faults_.rx_len_too_long = false;
+    if (b == 0 && faults_.rx_len_too_short) len = 5, faults_.rx_len_too_short = false;
+    p.rx->push_used({c.id, len}, c.descriptors);
+    p.rx_capacity -= room;
+    p.rx_first = (p.rx_first + 1) % p.rx_size;
+    --p.rx_count;
+  }
+  p.rx->publish_used();
+  ++counters_.rx_frames;
+  return true;
+}
+
+void LoopDevice::complete_tx(Pair& p, const DeviceChain& chain) {
+  const std::uint32_t len = faults_.tx_used_len_garbage ? 0xfffffff0u : 0;  // C3: TX len means nothing
+  const bool faulty = faults_.used_id_out_of_range || faults_.used_id_not_outstanding;
+  if (has_feature(driver_features_, VIRTIO_F_IN_ORDER) && !faulty) {
+    p.batch_last = {chain.id, len};
+    ++p.batch_chains;
+    p.batch_descriptors = static_cast<std::uint16_t>(p.batch_descriptors + chain.descriptors);
+    return;
+  }
+  if (p.batch_chains) {
+    p.tx->push_used_batch(p.batch_last, p.batch_chains, p.batch_descriptors);
+    p.batch_chains = p.batch_descriptors = 0;
+  }
+  if (faults_.used_id_out_of_range) {
+    faults_.used_id_out_of_range = false;
+    p.tx->push_used({static_cast<std::uint32_t>(p.tx_size + 3), len}, chain.descriptors);
+    return;
+  }
+  p.tx->push_used({chain.id, len}, chain.descriptors);
+  if (faults_.used_id_not_outstanding) {
+    faults_.used_id_not_outstanding = false;
+    p.tx->push_used({chain.id, len}, chain.descriptors);  // the same chain completed twice
+  }
+}
+
+unsigned LoopDevice::work_tx(Pair& p) {
+  if (!p.tx || !p.rx) return 0;
+  const std::size_t max_frame = kHeader + faults_.mtu.value_or(1500) + 14;
+  unsigned n = 0;
+  for (; n < kBurst; ++n) {
+    // Echo is lossless: a frame stays on the transmit ring until a receive buffer can take it.
+    if (options_.echo && !ensure_rx(p, max_frame)) break;
+    if (!p.tx->pop(p.tx_chain)) break;
+    if (faults_.scribble_descriptors) {
+      faults_.scribble_descriptors = false;
+      p.tx->scribble_descriptors();
+    }
+    std::size_t len = 0;
+    for (const DeviceSegment& s : p.tx_chain.segments) {
+      if (s.writable || len + s.len > scratch_.size()) continue;
+      std::memcpy(scratch_.data() + len, s.data, s.len);
+      len += s.len;
+    }
+    complete_tx(p, p.tx_chain);
+    ++counters_.tx_frames;
+    if (len < kHeader) {
+      ++counters_.dropped;
+      continue;
+    }
+    const std::span<const std::byte> frame(scratch_.data() + kHeader, len - kHeader);
+    if (!options_.echo || !deliver(p, frame)) ++counters_.dropped;
+  }
+  if (p.batch_chains) {
+    p.tx->push_used_batch(p.batch_last, p.batch_chains, p.batch_descriptors);
+    p.batch_chains = p.batch_descriptors = 0;
+  }
+  if (faults_.used_index_jump && n > 0) {
+    faults_.used_index_jump = false;
+    p.tx->corrupt_used_index(static_cast<std::uint16_t>(p.tx_size + 1));
+  }
+  p.tx->publish_used();
+  p.tx->request_notifications();
+  return n;
+}
+
+bool LoopDevice::inject(unsigned pair, std::span<const std::byte> frame) {
+  if (pair >= queues_.size() || !(status_ & VIRTIO_CONFIG_S_DRIVER_OK)) return false;
+  return deliver(*queues_[pair], frame);
+}
+
+}  // namespace netfront::virtio::loop

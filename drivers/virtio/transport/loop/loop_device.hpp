@@ -1,0 +1,108 @@
+// The in-process virtio-net device behind "loop:" ids: the device half of virtio 1.2 (status,
+// features, config space, split or packed rings) in the same process as the driver, running as
+// a poller on the same event loop. In echo mode every frame the driver transmits comes back on
+// the same queue pair's receive queue, byte for byte; in sink mode it is consumed and counted.
+// It never drops in echo mode: a frame waits on the transmit ring until receive buffers are
+// there (so tests can demand every frame back). Tests reach it through faults() to make it
+// misbehave in the ways the reliability checklist lists.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "drivers/virtio/transport/loop/device_ring.hpp"
+#include "drivers/virtio/transport/transport.hpp"
+#include "netfront/device_id.hpp"
+#include "netfront/mac_address.hpp"
+#include "runtime/event_loop.hpp"
+
+namespace netfront::virtio::loop {
+
+// Switches for tests. One-shot faults fire at the next occasion and clear themselves;
+// persistent ones hold until cleared.
+struct LoopFaults {
+  bool used_id_out_of_range = false;     // B1: next TX completion names id >= queue size
+  bool used_id_not_outstanding = false;  // B2: next TX completion is written twice
+  bool used_index_jump = false;          // B3 (split) / B5 (packed): corrupt the used index/flags
+  bool scribble_descriptors = false;     // B4: overwrite posted descriptors after reading them
+  bool rx_len_too_long = false;          // C1: RX used len beyond what was posted
+  bool rx_len_too_short = false;         // C2: RX used len shorter than header + Ethernet header
+  bool rx_num_buffers_zero = false;      // C4
+  bool rx_num_buffers_too_many = false;  // C4
+  bool tx_used_len_garbage = false;      // C3, persistent: TX used len is nonsense
+  bool notify_fails = false;             // B9, persistent
+  bool stall = false;                    // persistent: the device stops working its rings
+  bool reject_features_ok = false;       // A1, persistent: FEATURES_OK never sticks
+  bool unstable_config_generation = false;  // A8, persistent
+  bool needs_reset = false;              // A13: set DEVICE_NEEDS_RESET (one-shot)
+  bool mq_without_ctrl_vq = false;       // A2, persistent: offer MQ without CTRL_VQ
+  bool no_version_1 = false;             // A3, persistent
+  std::optional<std::uint16_t> mtu;      // A5: offer this MTU
+  std::optional<MacAddress> mac;         // A6: offer this MAC
+};
+
+struct LoopDeviceCounters {
+  std::uint64_t tx_frames = 0;   // frames taken from the driver's transmit queues
+  std::uint64_t rx_frames = 0;   // frames written into the driver's receive queues
+  std::uint64_t notifications = 0;
+  std::uint64_t resets = 0;
+  std::uint64_t dropped = 0;     // sink mode, or frames no receive chain could hold
+};
+
+class LoopDevice final : public transport::Transport, public runtime::Poller {
+ public:
+  // Registers itself as a poller of `loop` (if given) for its lifetime.
+  LoopDevice(const LoopOptions& options, unsigned queue_pairs, runtime::EventLoop* loop);
+  ~LoopDevice() override;
+
+  // Transport
+  std::string describe() const override;
+  AddressMode address_mode() const noexcept override { return AddressMode::VirtualAddress; }
+  Result<> reset() override;
+  std::uint8_t status() override { return status_; }
+  void set_status(std::uint8_t status) override;
+  std::uint64_t device_features() override;
+  void set_driver_features(std::uint64_t features) override { driver_features_ = features; }
+  std::uint32_t config_generation() override;
+  std::size_t config_size() const override;
+  void read_config(std::size_t offset, std::span<std::byte> out) override;
+  std::uint16_t queue_count() override { return static_cast<std::uint16_t>(2 * pairs_); }
+  std::uint16_t queue_max_size(std::uint16_t index) override;
+  Result<> enable_queue(const transport::QueueSetup& setup) override;
+  bool notify(std::uint16_t index) noexcept override;
+
+  // Poller: the device works its rings once per loop iteration.
+  unsigned poll() override;
+
+  // For tests
+  LoopFaults& faults() noexcept { return faults_; }
+  const LoopDeviceCounters& counters() const noexcept { return counters_; }
+  std::uint64_t negotiated_features() const noexcept { return driver_features_; }
+  void set_link(bool up) noexcept { link_up_ = up; ++generation_; }
+  // Puts a frame on queue pair `pair`'s receive queue as if it came from the wire.
+  bool inject(unsigned pair, std::span<const std::byte> frame);
+
+ private:
+  struct Pair;
+  unsigned work_tx(Pair& p);
+  bool ensure_rx(Pair& p, std::size_t bytes);
+  bool deliver(Pair& p, std::span<const std::byte> frame);
+  void complete_tx(Pair& p, const DeviceChain& chain);
+
+  LoopOptions options_;
+  unsigned pairs_;
+  runtime::EventLoop* loop_;
+  std::uint8_t status_ = 0;
+  std::uint64_t driver_features_ = 0;
+  std::uint32_t generation_ = 0;
+  bool link_up_ = true;
+  std::vector<std::unique_ptr<Pair>> queues_;
+  std::vector<std::byte> scratch_;  // one frame being echoed
+  LoopFaults faults_;
+  LoopDeviceCounters counters_;
+};
+
+}  // namespace netfront::virtio::loop

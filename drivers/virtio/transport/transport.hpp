@@ -1,0 +1,57 @@
+// What a transport gives the virtio engine: the device's status and feature words, its
+// configuration space, queue set-up and notifications (virtio 1.2 §4: PCI, MMIO, ... all
+// provide the same "basic facilities" of §2). The engine never knows which transport it is on.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "drivers/virtio/ring/chain.hpp"
+#include "drivers/virtio/ring/dma_memory.hpp"
+#include "netfront/result.hpp"
+
+namespace netfront::virtio::transport {
+
+struct QueueSetup {
+  std::uint16_t index;
+  std::uint16_t size;
+  ring::QueueAddresses addresses;
+};
+
+class Transport {
+ public:
+  virtual ~Transport() = default;
+
+  // "vhost-user:/tmp/x.sock", "pci:0000:00:03.0", ...: for log lines.
+  virtual std::string describe() const = 0;
+  // What descriptors must carry: our virtual addresses or DPDK's IOVAs.
+  virtual AddressMode address_mode() const noexcept = 0;
+
+  // §2.1 status. reset() writes 0 and waits, bounded, for the device to read back 0 (A12).
+  virtual Result<> reset() = 0;
+  virtual std::uint8_t status() = 0;
+  virtual void set_status(std::uint8_t status) = 0;
+
+  // §2.2 feature bits, all 64 of them.
+  virtual std::uint64_t device_features() = 0;
+  virtual void set_driver_features(std::uint64_t features) = 0;
+
+  // §2.5 device configuration space. Reads may tear between fields; callers use the
+  // generation counter (see read_config_consistent in the net layer).
+  virtual std::uint32_t config_generation() = 0;
+  virtual std::size_t config_size() const = 0;
+  virtual void read_config(std::size_t offset, std::span<std::byte> out) = 0;
+
+  // Queues: how many the device has, the largest size each takes (0: not available), and
+  // set-up once the rings exist.
+  virtual std::uint16_t queue_count() = 0;
+  virtual std::uint16_t queue_max_size(std::uint16_t index) = 0;
+  virtual Result<> enable_queue(const QueueSetup& setup) = 0;
+
+  // Available-buffer notification (the doorbell). False if it could not be delivered (B9).
+  virtual bool notify(std::uint16_t index) noexcept = 0;
+};
+
+}  // namespace netfront::virtio::transport
