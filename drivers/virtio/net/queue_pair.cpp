@@ -145,7 +145,10 @@ class RingQueuePair final : public QueuePair {
   }
 
   // A frame only we view: its header goes into its own headroom, one descriptor (§5.1.6.2).
+  // add() cannot fail after these checks, so a frame's reference is only given up when its
+  // chain is really on the ring.
   bool post_single(Buffer& frame) noexcept {
+    if (tx_.broken()) return false;
     const std::size_t len = frame.length();
     if (frame.refcount() == 1 && frame.headroom() >= c_.header_len) {
       if (tx_.free_descriptors() < 1) return false;
@@ -165,7 +168,7 @@ class RingQueuePair final : public QueuePair {
 
   bool post_chain(std::span<const Buffer> pieces) noexcept {
     const auto n = static_cast<std::uint16_t>(pieces.size());
-    if (tx_.free_descriptors() < n + 1 || (n > 1 && free_records_.empty())) return false;
+    if (tx_.broken() || tx_.free_descriptors() < n + 1 || (n > 1 && free_records_.empty())) return false;
     std::array<Segment, kMaxWritevPieces + 1> segs;
     segs[0] = {zero_header_.device_address(), c_.header_len, false};
     std::size_t len = 0;

@@ -40,9 +40,11 @@ class SplitDeviceRing final : public DeviceRing {
     out.id = head;
     out.descriptors = 0;
     out.segments.clear();
+    last_chain_.clear();
     std::uint16_t d = head;
     for (;;) {
       if (++out.descriptors > size_) return fault("descriptor chain loops");  // E2
+      last_chain_.push_back(d);
       const virtq_desc desc = desc_[d];
       if (desc.flags & VIRTQ_DESC_F_INDIRECT) return fault("indirect descriptor not negotiated");
       std::byte* p = translate(desc.addr, desc.len);
@@ -80,9 +82,9 @@ class SplitDeviceRing final : public DeviceRing {
     publish_used();
   }
 
-  void scribble_descriptors() override {
+  void scribble_last_chain() override {
     auto* table = const_cast<virtq_desc*>(desc_);
-    for (std::uint16_t i = 0; i < size_; ++i) table[i] = {0xdeadbeef, 0xffffffff, 0xffff, 0xffff};
+    for (std::uint16_t d : last_chain_) table[d] = {0xdeadbeef, 0xffffffff, 0xffff, 0xffff};
   }
 
  private:
@@ -98,6 +100,7 @@ class SplitDeviceRing final : public DeviceRing {
   std::uint16_t* used_;         // flags, idx, ring[size] (as elems), avail_event
   std::uint16_t next_avail_ = 0;
   std::uint16_t used_next_ = 0;
+  std::vector<std::uint16_t> last_chain_;
 };
 
 class PackedDeviceRing final : public DeviceRing {
@@ -130,6 +133,8 @@ class PackedDeviceRing final : public DeviceRing {
       if (!(d.flags & VIRTQ_DESC_F_NEXT)) break;
     }
     if (out.id >= size_) return fault("buffer id out of range");
+    last_first_ = next_avail_;
+    last_count_ = out.descriptors;
     next_avail_ = slot;
     avail_wrap_ = wrap;
     return true;
@@ -158,12 +163,13 @@ class PackedDeviceRing final : public DeviceRing {
     write_shared_release(&d.flags, static_cast<std::uint16_t>(used_wrap_ ? VIRTQ_DESC_F_USED : VIRTQ_DESC_F_AVAIL));
   }
 
-  void scribble_descriptors() override {
-    // Only descriptors the device already owns (between the used and the available position)
-    // may be overwritten without breaking the ring protocol itself.
-    for (std::uint16_t s = next_used_; s != next_avail_; s = static_cast<std::uint16_t>((s + 1) % size_)) {
+  void scribble_last_chain() override {
+    // Addresses, lengths and ids only: the flags still say "available" until the device marks
+    // the slot used, as the ring protocol requires.
+    for (std::uint16_t i = 0, s = last_first_; i < last_count_; ++i, s = static_cast<std::uint16_t>((s + 1) % size_)) {
       desc_[s].addr = 0xdeadbeef;
       desc_[s].len = 0xffffffff;
+      desc_[s].id = 0xffff;
     }
   }
 
@@ -186,6 +192,7 @@ class PackedDeviceRing final : public DeviceRing {
   bool avail_wrap_ = true;
   std::uint16_t next_used_ = 0;
   bool used_wrap_ = true;
+  std::uint16_t last_first_ = 0, last_count_ = 0;
 };
 
 }  // namespace

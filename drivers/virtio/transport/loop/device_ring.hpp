@@ -54,8 +54,9 @@ class DeviceRing {
   // Misbehaviour: move the used index by `delta` without writing entries (split), or write a
   // used descriptor whose AVAIL and USED bits disagree (packed).
   virtual void corrupt_used_index(std::uint16_t delta) = 0;
-  // Misbehaviour: scribble over every descriptor of the table after the driver posted them.
-  virtual void scribble_descriptors() = 0;
+  // Misbehaviour (B4): overwrite the descriptors of the chain pop() just returned, as a
+  // device may once it owns them. A driver that reads them back would then go wrong.
+  virtual void scribble_last_chain() = 0;
   bool faulted() const noexcept { return faulted_; }
 
  protected:

@@ -33,6 +33,11 @@ std::size_t write_chain(const DeviceChain& chain, std::size_t offset, std::span<
 }
 }  // namespace
 
+std::size_t LoopDevice::room_of(const DeviceChain& c) const noexcept {
+  const std::size_t room = c.writable_bytes();
+  return faults_.rx_chunk ? std::min<std::size_t>(room, *faults_.rx_chunk) : room;
+}
+
 struct LoopDevice::Pair {
   std::unique_ptr<DeviceRing> rx, tx;
   std::uint16_t rx_size = 0, tx_size = 0;
@@ -158,13 +163,13 @@ bool LoopDevice::ensure_rx(Pair& p, std::size_t bytes) {
   const bool mrg = has_feature(driver_features_, VIRTIO_NET_F_MRG_RXBUF);
   auto enough = [&] {
     if (p.rx_count == 0) return false;
-    return mrg ? p.rx_capacity >= bytes : p.rx_ready[p.rx_first].writable_bytes() >= bytes;
+    return mrg ? p.rx_capacity >= bytes : room_of(p.rx_ready[p.rx_first]) >= bytes;
   };
   while (!enough() && p.rx_count < p.rx_size) {
     DeviceChain& slot = p.rx_ready[(p.rx_first + p.rx_count) % p.rx_size];
     if (!p.rx->pop(slot)) break;
     ++p.rx_count;
-    p.rx_capacity += slot.writable_bytes();
+    p.rx_capacity += room_of(slot);
   }
   return enough();
 }
@@ -181,7 +186,7 @@ bool LoopDevice::deliver(Pair& p, std::span<const std::byte> frame) {
   const std::size_t first = p.rx_first;
   while (written < total) {
     DeviceChain& c = p.rx_ready[(p.rx_first + buffers) % p.rx_size];
-    const std::size_t room = c.writable_bytes();
+    const std::size_t room = room_of(c);
     const std::size_t n = std::min(room, total - written);
     // The header is virtual bytes 0..11 of the stream; the frame follows.
     std::size_t at = 0;
@@ -203,7 +208,7 @@ bool LoopDevice::deliver(Pair& p, std::span<const std::byte> frame) {
   written = 0;
   for (std::uint16_t b = 0; b < buffers; ++b) {
     DeviceChain& c = p.rx_ready[p.rx_first];
-    const std::size_t room = c.writable_bytes();
+    const std::size_t room = room_of(c);
     auto len = static_cast<std::uint32_t>(std::min(room, total - written));
     written += len;
     if (b == 0 && faults_.rx_len_too_long) len = static_cast<std::uint32_t>(room + 100), faults_.rx_len_too_long = false;
@@ -220,7 +225,7 @@ bool LoopDevice::deliver(Pair& p, std::span<const std::byte> frame) {
 
 void LoopDevice::complete_tx(Pair& p, const DeviceChain& chain) {
   const std::uint32_t len = faults_.tx_used_len_garbage ? 0xfffffff0u : 0;  // C3: TX len means nothing
-  const bool faulty = faults_.used_id_out_of_range || faults_.used_id_not_outstanding;
+  const bool faulty = faults_.used_id_out_of_range || faults_.used_id_not_outstanding || faults_.used_index_jump;
   if (has_feature(driver_features_, VIRTIO_F_IN_ORDER) && !faulty) {
     p.batch_last = {chain.id, len};
     ++p.batch_chains;
@@ -241,19 +246,25 @@ void LoopDevice::complete_tx(Pair& p, const DeviceChain& chain) {
     faults_.used_id_not_outstanding = false;
     p.tx->push_used({chain.id, len}, chain.descriptors);  // the same chain completed twice
   }
+  if (faults_.used_index_jump) {
+    // A broken device: it corrupts the ring and stops, so nothing it does later hides it.
+    faults_.used_index_jump = false;
+    p.tx->corrupt_used_index(static_cast<std::uint16_t>(p.tx_size + 1));
+    faults_.stall = true;
+  }
 }
 
 unsigned LoopDevice::work_tx(Pair& p) {
   if (!p.tx || !p.rx) return 0;
   const std::size_t max_frame = kHeader + faults_.mtu.value_or(1500) + 14;
   unsigned n = 0;
-  for (; n < kBurst; ++n) {
+  for (; n < kBurst && !faults_.stall; ++n) {
     // Echo is lossless: a frame stays on the transmit ring until a receive buffer can take it.
     if (options_.echo && !ensure_rx(p, max_frame)) break;
     if (!p.tx->pop(p.tx_chain)) break;
     if (faults_.scribble_descriptors) {
       faults_.scribble_descriptors = false;
-      p.tx->scribble_descriptors();
+      p.tx->scribble_last_chain();
     }
     std::size_t len = 0;
     for (const DeviceSegment& s : p.tx_chain.segments) {
@@ -273,10 +284,6 @@ unsigned LoopDevice::work_tx(Pair& p) {
   if (p.batch_chains) {
     p.tx->push_used_batch(p.batch_last, p.batch_chains, p.batch_descriptors);
     p.batch_chains = p.batch_descriptors = 0;
-  }
-  if (faults_.used_index_jump && n > 0) {
-    faults_.used_index_jump = false;
-    p.tx->corrupt_used_index(static_cast<std::uint16_t>(p.tx_size + 1));
   }
   p.tx->publish_used();
   p.tx->request_notifications();

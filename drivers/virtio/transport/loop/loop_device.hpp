@@ -27,7 +27,7 @@ struct LoopFaults {
   bool used_id_out_of_range = false;     // B1: next TX completion names id >= queue size
   bool used_id_not_outstanding = false;  // B2: next TX completion is written twice
   bool used_index_jump = false;          // B3 (split) / B5 (packed): corrupt the used index/flags
-  bool scribble_descriptors = false;     // B4: overwrite posted descriptors after reading them
+  bool scribble_descriptors = false;     // B4: overwrite a TX chain's descriptors after reading them
   bool rx_len_too_long = false;          // C1: RX used len beyond what was posted
   bool rx_len_too_short = false;         // C2: RX used len shorter than header + Ethernet header
   bool rx_num_buffers_zero = false;      // C4
@@ -42,6 +42,9 @@ struct LoopFaults {
   bool no_version_1 = false;             // A3, persistent
   std::optional<std::uint16_t> mtu;      // A5: offer this MTU
   std::optional<MacAddress> mac;         // A6: offer this MAC
+  // Persistent: write at most this many bytes into each receive buffer, so frames spread over
+  // several buffers (MRG_RXBUF) and non-final buffers are not full (C5).
+  std::optional<std::uint32_t> rx_chunk;
 };
 
 struct LoopDeviceCounters {
@@ -89,6 +92,7 @@ class LoopDevice final : public transport::Transport, public runtime::Poller {
   struct Pair;
   unsigned work_tx(Pair& p);
   bool ensure_rx(Pair& p, std::size_t bytes);
+  std::size_t room_of(const DeviceChain& c) const noexcept;
   bool deliver(Pair& p, std::span<const std::byte> frame);
   void complete_tx(Pair& p, const DeviceChain& chain);
 

@@ -1,0 +1,273 @@
+// A misbehaving device, row by row of ../shared/RELIABILITY-CHECKLIST.md (sections A, B, C):
+// each test makes the in-process device break one rule and checks netfront does what the row
+// says: a clear error or a counted drop, the queue marked broken where it must be, nothing
+// leaked, no crash, no hang.
+#include <gtest/gtest.h>
+
+#include "drivers/virtio/net/net_spec.hpp"
+#include "drivers/virtio/virtio_spec.hpp"
+#include "loop_harness.hpp"
+
+namespace netfront {
+namespace {
+
+using testing::LoopRig;
+
+// Sends `n` frames (seeds from `first_seed`) and runs until they are back or the loop gave up.
+void send_and_wait(LoopRig& rig, unsigned n, unsigned first_seed, std::size_t len = 100) {
+  const std::size_t want = rig.received.size() + n;
+  for (unsigned i = 0; i < n; ++i) {
+    Result<> w = rig.netif->write(rig.frame(len, first_seed + i)).get();
+    ASSERT_TRUE(w) << w.error().to_string();
+  }
+  rig.run_until_received(want, 200000);
+}
+
+// After a device broke a ring rule: the application sees Disconnected, the error is counted,
+// and disconnect still gives every buffer back.
+void expect_broken_and_clean(LoopRig& rig) {
+  rig.run_rounds(100);
+  EXPECT_FALSE(rig.netif->link_up());
+  Result<> w = rig.netif->write(rig.frame(60, 0)).get();
+  ASSERT_FALSE(w);
+  EXPECT_TRUE(w.error().is_disconnected());
+  EXPECT_GE(rig.netif->get_stats_counters().device_errors, 1u);
+  rig.loop.run_until(rig.netif->disconnect());
+  rig.received.clear();
+  EXPECT_EQ(rig.pool->in_use(), 0u);
+  EXPECT_EQ(rig.rx_pool_in_use(), 0u);
+}
+
+class RingFaultTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(rig_.open(GetParam()));
+    rig_.listen();
+    send_and_wait(rig_, 10, 0);  // healthy first
+    ASSERT_EQ(rig_.received.size(), 10u);
+  }
+  LoopRig rig_;
+};
+
+// A driver only looks at used entries while it has chains in flight (§2.8.7: it polls the
+// next slot it expects), so these faults are injected with several frames outstanding.
+void write_burst(LoopRig& rig, unsigned n) {
+  for (unsigned i = 0; i < n; ++i) (void)rig.netif->write(rig.frame(100, i));  // may wait: not awaited
+}
+
+TEST_P(RingFaultTest, UsedIdOutOfRangeMarksQueueBroken) {  // B1
+  rig_.device->faults().used_id_out_of_range = true;
+  write_burst(rig_, 5);
+  expect_broken_and_clean(rig_);
+}
+
+TEST_P(RingFaultTest, DoubleCompletionMarksQueueBroken) {  // B2
+  rig_.device->faults().used_id_not_outstanding = true;
+  write_burst(rig_, 5);
+  expect_broken_and_clean(rig_);
+}
+
+TEST_P(RingFaultTest, UsedIndexJumpOrBadPackedFlagsMarkQueueBroken) {  // B3 (split), B5 (packed)
+  rig_.device->faults().used_index_jump = true;
+  write_burst(rig_, 5);
+  expect_broken_and_clean(rig_);
+}
+
+TEST_P(RingFaultTest, DeviceRewritingPostedDescriptorsChangesNothing) {  // B4
+  for (unsigned i = 0; i < 20; ++i) {
+    rig_.device->faults().scribble_descriptors = true;
+    send_and_wait(rig_, 1, 100 + i);
+  }
+  ASSERT_EQ(rig_.received.size(), 30u);
+  for (unsigned i = 0; i < 20; ++i) EXPECT_EQ(rig_.received[10 + i], LoopRig::expected(100, 100 + i));
+  EXPECT_EQ(rig_.netif->get_stats_counters().device_errors, 0u);
+  rig_.loop.run_until(rig_.netif->disconnect());
+  rig_.received.clear();
+  EXPECT_EQ(rig_.pool->in_use(), 0u);  // completion used our records, not the scribbled table
+}
+
+TEST_P(RingFaultTest, FailedDoorbellMarksQueueBroken) {  // B9
+  rig_.device->faults().notify_fails = true;
+  for (unsigned i = 0; i < 40; ++i) (void)rig_.netif->write(rig_.frame(100, i));  // may wait: not awaited
+  expect_broken_and_clean(rig_);
+}
+
+TEST_P(RingFaultTest, TransmitUsedLengthIsIgnored) {  // C3
+  rig_.device->faults().tx_used_len_garbage = true;
+  send_and_wait(rig_, 50, 200);
+  EXPECT_EQ(rig_.received.size(), 60u);
+  EXPECT_EQ(rig_.netif->get_stats_counters().device_errors, 0u);
+}
+
+TEST_P(RingFaultTest, ReceiveLengthBeyondPostedIsDroppedAndCounted) {  // C1
+  rig_.device->faults().rx_len_too_long = true;
+  send_and_wait(rig_, 5, 300);
+  ASSERT_EQ(rig_.received.size(), 14u);  // the bad one is gone, the next four arrive
+  EXPECT_EQ(rig_.received[10], LoopRig::expected(100, 301));
+  const Stats s = rig_.netif->get_stats_counters();
+  EXPECT_EQ(s.rx_drops, 1u);
+  EXPECT_EQ(s.device_errors, 1u);
+}
+
+TEST_P(RingFaultTest, ShortReceiveIsDroppedAndCounted) {  // C2
+  rig_.device->faults().rx_len_too_short = true;
+  send_and_wait(rig_, 5, 400);
+  ASSERT_EQ(rig_.received.size(), 14u);
+  EXPECT_EQ(rig_.received[10], LoopRig::expected(100, 401));
+  EXPECT_EQ(rig_.netif->get_stats_counters().rx_drops, 1u);
+}
+
+TEST_P(RingFaultTest, DeviceStallNeverHangsAndDisconnectStillCleansUp) {  // F10-like, E5
+  rig_.device->faults().stall = true;
+  std::vector<io<Result<>>> writes;
+  for (unsigned i = 0; i < 1000; ++i) writes.push_back(rig_.netif->write(rig_.frame(100, i)));
+  rig_.run_rounds(1000);
+  rig_.loop.run_until(rig_.netif->disconnect());
+  rig_.run_rounds(2);
+  for (auto& w : writes) ASSERT_TRUE(w.ready());
+  rig_.received.clear();
+  EXPECT_EQ(rig_.pool->in_use(), 0u);
+  EXPECT_EQ(rig_.rx_pool_in_use(), 0u);
+}
+
+TEST_P(RingFaultTest, DeviceNeedsResetIsRecoveredAndTrafficResumes) {  // A13
+  const auto resets = rig_.device->counters().resets;
+  rig_.device->faults().needs_reset = true;
+  rig_.run_rounds(10000);  // past a status check
+  EXPECT_GT(rig_.device->counters().resets, resets);
+  EXPECT_TRUE(rig_.netif->link_up());
+  send_and_wait(rig_, 10, 500);
+  ASSERT_EQ(rig_.received.size(), 20u);
+  for (unsigned i = 0; i < 10; ++i) EXPECT_EQ(rig_.received[10 + i], LoopRig::expected(100, 500 + i));
+}
+
+TEST_P(RingFaultTest, LinkDownRefusesWritesAndLinkUpRestoresThem) {
+  rig_.device->set_link(false);
+  rig_.run_rounds(10000);
+  EXPECT_FALSE(rig_.netif->link_up());
+  Result<> w = rig_.netif->write(rig_.frame(60, 0)).get();
+  ASSERT_FALSE(w);
+  EXPECT_TRUE(w.error().is_disconnected());
+  rig_.device->set_link(true);
+  rig_.run_rounds(10000);
+  EXPECT_TRUE(rig_.netif->link_up());
+  send_and_wait(rig_, 3, 600);
+  EXPECT_EQ(rig_.received.size(), 13u);
+}
+
+INSTANTIATE_TEST_SUITE_P(SplitAndPacked, RingFaultTest,
+                         ::testing::Values("loop:split", "loop:packed", "loop:split,in_order=on",
+                                           "loop:packed,in_order=on"),
+                         [](const auto& info) {
+                           std::string n;
+                           for (char c : info.param.substr(5)) n += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+                           return n;
+                         });
+
+class MergeableFaultTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(rig_.open(GetParam()));
+    rig_.listen();
+  }
+  LoopRig rig_;
+};
+
+TEST_P(MergeableFaultTest, NumBuffersZeroOrTooManyIsDropped) {  // C4
+  send_and_wait(rig_, 2, 0);
+  rig_.device->faults().rx_num_buffers_zero = true;
+  send_and_wait(rig_, 2, 10);
+  rig_.device->faults().rx_num_buffers_too_many = true;
+  send_and_wait(rig_, 2, 20);
+  ASSERT_EQ(rig_.received.size(), 4u);
+  EXPECT_EQ(rig_.received[2], LoopRig::expected(100, 11));
+  EXPECT_EQ(rig_.received[3], LoopRig::expected(100, 21));
+  EXPECT_EQ(rig_.netif->get_stats_counters().rx_drops, 2u);
+}
+
+TEST_P(MergeableFaultTest, FramesSpreadOverPartlyFilledBuffersAreReassembled) {  // C5
+  rig_.device->faults().rx_chunk = 100;  // every buffer gets at most 100 bytes
+  for (std::size_t len : {14, 60, 88, 89, 200, 1000, 1514}) send_and_wait(rig_, 1, static_cast<unsigned>(len), len);
+  ASSERT_EQ(rig_.received.size(), 7u);
+  std::size_t i = 0;
+  for (std::size_t len : {14, 60, 88, 89, 200, 1000, 1514})
+    EXPECT_EQ(rig_.received[i++], LoopRig::expected(len, static_cast<unsigned>(len))) << len;
+  EXPECT_EQ(rig_.netif->get_stats_counters().rx_drops, 0u);
+  rig_.loop.run_until(rig_.netif->disconnect());
+  rig_.received.clear();
+  EXPECT_EQ(rig_.rx_pool_in_use(), 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(SplitAndPacked, MergeableFaultTest, ::testing::Values("loop:split", "loop:packed"),
+                         [](const auto& info) { return std::string(info.param.substr(5)); });
+
+// --- bring-up faults (section A)
+
+TEST(BringUpFaultTest, DeviceRefusingFeaturesOkFailsConnectClearly) {  // A1
+  LoopRig rig;
+  auto r = rig.open("loop:", [](auto& d) { d.faults().reject_features_ok = true; });
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("did not accept features"), std::string::npos) << r.error().message();
+}
+
+TEST(BringUpFaultTest, LegacyOnlyDeviceIsRefused) {  // A3
+  LoopRig rig;
+  auto r = rig.open("loop:", [](auto& d) { d.faults().no_version_1 = true; });
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("VIRTIO_F_VERSION_1"), std::string::npos);
+}
+
+TEST(BringUpFaultTest, UnsettledConfigGenerationFailsConnectClearly) {  // A8
+  LoopRig rig;
+  auto r = rig.open("loop:", [](auto& d) { d.faults().unstable_config_generation = true; });
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("never settled"), std::string::npos);
+}
+
+TEST(BringUpFaultTest, MqWithoutCtrlVqIsNotNegotiated) {  // A2
+  LoopRig rig;
+  ASSERT_TRUE(rig.open("loop:", [](auto& d) { d.faults().mq_without_ctrl_vq = true; }));
+  EXPECT_FALSE(virtio::has_feature(rig.driver->features(), virtio::net::VIRTIO_NET_F_MQ));
+  rig.loop.run_until(rig.netif->disconnect());
+}
+
+TEST(BringUpFaultTest, InvalidMtuIsReplacedAndJumboMtuIsHonoured) {  // A5
+  {
+    LoopRig rig;
+    ASSERT_TRUE(rig.open("loop:", [](auto& d) { d.faults().mtu = 20; }));
+    EXPECT_EQ(rig.netif->mtu(), 1500);
+    rig.loop.run_until(rig.netif->disconnect());
+  }
+  LoopRig rig;
+  ASSERT_TRUE(rig.open("loop:", [](auto& d) { d.faults().mtu = 9000; }));
+  EXPECT_EQ(rig.netif->mtu(), 9000);
+  rig.listen();
+  // A 9014-byte frame is larger than one mbuf of the test pool: five pieces, one frame.
+  std::vector<Buffer> pieces;
+  std::vector<std::byte> whole;
+  for (unsigned p = 0; p < 5; ++p) {
+    const std::size_t len = p < 4 ? 1800 : 9014 - 4 * 1800;
+    pieces.push_back(rig.frame(len, 70 + p));
+    auto e = LoopRig::expected(len, 70 + p);
+    whole.insert(whole.end(), e.begin(), e.end());
+  }
+  ASSERT_TRUE(rig.netif->writev(pieces).get());
+  rig.run_until_received(1, 100000);
+  ASSERT_EQ(rig.received.size(), 1u);
+  EXPECT_EQ(rig.received[0], whole);
+  rig.loop.run_until(rig.netif->disconnect());
+}
+
+TEST(BringUpFaultTest, ZeroOrMulticastMacBecomesARandomLocalUnicastMac) {  // A6
+  for (MacAddress bad : {MacAddress{}, MacAddress{{0x01, 0x00, 0x5e, 0x00, 0x00, 0x01}}}) {
+    LoopRig rig;
+    ASSERT_TRUE(rig.open("loop:", [&](auto& d) { d.faults().mac = bad; }));
+    const MacAddress mac = rig.netif->mac();
+    EXPECT_TRUE(mac.valid_unicast()) << mac.to_string();
+    EXPECT_EQ(mac.bytes[0] & 0x02, 0x02) << "locally administered";
+    rig.loop.run_until(rig.netif->disconnect());
+  }
+}
+
+}  // namespace
+}  // namespace netfront
