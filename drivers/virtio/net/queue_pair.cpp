@@ -62,32 +62,22 @@ class RingQueuePair final : public QueuePair {
 
   // HOT PATH: one call per written frame.
   io<Result<>> transmit(Buffer frame) override {
-    if (!usable_) return make_ready_io(Result<>(Error::disconnected()));
-    if (waiter_count_ == 0) {
-      if (post_single(frame)) return make_ready_io(Result<>(Ok{}));
-      reclaim();
-      if (post_single(frame)) return make_ready_io(Result<>(Ok{}));
-    }
-    Waiter& w = push_waiter();
-    w.single = true;
-    w.pieces.push_back(std::move(frame));
-    return w.done.get_io();
+    return post_or_wait([&] { return post_single(frame); },
+                        [&](Waiter& w) {
+                          w.single = true;
+                          w.pieces.push_back(std::move(frame));
+                        });
   }
 
   io<Result<>> transmit_chain(std::span<const Buffer> pieces) override {
-    if (!usable_) return make_ready_io(Result<>(Error::disconnected()));
     if (pieces.size() + 1 > tx_.size())  // E1/E2: never a chain longer than the ring
       return make_ready_io(Result<>(Error::unknown("frame of " + std::to_string(pieces.size()) +
                                                    " pieces needs more descriptors than the ring has")));
-    if (waiter_count_ == 0) {
-      if (post_chain(pieces)) return make_ready_io(Result<>(Ok{}));
-      reclaim();
-      if (post_chain(pieces)) return make_ready_io(Result<>(Ok{}));
-    }
-    Waiter& w = push_waiter();
-    w.single = false;
-    w.pieces.assign(pieces.begin(), pieces.end());
-    return w.done.get_io();
+    return post_or_wait([&] { return post_chain(pieces); },
+                        [&](Waiter& w) {
+                          w.single = false;
+                          w.pieces.assign(pieces.begin(), pieces.end());
+                        });
   }
 
   void release_all(const Error* why) override {
@@ -131,6 +121,21 @@ class RingQueuePair final : public QueuePair {
     std::vector<Buffer> pieces;
     bool single = true;
   };
+
+  // Posts at once when the ring has room (reclaiming first if it has not); otherwise the frame
+  // joins the writers waiting for space, behind any that wait already (FIFO).
+  template <typename Post, typename Park>
+  io<Result<>> post_or_wait(Post&& post, Park&& park) {
+    if (!usable_) return make_ready_io(Result<>(Error::disconnected()));
+    if (waiter_count_ == 0) {
+      if (post()) return make_ready_io(Result<>(Ok{}));
+      reclaim();
+      if (post()) return make_ready_io(Result<>(Ok{}));
+    }
+    Waiter& w = push_waiter();
+    park(w);
+    return w.done.get_io();
+  }
 
   std::uint64_t device_address(const std::byte* p, const rte_mbuf* m) const noexcept {
     if (c_.address_mode == AddressMode::VirtualAddress) return reinterpret_cast<std::uint64_t>(p);

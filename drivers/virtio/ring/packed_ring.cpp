@@ -14,8 +14,7 @@ Result<PackedRing> PackedRing::create(const RingOptions& o) {
 }
 
 PackedRing::PackedRing(const RingOptions& o, DmaMemory mem)
-    : size_(o.size), event_idx_(o.event_idx), in_order_(o.in_order), mem_(std::move(mem)), free_ids_(o.size),
-      inflight_(o.size, o.in_order) {
+    : RingCore(o.size, o.in_order), event_idx_(o.event_idx), mem_(std::move(mem)), free_ids_(o.size) {
   const auto layout = PackedLayout::of(size_);
   std::byte* base = mem_.data();
   desc_ = reinterpret_cast<pvirtq_desc*>(base + layout.desc_offset);
@@ -31,8 +30,7 @@ void PackedRing::init_state() noexcept {
   num_free_ = size_;
   next_avail_ = next_used_ = published_avail_ = 0;
   avail_wrap_ = used_wrap_ = published_wrap_ = true;
-  batch_left_ = 0;
-  error_ = RingError::None;
+  reset_core();
   suppress_interrupts();
 }
 
@@ -116,10 +114,11 @@ bool PackedRing::complete(const CompletedChain& c, std::uint16_t id, std::uint32
 }
 
 bool PackedRing::serve_batch(UsedChain& out) noexcept {
-  const std::uint16_t id = inflight_.oldest();
-  const CompletedChain c = inflight_.finish_oldest();
-  --batch_left_;
-  return complete(c, id, batch_left_ == 0 ? batch_len_ : 0, batch_left_ == 0, out);
+  std::uint16_t id;
+  std::uint32_t len;
+  bool len_valid;
+  const CompletedChain c = next_of_batch(id, len, len_valid);
+  return complete(c, id, len, len_valid, out);
 }
 
 bool PackedRing::take_used(UsedChain& out) noexcept {
@@ -136,23 +135,10 @@ bool PackedRing::take_used(UsedChain& out) noexcept {
   }
   const std::uint16_t id = read_shared(&d.id);  // B7: read once
   const std::uint32_t len = read_shared(&d.len);
-  if (id >= size_) {
-    mark_broken(RingError::IdOutOfRange);  // B1
-    return false;
-  }
-  if (!inflight_.outstanding(id)) {
-    mark_broken(RingError::IdNotOutstanding);  // B2
-    return false;
-  }
+  if (!used_id_valid(id)) return false;  // B1, B2
   if (in_order_) {
-    // §2.8.11: one used descriptor may stand for every buffer up to and including `id`.
-    const std::uint16_t batch = inflight_.batch_ending_at(id);
-    if (batch == 0) {
-      mark_broken(RingError::InOrderBatchInvalid);  // B6
-      return false;
-    }
-    batch_left_ = batch;
-    batch_len_ = len;
+    // §2.8.11: one used descriptor may stand for every buffer up to and including `id` (B6).
+    if (!start_batch(id, len, inflight_.count())) return false;
     return serve_batch(out);
   }
   return complete(inflight_.finish(id), id, len, true, out);

@@ -16,27 +16,19 @@
 
 #include "drivers/virtio/ring/chain.hpp"
 #include "drivers/virtio/ring/dma_memory.hpp"
-#include "drivers/virtio/ring/inflight.hpp"
-#include "drivers/virtio/ring/ring_error.hpp"
+#include "drivers/virtio/ring/ring_core.hpp"
 #include "drivers/virtio/ring/ring_layout.hpp"
 #include "drivers/virtio/ring/split_ring.hpp"  // RingOptions
 #include "netfront/result.hpp"
 
 namespace netfront::virtio::ring {
 
-class PackedRing {
+class PackedRing : public RingCore {
  public:
   static Result<PackedRing> create(const RingOptions& options);
 
-  std::uint16_t size() const noexcept { return size_; }
   std::uint16_t free_descriptors() const noexcept { return num_free_; }
-  std::uint16_t in_flight() const noexcept { return inflight_.count(); }
   QueueAddresses addresses() const noexcept;
-  bool broken() const noexcept { return error_ != RingError::None; }
-  RingError error() const noexcept { return error_; }
-  void mark_broken(RingError why) noexcept {
-    if (error_ == RingError::None) error_ = why;
-  }
 
   bool add(std::span<const Segment> chain, std::uint64_t token) noexcept;
   bool publish() noexcept;
@@ -59,9 +51,7 @@ class PackedRing {
   bool complete(const CompletedChain& c, std::uint16_t id, std::uint32_t len, bool len_valid, UsedChain& out) noexcept;
   bool serve_batch(UsedChain& out) noexcept;
 
-  std::uint16_t size_;
   bool event_idx_;
-  bool in_order_;
   DmaMemory mem_;
   // Shared with the device:
   pvirtq_desc* desc_;
@@ -76,10 +66,6 @@ class PackedRing {
   bool used_wrap_ = true;
   std::uint16_t published_avail_ = 0;  // next_avail_ at the last publish()
   bool published_wrap_ = true;
-  std::uint16_t batch_left_ = 0;
-  std::uint32_t batch_len_ = 0;
-  InflightTracker inflight_;
-  RingError error_ = RingError::None;
 };
 
 }  // namespace netfront::virtio::ring

@@ -15,8 +15,8 @@ Result<SplitRing> SplitRing::create(const RingOptions& o) {
 }
 
 SplitRing::SplitRing(const RingOptions& o, DmaMemory mem)
-    : size_(o.size), mask_(static_cast<std::uint16_t>(o.size - 1)), event_idx_(o.event_idx), in_order_(o.in_order),
-      mem_(std::move(mem)), next_(o.size), inflight_(o.size, o.in_order) {
+    : RingCore(o.size, o.in_order), mask_(static_cast<std::uint16_t>(o.size - 1)), event_idx_(o.event_idx),
+      mem_(std::move(mem)), next_(o.size) {
   const auto layout = SplitLayout::of(size_);
   std::byte* base = mem_.data();
   desc_ = reinterpret_cast<virtq_desc*>(base + layout.desc_offset);
@@ -39,8 +39,7 @@ void SplitRing::init_state() noexcept {
   free_head_ = 0;
   num_free_ = size_;
   avail_next_ = avail_published_ = last_used_ = used_seen_ = 0;
-  batch_left_ = 0;
-  error_ = RingError::None;
+  reset_core();
   suppress_interrupts();
 }
 
@@ -104,10 +103,10 @@ bool SplitRing::publish() noexcept {
 }
 
 bool SplitRing::serve_batch(UsedChain& out) noexcept {
-  const CompletedChain c = inflight_.finish_oldest();
-  free_chain(static_cast<std::uint16_t>(0), c.descriptors);
-  --batch_left_;
-  out = {c.token, batch_left_ == 0 ? batch_len_ : 0, batch_left_ == 0};
+  std::uint16_t id;
+  const CompletedChain c = next_of_batch(id, out.len, out.len_valid);
+  free_chain(id, c.descriptors);
+  out.token = c.token;
   return true;
 }
 
@@ -128,24 +127,13 @@ bool SplitRing::take_used(UsedChain& out) noexcept {
   const virtq_used_elem& e = used_ring_[last_used_ & mask_];
   const std::uint32_t id = read_shared(&e.id);  // B7: each field read once, then only locals
   const std::uint32_t len = read_shared(&e.len);
-  if (id >= size_) {
-    mark_broken(RingError::IdOutOfRange);  // B1
-    return false;
-  }
-  if (!inflight_.outstanding(id)) {
-    mark_broken(RingError::IdNotOutstanding);  // B2
-    return false;
-  }
+  if (!used_id_valid(id)) return false;  // B1, B2
   if (in_order_) {
-    // §2.7.9: one entry may stand for a batch ending at `id`; used idx moved by the batch size.
-    const std::uint16_t batch = inflight_.batch_ending_at(static_cast<std::uint16_t>(id));
-    if (batch == 0 || batch > static_cast<std::uint16_t>(used_seen_ - last_used_)) {
-      mark_broken(RingError::InOrderBatchInvalid);  // B6
+    // §2.7.9: one entry may stand for a batch ending at `id`, and the used index moved by the
+    // batch size, so the batch can be no longer than what the index says is ready (B6).
+    if (!start_batch(static_cast<std::uint16_t>(id), len, static_cast<std::uint16_t>(used_seen_ - last_used_)))
       return false;
-    }
-    last_used_ = static_cast<std::uint16_t>(last_used_ + batch);
-    batch_left_ = batch;
-    batch_len_ = len;
+    last_used_ = static_cast<std::uint16_t>(last_used_ + batch_left_);
     return serve_batch(out);
   }
   const CompletedChain c = inflight_.finish(static_cast<std::uint16_t>(id));

@@ -15,8 +15,7 @@
 
 #include "drivers/virtio/ring/chain.hpp"
 #include "drivers/virtio/ring/dma_memory.hpp"
-#include "drivers/virtio/ring/inflight.hpp"
-#include "drivers/virtio/ring/ring_error.hpp"
+#include "drivers/virtio/ring/ring_core.hpp"
 #include "drivers/virtio/ring/ring_layout.hpp"
 #include "netfront/result.hpp"
 
@@ -30,19 +29,12 @@ struct RingOptions {
   int socket = -1;
 };
 
-class SplitRing {
+class SplitRing : public RingCore {
  public:
   static Result<SplitRing> create(const RingOptions& options);
 
-  std::uint16_t size() const noexcept { return size_; }
   std::uint16_t free_descriptors() const noexcept { return num_free_; }
-  std::uint16_t in_flight() const noexcept { return inflight_.count(); }
   QueueAddresses addresses() const noexcept;
-  bool broken() const noexcept { return error_ != RingError::None; }
-  RingError error() const noexcept { return error_; }
-  void mark_broken(RingError why) noexcept {
-    if (error_ == RingError::None) error_ = why;
-  }
 
   // Places a chain (readable segments first, then writable ones). False when there are not
   // enough free descriptors or the ring is broken; nothing is changed then.
@@ -73,10 +65,8 @@ class SplitRing {
   void free_chain(std::uint16_t head, std::uint16_t descriptors) noexcept;
   bool serve_batch(UsedChain& out) noexcept;
 
-  std::uint16_t size_;
   std::uint16_t mask_;
   bool event_idx_;
-  bool in_order_;
   DmaMemory mem_;
   // Shared with the device:
   virtq_desc* desc_;
@@ -96,10 +86,6 @@ class SplitRing {
   std::uint16_t avail_published_ = 0;  // index the device has seen
   std::uint16_t last_used_ = 0;        // next used entry to consume
   std::uint16_t used_seen_ = 0;        // used->idx as last read
-  std::uint16_t batch_left_ = 0;       // in-order: chains of the current batch still to hand out
-  std::uint32_t batch_len_ = 0;        // in-order: len of the batch's last chain
-  InflightTracker inflight_;
-  RingError error_ = RingError::None;
 };
 
 }  // namespace netfront::virtio::ring

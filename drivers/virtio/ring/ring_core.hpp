@@ -1,0 +1,78 @@
+// What split and packed rings share on the driver side: the private record of chains in
+// flight, the "broken" state, and the checks every used entry must pass whatever the layout
+// (checklist B1, B2, B6). Each layout adds its own memory format on top.
+#pragma once
+
+#include <cstdint>
+
+#include "drivers/virtio/ring/inflight.hpp"
+#include "drivers/virtio/ring/ring_error.hpp"
+
+namespace netfront::virtio::ring {
+
+class RingCore {
+ public:
+  std::uint16_t size() const noexcept { return size_; }
+  std::uint16_t in_flight() const noexcept { return inflight_.count(); }
+  bool broken() const noexcept { return error_ != RingError::None; }
+  RingError error() const noexcept { return error_; }
+  void mark_broken(RingError why) noexcept {
+    if (error_ == RingError::None) error_ = why;
+  }
+
+ protected:
+  RingCore(std::uint16_t size, bool in_order) : size_(size), in_order_(in_order), inflight_(size, in_order) {}
+
+  void reset_core() noexcept {
+    error_ = RingError::None;
+    batch_left_ = 0;
+  }
+
+  // B1, B2: a used id must name a chain that is in flight. Marks the ring broken otherwise.
+  bool used_id_valid(std::uint32_t id) noexcept {
+    if (id >= size_) {
+      mark_broken(RingError::IdOutOfRange);
+      return false;
+    }
+    if (!inflight_.outstanding(id)) {
+      mark_broken(RingError::IdNotOutstanding);
+      return false;
+    }
+    return true;
+  }
+
+  // In order (§2.7.9, §2.8.11), one used entry naming `id` completes every chain up to it;
+  // that batch may not exceed `limit` chains (B6). On success the chains are handed out one
+  // at a time by the layout's serve_batch(), the last one with `len`.
+  bool start_batch(std::uint16_t id, std::uint32_t len, std::uint16_t limit) noexcept {
+    const std::uint16_t batch = inflight_.batch_ending_at(id);
+    if (batch == 0 || batch > limit) {
+      mark_broken(RingError::InOrderBatchInvalid);
+      return false;
+    }
+    batch_left_ = batch;
+    batch_len_ = len;
+    return true;
+  }
+
+  // The next chain of the current batch: its record, and the length to report.
+  CompletedChain next_of_batch(std::uint16_t& id, std::uint32_t& len, bool& len_valid) noexcept {
+    id = inflight_.oldest();
+    const CompletedChain c = inflight_.finish_oldest();
+    --batch_left_;
+    len_valid = batch_left_ == 0;
+    len = len_valid ? batch_len_ : 0;
+    return c;
+  }
+
+  std::uint16_t size_;
+  bool in_order_;
+  InflightTracker inflight_;
+  std::uint16_t batch_left_ = 0;  // in-order: chains of the current batch still to hand out
+
+ private:
+  RingError error_ = RingError::None;
+  std::uint32_t batch_len_ = 0;  // in-order: len of the batch's last chain
+};
+
+}  // namespace netfront::virtio::ring
