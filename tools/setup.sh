@@ -4,7 +4,8 @@ set -euo pipefail
 
 packages=(
   g++ meson ninja-build pkg-config python3
-  libdpdk-dev dpdk          # DPDK 22.11: EAL, mempool, mbuf; dpdk-testpmd as a test peer
+  libdpdk-dev dpdk          # DPDK 22.11: EAL, mempool, mbuf
+  dpdk-dev                  # dpdk-testpmd (the vhost-user peer in tests), dpdk-telemetry.py
   libnuma-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )

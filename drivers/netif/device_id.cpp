@@ -133,8 +133,14 @@ Result<DeviceId> DeviceId::parse(std::string_view text) {
         a.server = true;
       } else if (key == "queues") {
         if (auto q = parse_queues(key, value); !q) return std::move(q).error();
+      } else if (key == "packed" || key == "mrg_rxbuf" || key == "in_order" || key == "event_idx") {
+        auto flag = p.on_off(key, value);
+        if (!flag) return std::move(flag).error();
+        (key == "packed" ? a.accept.packed : key == "mrg_rxbuf" ? a.accept.mrg_rxbuf
+                         : key == "in_order" ? a.accept.in_order : a.accept.event_idx) = *flag;
       } else {
-        return p.fail("unknown option '" + std::string(parts[i]) + "' (expected server or queues=N)");
+        return p.fail("unknown option '" + std::string(parts[i]) +
+                      "' (expected server, queues=N, packed=, mrg_rxbuf=, in_order= or event_idx=on|off)");
       }
     }
     return DeviceId(std::move(a), queues);
@@ -201,7 +207,14 @@ std::string PciAddress::to_string() const {
 std::string DeviceId::to_string() const {
   const std::string q = queues_ == 1 ? "" : ",queues=" + std::to_string(queues_);
   switch (kind()) {
-    case Kind::VhostUser: return "vhost-user:" + vhost_user().socket_path + (vhost_user().server ? ",server" : "") + q;
+    case Kind::VhostUser: {
+      const auto& v = vhost_user();
+      std::string declined;
+      for (auto [on, name] : {std::pair{v.accept.packed, "packed"}, {v.accept.mrg_rxbuf, "mrg_rxbuf"},
+                              {v.accept.in_order, "in_order"}, {v.accept.event_idx, "event_idx"}})
+        if (!on) declined += "," + std::string(name) + "=off";
+      return "vhost-user:" + v.socket_path + (v.server ? ",server" : "") + declined + q;
+    }
     case Kind::Pci: return "pci:" + pci().to_string() + q;
     case Kind::Loop: break;
   }

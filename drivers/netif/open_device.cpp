@@ -1,7 +1,11 @@
 // From a DeviceId to an opened device: one branch per transport.
 #include "drivers/netif/net_device.hpp"
+#include "runtime/dpdk_env.hpp"
+#include "drivers/virtio/net/net_spec.hpp"
 #include "drivers/virtio/net/virtio_net_device.hpp"
+#include "drivers/virtio/virtio_spec.hpp"
 #include "drivers/virtio/transport/loop/loop_device.hpp"
+#include "drivers/virtio/transport/vhost_user/vhost_user_transport.hpp"
 
 namespace netfront::drivers {
 
@@ -18,6 +22,25 @@ Opened open_loop(const DeviceId& id) {
   return std::unique_ptr<NetDevice>(std::move(*opened));
 }
 
+Opened open_vhost_user(const DeviceId& id) {
+  runtime::EventLoop* loop = runtime::EventLoop::current();
+  if (!loop) return Error::unknown("connect needs an event loop on this thread");
+  // vhost-user backends map our memory by file descriptor: DPDK must be up before we connect.
+  if (auto started = runtime::DpdkEnv::start(); !started) return std::move(started).error();
+  auto transport = virtio::vhost_user::VhostUserTransport::open(id.vhost_user(), *loop);
+  if (!transport) return std::move(transport).error();
+  const FeatureChoice& accept = id.vhost_user().accept;
+  std::uint64_t declined = 0;
+  if (!accept.packed) declined |= virtio::feature_bit(virtio::VIRTIO_F_RING_PACKED);
+  if (!accept.in_order) declined |= virtio::feature_bit(virtio::VIRTIO_F_IN_ORDER);
+  if (!accept.event_idx) declined |= virtio::feature_bit(virtio::VIRTIO_F_EVENT_IDX);
+  if (!accept.mrg_rxbuf) declined |= virtio::feature_bit(virtio::net::VIRTIO_NET_F_MRG_RXBUF);
+  auto opened = virtio::net::VirtioNetDevice::open(std::move(*transport),
+                                                   {.queue_pairs = id.queue_pairs(), .declined_features = declined});
+  if (!opened) return std::move(opened).error();
+  return std::unique_ptr<NetDevice>(std::move(*opened));
+}
+
 }  // namespace
 
 io<Result<std::unique_ptr<NetDevice>>> open_device(const DeviceId& id) {
@@ -25,7 +48,7 @@ io<Result<std::unique_ptr<NetDevice>>> open_device(const DeviceId& id) {
     case DeviceId::Kind::Loop:
       return make_ready_io(open_loop(id));
     case DeviceId::Kind::VhostUser:
-      return make_ready_io(Opened(Error::unimplemented("the vhost-user transport is not in this build yet")));
+      return make_ready_io(open_vhost_user(id));
     case DeviceId::Kind::Pci:
       return make_ready_io(Opened(Error::unimplemented("the virtio-pci transport is not in this build yet")));
   }

@@ -3,6 +3,10 @@
 //   pci:[DDDD:]BB:DD.F[,queues=N]                  a virtio-net PCI function (domain 0 if omitted)
 //   loop:[option[,option...]]                      the in-process device (see LoopOptions)
 // Anything else is an error whose message names the part that is wrong.
+//
+// vhost-user ids may also decline ring features the backend offers, the way DPDK's
+// virtio-user does: packed=off, mrg_rxbuf=off, in_order=off, event_idx=off (all default on:
+// netfront takes what the backend offers).
 #pragma once
 
 #include <cstdint>
@@ -17,9 +21,19 @@ namespace netfront {
 // Queue pairs are bounded by the spec's max_virtqueue_pairs range (virtio 1.2 §5.1.4).
 inline constexpr unsigned kMaxQueuePairs = 0x8000;
 
+// Ring features a driver may decline even when the device offers them.
+struct FeatureChoice {
+  bool packed = true;
+  bool mrg_rxbuf = true;
+  bool in_order = true;
+  bool event_idx = true;
+  friend bool operator==(const FeatureChoice&, const FeatureChoice&) = default;
+};
+
 struct VhostUserAddress {
   std::string socket_path;
   bool server = false;  // netfront listens and (re-)accepts the backend
+  FeatureChoice accept;
   friend bool operator==(const VhostUserAddress&, const VhostUserAddress&) = default;
 };
 

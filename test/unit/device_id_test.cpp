@@ -29,6 +29,11 @@ TEST(DeviceIdTest, VhostUserClientServerAndQueues) {
   DeviceId b = parse_ok("vhost-user:/run/x.sock,server,queues=4");
   EXPECT_TRUE(b.vhost_user().server);
   EXPECT_EQ(b.queue_pairs(), 4u);
+  DeviceId c = parse_ok("vhost-user:/x.sock,packed=off,in_order=off,mrg_rxbuf=on");
+  EXPECT_FALSE(c.vhost_user().accept.packed);
+  EXPECT_FALSE(c.vhost_user().accept.in_order);
+  EXPECT_TRUE(c.vhost_user().accept.mrg_rxbuf);
+  EXPECT_TRUE(c.vhost_user().accept.event_idx);
   // Option order does not matter.
   EXPECT_EQ(parse_ok("vhost-user:rel.sock,queues=2,server"), parse_ok("vhost-user:rel.sock,server,queues=2"));
 }
@@ -59,7 +64,8 @@ TEST(DeviceIdTest, LoopDefaultsAndOptions) {
 }
 
 TEST(DeviceIdTest, ToStringRoundTrips) {
-  for (const char* text : {"vhost-user:/tmp/a.sock", "vhost-user:/tmp/a.sock,server,queues=3", "pci:0000:00:03.0",
+  for (const char* text : {"vhost-user:/tmp/a.sock", "vhost-user:/tmp/a.sock,server,queues=3",
+                           "vhost-user:/tmp/a.sock,packed=off,mrg_rxbuf=off,in_order=off,event_idx=off", "pci:0000:00:03.0",
                            "pci:0001:02:1f.7,queues=8", "loop:", "loop:packed,in_order=on,size=64,queues=2",
                            "loop:mrg_rxbuf=off,event_idx=off,mode=sink"}) {
     DeviceId id = parse_ok(text);
@@ -76,6 +82,7 @@ TEST(DeviceIdTest, BadIdsNameTheBadPart) {
   EXPECT_NE(parse_error("vhost-user:" + std::string(120, 'a')).find("longer than the 107"), std::string::npos);
   EXPECT_NE(parse_error("vhost-user:/a,client").find("unknown option 'client'"), std::string::npos);
   EXPECT_NE(parse_error("vhost-user:/a,server=1").find("unknown option 'server=1'"), std::string::npos);
+  EXPECT_NE(parse_error("vhost-user:/a,packed=maybe").find("'maybe' is not on or off"), std::string::npos);
   EXPECT_NE(parse_error("vhost-user:/a,queues=0").find("queues='0' is not a number from 1 to 32768"), std::string::npos);
   EXPECT_NE(parse_error("vhost-user:/a,queues=32769").find("queues='32769'"), std::string::npos);
   EXPECT_NE(parse_error("vhost-user:/a,queues=2x").find("queues='2x'"), std::string::npos);

@@ -91,11 +91,13 @@ class RingQueuePair final : public QueuePair {
     rx_.reset([](std::uint64_t token) { rte_pktmbuf_free_seg(reinterpret_cast<rte_mbuf*>(token)); });
     drop_partial();
     pending_tx_ = 0;
-    if (why) {
-      while (waiter_count_ > 0) {
-        Promise<Result<>> done = pop_waiter();
-        done.set_value(*why);
-      }
+    if (why) fail_waiters(*why);
+  }
+
+  void fail_waiters(const Error& why) override {
+    while (waiter_count_ > 0) {
+      Promise<Result<>> done = pop_waiter();
+      done.set_value(why);
     }
   }
 

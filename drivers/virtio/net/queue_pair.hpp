@@ -65,6 +65,8 @@ class QueuePair {
 
   void set_sink(drivers::FrameSink* sink) noexcept { sink_ = sink; }
   void set_usable(bool usable) noexcept { usable_ = usable; }
+  // Fails every writer waiting for ring space (F10: a write never waits forever).
+  virtual void fail_waiters(const Error& why) = 0;
   const QueueCounters& counters() const noexcept { return counters_; }
   void note_device_error() noexcept { counters_.device_errors.add(1); }
 

@@ -46,7 +46,7 @@ Result<> VirtioNetDevice::negotiate() {
   if (auto r = t.reset(); !r) return r;
   t.set_status(VIRTIO_CONFIG_S_ACKNOWLEDGE);
   t.set_status(VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
-  const std::uint64_t offered = t.device_features();
+  const std::uint64_t offered = t.device_features() & ~options_.declined_features;
   auto chosen = negotiate_features(offered, {.access_platform = options_.access_platform});
   if (!chosen) return std::move(chosen).error();
   if (features_ != 0 && *chosen != features_)  // after a reset the device must still be the same device
@@ -161,7 +161,11 @@ void VirtioNetDevice::stop_device(const Error* why) {
 
 void VirtioNetDevice::update_usable() {
   const bool usable = state_ == State::Running && config_.link_up;
-  for (auto& qp : pairs_) qp->set_usable(usable);
+  const Error down = Error::disconnected("link down");
+  for (auto& qp : pairs_) {
+    qp->set_usable(usable);
+    if (!usable) qp->fail_waiters(down);
+  }
 }
 
 void VirtioNetDevice::set_sink(drivers::FrameSink* sink) noexcept {
@@ -226,6 +230,15 @@ void VirtioNetDevice::recover() {
   stop_device(nullptr);
   Result<> r = negotiate();
   if (r) r = start_queues();
+  if (!r && r.error().is_disconnected()) {
+    // The device went away while we reset it (a vhost-user backend that died again): keep
+    // waiting with the link down; it may come back and ask for another reset.
+    log.warn("{}: device gone during reset: {}", transport_->describe(), r.error().message());
+    state_ = State::Running;
+    config_.link_up = false;
+    update_usable();
+    return;
+  }
   if (!r) {
     fail(r.error());
     return;

@@ -1,0 +1,175 @@
+#include "drivers/virtio/transport/vhost_user/channel.hpp"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <thread>
+
+namespace netfront::virtio::vhost_user {
+namespace {
+
+std::string errno_text() { return std::strerror(errno); }
+
+// Reads exactly out.size() bytes; any file descriptors that come along are closed, since
+// no reply netfront asks for carries one (F4).
+Result<> read_exact(int fd, std::span<std::byte> out, std::chrono::milliseconds timeout, bool& eof) {
+  std::size_t got = 0;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (got < out.size()) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    pollfd p{fd, POLLIN, 0};
+    const int ready = ::poll(&p, 1, static_cast<int>(std::max<long long>(0, left.count())));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) return Error::unknown("backend did not answer within " + std::to_string(timeout.count()) + " ms");
+    iovec iov{out.data() + got, out.size() - got};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * VHOST_MEMORY_MAX_NREGIONS)];
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    const ssize_t n = ::recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+      const std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      for (std::size_t i = 0; i < count; ++i) {
+        int unexpected;
+        std::memcpy(&unexpected, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+        ::close(unexpected);
+      }
+    }
+    if (n < 0) return Error::unknown("reading from backend: " + errno_text());
+    if (n == 0) {
+      eof = true;
+      return Error::disconnected("backend closed the connection");
+    }
+    got += static_cast<std::size_t>(n);
+  }
+  return Ok{};
+}
+
+}  // namespace
+
+std::string_view request_name(std::uint32_t r) noexcept {
+  switch (r) {
+    case VHOST_USER_GET_FEATURES: return "GET_FEATURES";
+    case VHOST_USER_SET_FEATURES: return "SET_FEATURES";
+    case VHOST_USER_SET_OWNER: return "SET_OWNER";
+    case VHOST_USER_RESET_OWNER: return "RESET_OWNER";
+    case VHOST_USER_SET_MEM_TABLE: return "SET_MEM_TABLE";
+    case VHOST_USER_SET_VRING_NUM: return "SET_VRING_NUM";
+    case VHOST_USER_SET_VRING_ADDR: return "SET_VRING_ADDR";
+    case VHOST_USER_SET_VRING_BASE: return "SET_VRING_BASE";
+    case VHOST_USER_GET_VRING_BASE: return "GET_VRING_BASE";
+    case VHOST_USER_SET_VRING_KICK: return "SET_VRING_KICK";
+    case VHOST_USER_SET_VRING_CALL: return "SET_VRING_CALL";
+    case VHOST_USER_GET_PROTOCOL_FEATURES: return "GET_PROTOCOL_FEATURES";
+    case VHOST_USER_SET_PROTOCOL_FEATURES: return "SET_PROTOCOL_FEATURES";
+    case VHOST_USER_GET_QUEUE_NUM: return "GET_QUEUE_NUM";
+    case VHOST_USER_SET_VRING_ENABLE: return "SET_VRING_ENABLE";
+    case VHOST_USER_SET_STATUS: return "SET_STATUS";
+    case VHOST_USER_GET_STATUS: return "GET_STATUS";
+  }
+  return "unknown request";
+}
+
+Channel& Channel::operator=(Channel&& o) noexcept {
+  if (this != &o) {
+    close();
+    fd_ = std::exchange(o.fd_, -1);
+    timeout_ = o.timeout_;
+  }
+  return *this;
+}
+
+Channel::~Channel() { close(); }
+
+void Channel::close() noexcept {
+  if (fd_ >= 0) ::close(std::exchange(fd_, -1));
+}
+
+Result<Channel> Channel::connect(const std::string& path, std::chrono::milliseconds timeout) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) return Error::unknown("socket path too long: " + path);
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return Error::unknown("socket: " + errno_text());
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) return Channel(fd);
+    const int err = errno;
+    ::close(fd);
+    // A backend that is still starting has no socket yet, or does not accept yet.
+    if ((err != ENOENT && err != ECONNREFUSED) || std::chrono::steady_clock::now() >= deadline)
+      return Error::unknown("cannot connect to vhost-user backend at " + path + ": " + std::strerror(err));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+Result<> Channel::send(Request request, std::span<const std::byte> payload, std::span<const int> fds, bool need_reply) {
+  if (fd_ < 0) return Error::disconnected("no connection to the backend");
+  MessageHeader h{request, VHOST_USER_VERSION | (need_reply ? VHOST_USER_NEED_REPLY_MASK : 0u),
+                  static_cast<std::uint32_t>(payload.size())};
+  iovec iov[2] = {{&h, sizeof h}, {const_cast<std::byte*>(payload.data()), payload.size()}};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * VHOST_MEMORY_MAX_NREGIONS)]{};
+  msghdr msg{};
+  msg.msg_iov = iov;
+  msg.msg_iovlen = payload.empty() ? 1 : 2;
+  if (!fds.empty()) {
+    msg.msg_control = control;
+    msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+    std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
+  }
+  const std::size_t total = sizeof h + payload.size();
+  ssize_t n;
+  do n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) return Error::disconnected(std::string("sending ") + std::string(request_name(request)) + ": " + errno_text());
+  if (static_cast<std::size_t>(n) != total)
+    return Error::unknown(std::string("short write of ") + std::string(request_name(request)));
+  return Ok{};
+}
+
+// F2: version, reply flag, request code and size must all be what we asked for.
+Result<> Channel::receive_reply(Request request, std::span<std::byte> out) {
+  if (fd_ < 0) return Error::disconnected("no connection to the backend");
+  MessageHeader h{};
+  bool eof = false;
+  if (auto r = read_exact(fd_, std::as_writable_bytes(std::span(&h, 1)), timeout_, eof); !r) return r;
+  const std::string what = std::string(request_name(request)) + " reply";
+  if ((h.flags & VHOST_USER_VERSION_MASK) != VHOST_USER_VERSION || !(h.flags & VHOST_USER_REPLY_MASK))
+    return Error::unknown(what + " has bad flags 0x" + std::to_string(h.flags));
+  if (h.request != request) return Error::unknown(what + " answers request " + std::to_string(h.request));
+  if (h.size != out.size())
+    return Error::unknown(what + " has " + std::to_string(h.size) + " payload bytes, expected " + std::to_string(out.size()));
+  return read_exact(fd_, out, timeout_, eof);
+}
+
+Result<> Channel::call(Request request, std::span<const std::byte> payload, std::span<std::byte> reply) {
+  if (auto r = send(request, payload); !r) return r;
+  return receive_reply(request, reply);
+}
+
+bool Channel::peer_gone() {
+  if (fd_ < 0) return true;
+  pollfd p{fd_, POLLIN | POLLRDHUP, 0};
+  if (::poll(&p, 1, 0) <= 0) return false;
+  if (p.revents & (POLLHUP | POLLERR | POLLRDHUP)) return true;
+  // Readable with nothing asked: either EOF or a message we never requested (ignored).
+  std::byte b;
+  const ssize_t n = ::recv(fd_, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n == 0;
+}
+
+
+}  // namespace netfront::virtio::vhost_user

@@ -1,0 +1,54 @@
+// The vhost-user control channel: one unix stream socket to the backend, messages with file
+// descriptors attached. The backend is not trusted (checklist F): every reply is checked for
+// version, reply flag, request code and exact size before its payload is used, a reply that
+// does not come within the timeout is an error (F3), and file descriptors nobody asked for
+// are closed on arrival (F4).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "drivers/virtio/transport/vhost_user/protocol.hpp"
+#include "netfront/result.hpp"
+
+namespace netfront::virtio::vhost_user {
+
+class Channel {
+ public:
+  Channel() = default;
+  explicit Channel(int fd) : fd_(fd) {}
+  Channel(Channel&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  Channel& operator=(Channel&& o) noexcept;
+  ~Channel();
+
+  // Client mode: connect to a backend listening on `path`, retrying until `timeout`.
+  static Result<Channel> connect(const std::string& path, std::chrono::milliseconds timeout);
+
+  bool open() const noexcept { return fd_ >= 0; }
+  int fd() const noexcept { return fd_; }
+  void close() noexcept;
+
+  // Sends a request with `payload` and `fds` attached.
+  Result<> send(Request request, std::span<const std::byte> payload, std::span<const int> fds = {},
+                bool need_reply = false);
+  // Waits for the reply to `request`, whose payload must be exactly `out.size()` bytes.
+  Result<> receive_reply(Request request, std::span<std::byte> out);
+  // Request and reply in one.
+  Result<> call(Request request, std::span<const std::byte> payload, std::span<std::byte> reply);
+
+  // True if the peer has closed or reset the connection (checked without blocking).
+  bool peer_gone();
+
+  void set_timeout(std::chrono::milliseconds t) noexcept { timeout_ = t; }
+
+ private:
+  int fd_ = -1;
+  std::chrono::milliseconds timeout_{5000};
+};
+
+std::string_view request_name(std::uint32_t request) noexcept;
+
+}  // namespace netfront::virtio::vhost_user

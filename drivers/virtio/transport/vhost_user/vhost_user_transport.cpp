@@ -1,0 +1,287 @@
+#include "drivers/virtio/transport/vhost_user/vhost_user_transport.hpp"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "drivers/virtio/net/net_spec.hpp"
+#include "drivers/virtio/transport/vhost_user/memory_table.hpp"
+#include "drivers/virtio/virtio_spec.hpp"
+#include "runtime/log.hpp"
+
+namespace netfront::virtio::vhost_user {
+namespace {
+
+template <typename T>
+std::span<const std::byte> bytes_of(const T& v) {
+  return std::as_bytes(std::span(&v, 1));
+}
+
+// What netfront asks for on top of the device features.
+constexpr std::uint64_t kProtocolFeatures = feature_bit(VHOST_USER_PROTOCOL_F_MQ) |
+                                            feature_bit(VHOST_USER_PROTOCOL_F_REPLY_ACK) |
+                                            feature_bit(VHOST_USER_PROTOCOL_F_STATUS);
+
+}  // namespace
+
+Result<std::unique_ptr<VhostUserTransport>> VhostUserTransport::open(const VhostUserAddress& address,
+                                                                     runtime::EventLoop& loop,
+                                                                     const VhostUserOptions& options) {
+  std::unique_ptr<VhostUserTransport> t(new VhostUserTransport(address, loop, options));
+  if (address.server) {
+    // Server mode: our socket, the backend connects (and reconnects) to it.
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path, address.socket_path.c_str(), address.socket_path.size() + 1);
+    ::unlink(address.socket_path.c_str());
+    t->listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (t->listen_fd_ < 0 || ::bind(t->listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        ::listen(t->listen_fd_, 1) != 0)
+      return Error::unknown("cannot listen on " + address.socket_path + ": " + std::strerror(errno));
+    if (auto r = t->accept_backend(options.connect_timeout); !r) return std::move(r).error();
+    t->listen_watch_ = std::make_unique<runtime::FdWatch>(loop, t->listen_fd_, EPOLLIN, [p = t.get()](std::uint32_t) {
+      p->on_listen_event();
+    });
+  } else {
+    auto ch = Channel::connect(address.socket_path, options.connect_timeout);
+    if (!ch) return std::move(ch).error();
+    t->channel_ = std::move(*ch);
+  }
+  t->channel_.set_timeout(options.reply_timeout);
+  t->watch_channel();
+  return t;
+}
+
+VhostUserTransport::VhostUserTransport(const VhostUserAddress& address, runtime::EventLoop& loop,
+                                       const VhostUserOptions& options)
+    : address_(address), loop_(loop), options_(options) {}
+
+VhostUserTransport::~VhostUserTransport() {
+  stop_rings();
+  channel_watch_.reset();
+  listen_watch_.reset();
+  channel_.close();
+  if (listen_fd_ >= 0) {
+    ::close(listen_fd_);
+    ::unlink(address_.socket_path.c_str());
+  }
+  for (int fd : kick_fds_) ::close(fd);
+  for (int fd : call_fds_) ::close(fd);
+}
+
+Result<> VhostUserTransport::accept_backend(std::chrono::milliseconds timeout) {
+  pollfd p{listen_fd_, POLLIN, 0};
+  if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0)
+    return Error::unknown("no vhost-user backend connected to " + address_.socket_path + " within " +
+                          std::to_string(timeout.count()) + " ms");
+  const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+  if (fd < 0) return Error::unknown(std::string("accept: ") + std::strerror(errno));
+  channel_ = Channel(fd);
+  channel_.set_timeout(options_.reply_timeout);
+  return Ok{};
+}
+
+void VhostUserTransport::watch_channel() {
+  channel_watch_.reset();
+  if (channel_.open())
+    channel_watch_ = std::make_unique<runtime::FdWatch>(loop_, channel_.fd(), EPOLLIN | EPOLLRDHUP,
+                                                        [this](std::uint32_t) { on_channel_event(); });
+}
+
+// F1: the backend went away. The rings stay ours and nobody else touches them now; the link
+// goes down, and in server mode a new backend may come.
+void VhostUserTransport::lost_backend(const char* why) {
+  if (!channel_.open()) return;
+  runtime::logger("vhost").warn("{}: backend lost ({})", describe(), why);
+  channel_watch_.reset();
+  channel_.close();
+  handshake_done_ = false;
+  mem_table_sent_ = false;
+  ring_started_.assign(ring_started_.size(), false);
+  ++generation_;
+}
+
+void VhostUserTransport::on_channel_event() {
+  if (channel_.peer_gone()) lost_backend("connection closed");
+}
+
+void VhostUserTransport::on_listen_event() {
+  // The channel is used blocking, with poll-based timeouts (the listening socket is not).
+  const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+  if (fd < 0) return;
+  if (channel_.open()) {
+    ::close(fd);  // one backend at a time
+    return;
+  }
+  channel_ = Channel(fd);
+  channel_.set_timeout(options_.reply_timeout);
+  watch_channel();
+  needs_reset_ = true;  // F5-F8: everything is negotiated and set up again from scratch
+  ++generation_;
+  runtime::logger("vhost").info("{}: backend connected again", describe());
+}
+
+Result<> VhostUserTransport::request(Request r, std::span<const std::byte> payload, std::span<const int> fds) {
+  const bool ack = protocol_features_ & feature_bit(VHOST_USER_PROTOCOL_F_REPLY_ACK);
+  auto sent = channel_.send(r, payload, fds, ack);
+  if (!sent) {
+    lost_backend("send failed");
+    return sent;
+  }
+  if (!ack) return Ok{};
+  std::uint64_t status = 0;
+  if (auto rep = channel_.receive_reply(r, std::as_writable_bytes(std::span(&status, 1))); !rep) return rep;
+  if (status != 0) return Error::unknown("backend refused " + std::string(request_name(r)));  // F2: NACK
+  return Ok{};
+}
+
+Result<std::uint64_t> VhostUserTransport::get_u64(Request r) {
+  std::uint64_t v = 0;
+  if (auto rep = channel_.call(r, {}, std::as_writable_bytes(std::span(&v, 1))); !rep) return std::move(rep).error();
+  return v;
+}
+
+Result<> VhostUserTransport::handshake() {
+  if (auto r = channel_.send(VHOST_USER_SET_OWNER, {}); !r) return r;
+  auto features = get_u64(VHOST_USER_GET_FEATURES);
+  if (!features) return std::move(features).error();
+  backend_features_ = *features;
+  protocol_features_ = 0;
+  queue_pairs_ = 1;
+  if (has_feature(backend_features_, VHOST_USER_F_PROTOCOL_FEATURES)) {
+    auto offered = get_u64(VHOST_USER_GET_PROTOCOL_FEATURES);
+    if (!offered) return std::move(offered).error();
+    const std::uint64_t chosen = *offered & kProtocolFeatures;
+    if (auto r = channel_.send(VHOST_USER_SET_PROTOCOL_FEATURES, bytes_of(chosen)); !r) return r;
+    protocol_features_ = chosen;
+    if (chosen & feature_bit(VHOST_USER_PROTOCOL_F_MQ)) {
+      auto n = get_u64(VHOST_USER_GET_QUEUE_NUM);
+      if (!n) return std::move(n).error();
+      // F9: the backend's count of queue pairs, within what the spec allows.
+      queue_pairs_ = static_cast<unsigned>(std::clamp<std::uint64_t>(*n, 1, 0x8000));
+    }
+  }
+  handshake_done_ = true;
+  return Ok{};
+}
+
+void VhostUserTransport::stop_rings() {
+  // E5: GET_VRING_BASE stops a ring; only then may its memory be reused or freed.
+  for (std::size_t i = 0; i < ring_started_.size() && channel_.open(); ++i) {
+    if (!ring_started_[i]) continue;
+    VringState state{static_cast<std::uint32_t>(i), 0};
+    if (!channel_.call(VHOST_USER_GET_VRING_BASE, bytes_of(state), std::as_writable_bytes(std::span(&state, 1))))
+      lost_backend("GET_VRING_BASE failed");
+    ring_started_[i] = false;
+  }
+}
+
+Result<> VhostUserTransport::reset() {
+  stop_rings();
+  status_ = 0;
+  features_accepted_ = false;
+  mem_table_sent_ = false;
+  needs_reset_ = false;
+  if (!channel_.open()) return Error::disconnected("vhost-user backend at " + address_.socket_path + " is gone");
+  if (!handshake_done_) {
+    if (auto r = handshake(); !r) {
+      lost_backend("handshake failed");
+      return r;
+    }
+  }
+  if (protocol_features_ & feature_bit(VHOST_USER_PROTOCOL_F_STATUS)) (void)request(VHOST_USER_SET_STATUS, bytes_of(std::uint64_t{0}));
+  return Ok{};
+}
+
+std::uint8_t VhostUserTransport::status() {
+  return static_cast<std::uint8_t>(status_ | (needs_reset_ ? VIRTIO_CONFIG_S_DEVICE_NEEDS_RESET : 0));
+}
+
+void VhostUserTransport::set_status(std::uint8_t status) {
+  // FEATURES_OK only sticks if the backend took SET_FEATURES (§3.1.1 step 6 re-reads it).
+  if ((status & VIRTIO_CONFIG_S_FEATURES_OK) && !features_accepted_) status &= ~VIRTIO_CONFIG_S_FEATURES_OK;
+  status_ = status;
+  if (channel_.open() && (protocol_features_ & feature_bit(VHOST_USER_PROTOCOL_F_STATUS)))
+    (void)request(VHOST_USER_SET_STATUS, bytes_of(std::uint64_t{status}));
+}
+
+std::uint64_t VhostUserTransport::device_features() {
+  std::uint64_t f = backend_features_;
+  f &= ~(feature_bit(VHOST_USER_F_PROTOCOL_FEATURES) | feature_bit(VHOST_F_LOG_ALL));
+  // No configuration space behind a vhost-user net backend: no MAC or MTU to read from it.
+  f &= ~(feature_bit(net::VIRTIO_NET_F_MAC) | feature_bit(net::VIRTIO_NET_F_MTU));
+  f |= feature_bit(net::VIRTIO_NET_F_STATUS);  // link status is the connection's
+  if (queue_pairs_ > 1) f |= feature_bit(net::VIRTIO_NET_F_MQ);
+  return f;
+}
+
+void VhostUserTransport::set_driver_features(std::uint64_t features) {
+  driver_features_ = features;
+  // STATUS and MQ of the synthesized config space are ours, not the backend's.
+  std::uint64_t to_backend = features & backend_features_;
+  if (has_feature(backend_features_, VHOST_USER_F_PROTOCOL_FEATURES)) to_backend |= feature_bit(VHOST_USER_F_PROTOCOL_FEATURES);
+  features_accepted_ = channel_.open() && request(VHOST_USER_SET_FEATURES, bytes_of(to_backend)).ok();
+}
+
+std::size_t VhostUserTransport::config_size() const { return net::kConfigSize; }
+
+void VhostUserTransport::read_config(std::size_t offset, std::span<std::byte> out) {
+  std::byte config[net::kConfigSize]{};
+  const std::uint16_t status = channel_.open() ? net::VIRTIO_NET_S_LINK_UP : 0;
+  const auto pairs = static_cast<std::uint16_t>(queue_pairs_);
+  std::memcpy(config + net::kConfigStatus, &status, 2);
+  std::memcpy(config + net::kConfigMaxVirtqueuePairs, &pairs, 2);
+  for (std::size_t i = 0; i < out.size(); ++i) out[i] = offset + i < net::kConfigSize ? config[offset + i] : std::byte{0};
+}
+
+Result<> VhostUserTransport::enable_queue(const transport::QueueSetup& s) {
+  if (!channel_.open()) return Error::disconnected("vhost-user backend is gone");
+  if (s.index >= queue_count()) return Error::unknown("queue " + std::to_string(s.index) + " does not exist");
+  if (!mem_table_sent_) {
+    // Sent once the rings and pools exist, so it covers all of them.
+    auto mem = collect_memory();
+    if (!mem) return std::move(mem).error();
+    const std::size_t len = offsetof(MemoryTable, regions) + sizeof(MemoryRegion) * mem->table.num_regions;
+    if (auto r = request(VHOST_USER_SET_MEM_TABLE, std::as_bytes(std::span(&mem->table, 1)).first(len), mem->fds); !r)
+      return r;
+    mem_table_sent_ = true;
+  }
+  if (kick_fds_.size() < queue_count()) {
+    kick_fds_.resize(queue_count(), -1);
+    call_fds_.resize(queue_count(), -1);
+    ring_started_.resize(queue_count(), false);
+  }
+  for (int* fd : {&kick_fds_[s.index], &call_fds_[s.index]}) {
+    if (*fd < 0) *fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (*fd < 0) return Error::unknown(std::string("eventfd: ") + std::strerror(errno));
+  }
+  const bool packed = has_feature(driver_features_, VIRTIO_F_RING_PACKED);
+  // Packed rings start with both wrap counters at 1 (bit 15 of the base, §2.8.1).
+  const VringState num{s.index, s.size}, base{s.index, packed ? 1u << 15 : 0u};
+  const VringAddress addr{s.index, 0, s.addresses.desc, s.addresses.device, s.addresses.driver, 0};
+  const std::uint64_t ring = s.index;
+  Result<> r = request(VHOST_USER_SET_VRING_NUM, bytes_of(num));
+  if (r) r = request(VHOST_USER_SET_VRING_BASE, bytes_of(base));
+  if (r) r = request(VHOST_USER_SET_VRING_ADDR, bytes_of(addr));
+  if (r) r = request(VHOST_USER_SET_VRING_CALL, bytes_of(ring), std::span(&call_fds_[s.index], 1));
+  if (r) r = request(VHOST_USER_SET_VRING_KICK, bytes_of(ring), std::span(&kick_fds_[s.index], 1));
+  if (r && has_feature(backend_features_, VHOST_USER_F_PROTOCOL_FEATURES))
+    r = request(VHOST_USER_SET_VRING_ENABLE, bytes_of(VringState{s.index, 1}));
+  if (!r) return Error::unknown(describe() + ": setting up ring " + std::to_string(s.index) + ": " + r.error().message());
+  ring_started_[s.index] = true;
+  return Ok{};
+}
+
+bool VhostUserTransport::notify(std::uint16_t index) noexcept {
+  if (index >= kick_fds_.size() || kick_fds_[index] < 0) return false;
+  const std::uint64_t one = 1;
+  const ssize_t n = ::write(kick_fds_[index], &one, sizeof one);
+  return n == sizeof one || errno == EAGAIN;  // a counter at its maximum still wakes the backend
+}
+
+}  // namespace netfront::virtio::vhost_user

@@ -1,0 +1,83 @@
+// virtio over vhost-user: netfront is the frontend (the "driver" side), a backend such as
+// DPDK's vhost library works the rings in its own process. The virtio status, features and
+// queues of §2 map onto vhost-user messages; the configuration space has no vhost-user
+// counterpart for a net backend, so it is synthesized: no MAC (the engine picks one), the link
+// up while the connection lives, one or GET_QUEUE_NUM queue pairs.
+//
+// Client mode connects to the backend's socket; server mode listens on it and accepts the
+// backend again whenever it comes back, which the engine sees as DEVICE_NEEDS_RESET and
+// answers with a full re-initialisation.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "drivers/virtio/transport/transport.hpp"
+#include "drivers/virtio/transport/vhost_user/channel.hpp"
+#include "netfront/device_id.hpp"
+#include "runtime/event_loop.hpp"
+
+namespace netfront::virtio::vhost_user {
+
+struct VhostUserOptions {
+  std::chrono::milliseconds connect_timeout{5000};
+  std::chrono::milliseconds reply_timeout{5000};
+};
+
+class VhostUserTransport final : public transport::Transport {
+ public:
+  static Result<std::unique_ptr<VhostUserTransport>> open(const VhostUserAddress& address, runtime::EventLoop& loop,
+                                                          const VhostUserOptions& options = {});
+  ~VhostUserTransport() override;
+
+  std::string describe() const override { return "vhost-user:" + address_.socket_path; }
+  AddressMode address_mode() const noexcept override { return AddressMode::VirtualAddress; }
+  Result<> reset() override;
+  std::uint8_t status() override;
+  void set_status(std::uint8_t status) override;
+  std::uint64_t device_features() override;
+  void set_driver_features(std::uint64_t features) override;
+  std::uint32_t config_generation() override { return generation_; }
+  std::size_t config_size() const override;
+  void read_config(std::size_t offset, std::span<std::byte> out) override;
+  std::uint16_t queue_count() override { return static_cast<std::uint16_t>(2 * queue_pairs_); }
+  std::uint16_t queue_max_size(std::uint16_t index) override { return index < queue_count() ? 32768 : 0; }
+  Result<> enable_queue(const transport::QueueSetup& setup) override;
+  bool notify(std::uint16_t index) noexcept override;
+
+  bool connected() const noexcept { return channel_.open(); }
+
+ private:
+  VhostUserTransport(const VhostUserAddress& address, runtime::EventLoop& loop, const VhostUserOptions& options);
+  Result<> handshake();
+  Result<> request(Request r, std::span<const std::byte> payload, std::span<const int> fds = {});
+  Result<std::uint64_t> get_u64(Request r);
+  Result<> accept_backend(std::chrono::milliseconds timeout);
+  void watch_channel();
+  void on_channel_event();
+  void on_listen_event();
+  void lost_backend(const char* why);
+  void stop_rings();
+
+  VhostUserAddress address_;
+  runtime::EventLoop& loop_;
+  VhostUserOptions options_;
+  Channel channel_;
+  int listen_fd_ = -1;
+  std::unique_ptr<runtime::FdWatch> channel_watch_, listen_watch_;
+  bool handshake_done_ = false;
+  bool needs_reset_ = false;  // a new backend connection: the engine must start over
+  std::uint64_t backend_features_ = 0;
+  std::uint64_t protocol_features_ = 0;
+  std::uint64_t driver_features_ = 0;
+  bool features_accepted_ = false;
+  bool mem_table_sent_ = false;
+  unsigned queue_pairs_ = 1;
+  std::uint8_t status_ = 0;
+  std::uint32_t generation_ = 0;
+  std::vector<int> kick_fds_, call_fds_;
+  std::vector<bool> ring_started_;
+};
+
+}  // namespace netfront::virtio::vhost_user

@@ -1,0 +1,122 @@
+#include "testpmd_peer.hpp"
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+namespace netfront::testing {
+
+std::string make_temp_dir() {
+  char tmpl[] = "/tmp/netfront-test-XXXXXX";
+  const char* d = ::mkdtemp(tmpl);
+  return d ? d : "/tmp";
+}
+
+TestpmdPeer::TestpmdPeer(const Options& o) : options_(o) {
+  static std::atomic<unsigned> serial{0};
+  prefix_ = "nftp" + std::to_string(::getpid()) + "x" + std::to_string(serial++);
+  dir_ = make_temp_dir();
+  log_path_ = dir_ + "/testpmd.log";
+  std::string vdev = "net_vhost0,iface=" + o.socket + ",queues=1";
+  if (o.client) vdev += ",client=1";
+  // Backend on CPU 1 (its forwarding lcore), main lcore on CPU 0; its memory is its own
+  // memfd, ours reaches it by file descriptor.
+  std::vector<std::string> args = {"dpdk-testpmd", "-l", "0,1", "--main-lcore", "0", "--no-pci", "--no-huge", "-m", "512",
+                                   "--file-prefix", prefix_, "--vdev", vdev, "--", "--forward-mode=" + o.mode,
+                                   "--port-topology=loop", "--auto-start", "--stats-period", "1", "--nb-cores=1",
+                                   "--total-num-mbufs=16384"};
+  args.insert(args.end(), o.extra.begin(), o.extra.end());
+
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    std::FILE* log = std::fopen(log_path_.c_str(), "w");
+    if (log) {
+      ::dup2(::fileno(log), 1);
+      ::dup2(::fileno(log), 2);
+    }
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execvp(argv[0], argv.data());
+    std::_Exit(127);
+  }
+  if (pid_ < 0) {
+    error_ = "fork failed";
+    return;
+  }
+  if (o.client) return;
+  for (int i = 0; i < 300; ++i) {  // up to 15 s for its EAL and socket
+    if (std::filesystem::exists(o.socket)) return;
+    int status;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      error_ = "dpdk-testpmd exited at start:\n" + log();
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  error_ = "dpdk-testpmd did not create " + o.socket + ":\n" + log();
+}
+
+TestpmdPeer::~TestpmdPeer() {
+  stop();
+  std::error_code ec;
+  std::filesystem::remove_all("/var/run/dpdk/" + prefix_, ec);
+}
+
+void TestpmdPeer::reap(int timeout_ms) {
+  for (int waited = 0; pid_ > 0 && waited < timeout_ms; waited += 20) {
+    int status;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+void TestpmdPeer::stop() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGINT);
+  reap(10000);
+  if (pid_ > 0) kill_hard();
+}
+
+void TestpmdPeer::kill_hard() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  int status;
+  ::waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
+std::string TestpmdPeer::log() const {
+  std::ifstream f(log_path_);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+namespace {
+std::uint64_t last_counter(const std::string& text, const char* name) {
+  const std::regex re(std::string(name) + R"(:\s+(\d+))");
+  std::uint64_t v = 0;
+  for (std::sregex_iterator it(text.begin(), text.end(), re), end; it != end; ++it) v = std::stoull((*it)[1]);
+  return v;
+}
+}  // namespace
+
+std::uint64_t TestpmdPeer::rx_packets() const { return last_counter(log(), "RX-packets"); }
+std::uint64_t TestpmdPeer::tx_packets() const { return last_counter(log(), "TX-packets"); }
+
+}  // namespace netfront::testing

@@ -1,0 +1,52 @@
+// dpdk-testpmd as a vhost-user backend, started and stopped by the test itself.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace netfront::testing {
+
+class TestpmdPeer {
+ public:
+  struct Options {
+    std::string socket;            // vhost-user socket path
+    std::string mode = "macswap";  // --forward-mode
+    bool client = false;           // testpmd connects to us (netfront in server mode)
+    std::vector<std::string> extra{};  // more testpmd application arguments
+  };
+
+  // Starts testpmd; in server mode (client = false) waits until its socket exists.
+  // An empty `error()` means it runs.
+  explicit TestpmdPeer(const Options& options);
+  ~TestpmdPeer();
+  TestpmdPeer(const TestpmdPeer&) = delete;
+  TestpmdPeer& operator=(const TestpmdPeer&) = delete;
+
+  const std::string& error() const { return error_; }
+  pid_t pid() const { return pid_; }
+
+  // SIGINT, then SIGKILL if it does not exit within 10 s. Idempotent.
+  void stop();
+  // SIGKILL at once: a backend that dies.
+  void kill_hard();
+
+  // Its final port counters (valid after stop()).
+  std::uint64_t rx_packets() const;
+  std::uint64_t tx_packets() const;
+  std::string log() const;
+
+ private:
+  void reap(int timeout_ms);
+  Options options_;
+  std::string dir_, log_path_, prefix_;
+  pid_t pid_ = -1;
+  std::string error_;
+};
+
+// A fresh directory for sockets and logs, removed by the caller's TearDown if wanted.
+std::string make_temp_dir();
+
+}  // namespace netfront::testing
