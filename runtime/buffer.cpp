@@ -6,6 +6,8 @@
 
 namespace netfront {
 
+void Buffer::free_mbuf(rte_mbuf* m) noexcept { rte_pktmbuf_free_seg(m); }
+
 Buffer Buffer::adopt(rte_mbuf* m) noexcept {
   if (!m) return {};
   // A view covers one segment: a chained mbuf would lose its tail when the view frees it.

@@ -35,7 +35,7 @@ class NetDevice {
   // Sends one frame (already checked by Netif against the MTU). The device takes `frame`'s
   // reference: if it is the only one, the device may write its header into the headroom.
   // Completes when the frame is on the ring, not when it is sent.
-  virtual io<Result<>> transmit(unsigned queue, Buffer frame) = 0;
+  virtual io<Result<>> transmit(unsigned queue, Buffer&& frame) = 0;
   // Sends one frame made of `pieces` (1..kMaxWritevPieces, checked by Netif); the device takes
   // references of its own before it returns.
   virtual io<Result<>> transmit_chain(unsigned queue, std::span<const Buffer> pieces) = 0;

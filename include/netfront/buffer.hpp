@@ -114,9 +114,11 @@ class Buffer {
   void retain() const noexcept {
     if (m_) rte_mbuf_refcnt_update(m_, 1);
   }
+  // The check stays inline (moved-from views are common and free nothing); the free does not.
   void release() noexcept {
-    if (m_) rte_pktmbuf_free_seg(std::exchange(m_, nullptr));
+    if (m_) free_mbuf(std::exchange(m_, nullptr));
   }
+  [[gnu::noinline]] static void free_mbuf(rte_mbuf* m) noexcept;
   void check(std::size_t off, std::size_t n) const {
     if (off > len_ || n > len_ - off) out_of_range(off, n);
   }

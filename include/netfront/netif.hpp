@@ -78,7 +78,8 @@ class Netif {
  private:
   struct State;
   explicit Netif(std::unique_ptr<State> state) noexcept;
-  std::optional<Error> check_frame(std::size_t pieces, std::size_t length) const;
+  bool frame_ok(std::size_t pieces, std::size_t length) const noexcept;
+  Error frame_error(std::size_t pieces, std::size_t length) const;
   std::unique_ptr<State> state_;
 };
 

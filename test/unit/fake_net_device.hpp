@@ -24,7 +24,7 @@ class FakeNetDevice final : public drivers::NetDevice {
   unsigned queue_pairs() const noexcept override { return static_cast<unsigned>(counters_.size()); }
   const QueueCounters& counters(unsigned q) const noexcept override { return counters_[q]; }
 
-  io<Result<>> transmit(unsigned queue, Buffer frame) override {
+  io<Result<>> transmit(unsigned queue, Buffer&& frame) override {
     return transmit_chain(queue, std::span<const Buffer>(&frame, 1));
   }
 

@@ -62,7 +62,7 @@ class RingQueuePair final : public QueuePair {
   }
 
   // HOT PATH: one call per written frame.
-  io<Result<>> transmit(Buffer frame) override {
+  io<Result<>> transmit(Buffer&& frame) override {
     return post_or_wait([&] { return post_single(frame); },
                         [&](Waiter& w) {
                           w.single = true;
@@ -163,7 +163,7 @@ class RingQueuePair final : public QueuePair {
       std::byte* start = frame.data() - c_.header_len;
       std::memset(start, 0, c_.header_len);  // no offloads: flags 0, GSO_NONE
       const Segment s{device_address(start, frame.mbuf()), static_cast<std::uint32_t>(len + c_.header_len), false};
-      tx_.add({&s, 1}, reinterpret_cast<std::uint64_t>(std::move(frame).into_mbuf()));
+      tx_.add_one(s, reinterpret_cast<std::uint64_t>(std::move(frame).into_mbuf()));
     } else {
       if (tx_.free_descriptors() < 2) return false;
       const Segment s[2] = {{zero_header_.device_address(), c_.header_len, false},
@@ -289,7 +289,7 @@ class RingQueuePair final : public QueuePair {
       for (unsigned i = 0; i < n; ++i) {
         rte_mbuf* m = mbufs[i];
         const Segment s{device_address(posted_start(m), m), rx_posted_len_, true};
-        rx_.add({&s, 1}, reinterpret_cast<std::uint64_t>(m));
+        rx_.add_one(s, reinterpret_cast<std::uint64_t>(m));
       }
       added = true;
     }

@@ -50,7 +50,7 @@ class QueuePair {
   virtual Result<> start() = 0;
   // One round: reclaim, serve waiting writers, receive, refill, ring doorbells. Returns work done.
   virtual unsigned poll() = 0;
-  virtual io<Result<>> transmit(Buffer frame) = 0;
+  virtual io<Result<>> transmit(Buffer&& frame) = 0;
   virtual io<Result<>> transmit_chain(std::span<const Buffer> pieces) = 0;
 
   // After the device was reset (it no longer touches our memory): give back every buffer in

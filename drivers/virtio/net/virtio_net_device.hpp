@@ -39,7 +39,7 @@ class VirtioNetDevice final : public drivers::NetDevice, public runtime::Poller 
   bool link_up() const noexcept override { return state_ == State::Running && config_.link_up; }
   unsigned queue_pairs() const noexcept override { return static_cast<unsigned>(pairs_.size()); }
   const QueueCounters& counters(unsigned queue) const noexcept override { return pairs_[queue]->counters(); }
-  io<Result<>> transmit(unsigned queue, Buffer frame) override { return pairs_[queue]->transmit(std::move(frame)); }
+  io<Result<>> transmit(unsigned queue, Buffer&& frame) override { return pairs_[queue]->transmit(std::move(frame)); }
   io<Result<>> transmit_chain(unsigned queue, std::span<const Buffer> pieces) override {
     return pairs_[queue]->transmit_chain(pieces);
   }

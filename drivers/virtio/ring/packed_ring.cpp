@@ -41,6 +41,7 @@ QueueAddresses PackedRing::addresses() const noexcept {
 }
 
 bool PackedRing::add(std::span<const Segment> chain, std::uint64_t token) noexcept {
+  if (chain.size() == 1) return add_one(chain[0], token);
   const auto n = static_cast<std::uint16_t>(chain.size());
   if (broken() || chain.empty() || chain.size() > num_free_) return false;  // E2
   const std::uint16_t id = free_ids_.back();
@@ -70,6 +71,28 @@ bool PackedRing::add(std::span<const Segment> chain, std::uint64_t token) noexce
   write_shared_release(&desc_[head].flags, head_flags);
   num_free_ = static_cast<std::uint16_t>(num_free_ - n);
   inflight_.start(id, token, n);
+  return true;
+}
+
+// HOT PATH: one descriptor, the shape of nearly every frame (the header rides in its headroom)
+// and of every receive buffer.
+bool PackedRing::add_one(const Segment& s, std::uint64_t token) noexcept {
+  if (broken() || num_free_ == 0) return false;
+  const std::uint16_t id = free_ids_.back();
+  free_ids_.pop_back();
+  pvirtq_desc& d = desc_[next_avail_];
+  d.addr = s.addr;
+  d.len = s.len;
+  d.id = id;
+  const auto flags = static_cast<std::uint16_t>((s.device_writable ? VIRTQ_DESC_F_WRITE : 0) |
+                                                (avail_wrap_ ? VIRTQ_DESC_F_AVAIL : VIRTQ_DESC_F_USED));
+  if (++next_avail_ == size_) {
+    next_avail_ = 0;
+    avail_wrap_ = !avail_wrap_;
+  }
+  write_shared_release(&d.flags, flags);  // §2.8.6: the flags make it live, after addr/len/id
+  --num_free_;
+  inflight_.start(id, token, 1);
   return true;
 }
 

@@ -31,6 +31,7 @@ class PackedRing : public RingCore {
   QueueAddresses addresses() const noexcept;
 
   bool add(std::span<const Segment> chain, std::uint64_t token) noexcept;
+  bool add_one(const Segment& segment, std::uint64_t token) noexcept;
   bool publish() noexcept;
   bool take_used(UsedChain& out) noexcept;
   bool has_used() const noexcept;

@@ -71,6 +71,7 @@ void SplitRing::free_chain(std::uint16_t head, std::uint16_t descriptors) noexce
 }
 
 bool SplitRing::add(std::span<const Segment> chain, std::uint64_t token) noexcept {
+  if (chain.size() == 1) return add_one(chain[0], token);
   const auto n = static_cast<std::uint16_t>(chain.size());
   // E2: a chain is never empty and never longer than the free descriptors (<= queue size).
   if (broken() || chain.empty() || chain.size() > num_free_) return false;
@@ -89,6 +90,19 @@ bool SplitRing::add(std::span<const Segment> chain, std::uint64_t token) noexcep
   avail_ring_[avail_next_ & mask_] = head;
   ++avail_next_;
   inflight_.start(head, token, n);
+  return true;
+}
+
+// HOT PATH: one descriptor, the shape of nearly every frame and of every receive buffer.
+bool SplitRing::add_one(const Segment& s, std::uint64_t token) noexcept {
+  if (broken() || num_free_ == 0) return false;
+  const std::uint16_t head = free_head_;
+  free_head_ = next_[head];
+  --num_free_;
+  desc_[head] = {s.addr, s.len, static_cast<std::uint16_t>(s.device_writable ? VIRTQ_DESC_F_WRITE : 0), 0};
+  avail_ring_[avail_next_ & mask_] = head;
+  ++avail_next_;
+  inflight_.start(head, token, 1);
   return true;
 }
 

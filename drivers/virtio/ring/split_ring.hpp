@@ -39,6 +39,7 @@ class SplitRing : public RingCore {
   // Places a chain (readable segments first, then writable ones). False when there are not
   // enough free descriptors or the ring is broken; nothing is changed then.
   bool add(std::span<const Segment> chain, std::uint64_t token) noexcept;
+  bool add_one(const Segment& segment, std::uint64_t token) noexcept;
   // Exposes every chain added since the last call; returns whether to notify the device.
   bool publish() noexcept;
   // The next used chain, validated. False when there is none (check broken() for why).

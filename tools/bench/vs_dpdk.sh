@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# netfront against DPDK's own virtio-user PMD, side by side, on the same vhost-user referee.
+#
+# The referee is ../shared/bench/vhost_pair.py: a stock dpdk-testpmd with net_vhost polls on
+# CPU 1 and counts; the two frontends poll on CPU 0 and run in turn, A B A B ..., each against
+# a fresh referee, every per-second sample kept; they are compared by the ratio of their 90th
+# percentiles and medians (the machine's two vCPUs move between near and far physical cores,
+# which swings rates by up to 4x even within one run: only paired, alternating runs compare).
+#
+#   tools/bench/vs_dpdk.sh [runs] [secs]      # default 8 runs of 3 s each, per comparison
+#
+# It needs hugepages for the referee and DPDK's frontend (it reserves 1024 x 2 MiB and mounts
+# hugetlbfs if they are not there: this machine's own memory, no device is touched), and
+# writes the JSON lines it prints to build/bench/vs_dpdk.jsonl.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+runs=${1:-8}
+secs=${2:-3}
+build=${NETFRONT_BUILD:-build}
+referee=${NETFRONT_REFEREE:-$(cd .. && pwd)/shared/bench/vhost_pair.py}
+[[ -x $referee || -f $referee ]] || { echo "no referee at $referee" >&2; exit 1; }
+tools/build.sh
+
+if (( $(awk '/HugePages_Free/ {print $2}' /proc/meminfo) < 768 )); then
+  echo 1024 > /proc/sys/vm/nr_hugepages
+fi
+mountpoint -q /dev/hugepages || { mkdir -p /dev/hugepages && mount -t hugetlbfs nodev /dev/hugepages; }
+
+perf="$build/tools/perf/netfront-perf"
+out="$build/bench"
+mkdir -p "$out"
+: > "$out/vs_dpdk.jsonl"
+
+dpdk() {  # $1 = virtio-user devargs extra, $2 = forward mode
+  echo "dpdk-testpmd -l 0,1 --main-lcore 1 --no-pci --single-file-segments --file-prefix=nfdpdk" \
+       "--vdev net_virtio_user0,path={sock},queues=1$1 -- --forward-mode=$2 --auto-start" \
+       "--stats-period 1 --nb-cores=1 --txpkts=64"
+}
+
+compare() {  # name dir A B
+  echo "== $1" >&2
+  local line
+  line=$(python3 "$referee" --dir "$2" --runs "$runs" --secs "$secs" --workdir /tmp/nfbench -A "$3" -B "$4" | tail -1)
+  echo "{\"comparison\":\"$1\",\"result\":$line}" | tee -a "$out/vs_dpdk.jsonl"
+}
+
+# txonly: the frontend transmits 64-byte frames, the referee (rxonly) counts them.
+compare "txonly vs DPDK default" tx "$(dpdk "" txonly)" "$perf --device vhost-user:{sock} --mode txonly --lcore 0"
+compare "txonly vs DPDK packed_vq=1,in_order=1" tx "$(dpdk ",packed_vq=1,in_order=1" txonly)" \
+        "$perf --device vhost-user:{sock} --mode txonly --lcore 0"
+# rxonly: the referee (txonly) sends 64-byte frames as fast as the frontend takes them.
+compare "rxonly vs DPDK default" rx "$(dpdk "" rxonly)" "$perf --device vhost-user:{sock} --mode rxonly --lcore 0"
+compare "rxonly vs DPDK packed_vq=1,in_order=1" rx "$(dpdk ",packed_vq=1,in_order=1" rxonly)" \
+        "$perf --device vhost-user:{sock} --mode rxonly --lcore 0"
