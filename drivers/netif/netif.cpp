@@ -12,7 +12,8 @@ namespace netfront {
 
 struct Netif::State final : drivers::FrameSink {
   State(DeviceId i, std::unique_ptr<drivers::NetDevice> d)
-      : id(std::move(i)), device(std::move(d)), baseline(device->queue_pairs()) {}
+      : id(std::move(i)), device(std::move(d)), max_frame(std::size_t{device->mtu()} + kEthernetHeaderLength),
+        baseline(device->queue_pairs()) {}
 
   // Hot path: one call per received frame. The handler's io is dropped on purpose (see
   // FrameHandler); an exception from the handler is the application's bug, logged, and must
@@ -38,6 +39,7 @@ struct Netif::State final : drivers::FrameSink {
 
   DeviceId id;
   std::unique_ptr<drivers::NetDevice> device;
+  std::size_t max_frame;  // MTU + Ethernet header; a device's MTU is read once, at bring-up
   bool disconnected = false;
   FrameHandler handler;
   Promise<Result<>> listen_done;
@@ -90,7 +92,7 @@ io<void> Netif::disconnect() {
 // HOT PATH: the success case is two comparisons; the error is built out of line.
 bool Netif::frame_ok(std::size_t pieces, std::size_t length) const noexcept {
   return state_ && !state_->disconnected && pieces - 1 < kMaxWritevPieces && length >= kEthernetHeaderLength &&
-         length <= std::size_t{state_->device->mtu()} + kEthernetHeaderLength;
+         length <= state_->max_frame;
 }
 
 Error Netif::frame_error(std::size_t pieces, std::size_t length) const {

@@ -5,7 +5,7 @@
 # (instructions_long - instructions_short) / (frames_long - frames_short) is its cost per frame,
 # whatever the machine's speed (start-up and shutdown cancel out).
 #
-#   tools/bench/instructions_vhost.sh          # prints one line per frontend
+#   tools/bench/instructions_vhost.sh [--netfront-only]    # prints one line per frontend
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${NETFRONT_BUILD:-build}
@@ -40,6 +40,7 @@ per_frame() {  # name cmd...
 }
 
 per_frame "netfront-perf txonly" "$build/tools/perf/netfront-perf" --device "vhost-user:$sock" --mode txonly --lcore 0
+[[ ${1:-} == --netfront-only ]] && { rm -rf "$dir"; exit 0; }
 for cfg in "" ",packed_vq=1,in_order=1"; do
   per_frame "DPDK virtio-user txonly${cfg:- (default)}" dpdk-testpmd -l 0,1 --main-lcore 1 --no-pci --single-file-segments \
     --file-prefix=nfidpdk --vdev "net_virtio_user0,path=$sock,queues=1$cfg" -- --forward-mode=txonly --auto-start \
