@@ -163,12 +163,28 @@ INSTANTIATE_TEST_SUITE_P(
       return n;
     });
 
-TEST(VhostUserTest, EveryFrameWrittenReachesAnRxonlyPeer) {
-  const std::string dir = testing::make_temp_dir();
-  TestpmdPeer peer({.socket = dir + "/vh.sock", .mode = "rxonly"});
-  ASSERT_EQ(peer.error(), "");
+// One backend per test, in its own directory, removed afterwards.
+class VhostUserTest : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    peer_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  // Starts testpmd in `mode` and connects a session to it.
+  void start(const std::string& mode, Session& s) {
+    peer_.emplace(TestpmdPeer::Options{.socket = socket(), .mode = mode});
+    ASSERT_EQ(peer_->error(), "");
+    ASSERT_TRUE(s.connect("vhost-user:" + socket()));
+  }
+  std::string socket() const { return dir_ + "/vh.sock"; }
+  std::string dir_ = testing::make_temp_dir();
+  std::optional<TestpmdPeer> peer_;
+};
+
+TEST_F(VhostUserTest, EveryFrameWrittenReachesAnRxonlyPeer) {
   Session s;
-  ASSERT_TRUE(s.connect("vhost-user:" + dir + "/vh.sock"));
+  start("rxonly", s);
+  TestpmdPeer& peer = *peer_;
   constexpr unsigned kFrames = 20000;
   for (unsigned i = 0; i < kFrames; ++i) ASSERT_TRUE(s.send(s.frame(64 + i % 1000, i))) << i;
   s.run_for(500ms);
@@ -177,15 +193,11 @@ TEST(VhostUserTest, EveryFrameWrittenReachesAnRxonlyPeer) {
   peer.stop();
   EXPECT_EQ(peer.rx_packets(), kFrames) << peer.log();
   EXPECT_EQ(s.pool->in_use(), 0u);
-  std::filesystem::remove_all(dir);
 }
 
-TEST(VhostUserTest, FramesFromATxonlyPeerAreDelivered) {
-  const std::string dir = testing::make_temp_dir();
-  TestpmdPeer peer({.socket = dir + "/vh.sock", .mode = "txonly"});
-  ASSERT_EQ(peer.error(), "");
+TEST_F(VhostUserTest, FramesFromATxonlyPeerAreDelivered) {
   Session s;
-  ASSERT_TRUE(s.connect("vhost-user:" + dir + "/vh.sock"));
+  start("txonly", s);
   ASSERT_TRUE(s.run_until_received(5000)) << "received " << s.received.size();
   for (std::size_t i = 0; i < 100; ++i) {
     ASSERT_EQ(s.received[i].size(), 64u);  // testpmd's default txonly frame: 64 bytes of IPv4/UDP
@@ -194,17 +206,13 @@ TEST(VhostUserTest, FramesFromATxonlyPeerAreDelivered) {
   }
   EXPECT_EQ(s.netif->get_stats_counters().device_errors, 0u);
   s.loop.run_until(s.netif->disconnect());
-  std::filesystem::remove_all(dir);
 }
 
-TEST(VhostUserTest, BackendKilledMidTrafficGivesDisconnectedAndCleanShutdown) {
-  const std::string dir = testing::make_temp_dir();
-  TestpmdPeer peer({.socket = dir + "/vh.sock", .mode = "macswap"});
-  ASSERT_EQ(peer.error(), "");
+TEST_F(VhostUserTest, BackendKilledMidTrafficGivesDisconnectedAndCleanShutdown) {
   Session s;
-  ASSERT_TRUE(s.connect("vhost-user:" + dir + "/vh.sock"));
+  start("macswap", s);
   for (unsigned i = 0; i < 2000; ++i) ASSERT_TRUE(s.send(s.frame(200, i)));
-  peer.kill_hard();  // F1: gone mid-traffic, no goodbye
+  peer_->kill_hard();  // F1: gone mid-traffic, no goodbye
   bool saw_disconnected = false;
   const auto deadline = std::chrono::steady_clock::now() + 10s;
   for (unsigned i = 0; !saw_disconnected && std::chrono::steady_clock::now() < deadline; ++i) {
@@ -221,13 +229,11 @@ TEST(VhostUserTest, BackendKilledMidTrafficGivesDisconnectedAndCleanShutdown) {
   s.received.clear();
   s.run_for(50ms);
   EXPECT_EQ(s.pool->in_use(), 0u);
-  std::filesystem::remove_all(dir);
 }
 
-TEST(VhostUserTest, ServerModeSurvivesFiveBackendRestarts) {
-  const std::string dir = testing::make_temp_dir();
-  const std::string sock = dir + "/vh.sock";
-  std::optional<TestpmdPeer> peer;
+TEST_F(VhostUserTest, ServerModeSurvivesFiveBackendRestarts) {
+  const std::string sock = socket();
+  std::optional<TestpmdPeer>& peer = peer_;
   peer.emplace(TestpmdPeer::Options{.socket = sock, .mode = "macswap", .client = true});
   ASSERT_EQ(peer->error(), "");
   Session s;
@@ -258,17 +264,14 @@ TEST(VhostUserTest, ServerModeSurvivesFiveBackendRestarts) {
   s.received.clear();
   s.run_for(50ms);
   EXPECT_EQ(s.pool->in_use(), 0u);
-  peer.reset();
-  std::filesystem::remove_all(dir);
 }
 
-TEST(VhostUserTest, HundredConnectDisconnectCyclesLeakNoFdsOrBuffers) {
-  const std::string dir = testing::make_temp_dir();
-  TestpmdPeer peer({.socket = dir + "/vh.sock", .mode = "macswap"});
-  ASSERT_EQ(peer.error(), "");
+TEST_F(VhostUserTest, HundredConnectDisconnectCyclesLeakNoFdsOrBuffers) {
+  peer_.emplace(TestpmdPeer::Options{.socket = socket(), .mode = "macswap"});
+  ASSERT_EQ(peer_->error(), "");
   Session s;
   auto cycle = [&](unsigned i) {
-    auto r = s.loop.run_until(Netif::connect("vhost-user:" + dir + "/vh.sock"));
+    auto r = s.loop.run_until(Netif::connect("vhost-user:" + socket()));
     ASSERT_TRUE(r) << i << ": " << r.error().to_string();
     ASSERT_TRUE(s.loop.run_until(r->write(s.frame(64, i))));
     s.loop.run_until(r->disconnect());
@@ -279,7 +282,6 @@ TEST(VhostUserTest, HundredConnectDisconnectCyclesLeakNoFdsOrBuffers) {
   for (unsigned i = 1; i <= 100; ++i) cycle(i);
   EXPECT_EQ(open_fds(), fds);
   EXPECT_EQ(s.pool->in_use(), mbufs);
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
