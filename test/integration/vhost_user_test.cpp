@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <iostream>
 #include <thread>
 
 #include "netfront/netif.hpp"
@@ -88,6 +89,22 @@ struct Session {
     while (std::chrono::steady_clock::now() < deadline)
       for (int i = 0; i < 1000; ++i) loop.run_once();
   }
+  // A backend brings its queues up one by one after the handshake: testpmd may take frames
+  // from one before it can send on the other, and drops what it cannot send. So before
+  // checking anything byte for byte, wait until a probe frame comes back, then start clean.
+  bool wait_for_echo_path(std::chrono::milliseconds limit = 10s) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (received.empty() && std::chrono::steady_clock::now() < deadline) {
+      (void)netif->write(frame(64, 0xee));
+      run_for(20ms);
+    }
+    const bool ok = !received.empty();
+    run_for(50ms);  // let the last probes come back too
+    received.clear();
+    netif->reset_stats_counters();
+    return ok;
+  }
+
   Result<> send(Buffer f) {
     io<Result<>> w = netif->write(std::move(f));
     const auto deadline = std::chrono::steady_clock::now() + 5s;
@@ -105,7 +122,14 @@ class VhostUserEchoTest : public ::testing::TestWithParam<std::string> {
     ASSERT_EQ(peer_->error(), "");
   }
   void TearDown() override {
-    if (peer_) peer_->stop();
+    if (peer_) {
+      peer_->stop();
+      if (HasFailure()) {  // the peer's side of the story
+        const std::string log = peer_->log();
+        std::cerr << "---- dpdk-testpmd log (last 4000 bytes) ----\n"
+                  << log.substr(log.size() > 4000 ? log.size() - 4000 : 0) << "\n";
+      }
+    }
     std::filesystem::remove_all(dir_);
   }
   std::string dir_;
@@ -116,6 +140,7 @@ TEST_P(VhostUserEchoTest, FramesOfEverySizeComeBackMacSwapped) {
   Session s;
   ASSERT_TRUE(s.connect("vhost-user:" + dir_ + "/vh.sock" + GetParam()));
   ASSERT_TRUE(s.netif->link_up());
+  ASSERT_TRUE(s.wait_for_echo_path()) << "testpmd never echoed a probe frame";
   const std::vector<std::size_t> sizes{64, 65, 128, 256, 511, 512, 1000, 1024, 1280, 1400, 1500, 1514};
   unsigned seed = 0;
   for (std::size_t len : sizes) ASSERT_TRUE(s.send(s.frame(len, seed++)));
