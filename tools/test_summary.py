@@ -1,16 +1,18 @@
 #!/usr/bin/env python3
-"""Counts the test cases of a meson junit log (gtest cases count one by one) and prints
-'N passed, N failed[, N skipped]'. Exits 1 when the log is missing or anything failed."""
+"""Counts the test cases of meson junit logs (gtest cases count one by one) and prints
+'N passed, N failed[, N skipped]'. Exits 1 when a log is missing or anything failed."""
 import sys
 import xml.etree.ElementTree as ET
 
-try:
-    root = ET.parse(sys.argv[1]).getroot()
-except (OSError, ET.ParseError) as e:
-    print(f"no test log: {e}")
-    sys.exit(1)
+roots = []
+for path in sys.argv[1:]:
+    try:
+        roots.append(ET.parse(path).getroot())
+    except (OSError, ET.ParseError) as e:
+        print(f"no test log: {e}")
+        sys.exit(1)
 passed = failed = skipped = 0
-for case in root.iter("testcase"):
+for case in (c for root in roots for c in root.iter("testcase")):
     if case.find("failure") is not None or case.find("error") is not None:
         failed += 1
     elif case.find("skipped") is not None:
