@@ -13,6 +13,7 @@
 
 #include "netfront/netif.hpp"
 #include "runtime/event_loop.hpp"
+#include "../unit/open_fds.hpp"
 #include "runtime/packet_pool.hpp"
 #include "testpmd_peer.hpp"
 
@@ -22,11 +23,7 @@ namespace {
 using testing::TestpmdPeer;
 using namespace std::chrono_literals;
 
-unsigned open_fds() {
-  unsigned n = 0;
-  for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
-  return n;
-}
+using testing::open_fds;
 
 // One frontend session: a loop, a pool for what we send, what came back.
 struct Session {

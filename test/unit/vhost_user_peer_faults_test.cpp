@@ -17,6 +17,7 @@
 #include "drivers/virtio/transport/vhost_user/vhost_user_transport.hpp"
 #include "drivers/virtio/virtio_spec.hpp"
 #include "runtime/event_loop.hpp"
+#include "open_fds.hpp"
 
 namespace netfront {
 namespace {
@@ -24,11 +25,7 @@ namespace {
 using namespace virtio::vhost_user;
 using namespace std::chrono_literals;
 
-unsigned open_fds() {
-  unsigned n = 0;
-  for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
-  return n;
-}
+using testing::open_fds;
 
 struct Msg {
   MessageHeader header{};
