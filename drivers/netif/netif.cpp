@@ -99,10 +99,10 @@ Error Netif::frame_error(std::size_t pieces, std::size_t length) const {
   if (!state_ || state_->disconnected) return Error::disconnected();
   if (pieces == 0 || pieces > kMaxWritevPieces)
     return Error::unknown("a frame takes 1 to " + std::to_string(kMaxWritevPieces) + " pieces, not " + std::to_string(pieces));
-  const std::size_t max = std::size_t{mtu()} + kEthernetHeaderLength;
+  const std::size_t max = state_->max_frame;  // the bound frame_ok checked, not a second reading
   return Error::unknown("frame of " + std::to_string(length) + " bytes is outside " +
                         std::to_string(kEthernetHeaderLength) + ".." + std::to_string(max) + " (MTU " +
-                        std::to_string(mtu()) + " + Ethernet header)");
+                        std::to_string(max - kEthernetHeaderLength) + " + Ethernet header)");
 }
 
 io<Result<>> Netif::write(Buffer frame) {

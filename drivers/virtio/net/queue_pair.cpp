@@ -104,16 +104,6 @@ class RingQueuePair final : public QueuePair {
 
   ring::RingError error() const noexcept override { return rx_.broken() ? rx_.error() : tx_.error(); }
 
-  bool arm_interrupts() override {
-    const bool rx_work = rx_.enable_interrupts();
-    const bool tx_work = waiter_count_ > 0 && tx_.enable_interrupts();
-    return !(rx_work || tx_work);
-  }
-  void disarm_interrupts() override {
-    rx_.suppress_interrupts();
-    tx_.suppress_interrupts();
-  }
-
  private:
   struct TxRecord {
     std::uint16_t count = 0;

@@ -59,9 +59,6 @@ class QueuePair {
 
   // Why the queue stopped trusting the device, if it did.
   virtual ring::RingError error() const noexcept = 0;
-  // Sleep support: enable used-buffer notifications; false when work is already there.
-  virtual bool arm_interrupts() = 0;
-  virtual void disarm_interrupts() = 0;
 
   void set_sink(drivers::FrameSink* sink) noexcept { sink_ = sink; }
   void set_usable(bool usable) noexcept { usable_ = usable; }

@@ -1,5 +1,5 @@
-// Memory the device reaches by DMA (rings, shared headers), from DPDK's heap: zeroed, aligned,
-// physically contiguous, and known by the address the device must be given for it.
+// Memory the device reaches by DMA (rings, shared headers): a DPDK memzone, zeroed, aligned,
+// IOVA-contiguous, and known by the address the device must be given for it.
 #pragma once
 
 #include <cstddef>
