@@ -50,6 +50,8 @@ Result<std::uint64_t> negotiate_features(std::uint64_t offered, const FeatureReq
     if (!has_feature(offered, VIRTIO_F_ACCESS_PLATFORM))
       return Error::unknown("device does not offer VIRTIO_F_ACCESS_PLATFORM, required behind an IOMMU");
     wanted |= feature_bit(VIRTIO_F_ACCESS_PLATFORM);
+  } else if (request.accept_access_platform) {
+    wanted |= feature_bit(VIRTIO_F_ACCESS_PLATFORM);
   }
   // A2: features whose prerequisite is missing are never accepted; none of the dependents of
   // CTRL_VQ (MQ, CTRL_RX, ...) is in kSupported, so a device offering them without CTRL_VQ is

@@ -47,7 +47,7 @@ Result<> VirtioNetDevice::negotiate() {
   t.set_status(VIRTIO_CONFIG_S_ACKNOWLEDGE);
   t.set_status(VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
   const std::uint64_t offered = t.device_features() & ~options_.declined_features;
-  auto chosen = negotiate_features(offered, {.access_platform = options_.access_platform});
+  auto chosen = negotiate_features(offered, {.access_platform = options_.access_platform, .accept_access_platform = options_.accept_access_platform});
   if (!chosen) return std::move(chosen).error();
   if (features_ != 0 && *chosen != features_)  // after a reset the device must still be the same device
     return Error::unknown("device features changed across a reset: was " + describe_features(features_) + ", now " +

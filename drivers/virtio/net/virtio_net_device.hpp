@@ -23,6 +23,7 @@ struct DeviceOptions {
   unsigned queue_pairs = 1;
   std::uint16_t max_queue_size = 1024;  // we use min(this, what the device offers)
   bool access_platform = false;          // require VIRTIO_F_ACCESS_PLATFORM (IOMMU)
+  bool accept_access_platform = false;   // accept it if offered (PCI without an IOMMU)
   std::uint64_t declined_features = 0;   // never accept these, even if offered
 };
 

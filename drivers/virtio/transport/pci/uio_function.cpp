@@ -1,0 +1,69 @@
+// A PCI function bound to uio_pci_generic: configuration space through sysfs' "config" file,
+// BARs by mmap of the "resourceN" files. There is no IOMMU on this path, so the device must be
+// given physical addresses: DPDK has to run in IOVA-as-PA mode (hugepages, root).
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "drivers/virtio/transport/pci/function_impl.hpp"
+#include "drivers/virtio/transport/pci/sysfs.hpp"
+
+namespace netfront::virtio::pci {
+namespace {
+
+class UioFunction final : public PciFunction {
+ public:
+  UioFunction(const PciAddress& a, int config_fd) : address_(a), config_fd_(config_fd), sizes_(sysfs::memory_bar_sizes(a)) {}
+  ~UioFunction() override {
+    for (unsigned i = 0; i < maps_.size(); ++i)
+      if (maps_[i]) ::munmap(const_cast<std::byte*>(maps_[i]), sizes_[i]);
+    ::close(config_fd_);
+  }
+  KernelDriver kernel_driver() const noexcept override { return KernelDriver::Uio; }
+  const PciAddress& address() const noexcept override { return address_; }
+  Result<> read_config(std::size_t offset, std::span<std::byte> out) override {
+    return checked_io(::pread(config_fd_, out.data(), out.size(), static_cast<off_t>(offset)), out.size(), "read");
+  }
+  Result<> write_config(std::size_t offset, std::span<const std::byte> in) override {
+    return checked_io(::pwrite(config_fd_, in.data(), in.size(), static_cast<off_t>(offset)), in.size(), "write");
+  }
+  const std::array<std::uint64_t, 6>& bar_sizes() const noexcept override { return sizes_; }
+  Result<volatile std::byte*> map_bar(unsigned bar) override {
+    if (bar >= 6 || sizes_[bar] == 0) return Error::unknown("BAR " + std::to_string(bar) + " is not a memory BAR");
+    if (maps_[bar]) return maps_[bar];
+    const std::string path = sysfs::device_dir(address_) + "/resource" + std::to_string(bar);
+    const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) return Error::unknown("open " + path + ": " + std::strerror(errno));
+    void* p = ::mmap(nullptr, sizes_[bar], PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    const int err = errno;
+    ::close(fd);
+    if (p == MAP_FAILED) return Error::unknown("mmap " + path + ": " + std::strerror(err));
+    maps_[bar] = static_cast<volatile std::byte*>(p);
+    return maps_[bar];
+  }
+
+ private:
+  Result<> checked_io(ssize_t done, std::size_t wanted, const char* what) {
+    if (done == static_cast<ssize_t>(wanted)) return Ok{};
+    return Error::unknown(std::string("PCI configuration ") + what + " on " + address_.to_string() + " failed" +
+                          (done < 0 ? std::string(": ") + std::strerror(errno) : std::string(" (short)")));
+  }
+  PciAddress address_;
+  int config_fd_;
+  std::array<std::uint64_t, 6> sizes_;
+  std::array<volatile std::byte*, 6> maps_{};
+};
+
+}  // namespace
+
+Result<std::unique_ptr<PciFunction>> open_uio_function(const PciAddress& a) {
+  const std::string path = sysfs::device_dir(a) + "/config";
+  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return Error::unknown("open " + path + ": " + std::strerror(errno) + " (netfront needs root for uio)");
+  return std::unique_ptr<PciFunction>(new UioFunction(a, fd));
+}
+
+}  // namespace netfront::virtio::pci

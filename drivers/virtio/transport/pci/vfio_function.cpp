@@ -1,0 +1,104 @@
+// A PCI function bound to vfio-pci behind an IOMMU. DPDK's EAL owns the VFIO container and has
+// mapped all of its memory into it (IOVA = the memseg's IOVA), so rte_vfio_setup_device() adds
+// the function's group to that container and hands back the device fd; configuration space and
+// BARs are regions of that fd (linux/vfio.h). The device can reach only what DPDK mapped.
+#include <rte_vfio.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <optional>
+
+#include "drivers/virtio/transport/pci/function_impl.hpp"
+
+namespace netfront::virtio::pci {
+namespace {
+
+constexpr const char* kSysfsDevices = "/sys/bus/pci/devices";
+
+struct Region {
+  std::uint64_t offset = 0;
+  std::uint64_t size = 0;
+  bool mappable = false;
+};
+
+std::optional<Region> region_info(int fd, unsigned index) {
+  vfio_region_info info{};
+  info.argsz = sizeof info;
+  info.index = index;
+  if (::ioctl(fd, VFIO_DEVICE_GET_REGION_INFO, &info) != 0) return std::nullopt;
+  return Region{info.offset, info.size, (info.flags & VFIO_REGION_INFO_FLAG_MMAP) != 0};
+}
+
+class VfioFunction final : public PciFunction {
+ public:
+  VfioFunction(const PciAddress& a, int fd, Region config, std::array<Region, 6> bars)
+      : address_(a), name_(a.to_string()), fd_(fd), config_(config), bars_(bars) {
+    for (unsigned i = 0; i < 6; ++i) sizes_[i] = bars_[i].size;
+  }
+  ~VfioFunction() override {
+    for (unsigned i = 0; i < 6; ++i)
+      if (maps_[i]) ::munmap(const_cast<std::byte*>(maps_[i]), bars_[i].size);
+    rte_vfio_release_device(kSysfsDevices, name_.c_str(), fd_);
+  }
+  KernelDriver kernel_driver() const noexcept override { return KernelDriver::Vfio; }
+  const PciAddress& address() const noexcept override { return address_; }
+  Result<> read_config(std::size_t offset, std::span<std::byte> out) override {
+    if (offset + out.size() > config_.size) return Error::unknown("PCI configuration read beyond the region");
+    return checked_io(::pread(fd_, out.data(), out.size(), static_cast<off_t>(config_.offset + offset)), out.size(), "read");
+  }
+  Result<> write_config(std::size_t offset, std::span<const std::byte> in) override {
+    if (offset + in.size() > config_.size) return Error::unknown("PCI configuration write beyond the region");
+    return checked_io(::pwrite(fd_, in.data(), in.size(), static_cast<off_t>(config_.offset + offset)), in.size(), "write");
+  }
+  const std::array<std::uint64_t, 6>& bar_sizes() const noexcept override { return sizes_; }
+  Result<volatile std::byte*> map_bar(unsigned bar) override {
+    if (bar >= 6 || sizes_[bar] == 0) return Error::unknown("BAR " + std::to_string(bar) + " is not a memory BAR");
+    if (maps_[bar]) return maps_[bar];
+    if (!bars_[bar].mappable) return Error::unknown("VFIO does not let BAR " + std::to_string(bar) + " be mapped");
+    void* p = ::mmap(nullptr, bars_[bar].size, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, static_cast<off_t>(bars_[bar].offset));
+    if (p == MAP_FAILED) return Error::unknown("mmap of BAR " + std::to_string(bar) + ": " + std::strerror(errno));
+    maps_[bar] = static_cast<volatile std::byte*>(p);
+    return maps_[bar];
+  }
+
+ private:
+  Result<> checked_io(ssize_t done, std::size_t wanted, const char* what) {
+    if (done == static_cast<ssize_t>(wanted)) return Ok{};
+    return Error::unknown(std::string("PCI configuration ") + what + " on " + name_ + " failed" +
+                          (done < 0 ? std::string(": ") + std::strerror(errno) : std::string(" (short)")));
+  }
+  PciAddress address_;
+  std::string name_;
+  int fd_;
+  Region config_;
+  std::array<Region, 6> bars_;
+  std::array<std::uint64_t, 6> sizes_{};
+  std::array<volatile std::byte*, 6> maps_{};
+};
+
+}  // namespace
+
+Result<std::unique_ptr<PciFunction>> open_vfio_function(const PciAddress& a) {
+  const std::string name = a.to_string();
+  if (!rte_vfio_is_enabled("vfio_pci") && !rte_vfio_is_enabled("vfio"))
+    return Error::unknown("VFIO is not enabled in DPDK (load vfio-pci before netfront starts)");
+  int fd = -1;
+  vfio_device_info info{};
+  info.argsz = sizeof info;
+  if (rte_vfio_setup_device(kSysfsDevices, name.c_str(), &fd, &info) != 0 || fd < 0)
+    return Error::unknown("VFIO set-up of " + name + " failed (is its IOMMU group viable and the IOMMU on?)");
+  auto config = region_info(fd, VFIO_PCI_CONFIG_REGION_INDEX);
+  std::array<Region, 6> bars{};
+  for (unsigned i = 0; i < 6 && i < info.num_regions; ++i)
+    if (auto r = region_info(fd, VFIO_PCI_BAR0_REGION_INDEX + i)) bars[i] = *r;
+  if (!config || config->size < 256) {
+    rte_vfio_release_device(kSysfsDevices, name.c_str(), fd);
+    return Error::unknown("VFIO gives no configuration space for " + name);
+  }
+  return std::unique_ptr<PciFunction>(new VfioFunction(a, fd, *config, bars));
+}
+
+}  // namespace netfront::virtio::pci
