@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Builds the echo appliance's bootable image: Debian's stock kernel (downloaded as a package
+# and unpacked, never installed) and an initramfs whose /init is netfront-echo with only the
+# shared libraries, DPDK plugin and kernel modules it needs. Prints the image's size.
+#   tools/appliance/build-image.sh            -> build/appliance/{vmlinuz,initramfs.img}
+# NETFRONT_BUILD names the build directory (default: build).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+tools/build.sh
+build=${NETFRONT_BUILD:-build}
+out=$build/appliance
+mkdir -p "$out"
+
+# The kernel: whatever linux-image-amd64 currently depends on, fetched once into the build dir.
+if [[ ! -f $out/vmlinuz || ! -d $out/modules ]]; then
+  package=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+  [[ -n $package ]] || { echo "build-image: cannot find the kernel package behind linux-image-amd64" >&2; exit 1; }
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' EXIT
+  (cd "$work" && apt-get download -q "$package" >/dev/null 2>&1) ||
+    { echo "build-image: apt-get download $package failed" >&2; exit 1; }
+  dpkg -x "$work"/*.deb "$work/root"
+  cp "$work"/root/boot/vmlinuz-* "$out/vmlinuz"
+  rm -rf "$out/modules" && mkdir -p "$out/modules"
+  for m in uio/uio.ko uio/uio_pci_generic.ko vfio/vfio.ko vfio/vfio_iommu_type1.ko vfio/vfio_virqfd.ko \
+           vfio/pci/vfio-pci-core.ko vfio/pci/vfio-pci.ko; do
+    cp "$work"/root/lib/modules/*/kernel/drivers/$m "$out/modules/"
+  done
+  cp "$work"/root/lib/modules/*/kernel/virt/lib/irqbypass.ko "$out/modules/"
+  echo "kernel: $package"
+fi
+
+plugins=$(pkg-config --variable=pmdsdir libdpdk 2>/dev/null || true)
+[[ -n $plugins ]] || plugins=$(strings "$(ldconfig -p | awk '/librte_eal.so.[0-9]+ / {print $NF; exit}')" | awk -F= '/^DPDK_PLUGIN_PATH=/ {print $2}')
+python3 tools/appliance/mkinitramfs.py --init "$build/tools/appliance/netfront-echo" --output "$out/initramfs.img" \
+  --plugin-dir "$plugins" --plugin "$plugins/librte_mempool_ring.so" \
+  $(for m in "$out"/modules/*.ko; do echo --module "$m"; done)
+kernel_bytes=$(stat -c %s "$out/vmlinuz")
+initramfs_bytes=$(stat -c %s "$out/initramfs.img")
+echo "image: $out/vmlinuz ($((kernel_bytes / 1024)) KiB) + $out/initramfs.img ($((initramfs_bytes / 1024)) KiB)" \
+     "= $(((kernel_bytes + initramfs_bytes) / 1024)) KiB"

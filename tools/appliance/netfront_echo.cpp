@@ -1,0 +1,235 @@
+// netfront-echo: an appliance that answers ARP for its address, ICMP echo, and UDP echo on one
+// port, through the netfront API only, and prints its per-queue stats once a second and at the
+// end. Run as a guest's /init it first does PID 1's work (pid1.hpp) from "netfront.*" kernel
+// options, then serves the guest's virtio NIC from userspace and powers the guest off when
+// told to stop. Run as a normal program it serves any device id (loop:, vhost-user:, pci:).
+//
+//   netfront-echo [--device ID] [--ip A.B.C.D] [--port N] [--memory-mb N]
+//   kernel options: netfront.device=pci:... (default: the first virtio-net function)
+//                   netfront.path=vfio|uio (default: vfio if the guest has an IOMMU)
+//                   netfront.ip=A.B.C.D (default 10.0.2.15, QEMU user networking's guest)
+//                   netfront.port=N (default 7)  netfront.hugepages=N (default 96)
+// Stop: the line "stop" on the console (standard input), SIGINT or SIGTERM.
+#include <arpa/inet.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "netfront/netif.hpp"
+#include "netfront/stats.hpp"
+#include "runtime/dpdk_env.hpp"
+#include "runtime/event_loop.hpp"
+#include "tools/appliance/echo_responder.hpp"
+#include "tools/appliance/pid1.hpp"
+
+using namespace netfront;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct Options {
+  std::string device;  // empty: find the virtio-net PCI function (as /init)
+  std::string path = "auto";
+  std::string ip = "10.0.2.15";
+  std::uint16_t port = 7;
+  unsigned hugepages = 96;
+  unsigned memory_mb = 128;
+};
+
+void say(const char* fmt, auto... args) {
+  std::printf("[%8.3f] netfront-echo: ", appliance::pid1::uptime_seconds());
+  std::printf(fmt, args...);
+  std::printf("\n");
+}
+
+std::optional<Options> parse_args(int argc, char** argv, Options o) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    const bool has_value = i + 1 < argc;
+    if (a == "--device" && has_value) o.device = argv[++i];
+    else if (a == "--ip" && has_value) o.ip = argv[++i];
+    else if (a == "--port" && has_value) o.port = static_cast<std::uint16_t>(std::stoul(argv[++i]));
+    else if (a == "--memory-mb" && has_value) o.memory_mb = static_cast<unsigned>(std::stoul(argv[++i]));
+    else {
+      std::fprintf(stderr, "usage: netfront-echo [--device ID] [--ip A.B.C.D] [--port N] [--memory-mb N]\n");
+      return std::nullopt;
+    }
+  }
+  return o;
+}
+
+void apply_kernel_options(Options& o, const std::map<std::string, std::string>& k) {
+  auto get = [&](const char* key) -> const std::string* {
+    auto it = k.find(key);
+    return it == k.end() ? nullptr : &it->second;
+  };
+  if (auto* v = get("device")) o.device = *v;
+  if (auto* v = get("path")) o.path = *v;
+  if (auto* v = get("ip")) o.ip = *v;
+  if (auto* v = get("port")) o.port = static_cast<std::uint16_t>(std::stoul(*v));
+  if (auto* v = get("hugepages")) o.hugepages = static_cast<unsigned>(std::stoul(*v));
+  if (auto* v = get("memory_mb")) o.memory_mb = static_cast<unsigned>(std::stoul(*v));
+}
+
+// PID 1's work: file systems, hugepages, the NIC bound to vfio-pci or uio_pci_generic.
+Result<> prepare_guest(Options& o) {
+  if (auto r = appliance::pid1::mount_file_systems(); !r) return r;
+  apply_kernel_options(o, appliance::pid1::kernel_options());
+  if (auto r = appliance::pid1::reserve_hugepages(o.hugepages); !r) return r;
+  std::string address;
+  if (o.device.empty()) {
+    address = appliance::pid1::find_virtio_net();
+    if (address.empty()) return Error::unknown("this guest has no virtio-net PCI function");
+    o.device = "pci:" + address;
+  } else if (o.device.rfind("pci:", 0) == 0) {
+    address = o.device.substr(4);
+  }
+  if (address.empty()) return Ok{};
+  const bool vfio = o.path == "vfio" || (o.path == "auto" && appliance::pid1::iommu_present());
+  const std::vector<std::string> modules =
+      vfio ? std::vector<std::string>{"irqbypass.ko", "vfio.ko", "vfio_iommu_type1.ko", "vfio_virqfd.ko", "vfio-pci-core.ko", "vfio-pci.ko"}
+           : std::vector<std::string>{"uio.ko", "uio_pci_generic.ko"};
+  if (auto r = appliance::pid1::load_modules("/lib/modules", modules); !r) return r;
+  const char* driver = vfio ? "vfio-pci" : "uio_pci_generic";
+  if (auto r = appliance::pid1::bind(address, driver); !r) return r;
+  say("%s bound to %s; %u hugepages reserved", address.c_str(), driver, o.hugepages);
+  return Ok{};
+}
+
+void print_stats(const Netif& dev, const appliance::EchoCounters& n, const char* when) {
+  for (unsigned q = 0; q < dev.queue_pairs(); ++q) {
+    const Stats s = dev.get_stats_counters(q);
+    say("%s queue %u: rx %llu pkts %llu bytes, tx %llu pkts %llu bytes, drops rx %llu tx %llu, ring-full %llu, "
+        "device errors %llu",
+        when, q, static_cast<unsigned long long>(s.rx_pkts), static_cast<unsigned long long>(s.rx_bytes),
+        static_cast<unsigned long long>(s.tx_pkts), static_cast<unsigned long long>(s.tx_bytes),
+        static_cast<unsigned long long>(s.rx_drops), static_cast<unsigned long long>(s.tx_drops),
+        static_cast<unsigned long long>(s.tx_ring_full), static_cast<unsigned long long>(s.device_errors));
+  }
+  say("%s answers: arp %llu, icmp %llu, udp %llu; ignored %llu, malformed %llu", when,
+      static_cast<unsigned long long>(n.arp), static_cast<unsigned long long>(n.icmp),
+      static_cast<unsigned long long>(n.udp), static_cast<unsigned long long>(n.ignored),
+      static_cast<unsigned long long>(n.malformed));
+}
+
+bool console_is_watchable() {
+  struct stat st {};
+  return ::fstat(STDIN_FILENO, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || ::isatty(STDIN_FILENO));
+}
+
+io<void> send_reply(Netif& dev, Buffer reply, std::uint64_t& failed) {
+  if (Result<> r = co_await dev.write(std::move(reply)); !r) ++failed;
+}
+
+io<int> serve(runtime::EventLoop& loop, const Options& o, bool as_init) {
+  runtime::DpdkConfig dpdk;
+  dpdk.memory_mb = o.memory_mb;
+  if (as_init) dpdk.memory = runtime::MemoryBacking::Hugepages;
+  if (auto r = runtime::DpdkEnv::start(dpdk); !r) {
+    say("DPDK: %s", r.error().to_string().c_str());
+    co_return 1;
+  }
+  appliance::EchoAddress self;
+  in_addr ip{};
+  if (::inet_pton(AF_INET, o.ip.c_str(), &ip) != 1) {
+    say("'%s' is not an IPv4 address", o.ip.c_str());
+    co_return 1;
+  }
+  self.ipv4 = ntohl(ip.s_addr);
+  self.udp_port = o.port;
+
+  // (Named, not a temporary in the co_await: GCC 12 destroys such temporaries twice.)
+  const std::string device = o.device.empty() ? std::string("loop:") : o.device;
+  Result<Netif> connected = co_await Netif::connect(device);
+  if (!connected) {
+    say("connect %s: %s", o.device.c_str(), connected.error().to_string().c_str());
+    co_return 1;
+  }
+  Netif& dev = *connected;
+  self.mac = dev.mac();
+  say("up: %s, mac %s, mtu %u, link %s; answering %s (ARP, ICMP echo, UDP echo on port %u)", dev.id().to_string().c_str(),
+      dev.mac().to_string().c_str(), dev.mtu(), dev.link_up() ? "up" : "down", o.ip.c_str(), o.port);
+
+  appliance::EchoCounters counters;
+  std::uint64_t failed_writes = 0;
+  bool first = true;
+  bool stopping = false;
+  runtime::Timer ticker(loop, [&] { print_stats(dev, counters, "stats"); });
+  ticker.arm_periodic(1s);
+
+  auto stop = [&](const char* why) {
+    if (stopping) return;
+    stopping = true;
+    say("stopping (%s)", why);
+    ticker.cancel();
+    print_stats(dev, counters, "final");
+    (void)dev.disconnect();
+  };
+  // The console (a terminal or a pipe; nothing to watch otherwise): "stop" ends the
+  // appliance, any other line prints the stats, end of input stops it too.
+  std::optional<runtime::FdWatch> console;
+  if (console_is_watchable()) console.emplace(loop, STDIN_FILENO, EPOLLIN, [&](std::uint32_t) {
+    char line[128];
+    const ssize_t n = ::read(STDIN_FILENO, line, sizeof line - 1);
+    if (n <= 0) return stop("console closed");
+    line[n] = '\0';
+    if (std::strstr(line, "stop")) return stop("asked on the console");
+    print_stats(dev, counters, "stats");
+  });
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  const int signal_fd = ::signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK);
+  runtime::FdWatch signal_watch(loop, signal_fd, EPOLLIN, [&](std::uint32_t) { stop("signal"); });
+
+  Result<> listened = co_await dev.listen([&](Buffer frame) -> io<void> {
+    if (first) {
+      first = false;
+      say("first frame %.3f s after boot", appliance::pid1::uptime_seconds());
+    }
+    if (appliance::answer_in_place(frame, self, counters) == appliance::Answer::None) return make_ready_io();
+    return send_reply(dev, std::move(frame), failed_writes);
+  });
+  ::close(signal_fd);
+  if (failed_writes) say("%llu replies could not be sent", static_cast<unsigned long long>(failed_writes));
+  say("disconnected (%s)", listened ? "clean" : listened.error().to_string().c_str());
+  co_return stopping ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  const bool as_init = ::getpid() == 1;
+  auto options = parse_args(as_init ? 1 : argc, argv, Options{});
+  if (!options) return 2;
+  if (as_init) {
+    say("starting as /init, %.3f s after boot", appliance::pid1::uptime_seconds());
+    if (auto r = prepare_guest(*options); !r) {
+      say("guest set-up failed: %s", r.error().to_string().c_str());
+      appliance::pid1::power_off();
+    }
+  }
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  ::sigprocmask(SIG_BLOCK, &signals, nullptr);  // delivered through the signalfd instead
+  int rc = 0;
+  {
+    runtime::EventLoop loop;
+    rc = loop.run_until(serve(loop, *options, as_init));
+  }
+  say("exit %d", rc);
+  if (as_init) appliance::pid1::power_off();
+  return rc;
+}

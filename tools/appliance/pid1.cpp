@@ -1,0 +1,140 @@
+#include "tools/appliance/pid1.hpp"
+
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <algorithm>
+
+namespace netfront::appliance::pid1 {
+namespace {
+
+std::string errno_text() { return std::strerror(errno); }
+
+Result<> write_file(const std::string& path, const std::string& text) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return Error::unknown("open " + path + ": " + errno_text());
+  const ssize_t n = ::write(fd, text.data(), text.size());
+  const int err = errno;
+  ::close(fd);
+  if (n != static_cast<ssize_t>(text.size())) return Error::unknown("write '" + text + "' to " + path + ": " + std::strerror(err));
+  return Ok{};
+}
+
+std::string read_word(const std::string& path) {
+  std::ifstream in(path);
+  std::string w;
+  in >> w;
+  return w;
+}
+
+}  // namespace
+
+Result<> mount_file_systems() {
+  struct Mount {
+    const char* source;
+    const char* target;
+    const char* type;
+    const char* data;
+  };
+  const Mount mounts[] = {
+      {"proc", "/proc", "proc", nullptr},       {"sysfs", "/sys", "sysfs", nullptr},
+      {"devtmpfs", "/dev", "devtmpfs", nullptr}, {"hugetlbfs", "/dev/hugepages", "hugetlbfs", "pagesize=2M"},
+      {"tmpfs", "/run", "tmpfs", "mode=0755"},  {"tmpfs", "/tmp", "tmpfs", "mode=1777"},
+  };
+  for (const Mount& m : mounts) {
+    ::mkdir(m.target, 0755);
+    if (::mount(m.source, m.target, m.type, 0, m.data) != 0 && errno != EBUSY)
+      return Error::unknown(std::string("mount ") + m.type + " on " + m.target + ": " + errno_text());
+  }
+  ::mkdir("/var", 0755);
+  ::symlink("/run", "/var/run");  // DPDK keeps its runtime files under /var/run
+  return Ok{};
+}
+
+std::map<std::string, std::string> kernel_options() {
+  std::map<std::string, std::string> options;
+  std::ifstream in("/proc/cmdline");
+  for (std::string word; in >> word;) {
+    if (word.rfind("netfront.", 0) != 0) continue;
+    const auto eq = word.find('=');
+    options[word.substr(9, eq == std::string::npos ? std::string::npos : eq - 9)] =
+        eq == std::string::npos ? "1" : word.substr(eq + 1);
+  }
+  return options;
+}
+
+Result<> reserve_hugepages(unsigned count) {
+  if (auto r = write_file("/proc/sys/vm/nr_hugepages", std::to_string(count)); !r) return r;
+  const std::string got = read_word("/proc/sys/vm/nr_hugepages");
+  if (got != std::to_string(count))
+    return Error::unknown("asked the kernel for " + std::to_string(count) + " hugepages, got " + got);
+  return Ok{};
+}
+
+Result<> load_modules(const std::string& dir, const std::vector<std::string>& files) {
+  for (const std::string& file : files) {
+    const std::string path = dir + "/" + file;
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Error::unknown("open module " + path + ": " + errno_text());
+    const long r = ::syscall(SYS_finit_module, fd, "", 0);
+    const int err = errno;
+    ::close(fd);
+    if (r != 0 && err != EEXIST) return Error::unknown("load module " + path + ": " + std::strerror(err));
+  }
+  return Ok{};
+}
+
+bool iommu_present() {
+  std::error_code ec;
+  std::filesystem::directory_iterator it("/sys/kernel/iommu_groups", ec);
+  return !ec && it != std::filesystem::directory_iterator();
+}
+
+std::string find_virtio_net() {
+  std::error_code ec;
+  std::vector<std::string> found;
+  for (const auto& entry : std::filesystem::directory_iterator("/sys/bus/pci/devices", ec)) {
+    const std::string dir = entry.path().string();
+    const std::string vendor = read_word(dir + "/vendor"), device = read_word(dir + "/device");
+    const bool net = vendor == "0x1af4" && (device == "0x1041" || (device == "0x1000" && read_word(dir + "/subsystem_device") == "0x0001"));
+    if (net) found.push_back(entry.path().filename().string());
+  }
+  std::sort(found.begin(), found.end());
+  return found.empty() ? "" : found.front();
+}
+
+Result<> bind(const std::string& address, const std::string& driver) {
+  const std::string dir = "/sys/bus/pci/devices/" + address;
+  if (auto r = write_file(dir + "/driver_override", driver); !r) return r;
+  if (::access((dir + "/driver").c_str(), F_OK) == 0)
+    if (auto r = write_file(dir + "/driver/unbind", address); !r) return r;
+  (void)write_file("/sys/bus/pci/drivers_probe", address);  // fails harmlessly if already bound
+  char target[256];
+  const ssize_t n = ::readlink((dir + "/driver").c_str(), target, sizeof target - 1);
+  const std::string bound = n > 0 ? std::filesystem::path(std::string(target, static_cast<std::size_t>(n))).filename().string() : "";
+  if (bound != driver) return Error::unknown(address + " did not bind to " + driver + (bound.empty() ? "" : " (bound to " + bound + ")"));
+  return Ok{};
+}
+
+void power_off() {
+  ::sync();
+  ::reboot(RB_POWER_OFF);
+  for (;;) ::pause();  // reboot() returns only if we are not allowed to: nothing else to do
+}
+
+double uptime_seconds() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_BOOTTIME, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+}  // namespace netfront::appliance::pid1

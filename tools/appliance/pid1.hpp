@@ -1,0 +1,33 @@
+// What the appliance does when it is the guest's /init: the work a distribution's init and
+// udev would do, and nothing more. File systems the runtime needs, hugepages, the kernel
+// modules of the chosen way into the NIC, the NIC handed to that module, power-off at the end.
+// No shell and no helper programs: plain system calls.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "netfront/result.hpp"
+
+namespace netfront::appliance::pid1 {
+
+// /proc, /sys, /dev (devtmpfs), /dev/hugepages (hugetlbfs), /run and /tmp (tmpfs).
+Result<> mount_file_systems();
+// "netfront.key=value" words of the kernel command line, without the prefix.
+std::map<std::string, std::string> kernel_options();
+Result<> reserve_hugepages(unsigned count);
+// Loads each module file in order from `dir` (finit_module; one already loaded is fine).
+Result<> load_modules(const std::string& dir, const std::vector<std::string>& files);
+// True when the kernel has an IOMMU with groups (VFIO can be used).
+bool iommu_present();
+// The first virtio-net PCI function ("0000:00:03.0"), or "" if there is none.
+std::string find_virtio_net();
+// Binds the function to `driver` through driver_override, unbinding it first if needed.
+Result<> bind(const std::string& address, const std::string& driver);
+// Flushes and powers the machine off (QEMU exits). Never returns.
+[[noreturn]] void power_off();
+// Seconds since the kernel started.
+double uptime_seconds();
+
+}  // namespace netfront::appliance::pid1
