@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
-# The main job: builds netfront (installing what is missing) and runs the demo.
+# The main job: builds netfront and the echo appliance image (installing what is missing and
+# fetching Debian's kernel package), boots it in QEMU with user networking forwarding a host UDP
+# port to the guest, sends 1000 UDP datagrams from the host, checks every echo, shows the
+# appliance's stats and shuts it down. Options go to netfront-appliance, e.g. --path vfio --packed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-tools/build.sh
-exec "${NETFRONT_BUILD:-build}/tools/demo/netfront-demo" "$@"
+tools/appliance/build-image.sh
+build=${NETFRONT_BUILD:-build}
+exec "$build/tools/appliance/netfront-appliance" --image-dir "$build/appliance" "$@"

@@ -8,6 +8,7 @@ packages=(
   dpdk-dev                  # dpdk-testpmd (the vhost-user peer in tests), dpdk-telemetry.py
   libnuma-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  qemu-system-x86 binutils  # guests for the appliance and its end-to-end tests; objcopy, strings
 )
 
 missing=()

@@ -4,7 +4,8 @@
 # and ends with one line counting the test cases of both runs: "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
-tools/build.sh || exit 1
+# Builds netfront and the appliance image the end-to-end tests boot.
+tools/appliance/build-image.sh >/dev/null || exit 1
 build=${NETFRONT_BUILD:-build}
 meson test -C "$build" --print-errorlogs "$@"
 status=$?
@@ -22,7 +23,7 @@ if [[ ${NETFRONT_SANITIZE:-1} != 0 ]]; then
   fi
   meson compile -C "$sbuild" >/dev/null || exit 1
   ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-    meson test -C "$sbuild" --print-errorlogs io buffer engine faults || status=1
+    meson test -C "$sbuild" --print-errorlogs io pci buffer echo-responder engine faults || status=1
   logs+=("$sbuild/meson-logs/testlog.junit.xml")
 fi
 

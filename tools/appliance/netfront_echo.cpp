@@ -9,6 +9,7 @@
 //                   netfront.path=vfio|uio (default: vfio if the guest has an IOMMU)
 //                   netfront.ip=A.B.C.D (default 10.0.2.15, QEMU user networking's guest)
 //                   netfront.port=N (default 7)  netfront.hugepages=N (default 96)
+//                   netfront.bind=0 (leave the NIC's driver alone)
 // Stop: the line "stop" on the console (standard input), SIGINT or SIGTERM.
 #include <arpa/inet.h>
 #include <signal.h>
@@ -38,6 +39,7 @@ namespace {
 struct Options {
   std::string device;  // empty: find the virtio-net PCI function (as /init)
   std::string path = "auto";
+  std::string bind = "1";
   std::string ip = "10.0.2.15";
   std::uint16_t port = 7;
   unsigned hugepages = 96;
@@ -73,6 +75,7 @@ void apply_kernel_options(Options& o, const std::map<std::string, std::string>& 
   };
   if (auto* v = get("device")) o.device = *v;
   if (auto* v = get("path")) o.path = *v;
+  if (auto* v = get("bind")) o.bind = *v;
   if (auto* v = get("ip")) o.ip = *v;
   if (auto* v = get("port")) o.port = static_cast<std::uint16_t>(std::stoul(*v));
   if (auto* v = get("hugepages")) o.hugepages = static_cast<unsigned>(std::stoul(*v));
@@ -92,7 +95,9 @@ Result<> prepare_guest(Options& o) {
   } else if (o.device.rfind("pci:", 0) == 0) {
     address = o.device.substr(4);
   }
-  if (address.empty()) return Ok{};
+  // Anything but a virtio-net function is left alone; connect then says what is wrong with it.
+  if (address.empty() || !appliance::pid1::is_virtio_net(address)) return Ok{};
+  if (o.bind == "0") return Ok{};
   const bool vfio = o.path == "vfio" || (o.path == "auto" && appliance::pid1::iommu_present());
   const std::vector<std::string> modules =
       vfio ? std::vector<std::string>{"irqbypass.ko", "vfio.ko", "vfio_iommu_type1.ko", "vfio_virqfd.ko", "vfio-pci-core.ko", "vfio-pci.ko"}

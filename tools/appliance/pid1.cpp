@@ -99,15 +99,17 @@ bool iommu_present() {
   return !ec && it != std::filesystem::directory_iterator();
 }
 
+bool is_virtio_net(const std::string& address) {
+  const std::string dir = "/sys/bus/pci/devices/" + address;
+  const std::string vendor = read_word(dir + "/vendor"), device = read_word(dir + "/device");
+  return vendor == "0x1af4" && (device == "0x1041" || (device == "0x1000" && read_word(dir + "/subsystem_device") == "0x0001"));
+}
+
 std::string find_virtio_net() {
   std::error_code ec;
   std::vector<std::string> found;
-  for (const auto& entry : std::filesystem::directory_iterator("/sys/bus/pci/devices", ec)) {
-    const std::string dir = entry.path().string();
-    const std::string vendor = read_word(dir + "/vendor"), device = read_word(dir + "/device");
-    const bool net = vendor == "0x1af4" && (device == "0x1041" || (device == "0x1000" && read_word(dir + "/subsystem_device") == "0x0001"));
-    if (net) found.push_back(entry.path().filename().string());
-  }
+  for (const auto& entry : std::filesystem::directory_iterator("/sys/bus/pci/devices", ec))
+    if (is_virtio_net(entry.path().filename().string())) found.push_back(entry.path().filename().string());
   std::sort(found.begin(), found.end());
   return found.empty() ? "" : found.front();
 }

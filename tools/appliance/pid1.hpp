@@ -23,6 +23,8 @@ Result<> load_modules(const std::string& dir, const std::vector<std::string>& fi
 bool iommu_present();
 // The first virtio-net PCI function ("0000:00:03.0"), or "" if there is none.
 std::string find_virtio_net();
+// Whether `address` is a virtio-net PCI function (only those are ever rebound).
+bool is_virtio_net(const std::string& address);
 // Binds the function to `driver` through driver_override, unbinding it first if needed.
 Result<> bind(const std::string& address, const std::string& driver);
 // Flushes and powers the machine off (QEMU exits). Never returns.

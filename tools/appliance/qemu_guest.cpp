@@ -1,0 +1,135 @@
+#include "tools/appliance/qemu_guest.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+extern char** environ;
+
+namespace netfront::appliance {
+
+std::vector<std::string> qemu_command(const GuestOptions& o) {
+  const bool vfio = o.path == GuestPath::Vfio;
+  std::string append = "console=ttyS0 quiet panic=-1 netfront.port=" + std::to_string(o.guest_port);
+  append += vfio ? " netfront.path=vfio intel_iommu=on iommu=pt" : " netfront.path=uio";
+  if (!o.append.empty()) append += " " + o.append;
+  std::string nic = o.legacy_only ? "virtio-net-pci,netdev=n0,disable-legacy=off,disable-modern=on,romfile="
+                                  : "virtio-net-pci,netdev=n0,disable-legacy=on,romfile=";
+  if (!o.legacy_only) nic += o.packed ? ",packed=on" : ",packed=off";
+  nic += o.mrg_rxbuf ? ",mrg_rxbuf=on" : ",mrg_rxbuf=off";
+  if (vfio) nic += ",iommu_platform=on,ats=on";
+  std::vector<std::string> cmd = {"qemu-system-x86_64", "-accel", "tcg", "-cpu", "max", "-smp", "1", "-m", o.memory,
+                                  "-display", "none", "-serial", "stdio", "-monitor", "none", "-no-reboot"};
+  if (vfio) {
+    // An emulated IOMMU for VFIO; interrupt remapping needs the split irqchip.
+    cmd.insert(cmd.end(), {"-M", "q35,kernel-irqchip=split", "-device", "intel-iommu,intremap=on,caching-mode=on"});
+  } else {
+    cmd.insert(cmd.end(), {"-M", "q35"});
+  }
+  cmd.insert(cmd.end(), {"-kernel", o.kernel, "-initrd", o.initramfs, "-append", append, "-netdev",
+                         "user,id=n0,hostfwd=udp:127.0.0.1:" + std::to_string(o.host_port) + "-:" + std::to_string(o.guest_port),
+                         "-device", nic});
+  return cmd;
+}
+
+Result<std::unique_ptr<QemuGuest>> QemuGuest::boot(const GuestOptions& o) {
+  for (const std::string* f : {&o.kernel, &o.initramfs})
+    if (::access(f->c_str(), R_OK) != 0)
+      return Error::unknown(*f + " is missing: build the image first (tools/appliance/build-image.sh)");
+  int in[2], out[2];
+  if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0) return Error::unknown("pipe failed");
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, in[0], STDIN_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, out[1], STDERR_FILENO);
+  const auto cmd = qemu_command(o);
+  std::vector<char*> argv;
+  for (const auto& a : cmd) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  std::unique_ptr<QemuGuest> g(new QemuGuest);
+  const int rc = ::posix_spawnp(&g->pid_, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(in[0]);
+  ::close(out[1]);
+  g->console_in_ = in[1];
+  g->console_out_ = out[0];
+  if (rc != 0) {
+    g->pid_ = -1;
+    return Error::unknown(std::string("cannot start qemu-system-x86_64: ") + std::strerror(rc));
+  }
+  g->reader_ = std::thread([p = g.get()] { p->pump(); });
+  return g;
+}
+
+QemuGuest::~QemuGuest() {
+  if (pid_ > 0 && !exited_) {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+  }
+  if (console_in_ >= 0) ::close(console_in_);
+  if (reader_.joinable()) reader_.join();  // ends at EOF, once QEMU is gone
+  if (console_out_ >= 0) ::close(console_out_);
+}
+
+void QemuGuest::pump() {
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::read(console_out_, buf, sizeof buf);
+    if (n > 0) {
+      std::lock_guard lock(mutex_);
+      console_.append(buf, static_cast<std::size_t>(n));
+    } else if (n == 0 || errno != EINTR) {
+      return;
+    }
+  }
+}
+
+bool QemuGuest::wait_for(const std::string& text, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    {
+      std::lock_guard lock(mutex_);
+      if (console_.find(text) != std::string::npos) return true;
+    }
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    if (!exited_ && ::waitpid(pid_, nullptr, WNOHANG) == pid_) exited_ = true;
+    if (exited_) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));  // let the reader drain
+      std::lock_guard lock(mutex_);
+      return console_.find(text) != std::string::npos;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+void QemuGuest::send_line(const std::string& line) {
+  const std::string text = line + "\n";
+  (void)!::write(console_in_, text.data(), text.size());
+}
+
+bool QemuGuest::wait_exit(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!exited_) {
+    if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
+      exited_ = true;
+      break;
+    }
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+std::string QemuGuest::console() const {
+  std::lock_guard lock(mutex_);
+  return console_;
+}
+
+}  // namespace netfront::appliance

@@ -1,0 +1,65 @@
+// Boots the appliance image in QEMU with one virtio-net-pci NIC behind QEMU's user networking
+// (a host UDP port forwarded to the guest) and keeps the guest's serial console: read from a
+// thread so a chatty guest never blocks on a full pipe, written to for console commands.
+// Used by the README's main command and by the end-to-end tests.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "netfront/result.hpp"
+
+namespace netfront::appliance {
+
+enum class GuestPath { Uio, Vfio };  // how the guest reaches its NIC (see docs/appliance.md)
+
+struct GuestOptions {
+  std::string kernel;     // build/appliance/vmlinuz
+  std::string initramfs;  // build/appliance/initramfs.img
+  GuestPath path = GuestPath::Uio;
+  bool packed = false;
+  bool mrg_rxbuf = true;
+  std::uint16_t host_port = 0;  // forwarded from 127.0.0.1 on the host
+  std::uint16_t guest_port = 7;
+  std::string memory = "512M";
+  bool legacy_only = false;  // a virtio 0.9 NIC without the modern interface (netfront refuses it)
+  std::string append;        // more kernel options, e.g. "netfront.device=pci:0000:00:09.0"
+};
+
+// The QEMU command line for `o` (also printed by the tools, so a run can be repeated by hand).
+std::vector<std::string> qemu_command(const GuestOptions& o);
+
+class QemuGuest {
+ public:
+  static Result<std::unique_ptr<QemuGuest>> boot(const GuestOptions& options);
+  ~QemuGuest();  // kills QEMU (by its pid) if it is still running
+  QemuGuest(const QemuGuest&) = delete;
+  QemuGuest& operator=(const QemuGuest&) = delete;
+
+  // Waits until the console has shown `text` (true) or the timeout passed or QEMU exited.
+  bool wait_for(const std::string& text, std::chrono::milliseconds timeout);
+  void send_line(const std::string& line);
+  // Waits for QEMU to exit; true if it did in time. The guest powers off when told "stop".
+  bool wait_exit(std::chrono::milliseconds timeout);
+  std::string console() const;
+  pid_t pid() const noexcept { return pid_; }
+
+ private:
+  QemuGuest() = default;
+  void pump();
+  pid_t pid_ = -1;
+  int console_in_ = -1;
+  int console_out_ = -1;
+  bool exited_ = false;
+  mutable std::mutex mutex_;
+  std::string console_;
+  std::thread reader_;
+};
+
+}  // namespace netfront::appliance

@@ -1,0 +1,96 @@
+// netfront-appliance: the echo appliance end to end. Boots the image in QEMU with user
+// networking forwarding a host UDP port to the guest, sends UDP datagrams of mixed sizes from
+// the host, checks every echo byte for byte, then stops the appliance from its console and
+// shows what it printed (its per-queue stats among it).
+//
+//   netfront-appliance [--image-dir DIR] [--path uio|vfio] [--packed] [--no-mrg-rxbuf] [--count N]
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <sstream>
+#include <string>
+
+#include "tools/appliance/qemu_guest.hpp"
+#include "tools/appliance/udp_echo_client.hpp"
+
+using namespace netfront::appliance;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::uint16_t free_udp_port() {
+  const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+// The appliance's own lines (and any kernel panic), without the kernel's boot chatter.
+void print_appliance_lines(const std::string& console) {
+  std::istringstream lines(console);
+  for (std::string line; std::getline(lines, line);)
+    if (line.find("netfront") != std::string::npos || line.find("panic") != std::string::npos ||
+        line.find("error") != std::string::npos)
+      std::printf("  guest| %s\n", line.c_str());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  std::string dir = "build/appliance";
+  GuestOptions g;
+  EchoRunOptions e;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--image-dir" && i + 1 < argc) dir = argv[++i];
+    else if (a == "--path" && i + 1 < argc) g.path = std::string(argv[++i]) == "vfio" ? GuestPath::Vfio : GuestPath::Uio;
+    else if (a == "--packed") g.packed = true;
+    else if (a == "--no-mrg-rxbuf") g.mrg_rxbuf = false;
+    else if (a == "--count" && i + 1 < argc) e.count = static_cast<unsigned>(std::stoul(argv[++i]));
+    else {
+      std::fprintf(stderr, "usage: netfront-appliance [--image-dir DIR] [--path uio|vfio] [--packed] [--no-mrg-rxbuf] [--count N]\n");
+      return 2;
+    }
+  }
+  g.kernel = dir + "/vmlinuz";
+  g.initramfs = dir + "/initramfs.img";
+  g.host_port = e.port = free_udp_port();
+  std::string cmd;
+  for (const auto& word : qemu_command(g)) cmd += (cmd.empty() ? "" : " ") + word;
+  std::printf("booting: %s\n", cmd.c_str());
+  auto guest = QemuGuest::boot(g);
+  if (!guest) {
+    std::printf("%s\n", guest.error().to_string().c_str());
+    return 1;
+  }
+  if (!(*guest)->wait_for("netfront-echo: up:", 120s)) {
+    std::printf("the appliance did not come up; its console:\n%s\n", (*guest)->console().c_str());
+    return 1;
+  }
+  print_appliance_lines((*guest)->console());
+  std::printf("sending %u UDP datagrams of %zu..%zu bytes to 127.0.0.1:%u (guest port %u)\n", e.count, e.min_size,
+              e.max_size, e.port, g.guest_port);
+  const EchoRunResult r = run_udp_echo(e);
+  std::printf("echoes: %u of %u back byte for byte (%zu bytes), %u mismatched, %u lost, %u retransmitted, %.2f s%s%s\n",
+              r.echoed, r.sent, r.bytes, r.mismatched, r.lost, r.retransmits, r.seconds, r.error.empty() ? "" : "; ",
+              r.error.c_str());
+  (*guest)->wait_for("answers: arp", 3s);  // one more stats line after the traffic
+  (*guest)->send_line("stop");
+  const bool stopped = (*guest)->wait_exit(60s);
+  std::printf("appliance console after the run:\n");
+  const std::string console = (*guest)->console();
+  const std::size_t up = console.find("netfront-echo: up:");
+  print_appliance_lines(console.substr(console.find('\n', up) + 1));  // what came after the lines above
+  const bool clean = stopped && console.find("disconnected (clean)") != std::string::npos;
+  std::printf("%s\n", clean ? "appliance stopped cleanly" : "appliance did not stop cleanly");
+  return r.all_echoed() && clean ? 0 : 1;
+}
