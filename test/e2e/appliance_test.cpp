@@ -28,18 +28,6 @@ std::string image_dir() {
   return d ? d : "build/appliance";
 }
 
-std::uint16_t free_udp_port() {
-  const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
 // The appliance's last "final queue 0" line, as numbers.
 struct FinalStats {
   unsigned long long rx_pkts = 0, tx_pkts = 0, rx_drops = 0, tx_drops = 0, device_errors = 0;

@@ -37,4 +37,7 @@ std::size_t echo_datagram_size(unsigned i, const EchoRunOptions& o);
 
 EchoRunResult run_udp_echo(const EchoRunOptions& options);
 
+// A UDP port on 127.0.0.1 that is free right now (for QEMU to forward).
+std::uint16_t free_udp_port();
+
 }  // namespace netfront::appliance
