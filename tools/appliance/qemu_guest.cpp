@@ -24,7 +24,8 @@ std::vector<std::string> qemu_command(const GuestOptions& o) {
   if (!o.legacy_only) nic += o.packed ? ",packed=on" : ",packed=off";
   nic += o.mrg_rxbuf ? ",mrg_rxbuf=on" : ",mrg_rxbuf=off";
   if (vfio) nic += ",iommu_platform=on,ats=on";
-  std::vector<std::string> cmd = {"qemu-system-x86_64", "-accel", "tcg", "-cpu", "max", "-smp", "1", "-m", o.memory,
+  std::vector<std::string> cmd = {"qemu-system-x86_64", "-accel", o.kvm ? "kvm" : "tcg", "-cpu", o.kvm ? "host" : "max",
+                                  "-smp", "1", "-m", o.memory,
                                   "-display", "none", "-serial", "stdio", "-monitor", "none", "-no-reboot"};
   if (vfio) {
     // An emulated IOMMU for VFIO; interrupt remapping needs the split irqchip.

@@ -28,6 +28,7 @@ struct GuestOptions {
   std::uint16_t host_port = 0;  // forwarded from 127.0.0.1 on the host
   std::uint16_t guest_port = 7;
   std::string memory = "512M";
+  bool kvm = false;          // -accel kvm -cpu host where KVM works; TCG otherwise
   bool legacy_only = false;  // a virtio 0.9 NIC without the modern interface (netfront refuses it)
   std::string append;        // more kernel options, e.g. "netfront.device=pci:0000:00:09.0"
 };

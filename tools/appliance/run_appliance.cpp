@@ -3,7 +3,8 @@
 // the host, checks every echo byte for byte, then stops the appliance from its console and
 // shows what it printed (its per-queue stats among it).
 //
-//   netfront-appliance [--image-dir DIR] [--path uio|vfio] [--packed] [--no-mrg-rxbuf] [--count N]
+//   netfront-appliance [--image-dir DIR] [--path uio|vfio] [--packed] [--no-mrg-rxbuf] [--kvm] [--count N]
+//   netfront-appliance --boot-only [...]   just boots, the console on this terminal ("stop" ends it)
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -11,6 +12,7 @@
 
 #include <cstdio>
 #include <sstream>
+#include <vector>
 #include <string>
 
 #include "tools/appliance/qemu_guest.hpp"
@@ -37,15 +39,18 @@ int main(int argc, char** argv) {
   std::string dir = "build/appliance";
   GuestOptions g;
   EchoRunOptions e;
+  bool boot_only = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--image-dir" && i + 1 < argc) dir = argv[++i];
     else if (a == "--path" && i + 1 < argc) g.path = std::string(argv[++i]) == "vfio" ? GuestPath::Vfio : GuestPath::Uio;
     else if (a == "--packed") g.packed = true;
     else if (a == "--no-mrg-rxbuf") g.mrg_rxbuf = false;
+    else if (a == "--kvm") g.kvm = true;
+    else if (a == "--boot-only") boot_only = true;
     else if (a == "--count" && i + 1 < argc) e.count = static_cast<unsigned>(std::stoul(argv[++i]));
     else {
-      std::fprintf(stderr, "usage: netfront-appliance [--image-dir DIR] [--path uio|vfio] [--packed] [--no-mrg-rxbuf] [--count N]\n");
+      std::fprintf(stderr, "usage: netfront-appliance [--image-dir DIR] [--path uio|vfio] [--packed] [--no-mrg-rxbuf] [--kvm] [--boot-only] [--count N]\n");
       return 2;
     }
   }
@@ -55,6 +60,16 @@ int main(int argc, char** argv) {
   std::string cmd;
   for (const auto& word : qemu_command(g)) cmd += (cmd.empty() ? "" : " ") + word;
   std::printf("booting: %s\n", cmd.c_str());
+  if (boot_only) {
+    std::printf("UDP port 127.0.0.1:%u reaches the guest's echo port; type \"stop\" to end\n", g.host_port);
+    const auto words = qemu_command(g);
+    std::vector<char*> args;
+    for (const auto& w : words) args.push_back(const_cast<char*>(w.c_str()));
+    args.push_back(nullptr);
+    ::execvp(args[0], args.data());
+    std::perror("qemu-system-x86_64");
+    return 1;
+  }
   auto guest = QemuGuest::boot(g);
   if (!guest) {
     std::printf("%s\n", guest.error().to_string().c_str());
