@@ -133,14 +133,15 @@ Result<DeviceId> DeviceId::parse(std::string_view text) {
         a.server = true;
       } else if (key == "queues") {
         if (auto q = parse_queues(key, value); !q) return std::move(q).error();
-      } else if (key == "packed" || key == "mrg_rxbuf" || key == "in_order" || key == "event_idx") {
+      } else if (key == "packed" || key == "mrg_rxbuf" || key == "in_order" || key == "event_idx" || key == "indirect") {
         auto flag = p.on_off(key, value);
         if (!flag) return std::move(flag).error();
         (key == "packed" ? a.accept.packed : key == "mrg_rxbuf" ? a.accept.mrg_rxbuf
-                         : key == "in_order" ? a.accept.in_order : a.accept.event_idx) = *flag;
+                         : key == "in_order" ? a.accept.in_order : key == "indirect" ? a.accept.indirect
+                         : a.accept.event_idx) = *flag;
       } else {
         return p.fail("unknown option '" + std::string(parts[i]) +
-                      "' (expected server, queues=N, packed=, mrg_rxbuf=, in_order= or event_idx=on|off)");
+                      "' (expected server, queues=N, packed=, mrg_rxbuf=, in_order=, event_idx= or indirect=on|off)");
       }
     }
     return DeviceId(std::move(a), queues);
@@ -171,10 +172,10 @@ Result<DeviceId> DeviceId::parse(std::string_view text) {
       if (key == "packed" || key == "split") {
         if (!value.empty()) return p.fail("'" + std::string(key) + "' takes no value");
         (key == "packed" ? o.packed : split_given) = true;
-      } else if (key == "mrg_rxbuf" || key == "event_idx" || key == "in_order") {
+      } else if (key == "mrg_rxbuf" || key == "event_idx" || key == "in_order" || key == "indirect") {
         auto flag = p.on_off(key, value);
         if (!flag) return std::move(flag).error();
-        (key == "mrg_rxbuf" ? o.mrg_rxbuf : key == "event_idx" ? o.event_idx : o.in_order) = *flag;
+        (key == "mrg_rxbuf" ? o.mrg_rxbuf : key == "event_idx" ? o.event_idx : key == "in_order" ? o.in_order : o.indirect) = *flag;
       } else if (key == "size") {
         auto n = p.number(key, value, 2, 32768);
         if (!n) return std::move(n).error();
@@ -187,7 +188,7 @@ Result<DeviceId> DeviceId::parse(std::string_view text) {
         if (auto q = parse_queues(key, value); !q) return std::move(q).error();
       } else {
         return p.fail("unknown option '" + std::string(part) +
-                      "' (expected packed, split, mrg_rxbuf=on|off, event_idx=on|off, in_order=on|off, size=N, "
+                      "' (expected packed, split, mrg_rxbuf=on|off, event_idx=on|off, in_order=on|off, indirect=on|off, size=N, "
                       "mode=echo|sink or queues=N)");
       }
     }
@@ -211,7 +212,8 @@ std::string DeviceId::to_string() const {
       const auto& v = vhost_user();
       std::string declined;
       for (auto [on, name] : {std::pair{v.accept.packed, "packed"}, {v.accept.mrg_rxbuf, "mrg_rxbuf"},
-                              {v.accept.in_order, "in_order"}, {v.accept.event_idx, "event_idx"}})
+                              {v.accept.in_order, "in_order"}, {v.accept.event_idx, "event_idx"},
+                              {v.accept.indirect, "indirect"}})
         if (!on) declined += "," + std::string(name) + "=off";
       return "vhost-user:" + v.socket_path + (v.server ? ",server" : "") + declined + q;
     }
@@ -226,6 +228,7 @@ std::string DeviceId::to_string() const {
   if (o.mrg_rxbuf != defaults.mrg_rxbuf) add(std::string("mrg_rxbuf=") + (o.mrg_rxbuf ? "on" : "off"));
   if (o.event_idx != defaults.event_idx) add(std::string("event_idx=") + (o.event_idx ? "on" : "off"));
   if (o.in_order != defaults.in_order) add(std::string("in_order=") + (o.in_order ? "on" : "off"));
+  if (o.indirect != defaults.indirect) add(std::string("indirect=") + (o.indirect ? "on" : "off"));
   if (o.queue_size != defaults.queue_size) add("size=" + std::to_string(o.queue_size));
   if (!o.echo) add("mode=sink");
   if (queues_ != 1) add("queues=" + std::to_string(queues_));

@@ -37,6 +37,7 @@ Opened open_vhost_user(const DeviceId& id) {
   if (!accept.in_order) declined |= virtio::feature_bit(virtio::VIRTIO_F_IN_ORDER);
   if (!accept.event_idx) declined |= virtio::feature_bit(virtio::VIRTIO_F_EVENT_IDX);
   if (!accept.mrg_rxbuf) declined |= virtio::feature_bit(virtio::net::VIRTIO_NET_F_MRG_RXBUF);
+  if (!accept.indirect) declined |= virtio::feature_bit(virtio::VIRTIO_F_INDIRECT_DESC);
   auto opened = virtio::net::VirtioNetDevice::open(std::move(*transport),
                                                    {.queue_pairs = id.queue_pairs(), .declined_features = declined});
   if (!opened) return std::move(opened).error();

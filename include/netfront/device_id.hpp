@@ -5,7 +5,7 @@
 // Anything else is an error whose message names the part that is wrong.
 //
 // vhost-user ids may also decline ring features the backend offers, the way DPDK's
-// virtio-user does: packed=off, mrg_rxbuf=off, in_order=off, event_idx=off (all default on:
+// virtio-user does: packed=off, mrg_rxbuf=off, in_order=off, event_idx=off, indirect=off (all default on:
 // netfront takes what the backend offers).
 #pragma once
 
@@ -27,6 +27,7 @@ struct FeatureChoice {
   bool mrg_rxbuf = true;
   bool in_order = true;
   bool event_idx = true;
+  bool indirect = true;
   friend bool operator==(const FeatureChoice&, const FeatureChoice&) = default;
 };
 
@@ -52,6 +53,7 @@ struct LoopOptions {
   bool mrg_rxbuf = true;     // VIRTIO_NET_F_MRG_RXBUF
   bool event_idx = true;     // VIRTIO_F_EVENT_IDX
   bool in_order = false;     // VIRTIO_F_IN_ORDER
+  bool indirect = true;      // VIRTIO_F_INDIRECT_DESC
   unsigned queue_size = 256; // ring entries, a power of two from 2 to 32768
   bool echo = true;          // echo frames back (false: sink them)
   friend bool operator==(const LoopOptions&, const LoopOptions&) = default;

@@ -177,7 +177,9 @@ TEST_P(VhostUserEchoTest, FramesOfEverySizeComeBackMacSwapped) {
 INSTANTIATE_TEST_SUITE_P(
     Features, VhostUserEchoTest,
     ::testing::Values("", ",in_order=off", ",mrg_rxbuf=off", ",mrg_rxbuf=off,in_order=off", ",packed=off",
-                      ",packed=off,in_order=off", ",packed=off,mrg_rxbuf=off", ",packed=off,mrg_rxbuf=off,in_order=off"),
+                      ",packed=off,in_order=off", ",packed=off,mrg_rxbuf=off", ",packed=off,mrg_rxbuf=off,in_order=off",
+                      // writev chains as direct descriptor chains (by default they go indirect)
+                      ",indirect=off", ",packed=off,indirect=off"),
     [](const auto& info) {
       std::string n = info.param.empty() ? "all_offered" : info.param.substr(1);
       for (char& c : n)

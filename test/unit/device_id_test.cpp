@@ -65,9 +65,10 @@ TEST(DeviceIdTest, LoopDefaultsAndOptions) {
 
 TEST(DeviceIdTest, ToStringRoundTrips) {
   for (const char* text : {"vhost-user:/tmp/a.sock", "vhost-user:/tmp/a.sock,server,queues=3",
-                           "vhost-user:/tmp/a.sock,packed=off,mrg_rxbuf=off,in_order=off,event_idx=off", "pci:0000:00:03.0",
+                           "vhost-user:/tmp/a.sock,packed=off,mrg_rxbuf=off,in_order=off,event_idx=off,indirect=off",
+                           "pci:0000:00:03.0",
                            "pci:0001:02:1f.7,queues=8", "loop:", "loop:packed,in_order=on,size=64,queues=2",
-                           "loop:mrg_rxbuf=off,event_idx=off,mode=sink"}) {
+                           "loop:mrg_rxbuf=off,event_idx=off,mode=sink", "loop:packed,indirect=off"}) {
     DeviceId id = parse_ok(text);
     EXPECT_EQ(id.to_string(), text);
     EXPECT_EQ(parse_ok(id.to_string()), id);

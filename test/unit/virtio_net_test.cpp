@@ -11,12 +11,13 @@ namespace {
 
 using testing::LoopRig;
 
-std::string combo_id(bool packed, bool mrg, bool event_idx, bool in_order) {
+std::string combo_id(bool packed, bool mrg, bool event_idx, bool in_order, bool indirect) {
   std::string id = "loop:";
   id += packed ? "packed" : "split";
   id += mrg ? ",mrg_rxbuf=on" : ",mrg_rxbuf=off";
   id += event_idx ? ",event_idx=on" : ",event_idx=off";
   id += in_order ? ",in_order=on" : ",in_order=off";
+  id += indirect ? ",indirect=on" : ",indirect=off";
   return id;
 }
 
@@ -25,7 +26,8 @@ std::vector<std::string> all_combos() {
   for (bool packed : {false, true})
     for (bool mrg : {false, true})
       for (bool ev : {false, true})
-        for (bool in_order : {false, true}) ids.push_back(combo_id(packed, mrg, ev, in_order));
+        for (bool in_order : {false, true})
+          for (bool indirect : {false, true}) ids.push_back(combo_id(packed, mrg, ev, in_order, indirect));
   return ids;
 }
 
@@ -57,6 +59,7 @@ TEST_P(EngineTest, NegotiatesWhatTheDeviceOffersAndDeclinesOffloads) {
   EXPECT_EQ(virtio::has_feature(f, virtio::net::VIRTIO_NET_F_MRG_RXBUF), o.mrg_rxbuf);
   EXPECT_EQ(virtio::has_feature(f, virtio::VIRTIO_F_EVENT_IDX), o.event_idx);
   EXPECT_EQ(virtio::has_feature(f, virtio::VIRTIO_F_IN_ORDER), o.in_order);
+  EXPECT_EQ(virtio::has_feature(f, virtio::VIRTIO_F_INDIRECT_DESC), o.indirect);
   EXPECT_FALSE(virtio::has_feature(f, virtio::net::VIRTIO_NET_F_CSUM));
   EXPECT_FALSE(virtio::has_feature(f, virtio::net::VIRTIO_NET_F_GUEST_TSO4));
   EXPECT_EQ(rig_.device->negotiated_features(), f);
@@ -119,6 +122,16 @@ TEST_P(EngineTest, WritevOfUpTo16PiecesArrivesAsOneFrame) {
     ASSERT_EQ(rig_.received.size(), pieces);
     EXPECT_EQ(rig_.received.back(), whole) << pieces << " pieces";
   }
+  // With VIRTIO_F_INDIRECT_DESC every writev chain went out as one indirect table, else direct.
+  const bool indirect = rig_.netif->id().loop().indirect;
+  EXPECT_EQ(rig_.device->counters().tx_indirect, indirect ? 16u : 0u);
+}
+
+TEST_P(EngineTest, SingleFramesStayDirectEvenWithIndirectTables) {
+  rig_.listen();
+  for (unsigned i = 0; i < 50; ++i) ASSERT_TRUE(rig_.netif->write(rig_.frame(100, i)).get());
+  rig_.run_until_received(50);
+  EXPECT_EQ(rig_.device->counters().tx_indirect, 0u);  // one descriptor each: a table would only cost
 }
 
 TEST_P(EngineTest, RingWrapsAroundOverManyThousandFrames) {
@@ -220,6 +233,68 @@ TEST_P(SmallRingTest, TinyRingsStillMoveEveryFrame) {
   rig.run_until_received(3000);
   ASSERT_EQ(rig.received.size(), 3000u);
   for (unsigned i = 0; i < 3000; i += 97) EXPECT_EQ(rig.received[i], LoopRig::expected(64 + i % 64, i));
+  rig.loop.run_until(rig.netif->disconnect());
+}
+
+// Indirect tables multiply what a ring holds: frames of 16 pieces take 17 entries each when
+// direct, one when indirect. With the device stalled, a 32-entry ring takes 32 such frames
+// at once with indirect tables and only one without; the rest wait for room, then all arrive.
+unsigned frames_posted_while_stalled(const char* id, unsigned writes) {
+  LoopRig rig;
+  EXPECT_TRUE(rig.open(id));
+  rig.listen();
+  rig.device->faults().stall = true;
+  std::vector<io<Result<>>> pending;
+  std::vector<std::vector<std::byte>> sent;
+  for (unsigned f = 0; f < writes; ++f) {
+    std::vector<Buffer> parts;
+    std::vector<std::byte> whole;
+    for (unsigned p = 0; p < 16; ++p) {
+      parts.push_back(rig.frame(14 + p, f * 16 + p));
+      auto e = LoopRig::expected(14 + p, f * 16 + p);
+      whole.insert(whole.end(), e.begin(), e.end());
+    }
+    pending.push_back(rig.netif->writev(parts));
+    sent.push_back(std::move(whole));
+  }
+  rig.run_rounds(5);
+  unsigned posted = 0;
+  for (auto& w : pending) posted += w.ready();
+  rig.device->faults().stall = false;
+  rig.run_until_received(writes);
+  EXPECT_EQ(rig.received.size(), writes) << id;
+  for (unsigned f = 0; f < writes && f < rig.received.size(); ++f) EXPECT_EQ(rig.received[f], sent[f]) << id << " frame " << f;
+  for (auto& w : pending) {
+    EXPECT_TRUE(w.ready());
+    if (w.ready()) {
+      EXPECT_TRUE(w.get());
+    }
+  }
+  rig.loop.run_until(rig.netif->disconnect());
+  rig.received.clear();
+  EXPECT_EQ(rig.pool->in_use(), 0u) << id;
+  return posted;
+}
+
+TEST(IndirectTest, ARingHoldsAsManyManyPieceFramesAsItHasEntries) {
+  for (const char* id : {"loop:size=32", "loop:packed,size=32", "loop:in_order=on,size=32", "loop:packed,in_order=on,size=32"})
+    EXPECT_EQ(frames_posted_while_stalled(id, 40), 32u) << id;
+}
+
+TEST(IndirectTest, WithoutIndirectTablesEachSuchFrameTakesSeventeenEntries) {
+  for (const char* id : {"loop:size=32,indirect=off", "loop:packed,size=32,indirect=off"})
+    EXPECT_EQ(frames_posted_while_stalled(id, 40), 1u) << id;
+}
+
+TEST(IndirectTest, AFrameLongerThanTheQueueSizeIsRefusedEvenWithIndirectTables) {
+  // §2.7.5.2: a table's entries count towards the chain length the queue size bounds.
+  LoopRig rig;
+  ASSERT_TRUE(rig.open("loop:size=8"));
+  std::vector<Buffer> parts;
+  for (unsigned p = 0; p < 16; ++p) parts.push_back(rig.frame(14, p));
+  Result<> r = rig.netif->writev(parts).get();
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("needs more descriptors than the ring has"), std::string::npos) << r.error().message();
   rig.loop.run_until(rig.netif->disconnect());
 }
 

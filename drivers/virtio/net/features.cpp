@@ -36,7 +36,8 @@ constexpr std::array<std::pair<unsigned, const char*>, 18> kNames{{
 constexpr std::uint64_t kSupported = feature_bit(VIRTIO_F_VERSION_1) | feature_bit(VIRTIO_NET_F_MAC) |
                                      feature_bit(VIRTIO_NET_F_MTU) | feature_bit(VIRTIO_NET_F_STATUS) |
                                      feature_bit(VIRTIO_NET_F_MRG_RXBUF) | feature_bit(VIRTIO_F_EVENT_IDX) |
-                                     feature_bit(VIRTIO_F_RING_PACKED) | feature_bit(VIRTIO_F_IN_ORDER);
+                                     feature_bit(VIRTIO_F_RING_PACKED) | feature_bit(VIRTIO_F_IN_ORDER) |
+                                     feature_bit(VIRTIO_F_INDIRECT_DESC);
 
 }  // namespace
 

@@ -71,7 +71,9 @@ class RingQueuePair final : public QueuePair {
   }
 
   io<Result<>> transmit_chain(std::span<const Buffer> pieces) override {
-    if (pieces.size() + 1 > tx_.size())  // E1/E2: never a chain longer than the ring
+    // E1/E2 (§2.7.5.2): never a chain longer than the queue size, counting the entries of an
+    // indirect table too.
+    if (pieces.size() + 1 > tx_.size())
       return make_ready_io(Result<>(Error::unknown("frame of " + std::to_string(pieces.size()) +
                                                    " pieces needs more descriptors than the ring has")));
     return post_or_wait([&] { return post_chain(pieces); },
@@ -175,7 +177,12 @@ class RingQueuePair final : public QueuePair {
 
   bool post_chain(std::span<const Buffer> pieces) noexcept {
     const auto n = static_cast<std::uint16_t>(pieces.size());
-    if (tx_.broken() || tx_.free_descriptors() < n + 1 || (n > 1 && free_records_.empty())) return false;
+    // With indirect descriptors (§2.7.5.3, §2.8.19) the whole chain takes one ring entry, so a
+    // frame of many pieces neither waits for many free entries nor crowds out other frames:
+    // a ring of N entries holds N such frames in flight instead of N / (pieces + 1).
+    const bool indirect = tx_.has_indirect();
+    const std::uint16_t needed = indirect ? 1 : static_cast<std::uint16_t>(n + 1);
+    if (tx_.broken() || tx_.free_descriptors() < needed || (n > 1 && free_records_.empty())) return false;
     std::array<Segment, kMaxWritevPieces + 1> segs;
     segs[0] = {zero_header_.device_address(), c_.header_len, false};
     std::size_t len = 0;
@@ -193,7 +200,11 @@ class RingQueuePair final : public QueuePair {
       for (std::uint16_t i = 0; i < n; ++i) records_[r].mbufs[i] = Buffer(pieces[i]).into_mbuf();
       token = (std::uint64_t{r} << 1) | 1;  // mbuf pointers are even: bit 0 marks a record
     }
-    tx_.add(std::span<const Segment>(segs.data(), std::size_t{n} + 1u), token);
+    const std::span<const Segment> chain(segs.data(), std::size_t{n} + 1u);
+    if (indirect)
+      tx_.add_indirect(chain, token);
+    else
+      tx_.add(chain, token);
     count_tx(len);
     return true;
   }
@@ -402,6 +413,7 @@ Result<std::unique_ptr<QueuePair>> make(const QueuePairConfig& c, transport::Tra
   auto rx = Ring::create(o);
   if (!rx) return std::move(rx).error();
   o.size = c.tx_size;
+  if (c.indirect) o.indirect_max = kMaxWritevPieces + 1;  // the header and every piece
   auto tx = Ring::create(o);
   if (!tx) return std::move(tx).error();
   auto header = DmaMemory::allocate(c.header_len, 64, c.address_mode, c.socket);

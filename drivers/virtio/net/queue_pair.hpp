@@ -34,6 +34,7 @@ struct QueuePairConfig {
   bool event_idx = false;
   bool in_order = false;
   bool mrg_rxbuf = false;
+  bool indirect = false;  // VIRTIO_F_INDIRECT_DESC: writev chains go out as one indirect entry
   std::uint16_t header_len = 12;
   std::uint16_t mtu = 1500;
   AddressMode address_mode = AddressMode::VirtualAddress;

@@ -117,6 +117,7 @@ Result<> VirtioNetDevice::create_queues() {
     qc.event_idx = has_feature(features_, VIRTIO_F_EVENT_IDX);
     qc.in_order = has_feature(features_, VIRTIO_F_IN_ORDER);
     qc.mrg_rxbuf = has_feature(features_, VIRTIO_NET_F_MRG_RXBUF);
+    qc.indirect = has_feature(features_, VIRTIO_F_INDIRECT_DESC);
     qc.header_len = header_len_;
     qc.mtu = config_.mtu;
     qc.address_mode = t.address_mode();

@@ -10,11 +10,14 @@ Result<PackedRing> PackedRing::create(const RingOptions& o) {
     return Error::unknown("packed queue size " + std::to_string(o.size) + " is not from 1 to 32768");
   auto mem = DmaMemory::allocate(PackedLayout::of(o.size).total, 4096, o.address_mode, o.socket);
   if (!mem) return std::move(mem).error();
-  return PackedRing(o, std::move(*mem));
+  auto indirect = allocate_indirect_tables(o, sizeof(pvirtq_desc));
+  if (!indirect) return std::move(indirect).error();
+  return PackedRing(o, std::move(*mem), std::move(*indirect));
 }
 
-PackedRing::PackedRing(const RingOptions& o, DmaMemory mem)
-    : RingCore(o.size, o.in_order), event_idx_(o.event_idx), mem_(std::move(mem)), free_ids_(o.size) {
+PackedRing::PackedRing(const RingOptions& o, DmaMemory mem, DmaMemory indirect)
+    : RingCore(o.size, o.in_order), event_idx_(o.event_idx), mem_(std::move(mem)), indirect_(std::move(indirect)),
+      indirect_max_(o.indirect_max), free_ids_(o.size) {
   const auto layout = PackedLayout::of(size_);
   std::byte* base = mem_.data();
   desc_ = reinterpret_cast<pvirtq_desc*>(base + layout.desc_offset);
@@ -71,6 +74,32 @@ bool PackedRing::add(std::span<const Segment> chain, std::uint64_t token) noexce
   write_shared_release(&desc_[head].flags, head_flags);
   num_free_ = static_cast<std::uint16_t>(num_free_ - n);
   inflight_.start(id, token, n);
+  return true;
+}
+
+bool PackedRing::add_indirect(std::span<const Segment> chain, std::uint64_t token) noexcept {
+  const auto n = static_cast<std::uint16_t>(chain.size());
+  // §2.7.5.2: the table's entries count towards the chain length, which the queue size bounds.
+  if (broken() || n == 0 || n > indirect_max_ || n > size_ || num_free_ == 0) return false;
+  const std::uint16_t id = free_ids_.back();
+  free_ids_.pop_back();
+  // The table belongs to the buffer id, which is ours until the device uses it.
+  const std::size_t table_offset = std::size_t{id} * indirect_max_ * sizeof(pvirtq_desc);
+  auto* table = reinterpret_cast<pvirtq_desc*>(indirect_.data() + table_offset);
+  for (std::uint16_t i = 0; i < n; ++i)  // §2.8.19: read in order; only WRITE counts in a table
+    table[i] = {chain[i].addr, chain[i].len, 0, static_cast<std::uint16_t>(chain[i].device_writable ? VIRTQ_DESC_F_WRITE : 0)};
+  pvirtq_desc& d = desc_[next_avail_];
+  d.addr = indirect_.device_address() + table_offset;
+  d.len = static_cast<std::uint32_t>(n * sizeof(pvirtq_desc));
+  d.id = id;
+  const auto flags = static_cast<std::uint16_t>(VIRTQ_DESC_F_INDIRECT | (avail_wrap_ ? VIRTQ_DESC_F_AVAIL : VIRTQ_DESC_F_USED));
+  write_shared_release(&d.flags, flags);  // the table and the descriptor before the flags
+  if (++next_avail_ == size_) {
+    next_avail_ = 0;
+    avail_wrap_ = !avail_wrap_;
+  }
+  --num_free_;
+  inflight_.start(id, token, 1);
   return true;
 }
 

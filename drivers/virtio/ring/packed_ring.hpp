@@ -18,7 +18,7 @@
 #include "drivers/virtio/ring/dma_memory.hpp"
 #include "drivers/virtio/ring/ring_core.hpp"
 #include "drivers/virtio/ring/ring_layout.hpp"
-#include "drivers/virtio/ring/split_ring.hpp"  // RingOptions
+#include "drivers/virtio/ring/ring_options.hpp"
 #include "netfront/result.hpp"
 
 namespace netfront::virtio::ring {
@@ -32,6 +32,10 @@ class PackedRing : public RingCore {
 
   bool add(std::span<const Segment> chain, std::uint64_t token) noexcept;
   bool add_one(const Segment& segment, std::uint64_t token) noexcept;
+  // §2.8.19: the chain as an indirect table, taking one ring slot. False when the ring has no
+  // tables, the chain is longer than a table or no slot is free.
+  bool add_indirect(std::span<const Segment> chain, std::uint64_t token) noexcept;
+  bool has_indirect() const noexcept { return indirect_max_ > 0; }
   bool publish() noexcept;
   bool take_used(UsedChain& out) noexcept;
   bool has_used() const noexcept;
@@ -46,7 +50,7 @@ class PackedRing : public RingCore {
   }
 
  private:
-  PackedRing(const RingOptions& o, DmaMemory mem);
+  PackedRing(const RingOptions& o, DmaMemory mem, DmaMemory indirect);
   void init_state() noexcept;
   void advance_used(std::uint16_t n) noexcept;
   bool complete(const CompletedChain& c, std::uint16_t id, std::uint32_t len, bool len_valid, UsedChain& out) noexcept;
@@ -54,6 +58,8 @@ class PackedRing : public RingCore {
 
   bool event_idx_;
   DmaMemory mem_;
+  DmaMemory indirect_;  // one table of indirect_max_ descriptors per buffer id
+  std::uint16_t indirect_max_ = 0;
   // Shared with the device:
   pvirtq_desc* desc_;
   pvirtq_event_suppress* driver_event_;

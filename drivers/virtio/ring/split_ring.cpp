@@ -11,12 +11,14 @@ Result<SplitRing> SplitRing::create(const RingOptions& o) {
   const auto layout = SplitLayout::of(o.size);
   auto mem = DmaMemory::allocate(layout.total, 4096, o.address_mode, o.socket);
   if (!mem) return std::move(mem).error();
-  return SplitRing(o, std::move(*mem));
+  auto indirect = allocate_indirect_tables(o, sizeof(virtq_desc));
+  if (!indirect) return std::move(indirect).error();
+  return SplitRing(o, std::move(*mem), std::move(*indirect));
 }
 
-SplitRing::SplitRing(const RingOptions& o, DmaMemory mem)
+SplitRing::SplitRing(const RingOptions& o, DmaMemory mem, DmaMemory indirect)
     : RingCore(o.size, o.in_order), mask_(static_cast<std::uint16_t>(o.size - 1)), event_idx_(o.event_idx),
-      mem_(std::move(mem)), next_(o.size) {
+      mem_(std::move(mem)), indirect_(std::move(indirect)), indirect_max_(o.indirect_max), next_(o.size) {
   const auto layout = SplitLayout::of(size_);
   std::byte* base = mem_.data();
   desc_ = reinterpret_cast<virtq_desc*>(base + layout.desc_offset);
@@ -100,6 +102,30 @@ bool SplitRing::add_one(const Segment& s, std::uint64_t token) noexcept {
   free_head_ = next_[head];
   --num_free_;
   desc_[head] = {s.addr, s.len, static_cast<std::uint16_t>(s.device_writable ? VIRTQ_DESC_F_WRITE : 0), 0};
+  avail_ring_[avail_next_ & mask_] = head;
+  ++avail_next_;
+  inflight_.start(head, token, 1);
+  return true;
+}
+
+bool SplitRing::add_indirect(std::span<const Segment> chain, std::uint64_t token) noexcept {
+  const auto n = static_cast<std::uint16_t>(chain.size());
+  // §2.7.5.2: the table's entries count towards the chain length, which the queue size bounds.
+  if (broken() || n == 0 || n > indirect_max_ || n > size_ || num_free_ == 0) return false;
+  const std::uint16_t head = alloc_descriptors(1);
+  // The table belongs to the head descriptor, and the head is ours until the device gives it
+  // back, so the table is never rewritten while the device may read it.
+  const std::size_t table_offset = std::size_t{head} * indirect_max_ * sizeof(virtq_desc);
+  auto* table = reinterpret_cast<virtq_desc*>(indirect_.data() + table_offset);
+  for (std::uint16_t i = 0; i < n; ++i) {
+    const bool more = i + 1 < n;
+    table[i] = {chain[i].addr, chain[i].len,
+                static_cast<std::uint16_t>((chain[i].device_writable ? VIRTQ_DESC_F_WRITE : 0) | (more ? VIRTQ_DESC_F_NEXT : 0)),
+                static_cast<std::uint16_t>(more ? i + 1 : 0)};
+  }
+  // §2.7.5.3.1: INDIRECT alone on the ring descriptor (never with NEXT or WRITE).
+  desc_[head] = {indirect_.device_address() + table_offset, static_cast<std::uint32_t>(n * sizeof(virtq_desc)),
+                 VIRTQ_DESC_F_INDIRECT, 0};
   avail_ring_[avail_next_ & mask_] = head;
   ++avail_next_;
   inflight_.start(head, token, 1);

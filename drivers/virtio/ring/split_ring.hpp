@@ -17,17 +17,10 @@
 #include "drivers/virtio/ring/dma_memory.hpp"
 #include "drivers/virtio/ring/ring_core.hpp"
 #include "drivers/virtio/ring/ring_layout.hpp"
+#include "drivers/virtio/ring/ring_options.hpp"
 #include "netfront/result.hpp"
 
 namespace netfront::virtio::ring {
-
-struct RingOptions {
-  std::uint16_t size = 256;
-  bool event_idx = false;  // VIRTIO_F_EVENT_IDX negotiated
-  bool in_order = false;   // VIRTIO_F_IN_ORDER negotiated
-  AddressMode address_mode = AddressMode::VirtualAddress;
-  int socket = -1;
-};
 
 class SplitRing : public RingCore {
  public:
@@ -40,6 +33,10 @@ class SplitRing : public RingCore {
   // enough free descriptors or the ring is broken; nothing is changed then.
   bool add(std::span<const Segment> chain, std::uint64_t token) noexcept;
   bool add_one(const Segment& segment, std::uint64_t token) noexcept;
+  // §2.7.5.3: the chain as an indirect table, taking one ring descriptor. False when the ring
+  // has no tables, the chain is longer than a table or no descriptor is free.
+  bool add_indirect(std::span<const Segment> chain, std::uint64_t token) noexcept;
+  bool has_indirect() const noexcept { return indirect_max_ > 0; }
   // Exposes every chain added since the last call; returns whether to notify the device.
   bool publish() noexcept;
   // The next used chain, validated. False when there is none (check broken() for why).
@@ -60,7 +57,7 @@ class SplitRing : public RingCore {
   }
 
  private:
-  SplitRing(const RingOptions& o, DmaMemory mem);
+  SplitRing(const RingOptions& o, DmaMemory mem, DmaMemory indirect);
   void init_state() noexcept;
   std::uint16_t alloc_descriptors(std::uint16_t n) noexcept;
   void free_chain(std::uint16_t head, std::uint16_t descriptors) noexcept;
@@ -69,6 +66,8 @@ class SplitRing : public RingCore {
   std::uint16_t mask_;
   bool event_idx_;
   DmaMemory mem_;
+  DmaMemory indirect_;  // one table of indirect_max_ descriptors per ring descriptor
+  std::uint16_t indirect_max_ = 0;
   // Shared with the device:
   virtq_desc* desc_;
   std::uint16_t* avail_flags_;

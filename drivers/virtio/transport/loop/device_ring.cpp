@@ -20,11 +20,28 @@ std::byte* translate(std::uint64_t addr, std::uint32_t len) {
   return static_cast<std::byte*>(p);
 }
 
+// §2.7.5.3 / §2.8.19: the table a descriptor with VIRTQ_DESC_F_INDIRECT points at, checked
+// before any entry is used: feature negotiated, not combined with NEXT, a whole number of
+// entries, at least one and no more than the queue size, inside driver memory.
+template <typename Desc>
+const Desc* indirect_table(bool negotiated, std::uint16_t flags, std::uint64_t addr, std::uint32_t len,
+                           std::uint16_t queue_size, std::uint16_t& entries, const char*& why) {
+  if (!negotiated) return why = "indirect descriptor without VIRTIO_F_INDIRECT_DESC", nullptr;
+  if (flags & VIRTQ_DESC_F_NEXT) return why = "indirect descriptor with NEXT set", nullptr;
+  if (len == 0 || len % sizeof(Desc) != 0 || len / sizeof(Desc) > queue_size)
+    return why = "indirect table length is not 1..queue-size whole descriptors", nullptr;
+  entries = static_cast<std::uint16_t>(len / sizeof(Desc));
+  const Desc* table = reinterpret_cast<const Desc*>(translate(addr, len));
+  if (!table) why = "indirect table outside driver memory";
+  return table;
+}
+
 class SplitDeviceRing final : public DeviceRing {
  public:
-  SplitDeviceRing(std::uint16_t size, const QueueAddresses& a, bool event_idx)
+  SplitDeviceRing(std::uint16_t size, const QueueAddresses& a, bool event_idx, bool indirect)
       : size_(size),
         event_idx_(event_idx),
+        indirect_(indirect),
         desc_(reinterpret_cast<const virtq_desc*>(a.desc)),
         avail_(reinterpret_cast<const std::uint16_t*>(a.driver)),
         used_(reinterpret_cast<std::uint16_t*>(a.device)) {}
@@ -39,6 +56,7 @@ class SplitDeviceRing final : public DeviceRing {
     if (head >= size_) return fault("avail head out of range");
     out.id = head;
     out.descriptors = 0;
+    out.indirect = false;
     out.segments.clear();
     last_chain_.clear();
     std::uint16_t d = head;
@@ -46,7 +64,10 @@ class SplitDeviceRing final : public DeviceRing {
       if (++out.descriptors > size_) return fault("descriptor chain loops");  // E2
       last_chain_.push_back(d);
       const virtq_desc desc = desc_[d];
-      if (desc.flags & VIRTQ_DESC_F_INDIRECT) return fault("indirect descriptor not negotiated");
+      if (desc.flags & VIRTQ_DESC_F_INDIRECT) {
+        if (out.descriptors != 1) return fault("indirect descriptor inside a chain");
+        return pop_indirect(desc, out);
+      }
       std::byte* p = translate(desc.addr, desc.len);
       if (!p) return fault("descriptor address outside driver memory");
       out.segments.push_back({p, desc.len, static_cast<bool>(desc.flags & VIRTQ_DESC_F_WRITE)});
@@ -55,6 +76,27 @@ class SplitDeviceRing final : public DeviceRing {
       d = desc.next;
     }
     return true;
+  }
+
+  // The chain lives in the table; its links are indices into the table (§2.7.5.3.1).
+  bool pop_indirect(const virtq_desc& head, DeviceChain& out) {
+    out.indirect = true;
+    std::uint16_t entries = 0;
+    const char* why = nullptr;
+    const virtq_desc* table = indirect_table<virtq_desc>(indirect_, head.flags, head.addr, head.len, size_, entries, why);
+    if (!table) return fault(why);
+    std::uint16_t i = 0;
+    for (std::uint16_t walked = 1;; ++walked) {
+      if (walked > entries) return fault("indirect chain loops");
+      const virtq_desc desc = table[i];
+      if (desc.flags & VIRTQ_DESC_F_INDIRECT) return fault("indirect descriptor inside an indirect table");
+      std::byte* p = translate(desc.addr, desc.len);
+      if (!p) return fault("descriptor address outside driver memory");
+      out.segments.push_back({p, desc.len, static_cast<bool>(desc.flags & VIRTQ_DESC_F_WRITE)});
+      if (!(desc.flags & VIRTQ_DESC_F_NEXT)) return true;
+      if (desc.next >= entries) return fault("indirect next out of range");
+      i = desc.next;
+    }
   }
 
   void push_used(UsedWrite used, std::uint16_t) override {
@@ -95,6 +137,7 @@ class SplitDeviceRing final : public DeviceRing {
   }
   std::uint16_t size_;
   bool event_idx_;
+  bool indirect_;
   const virtq_desc* desc_;
   const std::uint16_t* avail_;  // flags, idx, ring[size], used_event
   std::uint16_t* used_;         // flags, idx, ring[size] (as elems), avail_event
@@ -105,8 +148,8 @@ class SplitDeviceRing final : public DeviceRing {
 
 class PackedDeviceRing final : public DeviceRing {
  public:
-  PackedDeviceRing(std::uint16_t size, const QueueAddresses& a)
-      : size_(size), desc_(reinterpret_cast<pvirtq_desc*>(a.desc)) {}
+  PackedDeviceRing(std::uint16_t size, const QueueAddresses& a, bool indirect)
+      : size_(size), indirect_(indirect), desc_(reinterpret_cast<pvirtq_desc*>(a.desc)) {}
 
   bool pop(DeviceChain& out) override {
     if (faulted_) return false;
@@ -117,14 +160,20 @@ class PackedDeviceRing final : public DeviceRing {
     if (avail != avail_wrap_ || used == avail_wrap_) return false;
     out.segments.clear();
     out.descriptors = 0;
+    out.indirect = false;
     std::uint16_t slot = next_avail_;
     bool wrap = avail_wrap_;
     for (;;) {
       if (++out.descriptors > size_) return fault("descriptor chain longer than the ring");
       const pvirtq_desc d = desc_[slot];
-      std::byte* p = translate(d.addr, d.len);
-      if (!p) return fault("descriptor address outside driver memory");
-      out.segments.push_back({p, d.len, static_cast<bool>(d.flags & VIRTQ_DESC_F_WRITE)});
+      if (d.flags & VIRTQ_DESC_F_INDIRECT) {
+        if (out.descriptors != 1) return fault("indirect descriptor inside a chain");
+        if (!pop_indirect(d, out)) return false;
+      } else {
+        std::byte* p = translate(d.addr, d.len);
+        if (!p) return fault("descriptor address outside driver memory");
+        out.segments.push_back({p, d.len, static_cast<bool>(d.flags & VIRTQ_DESC_F_WRITE)});
+      }
       out.id = d.id;  // §2.8.6: the last descriptor's id names the buffer
       if (++slot == size_) {
         slot = 0;
@@ -137,6 +186,23 @@ class PackedDeviceRing final : public DeviceRing {
     last_count_ = out.descriptors;
     next_avail_ = slot;
     avail_wrap_ = wrap;
+    return true;
+  }
+
+  // §2.8.19: a table is read in order, its length says how many entries; only WRITE counts.
+  bool pop_indirect(const pvirtq_desc& head, DeviceChain& out) {
+    out.indirect = true;
+    std::uint16_t entries = 0;
+    const char* why = nullptr;
+    const pvirtq_desc* table = indirect_table<pvirtq_desc>(indirect_, head.flags, head.addr, head.len, size_, entries, why);
+    if (!table) return fault(why);
+    for (std::uint16_t i = 0; i < entries; ++i) {
+      const pvirtq_desc d = table[i];
+      if (d.flags & VIRTQ_DESC_F_INDIRECT) return fault("indirect descriptor inside an indirect table");
+      std::byte* p = translate(d.addr, d.len);
+      if (!p) return fault("descriptor address outside driver memory");
+      out.segments.push_back({p, d.len, static_cast<bool>(d.flags & VIRTQ_DESC_F_WRITE)});
+    }
     return true;
   }
 
@@ -187,6 +253,7 @@ class PackedDeviceRing final : public DeviceRing {
     return false;
   }
   std::uint16_t size_;
+  bool indirect_;
   pvirtq_desc* desc_;
   std::uint16_t next_avail_ = 0;
   bool avail_wrap_ = true;
@@ -211,11 +278,12 @@ std::uint32_t DeviceChain::writable_bytes() const noexcept {
   return n;
 }
 
-std::unique_ptr<DeviceRing> make_split_device_ring(std::uint16_t size, const QueueAddresses& a, bool event_idx) {
-  return std::make_unique<SplitDeviceRing>(size, a, event_idx);
+std::unique_ptr<DeviceRing> make_split_device_ring(std::uint16_t size, const QueueAddresses& a, bool event_idx,
+                                                   bool indirect) {
+  return std::make_unique<SplitDeviceRing>(size, a, event_idx, indirect);
 }
-std::unique_ptr<DeviceRing> make_packed_device_ring(std::uint16_t size, const QueueAddresses& a) {
-  return std::make_unique<PackedDeviceRing>(size, a);
+std::unique_ptr<DeviceRing> make_packed_device_ring(std::uint16_t size, const QueueAddresses& a, bool indirect) {
+  return std::make_unique<PackedDeviceRing>(size, a, indirect);
 }
 
 }  // namespace netfront::virtio::loop

@@ -24,6 +24,7 @@ struct DeviceSegment {
 struct DeviceChain {
   std::uint16_t id = 0;           // what the used entry must name
   std::uint16_t descriptors = 0;  // how many ring slots it took (packed)
+  bool indirect = false;          // its descriptors came from an indirect table
   std::vector<DeviceSegment> segments;
   std::uint32_t readable_bytes() const noexcept;
   std::uint32_t writable_bytes() const noexcept;
@@ -63,7 +64,9 @@ class DeviceRing {
   bool faulted_ = false;
 };
 
-std::unique_ptr<DeviceRing> make_split_device_ring(std::uint16_t size, const ring::QueueAddresses& a, bool event_idx);
-std::unique_ptr<DeviceRing> make_packed_device_ring(std::uint16_t size, const ring::QueueAddresses& a);
+// `indirect`: VIRTIO_F_INDIRECT_DESC was negotiated (otherwise an indirect descriptor is a fault).
+std::unique_ptr<DeviceRing> make_split_device_ring(std::uint16_t size, const ring::QueueAddresses& a, bool event_idx,
+                                                   bool indirect);
+std::unique_ptr<DeviceRing> make_packed_device_ring(std::uint16_t size, const ring::QueueAddresses& a, bool indirect);
 
 }  // namespace netfront::virtio::loop

@@ -89,6 +89,7 @@ std::uint64_t LoopDevice::device_features() {
   if (options_.event_idx) f |= feature_bit(VIRTIO_F_EVENT_IDX);
   if (options_.packed) f |= feature_bit(VIRTIO_F_RING_PACKED);
   if (options_.in_order) f |= feature_bit(VIRTIO_F_IN_ORDER);
+  if (options_.indirect) f |= feature_bit(VIRTIO_F_INDIRECT_DESC);
   if (faults_.mq_without_ctrl_vq) f |= feature_bit(VIRTIO_NET_F_MQ);
   return f;
 }
@@ -123,8 +124,10 @@ Result<> LoopDevice::enable_queue(const transport::QueueSetup& setup) {
                           " cannot be set up");
   Pair& p = *queues_[setup.index / 2];
   const bool packed = has_feature(driver_features_, VIRTIO_F_RING_PACKED);
-  auto ring = packed ? make_packed_device_ring(setup.size, setup.addresses)
-                     : make_split_device_ring(setup.size, setup.addresses, has_feature(driver_features_, VIRTIO_F_EVENT_IDX));
+  const bool indirect = has_feature(driver_features_, VIRTIO_F_INDIRECT_DESC);
+  auto ring = packed ? make_packed_device_ring(setup.size, setup.addresses, indirect)
+                     : make_split_device_ring(setup.size, setup.addresses, has_feature(driver_features_, VIRTIO_F_EVENT_IDX),
+                                              indirect);
   ring->request_notifications();
   if (setup.index % 2 == 0) {
     p.rx = std::move(ring);
@@ -274,6 +277,7 @@ unsigned LoopDevice::work_tx(Pair& p) {
     }
     complete_tx(p, p.tx_chain);
     ++counters_.tx_frames;
+    if (p.tx_chain.indirect) ++counters_.tx_indirect;
     if (len < kHeader) {
       ++counters_.dropped;
       continue;

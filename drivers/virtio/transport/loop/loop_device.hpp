@@ -49,6 +49,7 @@ struct LoopFaults {
 
 struct LoopDeviceCounters {
   std::uint64_t tx_frames = 0;   // frames taken from the driver's transmit queues
+  std::uint64_t tx_indirect = 0; // ... of them described by an indirect table
   std::uint64_t rx_frames = 0;   // frames written into the driver's receive queues
   std::uint64_t notifications = 0;
   std::uint64_t resets = 0;
