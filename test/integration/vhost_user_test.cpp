@@ -33,7 +33,7 @@ struct Session {
   std::vector<std::vector<std::byte>> received;
   std::optional<io<Result<>>> listening;
 
-  Session() {
+  explicit Session(runtime::LoopConfig config = {}) : loop(config) {
     auto p = runtime::PacketPool::create({.size = 4095, .cache = 0});
     EXPECT_TRUE(p);
     pool.emplace(std::move(*p));
@@ -216,6 +216,38 @@ TEST_F(VhostUserTest, EveryFrameWrittenReachesAnRxonlyPeer) {
   s.loop.run_until(s.netif->disconnect());
   peer.stop();
   EXPECT_EQ(peer.rx_packets(), kFrames) << peer.log();
+  EXPECT_EQ(s.pool->in_use(), 0u);
+}
+
+// A loop allowed to sleep sleeps in epoll_wait between frames, with used-buffer notifications
+// on; the backend's write to the call eventfd is what wakes it when the echo comes back (no
+// timer runs while a frame is on its way, and the control socket is quiet).
+TEST_F(VhostUserTest, ASleepingLoopIsWokenByTheBackendsNotifications) {
+  Session s(runtime::LoopConfig{.idle = runtime::IdleMode::Sleep, .idle_polls_before_sleep = 1});
+  bool watchdog_fired = false;
+  runtime::Timer watchdog(s.loop, [&] { watchdog_fired = true; });
+  watchdog.arm_periodic(1ms);  // while the echo path comes up, probes must not wait on a long sleep
+  start("macswap", s);
+  ASSERT_TRUE(s.wait_for_echo_path()) << "testpmd never echoed a probe frame";
+  watchdog.cancel();
+
+  constexpr unsigned kRounds = 50;
+  const std::uint64_t sleeps_before = s.loop.counters().sleeps;
+  for (unsigned round = 0; round < kRounds; ++round) {
+    watchdog_fired = false;
+    watchdog.arm(5s);  // only a lost wake-up could take this long
+    (void)s.netif->write(s.frame(100, round));
+    while (s.received.size() <= round && !watchdog_fired) s.loop.run_once();
+    ASSERT_FALSE(watchdog_fired) << "round " << round << ": the echo never woke the loop";
+    watchdog.cancel();
+    EXPECT_EQ(s.received[round], Session::swapped(100, round));
+  }
+  EXPECT_GT(s.loop.counters().sleeps, sleeps_before) << "the loop never slept between frames";
+  const Stats st = s.netif->get_stats_counters();
+  EXPECT_EQ(st.rx_pkts, kRounds);
+  EXPECT_EQ(st.device_errors, 0u);
+  s.loop.run_until(s.netif->disconnect());
+  s.received.clear();
   EXPECT_EQ(s.pool->in_use(), 0u);
 }
 

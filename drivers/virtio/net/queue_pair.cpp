@@ -106,6 +106,17 @@ class RingQueuePair final : public QueuePair {
 
   ring::RingError error() const noexcept override { return rx_.broken() ? rx_.error() : tx_.error(); }
 
+  bool enable_notifications() noexcept override {
+    bool work = rx_.enable_interrupts();
+    if (waiter_count_ > 0) work = tx_.enable_interrupts() || work;  // room for them wakes us
+    return !work && pending_tx_ == 0;
+  }
+
+  void disable_notifications() noexcept override {
+    rx_.suppress_interrupts();
+    tx_.suppress_interrupts();
+  }
+
  private:
   struct TxRecord {
     std::uint16_t count = 0;

@@ -58,6 +58,13 @@ class QueuePair {
   // flight, fail waiting writers with `why` if set, and start over from empty rings.
   virtual void release_all(const Error* why) = 0;
 
+  // The loop wants to sleep: turn used-buffer notifications on for the receive queue, and for
+  // the transmit queue while writers wait for room. False when work is already there (the
+  // race of §2.7.10: enable, then look once more), with notifications left on.
+  virtual bool enable_notifications() noexcept = 0;
+  // Back to polling: notifications off again.
+  virtual void disable_notifications() noexcept = 0;
+
   // Why the queue stopped trusting the device, if it did.
   virtual ring::RingError error() const noexcept = 0;
 

@@ -3,6 +3,9 @@
 #include <bit>
 #include <cstring>
 
+#include <sys/epoll.h>
+#include <unistd.h>
+
 #include "drivers/virtio/net/features.hpp"
 #include "drivers/virtio/net/net_spec.hpp"
 #include "drivers/virtio/virtio_spec.hpp"
@@ -138,6 +141,7 @@ Result<> VirtioNetDevice::start_queues() {
                          VIRTIO_CONFIG_S_DRIVER_OK);
   state_ = State::Running;
   update_usable();
+  watch_interrupts();
   runtime::logger("net").info("{}: up, {} ring, mtu {}, link {}", transport_->describe(),
                               has_feature(features_, VIRTIO_F_RING_PACKED) ? "packed" : "split", config_.mtu,
                               config_.link_up ? "up" : "down");
@@ -199,6 +203,48 @@ unsigned VirtioNetDevice::poll() {
     shutdown_done_.set_value();
   }
   return work;
+}
+
+void VirtioNetDevice::watch_interrupts() {
+  interrupt_watches_.clear();
+  std::vector<int> fds;
+  for (unsigned pair = 0; pair < pairs_.size(); ++pair) {
+    for (std::uint16_t index : {rx_queue_index(pair), tx_queue_index(pair)}) {
+      const int fd = transport_->interrupt_fd(index);
+      if (fd < 0) return;  // one queue that cannot wake us keeps the loop polling
+      fds.push_back(fd);
+    }
+  }
+  try {
+    for (int fd : fds)
+      interrupt_watches_.push_back(std::make_unique<runtime::FdWatch>(loop_, fd, EPOLLIN, [fd](std::uint32_t) {
+        std::uint64_t count;
+        (void)!::read(fd, &count, sizeof count);  // an eventfd: reading resets it
+      }));
+  } catch (const std::exception& e) {
+    runtime::logger("net").warn("{}: {}; the loop will keep polling", transport_->describe(), e.what());
+    interrupt_watches_.clear();
+  }
+}
+
+// The loop is about to sleep. Asleep we do not poll, so the device's status is looked at now
+// (a pending reset or link change must not wait for the wake-up), then notifications go on.
+bool VirtioNetDevice::arm_wakeup() {
+  if (state_ == State::Shut || state_ == State::Broken) return true;  // nothing more will happen here
+  if (state_ != State::Running || interrupt_watches_.empty() || shutdown_requested_) return false;
+  check_device();
+  if (state_ != State::Running) return false;
+  for (auto& qp : pairs_) {
+    if (!qp->enable_notifications()) {
+      disarm_wakeup();
+      return false;
+    }
+  }
+  return true;
+}
+
+void VirtioNetDevice::disarm_wakeup() {
+  for (auto& qp : pairs_) qp->disable_notifications();
 }
 
 void VirtioNetDevice::check_device() {

@@ -47,8 +47,10 @@ class VirtioNetDevice final : public drivers::NetDevice, public runtime::Poller 
   void set_sink(drivers::FrameSink* sink) noexcept override;
   io<void> shutdown() override;
 
-  // Poller
+  // Poller. The loop may sleep only when every queue can wake it (Transport::interrupt_fd).
   unsigned poll() override;
+  bool arm_wakeup() override;
+  void disarm_wakeup() override;
 
   std::uint64_t features() const noexcept { return features_; }
   transport::Transport& transport() noexcept { return *transport_; }
@@ -67,6 +69,7 @@ class VirtioNetDevice final : public drivers::NetDevice, public runtime::Poller 
   void recover();
   void stop_device(const Error* why);
   void update_usable();
+  void watch_interrupts();
 
   std::unique_ptr<transport::Transport> transport_;
   DeviceOptions options_;
@@ -82,6 +85,8 @@ class VirtioNetDevice final : public drivers::NetDevice, public runtime::Poller 
   bool in_poll_ = false;
   bool shutdown_requested_ = false;
   Promise<void> shutdown_done_;
+  // One per queue when the transport has interrupt fds: drains the fd; waking is the point.
+  std::vector<std::unique_ptr<runtime::FdWatch>> interrupt_watches_;
 };
 
 }  // namespace netfront::virtio::net

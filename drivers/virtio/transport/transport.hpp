@@ -52,6 +52,14 @@ class Transport {
 
   // Available-buffer notification (the doorbell). False if it could not be delivered (B9).
   virtual bool notify(std::uint16_t index) noexcept = 0;
+
+  // Optional (§2.3 used-buffer notifications): an fd that becomes readable when the device
+  // notifies the driver about queue `index`, valid once the queue is enabled; -1 if the
+  // transport has none (the engine then keeps the loop polling instead of letting it sleep).
+  virtual int interrupt_fd(std::uint16_t index) const noexcept {
+    (void)index;
+    return -1;
+  }
 };
 
 }  // namespace netfront::virtio::transport

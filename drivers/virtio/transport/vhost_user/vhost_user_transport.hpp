@@ -45,6 +45,10 @@ class VhostUserTransport final : public transport::Transport {
   std::uint16_t queue_max_size(std::uint16_t index) override { return index < queue_count() ? 32768 : 0; }
   Result<> enable_queue(const transport::QueueSetup& setup) override;
   bool notify(std::uint16_t index) noexcept override;
+  // The call eventfd the backend writes when notifications are enabled (VHOST_USER_SET_VRING_CALL).
+  int interrupt_fd(std::uint16_t index) const noexcept override {
+    return index < call_fds_.size() ? call_fds_[index] : -1;
+  }
 
   bool connected() const noexcept { return channel_.open(); }
 
