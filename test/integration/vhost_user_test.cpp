@@ -15,7 +15,7 @@
 #include "runtime/event_loop.hpp"
 #include "../unit/open_fds.hpp"
 #include "runtime/packet_pool.hpp"
-#include "testpmd_peer.hpp"
+#include "tools/peers/testpmd_peer.hpp"
 
 namespace netfront {
 namespace {

@@ -1,4 +1,4 @@
-#include "testpmd_peer.hpp"
+#include "tools/peers/testpmd_peer.hpp"
 
 #include <signal.h>
 #include <sys/stat.h>

@@ -1,4 +1,5 @@
-// dpdk-testpmd as a vhost-user backend, started and stopped by the test itself.
+// dpdk-testpmd as a vhost-user backend, started and stopped by the program that needs it
+// (the integration tests, the soak tool).
 #pragma once
 
 #include <sys/types.h>

@@ -1,0 +1,162 @@
+// The virtio-pci transport over a fake PCI function: configuration space from FakeConfig and
+// BAR 4 as plain memory, so the registers read back whatever a (lying) device put there.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "drivers/virtio/transport/pci/pci_function.hpp"
+#include "drivers/virtio/transport/pci/virtio_pci_transport.hpp"
+#include "fake_pci_config.hpp"
+
+namespace netfront::testing {
+namespace {
+
+// What the device side of the fake owns; it outlives the transport so tests can look after.
+struct FakeDevice {
+  FakeConfig config = FakeConfig::qemu();
+  alignas(4096) std::array<std::byte, 0x4000> bar4{};
+  PciAddress address{0, 0, 3, 0};
+
+  std::uint8_t u8(std::size_t off) const { return std::to_integer<std::uint8_t>(bar4[off]); }
+  std::uint16_t u16(std::size_t off) const {
+    std::uint16_t v;
+    std::memcpy(&v, &bar4[off], 2);
+    return v;
+  }
+  std::uint32_t u32(std::size_t off) const {
+    std::uint32_t v;
+    std::memcpy(&v, &bar4[off], 4);
+    return v;
+  }
+  void set16(std::size_t off, std::uint16_t v) { std::memcpy(&bar4[off], &v, 2); }
+  void set32(std::size_t off, std::uint32_t v) { std::memcpy(&bar4[off], &v, 4); }
+  std::uint16_t command() const { return static_cast<std::uint16_t>(std::to_integer<unsigned>(config.bytes[4]) |
+                                                                   std::to_integer<unsigned>(config.bytes[5]) << 8); }
+};
+
+class FakeFunction final : public PciFunction {
+ public:
+  explicit FakeFunction(FakeDevice& d) : d_(d) {}
+  KernelDriver kernel_driver() const noexcept override { return KernelDriver::Uio; }
+  const PciAddress& address() const noexcept override { return d_.address; }
+  Result<> read_config(std::size_t offset, std::span<std::byte> out) override {
+    if (offset + out.size() > d_.config.bytes.size()) return Error::unknown("beyond config space");
+    std::memcpy(out.data(), d_.config.bytes.data() + offset, out.size());
+    return Ok{};
+  }
+  Result<> write_config(std::size_t offset, std::span<const std::byte> in) override {
+    if (offset + in.size() > d_.config.bytes.size()) return Error::unknown("beyond config space");
+    std::memcpy(d_.config.bytes.data() + offset, in.data(), in.size());
+    return Ok{};
+  }
+  const std::array<std::uint64_t, 6>& bar_sizes() const noexcept override { return d_.config.bars; }
+  Result<volatile std::byte*> map_bar(unsigned bar) override {
+    if (bar != 4) return Error::unknown("only BAR 4 is mapped");
+    return static_cast<volatile std::byte*>(d_.bar4.data());
+  }
+
+ private:
+  FakeDevice& d_;
+};
+
+// QEMU's layout: common at 0x0000, ISR 0x1000, device config 0x2000, notify 0x3000 (x4).
+constexpr std::size_t kCommon = 0x0000, kDevice = 0x2000, kNotify = 0x3000;
+
+std::unique_ptr<VirtioPciTransport> open(FakeDevice& d) {
+  auto t = VirtioPciTransport::open(std::make_unique<FakeFunction>(d));
+  EXPECT_TRUE(t) << t.error().to_string();
+  return t ? std::move(*t) : nullptr;
+}
+
+TEST(VirtioPciTransport, OpeningEnablesMemoryAndBusMasteringAndClosingResetsAndStopsDma) {
+  FakeDevice d;
+  {
+    auto t = open(d);
+    ASSERT_TRUE(t);
+    EXPECT_EQ(d.command() & (kPciCommandMemory | kPciCommandBusMaster), kPciCommandMemory | kPciCommandBusMaster);
+    t->set_status(0x0f);
+  }
+  EXPECT_EQ(d.u8(kCommon + common::kDeviceStatus), 0);  // reset before anything is freed
+  EXPECT_EQ(d.command() & kPciCommandBusMaster, 0);     // and no more DMA
+}
+
+TEST(VirtioPciTransport, FeaturesAreReadAndWrittenAsTwo32BitWords) {
+  FakeDevice d;
+  auto t = open(d);
+  ASSERT_TRUE(t);
+  d.set32(kCommon + common::kDeviceFeature, 0x00000123);  // the fake shows the same word for either select
+  EXPECT_EQ(t->device_features(), 0x0000012300000123ull);
+  t->set_driver_features(0xabcdef0012345678ull);
+  EXPECT_EQ(d.u32(kCommon + common::kDriverFeatureSelect), 1u);  // the high word went last
+  EXPECT_EQ(d.u32(kCommon + common::kDriverFeature), 0xabcdef00u);
+}
+
+TEST(VirtioPciTransport, QueueSizesOfZeroOrBeyondTheSpecAreUnavailable) {  // A11
+  FakeDevice d;
+  auto t = open(d);
+  ASSERT_TRUE(t);
+  d.set16(kCommon + common::kNumQueues, 2);
+  d.set16(kCommon + common::kQueueSize, 0);
+  EXPECT_EQ(t->queue_max_size(0), 0);
+  d.set16(kCommon + common::kQueueSize, 40000);
+  EXPECT_EQ(t->queue_max_size(1), 0);
+  d.set16(kCommon + common::kQueueSize, 256);
+  EXPECT_EQ(t->queue_max_size(1), 256);
+  EXPECT_EQ(t->queue_max_size(2), 0);  // beyond num_queues
+  auto r = t->enable_queue({.index = 0, .size = 512, .addresses = {0x1000, 0x2000, 0x3000}});
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("cannot take 512 entries (device allows 256)"), std::string::npos) << r.error().message();
+}
+
+TEST(VirtioPciTransport, QueueSetUpWritesAddressesAndTheDoorbellLandsWhereTheDeviceSaid) {
+  FakeDevice d;
+  auto t = open(d);
+  ASSERT_TRUE(t);
+  d.set16(kCommon + common::kNumQueues, 2);
+  d.set16(kCommon + common::kQueueSize, 256);
+  d.set16(kCommon + common::kQueueNotifyOff, 3);
+  ASSERT_TRUE(t->enable_queue({.index = 1, .size = 128, .addresses = {0x1122334455667788ull, 0x2000, 0x3000}}));
+  EXPECT_EQ(d.u16(kCommon + common::kQueueSelect), 1);
+  EXPECT_EQ(d.u16(kCommon + common::kQueueSize), 128);
+  EXPECT_EQ(d.u32(kCommon + common::kQueueDesc), 0x55667788u);
+  EXPECT_EQ(d.u32(kCommon + common::kQueueDesc + 4), 0x11223344u);
+  EXPECT_EQ(d.u16(kCommon + common::kQueueMsixVector), kNoMsiVector);  // poll mode
+  EXPECT_EQ(d.u16(kCommon + common::kQueueEnable), 1);
+  EXPECT_TRUE(t->notify(1));
+  EXPECT_EQ(d.u16(kNotify + 3 * 4), 1);  // queue_notify_off x notify_off_multiplier
+  EXPECT_FALSE(t->notify(0));            // never set up: no doorbell to ring
+}
+
+TEST(VirtioPciTransport, DoorbellOutsideTheNotifyAreaFailsQueueSetUp) {  // A10
+  FakeDevice d;
+  auto t = open(d);
+  ASSERT_TRUE(t);
+  d.set16(kCommon + common::kNumQueues, 2);
+  d.set16(kCommon + common::kQueueSize, 256);
+  d.set16(kCommon + common::kQueueNotifyOff, 0x400);  // x4 = 0x1000: one past the 0x1000-byte area
+  auto r = t->enable_queue({.index = 0, .size = 256, .addresses = {0x1000, 0x2000, 0x3000}});
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("outside the notification area"), std::string::npos) << r.error().message();
+  EXPECT_EQ(d.u16(kCommon + common::kQueueEnable), 0);  // the queue was never enabled
+  EXPECT_FALSE(t->notify(0));
+}
+
+TEST(VirtioPciTransport, DeviceConfigReadsStayInsideItsWindow) {
+  FakeDevice d;
+  auto t = open(d);
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->config_size(), 0x1000u);
+  d.set16(kDevice + 6, 0x0001);  // virtio_net_config.status
+  std::byte two[2];
+  t->read_config(6, two);
+  EXPECT_EQ(std::to_integer<int>(two[0]), 1);
+  std::byte past[8];
+  std::memset(past, 0xff, sizeof past);
+  t->read_config(0x1000 - 4, past);  // half inside, half beyond: the rest reads as zero
+  for (int i = 4; i < 8; ++i) EXPECT_EQ(std::to_integer<int>(past[i]), 0);
+}
+
+}  // namespace
+}  // namespace netfront::testing
