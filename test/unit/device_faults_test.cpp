@@ -141,6 +141,21 @@ TEST_P(RingFaultTest, DeviceNeedsResetIsRecoveredAndTrafficResumes) {  // A13
   for (unsigned i = 0; i < 10; ++i) EXPECT_EQ(rig_.received[10 + i], LoopRig::expected(100, 500 + i));
 }
 
+// F5: a device (or a restarted backend) that comes back from a reset offering different
+// features is not trusted with the old queues: it is failed, and writes say Disconnected.
+TEST_P(RingFaultTest, DeviceBackFromResetWithOtherFeaturesIsFailed) {
+  rig_.device->faults().withdraw_features = virtio::feature_bit(virtio::VIRTIO_F_EVENT_IDX);
+  rig_.device->faults().needs_reset = true;
+  rig_.run_rounds(10000);  // past a status check
+  Result<> w = rig_.netif->write(rig_.frame(60, 0)).get();
+  ASSERT_FALSE(w);
+  EXPECT_TRUE(w.error().is_disconnected()) << w.error().to_string();
+  rig_.loop.run_until(rig_.netif->disconnect());
+  rig_.received.clear();
+  EXPECT_EQ(rig_.pool->in_use(), 0u);
+  EXPECT_EQ(rig_.rx_pool_in_use(), 0u);
+}
+
 TEST_P(RingFaultTest, LinkDownRefusesWritesAndLinkUpRestoresThem) {
   rig_.device->set_link(false);
   rig_.run_rounds(10000);

@@ -91,7 +91,7 @@ std::uint64_t LoopDevice::device_features() {
   if (options_.in_order) f |= feature_bit(VIRTIO_F_IN_ORDER);
   if (options_.indirect) f |= feature_bit(VIRTIO_F_INDIRECT_DESC);
   if (faults_.mq_without_ctrl_vq) f |= feature_bit(VIRTIO_NET_F_MQ);
-  return f;
+  return f & ~faults_.withdraw_features;
 }
 
 std::uint32_t LoopDevice::config_generation() {

@@ -40,6 +40,7 @@ struct LoopFaults {
   bool needs_reset = false;              // A13: set DEVICE_NEEDS_RESET (one-shot)
   bool mq_without_ctrl_vq = false;       // A2, persistent: offer MQ without CTRL_VQ
   bool no_version_1 = false;             // A3, persistent
+  std::uint64_t withdraw_features = 0;   // F5, persistent: stop offering these (seen at the next reset)
   std::optional<std::uint16_t> mtu;      // A5: offer this MTU
   std::optional<MacAddress> mac;         // A6: offer this MAC
   // Persistent: write at most this many bytes into each receive buffer, so frames spread over
