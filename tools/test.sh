@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: builds first (installing what is missing), runs every meson test,
-# then the unit, engine and fault tests again under AddressSanitizer and UndefinedBehaviorSanitizer,
+# then the unit, engine and fault tests and the fuzz targets (seed corpus plus a few seconds of
+# mutations) again under AddressSanitizer and UndefinedBehaviorSanitizer,
 # and ends with one line counting the test cases of both runs: "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -24,9 +25,10 @@ if [[ ${NETFRONT_SANITIZE:-1} != 0 ]]; then
   fi
   # Only what these tests need is built here: the tools and the other tests stay out.
   sanitized=(io pci buffer echo-responder engine faults)
-  meson compile -C "$sbuild" "${sanitized[@]/#/unit-}" >/dev/null || exit 1
+  fuzzed=(pci-capabilities split-used-ring packed-used-ring vhost-user-reply)
+  meson compile -C "$sbuild" "${sanitized[@]/#/unit-}" "${fuzzed[@]/#/fuzz-}" >/dev/null || exit 1
   ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-    meson test -C "$sbuild" --no-rebuild --print-errorlogs "${sanitized[@]}" || status=1
+    meson test -C "$sbuild" --no-rebuild --print-errorlogs "${sanitized[@]}" "${fuzzed[@]/#/fuzz-}" || status=1
   logs+=("$sbuild/meson-logs/testlog.junit.xml")
 fi
 

@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""Writes the fuzz targets' seed corpora (test/fuzz/corpus/<target>/): a few well-formed
+inputs per target, so mutations start from the shapes a real device or backend produces.
+Run again after changing an input format; the files are small and kept in the repository."""
+import os
+import struct
+
+here = os.path.dirname(os.path.abspath(__file__))
+
+
+def write(target, name, data):
+    d = os.path.join(here, "corpus", target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+# PCI: QEMU's virtio-net-pci configuration space, then BAR size exponents (BAR1 4 KiB, BAR4 16 KiB).
+def pci_config(caps, status=0x10):
+    c = bytearray(256)
+    struct.pack_into("<HH", c, 0, 0x1AF4, 0x1041)
+    struct.pack_into("<H", c, 6, status)
+    at, prev = 0x40, None
+    for cap in caps:
+        if prev is None:
+            c[0x34] = at
+        else:
+            c[prev + 1] = at
+        c[at:at + len(cap)] = cap
+        prev, at = at, at + ((len(cap) + 3) & ~3)
+    return bytes(c)
+
+
+def vendor_cap(cfg_type, bar, offset, length, extra=b""):
+    body = struct.pack("<BBBBBBHII", 0x09, 0, 16 + len(extra), cfg_type, bar, 0, 0, offset, length) + extra
+    return body
+
+
+msix = bytes([0x11, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+qemu = [msix, vendor_cap(1, 4, 0x0000, 0x1000), vendor_cap(3, 4, 0x1000, 0x1000), vendor_cap(4, 4, 0x2000, 0x1000),
+        vendor_cap(2, 4, 0x3000, 0x1000, struct.pack("<I", 4))]
+bars = bytes([0, 12, 0, 0, 14, 0])
+write("pci-capabilities", "qemu-virtio-net", pci_config(qemu) + bars)
+write("pci-capabilities", "legacy-only", pci_config([msix]) + bars)
+write("pci-capabilities", "no-capability-list", pci_config([], status=0) + bars)
+
+# Split used ring of 8: flags, idx, 8 x (id, len), avail_event.
+def split_used(mode, entries, idx):
+    ring = struct.pack("<HH", 0, idx)
+    for i in range(8):
+        ring += struct.pack("<II", *(entries[i] if i < len(entries) else (0, 0)))
+    return bytes([mode]) + ring + struct.pack("<H", 0)
+
+
+write("split-used-ring", "one-used", split_used(0x30, [(0, 8)], 1))
+write("split-used-ring", "in-order-batch", split_used(0x72, [(2, 8)], 3))
+write("split-used-ring", "indirect-event-idx", split_used(0x55, [(1, 16), (0, 8)], 2))
+
+# Packed ring of 8: 8 x (addr, len, id, flags); used = AVAIL|USED with the first wrap counter.
+def packed(mode, used):
+    ring = b""
+    for i in range(8):
+        if i < len(used):
+            ring += struct.pack("<QIHH", 0, used[i][1], used[i][0], 0x8080)
+        else:
+            ring += struct.pack("<QIHH", 0, 0, 0, 0)
+    return bytes([mode]) + ring
+
+
+write("packed-used-ring", "one-used", packed(0x30, [(0, 8)]))
+write("packed-used-ring", "in-order", packed(0x72, [(2, 8)]))
+write("packed-used-ring", "indirect", packed(0x55, [(0, 8), (1, 16)]))
+
+# vhost-user replies: request, flags (version 1 | reply), size, payload.
+for index, (name, request) in enumerate([("get-features", 1), ("get-protocol-features", 15), ("get-queue-num", 17),
+                                         ("get-vring-base", 11), ("get-status", 40)]):
+    payload = struct.pack("<Q", 0x1_4000_0000 if request == 1 else 1)
+    write("vhost-user-reply", name, bytes([index]) + struct.pack("<III", request, 0x5, 8) + payload)
