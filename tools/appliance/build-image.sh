@@ -13,7 +13,12 @@ mkdir -p "$out"
 
 # The kernel: whatever linux-image-amd64 currently depends on, fetched once into the build dir.
 if [[ ! -f $out/vmlinuz || ! -d $out/modules ]]; then
-  package=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+  kernel_package() { apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}'; }
+  package=$(kernel_package)
+  if [[ -z $package ]]; then  # a machine whose package lists were never fetched
+    apt-get update -qq >/dev/null
+    package=$(kernel_package)
+  fi
   [[ -n $package ]] || { echo "build-image: cannot find the kernel package behind linux-image-amd64" >&2; exit 1; }
   work=$(mktemp -d)
   trap 'rm -rf "$work"' EXIT
