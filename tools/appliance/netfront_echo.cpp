@@ -125,6 +125,15 @@ void print_stats(const Netif& dev, const appliance::EchoCounters& n, const char*
       static_cast<unsigned long long>(n.malformed));
 }
 
+// The signals that stop the appliance: blocked in main, read from a signalfd in serve().
+sigset_t stop_signals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  return signals;
+}
+
 bool console_is_watchable() {
   struct stat st {};
   return ::fstat(STDIN_FILENO, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || ::isatty(STDIN_FILENO));
@@ -189,10 +198,7 @@ io<int> serve(runtime::EventLoop& loop, const Options& o, bool as_init) {
     if (std::strstr(line, "stop")) return stop("asked on the console");
     print_stats(dev, counters, "stats");
   });
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
+  const sigset_t signals = stop_signals();
   const int signal_fd = ::signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK);
   runtime::FdWatch signal_watch(loop, signal_fd, EPOLLIN, [&](std::uint32_t) { stop("signal"); });
 
@@ -224,10 +230,7 @@ int main(int argc, char** argv) {
       appliance::pid1::power_off();
     }
   }
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
+  const sigset_t signals = stop_signals();
   ::sigprocmask(SIG_BLOCK, &signals, nullptr);  // delivered through the signalfd instead
   int rc = 0;
   {

@@ -11,8 +11,12 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
 #include <algorithm>
+#include <fstream>
+
+#include "drivers/virtio/transport/pci/pci_function.hpp"
+#include "drivers/virtio/transport/pci/sysfs.hpp"
+#include "netfront/device_id.hpp"
 
 namespace netfront::appliance::pid1 {
 namespace {
@@ -99,10 +103,16 @@ bool iommu_present() {
   return !ec && it != std::filesystem::directory_iterator();
 }
 
+// The driver's own definition of a virtio-net function, so /init never binds one that
+// connect would then refuse as "not a network device".
 bool is_virtio_net(const std::string& address) {
   const std::string dir = "/sys/bus/pci/devices/" + address;
-  const std::string vendor = read_word(dir + "/vendor"), device = read_word(dir + "/device");
-  return vendor == "0x1af4" && (device == "0x1041" || (device == "0x1000" && read_word(dir + "/subsystem_device") == "0x0001"));
+  const auto vendor = virtio::pci::sysfs::read_number(dir + "/vendor");
+  const auto device = virtio::pci::sysfs::read_number(dir + "/device");
+  const auto subsystem = virtio::pci::sysfs::read_number(dir + "/subsystem_device");
+  return vendor && device &&
+         virtio::pci::check_virtio_net_identity(static_cast<std::uint16_t>(*vendor), static_cast<std::uint16_t>(*device),
+                                                static_cast<std::uint16_t>(subsystem.value_or(0)));
 }
 
 std::string find_virtio_net() {
@@ -120,9 +130,9 @@ Result<> bind(const std::string& address, const std::string& driver) {
   if (::access((dir + "/driver").c_str(), F_OK) == 0)
     if (auto r = write_file(dir + "/driver/unbind", address); !r) return r;
   (void)write_file("/sys/bus/pci/drivers_probe", address);  // fails harmlessly if already bound
-  char target[256];
-  const ssize_t n = ::readlink((dir + "/driver").c_str(), target, sizeof target - 1);
-  const std::string bound = n > 0 ? std::filesystem::path(std::string(target, static_cast<std::size_t>(n))).filename().string() : "";
+  auto id = DeviceId::parse("pci:" + address);
+  if (!id) return std::move(id).error();
+  const std::string bound = virtio::pci::sysfs::bound_driver(id->pci());
   if (bound != driver) return Error::unknown(address + " did not bind to " + driver + (bound.empty() ? "" : " (bound to " + bound + ")"));
   return Ok{};
 }
