@@ -15,11 +15,12 @@
 
 namespace netfront::drivers {
 
-// Where received frames go. on_frame is called on the device's loop thread.
+// Where received frames go. on_frame is called on the device's loop thread; it returns false
+// when nobody takes frames of that queue (the frame is then freed, and counted as a drop).
 class FrameSink {
  public:
   virtual ~FrameSink() = default;
-  virtual void on_frame(unsigned queue, Buffer frame) = 0;
+  virtual bool on_frame(unsigned queue, Buffer frame) = 0;
 };
 
 class NetDevice {

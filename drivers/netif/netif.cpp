@@ -13,12 +13,21 @@ namespace netfront {
 struct Netif::State final : drivers::FrameSink {
   State(DeviceId i, std::unique_ptr<drivers::NetDevice> d)
       : id(std::move(i)), device(std::move(d)), max_frame(std::size_t{device->mtu()} + kEthernetHeaderLength),
-        baseline(device->queue_pairs()) {}
+        queue_listeners(device->queue_pairs()), baseline(device->queue_pairs()) {}
+
+  // A listen: its handler and the io that completes at disconnect.
+  struct Listener {
+    FrameHandler handler;
+    Promise<Result<>> done;
+  };
 
   // Hot path: one call per received frame. The handler's io is dropped on purpose (see
   // FrameHandler); an exception from the handler is the application's bug, logged, and must
   // not stop delivery of later frames.
-  void on_frame(unsigned /*queue*/, Buffer frame) override {
+  bool on_frame(unsigned queue, Buffer frame) override {
+    FrameHandler& handler = queue_listeners[queue].handler ? queue_listeners[queue].handler : device_listener.handler;
+    if (!handler) [[unlikely]]
+      return false;  // only per-queue listens run, on other queues
     try {
       (void)handler(std::move(frame));
     } catch (const std::exception& e) {
@@ -26,6 +35,16 @@ struct Netif::State final : drivers::FrameSink {
     } catch (...) {
       runtime::logger("netif").error("{}: listen handler threw a non-exception", id.to_string());
     }
+    return true;
+  }
+
+  io<Result<>> listen(Listener& l, FrameHandler&& handler) {
+    if (disconnected) return make_ready_io(Result<>(Error::disconnected()));
+    if (l.handler) return make_ready_io(Result<>(Error::unknown("listen is already running on this device or queue")));
+    if (!handler) return make_ready_io(Result<>(Error::unknown("listen needs a handler")));
+    l.handler = std::move(handler);
+    device->set_sink(this);
+    return l.done.get_io();
   }
 
   io<void> disconnect() {
@@ -33,16 +52,25 @@ struct Netif::State final : drivers::FrameSink {
     disconnected = true;
     device->set_sink(nullptr);
     co_await device->shutdown();
-    handler = nullptr;
-    listen_done.set_value(Ok{});
+    for (Listener* l : listeners()) {
+      if (!l->handler) continue;
+      l->handler = nullptr;
+      l->done.set_value(Ok{});
+    }
+  }
+
+  std::vector<Listener*> listeners() {
+    std::vector<Listener*> all{&device_listener};
+    for (Listener& l : queue_listeners) all.push_back(&l);
+    return all;
   }
 
   DeviceId id;
   std::unique_ptr<drivers::NetDevice> device;
   std::size_t max_frame;  // MTU + Ethernet header; a device's MTU is read once, at bring-up
   bool disconnected = false;
-  FrameHandler handler;
-  Promise<Result<>> listen_done;
+  Listener device_listener;
+  std::vector<Listener> queue_listeners;
   mutable std::mutex baseline_mutex;  // reset/get may come from another thread
   std::vector<Stats> baseline;
 };
@@ -95,8 +123,11 @@ bool Netif::frame_ok(std::size_t pieces, std::size_t length) const noexcept {
          length <= state_->max_frame;
 }
 
-Error Netif::frame_error(std::size_t pieces, std::size_t length) const {
+Error Netif::frame_error(std::size_t pieces, std::size_t length, unsigned queue) const {
   if (!state_ || state_->disconnected) return Error::disconnected();
+  if (queue >= state_->queue_listeners.size())
+    return Error::unknown("no queue pair " + std::to_string(queue) + " on " + state_->id.to_string() + " (it has " +
+                          std::to_string(state_->queue_listeners.size()) + ")");
   if (pieces == 0 || pieces > kMaxWritevPieces)
     return Error::unknown("a frame takes 1 to " + std::to_string(kMaxWritevPieces) + " pieces, not " + std::to_string(pieces));
   const std::size_t max = state_->max_frame;  // the bound frame_ok checked, not a second reading
@@ -105,26 +136,35 @@ Error Netif::frame_error(std::size_t pieces, std::size_t length) const {
                         std::to_string(max - kEthernetHeaderLength) + " + Ethernet header)");
 }
 
-io<Result<>> Netif::write(Buffer frame) {
-  if (!frame_ok(1, frame.length())) [[unlikely]]
-    return make_ready_io(Result<>(frame_error(1, frame.length())));
-  return state_->device->transmit(0, std::move(frame));
+io<Result<>> Netif::write(Buffer frame) { return write_on(0, std::move(frame)); }
+io<Result<>> Netif::writev(std::span<const Buffer> pieces) { return writev_on(0, pieces); }
+io<Result<>> Netif::listen(FrameHandler handler) {
+  if (!state_) return make_ready_io(Result<>(Error::disconnected()));
+  return state_->listen(state_->device_listener, std::move(handler));
 }
 
-io<Result<>> Netif::writev(std::span<const Buffer> pieces) {
+NetifQueue Netif::queue(unsigned queue) noexcept { return NetifQueue(*this, queue); }
+
+// HOT PATH: one call per written frame.
+io<Result<>> Netif::write_on(unsigned queue, Buffer&& frame) {
+  if (!frame_ok(1, frame.length()) || queue >= state_->queue_listeners.size()) [[unlikely]]
+    return make_ready_io(Result<>(frame_error(1, frame.length(), queue)));
+  return state_->device->transmit(queue, std::move(frame));
+}
+
+io<Result<>> Netif::writev_on(unsigned queue, std::span<const Buffer> pieces) {
   std::size_t length = 0;
   for (const Buffer& piece : pieces) length += piece.length();
-  if (!frame_ok(pieces.size(), length)) return make_ready_io(Result<>(frame_error(pieces.size(), length)));
-  return state_->device->transmit_chain(0, pieces);
+  if (!frame_ok(pieces.size(), length) || queue >= state_->queue_listeners.size())
+    return make_ready_io(Result<>(frame_error(pieces.size(), length, queue)));
+  return state_->device->transmit_chain(queue, pieces);
 }
 
-io<Result<>> Netif::listen(FrameHandler handler) {
-  if (!state_ || state_->disconnected) return make_ready_io(Result<>(Error::disconnected()));
-  if (state_->handler) return make_ready_io(Result<>(Error::unknown("listen is already running on this device")));
-  if (!handler) return make_ready_io(Result<>(Error::unknown("listen needs a handler")));
-  state_->handler = std::move(handler);
-  state_->device->set_sink(state_.get());
-  return state_->listen_done.get_io();
+io<Result<>> Netif::listen_on(unsigned queue, FrameHandler&& handler) {
+  if (!state_) return make_ready_io(Result<>(Error::disconnected()));
+  if (queue >= state_->queue_listeners.size())
+    return make_ready_io(Result<>(Error::unknown("no queue pair " + std::to_string(queue) + " on " + state_->id.to_string())));
+  return state_->listen(state_->queue_listeners[queue], std::move(handler));
 }
 
 MacAddress Netif::mac() const noexcept { return state_->device->mac(); }

@@ -33,6 +33,8 @@ class NetDevice;
 // wait (to write a reply on a full ring, say) does so without holding up later frames.
 using FrameHandler = std::function<io<void>(Buffer frame)>;
 
+class NetifQueue;
+
 class Netif {
  public:
   // `connect id`: opens the device and brings it up. Errors: Unimplemented for a transport
@@ -50,7 +52,8 @@ class Netif {
   // Stops the device and releases its buffers; `listen` returns. Never fails; idempotent.
   io<void> disconnect();
 
-  // One frame (Ethernet header included, no FCS) of 14 to mtu()+14 bytes, sent without copying.
+  // One frame (Ethernet header included, no FCS) of 14 to mtu()+14 bytes, sent without copying
+  // on queue pair 0 (queue(q).write for another).
   // Waits while the ring is full; Disconnected once disconnected. Pass the frame with
   // std::move when nothing else views it: the virtio header then goes into its headroom and
   // the frame takes one descriptor instead of two.
@@ -59,8 +62,12 @@ class Netif {
   io<Result<>> writev(std::span<const Buffer> pieces);
 
   // Calls `handler` with every received frame until disconnect; then completes with Ok.
+  // Frames of a queue pair that has a listen of its own (queue(q).listen) go there instead.
   // Disconnected if already disconnected; Unknown if another listen is running.
   io<Result<>> listen(FrameHandler handler);
+
+  // Queue pair `queue` alone (0 <= queue < queue_pairs(), as `queues=N` in the id asked).
+  NetifQueue queue(unsigned queue) noexcept;
 
   MacAddress mac() const noexcept;
   std::uint16_t mtu() const noexcept;
@@ -76,11 +83,33 @@ class Netif {
   static Netif attach(DeviceId id, std::unique_ptr<drivers::NetDevice> device);
 
  private:
+  friend class NetifQueue;
   struct State;
   explicit Netif(std::unique_ptr<State> state) noexcept;
   bool frame_ok(std::size_t pieces, std::size_t length) const noexcept;
-  Error frame_error(std::size_t pieces, std::size_t length) const;
+  Error frame_error(std::size_t pieces, std::size_t length, unsigned queue) const;
+  io<Result<>> write_on(unsigned queue, Buffer&& frame);
+  io<Result<>> writev_on(unsigned queue, std::span<const Buffer> pieces);
+  io<Result<>> listen_on(unsigned queue, FrameHandler&& handler);
   std::unique_ptr<State> state_;
+};
+
+// One queue pair of a Netif: the same write, writev and listen, on this pair's rings only. A
+// view: valid while its Netif is; cheap to copy.
+class NetifQueue {
+ public:
+  unsigned index() const noexcept { return queue_; }
+  io<Result<>> write(Buffer frame) { return netif_->write_on(queue_, std::move(frame)); }
+  io<Result<>> writev(std::span<const Buffer> pieces) { return netif_->writev_on(queue_, pieces); }
+  // This pair's frames, until disconnect. Unknown if this pair has a listen running already.
+  io<Result<>> listen(FrameHandler handler) { return netif_->listen_on(queue_, std::move(handler)); }
+  Stats get_stats_counters() const noexcept { return netif_->get_stats_counters(queue_); }
+
+ private:
+  friend class Netif;
+  NetifQueue(Netif& netif, unsigned queue) noexcept : netif_(&netif), queue_(queue) {}
+  Netif* netif_;
+  unsigned queue_;
 };
 
 }  // namespace netfront

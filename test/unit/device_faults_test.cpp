@@ -240,10 +240,60 @@ TEST(BringUpFaultTest, UnsettledConfigGenerationFailsConnectClearly) {  // A8
 }
 
 TEST(BringUpFaultTest, MqWithoutCtrlVqIsNotNegotiated) {  // A2
+  {
+    LoopRig rig;
+    ASSERT_TRUE(rig.open("loop:", [](auto& d) { d.faults().mq_without_ctrl_vq = true; }, 4));
+    EXPECT_FALSE(virtio::has_feature(rig.driver->features(), virtio::net::VIRTIO_NET_F_MQ));
+    EXPECT_FALSE(virtio::has_feature(rig.driver->features(), virtio::net::VIRTIO_NET_F_CTRL_VQ));
+    rig.loop.run_until(rig.netif->disconnect());
+  }
   LoopRig rig;
-  ASSERT_TRUE(rig.open("loop:", [](auto& d) { d.faults().mq_without_ctrl_vq = true; }));
-  EXPECT_FALSE(virtio::has_feature(rig.driver->features(), virtio::net::VIRTIO_NET_F_MQ));
-  rig.loop.run_until(rig.netif->disconnect());
+  auto r = rig.open("loop:queues=2", [](auto& d) { d.faults().mq_without_ctrl_vq = true; }, 4);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("offers no multiqueue"), std::string::npos) << r.error().message();
+}
+
+// --- control queue faults (section D)
+
+virtio::net::DeviceOptions short_control_timeout() {
+  virtio::net::DeviceOptions o;
+  o.control_timeout = std::chrono::milliseconds(100);
+  return o;
+}
+
+TEST(ControlQueueFaultTest, CommandNeverAnsweredFailsConnectWithinTheBound) {  // D1
+  LoopRig rig;
+  const auto start = std::chrono::steady_clock::now();
+  auto r = rig.open("loop:queues=2", [](auto& d) { d.faults().control_no_answer = true; }, 2, short_control_timeout());
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("no answer from the device within 100 ms"), std::string::npos) << r.error().message();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30)) << "the wait was not bounded";
+  EXPECT_EQ(rig.pool->in_use(), 0u);
+}
+
+TEST(ControlQueueFaultTest, ErrAckFailsTheCommandAndConnect) {  // D2
+  LoopRig rig;
+  auto r = rig.open("loop:queues=2", [](auto& d) { d.faults().control_ack = virtio::net::VIRTIO_NET_ERR; }, 2);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("VIRTIO_NET_ERR"), std::string::npos) << r.error().message();
+}
+
+TEST(ControlQueueFaultTest, AckThatIsNeitherOkNorErrIsNotTakenAsSuccess) {  // D2
+  for (std::uint8_t garbage : {std::uint8_t{2}, std::uint8_t{0x7f}, std::uint8_t{0xff}}) {
+    LoopRig rig;
+    auto r = rig.open("loop:queues=2", [&](auto& d) { d.faults().control_ack = garbage; }, 2);
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().message().find("neither OK nor ERR"), std::string::npos) << r.error().message();
+  }
+}
+
+TEST(ControlQueueFaultTest, PairsBeyondTheDeviceMaximumAreNeverAskedFor) {  // D4
+  LoopRig rig;
+  auto r = rig.open("loop:queues=3", {}, 2);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("at most 2"), std::string::npos) << r.error().message();
+  // Checked before anything is set up: no command ever reached the device.
+  EXPECT_EQ(r.error().message().find("control command"), std::string::npos);
 }
 
 TEST(BringUpFaultTest, InvalidMtuIsReplacedAndJumboMtuIsHonoured) {  // A5

@@ -70,7 +70,7 @@ class FakeNetDevice final : public drivers::NetDevice {
     }
     counters_[queue].rx_pkts.add(1);
     counters_[queue].rx_bytes.add(frame.length());
-    sink_->on_frame(queue, std::move(frame));
+    if (!sink_->on_frame(queue, std::move(frame))) counters_[queue].rx_drops.add(1);
   }
   void count_tx_on(unsigned queue, std::uint64_t bytes) {
     counters_[queue].tx_pkts.add(1);

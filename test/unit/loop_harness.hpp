@@ -26,16 +26,20 @@ struct LoopRig {
   std::optional<io<Result<>>> listening;
 
   // Opens `id` ("loop:..."); `before_open` may set faults the device shows during bring-up.
-  Result<> open(const std::string& id, const std::function<void(virtio::loop::LoopDevice&)>& before_open = {}) {
+  // The device has `device_pairs` queue pairs (its max_virtqueue_pairs; 0: as many as the id's
+  // queues=N), the driver uses as many as queues=N asks for.
+  Result<> open(const std::string& id, const std::function<void(virtio::loop::LoopDevice&)>& before_open = {},
+                unsigned device_pairs = 0, virtio::net::DeviceOptions options = {}) {
     auto made = runtime::PacketPool::create({.size = 4095, .cache = 0});
     if (!made) return std::move(made).error();
     pool.emplace(std::move(*made));
     auto parsed = DeviceId::parse(id);
     if (!parsed) return std::move(parsed).error();
-    auto dev = std::make_unique<virtio::loop::LoopDevice>(parsed->loop(), 1, &loop);
+    auto dev = std::make_unique<virtio::loop::LoopDevice>(parsed->loop(), device_pairs ? device_pairs : parsed->queue_pairs(), &loop);
     device = dev.get();
     if (before_open) before_open(*device);
-    auto opened = virtio::net::VirtioNetDevice::open(std::move(dev));
+    options.queue_pairs = parsed->queue_pairs();
+    auto opened = virtio::net::VirtioNetDevice::open(std::move(dev), options);
     if (!opened) {
       device = nullptr;
       return std::move(opened).error();

@@ -30,14 +30,14 @@ constexpr std::array<std::pair<unsigned, const char*>, 18> kNames{{
     {VIRTIO_NET_F_HASH_REPORT, "HASH_REPORT"},
 }};
 
-// What the engine implements today. CTRL_VQ and MQ join with multi-queue support; offloads
-// (CSUM, TSO, ...) are declined so the header stays all zeroes on transmit and is ignored on
+// What the engine implements today. Offloads (CSUM, TSO, ...) are declined so the header stays all zeroes on transmit and is ignored on
 // receive, and HASH_REPORT is declined so the header stays 12 bytes (C9).
 constexpr std::uint64_t kSupported = feature_bit(VIRTIO_F_VERSION_1) | feature_bit(VIRTIO_NET_F_MAC) |
                                      feature_bit(VIRTIO_NET_F_MTU) | feature_bit(VIRTIO_NET_F_STATUS) |
                                      feature_bit(VIRTIO_NET_F_MRG_RXBUF) | feature_bit(VIRTIO_F_EVENT_IDX) |
                                      feature_bit(VIRTIO_F_RING_PACKED) | feature_bit(VIRTIO_F_IN_ORDER) |
-                                     feature_bit(VIRTIO_F_INDIRECT_DESC);
+                                     feature_bit(VIRTIO_F_INDIRECT_DESC) | feature_bit(VIRTIO_NET_F_CTRL_VQ) |
+                                     feature_bit(VIRTIO_NET_F_MQ);
 
 }  // namespace
 
@@ -54,10 +54,11 @@ Result<std::uint64_t> negotiate_features(std::uint64_t offered, const FeatureReq
   } else if (request.accept_access_platform) {
     wanted |= feature_bit(VIRTIO_F_ACCESS_PLATFORM);
   }
-  // A2: features whose prerequisite is missing are never accepted; none of the dependents of
-  // CTRL_VQ (MQ, CTRL_RX, ...) is in kSupported, so a device offering them without CTRL_VQ is
-  // simply not given them.
-  return offered & wanted;
+  // A2 (§5.1.3.1): a feature whose prerequisite is missing is never accepted: MQ needs the
+  // control queue to be turned on.
+  std::uint64_t chosen = offered & wanted;
+  if (!has_feature(chosen, VIRTIO_NET_F_CTRL_VQ)) chosen &= ~feature_bit(VIRTIO_NET_F_MQ);
+  return chosen;
 }
 
 std::string describe_features(std::uint64_t features) {

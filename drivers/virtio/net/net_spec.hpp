@@ -51,8 +51,20 @@ struct virtio_net_hdr {
 static_assert(sizeof(virtio_net_hdr) == 12);
 inline constexpr std::uint8_t VIRTIO_NET_HDR_GSO_NONE = 0;
 
+// §5.1.6.5 control queue: struct virtio_net_ctrl is class, command, command-specific data
+// (all device-readable), then one device-writable ack byte.
+inline constexpr std::uint8_t VIRTIO_NET_OK = 0;
+inline constexpr std::uint8_t VIRTIO_NET_ERR = 1;
+// §5.1.6.5.5 automatic receive steering in multiqueue mode
+inline constexpr std::uint8_t VIRTIO_NET_CTRL_MQ = 4;
+inline constexpr std::uint8_t VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET = 0;
+inline constexpr std::uint16_t VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MIN = 1;
+inline constexpr std::uint16_t VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MAX = 0x8000;
+
 // §5.1.2: queue 2N is receiveqN+1's, 2N+1 transmitqN+1's; the control queue comes last.
 constexpr std::uint16_t rx_queue_index(unsigned pair) noexcept { return static_cast<std::uint16_t>(2 * pair); }
 constexpr std::uint16_t tx_queue_index(unsigned pair) noexcept { return static_cast<std::uint16_t>(2 * pair + 1); }
+// The control queue follows the last possible pair: max_virtqueue_pairs with MQ, else 1.
+constexpr std::uint16_t control_queue_index(unsigned max_pairs) noexcept { return static_cast<std::uint16_t>(2 * max_pairs); }
 
 }  // namespace netfront::virtio::net

@@ -332,10 +332,10 @@ class RingQueuePair final : public QueuePair {
   void deliver(rte_mbuf* m) noexcept {
     counters_.rx_pkts.add(1);
     counters_.rx_bytes.add(m->data_len);
-    if (sink_) {
-      sink_->on_frame(c_.index, Buffer::adopt(m));
-    } else {
+    if (!sink_) {
       drop(m, false);
+    } else if (!sink_->on_frame(c_.index, Buffer::adopt(m))) [[unlikely]] {
+      counters_.rx_drops.add(1);  // nobody listens on this queue; the sink freed the frame
     }
   }
 

@@ -21,7 +21,8 @@ Result<std::unique_ptr<VirtioNetDevice>> VirtioNetDevice::open(std::unique_ptr<t
                                                                const DeviceOptions& o) {
   runtime::EventLoop* loop = runtime::EventLoop::current();
   if (!loop) return Error::unknown("a device needs an event loop on the thread that opens it");
-  if (o.queue_pairs != 1) return Error::unimplemented("more than one queue pair");
+  if (o.queue_pairs < 1 || o.queue_pairs > VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MAX)
+    return Error::unknown("cannot use " + std::to_string(o.queue_pairs) + " queue pairs");
   std::unique_ptr<VirtioNetDevice> dev(new VirtioNetDevice(std::move(t), o, *loop));
   if (auto r = dev->initialize(); !r) return std::move(r).error();
   loop->add_poller(*dev);
@@ -74,12 +75,54 @@ Result<> VirtioNetDevice::initialize() {
     else
       r = std::move(c).error();
   }
+  if (r) r = check_queue_pairs();
   if (r) r = create_queues();
+  if (r) r = create_control_queue();
   if (r) r = start_queues();
   if (!r) {
     fail(r.error());
     return r;
   }
+  return Ok{};
+}
+
+// §5.1.5: one queue pair unless MQ is negotiated, then up to max_virtqueue_pairs (D4: never
+// more is asked of the device).
+Result<> VirtioNetDevice::check_queue_pairs() const {
+  const unsigned wanted = options_.queue_pairs;
+  if (wanted == 1) return Ok{};
+  if (!has_feature(features_, VIRTIO_NET_F_MQ))
+    return Error::unknown(std::to_string(wanted) + " queue pairs asked for, but the device offers no multiqueue "
+                          "(VIRTIO_NET_F_MQ with a control queue): it has 1");
+  if (wanted > config_.max_queue_pairs)
+    return Error::unknown(std::to_string(wanted) + " queue pairs asked for, but the device has at most " +
+                          std::to_string(config_.max_queue_pairs));
+  return Ok{};
+}
+
+Result<> VirtioNetDevice::create_control_queue() {
+  if (!has_feature(features_, VIRTIO_NET_F_CTRL_VQ)) return Ok{};
+  transport::Transport& t = *transport_;
+  // §5.1.2: controlq is queue 2N, N = max_virtqueue_pairs with MQ, 1 without.
+  const std::uint16_t index = control_queue_index(has_feature(features_, VIRTIO_NET_F_MQ) ? config_.max_queue_pairs : 1);
+  if (index >= t.queue_count())
+    return Error::unknown("device has " + std::to_string(t.queue_count()) + " queues, none for the control queue at " +
+                          std::to_string(index));
+  const std::uint16_t max = t.queue_max_size(index);
+  if (max == 0) return Error::unknown("device control queue " + std::to_string(index) + " is not available");  // A11
+  std::uint16_t size = std::min<std::uint16_t>(max, 64);
+  if (!has_feature(features_, VIRTIO_F_RING_PACKED)) size = std::bit_floor(size);
+  ControlQueueConfig cc;
+  cc.index = index;
+  cc.size = size;
+  cc.packed = has_feature(features_, VIRTIO_F_RING_PACKED);
+  cc.event_idx = has_feature(features_, VIRTIO_F_EVENT_IDX);
+  cc.in_order = has_feature(features_, VIRTIO_F_IN_ORDER);
+  cc.address_mode = t.address_mode();
+  cc.timeout = options_.control_timeout;
+  auto made = ControlQueue::create(cc, t);
+  if (!made) return std::move(made).error();
+  control_ = std::move(*made);
   return Ok{};
 }
 
@@ -137,14 +180,20 @@ Result<> VirtioNetDevice::create_queues() {
 Result<> VirtioNetDevice::start_queues() {
   for (auto& qp : pairs_)
     if (auto r = qp->start(); !r) return r;
+  if (control_)
+    if (auto r = control_->start(); !r) return r;
   transport_->set_status(VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK |
                          VIRTIO_CONFIG_S_DRIVER_OK);
+  // §5.1.6.5.5: the device uses only the first pair until told otherwise; the queues are all
+  // set up by now, as the spec wants before VQ_PAIRS_SET.
+  if (pairs_.size() > 1)
+    if (auto r = set_queue_pairs(*control_, static_cast<std::uint16_t>(pairs_.size())); !r) return r;
   state_ = State::Running;
   update_usable();
   watch_interrupts();
-  runtime::logger("net").info("{}: up, {} ring, mtu {}, link {}", transport_->describe(),
-                              has_feature(features_, VIRTIO_F_RING_PACKED) ? "packed" : "split", config_.mtu,
-                              config_.link_up ? "up" : "down");
+  runtime::logger("net").info("{}: up, {} ring, {} queue pair(s), mtu {}, link {}", transport_->describe(),
+                              has_feature(features_, VIRTIO_F_RING_PACKED) ? "packed" : "split", pairs_.size(),
+                              config_.mtu, config_.link_up ? "up" : "down");
   return Ok{};
 }
 
@@ -162,6 +211,7 @@ void VirtioNetDevice::stop_device(const Error* why) {
   if (auto r = transport_->reset(); !r)
     runtime::logger("net").error("{}: reset failed: {}", transport_->describe(), r.error().message());
   for (auto& qp : pairs_) qp->release_all(why);
+  if (control_) control_->release();
 }
 
 void VirtioNetDevice::update_usable() {

@@ -5,12 +5,14 @@
 // trusting it further.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <vector>
 
 #include "drivers/netif/net_device.hpp"
+#include "drivers/virtio/net/control_queue.hpp"
 #include "drivers/virtio/net/net_config.hpp"
 #include "drivers/virtio/net/queue_pair.hpp"
 #include "drivers/virtio/transport/transport.hpp"
@@ -25,6 +27,7 @@ struct DeviceOptions {
   bool access_platform = false;          // require VIRTIO_F_ACCESS_PLATFORM (IOMMU)
   bool accept_access_platform = false;   // accept it if offered (PCI without an IOMMU)
   std::uint64_t declined_features = 0;   // never accept these, even if offered
+  std::chrono::milliseconds control_timeout{2000};  // per control-queue command (D1)
 };
 
 class VirtioNetDevice final : public drivers::NetDevice, public runtime::Poller {
@@ -62,7 +65,9 @@ class VirtioNetDevice final : public drivers::NetDevice, public runtime::Poller 
   VirtioNetDevice(std::unique_ptr<transport::Transport> t, const DeviceOptions& o, runtime::EventLoop& loop);
   Result<> negotiate();
   Result<> initialize();
+  Result<> check_queue_pairs() const;
   Result<> create_queues();
+  Result<> create_control_queue();
   Result<> start_queues();
   void fail(const Error& why);
   void check_device();
@@ -79,6 +84,7 @@ class VirtioNetDevice final : public drivers::NetDevice, public runtime::Poller 
   NetConfig config_;
   std::optional<runtime::PacketPool> rx_pool_;
   std::vector<std::unique_ptr<QueuePair>> pairs_;
+  std::unique_ptr<ControlQueue> control_;  // when CTRL_VQ is negotiated
   drivers::FrameSink* sink_ = nullptr;
   State state_ = State::Down;
   std::uint64_t polls_ = 0;

@@ -39,6 +39,8 @@ std::size_t LoopDevice::room_of(const DeviceChain& c) const noexcept {
 }
 
 struct LoopDevice::Pair {
+  explicit Pair(unsigned n) : number(n) {}
+  unsigned number;
   std::unique_ptr<DeviceRing> rx, tx;
   std::uint16_t rx_size = 0, tx_size = 0;
   // Receive chains taken from the ring but not filled yet: a device holds on to buffers.
@@ -51,8 +53,8 @@ struct LoopDevice::Pair {
 };
 
 LoopDevice::LoopDevice(const LoopOptions& options, unsigned queue_pairs, runtime::EventLoop* loop)
-    : options_(options), pairs_(queue_pairs), loop_(loop), scratch_(64 * 1024) {
-  for (unsigned i = 0; i < pairs_; ++i) queues_.push_back(std::make_unique<Pair>());
+    : options_(options), pairs_(queue_pairs), loop_(loop), pair_counters_(queue_pairs), scratch_(64 * 1024) {
+  for (unsigned i = 0; i < pairs_; ++i) queues_.push_back(std::make_unique<Pair>(i));
   if (loop_) loop_->add_poller(*this);
 }
 
@@ -65,7 +67,9 @@ std::string LoopDevice::describe() const { return "loop device"; }
 Result<> LoopDevice::reset() {
   status_ = 0;
   driver_features_ = 0;
-  for (auto& p : queues_) p = std::make_unique<Pair>();
+  for (auto& p : queues_) p = std::make_unique<Pair>(p->number);
+  control_.reset();
+  active_pairs_ = 1;  // §5.1.6.5.5: multiqueue is off until the driver turns it on
   ++counters_.resets;
   return Ok{};
 }
@@ -90,7 +94,10 @@ std::uint64_t LoopDevice::device_features() {
   if (options_.packed) f |= feature_bit(VIRTIO_F_RING_PACKED);
   if (options_.in_order) f |= feature_bit(VIRTIO_F_IN_ORDER);
   if (options_.indirect) f |= feature_bit(VIRTIO_F_INDIRECT_DESC);
-  if (faults_.mq_without_ctrl_vq) f |= feature_bit(VIRTIO_NET_F_MQ);
+  if (faults_.mq_without_ctrl_vq)
+    f |= feature_bit(VIRTIO_NET_F_MQ);
+  else
+    f |= feature_bit(VIRTIO_NET_F_CTRL_VQ) | (pairs_ > 1 ? feature_bit(VIRTIO_NET_F_MQ) : 0);
   return f & ~faults_.withdraw_features;
 }
 
@@ -118,17 +125,32 @@ std::uint16_t LoopDevice::queue_max_size(std::uint16_t index) {
   return index < queue_count() ? static_cast<std::uint16_t>(options_.queue_size) : 0;
 }
 
+// §5.1.2: the control queue comes after max_virtqueue_pairs pairs with MQ, after one without.
+std::uint16_t LoopDevice::control_index() const noexcept {
+  return control_queue_index(has_feature(driver_features_, VIRTIO_NET_F_MQ) ? pairs_ : 1);
+}
+
 Result<> LoopDevice::enable_queue(const transport::QueueSetup& setup) {
   if (setup.index >= queue_count() || setup.size == 0 || setup.size > options_.queue_size)
     return Error::unknown("loop device: queue " + std::to_string(setup.index) + " of size " + std::to_string(setup.size) +
                           " cannot be set up");
-  Pair& p = *queues_[setup.index / 2];
   const bool packed = has_feature(driver_features_, VIRTIO_F_RING_PACKED);
   const bool indirect = has_feature(driver_features_, VIRTIO_F_INDIRECT_DESC);
-  auto ring = packed ? make_packed_device_ring(setup.size, setup.addresses, indirect)
-                     : make_split_device_ring(setup.size, setup.addresses, has_feature(driver_features_, VIRTIO_F_EVENT_IDX),
-                                              indirect);
+  auto ring = packed ? device_side::make_packed_device_ring(setup.size, setup.addresses, indirect)
+                     : device_side::make_split_device_ring(setup.size, setup.addresses,
+                                                           has_feature(driver_features_, VIRTIO_F_EVENT_IDX), indirect);
   ring->request_notifications();
+  const bool control = has_feature(driver_features_, VIRTIO_NET_F_CTRL_VQ) && setup.index == control_index();
+  if (control) {
+    control_ = std::make_unique<device_side::NetControlServer>(
+        std::move(ring), [this](std::uint8_t cls, std::uint8_t command, std::span<const std::byte> data) {
+          return control_command(cls, command, data);
+        });
+    return Ok{};
+  }
+  if (setup.index >= 2 * pairs_ || (!has_feature(driver_features_, VIRTIO_NET_F_MQ) && setup.index >= 2))
+    return Error::unknown("loop device: queue " + std::to_string(setup.index) + " does not exist with these features");
+  Pair& p = *queues_[setup.index / 2];
   if (setup.index % 2 == 0) {
     p.rx = std::move(ring);
     p.rx_size = setup.size;
@@ -143,9 +165,31 @@ Result<> LoopDevice::enable_queue(const transport::QueueSetup& setup) {
   return Ok{};
 }
 
-bool LoopDevice::notify(std::uint16_t) noexcept {
+bool LoopDevice::notify(std::uint16_t index) noexcept {
   ++counters_.notifications;
+  // Like a device whose control queue is served when its doorbell rings.
+  if (control_ && index == control_index()) serve_control();
   return !faults_.notify_fails;
+}
+
+unsigned LoopDevice::serve_control() {
+  if (!control_ || !(status_ & VIRTIO_CONFIG_S_DRIVER_OK) || faults_.stall || faults_.control_no_answer) return 0;
+  return control_->serve();
+}
+
+std::uint8_t LoopDevice::control_command(std::uint8_t cls, std::uint8_t command, std::span<const std::byte> data) {
+  ++counters_.control_commands;
+  if (faults_.control_ack) return *faults_.control_ack;
+  if (cls == VIRTIO_NET_CTRL_MQ && command == VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET && data.size() == 2 &&
+      has_feature(driver_features_, VIRTIO_NET_F_MQ)) {
+    std::uint16_t pairs;
+    std::memcpy(&pairs, data.data(), 2);
+    // §5.1.6.5.5: the device MUST refuse 0 or more than max_virtqueue_pairs.
+    if (pairs < 1 || pairs > pairs_) return VIRTIO_NET_ERR;
+    active_pairs_ = pairs;
+    return VIRTIO_NET_OK;
+  }
+  return VIRTIO_NET_ERR;  // a command this device does not implement
 }
 
 unsigned LoopDevice::poll() {
@@ -154,8 +198,9 @@ unsigned LoopDevice::poll() {
     status_ |= VIRTIO_CONFIG_S_DEVICE_NEEDS_RESET;
   }
   if (!(status_ & VIRTIO_CONFIG_S_DRIVER_OK) || (status_ & VIRTIO_CONFIG_S_DEVICE_NEEDS_RESET) || faults_.stall) return 0;
-  unsigned work = 0;
-  for (auto& p : queues_) work += work_tx(*p);
+  unsigned work = serve_control();
+  // §5.1.6.5.5: only the enabled pairs carry traffic.
+  for (unsigned i = 0; i < active_pairs_; ++i) work += work_tx(*queues_[i]);
   return work;
 }
 
@@ -223,6 +268,7 @@ bool LoopDevice::deliver(Pair& p, std::span<const std::byte> frame) {
   }
   p.rx->publish_used();
   ++counters_.rx_frames;
+  ++pair_counters_[p.number].rx_frames;
   return true;
 }
 
@@ -277,6 +323,7 @@ unsigned LoopDevice::work_tx(Pair& p) {
     }
     complete_tx(p, p.tx_chain);
     ++counters_.tx_frames;
+    ++pair_counters_[p.number].tx_frames;
     if (p.tx_chain.indirect) ++counters_.tx_indirect;
     if (len < kHeader) {
       ++counters_.dropped;
@@ -295,7 +342,7 @@ unsigned LoopDevice::work_tx(Pair& p) {
 }
 
 bool LoopDevice::inject(unsigned pair, std::span<const std::byte> frame) {
-  if (pair >= queues_.size() || !(status_ & VIRTIO_CONFIG_S_DRIVER_OK)) return false;
+  if (pair >= active_pairs_ || !(status_ & VIRTIO_CONFIG_S_DRIVER_OK)) return false;
   return deliver(*queues_[pair], frame);
 }
 

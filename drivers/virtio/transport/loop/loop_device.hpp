@@ -5,6 +5,10 @@
 // It never drops in echo mode: a frame waits on the transmit ring until receive buffers are
 // there (so tests can demand every frame back). Tests reach it through faults() to make it
 // misbehave in the ways the reliability checklist lists.
+//
+// It has a control queue (CTRL_VQ) and, built with more than one queue pair, offers MQ: only
+// the first pair carries traffic until the driver sends VQ_PAIRS_SET (§5.1.6.5.5), and
+// commands are answered when the driver rings the control queue's doorbell.
 #pragma once
 
 #include <cstdint>
@@ -13,13 +17,19 @@
 #include <span>
 #include <vector>
 
-#include "drivers/virtio/transport/loop/device_ring.hpp"
+#include "drivers/virtio/device_side/device_ring.hpp"
+#include "drivers/virtio/device_side/net_control_server.hpp"
 #include "drivers/virtio/transport/transport.hpp"
 #include "netfront/device_id.hpp"
 #include "netfront/mac_address.hpp"
 #include "runtime/event_loop.hpp"
 
 namespace netfront::virtio::loop {
+
+using device_side::DeviceChain;
+using device_side::DeviceRing;
+using device_side::DeviceSegment;
+using device_side::UsedWrite;
 
 // Switches for tests. One-shot faults fire at the next occasion and clear themselves;
 // persistent ones hold until cleared.
@@ -46,6 +56,8 @@ struct LoopFaults {
   // Persistent: write at most this many bytes into each receive buffer, so frames spread over
   // several buffers (MRG_RXBUF) and non-final buffers are not full (C5).
   std::optional<std::uint32_t> rx_chunk;
+  bool control_no_answer = false;        // D1, persistent: control commands are never answered
+  std::optional<std::uint8_t> control_ack;  // D2, persistent: answer every command with this byte
 };
 
 struct LoopDeviceCounters {
@@ -55,11 +67,19 @@ struct LoopDeviceCounters {
   std::uint64_t notifications = 0;
   std::uint64_t resets = 0;
   std::uint64_t dropped = 0;     // sink mode, or frames no receive chain could hold
+  std::uint64_t control_commands = 0;
+};
+
+// What one queue pair of the device moved.
+struct LoopPairCounters {
+  std::uint64_t tx_frames = 0;
+  std::uint64_t rx_frames = 0;
 };
 
 class LoopDevice final : public transport::Transport, public runtime::Poller {
  public:
-  // Registers itself as a poller of `loop` (if given) for its lifetime.
+  // Registers itself as a poller of `loop` (if given) for its lifetime. `queue_pairs` is its
+  // max_virtqueue_pairs.
   LoopDevice(const LoopOptions& options, unsigned queue_pairs, runtime::EventLoop* loop);
   ~LoopDevice() override;
 
@@ -74,7 +94,7 @@ class LoopDevice final : public transport::Transport, public runtime::Poller {
   std::uint32_t config_generation() override;
   std::size_t config_size() const override;
   void read_config(std::size_t offset, std::span<std::byte> out) override;
-  std::uint16_t queue_count() override { return static_cast<std::uint16_t>(2 * pairs_); }
+  std::uint16_t queue_count() override { return static_cast<std::uint16_t>(2 * pairs_ + 1); }
   std::uint16_t queue_max_size(std::uint16_t index) override;
   Result<> enable_queue(const transport::QueueSetup& setup) override;
   bool notify(std::uint16_t index) noexcept override;
@@ -85,6 +105,9 @@ class LoopDevice final : public transport::Transport, public runtime::Poller {
   // For tests
   LoopFaults& faults() noexcept { return faults_; }
   const LoopDeviceCounters& counters() const noexcept { return counters_; }
+  const LoopPairCounters& pair_counters(unsigned pair) const noexcept { return pair_counters_[pair]; }
+  // Queue pairs the driver enabled (1 until VQ_PAIRS_SET says otherwise).
+  unsigned active_pairs() const noexcept { return active_pairs_; }
   std::uint64_t negotiated_features() const noexcept { return driver_features_; }
   void set_link(bool up) noexcept { link_up_ = up; ++generation_; }
   // Puts a frame on queue pair `pair`'s receive queue as if it came from the wire.
@@ -97,15 +120,21 @@ class LoopDevice final : public transport::Transport, public runtime::Poller {
   std::size_t room_of(const DeviceChain& c) const noexcept;
   bool deliver(Pair& p, std::span<const std::byte> frame);
   void complete_tx(Pair& p, const DeviceChain& chain);
+  std::uint16_t control_index() const noexcept;
+  std::uint8_t control_command(std::uint8_t cls, std::uint8_t command, std::span<const std::byte> data);
+  unsigned serve_control();
 
   LoopOptions options_;
   unsigned pairs_;
+  unsigned active_pairs_ = 1;
   runtime::EventLoop* loop_;
   std::uint8_t status_ = 0;
   std::uint64_t driver_features_ = 0;
   std::uint32_t generation_ = 0;
   bool link_up_ = true;
   std::vector<std::unique_ptr<Pair>> queues_;
+  std::unique_ptr<device_side::NetControlServer> control_;
+  std::vector<LoopPairCounters> pair_counters_;
   std::vector<std::byte> scratch_;  // one frame being echoed
   LoopFaults faults_;
   LoopDeviceCounters counters_;

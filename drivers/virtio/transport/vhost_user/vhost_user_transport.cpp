@@ -183,6 +183,7 @@ void VhostUserTransport::stop_rings() {
 
 Result<> VhostUserTransport::reset() {
   stop_rings();
+  control_.reset();
   status_ = 0;
   features_accepted_ = false;
   mem_table_sent_ = false;
@@ -216,14 +217,19 @@ std::uint64_t VhostUserTransport::device_features() {
   // No configuration space behind a vhost-user net backend: no MAC or MTU to read from it.
   f &= ~(feature_bit(net::VIRTIO_NET_F_MAC) | feature_bit(net::VIRTIO_NET_F_MTU));
   f |= feature_bit(net::VIRTIO_NET_F_STATUS);  // link status is the connection's
-  if (queue_pairs_ > 1) f |= feature_bit(net::VIRTIO_NET_F_MQ);
+  f |= feature_bit(net::VIRTIO_NET_F_CTRL_VQ);  // served here
+  if (queue_pairs_ > 1)
+    f |= feature_bit(net::VIRTIO_NET_F_MQ);
+  else
+    f &= ~feature_bit(net::VIRTIO_NET_F_MQ);
   return f;
 }
 
 void VhostUserTransport::set_driver_features(std::uint64_t features) {
   driver_features_ = features;
-  // STATUS and MQ of the synthesized config space are ours, not the backend's.
-  std::uint64_t to_backend = features & backend_features_;
+  // STATUS and MQ of the synthesized config space are ours, not the backend's, and so is the
+  // control queue.
+  std::uint64_t to_backend = features & backend_features_ & ~feature_bit(net::VIRTIO_NET_F_CTRL_VQ);
   if (has_feature(backend_features_, VHOST_USER_F_PROTOCOL_FEATURES)) to_backend |= feature_bit(VHOST_USER_F_PROTOCOL_FEATURES);
   features_accepted_ = channel_.open() && request(VHOST_USER_SET_FEATURES, bytes_of(to_backend)).ok();
 }
@@ -239,9 +245,26 @@ void VhostUserTransport::read_config(std::size_t offset, std::span<std::byte> ou
   for (std::size_t i = 0; i < out.size(); ++i) out[i] = offset + i < net::kConfigSize ? config[offset + i] : std::byte{0};
 }
 
+std::uint16_t VhostUserTransport::control_index() const noexcept {
+  return net::control_queue_index(has_feature(driver_features_, net::VIRTIO_NET_F_MQ) ? queue_pairs_ : 1);
+}
+
 Result<> VhostUserTransport::enable_queue(const transport::QueueSetup& s) {
+  if (has_feature(driver_features_, net::VIRTIO_NET_F_CTRL_VQ) && s.index == control_index()) {
+    // Our own memory, read by ourselves: nothing goes to the backend.
+    const bool packed = has_feature(driver_features_, VIRTIO_F_RING_PACKED);
+    auto ring = packed ? device_side::make_packed_device_ring(s.size, s.addresses, false)
+                       : device_side::make_split_device_ring(s.size, s.addresses,
+                                                             has_feature(driver_features_, VIRTIO_F_EVENT_IDX), false);
+    control_ = std::make_unique<device_side::NetControlServer>(
+        std::move(ring), [this](std::uint8_t cls, std::uint8_t command, std::span<const std::byte> data) {
+          return control_command(cls, command, data);
+        });
+    return Ok{};
+  }
   if (!channel_.open()) return Error::disconnected("vhost-user backend is gone");
-  if (s.index >= queue_count()) return Error::unknown("queue " + std::to_string(s.index) + " does not exist");
+  if (s.index >= 2 * queue_pairs_ || (!has_feature(driver_features_, net::VIRTIO_NET_F_MQ) && s.index >= 2))
+    return Error::unknown("queue " + std::to_string(s.index) + " does not exist");
   if (!mem_table_sent_) {
     // Sent once the rings and pools exist, so it covers all of them.
     auto mem = collect_memory();
@@ -270,14 +293,43 @@ Result<> VhostUserTransport::enable_queue(const transport::QueueSetup& s) {
   if (r) r = request(VHOST_USER_SET_VRING_ADDR, bytes_of(addr));
   if (r) r = request(VHOST_USER_SET_VRING_CALL, bytes_of(ring), std::span(&call_fds_[s.index], 1));
   if (r) r = request(VHOST_USER_SET_VRING_KICK, bytes_of(ring), std::span(&kick_fds_[s.index], 1));
-  if (r && has_feature(backend_features_, VHOST_USER_F_PROTOCOL_FEATURES))
-    r = request(VHOST_USER_SET_VRING_ENABLE, bytes_of(VringState{s.index, 1}));
+  // Rings beyond the first pair wait, disabled, for VQ_PAIRS_SET (§5.1.6.5.5).
+  if (r && s.index < 2) r = enable_ring(s.index, true);
   if (!r) return Error::unknown(describe() + ": setting up ring " + std::to_string(s.index) + ": " + r.error().message());
   ring_started_[s.index] = true;
   return Ok{};
 }
 
+// Without PROTOCOL_FEATURES a backend enables every ring it is given (vhost-user.rst "Ring
+// states"), and there is nothing to send.
+Result<> VhostUserTransport::enable_ring(std::uint16_t index, bool enable) {
+  if (!has_feature(backend_features_, VHOST_USER_F_PROTOCOL_FEATURES)) return Ok{};
+  return request(VHOST_USER_SET_VRING_ENABLE, bytes_of(VringState{index, enable ? 1u : 0u}));
+}
+
+std::uint8_t VhostUserTransport::control_command(std::uint8_t cls, std::uint8_t command, std::span<const std::byte> data) {
+  if (cls != net::VIRTIO_NET_CTRL_MQ || command != net::VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET || data.size() != 2 ||
+      !has_feature(driver_features_, net::VIRTIO_NET_F_MQ))
+    return net::VIRTIO_NET_ERR;
+  std::uint16_t pairs;
+  std::memcpy(&pairs, data.data(), 2);
+  if (pairs < 1 || pairs > queue_pairs_) return net::VIRTIO_NET_ERR;
+  // Every ring of the pairs to turn on must have been set up; the others are turned off.
+  for (unsigned ring = 0; ring < 2u * pairs; ++ring)
+    if (ring >= ring_started_.size() || !ring_started_[ring]) return net::VIRTIO_NET_ERR;
+  for (unsigned ring = 0; ring < ring_started_.size(); ++ring) {
+    if (!ring_started_[ring]) continue;
+    if (!enable_ring(static_cast<std::uint16_t>(ring), ring < 2u * pairs)) return net::VIRTIO_NET_ERR;
+  }
+  runtime::logger("vhost").debug("{}: {} queue pair(s) enabled", describe(), pairs);
+  return net::VIRTIO_NET_OK;
+}
+
 bool VhostUserTransport::notify(std::uint16_t index) noexcept {
+  if (control_ && index == control_index()) {
+    control_->serve();  // answered before the driver looks for the answer
+    return !control_->faulted();
+  }
   if (index >= kick_fds_.size() || kick_fds_[index] < 0) return false;
   const std::uint64_t one = 1;
   const ssize_t n = ::write(kick_fds_[index], &one, sizeof one);

@@ -2,7 +2,9 @@
 // DPDK's vhost library works the rings in its own process. The virtio status, features and
 // queues of §2 map onto vhost-user messages; the configuration space has no vhost-user
 // counterpart for a net backend, so it is synthesized: no MAC (the engine picks one), the link
-// up while the connection lives, one or GET_QUEUE_NUM queue pairs.
+// up while the connection lives, one or GET_QUEUE_NUM queue pairs. The control queue is ours
+// too (vhost-user.rst: the back-end never sees it): commands are answered here, and
+// VQ_PAIRS_SET becomes VHOST_USER_SET_VRING_ENABLE for the pairs it turns on and off.
 //
 // Client mode connects to the backend's socket; server mode listens on it and accepts the
 // backend again whenever it comes back, which the engine sees as DEVICE_NEEDS_RESET and
@@ -13,6 +15,7 @@
 #include <optional>
 #include <vector>
 
+#include "drivers/virtio/device_side/net_control_server.hpp"
 #include "drivers/virtio/transport/transport.hpp"
 #include "drivers/virtio/transport/vhost_user/channel.hpp"
 #include "netfront/device_id.hpp"
@@ -41,7 +44,7 @@ class VhostUserTransport final : public transport::Transport {
   std::uint32_t config_generation() override { return generation_; }
   std::size_t config_size() const override;
   void read_config(std::size_t offset, std::span<std::byte> out) override;
-  std::uint16_t queue_count() override { return static_cast<std::uint16_t>(2 * queue_pairs_); }
+  std::uint16_t queue_count() override { return static_cast<std::uint16_t>(2 * queue_pairs_ + 1); }
   std::uint16_t queue_max_size(std::uint16_t index) override { return index < queue_count() ? 32768 : 0; }
   Result<> enable_queue(const transport::QueueSetup& setup) override;
   bool notify(std::uint16_t index) noexcept override;
@@ -63,6 +66,9 @@ class VhostUserTransport final : public transport::Transport {
   void on_listen_event();
   void lost_backend(const char* why);
   void stop_rings();
+  std::uint16_t control_index() const noexcept;
+  std::uint8_t control_command(std::uint8_t cls, std::uint8_t command, std::span<const std::byte> data);
+  Result<> enable_ring(std::uint16_t index, bool enable);
 
   VhostUserAddress address_;
   runtime::EventLoop& loop_;
@@ -82,6 +88,7 @@ class VhostUserTransport final : public transport::Transport {
   std::uint32_t generation_ = 0;
   std::vector<int> kick_fds_, call_fds_;
   std::vector<bool> ring_started_;
+  std::unique_ptr<device_side::NetControlServer> control_;
 };
 
 }  // namespace netfront::virtio::vhost_user

@@ -1,8 +1,8 @@
-// The device side of a virtqueue, for the in-process device: it finds the chains the driver
-// made available and hands buffers back as used, following the device rules of virtio 1.2
+// The device side of a virtqueue, for the in-process device and for the control queue a
+// transport serves itself (vhost-user): it finds the chains the driver made available and hands buffers back as used, following the device rules of virtio 1.2
 // §2.7 (split) and §2.8 (packed). It is written from the spec independently of the driver's
 // rings, so the two sides check each other. Addresses are the driver's virtual addresses
-// (the loop transport runs in IOVA-as-VA mode) and each one is checked against DPDK memory
+// (both users run in IOVA-as-VA mode) and each one is checked against DPDK memory
 // before it is touched.
 #pragma once
 
@@ -13,7 +13,7 @@
 
 #include "drivers/virtio/ring/chain.hpp"
 
-namespace netfront::virtio::loop {
+namespace netfront::virtio::device_side {
 
 struct DeviceSegment {
   std::byte* data;
@@ -69,4 +69,4 @@ std::unique_ptr<DeviceRing> make_split_device_ring(std::uint16_t size, const rin
                                                    bool indirect);
 std::unique_ptr<DeviceRing> make_packed_device_ring(std::uint16_t size, const ring::QueueAddresses& a, bool indirect);
 
-}  // namespace netfront::virtio::loop
+}  // namespace netfront::virtio::device_side

@@ -1,4 +1,4 @@
-#include "drivers/virtio/transport/loop/device_ring.hpp"
+#include "drivers/virtio/device_side/device_ring.hpp"
 
 #include <rte_memory.h>
 
@@ -6,7 +6,7 @@
 #include "drivers/virtio/ring/shared_memory.hpp"
 #include "runtime/log.hpp"
 
-namespace netfront::virtio::loop {
+namespace netfront::virtio::device_side {
 namespace {
 
 using namespace ring;
@@ -286,4 +286,4 @@ std::unique_ptr<DeviceRing> make_packed_device_ring(std::uint16_t size, const Qu
   return std::make_unique<PackedDeviceRing>(size, a, indirect);
 }
 
-}  // namespace netfront::virtio::loop
+}  // namespace netfront::virtio::device_side

@@ -1,0 +1,34 @@
+// The device half of the virtio-net control queue (virtio 1.2 §5.1.6.5), for devices netfront
+// plays itself: the in-process device, and the vhost-user transport, whose backends never see
+// the control queue (vhost-user.rst: the front-end handles it and turns VQ_PAIRS_SET into
+// VHOST_USER_SET_VRING_ENABLE). Each chain is checked for the shape the spec gives it (at least
+// class and command readable, then a writable ack byte) before the handler sees the command.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+
+#include "drivers/virtio/device_side/device_ring.hpp"
+
+namespace netfront::virtio::device_side {
+
+class NetControlServer {
+ public:
+  // Returns the ack: VIRTIO_NET_OK or VIRTIO_NET_ERR (or, for tests of a hostile device, any byte).
+  using Handler = std::function<std::uint8_t(std::uint8_t cls, std::uint8_t command, std::span<const std::byte> data)>;
+
+  NetControlServer(std::unique_ptr<DeviceRing> ring, Handler handler) : ring_(std::move(ring)), handler_(std::move(handler)) {}
+
+  // Answers every command the driver made available; returns how many.
+  unsigned serve();
+  bool faulted() const noexcept { return ring_->faulted(); }
+
+ private:
+  std::unique_ptr<DeviceRing> ring_;
+  Handler handler_;
+  DeviceChain chain_;
+};
+
+}  // namespace netfront::virtio::device_side
