@@ -27,14 +27,15 @@ TestpmdPeer::TestpmdPeer(const Options& o) : options_(o) {
   prefix_ = "nftp" + std::to_string(::getpid()) + "x" + std::to_string(serial++);
   dir_ = make_temp_dir();
   log_path_ = dir_ + "/testpmd.log";
-  std::string vdev = "net_vhost0,iface=" + o.socket + ",queues=1";
+  std::string vdev = "net_vhost0,iface=" + o.socket + ",queues=" + std::to_string(o.queues);
   if (o.client) vdev += ",client=1";
   // Backend on CPU 1 (its forwarding lcore), main lcore on CPU 0; its memory is its own
   // memfd, ours reaches it by file descriptor.
   std::vector<std::string> args = {"dpdk-testpmd", "-l", "0,1", "--main-lcore", "0", "--no-pci", "--no-huge", "-m", "512",
                                    "--file-prefix", prefix_, "--vdev", vdev, "--", "--forward-mode=" + o.mode,
                                    "--port-topology=loop", "--auto-start", "--stats-period", "1", "--nb-cores=1",
-                                   "--total-num-mbufs=16384"};
+                                   "--total-num-mbufs=16384", "--rxq=" + std::to_string(o.queues),
+                                   "--txq=" + std::to_string(o.queues)};
   args.insert(args.end(), o.extra.begin(), o.extra.end());
 
   pid_ = ::fork();
@@ -118,5 +119,20 @@ std::uint64_t last_counter(const std::string& text, const char* name) {
 
 std::uint64_t TestpmdPeer::rx_packets() const { return last_counter(log(), "RX-packets"); }
 std::uint64_t TestpmdPeer::tx_packets() const { return last_counter(log(), "TX-packets"); }
+
+namespace {
+// "------- Forward Stats for RX Port= 0/Queue= 1 -> TX Port= 0/Queue= 1 -------" then
+// "RX-packets: N  TX-packets: N  TX-dropped: N": the last such block for `queue`.
+std::uint64_t stream_counter(const std::string& text, unsigned queue, const char* name) {
+  const std::regex re("Forward Stats for RX Port= *0/Queue= *" + std::to_string(queue) + R"( .*\n[^\n]*)" + name +
+                      R"(:\s+(\d+))");
+  std::uint64_t v = 0;
+  for (std::sregex_iterator it(text.begin(), text.end(), re), end; it != end; ++it) v = std::stoull((*it)[1]);
+  return v;
+}
+}  // namespace
+
+std::uint64_t TestpmdPeer::queue_rx_packets(unsigned queue) const { return stream_counter(log(), queue, "RX-packets"); }
+std::uint64_t TestpmdPeer::queue_tx_packets(unsigned queue) const { return stream_counter(log(), queue, "TX-packets"); }
 
 }  // namespace netfront::testing

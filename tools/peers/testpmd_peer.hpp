@@ -16,6 +16,7 @@ class TestpmdPeer {
     std::string socket;            // vhost-user socket path
     std::string mode = "macswap";  // --forward-mode
     bool client = false;           // testpmd connects to us (netfront in server mode)
+    unsigned queues = 1;           // queue pairs of its vhost port (and its rxq/txq)
     std::vector<std::string> extra{};  // more testpmd application arguments
   };
 
@@ -37,6 +38,10 @@ class TestpmdPeer {
   // Its final port counters (valid after stop()).
   std::uint64_t rx_packets() const;
   std::uint64_t tx_packets() const;
+  // One queue's final counters, from the per-stream statistics testpmd prints at its end when
+  // a port has more than one queue (valid after stop()).
+  std::uint64_t queue_rx_packets(unsigned queue) const;
+  std::uint64_t queue_tx_packets(unsigned queue) const;
   std::string log() const;
 
  private:

@@ -164,6 +164,7 @@ Result<> VhostUserTransport::handshake() {
       if (!n) return std::move(n).error();
       // F9: the backend's count of queue pairs, within what the spec allows.
       queue_pairs_ = static_cast<unsigned>(std::clamp<std::uint64_t>(*n, 1, 0x8000));
+      runtime::logger("vhost").debug("{}: backend has {} queue pair(s)", describe(), *n);
     }
   }
   handshake_done_ = true;
