@@ -13,6 +13,10 @@
 #include "netfront/result.hpp"
 #include "netfront/stats.hpp"
 
+namespace netfront::runtime {
+class EventLoop;
+}
+
 namespace netfront::drivers {
 
 // Where received frames go. on_frame is called on the device's loop thread; it returns false
@@ -47,6 +51,15 @@ class NetDevice {
   // Stops the data path and gives back every buffer: after it completes the device touches no
   // memory of ours and no buffer of ours is in flight. Never fails.
   virtual io<void> shutdown() = 0;
+
+  // Hands queue pair `queue` to `loop` (another thread's): from then on that loop polls it, and
+  // its transmits and frames happen on that thread. Called on the device's thread, before the
+  // pair carries traffic.
+  virtual Result<> hand_over(unsigned queue, runtime::EventLoop& loop) {
+    (void)queue;
+    (void)loop;
+    return Error::unimplemented("this device cannot hand its queues to other loops");
+  }
 };
 
 // Opens the device an id names (implemented in open_device.cpp, one branch per transport).

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "drivers/netif/net_device.hpp"
+#include "runtime/cross_loop.hpp"
 #include "runtime/log.hpp"
 
 namespace netfront {
@@ -13,7 +14,10 @@ namespace netfront {
 struct Netif::State final : drivers::FrameSink {
   State(DeviceId i, std::unique_ptr<drivers::NetDevice> d)
       : id(std::move(i)), device(std::move(d)), max_frame(std::size_t{device->mtu()} + kEthernetHeaderLength),
-        queue_listeners(device->queue_pairs()), baseline(device->queue_pairs()) {}
+        queue_listeners(device->queue_pairs()), queue_owners(device->queue_pairs(), nullptr),
+        baseline(device->queue_pairs()) {
+    device->set_sink(this);
+  }
 
   // A listen: its handler and the io that completes at disconnect.
   struct Listener {
@@ -25,9 +29,13 @@ struct Netif::State final : drivers::FrameSink {
   // FrameHandler); an exception from the handler is the application's bug, logged, and must
   // not stop delivery of later frames.
   bool on_frame(unsigned queue, Buffer frame) override {
-    FrameHandler& handler = queue_listeners[queue].handler ? queue_listeners[queue].handler : device_listener.handler;
+    // A pair handed to another loop delivers to its own listen only: the device's listen
+    // belongs to this Netif's thread.
+    FrameHandler& handler = queue_listeners[queue].handler || queue_owners[queue]
+                                ? queue_listeners[queue].handler
+                                : device_listener.handler;
     if (!handler) [[unlikely]]
-      return false;  // only per-queue listens run, on other queues
+      return false;  // nobody listens for this pair's frames
     try {
       (void)handler(std::move(frame));
     } catch (const std::exception& e) {
@@ -43,7 +51,6 @@ struct Netif::State final : drivers::FrameSink {
     if (l.handler) return make_ready_io(Result<>(Error::unknown("listen is already running on this device or queue")));
     if (!handler) return make_ready_io(Result<>(Error::unknown("listen needs a handler")));
     l.handler = std::move(handler);
-    device->set_sink(this);
     return l.done.get_io();
   }
 
@@ -52,17 +59,24 @@ struct Netif::State final : drivers::FrameSink {
     disconnected = true;
     device->set_sink(nullptr);
     co_await device->shutdown();
-    for (Listener* l : listeners()) {
-      if (!l->handler) continue;
-      l->handler = nullptr;
-      l->done.set_value(Ok{});
+    finish(device_listener);
+    for (std::size_t q = 0; q < queue_listeners.size(); ++q) {
+      Listener* l = &queue_listeners[q];
+      if (!queue_owners[q]) {
+        finish(*l);
+        continue;
+      }
+      // Its listen is a coroutine of that loop: completed there, and awaited here so this
+      // state outlives it.
+      io<void> finished = runtime::call_on(*queue_owners[q], [l] { finish(*l); });
+      co_await finished;
     }
   }
 
-  std::vector<Listener*> listeners() {
-    std::vector<Listener*> all{&device_listener};
-    for (Listener& l : queue_listeners) all.push_back(&l);
-    return all;
+  static void finish(Listener& l) {
+    if (!l.handler) return;
+    l.handler = nullptr;
+    l.done.set_value(Ok{});
   }
 
   DeviceId id;
@@ -71,6 +85,7 @@ struct Netif::State final : drivers::FrameSink {
   bool disconnected = false;
   Listener device_listener;
   std::vector<Listener> queue_listeners;
+  std::vector<runtime::EventLoop*> queue_owners;  // per pair: where it was handed, or nullptr
   mutable std::mutex baseline_mutex;  // reset/get may come from another thread
   std::vector<Stats> baseline;
 };
@@ -144,6 +159,17 @@ io<Result<>> Netif::listen(FrameHandler handler) {
 }
 
 NetifQueue Netif::queue(unsigned queue) noexcept { return NetifQueue(*this, queue); }
+
+Result<> Netif::run_queue_on(unsigned queue, runtime::EventLoop& loop) {
+  if (!state_ || state_->disconnected) return Error::disconnected();
+  if (queue >= state_->queue_listeners.size())
+    return Error::unknown("no queue pair " + std::to_string(queue) + " on " + state_->id.to_string());
+  if (state_->queue_listeners[queue].handler)
+    return Error::unknown("queue pair " + std::to_string(queue) + " has a listen running; hand it over before using it");
+  if (auto r = state_->device->hand_over(queue, loop); !r) return r;
+  if (&loop != runtime::EventLoop::current()) state_->queue_owners[queue] = &loop;
+  return Ok{};
+}
 
 // HOT PATH: one call per written frame.
 io<Result<>> Netif::write_on(unsigned queue, Buffer&& frame) {

@@ -5,7 +5,8 @@
 //   co_await dev->write(frame);
 //   co_await dev->listen([](Buffer frame) { ...; return make_ready_io(); });  // until disconnect
 //
-// A Netif belongs to the event loop of the thread that connected it: call it from that thread.
+// A Netif belongs to the event loop of the thread that connected it: call it from that thread
+// (queue pairs handed to other loops with queue(q).run_on are the exception, see NetifQueue).
 #pragma once
 
 #include <cstdint>
@@ -27,6 +28,9 @@ namespace netfront {
 
 namespace drivers {
 class NetDevice;
+}
+namespace runtime {
+class EventLoop;
 }
 
 // Called with every received frame. The returned io is not awaited: a handler that needs to
@@ -91,6 +95,7 @@ class Netif {
   io<Result<>> write_on(unsigned queue, Buffer&& frame);
   io<Result<>> writev_on(unsigned queue, std::span<const Buffer> pieces);
   io<Result<>> listen_on(unsigned queue, FrameHandler&& handler);
+  Result<> run_queue_on(unsigned queue, runtime::EventLoop& loop);
   std::unique_ptr<State> state_;
 };
 
@@ -104,6 +109,12 @@ class NetifQueue {
   // This pair's frames, until disconnect. Unknown if this pair has a listen running already.
   io<Result<>> listen(FrameHandler handler) { return netif_->listen_on(queue_, std::move(handler)); }
   Stats get_stats_counters() const noexcept { return netif_->get_stats_counters(queue_); }
+
+  // Hands this pair to `loop`, another thread's, before it carries traffic: that loop polls
+  // it from then on, and this pair's write, writev and listen must be called on that thread
+  // (its frames arrive there, to this pair's own listen only). Called on the Netif's thread.
+  // `loop` must keep running until disconnect has completed.
+  Result<> run_on(runtime::EventLoop& loop) { return netif_->run_queue_on(queue_, loop); }
 
  private:
   friend class Netif;

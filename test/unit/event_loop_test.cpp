@@ -2,10 +2,12 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <thread>
 #include <vector>
 
+#include "runtime/cross_loop.hpp"
 #include "runtime/event_loop.hpp"
 
 namespace netfront::runtime {
@@ -228,6 +230,81 @@ TEST(EventLoopTest, PostReachesABusyLoop) {
   loop.run();
   other.join();
   EXPECT_EQ(ran_on, std::this_thread::get_id());
+}
+
+}  // namespace
+}  // namespace netfront::runtime
+
+// --- across loops (runtime/cross_loop.hpp)
+
+namespace netfront::runtime {
+namespace {
+
+struct CountingPoller final : Poller {
+  std::atomic<std::uint64_t> polls{0};
+  unsigned poll() override {
+    polls.fetch_add(1, std::memory_order_relaxed);
+    return 1;
+  }
+};
+
+TEST(CrossLoopTest, LoopPauseHoldsTheOtherLoopThenRunsAfterOnItsThread) {
+  EventLoop* other = nullptr;
+  std::atomic<bool> ready{false};
+  CountingPoller poller;
+  std::thread t([&] {
+    EventLoop loop;
+    loop.add_poller(poller);
+    other = &loop;
+    ready = true;
+    loop.run();
+    loop.remove_poller(poller);
+  });
+  while (!ready) std::this_thread::yield();
+  while (poller.polls.load() < 100) std::this_thread::yield();
+  std::thread::id after_thread;
+  {
+    LoopPause pause({other}, [&](EventLoop&) { after_thread = std::this_thread::get_id(); });
+    ASSERT_TRUE(pause.holding());
+    const std::uint64_t held_at = poller.polls.load();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    EXPECT_EQ(poller.polls.load(), held_at) << "the other loop kept polling during the pause";
+  }
+  EXPECT_EQ(after_thread, t.get_id());
+  const std::uint64_t released_at = poller.polls.load();
+  while (poller.polls.load() == released_at) std::this_thread::yield();  // and it runs again
+  other->post([other] { other->stop(); });
+  t.join();
+}
+
+TEST(CrossLoopTest, LoopPauseGivesUpOnALoopThatNeverAnswers) {
+  EventLoop idle;  // constructed here, never run
+  const auto start = Clock::now();
+  {
+    LoopPause pause({&idle}, {}, std::chrono::milliseconds(50));
+    EXPECT_FALSE(pause.holding());
+  }
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(10));
+  idle.run_once();  // the late task finds the pause released and passes
+}
+
+TEST(CrossLoopTest, CallOnRunsThereAndCompletesHere) {
+  EventLoop home;
+  EventLoop* other = nullptr;
+  std::atomic<bool> ready{false};
+  std::thread t([&] {
+    EventLoop loop;
+    other = &loop;
+    ready = true;
+    loop.run();
+  });
+  while (!ready) std::this_thread::yield();
+  std::thread::id ran_on;
+  io<void> done = call_on(*other, [&] { ran_on = std::this_thread::get_id(); });
+  home.run_until(done);
+  EXPECT_EQ(ran_on, t.get_id());
+  other->post([other] { other->stop(); });
+  t.join();
 }
 
 }  // namespace

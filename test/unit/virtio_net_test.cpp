@@ -169,10 +169,10 @@ TEST_P(EngineTest, DoorbellsAreCoalescedPerBurstNotPerFrame) {
   io<void> sender = [](LoopRig& r) -> io<void> {
     for (unsigned i = 0; i < 2000; ++i) (void)co_await r.netif->write(r.frame(64, i));
   }(rig_);
-  const auto before = rig_.device->counters().notifications;
+  const std::uint64_t before = rig_.device->counters().notifications;
   rig_.run_until_received(2000);
   ASSERT_EQ(rig_.received.size(), 2000u);
-  const auto doorbells = rig_.device->counters().notifications - before;
+  const std::uint64_t doorbells = rig_.device->counters().notifications - before;
   EXPECT_LT(doorbells, 2000u / 8) << "one doorbell per frame";
 }
 

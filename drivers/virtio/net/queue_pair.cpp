@@ -104,6 +104,8 @@ class RingQueuePair final : public QueuePair {
     }
   }
 
+  bool has_waiters() const noexcept override { return waiter_count_ > 0; }
+
   ring::RingError error() const noexcept override { return rx_.broken() ? rx_.error() : tx_.error(); }
 
   bool enable_notifications() noexcept override {

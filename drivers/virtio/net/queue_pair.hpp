@@ -15,6 +15,8 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <utility>
 #include <span>
 
 #include "drivers/netif/net_device.hpp"
@@ -70,8 +72,18 @@ class QueuePair {
 
   void set_sink(drivers::FrameSink* sink) noexcept { sink_ = sink; }
   void set_usable(bool usable) noexcept { usable_ = usable; }
-  // Fails every writer waiting for ring space (F10: a write never waits forever).
+  // Fails every writer waiting for ring space (F10: a write never waits forever). Only on the
+  // thread that owns the pair: waiters are its coroutines.
   virtual void fail_waiters(const Error& why) = 0;
+  virtual bool has_waiters() const noexcept = 0;
+  // From another thread, while the owner is held still: the waiters are failed with `why` by
+  // the owner at settle().
+  void defer_failure(const Error& why) { deferred_failure_ = why; }
+  void settle() {
+    if (!deferred_failure_) return;
+    const Error why = *std::exchange(deferred_failure_, std::nullopt);
+    fail_waiters(why);
+  }
   const QueueCounters& counters() const noexcept { return counters_; }
   void note_device_error() noexcept { counters_.device_errors.add(1); }
 
@@ -79,6 +91,7 @@ class QueuePair {
   QueueCounters counters_;
   drivers::FrameSink* sink_ = nullptr;
   bool usable_ = false;  // link up and device trusted: writes are accepted
+  std::optional<Error> deferred_failure_;
 };
 
 }  // namespace netfront::virtio::net

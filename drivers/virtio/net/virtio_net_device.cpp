@@ -1,5 +1,6 @@
 #include "drivers/virtio/net/virtio_net_device.hpp"
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 
@@ -9,6 +10,7 @@
 #include "drivers/virtio/net/features.hpp"
 #include "drivers/virtio/net/net_spec.hpp"
 #include "drivers/virtio/virtio_spec.hpp"
+#include "runtime/cross_loop.hpp"
 #include "runtime/log.hpp"
 
 namespace netfront::virtio::net {
@@ -16,6 +18,90 @@ namespace {
 // Link status and DEVICE_NEEDS_RESET are looked at every this many polls (a few ms when busy).
 constexpr std::uint64_t kStatusCheckInterval = 4096;
 }  // namespace
+
+// Polls one handed-over pair on its new loop. `active` is written only while that loop is
+// held still (LoopPause), so it needs no ordering of its own.
+class VirtioNetDevice::PairPoller final : public runtime::Poller {
+ public:
+  PairPoller(VirtioNetDevice& device, QueuePair& pair) : device_(device), pair_(pair) {}
+  // HOT PATH: once per iteration of the owning loop.
+  unsigned poll() override {
+    if (!active) return 0;
+    const unsigned work = pair_.poll();
+    if (pair_.error() != ring::RingError::None) [[unlikely]] {
+      active = false;  // the device's own loop stops the device (see VirtioNetDevice::poll)
+      device_.foreign_pair_broken_.store(true, std::memory_order_release);
+    }
+    return work;
+  }
+  bool active = false;
+  bool registered = false;  // added to the owning loop (set and cleared on that loop)
+
+ private:
+  VirtioNetDevice& device_;
+  QueuePair& pair_;
+};
+
+template <typename Op>
+void VirtioNetDevice::with_pairs_still(Op&& op) {
+  std::vector<runtime::EventLoop*> loops;
+  if (pause_depth_ == 0)
+    for (runtime::EventLoop* owner : owners_)
+      if (owner && std::find(loops.begin(), loops.end(), owner) == loops.end()) loops.push_back(owner);
+  if (loops.empty()) {
+    ++pause_depth_;
+    op();
+    --pause_depth_;
+    return;
+  }
+  runtime::LoopPause pause(loops, [this](runtime::EventLoop& loop) { settle_pairs_of(loop); });
+  ++pause_depth_;
+  op();
+  --pause_depth_;
+}
+
+// On `loop`'s own thread, after a pause: fail the writers the device failed, follow the device
+// state, and leave the loop for good once the device is shut.
+void VirtioNetDevice::settle_pairs_of(runtime::EventLoop& loop) {
+  for (unsigned i = 0; i < pairs_.size(); ++i) {
+    if (owners_[i] != &loop) continue;
+    pairs_[i]->settle();
+    PairPoller& poller = *pair_pollers_[i];
+    poller.active = state_ == State::Running;
+    if (state_ == State::Shut && poller.registered) {
+      loop.remove_poller(poller);
+      poller.registered = false;
+    }
+  }
+}
+
+void VirtioNetDevice::fail_pair_waiters(unsigned pair, const Error& why) {
+  if (local(pair))
+    pairs_[pair]->fail_waiters(why);
+  else
+    pairs_[pair]->defer_failure(why);
+}
+
+Result<> VirtioNetDevice::hand_over(unsigned queue, runtime::EventLoop& loop) {
+  if (queue >= pairs_.size()) return Error::unknown("no queue pair " + std::to_string(queue));
+  if (&loop == &loop_) return Ok{};
+  if (!local(queue)) return Error::unknown("queue pair " + std::to_string(queue) + " was handed over already");
+  if (state_ == State::Shut) return Error::disconnected();
+  if (pairs_[queue]->has_waiters())
+    return Error::unknown("queue pair " + std::to_string(queue) + " has writers waiting; hand it over before using it");
+  owners_[queue] = &loop;
+  pair_pollers_[queue] = std::make_unique<PairPoller>(*this, *pairs_[queue]);
+  PairPoller* poller = pair_pollers_[queue].get();
+  poller->active = state_ == State::Running;
+  // Registered by the loop itself; anything posted later (a pause) runs after this.
+  loop.post([poller, &loop] {
+    loop.add_poller(*poller);
+    poller->registered = true;
+  });
+  watch_interrupts();  // our loop no longer sleeps on that pair's notifications
+  runtime::logger("net").debug("{}: queue pair {} handed to another loop", transport_->describe(), queue);
+  return Ok{};
+}
 
 Result<std::unique_ptr<VirtioNetDevice>> VirtioNetDevice::open(std::unique_ptr<transport::Transport> t,
                                                                const DeviceOptions& o) {
@@ -34,7 +120,13 @@ VirtioNetDevice::VirtioNetDevice(std::unique_ptr<transport::Transport> t, const 
 
 VirtioNetDevice::~VirtioNetDevice() {
   loop_.remove_poller(*this);
-  if (state_ != State::Shut) stop_device(nullptr);
+  if (state_ != State::Shut) {
+    with_pairs_still([&] {
+      stop_device(nullptr);
+      state_ = State::Shut;  // the pairs' loops let go of them
+    });
+  }
+  pair_pollers_.clear();
   pairs_.clear();
   // Frames the application still holds point into the receive pool: it must outlive them.
   if (rx_pool_ && rx_pool_->in_use() > 0) {
@@ -154,6 +246,9 @@ Result<> VirtioNetDevice::create_queues() {
     rx_pool_.emplace(std::move(*pool));
   }
   pairs_.clear();
+  owners_.assign(pairs, nullptr);
+  pair_pollers_.clear();
+  pair_pollers_.resize(pairs);
   for (unsigned pair = 0; pair < pairs; ++pair) {
     QueuePairConfig qc;
     qc.index = pair;
@@ -200,9 +295,11 @@ Result<> VirtioNetDevice::start_queues() {
 // §3.1.1: on failure the driver sets FAILED; nothing of ours stays with the device.
 void VirtioNetDevice::fail(const Error& why) {
   runtime::logger("net").error("{}: {}", transport_->describe(), why.message());
-  stop_device(&why);
-  transport_->set_status(VIRTIO_CONFIG_S_FAILED);  // after the reset, so it is what the device sees last
-  state_ = State::Broken;
+  with_pairs_still([&] {
+    stop_device(&why);
+    transport_->set_status(VIRTIO_CONFIG_S_FAILED);  // after the reset, so it is what the device sees last
+    state_ = State::Broken;
+  });
 }
 
 // Device Cleanup (§3.3): reset first, so the device stops touching our memory, then take our
@@ -210,46 +307,71 @@ void VirtioNetDevice::fail(const Error& why) {
 void VirtioNetDevice::stop_device(const Error* why) {
   if (auto r = transport_->reset(); !r)
     runtime::logger("net").error("{}: reset failed: {}", transport_->describe(), r.error().message());
-  for (auto& qp : pairs_) qp->release_all(why);
+  with_pairs_still([&] {
+    for (unsigned i = 0; i < pairs_.size(); ++i) {
+      pairs_[i]->release_all(local(i) ? why : nullptr);
+      if (why && !local(i)) pairs_[i]->defer_failure(*why);
+    }
+  });
   if (control_) control_->release();
 }
 
 void VirtioNetDevice::update_usable() {
   const bool usable = state_ == State::Running && config_.link_up;
   const Error down = Error::disconnected("link down");
-  for (auto& qp : pairs_) {
-    qp->set_usable(usable);
-    if (!usable) qp->fail_waiters(down);
-  }
+  with_pairs_still([&] {
+    for (unsigned i = 0; i < pairs_.size(); ++i) {
+      pairs_[i]->set_usable(usable);
+      if (!usable) fail_pair_waiters(i, down);
+    }
+  });
 }
 
 void VirtioNetDevice::set_sink(drivers::FrameSink* sink) noexcept {
   sink_ = sink;
-  for (auto& qp : pairs_) qp->set_sink(sink);
+  with_pairs_still([&] {
+    for (auto& qp : pairs_) qp->set_sink(sink);
+  });
 }
 
 unsigned VirtioNetDevice::poll() {
   if (state_ != State::Running) return 0;
   in_poll_ = true;
   unsigned work = 0;
-  for (auto& qp : pairs_) {
-    work += qp->poll();
-    if (const auto e = qp->error(); e != ring::RingError::None) {
+  for (unsigned i = 0; i < pairs_.size(); ++i) {
+    if (!local(i)) continue;  // its own loop polls it
+    QueuePair& qp = *pairs_[i];
+    work += qp.poll();
+    if (const auto e = qp.error(); e != ring::RingError::None) {
       // B1-B9: the device broke a ring rule. Stop it; the application sees Disconnected.
       runtime::logger("net").error("{}: queue broken: {}", transport_->describe(), ring::to_string(e));
-      qp->note_device_error();
+      qp.note_device_error();
       in_poll_ = false;
       fail(Error::disconnected(std::string("device broke the ring protocol: ") + std::string(ring::to_string(e))));
       return work;
     }
   }
+  if (foreign_pair_broken_.exchange(false, std::memory_order_acquire)) [[unlikely]] {
+    // A pair on another loop caught the device; its loop stopped polling it and left the rest
+    // to us.
+    in_poll_ = false;
+    ring::RingError e = ring::RingError::None;
+    with_pairs_still([&] {
+      for (auto& qp : pairs_)
+        if (qp->error() != ring::RingError::None) {
+          e = qp->error();
+          qp->note_device_error();
+        }
+    });
+    runtime::logger("net").error("{}: queue broken: {}", transport_->describe(), ring::to_string(e));
+    fail(Error::disconnected(std::string("device broke the ring protocol: ") + std::string(ring::to_string(e))));
+    return work;
+  }
   if (++polls_ % kStatusCheckInterval == 0) check_device();
   in_poll_ = false;
   if (shutdown_requested_) {
     shutdown_requested_ = false;
-    const Error gone = Error::disconnected();
-    stop_device(&gone);
-    state_ = State::Shut;
+    shut();
     shutdown_done_.set_value();
   }
   return work;
@@ -259,6 +381,7 @@ void VirtioNetDevice::watch_interrupts() {
   interrupt_watches_.clear();
   std::vector<int> fds;
   for (unsigned pair = 0; pair < pairs_.size(); ++pair) {
+    if (!local(pair)) continue;  // its own loop never sleeps (PairPoller arms no wake-up)
     for (std::uint16_t index : {rx_queue_index(pair), tx_queue_index(pair)}) {
       const int fd = transport_->interrupt_fd(index);
       if (fd < 0) return;  // one queue that cannot wake us keeps the loop polling
@@ -284,8 +407,8 @@ bool VirtioNetDevice::arm_wakeup() {
   if (state_ != State::Running || interrupt_watches_.empty() || shutdown_requested_) return false;
   check_device();
   if (state_ != State::Running) return false;
-  for (auto& qp : pairs_) {
-    if (!qp->enable_notifications()) {
+  for (unsigned i = 0; i < pairs_.size(); ++i) {
+    if (local(i) && !pairs_[i]->enable_notifications()) {
       disarm_wakeup();
       return false;
     }
@@ -294,7 +417,8 @@ bool VirtioNetDevice::arm_wakeup() {
 }
 
 void VirtioNetDevice::disarm_wakeup() {
-  for (auto& qp : pairs_) qp->disable_notifications();
+  for (unsigned i = 0; i < pairs_.size(); ++i)
+    if (local(i)) pairs_[i]->disable_notifications();
 }
 
 void VirtioNetDevice::check_device() {
@@ -320,6 +444,10 @@ void VirtioNetDevice::check_device() {
 // A13: the device asked to be reset. Whatever was in flight is gone (counted as drops);
 // writers waiting for space keep waiting and go out once the device is back.
 void VirtioNetDevice::recover() {
+  with_pairs_still([&] { recover_held(); });
+}
+
+void VirtioNetDevice::recover_held() {
   auto& log = runtime::logger("net");
   log.warn("{}: device needs a reset; resetting", transport_->describe());
   state_ = State::Down;
@@ -350,10 +478,19 @@ io<void> VirtioNetDevice::shutdown() {
     shutdown_requested_ = true;
     return shutdown_done_.get_io();
   }
-  const Error gone = Error::disconnected();
-  stop_device(&gone);
-  state_ = State::Shut;
+  shut();
   return make_ready_io();
+}
+
+void VirtioNetDevice::shut() {
+  const Error gone = Error::disconnected();
+  with_pairs_still([&] {
+    stop_device(&gone);
+    state_ = State::Shut;
+  });
+  // The other loops have let go of their pairs (settle_pairs_of): nothing of ours runs there
+  // any more, and those loops may end.
+  owners_.assign(owners_.size(), nullptr);
 }
 
 }  // namespace netfront::virtio::net

@@ -3,8 +3,14 @@
 // thread's event loop, and recovers from DEVICE_NEEDS_RESET (A13). A queue that catches the
 // device breaking a ring rule stops the device for the application (Disconnected) rather than
 // trusting it further.
+//
+// A queue pair may be handed to another thread's loop (hand_over): that loop then polls it and
+// owns its writers and frames, sharing nothing with the others on the data path. Device-wide
+// work (reset, link changes, shutdown) holds those loops still for its duration
+// (runtime::LoopPause) and lets each owner finish its part on its own thread.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -49,6 +55,8 @@ class VirtioNetDevice final : public drivers::NetDevice, public runtime::Poller 
   }
   void set_sink(drivers::FrameSink* sink) noexcept override;
   io<void> shutdown() override;
+  // From the device's own thread, before the pair carries traffic.
+  Result<> hand_over(unsigned queue, runtime::EventLoop& loop) override;
 
   // Poller. The loop may sleep only when every queue can wake it (Transport::interrupt_fd).
   unsigned poll() override;
@@ -61,6 +69,7 @@ class VirtioNetDevice final : public drivers::NetDevice, public runtime::Poller 
 
  private:
   enum class State { Down, Running, Broken, Shut };
+  class PairPoller;
 
   VirtioNetDevice(std::unique_ptr<transport::Transport> t, const DeviceOptions& o, runtime::EventLoop& loop);
   Result<> negotiate();
@@ -72,9 +81,18 @@ class VirtioNetDevice final : public drivers::NetDevice, public runtime::Poller 
   void fail(const Error& why);
   void check_device();
   void recover();
+  void recover_held();
+  void shut();
   void stop_device(const Error* why);
   void update_usable();
   void watch_interrupts();
+  bool local(unsigned pair) const noexcept { return owners_[pair] == nullptr; }
+  // Runs `op` with every pair still: pairs of other loops are held by a LoopPause (unless one
+  // already holds them), then settle on their own threads.
+  template <typename Op>
+  void with_pairs_still(Op&& op);
+  void settle_pairs_of(runtime::EventLoop& loop);
+  void fail_pair_waiters(unsigned pair, const Error& why);
 
   std::unique_ptr<transport::Transport> transport_;
   DeviceOptions options_;
@@ -85,6 +103,10 @@ class VirtioNetDevice final : public drivers::NetDevice, public runtime::Poller 
   std::optional<runtime::PacketPool> rx_pool_;
   std::vector<std::unique_ptr<QueuePair>> pairs_;
   std::unique_ptr<ControlQueue> control_;  // when CTRL_VQ is negotiated
+  std::vector<runtime::EventLoop*> owners_;  // per pair: the loop it was handed to, or nullptr (ours)
+  std::vector<std::unique_ptr<PairPoller>> pair_pollers_;
+  std::atomic<bool> foreign_pair_broken_{false};  // set by a pair's own loop, acted on by ours
+  unsigned pause_depth_ = 0;
   drivers::FrameSink* sink_ = nullptr;
   State state_ = State::Down;
   std::uint64_t polls_ = 0;

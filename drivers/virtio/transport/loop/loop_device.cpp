@@ -166,7 +166,7 @@ Result<> LoopDevice::enable_queue(const transport::QueueSetup& setup) {
 }
 
 bool LoopDevice::notify(std::uint16_t index) noexcept {
-  ++counters_.notifications;
+  counters_.notifications.fetch_add(1, std::memory_order_relaxed);
   // Like a device whose control queue is served when its doorbell rings.
   if (control_ && index == control_index()) serve_control();
   return !faults_.notify_fails;

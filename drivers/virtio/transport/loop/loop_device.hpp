@@ -11,6 +11,7 @@
 // commands are answered when the driver rings the control queue's doorbell.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -64,7 +65,8 @@ struct LoopDeviceCounters {
   std::uint64_t tx_frames = 0;   // frames taken from the driver's transmit queues
   std::uint64_t tx_indirect = 0; // ... of them described by an indirect table
   std::uint64_t rx_frames = 0;   // frames written into the driver's receive queues
-  std::uint64_t notifications = 0;
+  // Doorbells may ring from the threads of handed-over pairs.
+  std::atomic<std::uint64_t> notifications{0};
   std::uint64_t resets = 0;
   std::uint64_t dropped = 0;     // sink mode, or frames no receive chain could hold
   std::uint64_t control_commands = 0;
