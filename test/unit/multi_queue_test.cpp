@@ -4,13 +4,13 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <future>
 #include <map>
 #include <thread>
 
 #include "drivers/virtio/net/net_spec.hpp"
 #include "drivers/virtio/virtio_spec.hpp"
 #include "loop_harness.hpp"
+#include "runtime/loop_thread.hpp"
 
 namespace netfront {
 namespace {
@@ -197,33 +197,6 @@ TEST(MultiQueueBringUpTest, ConnectByIdGivesEveryPair) {
 namespace netfront {
 namespace {
 
-// A thread running its own event loop until stopped.
-class LoopThread {
- public:
-  LoopThread() {
-    std::promise<runtime::EventLoop*> ready;
-    auto got = ready.get_future();
-    thread_ = std::thread([this, ready = std::move(ready)]() mutable {
-      runtime::EventLoop loop;
-      id_ = std::this_thread::get_id();
-      ready.set_value(&loop);
-      loop.run();
-    });
-    loop_ = got.get();
-  }
-  ~LoopThread() {
-    loop_->post([l = loop_] { l->stop(); });
-    thread_.join();
-  }
-  runtime::EventLoop& loop() { return *loop_; }
-  std::thread::id id() const { return id_; }
-
- private:
-  std::thread thread_;
-  runtime::EventLoop* loop_ = nullptr;
-  std::thread::id id_;
-};
-
 // What one worker loop does with its pair: listen, then write `frames` frames, each echoed
 // back to it by the device.
 struct PairWorker {
@@ -265,7 +238,10 @@ struct PairWorker {
 TEST(MultiQueueThreadsTest, APairHandedToAnotherLoopCarriesItsTrafficOnThatThread) {
   LoopRig rig;
   ASSERT_TRUE(rig.open("loop:queues=2"));
-  LoopThread worker_thread;
+  auto started = runtime::LoopThread::start();
+  ASSERT_TRUE(started) << started.error().to_string();
+  runtime::LoopThread& worker_thread = **started;
+  EXPECT_GE(worker_thread.lcore(), 0) << "the loop thread has no DPDK lcore id";
   ASSERT_TRUE(rig.netif->queue(1).run_on(worker_thread.loop()));
   PairWorker worker{rig.netif->queue(1), *rig.pool, worker_thread.id(), 5000};
   worker_thread.loop().post([&] { worker.running.emplace(worker.run()); });
@@ -297,7 +273,10 @@ TEST(MultiQueueThreadsTest, APairHandedToAnotherLoopCarriesItsTrafficOnThatThrea
 TEST(MultiQueueThreadsTest, DeviceResetWhileAPairRunsElsewhereResumesItThere) {  // A13
   LoopRig rig;
   ASSERT_TRUE(rig.open("loop:queues=2"));
-  LoopThread worker_thread;
+  auto started = runtime::LoopThread::start();
+  ASSERT_TRUE(started) << started.error().to_string();
+  runtime::LoopThread& worker_thread = **started;
+  EXPECT_GE(worker_thread.lcore(), 0) << "the loop thread has no DPDK lcore id";
   ASSERT_TRUE(rig.netif->queue(1).run_on(worker_thread.loop()));
   PairWorker worker{rig.netif->queue(1), *rig.pool, worker_thread.id(), 20000};
   worker_thread.loop().post([&] { worker.running.emplace(worker.run()); });
@@ -322,7 +301,10 @@ TEST(MultiQueueThreadsTest, DeviceResetWhileAPairRunsElsewhereResumesItThere) { 
 TEST(MultiQueueThreadsTest, HandingOverAPairInUseOrTwiceIsRefused) {
   LoopRig rig;
   ASSERT_TRUE(rig.open("loop:queues=2"));
-  LoopThread worker_thread;
+  auto started = runtime::LoopThread::start();
+  ASSERT_TRUE(started) << started.error().to_string();
+  runtime::LoopThread& worker_thread = **started;
+  EXPECT_GE(worker_thread.lcore(), 0) << "the loop thread has no DPDK lcore id";
   auto listening = rig.netif->queue(1).listen([](Buffer) { return make_ready_io(); });
   auto r = rig.netif->queue(1).run_on(worker_thread.loop());
   ASSERT_FALSE(r);

@@ -2,13 +2,17 @@
 // Netif, not a harness around the driver), for benchmarking against any backend.
 //
 //   netfront-perf --device vhost-user:/tmp/vh.sock --mode txonly [--size 64] [--burst 32]
-//                 [--duration SECONDS] [--lcore N] [--json]
+//                 [--queues N] [--duration SECONDS] [--lcore CPU[,CPU...]] [--json]
 //
 // Modes: txonly (send as fast as the ring takes), rxonly (count and drop), io (send every
 // received frame straight back), macswap (the same with MAC addresses swapped), pingpong (one
 // frame in flight, round-trip latency percentiles; the peer must echo, e.g. testpmd macswap).
+// With --queues N the device is connected with N queue pairs and each pair runs on a loop of
+// its own thread (queue 0 on the main thread), pinned to the CPUs --lcore lists, in order.
 // It prints each second's rates per queue and a final summary (JSON with --json). It stops
 // after --duration seconds, or on SIGINT/SIGTERM. No EAL arguments are needed.
+#include <algorithm>
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -18,7 +22,9 @@
 
 #include "netfront/netif.hpp"
 #include "runtime/dpdk_env.hpp"
+#include "runtime/cross_loop.hpp"
 #include "runtime/event_loop.hpp"
+#include "runtime/loop_thread.hpp"
 #include "runtime/packet_pool.hpp"
 
 using namespace netfront;
@@ -35,7 +41,8 @@ struct Args {
   unsigned size = 64;
   unsigned burst = 32;
   double duration = 0;  // 0: until a signal
-  int lcore = -1;
+  std::vector<unsigned> lcores;  // CPU of queue 0's loop, queue 1's, ...
+  unsigned queues = 1;
   bool json = false;
 };
 
@@ -43,7 +50,7 @@ struct Args {
   std::fprintf(stderr,
                "netfront-perf: %s\n"
                "usage: netfront-perf --device ID [--mode txonly|rxonly|io|macswap|pingpong] [--size BYTES]\n"
-               "                     [--burst N] [--duration SECONDS] [--lcore CPU] [--json]\n",
+               "                     [--burst N] [--queues N] [--duration SECONDS] [--lcore CPU[,CPU...]] [--json]\n",
                why.c_str());
   std::exit(2);
 }
@@ -64,10 +71,15 @@ Args parse(int argc, char** argv) {
     else if (k == "--size") a.size = static_cast<unsigned>(std::strtoul(v.c_str(), &end, 10));
     else if (k == "--burst") a.burst = static_cast<unsigned>(std::strtoul(v.c_str(), &end, 10));
     else if (k == "--duration") a.duration = std::strtod(v.c_str(), &end);
-    else if (k == "--lcore") a.lcore = static_cast<int>(std::strtol(v.c_str(), &end, 10));
-    else if (k == "--queues") {
-      if (v != "1") usage("--queues above 1 needs multi-queue support, which this build does not have yet");
-    } else usage("unknown option " + k);
+    else if (k == "--lcore") {
+      for (const char* p = v.c_str(); *p;) {
+        a.lcores.push_back(static_cast<unsigned>(std::strtoul(p, &end, 10)));
+        if (end == p || (*end && *end != ',')) usage("bad CPU list '" + v + "' for --lcore");
+        p = *end ? end + 1 : end;
+      }
+      end = nullptr;
+    } else if (k == "--queues") a.queues = static_cast<unsigned>(std::strtoul(v.c_str(), &end, 10));
+    else usage("unknown option " + k);
     if (end && *end) usage("bad number '" + v + "' for " + k);
   }
   if (a.device.empty()) usage("--device is required");
@@ -75,6 +87,9 @@ Args parse(int argc, char** argv) {
     usage("unknown mode " + a.mode);
   if (a.size < 60 || a.size > 1514) usage("--size is 60 to 1514 bytes");
   if (a.burst == 0 || a.burst > 512) usage("--burst is 1 to 512");
+  if (a.queues == 0 || a.queues > 64) usage("--queues is 1 to 64");
+  // The id's queues=N asks the device; --queues is the shorthand.
+  if (a.queues > 1 && a.device.find("queues=") == std::string::npos) a.device += ",queues=" + std::to_string(a.queues);
   return a;
 }
 
@@ -99,8 +114,87 @@ void swap_macs(Buffer& f) {
   std::memcpy(p + 6, tmp, 6);
 }
 
-struct Rates {
-  std::uint64_t tx_pkts = 0, rx_pkts = 0, tx_bytes = 0, rx_bytes = 0;
+// One queue pair's traffic, polled by the loop that owns the pair: it makes txonly bursts and
+// pingpong probes, and its listen counts, forwards or times what arrives.
+class QueueTraffic final : public runtime::Poller {
+ public:
+  QueueTraffic(const Args& a, NetifQueue q, rte_mempool* pool) : a_(a), q_(q), pool_(pool) {}
+
+  // On the owning loop's thread.
+  void start(runtime::EventLoop& loop) {
+    loop_ = &loop;
+    const bool forward = a_.mode == "io" || a_.mode == "macswap";
+    listening_.emplace(q_.listen([this, forward](Buffer f) -> io<void> {
+      if (a_.mode == "pingpong") {
+        if (ping_outstanding_) {
+          rtts_ns.push_back(static_cast<std::uint64_t>((Clock::now() - ping_sent_).count()));
+          ping_outstanding_ = false;
+        }
+      } else if (forward) {
+        if (a_.mode == "macswap") swap_macs(f);
+        (void)q_.write(std::move(f));  // a full ring makes it wait: not awaited, in order
+      }
+      return make_ready_io();
+    }));
+    loop.add_poller(*this);
+  }
+  void stop() {
+    if (loop_) loop_->remove_poller(*this);
+    waiting_.reset();
+    listening_.reset();
+  }
+
+  unsigned poll() override {
+    if (a_.mode == "txonly") {
+      if (waiting_ && waiting_->ready()) waiting_.reset();
+      if (!waiting_) return send_burst(a_.burst);
+    } else if (a_.mode == "pingpong" && !ping_outstanding_) {
+      ping_sent_ = Clock::now();
+      ping_outstanding_ = true;
+      return send_burst(1);
+    }
+    return 0;
+  }
+
+  std::vector<std::uint64_t> rtts_ns;  // pingpong; read once the loop is stopped
+  std::atomic<bool> disconnected{false};
+
+ private:
+  // Sends one burst of fresh frames; stops early while a write waits for ring space.
+  unsigned send_burst(unsigned n) {
+    rte_mbuf* mbufs[512];
+    if (rte_pktmbuf_alloc_bulk(pool_, mbufs, n) != 0) return 0;
+    unsigned i = 0;
+    for (; i < n; ++i) {
+      rte_mbuf* m = mbufs[i];
+      fill_frame(rte_pktmbuf_mtod(m, std::byte*), a_.size);
+      m->data_len = static_cast<std::uint16_t>(a_.size);
+      m->pkt_len = a_.size;
+      io<Result<>> w = q_.write(Buffer::adopt(m));
+      if (w.pending()) {
+        waiting_.emplace(std::move(w));
+        ++i;
+        break;
+      }
+      if (Result<> r = w.get(); !r) {
+        if (r.error().is_disconnected()) disconnected = true;
+        ++i;
+        break;
+      }
+    }
+    const unsigned sent = i;
+    for (; i < n; ++i) rte_pktmbuf_free(mbufs[i]);
+    return sent;
+  }
+
+  const Args& a_;
+  NetifQueue q_;
+  rte_mempool* pool_;
+  runtime::EventLoop* loop_ = nullptr;
+  std::optional<io<Result<>>> waiting_;
+  std::optional<io<Result<>>> listening_;
+  Clock::time_point ping_sent_{};
+  bool ping_outstanding_ = false;
 };
 
 }  // namespace
@@ -111,87 +205,63 @@ int main(int argc, char** argv) {
   std::signal(SIGTERM, on_signal);
 
   runtime::DpdkConfig dpdk;
-  if (a.lcore >= 0) dpdk.pin_cpu = static_cast<unsigned>(a.lcore);
+  if (!a.lcores.empty()) dpdk.pin_cpu = a.lcores[0];
   if (auto r = runtime::DpdkEnv::start(dpdk); !r) usage(r.error().to_string());
   runtime::EventLoop loop;
-  auto pool = runtime::PacketPool::create({.size = 16383, .cache = 512});
+  auto pool = runtime::PacketPool::create({.size = 16383 * a.queues, .cache = 512});
   if (!pool) usage(pool.error().to_string());
   auto connected = loop.run_until(Netif::connect(a.device));
   if (!connected) usage(connected.error().to_string());
   Netif& dev = *connected;
+  if (dev.queue_pairs() != a.queues) usage("the device id asks for a different number of queues than --queues");
 
-  std::vector<std::uint64_t> rtts_ns;  // pingpong
-  Clock::time_point ping_sent{};
-  bool ping_outstanding = false;
-  const bool forward = a.mode == "io" || a.mode == "macswap";
-  auto listening = dev.listen([&](Buffer f) -> io<void> {
-    if (a.mode == "pingpong") {
-      if (ping_outstanding) {
-        rtts_ns.push_back(static_cast<std::uint64_t>((Clock::now() - ping_sent).count()));
-        ping_outstanding = false;
-      }
-    } else if (forward) {
-      if (a.mode == "macswap") swap_macs(f);
-      (void)dev.write(std::move(f));  // a full ring makes it wait: not awaited, in order
+  // Queue 0 on this thread; every other queue pair on a loop thread of its own.
+  std::vector<std::unique_ptr<runtime::LoopThread>> threads;
+  std::vector<std::unique_ptr<QueueTraffic>> traffic;
+  for (unsigned q = 0; q < a.queues; ++q) {
+    traffic.push_back(std::make_unique<QueueTraffic>(a, dev.queue(q), pool->get()));
+    if (q == 0) {
+      traffic[0]->start(loop);
+      continue;
     }
-    return make_ready_io();
-  });
-
-  // Sends one burst of fresh frames; stops early while a write waits for ring space.
-  std::optional<io<Result<>>> waiting;
-  auto send_burst = [&](unsigned n) {
-    rte_mbuf* mbufs[512];
-    if (rte_pktmbuf_alloc_bulk(pool->get(), mbufs, n) != 0) return;
-    unsigned i = 0;
-    for (; i < n; ++i) {
-      rte_mbuf* m = mbufs[i];
-      fill_frame(rte_pktmbuf_mtod(m, std::byte*), a.size);
-      m->data_len = static_cast<std::uint16_t>(a.size);
-      m->pkt_len = a.size;
-      io<Result<>> w = dev.write(Buffer::adopt(m));
-      if (w.pending()) {
-        waiting.emplace(std::move(w));
-        ++i;
-        break;
-      }
-      if (Result<> r = w.get(); !r) {
-        if (r.error().is_disconnected()) g_stop = 1;
-        ++i;
-        break;
-      }
-    }
-    for (; i < n; ++i) rte_pktmbuf_free(mbufs[i]);
+    runtime::LoopThreadOptions o;
+    if (q < a.lcores.size()) o.cpu = a.lcores[q];
+    o.name = "nf-perf-q" + std::to_string(q);
+    auto t = runtime::LoopThread::start(o);
+    if (!t) usage(t.error().to_string());
+    if (auto r = dev.queue(q).run_on((*t)->loop()); !r) usage(r.error().to_string());
+    QueueTraffic* qt = traffic[q].get();
+    runtime::EventLoop* l = &(*t)->loop();
+    l->post([qt, l] { qt->start(*l); });
+    threads.push_back(std::move(*t));
+  }
+  auto any_disconnected = [&] {
+    for (auto& t : traffic)
+      if (t->disconnected) return true;
+    return false;
   };
 
   const auto start = Clock::now();
   auto last = start;
-  Stats prev = dev.get_stats_counters();
-  std::vector<double> tx_pps_samples, rx_pps_samples;
-  while (!g_stop) {
-    if (a.mode == "txonly") {
-      if (waiting && waiting->ready()) waiting.reset();
-      if (!waiting) send_burst(a.burst);
-    } else if (a.mode == "pingpong" && !ping_outstanding) {
-      ping_sent = Clock::now();
-      ping_outstanding = true;
-      send_burst(1);
-    }
+  std::vector<Stats> prev(a.queues);
+  for (unsigned q = 0; q < a.queues; ++q) prev[q] = dev.queue(q).get_stats_counters();
+  while (!g_stop && !any_disconnected()) {
     loop.run_once();
     const auto now = Clock::now();
     if (now - last >= std::chrono::seconds(1)) {
-      const Stats s = dev.get_stats_counters();
+      // Per-queue counters, read from this thread while each queue's own loop writes them.
       const double secs = std::chrono::duration<double>(now - last).count();
-      const double tx_pps = static_cast<double>(s.tx_pkts - prev.tx_pkts) / secs;
-      const double rx_pps = static_cast<double>(s.rx_pkts - prev.rx_pkts) / secs;
-      tx_pps_samples.push_back(tx_pps);
-      rx_pps_samples.push_back(rx_pps);
-      if (!a.json)
-        std::printf("queue 0: tx %.3f Mpps %.1f Mbit/s, rx %.3f Mpps %.1f Mbit/s, ring-full waits %llu\n", tx_pps / 1e6,
-                    static_cast<double>(s.tx_bytes - prev.tx_bytes) * 8 / secs / 1e6, rx_pps / 1e6,
-                    static_cast<double>(s.rx_bytes - prev.rx_bytes) * 8 / secs / 1e6,
-                    static_cast<unsigned long long>(s.tx_ring_full - prev.tx_ring_full));
+      for (unsigned q = 0; q < a.queues && !a.json; ++q) {
+        const Stats s = dev.queue(q).get_stats_counters();
+        std::printf("queue %u: tx %.3f Mpps %.1f Mbit/s, rx %.3f Mpps %.1f Mbit/s, ring-full waits %llu\n", q,
+                    static_cast<double>(s.tx_pkts - prev[q].tx_pkts) / secs / 1e6,
+                    static_cast<double>(s.tx_bytes - prev[q].tx_bytes) * 8 / secs / 1e6,
+                    static_cast<double>(s.rx_pkts - prev[q].rx_pkts) / secs / 1e6,
+                    static_cast<double>(s.rx_bytes - prev[q].rx_bytes) * 8 / secs / 1e6,
+                    static_cast<unsigned long long>(s.tx_ring_full - prev[q].tx_ring_full));
+        prev[q] = s;
+      }
       std::fflush(stdout);
-      prev = s;
       last = now;
       if (!dev.link_up()) {
         std::fprintf(stderr, "netfront-perf: link down\n");
@@ -203,15 +273,32 @@ int main(int argc, char** argv) {
 
   const double secs = std::chrono::duration<double>(Clock::now() - start).count();
   const Stats s = dev.get_stats_counters();
+  std::vector<Stats> per_queue;
+  for (unsigned q = 0; q < a.queues; ++q) per_queue.push_back(dev.queue(q).get_stats_counters());
+  // Stop the traffic, then disconnect (which holds the queue loops and ends their listens
+  // there), then the threads.
+  for (unsigned q = 0; q < a.queues; ++q) {
+    QueueTraffic* qt = traffic[q].get();
+    if (q == 0) {
+      qt->stop();
+      continue;
+    }
+    io<void> stopped = runtime::call_on(threads[q - 1]->loop(), [qt] { qt->stop(); });
+    loop.run_until(stopped);
+  }
+  loop.run_until(dev.disconnect());
+  threads.clear();
+  std::vector<std::uint64_t> rtts_ns;
+  for (auto& t : traffic) rtts_ns.insert(rtts_ns.end(), t->rtts_ns.begin(), t->rtts_ns.end());
   std::sort(rtts_ns.begin(), rtts_ns.end());
   auto pct = [&](double p) -> double {
     return rtts_ns.empty() ? 0.0 : static_cast<double>(rtts_ns[static_cast<std::size_t>(p * (rtts_ns.size() - 1))]) / 1e3;
   };
   if (a.json) {
-    std::printf("{\"device\":\"%s\",\"mode\":\"%s\",\"size\":%u,\"burst\":%u,\"seconds\":%.3f,"
+    std::printf("{\"device\":\"%s\",\"mode\":\"%s\",\"size\":%u,\"burst\":%u,\"queues\":%u,\"seconds\":%.3f,"
                 "\"tx_pkts\":%llu,\"rx_pkts\":%llu,\"tx_bytes\":%llu,\"rx_bytes\":%llu,"
                 "\"tx_mpps\":%.4f,\"rx_mpps\":%.4f,\"rx_drops\":%llu,\"tx_ring_full\":%llu,\"device_errors\":%llu",
-                a.device.c_str(), a.mode.c_str(), a.size, a.burst, secs, static_cast<unsigned long long>(s.tx_pkts),
+                a.device.c_str(), a.mode.c_str(), a.size, a.burst, a.queues, secs, static_cast<unsigned long long>(s.tx_pkts),
                 static_cast<unsigned long long>(s.rx_pkts), static_cast<unsigned long long>(s.tx_bytes),
                 static_cast<unsigned long long>(s.rx_bytes), static_cast<double>(s.tx_pkts) / secs / 1e6,
                 static_cast<double>(s.rx_pkts) / secs / 1e6, static_cast<unsigned long long>(s.rx_drops),
@@ -219,7 +306,13 @@ int main(int argc, char** argv) {
     if (a.mode == "pingpong")
       std::printf(",\"rtt_samples\":%zu,\"rtt_p50_us\":%.2f,\"rtt_p99_us\":%.2f,\"rtt_p999_us\":%.2f", rtts_ns.size(),
                   pct(0.5), pct(0.99), pct(0.999));
-    std::printf("}\n");
+    std::printf(",\"per_queue\":[");
+    for (unsigned q = 0; q < a.queues; ++q)
+      std::printf("%s{\"queue\":%u,\"tx_pkts\":%llu,\"rx_pkts\":%llu,\"tx_mpps\":%.4f,\"rx_mpps\":%.4f}", q ? "," : "", q,
+                  static_cast<unsigned long long>(per_queue[q].tx_pkts), static_cast<unsigned long long>(per_queue[q].rx_pkts),
+                  static_cast<double>(per_queue[q].tx_pkts) / secs / 1e6,
+                  static_cast<double>(per_queue[q].rx_pkts) / secs / 1e6);
+    std::printf("]}\n");
   } else {
     std::printf("summary: %.1f s, tx %llu pkts (%.3f Mpps), rx %llu pkts (%.3f Mpps), rx drops %llu, ring-full waits "
                 "%llu, device errors %llu\n",
@@ -231,6 +324,5 @@ int main(int argc, char** argv) {
       std::printf("round trip: %zu samples, p50 %.2f us, p99 %.2f us, p99.9 %.2f us\n", rtts_ns.size(), pct(0.5),
                   pct(0.99), pct(0.999));
   }
-  loop.run_until(dev.disconnect());
   return 0;
 }

@@ -1,0 +1,75 @@
+#include "runtime/loop_thread.hpp"
+
+#include <pthread.h>
+#include <rte_eal.h>
+#include <rte_lcore.h>
+#include <sched.h>
+
+#include <cstring>
+#include <future>
+
+#include "runtime/dpdk_env.hpp"
+#include "runtime/log.hpp"
+
+namespace netfront::runtime {
+
+Result<> pin_current_thread(unsigned cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (cpu >= CPU_SETSIZE) return Error::unknown("CPU " + std::to_string(cpu) + " does not exist");
+  CPU_SET(cpu, &set);
+  if (const int e = pthread_setaffinity_np(pthread_self(), sizeof set, &set); e != 0)
+    return Error::unknown("cannot pin a thread to CPU " + std::to_string(cpu) + ": " + std::strerror(e));
+  return Ok{};
+}
+
+Result<std::unique_ptr<LoopThread>> LoopThread::start(const LoopThreadOptions& options) {
+  std::unique_ptr<LoopThread> t(new LoopThread);
+  struct Started {
+    EventLoop* loop = nullptr;
+    int lcore = -1;
+    std::optional<Error> error;
+  };
+  std::promise<Started> started;
+  auto result = started.get_future();
+  t->thread_ = std::thread([options, started = std::move(started)]() mutable {
+    pthread_setname_np(pthread_self(), options.name.substr(0, 15).c_str());
+    if (options.cpu) {
+      if (auto r = pin_current_thread(*options.cpu); !r) {
+        started.set_value({nullptr, -1, r.error()});
+        return;
+      }
+    }
+    // A DPDK lcore id of its own: mempool caches and per-lcore state then work here.
+    int lcore = -1;
+    if (DpdkEnv::started() && rte_lcore_id() == LCORE_ID_ANY) {
+      if (rte_thread_register() != 0) {
+        started.set_value({nullptr, -1, Error::unknown("cannot register a loop thread with DPDK: no lcore id free")});
+        return;
+      }
+      lcore = static_cast<int>(rte_lcore_id());
+    }
+    {
+      EventLoop loop(options.loop);
+      started.set_value({&loop, lcore, std::nullopt});
+      loop.run();
+    }
+    if (lcore >= 0) rte_thread_unregister();
+  });
+  Started s = result.get();
+  if (s.error) {
+    t->thread_.join();
+    return *s.error;
+  }
+  t->loop_ = s.loop;
+  t->lcore_ = s.lcore;
+  return t;
+}
+
+LoopThread::~LoopThread() {
+  if (!thread_.joinable()) return;
+  if (loop_) loop_->post([l = loop_] { l->stop(); });
+  thread_.join();
+}
+
+}  // namespace netfront::runtime
