@@ -175,7 +175,13 @@ Result<> start_once(const DpdkConfig& config) {
     // --no-huge backs memory with one memfd, shareable by fd; --no-shconf leaves no run files.
     args.insert(args.end(), {"--no-huge", "-m", std::to_string(memory_mb), "--no-shconf"});
   }
-  if (!config.telemetry) args.emplace_back("--no-telemetry");
+  const char* telemetry_env = std::getenv("NETFRONT_TELEMETRY");
+  const bool telemetry = telemetry_env ? std::string_view(telemetry_env) == "1" : config.telemetry;
+  const std::string prefix = std::string(kFilePrefix) + std::to_string(::getpid());
+  if (!telemetry)
+    args.emplace_back("--no-telemetry");
+  else if (chosen != MemoryBacking::Hugepages)
+    args.insert(args.end(), {"--file-prefix", prefix});  // the telemetry socket's directory: one per process
   args.insert(args.end(), config.extra_eal_args.begin(), config.extra_eal_args.end());
   if (const char* extra = std::getenv("NETFRONT_EAL_ARGS")) {
     std::istringstream words(extra);
@@ -195,6 +201,7 @@ Result<> start_once(const DpdkConfig& config) {
 
   s.info = DpdkEnvInfo{chosen, memory_mb, args};
   log.info("DPDK up: {} MiB of {} memory", memory_mb, chosen == MemoryBacking::Hugepages ? "hugepage" : "memfd");
+  if (telemetry) log.info("telemetry: dpdk-telemetry.py -f {} (then /netfront/list, /netfront/stats,N)", prefix);
   return Ok{};
 }
 

@@ -24,6 +24,8 @@ struct DpdkConfig {
   unsigned memory_mb = 256;
   // Pin the main lcore to this CPU; unset: it may run on any CPU the process is allowed.
   std::optional<unsigned> pin_cpu;
+  // DPDK's telemetry socket, where netfront devices and their counters are served
+  // (drivers/netif/telemetry.hpp); NETFRONT_TELEMETRY=1 or 0 overrides.
   bool telemetry = false;
   std::vector<std::string> extra_eal_args;
 };

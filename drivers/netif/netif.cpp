@@ -6,17 +6,31 @@
 #include <vector>
 
 #include "drivers/netif/net_device.hpp"
+#include "drivers/netif/telemetry.hpp"
 #include "runtime/cross_loop.hpp"
 #include "runtime/log.hpp"
 
 namespace netfront {
 
-struct Netif::State final : drivers::FrameSink {
+struct Netif::State final : drivers::FrameSink, drivers::TelemetrySource {
   State(DeviceId i, std::unique_ptr<drivers::NetDevice> d)
       : id(std::move(i)), device(std::move(d)), max_frame(std::size_t{device->mtu()} + kEthernetHeaderLength),
         queue_listeners(device->queue_pairs()), queue_owners(device->queue_pairs(), nullptr),
         baseline(device->queue_pairs()) {
     device->set_sink(this);
+    drivers::telemetry_publish(*this);
+  }
+  ~State() override { drivers::telemetry_withdraw(*this); }
+
+  // TelemetrySource: asked on DPDK's telemetry thread; none of this changes after connect,
+  // and the counters are made to be read from anywhere.
+  std::string telemetry_id() const override { return id.to_string(); }
+  MacAddress telemetry_mac() const override { return device->mac(); }
+  std::uint16_t telemetry_mtu() const override { return device->mtu(); }
+  unsigned telemetry_queues() const override { return static_cast<unsigned>(baseline.size()); }
+  Stats telemetry_stats(unsigned queue) const override {
+    std::lock_guard lock(baseline_mutex);
+    return device->counters(queue).snapshot() - baseline[queue];
   }
 
   // A listen: its handler and the io that completes at disconnect.
@@ -199,9 +213,8 @@ bool Netif::link_up() const noexcept { return !state_->disconnected && state_->d
 unsigned Netif::queue_pairs() const noexcept { return state_->device->queue_pairs(); }
 
 Stats Netif::get_stats_counters(unsigned queue) const noexcept {
-  if (queue >= state_->baseline.size()) return {};
-  std::lock_guard lock(state_->baseline_mutex);
-  return state_->device->counters(queue).snapshot() - state_->baseline[queue];
+  if (!state_ || queue >= state_->baseline.size()) return {};
+  return state_->telemetry_stats(queue);
 }
 
 Stats Netif::get_stats_counters() const noexcept {

@@ -10,7 +10,9 @@
 // With --queues N the device is connected with N queue pairs and each pair runs on a loop of
 // its own thread (queue 0 on the main thread), pinned to the CPUs --lcore lists, in order.
 // It prints each second's rates per queue and a final summary (JSON with --json). It stops
-// after --duration seconds, or on SIGINT/SIGTERM. No EAL arguments are needed.
+// after --duration seconds, or on SIGINT/SIGTERM. No EAL arguments are needed. Its devices'
+// counters are also served on DPDK's telemetry socket (the log names the file prefix for
+// dpdk-telemetry.py) unless --no-telemetry.
 #include <algorithm>
 #include <atomic>
 #include <csignal>
@@ -44,13 +46,15 @@ struct Args {
   std::vector<unsigned> lcores;  // CPU of queue 0's loop, queue 1's, ...
   unsigned queues = 1;
   bool json = false;
+  bool telemetry = true;
 };
 
 [[noreturn]] void usage(const std::string& why) {
   std::fprintf(stderr,
                "netfront-perf: %s\n"
                "usage: netfront-perf --device ID [--mode txonly|rxonly|io|macswap|pingpong] [--size BYTES]\n"
-               "                     [--burst N] [--queues N] [--duration SECONDS] [--lcore CPU[,CPU...]] [--json]\n",
+               "                     [--burst N] [--queues N] [--duration SECONDS] [--lcore CPU[,CPU...]] [--json]\n"
+               "                     [--no-telemetry]\n",
                why.c_str());
   std::exit(2);
 }
@@ -61,6 +65,10 @@ Args parse(int argc, char** argv) {
     const std::string k = argv[i];
     if (k == "--json") {
       a.json = true;
+      continue;
+    }
+    if (k == "--no-telemetry") {
+      a.telemetry = false;
       continue;
     }
     if (i + 1 >= argc) usage("missing value after " + k);
@@ -206,6 +214,7 @@ int main(int argc, char** argv) {
 
   runtime::DpdkConfig dpdk;
   if (!a.lcores.empty()) dpdk.pin_cpu = a.lcores[0];
+  dpdk.telemetry = a.telemetry;
   if (auto r = runtime::DpdkEnv::start(dpdk); !r) usage(r.error().to_string());
   runtime::EventLoop loop;
   auto pool = runtime::PacketPool::create({.size = 16383 * a.queues, .cache = 512});
