@@ -10,6 +10,7 @@
 
 #include "runtime/dpdk_env.hpp"
 #include "runtime/log.hpp"
+#include "runtime/numa.hpp"
 
 namespace netfront::runtime {
 
@@ -20,6 +21,17 @@ Result<> pin_current_thread(unsigned cpu) {
   CPU_SET(cpu, &set);
   if (const int e = pthread_setaffinity_np(pthread_self(), sizeof set, &set); e != 0)
     return Error::unknown("cannot pin a thread to CPU " + std::to_string(cpu) + ": " + std::strerror(e));
+  return Ok{};
+}
+
+Result<> pin_current_thread_to_node(int node) {
+  const std::vector<unsigned> cpus = numa::cpus_of_node(node);
+  if (cpus.empty()) return Error::unknown("NUMA node " + std::to_string(node) + " has no CPU this process may use");
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  for (unsigned c : cpus) CPU_SET(c, &set);
+  if (const int e = pthread_setaffinity_np(pthread_self(), sizeof set, &set); e != 0)
+    return Error::unknown("cannot place a thread on NUMA node " + std::to_string(node) + ": " + std::strerror(e));
   return Ok{};
 }
 
@@ -34,11 +46,12 @@ Result<std::unique_ptr<LoopThread>> LoopThread::start(const LoopThreadOptions& o
   auto result = started.get_future();
   t->thread_ = std::thread([options, started = std::move(started)]() mutable {
     pthread_setname_np(pthread_self(), options.name.substr(0, 15).c_str());
-    if (options.cpu) {
-      if (auto r = pin_current_thread(*options.cpu); !r) {
-        started.set_value({nullptr, -1, r.error()});
-        return;
-      }
+    Result<> placed = options.cpu         ? pin_current_thread(*options.cpu)
+                      : options.numa_node ? pin_current_thread_to_node(*options.numa_node)
+                                          : Result<>(Ok{});
+    if (!placed) {
+      started.set_value({nullptr, -1, placed.error()});
+      return;
     }
     // A DPDK lcore id of its own: mempool caches and per-lcore state then work here.
     int lcore = -1;

@@ -13,7 +13,9 @@
 namespace netfront::runtime {
 
 struct LoopThreadOptions {
-  std::optional<unsigned> cpu;  // pin to this CPU; unset: any CPU the process may use
+  std::optional<unsigned> cpu;  // pin to this CPU
+  std::optional<int> numa_node;  // else: any CPU of this node (a device's, Netif::numa_node())
+                                 // neither: any CPU the process may use
   LoopConfig loop{};
   std::string name = "netfront-loop";  // thread name (15 characters at most are kept)
 };
@@ -40,7 +42,8 @@ class LoopThread {
   int lcore_ = -1;
 };
 
-// Pins the calling thread to `cpu`.
+// Pins the calling thread to `cpu`, or to the CPUs of `node`.
 Result<> pin_current_thread(unsigned cpu);
+Result<> pin_current_thread_to_node(int node);
 
 }  // namespace netfront::runtime

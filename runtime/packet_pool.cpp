@@ -17,6 +17,9 @@ Result<PacketPool> PacketPool::create(const PacketPoolOptions& options) {
   static std::atomic<unsigned> serial{0};
   const std::string name = "nfpool" + std::to_string(serial.fetch_add(1));
   rte_mempool* mp = rte_pktmbuf_pool_create(name.c_str(), options.size, options.cache, 0, options.data_room, options.socket);
+  // No DPDK memory on the asked node (a single-node machine, memfd memory): anywhere will do.
+  if (!mp && options.socket != SOCKET_ID_ANY)
+    mp = rte_pktmbuf_pool_create(name.c_str(), options.size, options.cache, 0, options.data_room, SOCKET_ID_ANY);
   if (!mp)
     return Error::unknown("cannot create packet pool of " + std::to_string(options.size) + " buffers: " +
                           rte_strerror(rte_errno));

@@ -35,6 +35,8 @@ class NetDevice {
   virtual std::uint16_t mtu() const noexcept = 0;
   virtual bool link_up() const noexcept = 0;
   virtual unsigned queue_pairs() const noexcept = 0;
+  // The NUMA node its memory was placed on (-1: not known).
+  virtual int numa_node() const noexcept { return -1; }
   virtual const QueueCounters& counters(unsigned queue) const noexcept = 0;
 
   // Sends one frame (already checked by Netif against the MTU). The device takes `frame`'s

@@ -211,6 +211,7 @@ MacAddress Netif::mac() const noexcept { return state_->device->mac(); }
 std::uint16_t Netif::mtu() const noexcept { return state_->device->mtu(); }
 bool Netif::link_up() const noexcept { return !state_->disconnected && state_->device->link_up(); }
 unsigned Netif::queue_pairs() const noexcept { return state_->device->queue_pairs(); }
+int Netif::numa_node() const noexcept { return state_->device->numa_node(); }
 
 Stats Netif::get_stats_counters(unsigned queue) const noexcept {
   if (!state_ || queue >= state_->baseline.size()) return {};

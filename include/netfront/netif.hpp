@@ -77,6 +77,9 @@ class Netif {
   std::uint16_t mtu() const noexcept;
   bool link_up() const noexcept;
   unsigned queue_pairs() const noexcept;
+  // The NUMA node the device's rings and buffers were placed on (-1: not known): pin the loop
+  // threads of handed-over queue pairs to CPUs of this node (runtime::numa::cpus_of_node).
+  int numa_node() const noexcept;
 
   // Sums over all queue pairs since the last reset; safe to call from any thread.
   Stats get_stats_counters() const noexcept;

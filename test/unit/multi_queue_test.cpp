@@ -11,6 +11,7 @@
 #include "drivers/virtio/virtio_spec.hpp"
 #include "loop_harness.hpp"
 #include "runtime/loop_thread.hpp"
+#include "runtime/numa.hpp"
 
 namespace netfront {
 namespace {
@@ -179,6 +180,15 @@ TEST(MultiQueueListenTest, AQueueNobodyListensOnCountsItsFramesAsDrops) {
   EXPECT_EQ(rig.netif->queue(1).get_stats_counters().rx_drops, 1u);
   rig.loop.run_until(rig.netif->disconnect());
   EXPECT_EQ(rig.rx_pool_in_use(), 0u) << "the dropped frame was not freed";
+}
+
+TEST(MultiQueueBringUpTest, BuffersArePlacedOnTheDevicesNumaNode) {
+  LoopRig rig;
+  ASSERT_TRUE(rig.open("loop:queues=2"));
+  // The loop device has no node of its own: the opening thread's is used.
+  EXPECT_EQ(rig.netif->numa_node(), runtime::numa::current_node());
+  EXPECT_EQ(rig.driver->rx_pool()->socket_id, rig.netif->numa_node());
+  rig.loop.run_until(rig.netif->disconnect());
 }
 
 TEST(MultiQueueBringUpTest, ConnectByIdGivesEveryPair) {

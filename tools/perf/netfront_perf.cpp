@@ -8,7 +8,8 @@
 // received frame straight back), macswap (the same with MAC addresses swapped), pingpong (one
 // frame in flight, round-trip latency percentiles; the peer must echo, e.g. testpmd macswap).
 // With --queues N the device is connected with N queue pairs and each pair runs on a loop of
-// its own thread (queue 0 on the main thread), pinned to the CPUs --lcore lists, in order.
+// its own thread (queue 0 on the main thread), pinned to the CPUs --lcore lists, in order, or
+// else kept on the device's NUMA node.
 // It prints each second's rates per queue and a final summary (JSON with --json). It stops
 // after --duration seconds, or on SIGINT/SIGTERM. No EAL arguments are needed. Its devices'
 // counters are also served on DPDK's telemetry socket (the log names the file prefix for
@@ -234,7 +235,10 @@ int main(int argc, char** argv) {
       continue;
     }
     runtime::LoopThreadOptions o;
-    if (q < a.lcores.size()) o.cpu = a.lcores[q];
+    if (q < a.lcores.size())
+      o.cpu = a.lcores[q];
+    else if (dev.numa_node() >= 0)
+      o.numa_node = dev.numa_node();  // near the device's rings and buffers
     o.name = "nf-perf-q" + std::to_string(q);
     auto t = runtime::LoopThread::start(o);
     if (!t) usage(t.error().to_string());

@@ -12,6 +12,7 @@
 #include "drivers/virtio/virtio_spec.hpp"
 #include "runtime/cross_loop.hpp"
 #include "runtime/log.hpp"
+#include "runtime/numa.hpp"
 
 namespace netfront::virtio::net {
 namespace {
@@ -116,7 +117,11 @@ Result<std::unique_ptr<VirtioNetDevice>> VirtioNetDevice::open(std::unique_ptr<t
 }
 
 VirtioNetDevice::VirtioNetDevice(std::unique_ptr<transport::Transport> t, const DeviceOptions& o, runtime::EventLoop& loop)
-    : transport_(std::move(t)), options_(o), loop_(loop) {}
+    : transport_(std::move(t)), options_(o), loop_(loop) {
+  // The device's node if the transport knows it (PCI), else the opening thread's: that is
+  // where its pairs' loops run unless handed elsewhere.
+  numa_node_ = transport_->numa_node() >= 0 ? transport_->numa_node() : runtime::numa::current_node();
+}
 
 VirtioNetDevice::~VirtioNetDevice() {
   loop_.remove_poller(*this);
@@ -212,6 +217,7 @@ Result<> VirtioNetDevice::create_control_queue() {
   cc.in_order = has_feature(features_, VIRTIO_F_IN_ORDER);
   cc.address_mode = t.address_mode();
   cc.timeout = options_.control_timeout;
+  cc.socket = numa_node_;
   auto made = ControlQueue::create(cc, t);
   if (!made) return std::move(made).error();
   control_ = std::move(*made);
@@ -240,8 +246,10 @@ Result<> VirtioNetDevice::create_queues() {
   }
   if (!rx_pool_) {
     const unsigned mbufs = std::max(8191u, 4u * sizes[0] * pairs - 1);
-    auto pool = runtime::PacketPool::create(
-        {.size = mbufs, .cache = 256, .data_room = static_cast<std::uint16_t>(RTE_PKTMBUF_HEADROOM + frame_room)});
+    auto pool = runtime::PacketPool::create({.size = mbufs,
+                                             .cache = 256,
+                                             .data_room = static_cast<std::uint16_t>(RTE_PKTMBUF_HEADROOM + frame_room),
+                                             .socket = numa_node_});
     if (!pool) return std::move(pool).error();
     rx_pool_.emplace(std::move(*pool));
   }
@@ -263,6 +271,7 @@ Result<> VirtioNetDevice::create_queues() {
     qc.mtu = config_.mtu;
     qc.address_mode = t.address_mode();
     qc.rx_pool = rx_pool_->get();
+    qc.socket = numa_node_;
     auto qp = QueuePair::create(qc, t);
     if (!qp) return std::move(qp).error();
     (*qp)->set_sink(sink_);
@@ -286,9 +295,9 @@ Result<> VirtioNetDevice::start_queues() {
   state_ = State::Running;
   update_usable();
   watch_interrupts();
-  runtime::logger("net").info("{}: up, {} ring, {} queue pair(s), mtu {}, link {}", transport_->describe(),
+  runtime::logger("net").info("{}: up, {} ring, {} queue pair(s), mtu {}, link {}, numa node {}", transport_->describe(),
                               has_feature(features_, VIRTIO_F_RING_PACKED) ? "packed" : "split", pairs_.size(),
-                              config_.mtu, config_.link_up ? "up" : "down");
+                              config_.mtu, config_.link_up ? "up" : "down", numa_node_);
   return Ok{};
 }
 

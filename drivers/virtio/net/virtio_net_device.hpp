@@ -63,6 +63,7 @@ class VirtioNetDevice final : public drivers::NetDevice, public runtime::Poller 
   bool arm_wakeup() override;
   void disarm_wakeup() override;
 
+  int numa_node() const noexcept override { return numa_node_; }
   std::uint64_t features() const noexcept { return features_; }
   transport::Transport& transport() noexcept { return *transport_; }
   rte_mempool* rx_pool() const noexcept { return rx_pool_ ? rx_pool_->get() : nullptr; }
@@ -99,6 +100,7 @@ class VirtioNetDevice final : public drivers::NetDevice, public runtime::Poller 
   runtime::EventLoop& loop_;
   std::uint64_t features_ = 0;
   std::uint16_t header_len_ = 12;
+  int numa_node_ = 0;  // rings, buffers and control memory live here
   NetConfig config_;
   std::optional<runtime::PacketPool> rx_pool_;
   std::vector<std::unique_ptr<QueuePair>> pairs_;

@@ -19,6 +19,9 @@ Result<DmaMemory> DmaMemory::allocate(std::size_t size, std::size_t align, Addre
   const std::string name = "nfdma" + std::to_string(serial.fetch_add(1));
   const rte_memzone* mz = rte_memzone_reserve_aligned(name.c_str(), size, socket < 0 ? SOCKET_ID_ANY : socket,
                                                       RTE_MEMZONE_IOVA_CONTIG, static_cast<unsigned>(align));
+  // DPDK may have no memory on that node (a single-node machine, memfd memory): anywhere will do.
+  if (!mz && socket >= 0)
+    mz = rte_memzone_reserve_aligned(name.c_str(), size, SOCKET_ID_ANY, RTE_MEMZONE_IOVA_CONTIG, static_cast<unsigned>(align));
   if (!mz)
     return Error::unknown("cannot reserve " + std::to_string(size) + " bytes of DMA memory: " + rte_strerror(rte_errno));
   DmaMemory m;

@@ -53,6 +53,10 @@ class Transport {
   // Available-buffer notification (the doorbell). False if it could not be delivered (B9).
   virtual bool notify(std::uint16_t index) noexcept = 0;
 
+  // The NUMA node the device sits on, where its rings and buffers belong; -1 if the transport
+  // cannot tell (the engine then uses the node of the thread that opens the device).
+  virtual int numa_node() const noexcept { return -1; }
+
   // Optional (§2.3 used-buffer notifications): an fd that becomes readable when the device
   // notifies the driver about queue `index`, valid once the queue is enabled; -1 if the
   // transport has none (the engine then keeps the loop polling instead of letting it sleep).

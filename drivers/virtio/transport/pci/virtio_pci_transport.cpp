@@ -1,5 +1,7 @@
 #include "drivers/virtio/transport/pci/virtio_pci_transport.hpp"
 
+#include "drivers/virtio/transport/pci/sysfs.hpp"
+
 #include <atomic>
 #include <cstring>
 #include <thread>
@@ -20,6 +22,9 @@ Result<std::unique_ptr<VirtioPciTransport>> VirtioPciTransport::open(std::unique
   auto layout = find_virtio_capabilities(config, function->bar_sizes());
   if (!layout) return Error::unknown(function->address().to_string() + ": " + layout.error().to_string());
   std::unique_ptr<VirtioPciTransport> t(new VirtioPciTransport(std::move(function), *layout));
+  // "-1" (read back as a huge number) when the platform has no NUMA information.
+  const auto node = sysfs::read_number(sysfs::device_dir(t->function_->address()) + "/numa_node");
+  t->numa_node_ = node && *node < 1024 ? static_cast<int>(*node) : -1;
   if (auto r = t->map_regions(); !r) return std::move(r).error();
   if (auto r = t->set_command_bits(kPciCommandMemory | kPciCommandBusMaster, 0); !r) return std::move(r).error();
   return t;

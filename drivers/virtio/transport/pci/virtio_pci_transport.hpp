@@ -25,6 +25,8 @@ class VirtioPciTransport final : public transport::Transport {
   std::string describe() const override { return "pci:" + function_->address().to_string(); }
   AddressMode address_mode() const noexcept override { return AddressMode::Iova; }
   KernelDriver kernel_driver() const noexcept { return function_->kernel_driver(); }
+  // sysfs numa_node of the function (-1 there, or absent: unknown).
+  int numa_node() const noexcept override { return numa_node_; }
   Result<> reset() override;
   std::uint8_t status() override;
   void set_status(std::uint8_t status) override;
@@ -49,6 +51,7 @@ class VirtioPciTransport final : public transport::Transport {
   Mmio device_config_;
   volatile std::byte* notify_base_ = nullptr;
   std::vector<Mmio> doorbells_;  // per queue index, valid once the queue is enabled
+  int numa_node_ = -1;
 };
 
 }  // namespace netfront::virtio::pci

@@ -1,0 +1,21 @@
+// Where memory and threads should live: the NUMA facts netfront places things by, from
+// libnuma. On a machine without NUMA (or where libnuma says it is unavailable) everything is
+// node 0 and every CPU belongs to it, so callers need no special case.
+#pragma once
+
+#include <vector>
+
+namespace netfront::runtime::numa {
+
+// Whether the kernel reports NUMA at all (libnuma's numa_available()).
+bool available() noexcept;
+// Number of configured nodes (1 without NUMA).
+int nodes() noexcept;
+// The node of `cpu`; 0 without NUMA or for a CPU libnuma does not know.
+int node_of_cpu(unsigned cpu) noexcept;
+// The node of the CPU the calling thread runs on now.
+int current_node() noexcept;
+// The CPUs of `node` this process may run on, in ascending order (all of them without NUMA).
+std::vector<unsigned> cpus_of_node(int node);
+
+}  // namespace netfront::runtime::numa
