@@ -4,12 +4,13 @@
 // options, then serves the guest's virtio NIC from userspace and powers the guest off when
 // told to stop. Run as a normal program it serves any device id (loop:, vhost-user:, pci:).
 //
-//   netfront-echo [--device ID] [--ip A.B.C.D] [--port N] [--memory-mb N]
+//   netfront-echo [--device ID] [--ip A.B.C.D] [--port N] [--memory-mb N] [--queues N]
 //   kernel options: netfront.device=pci:... (default: the first virtio-net function)
 //                   netfront.path=vfio|uio (default: vfio if the guest has an IOMMU)
 //                   netfront.ip=A.B.C.D (default 10.0.2.15, QEMU user networking's guest)
 //                   netfront.port=N (default 7)  netfront.hugepages=N (default 96)
 //                   netfront.bind=0 (leave the NIC's driver alone)
+//                   netfront.queues=N (queue pairs, each answering on itself; default 1)
 // Stop: the line "stop" on the console (standard input), SIGINT or SIGTERM.
 #include <arpa/inet.h>
 #include <signal.h>
@@ -44,6 +45,7 @@ struct Options {
   std::uint16_t port = 7;
   unsigned hugepages = 96;
   unsigned memory_mb = 128;
+  unsigned queues = 1;  // queue pairs: each answers what arrives on it
 };
 
 void say(const char* fmt, auto... args) {
@@ -60,8 +62,9 @@ std::optional<Options> parse_args(int argc, char** argv, Options o) {
     else if (a == "--ip" && has_value) o.ip = argv[++i];
     else if (a == "--port" && has_value) o.port = static_cast<std::uint16_t>(std::stoul(argv[++i]));
     else if (a == "--memory-mb" && has_value) o.memory_mb = static_cast<unsigned>(std::stoul(argv[++i]));
+    else if (a == "--queues" && has_value) o.queues = static_cast<unsigned>(std::stoul(argv[++i]));
     else {
-      std::fprintf(stderr, "usage: netfront-echo [--device ID] [--ip A.B.C.D] [--port N] [--memory-mb N]\n");
+      std::fprintf(stderr, "usage: netfront-echo [--device ID] [--ip A.B.C.D] [--port N] [--memory-mb N] [--queues N]\n");
       return std::nullopt;
     }
   }
@@ -80,6 +83,7 @@ void apply_kernel_options(Options& o, const std::map<std::string, std::string>& 
   if (auto* v = get("port")) o.port = static_cast<std::uint16_t>(std::stoul(*v));
   if (auto* v = get("hugepages")) o.hugepages = static_cast<unsigned>(std::stoul(*v));
   if (auto* v = get("memory_mb")) o.memory_mb = static_cast<unsigned>(std::stoul(*v));
+  if (auto* v = get("queues")) o.queues = static_cast<unsigned>(std::stoul(*v));
 }
 
 // PID 1's work: file systems, hugepages, the NIC bound to vfio-pci or uio_pci_generic.
@@ -139,8 +143,8 @@ bool console_is_watchable() {
   return ::fstat(STDIN_FILENO, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || ::isatty(STDIN_FILENO));
 }
 
-io<void> send_reply(Netif& dev, Buffer reply, std::uint64_t& failed) {
-  if (Result<> r = co_await dev.write(std::move(reply)); !r) ++failed;
+io<void> send_reply(NetifQueue queue, Buffer reply, std::uint64_t& failed) {
+  if (Result<> r = co_await queue.write(std::move(reply)); !r) ++failed;
 }
 
 io<int> serve(runtime::EventLoop& loop, const Options& o, bool as_init) {
@@ -161,7 +165,8 @@ io<int> serve(runtime::EventLoop& loop, const Options& o, bool as_init) {
   self.udp_port = o.port;
 
   // (Named, not a temporary in the co_await: GCC 12 destroys such temporaries twice.)
-  const std::string device = o.device.empty() ? std::string("loop:") : o.device;
+  std::string device = o.device.empty() ? std::string("loop:") : o.device;
+  if (o.queues > 1) device += (device.back() == ':' ? "queues=" : ",queues=") + std::to_string(o.queues);
   Result<Netif> connected = co_await Netif::connect(device);
   if (!connected) {
     say("connect %s: %s", o.device.c_str(), connected.error().to_string().c_str());
@@ -202,14 +207,22 @@ io<int> serve(runtime::EventLoop& loop, const Options& o, bool as_init) {
   const int signal_fd = ::signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK);
   runtime::FdWatch signal_watch(loop, signal_fd, EPOLLIN, [&](std::uint32_t) { stop("signal"); });
 
-  Result<> listened = co_await dev.listen([&](Buffer frame) -> io<void> {
-    if (first) {
-      first = false;
-      say("first frame %.3f s after boot", appliance::pid1::uptime_seconds());
-    }
-    if (appliance::answer_in_place(frame, self, counters) == appliance::Answer::None) return make_ready_io();
-    return send_reply(dev, std::move(frame), failed_writes);
-  });
+  // Every queue pair answers on itself: a reply leaves on the pair its request came in on.
+  std::vector<io<Result<>>> listens;
+  for (unsigned q = 0; q < dev.queue_pairs(); ++q)
+    listens.push_back(dev.queue(q).listen([&, queue = dev.queue(q)](Buffer frame) -> io<void> {
+      if (first) {
+        first = false;
+        say("first frame %.3f s after boot", appliance::pid1::uptime_seconds());
+      }
+      if (appliance::answer_in_place(frame, self, counters) == appliance::Answer::None) return make_ready_io();
+      return send_reply(queue, std::move(frame), failed_writes);
+    }));
+  Result<> listened = Ok{};
+  for (auto& l : listens) {
+    Result<> r = co_await l;
+    if (!r && listened) listened = r;
+  }
   ::close(signal_fd);
   if (failed_writes) say("%llu replies could not be sent", static_cast<unsigned long long>(failed_writes));
   say("disconnected (%s)", listened ? "clean" : listened.error().to_string().c_str());

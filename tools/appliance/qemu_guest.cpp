@@ -24,18 +24,22 @@ std::vector<std::string> qemu_command(const GuestOptions& o) {
   if (!o.legacy_only) nic += o.packed ? ",packed=on" : ",packed=off";
   nic += o.mrg_rxbuf ? ",mrg_rxbuf=on" : ",mrg_rxbuf=off";
   if (vfio) nic += ",iommu_platform=on,ats=on";
-  std::vector<std::string> cmd = {"qemu-system-x86_64", "-accel", o.kvm ? "kvm" : "tcg", "-cpu", o.kvm ? "host" : "max",
+  if (o.queues > 1) nic += ",mq=on,vectors=" + std::to_string(2 * o.queues + 2);
+  std::vector<std::string> cmd;
+  if (!o.netns.empty()) cmd = {"ip", "netns", "exec", o.netns};
+  cmd.insert(cmd.end(), {"qemu-system-x86_64", "-accel", o.kvm ? "kvm" : "tcg", "-cpu", o.kvm ? "host" : "max",
                                   "-smp", "1", "-m", o.memory,
-                                  "-display", "none", "-serial", "stdio", "-monitor", "none", "-no-reboot"};
+                                  "-display", "none", "-serial", "stdio", "-monitor", "none", "-no-reboot"});
   if (vfio) {
     // An emulated IOMMU for VFIO; interrupt remapping needs the split irqchip.
     cmd.insert(cmd.end(), {"-M", "q35,kernel-irqchip=split", "-device", "intel-iommu,intremap=on,caching-mode=on"});
   } else {
     cmd.insert(cmd.end(), {"-M", "q35"});
   }
-  cmd.insert(cmd.end(), {"-kernel", o.kernel, "-initrd", o.initramfs, "-append", append, "-netdev",
-                         "user,id=n0,hostfwd=udp:127.0.0.1:" + std::to_string(o.host_port) + "-:" + std::to_string(o.guest_port),
-                         "-device", nic});
+  const std::string netdev =
+      o.tap.empty() ? "user,id=n0,hostfwd=udp:127.0.0.1:" + std::to_string(o.host_port) + "-:" + std::to_string(o.guest_port)
+                    : "tap,id=n0,ifname=" + o.tap + ",script=no,downscript=no,vhost=off,queues=" + std::to_string(o.queues);
+  cmd.insert(cmd.end(), {"-kernel", o.kernel, "-initrd", o.initramfs, "-append", append, "-netdev", netdev, "-device", nic});
   return cmd;
 }
 

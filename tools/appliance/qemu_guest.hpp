@@ -31,6 +31,12 @@ struct GuestOptions {
   bool kvm = false;          // -accel kvm -cpu host where KVM works; TCG otherwise
   bool legacy_only = false;  // a virtio 0.9 NIC without the modern interface (netfront refuses it)
   std::string append;        // more kernel options, e.g. "netfront.device=pci:0000:00:09.0"
+  // Multi-queue: the NIC gets mq=on with this many queue pairs. QEMU's user networking has one
+  // queue, so more than one needs `tap`: a multi_queue tap device QEMU attaches to (inside
+  // network namespace `netns`, if set, where QEMU then runs).
+  unsigned queues = 1;
+  std::string tap;
+  std::string netns;
 };
 
 // The QEMU command line for `o` (also printed by the tools, so a run can be repeated by hand).

@@ -44,7 +44,7 @@ EchoRunResult run_udp_echo(const EchoRunOptions& o) {
   sockaddr_in to{};
   to.sin_family = AF_INET;
   to.sin_port = htons(o.port);
-  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  to.sin_addr.s_addr = htonl(o.address);
   if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
     r.error = std::string("socket: ") + std::strerror(errno);
     if (fd >= 0) ::close(fd);

@@ -11,6 +11,7 @@
 namespace netfront::appliance {
 
 struct EchoRunOptions {
+  std::uint32_t address = 0x7f000001;  // IPv4, host order: 127.0.0.1 (QEMU's forwarded port)
   std::uint16_t port = 0;
   unsigned count = 1000;
   std::size_t min_size = 1;
