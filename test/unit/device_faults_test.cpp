@@ -253,6 +253,24 @@ TEST(BringUpFaultTest, MqWithoutCtrlVqIsNotNegotiated) {  // A2
   EXPECT_NE(r.error().message().find("offers no multiqueue"), std::string::npos) << r.error().message();
 }
 
+TEST(BringUpFaultTest, MaxVirtqueuePairsOutOfRangeIsClampedAndRespected) {  // A4
+  {
+    LoopRig rig;  // 0 pairs reported: treated as 1, so one pair works and two are refused
+    ASSERT_TRUE(rig.open("loop:", [](auto& d) { d.faults().max_virtqueue_pairs = 0; }, 2));
+    rig.loop.run_until(rig.netif->disconnect());
+    LoopRig two;
+    auto r = two.open("loop:queues=2", [](auto& d) { d.faults().max_virtqueue_pairs = 0; }, 2);
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().message().find("at most 1"), std::string::npos) << r.error().message();
+  }
+  LoopRig rig;  // more than the spec allows: clamped to 0x8000, never believed beyond it
+  auto r = rig.open("loop:queues=3", [](auto& d) { d.faults().max_virtqueue_pairs = 0xffff; }, 2);
+  // The device really has 2: the control queue sits where 0x8000 pairs would put it, which this
+  // device does not have, so bring-up fails clearly instead of touching a queue that is not there.
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("queues"), std::string::npos) << r.error().message();
+}
+
 // --- control queue faults (section D)
 
 virtio::net::DeviceOptions short_control_timeout() {

@@ -113,7 +113,7 @@ void LoopDevice::read_config(std::size_t offset, std::span<std::byte> out) {
   const MacAddress mac = faults_.mac.value_or(MacAddress{{0x52, 0x54, 0x00, 0x00, 0x00, 0x01}});
   std::memcpy(config + kConfigMac, mac.bytes.data(), 6);
   const std::uint16_t status = link_up_ ? VIRTIO_NET_S_LINK_UP : 0;
-  const auto pairs = static_cast<std::uint16_t>(pairs_);
+  const auto pairs = faults_.max_virtqueue_pairs.value_or(static_cast<std::uint16_t>(pairs_));
   const std::uint16_t mtu = faults_.mtu.value_or(1500);
   std::memcpy(config + kConfigStatus, &status, 2);
   std::memcpy(config + kConfigMaxVirtqueuePairs, &pairs, 2);

@@ -54,6 +54,7 @@ struct LoopFaults {
   std::uint64_t withdraw_features = 0;   // F5, persistent: stop offering these (seen at the next reset)
   std::optional<std::uint16_t> mtu;      // A5: offer this MTU
   std::optional<MacAddress> mac;         // A6: offer this MAC
+  std::optional<std::uint16_t> max_virtqueue_pairs;  // A4: report this instead of the real count
   // Persistent: write at most this many bytes into each receive buffer, so frames spread over
   // several buffers (MRG_RXBUF) and non-final buffers are not full (C5).
   std::optional<std::uint32_t> rx_chunk;
