@@ -109,6 +109,22 @@ TEST_P(RingFaultTest, ReceiveLengthBeyondPostedIsDroppedAndCounted) {  // C1
   EXPECT_EQ(s.device_errors, 1u);
 }
 
+TEST_P(RingFaultTest, FrameBeyondTheMtuIsDroppedAndCounted) {  // C1 (the device's own MTU)
+  rig_.received.clear();
+  rig_.netif->reset_stats_counters();
+  std::vector<std::byte> big(1600, std::byte{0x5a});
+  ASSERT_TRUE(rig_.device->inject(0, big));
+  std::vector<std::byte> fits(1514, std::byte{0x5b});
+  ASSERT_TRUE(rig_.device->inject(0, fits));
+  rig_.run_until_received(1);
+  rig_.run_rounds(100);
+  ASSERT_EQ(rig_.received.size(), 1u);
+  EXPECT_EQ(rig_.received[0], fits);
+  const Stats s = rig_.netif->get_stats_counters();
+  EXPECT_EQ(s.rx_drops, 1u);
+  EXPECT_EQ(s.device_errors, 1u);
+}
+
 TEST_P(RingFaultTest, ShortReceiveIsDroppedAndCounted) {  // C2
   rig_.device->faults().rx_len_too_short = true;
   send_and_wait(rig_, 5, 400);

@@ -357,8 +357,10 @@ class RingQueuePair final : public QueuePair {
         continue_partial(m, u.len);
         continue;
       }
-      // C2: a header and an Ethernet header at the least.
-      if (u.len < c_.header_len + kEthernetHeaderLength) {
+      // C2: a header and an Ethernet header at the least; C1: and no more than a frame of the
+      // MTU, the most the application is promised (found by the mergeable-rx fuzz target).
+      if (u.len < c_.header_len + kEthernetHeaderLength ||
+          u.len > std::uint32_t{c_.header_len} + c_.mtu + kEthernetHeaderLength) [[unlikely]] {
         drop(m, true);
         continue;
       }
