@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-((${#targets[@]})) || targets=(pci-capabilities split-used-ring packed-used-ring vhost-user-reply)
+((${#targets[@]})) || targets=(pci-capabilities split-used-ring packed-used-ring vhost-user-reply mergeable-rx)
 
 tools/setup.sh
 for p in clang libclang-rt-14-dev; do

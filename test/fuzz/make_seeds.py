@@ -76,3 +76,15 @@ for index, (name, request) in enumerate([("get-features", 1), ("get-protocol-fea
                                          ("get-vring-base", 11), ("get-status", 40)]):
     payload = struct.pack("<Q", 0x1_4000_0000 if request == 1 else 1)
     write("vhost-user-reply", name, bytes([index]) + struct.pack("<III", request, 0x5, 8) + payload)
+
+# Receive path: byte 0 = layout/features (1 packed, 2 mergeable, 4 event idx, 8 in order), then
+# records of (chain, raw id, used len, num_buffers, header flags, gso type).
+def rx(mode, records):
+    return bytes([mode]) + b"".join(struct.pack("<BBHHBB", *r) for r in records)
+
+
+write("mergeable-rx", "split-one-frame", rx(0x02, [(0, 0, 12 + 60, 1, 0, 0)]))
+write("mergeable-rx", "split-merged-two", rx(0x02, [(0, 0, 2060, 2, 0, 0), (1, 0, 100, 0, 0, 0)]))
+write("mergeable-rx", "packed-merged-three", rx(0x03, [(0, 0, 2060, 3, 0, 0), (1, 0, 2060, 0, 0, 0), (2, 0, 40, 0, 0, 0)]))
+write("mergeable-rx", "no-mrg-in-order", rx(0x0c, [(0, 0, 12 + 1514, 1, 0, 0), (1, 0, 12 + 14, 1, 0, 0)]))
+write("mergeable-rx", "garbage", rx(0x06, [(0xff, 40, 5, 0, 1, 4), (3, 0, 65535, 999, 0, 0)]))
