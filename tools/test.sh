@@ -26,6 +26,9 @@ if [[ ${NETFRONT_SANITIZE:-1} != 0 ]]; then
   # Only what these tests need is built here: the tools and the other tests stay out.
   sanitized=(io pci buffer echo-responder engine faults)
   fuzzed=(pci-capabilities split-used-ring packed-used-ring vhost-user-reply mergeable-rx)
+  # Regenerate first if meson.build changed since that directory was set up: meson compile
+  # looks targets up in the last generated build description.
+  ninja -C "$sbuild" build.ninja >/dev/null || exit 1
   meson compile -C "$sbuild" "${sanitized[@]/#/unit-}" "${fuzzed[@]/#/fuzz-}" >/dev/null || exit 1
   ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     meson test -C "$sbuild" --no-rebuild --print-errorlogs "${sanitized[@]}" "${fuzzed[@]/#/fuzz-}" || status=1
