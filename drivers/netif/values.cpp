@@ -37,6 +37,7 @@ Stats& Stats::operator+=(const Stats& o) noexcept {
   tx_drops += o.tx_drops;
   tx_ring_full += o.tx_ring_full;
   device_errors += o.device_errors;
+  tx_stalls += o.tx_stalls;
   return *this;
 }
 
@@ -49,6 +50,7 @@ Stats operator-(Stats a, const Stats& b) noexcept {
   a.tx_drops -= b.tx_drops;
   a.tx_ring_full -= b.tx_ring_full;
   a.device_errors -= b.device_errors;
+  a.tx_stalls -= b.tx_stalls;
   return a;
 }
 
@@ -62,6 +64,7 @@ Stats QueueCounters::snapshot() const noexcept {
   s.tx_drops = tx_drops.read();
   s.tx_ring_full = tx_ring_full.read();
   s.device_errors = device_errors.read();
+  s.tx_stalls = tx_stalls.read();
   return s;
 }
 

@@ -146,6 +146,46 @@ TEST_P(RingFaultTest, DeviceStallNeverHangsAndDisconnectStillCleansUp) {  // F10
   EXPECT_EQ(rig_.rx_pool_in_use(), 0u);
 }
 
+// F10: a device that stops completing transmits while the connection lives. The watchdog
+// counts the stall and fails the writers waiting for room, so no write waits much longer than
+// the watchdog period; when the device moves again, so does traffic.
+TEST(TransmitWatchdogTest, StalledDeviceFailsWaitingWritesThenTrafficResumes) {  // F10
+  for (const char* id : {"loop:split", "loop:packed"}) {
+    LoopRig rig;
+    virtio::net::DeviceOptions o;
+    o.tx_stall_timeout = std::chrono::milliseconds(100);
+    ASSERT_TRUE(rig.open(id, {}, 0, o));
+    rig.listen();
+    rig.device->faults().stall = true;
+    std::vector<io<Result<>>> writes;
+    for (unsigned i = 0; i < 600; ++i) writes.push_back(rig.netif->write(rig.frame(100, i)));
+    const auto start = std::chrono::steady_clock::now();
+    auto pending = [&] { return std::count_if(writes.begin(), writes.end(), [](auto& w) { return w.pending(); }); };
+    while (pending() > 0 && std::chrono::steady_clock::now() - start < std::chrono::seconds(20)) rig.loop.run_once();
+    ASSERT_EQ(pending(), 0) << id << ": writes still waiting on a stalled device";
+    unsigned stalled = 0;
+    for (auto& w : writes) {
+      Result<> r = w.get();
+      if (!r) {
+        EXPECT_NE(r.error().message().find("transmit stalled"), std::string::npos) << r.error().to_string();
+        ++stalled;
+      }
+    }
+    EXPECT_GT(stalled, 0u) << id;
+    EXPECT_EQ(rig.netif->get_stats_counters().tx_stalls, 1u) << id;
+    EXPECT_TRUE(rig.netif->link_up());  // degraded, not down
+
+    rig.device->faults().stall = false;  // the device moves again: what was in flight drains
+    rig.run_rounds(20000);
+    rig.received.clear();
+    send_and_wait(rig, 20, 700);
+    ASSERT_EQ(rig.received.size(), 20u) << id;
+    EXPECT_EQ(rig.received[19], LoopRig::expected(100, 719)) << id;
+    EXPECT_EQ(rig.netif->get_stats_counters().tx_stalls, 1u) << id;
+    rig.loop.run_until(rig.netif->disconnect());
+  }
+}
+
 TEST_P(RingFaultTest, DeviceNeedsResetIsRecoveredAndTrafficResumes) {  // A13
   const auto resets = rig_.device->counters().resets;
   rig_.device->faults().needs_reset = true;

@@ -94,6 +94,8 @@ class RingQueuePair final : public QueuePair {
     rx_.reset([](std::uint64_t token) { rte_pktmbuf_free_seg(reinterpret_cast<rte_mbuf*>(token)); });
     drop_partial();
     pending_tx_ = 0;
+    last_progress_ = {};  // the watchdog starts over with the rings
+    stalled_ = false;
     if (why) fail_waiters(*why);
   }
 
@@ -105,6 +107,27 @@ class RingQueuePair final : public QueuePair {
   }
 
   bool has_waiters() const noexcept override { return waiter_count_ > 0; }
+
+  void watch_progress(std::chrono::steady_clock::time_point now, std::chrono::milliseconds limit) override {
+    // First look (or the first since the rings restarted): the period starts now.
+    if (tx_.in_flight() == 0 || tx_completed_ != watched_completed_ || last_progress_ == decltype(last_progress_){}) {
+      watched_completed_ = tx_completed_;
+      last_progress_ = now;
+      if (stalled_) runtime::logger("net").info("queue pair {}: transmit moving again", c_.index);
+      stalled_ = false;
+      return;
+    }
+    if (now - last_progress_ < limit) return;
+    if (!stalled_) {
+      stalled_ = true;
+      counters_.tx_stalls.add(1);
+      runtime::logger("net").warn("queue pair {}: the device completed nothing sent for {} ms ({} frames in flight)",
+                                  c_.index, limit.count(), tx_.in_flight());
+    }
+    if (waiter_count_ > 0)
+      fail_waiters(Error::unknown("transmit stalled: the device completed nothing for " + std::to_string(limit.count()) +
+                                  " ms"));
+  }
 
   ring::RingError error() const noexcept override { return rx_.broken() ? rx_.error() : tx_.error(); }
 
@@ -252,6 +275,7 @@ class RingQueuePair final : public QueuePair {
       }
     }
     if (batched) rte_pktmbuf_free_bulk(done.data(), batched);
+    tx_completed_ += n;
     return n;
   }
 
@@ -420,6 +444,10 @@ class RingQueuePair final : public QueuePair {
   std::size_t waiter_first_ = 0, waiter_count_ = 0;
   rte_mbuf* partial_ = nullptr;
   std::uint16_t partial_missing_ = 0;
+  // The transmit watchdog's view (watch_progress).
+  std::uint64_t tx_completed_ = 0, watched_completed_ = 0;
+  std::chrono::steady_clock::time_point last_progress_{};
+  bool stalled_ = false;
 };
 
 template <typename Ring>

@@ -13,6 +13,8 @@
 
 #include <rte_mbuf.h>
 
+#include <chrono>
+
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -66,6 +68,12 @@ class QueuePair {
   virtual bool enable_notifications() noexcept = 0;
   // Back to polling: notifications off again.
   virtual void disable_notifications() noexcept = 0;
+
+  // F10: the transmit watchdog, run every so often by the pair's own loop. With chains in
+  // flight and nothing completed for `limit`, the pair counts a stall (tx_stalls, one log
+  // line) and fails the writers waiting for room, as it does at every later look until the
+  // device moves again: a write never waits on a stalled device for much longer than `limit`.
+  virtual void watch_progress(std::chrono::steady_clock::time_point now, std::chrono::milliseconds limit) = 0;
 
   // Why the queue stopped trusting the device, if it did.
   virtual ring::RingError error() const noexcept = 0;

@@ -29,6 +29,8 @@ class VirtioNetDevice::PairPoller final : public runtime::Poller {
   unsigned poll() override {
     if (!active) return 0;
     const unsigned work = pair_.poll();
+    if (++polls_ % kStatusCheckInterval == 0) [[unlikely]]
+      pair_.watch_progress(std::chrono::steady_clock::now(), device_.options_.tx_stall_timeout);
     if (pair_.error() != ring::RingError::None) [[unlikely]] {
       active = false;  // the device's own loop stops the device (see VirtioNetDevice::poll)
       device_.foreign_pair_broken_.store(true, std::memory_order_release);
@@ -41,6 +43,7 @@ class VirtioNetDevice::PairPoller final : public runtime::Poller {
  private:
   VirtioNetDevice& device_;
   QueuePair& pair_;
+  std::uint64_t polls_ = 0;
 };
 
 template <typename Op>
@@ -113,6 +116,14 @@ Result<std::unique_ptr<VirtioNetDevice>> VirtioNetDevice::open(std::unique_ptr<t
   std::unique_ptr<VirtioNetDevice> dev(new VirtioNetDevice(std::move(t), o, *loop));
   if (auto r = dev->initialize(); !r) return std::move(r).error();
   loop->add_poller(*dev);
+  VirtioNetDevice* d = dev.get();
+  dev->watchdog_.emplace(*loop, [d] {
+    if (d->state_ != State::Running) return;
+    const auto now = std::chrono::steady_clock::now();
+    for (unsigned i = 0; i < d->pairs_.size(); ++i)
+      if (d->local(i)) d->pairs_[i]->watch_progress(now, d->options_.tx_stall_timeout);
+  });
+  dev->watchdog_->arm_periodic(std::max(std::chrono::milliseconds(10), o.tx_stall_timeout / 4));
   return dev;
 }
 

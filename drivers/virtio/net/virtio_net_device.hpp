@@ -34,6 +34,7 @@ struct DeviceOptions {
   bool accept_access_platform = false;   // accept it if offered (PCI without an IOMMU)
   std::uint64_t declined_features = 0;   // never accept these, even if offered
   std::chrono::milliseconds control_timeout{2000};  // per control-queue command (D1)
+  std::chrono::milliseconds tx_stall_timeout{2000};  // transmit watchdog (F10)
 };
 
 class VirtioNetDevice final : public drivers::NetDevice, public runtime::Poller {
@@ -117,6 +118,8 @@ class VirtioNetDevice final : public drivers::NetDevice, public runtime::Poller 
   Promise<void> shutdown_done_;
   // One per queue when the transport has interrupt fds: drains the fd; waking is the point.
   std::vector<std::unique_ptr<runtime::FdWatch>> interrupt_watches_;
+  // F10: looks at the transmit progress of our own pairs (a timer, so a sleeping loop wakes for it).
+  std::optional<runtime::Timer> watchdog_;
 };
 
 }  // namespace netfront::virtio::net
