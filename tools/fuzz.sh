@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Coverage-guided fuzzing of netfront's parsers of untrusted input (rings, PCI capabilities,
-# vhost-user replies) with libFuzzer, ASan and UBSan. The test suite runs the same targets
-# briefly (seed corpus plus random mutations); this is the long run.
+# Coverage-guided fuzzing of netfront's parsers of untrusted input (rings, the receive path,
+# PCI capabilities, vhost-user replies) with libFuzzer, ASan and UBSan. The test suite runs the
+# same targets briefly (seed corpus plus random mutations); this is the long run.
 #   tools/fuzz.sh [SECONDS_PER_TARGET (default 60)] [TARGET ...]
 # New inputs that reach new code go to build-fuzz/corpus/<target>/ (the seeds in
 # test/fuzz/corpus/ are left alone); a crash leaves its input in build-fuzz/.
@@ -24,6 +24,7 @@ if [[ ! -f $build/build.ninja ]]; then
   CC=clang CXX=clang++ meson setup "$build" -Dlibfuzzer=true -Db_sanitize=address,undefined -Db_lto=false \
     -Dwerror=false -Dbenchmarks=disabled >/dev/null
 fi
+ninja -C "$build" build.ninja >/dev/null  # new targets known before they are named
 meson compile -C "$build" "${targets[@]/#/fuzz-}" >/dev/null
 for t in "${targets[@]}"; do
   mkdir -p "$build/corpus/$t"
