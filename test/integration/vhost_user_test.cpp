@@ -12,8 +12,10 @@
 #include <thread>
 
 #include "netfront/netif.hpp"
+#include "runtime/cross_loop.hpp"
 #include "runtime/event_loop.hpp"
 #include "../unit/open_fds.hpp"
+#include "runtime/loop_thread.hpp"
 #include "runtime/packet_pool.hpp"
 #include "tools/peers/testpmd_peer.hpp"
 
@@ -247,6 +249,64 @@ TEST_F(VhostUserTest, ASleepingLoopIsWokenByTheBackendsNotifications) {
   EXPECT_EQ(st.rx_pkts, kRounds);
   EXPECT_EQ(st.device_errors, 0u);
   s.loop.run_until(s.netif->disconnect());
+  s.received.clear();
+  EXPECT_EQ(s.pool->in_use(), 0u);
+}
+
+// The same on a queue pair handed to a loop thread of its own that may sleep: the backend's
+// notifications on that pair's call eventfds wake that loop.
+TEST_F(VhostUserTest, AHandedOverPairsSleepingLoopIsWokenByItsNotifications) {
+  peer_.emplace(TestpmdPeer::Options{.socket = socket(), .mode = "macswap", .queues = 2});
+  ASSERT_EQ(peer_->error(), "");
+  Session s;
+  ASSERT_TRUE(s.connect("vhost-user:" + socket() + ",queues=2"));
+  runtime::LoopThreadOptions o;
+  o.loop = runtime::LoopConfig{.idle = runtime::IdleMode::Sleep, .idle_polls_before_sleep = 1};
+  auto worker = runtime::LoopThread::start(o);
+  ASSERT_TRUE(worker) << worker.error().to_string();
+  runtime::EventLoop& wl = (*worker)->loop();
+  ASSERT_TRUE(s.netif->queue(1).run_on(wl));
+  // Everything about pair 1 happens on the worker: listen, writes, and the count.
+  std::atomic<unsigned> echoed{0};
+  std::atomic<bool> listening{false};
+  std::optional<io<Result<>>> listen;
+  wl.post([&] {
+    listen.emplace(s.netif->queue(1).listen([&](Buffer f) {
+      if (f.bytes().size() == 100) echoed.fetch_add(1);
+      return make_ready_io();
+    }));
+    listening = true;
+  });
+  while (!listening) std::this_thread::yield();
+  auto send_on_worker = [&](unsigned seed) {
+    wl.post([&s, seed] { (void)s.netif->queue(1).write(s.frame(100, seed)); });
+  };
+  // The echo path first (the backend brings its queues up one by one).
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (echoed == 0 && std::chrono::steady_clock::now() < deadline) {
+    send_on_worker(0xee);
+    s.run_for(20ms);
+  }
+  ASSERT_GT(echoed.load(), 0u) << "no echo on the handed-over pair";
+  s.run_for(50ms);
+  const unsigned base = echoed;
+  // The worker's own counters, read on the worker.
+  auto worker_sleeps = [&] {
+    std::uint64_t n = 0;
+    s.loop.run_until(runtime::call_on(wl, [&] { n = wl.counters().sleeps; }));
+    return n;
+  };
+  const std::uint64_t sleeps_before = worker_sleeps();
+  for (unsigned round = 0; round < 30; ++round) {
+    send_on_worker(round);
+    const auto limit = std::chrono::steady_clock::now() + 5s;
+    while (echoed < base + round + 1 && std::chrono::steady_clock::now() < limit) s.run_for(1ms);
+    ASSERT_EQ(echoed.load(), base + round + 1) << "round " << round << ": the echo never woke the pair's loop";
+  }
+  EXPECT_GT(worker_sleeps(), sleeps_before) << "the pair's loop never slept between frames";
+  s.loop.run_until(s.netif->disconnect());
+  wl.post([&] { listen.reset(); });
+  worker->reset();  // joins the thread
   s.received.clear();
   EXPECT_EQ(s.pool->in_use(), 0u);
 }

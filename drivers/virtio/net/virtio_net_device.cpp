@@ -21,10 +21,38 @@ constexpr std::uint64_t kStatusCheckInterval = 4096;
 }  // namespace
 
 // Polls one handed-over pair on its new loop. `active` is written only while that loop is
-// held still (LoopPause), so it needs no ordering of its own.
+// held still (LoopPause), so it needs no ordering of its own. When the transport gives the
+// pair's queues interrupt fds, that loop may sleep too: the same arm/re-check as the device's.
 class VirtioNetDevice::PairPoller final : public runtime::Poller {
  public:
   PairPoller(VirtioNetDevice& device, QueuePair& pair) : device_(device), pair_(pair) {}
+
+  // On the owning loop's thread.
+  void watch_interrupts(runtime::EventLoop& loop, unsigned pair) {
+    watches_.clear();
+    for (std::uint16_t index : {rx_queue_index(pair), tx_queue_index(pair)}) {
+      const int fd = device_.transport_->interrupt_fd(index);
+      if (fd < 0) {
+        watches_.clear();
+        return;
+      }
+      watches_.push_back(std::make_unique<runtime::FdWatch>(loop, fd, EPOLLIN, [fd](std::uint32_t) {
+        std::uint64_t count;
+        (void)!::read(fd, &count, sizeof count);
+      }));
+    }
+  }
+  void stop_watching() { watches_.clear(); }
+
+  bool arm_wakeup() override {
+    if (!active || watches_.empty()) return false;
+    if (pair_.enable_notifications()) return true;
+    pair_.disable_notifications();
+    return false;
+  }
+  void disarm_wakeup() override {
+    if (active) pair_.disable_notifications();
+  }
   // HOT PATH: once per iteration of the owning loop.
   unsigned poll() override {
     if (!active) return 0;
@@ -44,6 +72,7 @@ class VirtioNetDevice::PairPoller final : public runtime::Poller {
   VirtioNetDevice& device_;
   QueuePair& pair_;
   std::uint64_t polls_ = 0;
+  std::vector<std::unique_ptr<runtime::FdWatch>> watches_;
 };
 
 template <typename Op>
@@ -74,6 +103,7 @@ void VirtioNetDevice::settle_pairs_of(runtime::EventLoop& loop) {
     poller.active = state_ == State::Running;
     if (state_ == State::Shut && poller.registered) {
       loop.remove_poller(poller);
+      poller.stop_watching();
       poller.registered = false;
     }
   }
@@ -98,9 +128,15 @@ Result<> VirtioNetDevice::hand_over(unsigned queue, runtime::EventLoop& loop) {
   PairPoller* poller = pair_pollers_[queue].get();
   poller->active = state_ == State::Running;
   // Registered by the loop itself; anything posted later (a pause) runs after this.
-  loop.post([poller, &loop] {
+  loop.post([poller, &loop, queue] {
     loop.add_poller(*poller);
     poller->registered = true;
+    try {
+      poller->watch_interrupts(loop, queue);
+    } catch (const std::exception& e) {  // no fd watch: that loop keeps polling
+      runtime::logger("net").warn("queue pair {}: {}; its loop will keep polling", queue, e.what());
+      poller->stop_watching();
+    }
   });
   watch_interrupts();  // our loop no longer sleeps on that pair's notifications
   runtime::logger("net").debug("{}: queue pair {} handed to another loop", transport_->describe(), queue);
@@ -401,7 +437,7 @@ void VirtioNetDevice::watch_interrupts() {
   interrupt_watches_.clear();
   std::vector<int> fds;
   for (unsigned pair = 0; pair < pairs_.size(); ++pair) {
-    if (!local(pair)) continue;  // its own loop never sleeps (PairPoller arms no wake-up)
+    if (!local(pair)) continue;  // its own loop watches it (PairPoller::watch_interrupts)
     for (std::uint16_t index : {rx_queue_index(pair), tx_queue_index(pair)}) {
       const int fd = transport_->interrupt_fd(index);
       if (fd < 0) return;  // one queue that cannot wake us keeps the loop polling
