@@ -45,7 +45,8 @@ class VirtioNetDevice::PairPoller final : public runtime::Poller {
   void stop_watching() { watches_.clear(); }
 
   bool arm_wakeup() override {
-    if (!active || watches_.empty()) return false;
+    if (!active) return true;  // a failed or stopped device: nothing will happen here to wake for
+    if (watches_.empty()) return false;
     if (pair_.enable_notifications()) return true;
     pair_.disable_notifications();
     return false;
