@@ -18,6 +18,7 @@
 #include "drivers/virtio/device_side/device_ring.hpp"
 #include "drivers/virtio/net/queue_pair.hpp"
 #include "drivers/virtio/transport/transport.hpp"
+#include "drivers/virtio/virtio_spec.hpp"
 #include "netfront/frame_limits.hpp"
 #include "ring_fuzz_support.hpp"
 #include "runtime/event_loop.hpp"
@@ -104,8 +105,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (!(*qp)->start()) std::abort();
 
     // The device's side: every buffer the driver posted, then used entries as the input says.
-    auto device = c.packed ? device_side::make_packed_device_ring(t.rx.size, t.rx.addresses, false)
-                           : device_side::make_split_device_ring(t.rx.size, t.rx.addresses, c.event_idx, false);
+    const std::uint64_t features = (c.packed ? feature_bit(VIRTIO_F_RING_PACKED) : 0) |
+                                   (c.event_idx ? feature_bit(VIRTIO_F_EVENT_IDX) : 0);
+    auto device = device_side::make_device_ring(features, t.rx.size, t.rx.addresses);
     std::vector<device_side::DeviceChain> posted;
     for (device_side::DeviceChain chain; device->pop(chain);) posted.push_back(chain);
     if (posted.empty()) std::abort();

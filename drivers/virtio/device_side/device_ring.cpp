@@ -4,6 +4,7 @@
 
 #include "drivers/virtio/ring/ring_layout.hpp"
 #include "drivers/virtio/ring/shared_memory.hpp"
+#include "drivers/virtio/virtio_spec.hpp"
 #include "runtime/log.hpp"
 
 namespace netfront::virtio::device_side {
@@ -39,7 +40,8 @@ const Desc* indirect_table(bool negotiated, std::uint16_t flags, std::uint64_t a
 class SplitDeviceRing final : public DeviceRing {
  public:
   SplitDeviceRing(std::uint16_t size, const QueueAddresses& a, bool event_idx, bool indirect)
-      : size_(size),
+      : DeviceRing("split"),
+        size_(size),
         event_idx_(event_idx),
         indirect_(indirect),
         desc_(reinterpret_cast<const virtq_desc*>(a.desc)),
@@ -68,9 +70,7 @@ class SplitDeviceRing final : public DeviceRing {
         if (out.descriptors != 1) return fault("indirect descriptor inside a chain");
         return pop_indirect(desc, out);
       }
-      std::byte* p = translate(desc.addr, desc.len);
-      if (!p) return fault("descriptor address outside driver memory");
-      out.segments.push_back({p, desc.len, static_cast<bool>(desc.flags & VIRTQ_DESC_F_WRITE)});
+      if (!add_segment(out, desc.addr, desc.len, desc.flags)) return false;
       if (!(desc.flags & VIRTQ_DESC_F_NEXT)) break;
       if (desc.next >= size_) return fault("descriptor next out of range");
       d = desc.next;
@@ -90,9 +90,7 @@ class SplitDeviceRing final : public DeviceRing {
       if (walked > entries) return fault("indirect chain loops");
       const virtq_desc desc = table[i];
       if (desc.flags & VIRTQ_DESC_F_INDIRECT) return fault("indirect descriptor inside an indirect table");
-      std::byte* p = translate(desc.addr, desc.len);
-      if (!p) return fault("descriptor address outside driver memory");
-      out.segments.push_back({p, desc.len, static_cast<bool>(desc.flags & VIRTQ_DESC_F_WRITE)});
+      if (!add_segment(out, desc.addr, desc.len, desc.flags)) return false;
       if (!(desc.flags & VIRTQ_DESC_F_NEXT)) return true;
       if (desc.next >= entries) return fault("indirect next out of range");
       i = desc.next;
@@ -130,11 +128,6 @@ class SplitDeviceRing final : public DeviceRing {
   }
 
  private:
-  bool fault(const char* why) {
-    runtime::logger("loop").error("split device ring: {}", why);
-    faulted_ = true;
-    return false;
-  }
   std::uint16_t size_;
   bool event_idx_;
   bool indirect_;
@@ -149,7 +142,7 @@ class SplitDeviceRing final : public DeviceRing {
 class PackedDeviceRing final : public DeviceRing {
  public:
   PackedDeviceRing(std::uint16_t size, const QueueAddresses& a, bool indirect)
-      : size_(size), indirect_(indirect), desc_(reinterpret_cast<pvirtq_desc*>(a.desc)) {}
+      : DeviceRing("packed"), size_(size), indirect_(indirect), desc_(reinterpret_cast<pvirtq_desc*>(a.desc)) {}
 
   bool pop(DeviceChain& out) override {
     if (faulted_) return false;
@@ -170,9 +163,7 @@ class PackedDeviceRing final : public DeviceRing {
         if (out.descriptors != 1) return fault("indirect descriptor inside a chain");
         if (!pop_indirect(d, out)) return false;
       } else {
-        std::byte* p = translate(d.addr, d.len);
-        if (!p) return fault("descriptor address outside driver memory");
-        out.segments.push_back({p, d.len, static_cast<bool>(d.flags & VIRTQ_DESC_F_WRITE)});
+        if (!add_segment(out, d.addr, d.len, d.flags)) return false;
       }
       out.id = d.id;  // §2.8.6: the last descriptor's id names the buffer
       if (++slot == size_) {
@@ -199,9 +190,7 @@ class PackedDeviceRing final : public DeviceRing {
     for (std::uint16_t i = 0; i < entries; ++i) {
       const pvirtq_desc d = table[i];
       if (d.flags & VIRTQ_DESC_F_INDIRECT) return fault("indirect descriptor inside an indirect table");
-      std::byte* p = translate(d.addr, d.len);
-      if (!p) return fault("descriptor address outside driver memory");
-      out.segments.push_back({p, d.len, static_cast<bool>(d.flags & VIRTQ_DESC_F_WRITE)});
+      if (!add_segment(out, d.addr, d.len, d.flags)) return false;
     }
     return true;
   }
@@ -247,11 +236,6 @@ class PackedDeviceRing final : public DeviceRing {
       used_wrap_ = !used_wrap_;
     }
   }
-  bool fault(const char* why) {
-    runtime::logger("loop").error("packed device ring: {}", why);
-    faulted_ = true;
-    return false;
-  }
   std::uint16_t size_;
   bool indirect_;
   pvirtq_desc* desc_;
@@ -278,12 +262,23 @@ std::uint32_t DeviceChain::writable_bytes() const noexcept {
   return n;
 }
 
-std::unique_ptr<DeviceRing> make_split_device_ring(std::uint16_t size, const QueueAddresses& a, bool event_idx,
-                                                   bool indirect) {
-  return std::make_unique<SplitDeviceRing>(size, a, event_idx, indirect);
+bool DeviceRing::fault(const char* why) {
+  runtime::logger("loop").error("{} device ring: {}", layout_, why);
+  faulted_ = true;
+  return false;
 }
-std::unique_ptr<DeviceRing> make_packed_device_ring(std::uint16_t size, const QueueAddresses& a, bool indirect) {
-  return std::make_unique<PackedDeviceRing>(size, a, indirect);
+
+bool DeviceRing::add_segment(DeviceChain& out, std::uint64_t addr, std::uint32_t len, std::uint16_t flags) {
+  std::byte* p = translate(addr, len);
+  if (!p) return fault("descriptor address outside driver memory");
+  out.segments.push_back({p, len, static_cast<bool>(flags & VIRTQ_DESC_F_WRITE)});
+  return true;
+}
+
+std::unique_ptr<DeviceRing> make_device_ring(std::uint64_t features, std::uint16_t size, const QueueAddresses& a) {
+  const bool indirect = has_feature(features, VIRTIO_F_INDIRECT_DESC);
+  if (has_feature(features, VIRTIO_F_RING_PACKED)) return std::make_unique<PackedDeviceRing>(size, a, indirect);
+  return std::make_unique<SplitDeviceRing>(size, a, has_feature(features, VIRTIO_F_EVENT_IDX), indirect);
 }
 
 }  // namespace netfront::virtio::device_side

@@ -61,12 +61,19 @@ class DeviceRing {
   bool faulted() const noexcept { return faulted_; }
 
  protected:
+  explicit DeviceRing(const char* layout) : layout_(layout) {}
+  // Stops the ring for good and logs why; false, for `return fault(...)`.
+  bool fault(const char* why);
+  // Appends one descriptor's buffer to `out`, once all of it is known to lie in driver memory.
+  bool add_segment(DeviceChain& out, std::uint64_t addr, std::uint32_t len, std::uint16_t flags);
   bool faulted_ = false;
+
+ private:
+  const char* layout_;  // "split", "packed": for log lines
 };
 
-// `indirect`: VIRTIO_F_INDIRECT_DESC was negotiated (otherwise an indirect descriptor is a fault).
-std::unique_ptr<DeviceRing> make_split_device_ring(std::uint16_t size, const ring::QueueAddresses& a, bool event_idx,
-                                                   bool indirect);
-std::unique_ptr<DeviceRing> make_packed_device_ring(std::uint16_t size, const ring::QueueAddresses& a, bool indirect);
+// The ring of the layout and features the driver negotiated (VIRTIO_F_RING_PACKED,
+// VIRTIO_F_EVENT_IDX; without VIRTIO_F_INDIRECT_DESC an indirect descriptor is a fault).
+std::unique_ptr<DeviceRing> make_device_ring(std::uint64_t features, std::uint16_t size, const ring::QueueAddresses& a);
 
 }  // namespace netfront::virtio::device_side

@@ -47,4 +47,13 @@ unsigned NetControlServer::serve() {
   return served;
 }
 
+std::optional<std::uint16_t> vq_pairs_requested(std::uint8_t cls, std::uint8_t command, std::span<const std::byte> data,
+                                                unsigned max_pairs) {
+  if (cls != net::VIRTIO_NET_CTRL_MQ || command != net::VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET || data.size() != 2) return {};
+  std::uint16_t pairs;
+  std::memcpy(&pairs, data.data(), 2);
+  if (pairs < net::VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MIN || pairs > max_pairs) return {};
+  return pairs;
+}
+
 }  // namespace netfront::virtio::device_side

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 
 #include "drivers/virtio/device_side/device_ring.hpp"
@@ -30,5 +31,11 @@ class NetControlServer {
   Handler handler_;
   DeviceChain chain_;
 };
+
+// §5.1.6.5.5, the device's side of VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET: the pairs asked for when
+// `cls`/`command` is that command with a le16 argument in 1..`max_pairs` (the device MUST
+// refuse 0 and more than max_virtqueue_pairs), nothing otherwise.
+std::optional<std::uint16_t> vq_pairs_requested(std::uint8_t cls, std::uint8_t command, std::span<const std::byte> data,
+                                                unsigned max_pairs);
 
 }  // namespace netfront::virtio::device_side

@@ -17,7 +17,7 @@
 namespace netfront::virtio::net {
 
 struct ControlQueueConfig {
-  std::uint16_t index = 2;  // control_queue_index(max_virtqueue_pairs)
+  std::uint16_t index = 2;  // control_queue_index(features, max_virtqueue_pairs)
   std::uint16_t size = 64;
   bool packed = false;
   bool event_idx = false;

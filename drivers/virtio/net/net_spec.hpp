@@ -4,6 +4,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "drivers/virtio/virtio_spec.hpp"
+
 namespace netfront::virtio::net {
 
 // §5.1.3 feature bits
@@ -64,7 +66,10 @@ inline constexpr std::uint16_t VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MAX = 0x8000;
 // §5.1.2: queue 2N is receiveqN+1's, 2N+1 transmitqN+1's; the control queue comes last.
 constexpr std::uint16_t rx_queue_index(unsigned pair) noexcept { return static_cast<std::uint16_t>(2 * pair); }
 constexpr std::uint16_t tx_queue_index(unsigned pair) noexcept { return static_cast<std::uint16_t>(2 * pair + 1); }
-// The control queue follows the last possible pair: max_virtqueue_pairs with MQ, else 1.
-constexpr std::uint16_t control_queue_index(unsigned max_pairs) noexcept { return static_cast<std::uint16_t>(2 * max_pairs); }
+// The control queue follows the last possible pair: max_virtqueue_pairs with MQ negotiated,
+// else the first (§5.1.2).
+constexpr std::uint16_t control_queue_index(std::uint64_t features, unsigned max_pairs) noexcept {
+  return static_cast<std::uint16_t>(2 * (has_feature(features, VIRTIO_NET_F_MQ) ? max_pairs : 1));
+}
 
 }  // namespace netfront::virtio::net

@@ -248,8 +248,7 @@ Result<> VirtioNetDevice::check_queue_pairs() const {
 Result<> VirtioNetDevice::create_control_queue() {
   if (!has_feature(features_, VIRTIO_NET_F_CTRL_VQ)) return Ok{};
   transport::Transport& t = *transport_;
-  // §5.1.2: controlq is queue 2N, N = max_virtqueue_pairs with MQ, 1 without.
-  const std::uint16_t index = control_queue_index(has_feature(features_, VIRTIO_NET_F_MQ) ? config_.max_queue_pairs : 1);
+  const std::uint16_t index = control_queue_index(features_, config_.max_queue_pairs);
   if (index >= t.queue_count())
     return Error::unknown("device has " + std::to_string(t.queue_count()) + " queues, none for the control queue at " +
                           std::to_string(index));

@@ -125,20 +125,13 @@ std::uint16_t LoopDevice::queue_max_size(std::uint16_t index) {
   return index < queue_count() ? static_cast<std::uint16_t>(options_.queue_size) : 0;
 }
 
-// §5.1.2: the control queue comes after max_virtqueue_pairs pairs with MQ, after one without.
-std::uint16_t LoopDevice::control_index() const noexcept {
-  return control_queue_index(has_feature(driver_features_, VIRTIO_NET_F_MQ) ? pairs_ : 1);
-}
+std::uint16_t LoopDevice::control_index() const noexcept { return control_queue_index(driver_features_, pairs_); }
 
 Result<> LoopDevice::enable_queue(const transport::QueueSetup& setup) {
   if (setup.index >= queue_count() || setup.size == 0 || setup.size > options_.queue_size)
     return Error::unknown("loop device: queue " + std::to_string(setup.index) + " of size " + std::to_string(setup.size) +
                           " cannot be set up");
-  const bool packed = has_feature(driver_features_, VIRTIO_F_RING_PACKED);
-  const bool indirect = has_feature(driver_features_, VIRTIO_F_INDIRECT_DESC);
-  auto ring = packed ? device_side::make_packed_device_ring(setup.size, setup.addresses, indirect)
-                     : device_side::make_split_device_ring(setup.size, setup.addresses,
-                                                           has_feature(driver_features_, VIRTIO_F_EVENT_IDX), indirect);
+  auto ring = device_side::make_device_ring(driver_features_, setup.size, setup.addresses);
   ring->request_notifications();
   const bool control = has_feature(driver_features_, VIRTIO_NET_F_CTRL_VQ) && setup.index == control_index();
   if (control) {
@@ -180,16 +173,12 @@ unsigned LoopDevice::serve_control() {
 std::uint8_t LoopDevice::control_command(std::uint8_t cls, std::uint8_t command, std::span<const std::byte> data) {
   ++counters_.control_commands;
   if (faults_.control_ack) return *faults_.control_ack;
-  if (cls == VIRTIO_NET_CTRL_MQ && command == VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET && data.size() == 2 &&
-      has_feature(driver_features_, VIRTIO_NET_F_MQ)) {
-    std::uint16_t pairs;
-    std::memcpy(&pairs, data.data(), 2);
-    // §5.1.6.5.5: the device MUST refuse 0 or more than max_virtqueue_pairs.
-    if (pairs < 1 || pairs > pairs_) return VIRTIO_NET_ERR;
-    active_pairs_ = pairs;
-    return VIRTIO_NET_OK;
-  }
-  return VIRTIO_NET_ERR;  // a command this device does not implement
+  // The only command this device implements, and only with MQ negotiated.
+  const auto pairs = has_feature(driver_features_, VIRTIO_NET_F_MQ) ? device_side::vq_pairs_requested(cls, command, data, pairs_)
+                                                                    : std::nullopt;
+  if (!pairs) return VIRTIO_NET_ERR;
+  active_pairs_ = *pairs;
+  return VIRTIO_NET_OK;
 }
 
 unsigned LoopDevice::poll() {

@@ -247,18 +247,14 @@ void VhostUserTransport::read_config(std::size_t offset, std::span<std::byte> ou
 }
 
 std::uint16_t VhostUserTransport::control_index() const noexcept {
-  return net::control_queue_index(has_feature(driver_features_, net::VIRTIO_NET_F_MQ) ? queue_pairs_ : 1);
+  return net::control_queue_index(driver_features_, queue_pairs_);
 }
 
 Result<> VhostUserTransport::enable_queue(const transport::QueueSetup& s) {
   if (has_feature(driver_features_, net::VIRTIO_NET_F_CTRL_VQ) && s.index == control_index()) {
     // Our own memory, read by ourselves: nothing goes to the backend.
-    const bool packed = has_feature(driver_features_, VIRTIO_F_RING_PACKED);
-    auto ring = packed ? device_side::make_packed_device_ring(s.size, s.addresses, false)
-                       : device_side::make_split_device_ring(s.size, s.addresses,
-                                                             has_feature(driver_features_, VIRTIO_F_EVENT_IDX), false);
     control_ = std::make_unique<device_side::NetControlServer>(
-        std::move(ring), [this](std::uint8_t cls, std::uint8_t command, std::span<const std::byte> data) {
+        device_side::make_device_ring(driver_features_, s.size, s.addresses), [this](std::uint8_t cls, std::uint8_t command, std::span<const std::byte> data) {
           return control_command(cls, command, data);
         });
     return Ok{};
@@ -309,12 +305,11 @@ Result<> VhostUserTransport::enable_ring(std::uint16_t index, bool enable) {
 }
 
 std::uint8_t VhostUserTransport::control_command(std::uint8_t cls, std::uint8_t command, std::span<const std::byte> data) {
-  if (cls != net::VIRTIO_NET_CTRL_MQ || command != net::VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET || data.size() != 2 ||
-      !has_feature(driver_features_, net::VIRTIO_NET_F_MQ))
-    return net::VIRTIO_NET_ERR;
-  std::uint16_t pairs;
-  std::memcpy(&pairs, data.data(), 2);
-  if (pairs < 1 || pairs > queue_pairs_) return net::VIRTIO_NET_ERR;
+  const auto requested = has_feature(driver_features_, net::VIRTIO_NET_F_MQ)
+                             ? device_side::vq_pairs_requested(cls, command, data, queue_pairs_)
+                             : std::nullopt;
+  if (!requested) return net::VIRTIO_NET_ERR;
+  const unsigned pairs = *requested;
   // Every ring of the pairs to turn on must have been set up; the others are turned off.
   for (unsigned ring = 0; ring < 2u * pairs; ++ring)
     if (ring >= ring_started_.size() || !ring_started_[ring]) return net::VIRTIO_NET_ERR;
