@@ -18,6 +18,26 @@ namespace netfront::virtio::net {
 namespace {
 // Link status and DEVICE_NEEDS_RESET are looked at every this many polls (a few ms when busy).
 constexpr std::uint64_t kStatusCheckInterval = 4096;
+
+// The used-buffer notification fds of `pair`'s two queues, or none if either has none (one
+// queue that cannot wake its loop keeps that loop polling).
+std::vector<int> interrupt_fds_of(const transport::Transport& t, unsigned pair) {
+  std::vector<int> fds;
+  for (std::uint16_t index : {rx_queue_index(pair), tx_queue_index(pair)}) {
+    const int fd = t.interrupt_fd(index);
+    if (fd < 0) return {};
+    fds.push_back(fd);
+  }
+  return fds;
+}
+
+// Watches an interrupt eventfd on `loop`: waking the loop is the point; reading resets it.
+std::unique_ptr<runtime::FdWatch> drain_on_wake(runtime::EventLoop& loop, int fd) {
+  return std::make_unique<runtime::FdWatch>(loop, fd, EPOLLIN, [fd](std::uint32_t) {
+    std::uint64_t count;
+    (void)!::read(fd, &count, sizeof count);
+  });
+}
 }  // namespace
 
 // Polls one handed-over pair on its new loop. `active` is written only while that loop is
@@ -30,17 +50,7 @@ class VirtioNetDevice::PairPoller final : public runtime::Poller {
   // On the owning loop's thread.
   void watch_interrupts(runtime::EventLoop& loop, unsigned pair) {
     watches_.clear();
-    for (std::uint16_t index : {rx_queue_index(pair), tx_queue_index(pair)}) {
-      const int fd = device_.transport_->interrupt_fd(index);
-      if (fd < 0) {
-        watches_.clear();
-        return;
-      }
-      watches_.push_back(std::make_unique<runtime::FdWatch>(loop, fd, EPOLLIN, [fd](std::uint32_t) {
-        std::uint64_t count;
-        (void)!::read(fd, &count, sizeof count);
-      }));
-    }
+    for (int fd : interrupt_fds_of(*device_.transport_, pair)) watches_.push_back(drain_on_wake(loop, fd));
   }
   void stop_watching() { watches_.clear(); }
 
@@ -399,11 +409,9 @@ unsigned VirtioNetDevice::poll() {
     QueuePair& qp = *pairs_[i];
     work += qp.poll();
     if (const auto e = qp.error(); e != ring::RingError::None) {
-      // B1-B9: the device broke a ring rule. Stop it; the application sees Disconnected.
-      runtime::logger("net").error("{}: queue broken: {}", transport_->describe(), ring::to_string(e));
       qp.note_device_error();
       in_poll_ = false;
-      fail(Error::disconnected(std::string("device broke the ring protocol: ") + std::string(ring::to_string(e))));
+      fail_broken_ring(e);
       return work;
     }
   }
@@ -419,8 +427,7 @@ unsigned VirtioNetDevice::poll() {
           qp->note_device_error();
         }
     });
-    runtime::logger("net").error("{}: queue broken: {}", transport_->describe(), ring::to_string(e));
-    fail(Error::disconnected(std::string("device broke the ring protocol: ") + std::string(ring::to_string(e))));
+    fail_broken_ring(e);
     return work;
   }
   if (++polls_ % kStatusCheckInterval == 0) check_device();
@@ -433,23 +440,23 @@ unsigned VirtioNetDevice::poll() {
   return work;
 }
 
+// B1-B9: the device broke a ring rule. Stop it; the application sees Disconnected.
+void VirtioNetDevice::fail_broken_ring(ring::RingError e) {
+  runtime::logger("net").error("{}: queue broken: {}", transport_->describe(), ring::to_string(e));
+  fail(Error::disconnected(std::string("device broke the ring protocol: ") + std::string(ring::to_string(e))));
+}
+
 void VirtioNetDevice::watch_interrupts() {
   interrupt_watches_.clear();
   std::vector<int> fds;
   for (unsigned pair = 0; pair < pairs_.size(); ++pair) {
     if (!local(pair)) continue;  // its own loop watches it (PairPoller::watch_interrupts)
-    for (std::uint16_t index : {rx_queue_index(pair), tx_queue_index(pair)}) {
-      const int fd = transport_->interrupt_fd(index);
-      if (fd < 0) return;  // one queue that cannot wake us keeps the loop polling
-      fds.push_back(fd);
-    }
+    const std::vector<int> of_pair = interrupt_fds_of(*transport_, pair);
+    if (of_pair.empty()) return;  // a pair that cannot wake us keeps the loop polling
+    fds.insert(fds.end(), of_pair.begin(), of_pair.end());
   }
   try {
-    for (int fd : fds)
-      interrupt_watches_.push_back(std::make_unique<runtime::FdWatch>(loop_, fd, EPOLLIN, [fd](std::uint32_t) {
-        std::uint64_t count;
-        (void)!::read(fd, &count, sizeof count);  // an eventfd: reading resets it
-      }));
+    for (int fd : fds) interrupt_watches_.push_back(drain_on_wake(loop_, fd));
   } catch (const std::exception& e) {
     runtime::logger("net").warn("{}: {}; the loop will keep polling", transport_->describe(), e.what());
     interrupt_watches_.clear();

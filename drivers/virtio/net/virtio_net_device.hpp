@@ -81,6 +81,7 @@ class VirtioNetDevice final : public drivers::NetDevice, public runtime::Poller 
   Result<> create_control_queue();
   Result<> start_queues();
   void fail(const Error& why);
+  void fail_broken_ring(ring::RingError e);
   void check_device();
   void recover();
   void recover_held();
