@@ -22,16 +22,25 @@ struct Netif::State final : drivers::FrameSink, drivers::TelemetrySource {
   }
   ~State() override { drivers::telemetry_withdraw(*this); }
 
+  // One queue pair's counters since the last reset; safe from any thread.
+  Stats stats(unsigned queue) const {
+    std::lock_guard lock(baseline_mutex);
+    return device->counters(queue).snapshot() - baseline[queue];
+  }
+
+  unsigned queues() const noexcept { return static_cast<unsigned>(queue_listeners.size()); }
+  Error no_such_queue(unsigned queue) const {
+    return Error::unknown("no queue pair " + std::to_string(queue) + " on " + id.to_string() + " (it has " +
+                          std::to_string(queues()) + ")");
+  }
+
   // TelemetrySource: asked on DPDK's telemetry thread; none of this changes after connect,
   // and the counters are made to be read from anywhere.
   std::string telemetry_id() const override { return id.to_string(); }
   MacAddress telemetry_mac() const override { return device->mac(); }
   std::uint16_t telemetry_mtu() const override { return device->mtu(); }
-  unsigned telemetry_queues() const override { return static_cast<unsigned>(baseline.size()); }
-  Stats telemetry_stats(unsigned queue) const override {
-    std::lock_guard lock(baseline_mutex);
-    return device->counters(queue).snapshot() - baseline[queue];
-  }
+  unsigned telemetry_queues() const override { return queues(); }
+  Stats telemetry_stats(unsigned queue) const override { return stats(queue); }
 
   // A listen: its handler and the io that completes at disconnect.
   struct Listener {
@@ -154,9 +163,7 @@ bool Netif::frame_ok(std::size_t pieces, std::size_t length) const noexcept {
 
 Error Netif::frame_error(std::size_t pieces, std::size_t length, unsigned queue) const {
   if (!state_ || state_->disconnected) return Error::disconnected();
-  if (queue >= state_->queue_listeners.size())
-    return Error::unknown("no queue pair " + std::to_string(queue) + " on " + state_->id.to_string() + " (it has " +
-                          std::to_string(state_->queue_listeners.size()) + ")");
+  if (queue >= state_->queues()) return state_->no_such_queue(queue);
   if (pieces == 0 || pieces > kMaxWritevPieces)
     return Error::unknown("a frame takes 1 to " + std::to_string(kMaxWritevPieces) + " pieces, not " + std::to_string(pieces));
   const std::size_t max = state_->max_frame;  // the bound frame_ok checked, not a second reading
@@ -176,8 +183,7 @@ NetifQueue Netif::queue(unsigned queue) noexcept { return NetifQueue(*this, queu
 
 Result<> Netif::run_queue_on(unsigned queue, runtime::EventLoop& loop) {
   if (!state_ || state_->disconnected) return Error::disconnected();
-  if (queue >= state_->queue_listeners.size())
-    return Error::unknown("no queue pair " + std::to_string(queue) + " on " + state_->id.to_string());
+  if (queue >= state_->queues()) return state_->no_such_queue(queue);
   if (state_->queue_listeners[queue].handler)
     return Error::unknown("queue pair " + std::to_string(queue) + " has a listen running; hand it over before using it");
   if (auto r = state_->device->hand_over(queue, loop); !r) return r;
@@ -187,7 +193,7 @@ Result<> Netif::run_queue_on(unsigned queue, runtime::EventLoop& loop) {
 
 // HOT PATH: one call per written frame.
 io<Result<>> Netif::write_on(unsigned queue, Buffer&& frame) {
-  if (!frame_ok(1, frame.length()) || queue >= state_->queue_listeners.size()) [[unlikely]]
+  if (!frame_ok(1, frame.length()) || queue >= state_->queues()) [[unlikely]]
     return make_ready_io(Result<>(frame_error(1, frame.length(), queue)));
   return state_->device->transmit(queue, std::move(frame));
 }
@@ -195,15 +201,14 @@ io<Result<>> Netif::write_on(unsigned queue, Buffer&& frame) {
 io<Result<>> Netif::writev_on(unsigned queue, std::span<const Buffer> pieces) {
   std::size_t length = 0;
   for (const Buffer& piece : pieces) length += piece.length();
-  if (!frame_ok(pieces.size(), length) || queue >= state_->queue_listeners.size())
+  if (!frame_ok(pieces.size(), length) || queue >= state_->queues())
     return make_ready_io(Result<>(frame_error(pieces.size(), length, queue)));
   return state_->device->transmit_chain(queue, pieces);
 }
 
 io<Result<>> Netif::listen_on(unsigned queue, FrameHandler&& handler) {
   if (!state_) return make_ready_io(Result<>(Error::disconnected()));
-  if (queue >= state_->queue_listeners.size())
-    return make_ready_io(Result<>(Error::unknown("no queue pair " + std::to_string(queue) + " on " + state_->id.to_string())));
+  if (queue >= state_->queues()) return make_ready_io(Result<>(state_->no_such_queue(queue)));
   return state_->listen(state_->queue_listeners[queue], std::move(handler));
 }
 
@@ -214,8 +219,8 @@ unsigned Netif::queue_pairs() const noexcept { return state_->device->queue_pair
 int Netif::numa_node() const noexcept { return state_->device->numa_node(); }
 
 Stats Netif::get_stats_counters(unsigned queue) const noexcept {
-  if (!state_ || queue >= state_->baseline.size()) return {};
-  return state_->telemetry_stats(queue);
+  if (!state_ || queue >= state_->queues()) return {};
+  return state_->stats(queue);
 }
 
 Stats Netif::get_stats_counters() const noexcept {

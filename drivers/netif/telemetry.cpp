@@ -21,14 +21,19 @@ Directory& directory() {
   return d;
 }
 
-// "N" -> the source numbered N, looked up under the lock the caller holds.
-TelemetrySource* find(Directory& d, const char* params) {
-  if (!params || !*params) return nullptr;
+// Answers a request about the source numbered `params` ("N") with `answer(source)`, under the
+// directory's lock so the source stays published meanwhile; -EINVAL when there is none.
+template <typename Answer>
+int answer_for(const char* params, Answer&& answer) {
+  if (!params || !*params) return -EINVAL;
   char* end = nullptr;
   const unsigned long n = std::strtoul(params, &end, 10);
-  if (*end != '\0') return nullptr;
-  auto it = d.sources.find(static_cast<unsigned>(n));
-  return it == d.sources.end() ? nullptr : it->second;
+  if (*end != '\0') return -EINVAL;
+  Directory& dir = directory();
+  std::lock_guard lock(dir.mutex);
+  auto it = dir.sources.find(static_cast<unsigned>(n));
+  if (it == dir.sources.end()) return -EINVAL;
+  return answer(*it->second);
 }
 
 void add_stats(rte_tel_data* d, const Stats& s) {
@@ -53,36 +58,32 @@ int list(const char*, const char*, rte_tel_data* d) {
 }
 
 int info(const char*, const char* params, rte_tel_data* d) {
-  Directory& dir = directory();
-  std::lock_guard lock(dir.mutex);
-  TelemetrySource* s = find(dir, params);
-  if (!s) return -EINVAL;
-  rte_tel_data_start_dict(d);
-  rte_tel_data_add_dict_string(d, "id", s->telemetry_id().c_str());
-  rte_tel_data_add_dict_string(d, "mac", s->telemetry_mac().to_string().c_str());
-  rte_tel_data_add_dict_u64(d, "mtu", s->telemetry_mtu());
-  rte_tel_data_add_dict_u64(d, "queue_pairs", s->telemetry_queues());
-  return 0;
+  return answer_for(params, [d](const TelemetrySource& s) {
+    rte_tel_data_start_dict(d);
+    rte_tel_data_add_dict_string(d, "id", s.telemetry_id().c_str());
+    rte_tel_data_add_dict_string(d, "mac", s.telemetry_mac().to_string().c_str());
+    rte_tel_data_add_dict_u64(d, "mtu", s.telemetry_mtu());
+    rte_tel_data_add_dict_u64(d, "queue_pairs", s.telemetry_queues());
+    return 0;
+  });
 }
 
 int stats(const char*, const char* params, rte_tel_data* d) {
-  Directory& dir = directory();
-  std::lock_guard lock(dir.mutex);
-  TelemetrySource* s = find(dir, params);
-  if (!s) return -EINVAL;
-  rte_tel_data_start_dict(d);
-  Stats sum;
-  for (unsigned q = 0; q < s->telemetry_queues(); ++q) {
-    const Stats qs = s->telemetry_stats(q);
-    sum += qs;
-    rte_tel_data* per_queue = rte_tel_data_alloc();
-    if (!per_queue) return -ENOMEM;
-    rte_tel_data_start_dict(per_queue);
-    add_stats(per_queue, qs);
-    rte_tel_data_add_dict_container(d, ("q" + std::to_string(q)).c_str(), per_queue, 0);  // d now owns it
-  }
-  add_stats(d, sum);
-  return 0;
+  return answer_for(params, [d](const TelemetrySource& s) {
+    rte_tel_data_start_dict(d);
+    Stats sum;
+    for (unsigned q = 0; q < s.telemetry_queues(); ++q) {
+      const Stats qs = s.telemetry_stats(q);
+      sum += qs;
+      rte_tel_data* per_queue = rte_tel_data_alloc();
+      if (!per_queue) return -ENOMEM;
+      rte_tel_data_start_dict(per_queue);
+      add_stats(per_queue, qs);
+      rte_tel_data_add_dict_container(d, ("q" + std::to_string(q)).c_str(), per_queue, 0);  // d now owns it
+    }
+    add_stats(d, sum);
+    return 0;
+  });
 }
 
 void register_commands() {
