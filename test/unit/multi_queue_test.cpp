@@ -10,6 +10,7 @@
 #include "drivers/virtio/net/net_spec.hpp"
 #include "drivers/virtio/virtio_spec.hpp"
 #include "loop_harness.hpp"
+#include "runtime/cross_loop.hpp"
 #include "runtime/loop_thread.hpp"
 #include "runtime/numa.hpp"
 
@@ -245,85 +246,90 @@ struct PairWorker {
   }
 };
 
-TEST(MultiQueueThreadsTest, APairHandedToAnotherLoopCarriesItsTrafficOnThatThread) {
-  LoopRig rig;
-  ASSERT_TRUE(rig.open("loop:queues=2"));
-  auto started = runtime::LoopThread::start();
-  ASSERT_TRUE(started) << started.error().to_string();
-  runtime::LoopThread& worker_thread = **started;
-  EXPECT_GE(worker_thread.lcore(), 0) << "the loop thread has no DPDK lcore id";
-  ASSERT_TRUE(rig.netif->queue(1).run_on(worker_thread.loop()));
-  PairWorker worker{rig.netif->queue(1), *rig.pool, worker_thread.id(), 5000};
-  worker_thread.loop().post([&] { worker.running.emplace(worker.run()); });
+// A two-pair loop device and a loop thread of its own for pair 1.
+class MultiQueueThreadsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(rig_.open("loop:queues=2"));
+    auto started = runtime::LoopThread::start();
+    ASSERT_TRUE(started) << started.error().to_string();
+    thread_ = std::move(*started);
+    EXPECT_GE(thread_->lcore(), 0) << "the loop thread has no DPDK lcore id";
+  }
+  // Whatever happened, the worker's coroutine ends on its own loop before anything it uses goes.
+  void TearDown() override {
+    if (rig_.netif) rig_.loop.run_until(rig_.netif->disconnect());
+    if (worker_) rig_.loop.run_until(runtime::call_on(thread_->loop(), [this] { worker_->running.reset(); }));
+  }
 
+  // Hands pair 1 to the thread and starts a worker there that writes `frames` frames.
+  PairWorker& start_worker(unsigned frames) {
+    EXPECT_TRUE(rig_.netif->queue(1).run_on(thread_->loop()));
+    worker_.emplace(rig_.netif->queue(1), *rig_.pool, thread_->id(), frames);
+    thread_->loop().post([this] { worker_->running.emplace(worker_->run()); });
+    return *worker_;
+  }
+  // Runs this thread's loop (the device's) until `done` or 60 s.
+  template <typename Done>
+  void run_until(Done&& done) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (!done() && std::chrono::steady_clock::now() < deadline) rig_.loop.run_once();
+  }
+  // Disconnects, which holds the worker's loop and ends its listen there; then every buffer
+  // must be back.
+  void disconnect_and_check_buffers() {
+    rig_.loop.run_until(rig_.netif->disconnect());
+    for (int i = 0; i < 10000 && !worker_->listen_done; ++i) std::this_thread::sleep_for(std::chrono::microseconds(100));
+    EXPECT_TRUE(worker_->listen_done);
+    rig_.loop.run_until(runtime::call_on(thread_->loop(), [this] { worker_->running.reset(); }));
+    EXPECT_EQ(rig_.rx_pool_in_use(), 0u);
+    EXPECT_EQ(rig_.pool->in_use(), 0u);
+  }
+
+  LoopRig rig_;
+  std::unique_ptr<runtime::LoopThread> thread_;
+  std::optional<PairWorker> worker_;
+};
+
+TEST_F(MultiQueueThreadsTest, APairHandedToAnotherLoopCarriesItsTrafficOnThatThread) {
+  PairWorker& worker = start_worker(5000);
   // Meanwhile pair 0 works on this thread.
-  rig.listen();
-  for (unsigned i = 0; i < 500; ++i) ASSERT_TRUE(rig.loop.run_until(rig.netif->queue(0).write(rig.frame(100 + i, i))));
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while ((worker.received.load() < worker.frames || rig.received.size() < 500) && std::chrono::steady_clock::now() < deadline)
-    rig.loop.run_once();
+  rig_.listen();
+  for (unsigned i = 0; i < 500; ++i) ASSERT_TRUE(rig_.loop.run_until(rig_.netif->queue(0).write(rig_.frame(100 + i, i))));
+  run_until([&] { return worker.received.load() >= worker.frames && rig_.received.size() >= 500; });
   EXPECT_EQ(worker.received.load(), worker.frames);
   EXPECT_EQ(worker.wrong.load(), 0u);
   EXPECT_EQ(worker.write_errors.load(), 0u);
-  EXPECT_EQ(rig.received.size(), 500u);
-  EXPECT_EQ(rig.netif->queue(1).get_stats_counters().rx_pkts, worker.frames);  // read from this thread
-  EXPECT_EQ(rig.device->pair_counters(1).tx_frames, worker.frames);
-
-  rig.loop.run_until(rig.netif->disconnect());  // holds the worker's loop, ends its listen there
-  for (int i = 0; i < 10000 && !worker.listen_done; ++i) std::this_thread::sleep_for(std::chrono::microseconds(100));
-  EXPECT_TRUE(worker.listen_done);
+  EXPECT_EQ(rig_.received.size(), 500u);
+  EXPECT_EQ(rig_.netif->queue(1).get_stats_counters().rx_pkts, worker.frames);  // read from this thread
+  EXPECT_EQ(rig_.device->pair_counters(1).tx_frames, worker.frames);
+  disconnect_and_check_buffers();
   EXPECT_TRUE(worker.listen_ok);
-  worker_thread.loop().post([&] { worker.running.reset(); });
-  rig.received.clear();
-  for (int i = 0; i < 10000 && rig.pool->in_use() > 0; ++i) std::this_thread::sleep_for(std::chrono::microseconds(100));
-  EXPECT_EQ(rig.rx_pool_in_use(), 0u);
-  EXPECT_EQ(rig.pool->in_use(), 0u);
 }
 
-TEST(MultiQueueThreadsTest, DeviceResetWhileAPairRunsElsewhereResumesItThere) {  // A13
-  LoopRig rig;
-  ASSERT_TRUE(rig.open("loop:queues=2"));
-  auto started = runtime::LoopThread::start();
-  ASSERT_TRUE(started) << started.error().to_string();
-  runtime::LoopThread& worker_thread = **started;
-  EXPECT_GE(worker_thread.lcore(), 0) << "the loop thread has no DPDK lcore id";
-  ASSERT_TRUE(rig.netif->queue(1).run_on(worker_thread.loop()));
-  PairWorker worker{rig.netif->queue(1), *rig.pool, worker_thread.id(), 20000};
-  worker_thread.loop().post([&] { worker.running.emplace(worker.run()); });
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (worker.received.load() < 2000 && std::chrono::steady_clock::now() < deadline) rig.loop.run_once();
-  rig.device->faults().needs_reset = true;
-  while (rig.device->counters().resets < 2 && std::chrono::steady_clock::now() < deadline) rig.loop.run_once();
-  EXPECT_GE(rig.device->counters().resets, 2u);
+TEST_F(MultiQueueThreadsTest, DeviceResetWhileAPairRunsElsewhereResumesItThere) {  // A13
+  PairWorker& worker = start_worker(20000);
+  run_until([&] { return worker.received.load() >= 2000; });
+  rig_.device->faults().needs_reset = true;
+  run_until([&] { return rig_.device->counters().resets >= 2; });
+  EXPECT_GE(rig_.device->counters().resets, 2u);
   // Frames in flight at the reset are lost (counted as drops); the worker's next ones get through.
   const unsigned after_reset = worker.received.load();
-  while (worker.received.load() < after_reset + 1000 && std::chrono::steady_clock::now() < deadline) rig.loop.run_once();
+  run_until([&] { return worker.received.load() >= after_reset + 1000; });
   EXPECT_GE(worker.received.load(), after_reset + 1000) << "traffic did not resume on the handed-over pair";
-  rig.loop.run_until(rig.netif->disconnect());
-  for (int i = 0; i < 10000 && !worker.listen_done; ++i) std::this_thread::sleep_for(std::chrono::microseconds(100));
-  EXPECT_TRUE(worker.listen_done);
-  worker_thread.loop().post([&] { worker.running.reset(); });
-  for (int i = 0; i < 10000 && rig.pool->in_use() > 0; ++i) std::this_thread::sleep_for(std::chrono::microseconds(100));
-  EXPECT_EQ(rig.rx_pool_in_use(), 0u);
-  EXPECT_EQ(rig.pool->in_use(), 0u);
+  disconnect_and_check_buffers();
 }
 
-TEST(MultiQueueThreadsTest, HandingOverAPairInUseOrTwiceIsRefused) {
-  LoopRig rig;
-  ASSERT_TRUE(rig.open("loop:queues=2"));
-  auto started = runtime::LoopThread::start();
-  ASSERT_TRUE(started) << started.error().to_string();
-  runtime::LoopThread& worker_thread = **started;
-  EXPECT_GE(worker_thread.lcore(), 0) << "the loop thread has no DPDK lcore id";
-  auto listening = rig.netif->queue(1).listen([](Buffer) { return make_ready_io(); });
-  auto r = rig.netif->queue(1).run_on(worker_thread.loop());
+TEST_F(MultiQueueThreadsTest, HandingOverAPairInUseOrTwiceIsRefused) {
+  auto listening = rig_.netif->queue(1).listen([](Buffer) { return make_ready_io(); });
+  auto r = rig_.netif->queue(1).run_on(thread_->loop());
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message().find("has a listen running"), std::string::npos);
-  ASSERT_TRUE(rig.netif->queue(0).run_on(worker_thread.loop()));
-  auto again = rig.netif->queue(0).run_on(worker_thread.loop());
+  ASSERT_TRUE(rig_.netif->queue(0).run_on(thread_->loop()));
+  auto again = rig_.netif->queue(0).run_on(thread_->loop());
   ASSERT_FALSE(again);
   EXPECT_NE(again.error().message().find("handed over already"), std::string::npos);
-  rig.loop.run_until(rig.netif->disconnect());
+  rig_.loop.run_until(rig_.netif->disconnect());
 }
 
 }  // namespace
