@@ -30,8 +30,9 @@ constexpr std::array<std::pair<unsigned, const char*>, 18> kNames{{
     {VIRTIO_NET_F_HASH_REPORT, "HASH_REPORT"},
 }};
 
-// What the engine implements today. Offloads (CSUM, TSO, ...) are declined so the header stays all zeroes on transmit and is ignored on
-// receive, and HASH_REPORT is declined so the header stays 12 bytes (C9).
+// What the engine implements today. Offloads (CSUM, TSO, ...) are declined so the header
+// stays all zeroes on transmit and is ignored on receive, and HASH_REPORT is declined so the
+// header stays 12 bytes (C9).
 constexpr std::uint64_t kSupported = feature_bit(VIRTIO_F_VERSION_1) | feature_bit(VIRTIO_NET_F_MAC) |
                                      feature_bit(VIRTIO_NET_F_MTU) | feature_bit(VIRTIO_NET_F_STATUS) |
                                      feature_bit(VIRTIO_NET_F_MRG_RXBUF) | feature_bit(VIRTIO_F_EVENT_IDX) |

@@ -183,12 +183,7 @@ VirtioNetDevice::VirtioNetDevice(std::unique_ptr<transport::Transport> t, const 
 
 VirtioNetDevice::~VirtioNetDevice() {
   loop_.remove_poller(*this);
-  if (state_ != State::Shut) {
-    with_pairs_still([&] {
-      stop_device(nullptr);
-      state_ = State::Shut;  // the pairs' loops let go of them
-    });
-  }
+  if (state_ != State::Shut) shut(nullptr);
   pair_pollers_.clear();
   pairs_.clear();
   // Frames the application still holds point into the receive pool: it must outlive them.
@@ -434,7 +429,8 @@ unsigned VirtioNetDevice::poll() {
   in_poll_ = false;
   if (shutdown_requested_) {
     shutdown_requested_ = false;
-    shut();
+    const Error gone = Error::disconnected();
+    shut(&gone);
     shutdown_done_.set_value();
   }
   return work;
@@ -541,15 +537,16 @@ io<void> VirtioNetDevice::shutdown() {
     shutdown_requested_ = true;
     return shutdown_done_.get_io();
   }
-  shut();
+  const Error gone = Error::disconnected();
+  shut(&gone);
   return make_ready_io();
 }
 
-void VirtioNetDevice::shut() {
-  const Error gone = Error::disconnected();
+// Stops the device for good; writers still waiting fail with `why` if set.
+void VirtioNetDevice::shut(const Error* why) {
   with_pairs_still([&] {
-    stop_device(&gone);
-    state_ = State::Shut;
+    stop_device(why);
+    state_ = State::Shut;  // the pairs' loops let go of them (settle_pairs_of)
   });
   // The other loops have let go of their pairs (settle_pairs_of): nothing of ours runs there
   // any more, and those loops may end.

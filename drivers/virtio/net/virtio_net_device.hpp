@@ -85,7 +85,7 @@ class VirtioNetDevice final : public drivers::NetDevice, public runtime::Poller 
   void check_device();
   void recover();
   void recover_held();
-  void shut();
+  void shut(const Error* why);
   void stop_device(const Error* why);
   void update_usable();
   void watch_interrupts();
