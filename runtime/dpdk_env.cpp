@@ -17,6 +17,7 @@
 #include <string>
 
 #include "runtime/log.hpp"
+#include "runtime/numa.hpp"
 
 namespace netfront::runtime {
 namespace {
@@ -92,16 +93,8 @@ void sweep_runtime_files(const std::vector<std::string>& huge_mounts, bool own) 
 // "0@(0,1)": lcore 0 floats over every CPU the process may use, unless pinning was asked for.
 std::string lcore_map(const std::optional<unsigned>& pin_cpu) {
   if (pin_cpu) return "0@" + std::to_string(*pin_cpu);
-  cpu_set_t set;
-  CPU_ZERO(&set);
   std::string cpus;
-  if (sched_getaffinity(0, sizeof set, &set) == 0) {
-    for (int c = 0; c < CPU_SETSIZE; ++c) {
-      if (!CPU_ISSET(c, &set)) continue;
-      if (!cpus.empty()) cpus += ',';
-      cpus += std::to_string(c);
-    }
-  }
+  for (unsigned c : numa::allowed_cpus()) cpus += (cpus.empty() ? "" : ",") + std::to_string(c);
   return cpus.empty() ? "0@0" : "0@(" + cpus + ")";
 }
 

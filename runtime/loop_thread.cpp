@@ -14,25 +14,27 @@
 
 namespace netfront::runtime {
 
-Result<> pin_current_thread(unsigned cpu) {
+namespace {
+// Lets the calling thread run on `cpus` only; `what` names them in the error.
+Result<> run_only_on(const std::vector<unsigned>& cpus, const std::string& what) {
   cpu_set_t set;
   CPU_ZERO(&set);
-  if (cpu >= CPU_SETSIZE) return Error::unknown("CPU " + std::to_string(cpu) + " does not exist");
-  CPU_SET(cpu, &set);
+  for (unsigned c : cpus) CPU_SET(c, &set);
   if (const int e = pthread_setaffinity_np(pthread_self(), sizeof set, &set); e != 0)
-    return Error::unknown("cannot pin a thread to CPU " + std::to_string(cpu) + ": " + std::strerror(e));
+    return Error::unknown("cannot place a thread on " + what + ": " + std::strerror(e));
   return Ok{};
+}
+}  // namespace
+
+Result<> pin_current_thread(unsigned cpu) {
+  if (cpu >= CPU_SETSIZE) return Error::unknown("CPU " + std::to_string(cpu) + " does not exist");
+  return run_only_on({cpu}, "CPU " + std::to_string(cpu));
 }
 
 Result<> pin_current_thread_to_node(int node) {
   const std::vector<unsigned> cpus = numa::cpus_of_node(node);
   if (cpus.empty()) return Error::unknown("NUMA node " + std::to_string(node) + " has no CPU this process may use");
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  for (unsigned c : cpus) CPU_SET(c, &set);
-  if (const int e = pthread_setaffinity_np(pthread_self(), sizeof set, &set); e != 0)
-    return Error::unknown("cannot place a thread on NUMA node " + std::to_string(node) + ": " + std::strerror(e));
-  return Ok{};
+  return run_only_on(cpus, "NUMA node " + std::to_string(node));
 }
 
 Result<std::unique_ptr<LoopThread>> LoopThread::start(const LoopThreadOptions& options) {

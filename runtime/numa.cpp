@@ -22,13 +22,29 @@ int current_node() noexcept {
   return cpu < 0 ? 0 : node_of_cpu(static_cast<unsigned>(cpu));
 }
 
+const std::vector<unsigned>& allowed_cpus() {
+  static const std::vector<unsigned> cpus = [] {
+    std::vector<unsigned> v;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) == 0)
+      for (int c = 0; c < CPU_SETSIZE; ++c)
+        if (CPU_ISSET(c, &set)) v.push_back(static_cast<unsigned>(c));
+    return v;
+  }();
+  return cpus;
+}
+
+namespace {
+// Read while the process starts, before any thread is pinned: a thread asking later may itself
+// be pinned (the main lcore, say), and its mask is not the process's.
+[[maybe_unused]] const bool kAllowedReadAtStart = !allowed_cpus().empty();
+}  // namespace
+
 std::vector<unsigned> cpus_of_node(int node) {
   std::vector<unsigned> cpus;
-  cpu_set_t allowed;
-  CPU_ZERO(&allowed);
-  if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) return cpus;
-  for (int c = 0; c < CPU_SETSIZE; ++c)
-    if (CPU_ISSET(c, &allowed) && node_of_cpu(static_cast<unsigned>(c)) == node) cpus.push_back(static_cast<unsigned>(c));
+  for (unsigned c : allowed_cpus())
+    if (node_of_cpu(c) == node) cpus.push_back(c);
   return cpus;
 }
 

@@ -15,7 +15,10 @@ int nodes() noexcept;
 int node_of_cpu(unsigned cpu) noexcept;
 // The node of the CPU the calling thread runs on now.
 int current_node() noexcept;
-// The CPUs of `node` this process may run on, in ascending order (all of them without NUMA).
+// The CPUs this process may run on, as they were when it started (before DPDK or a
+// LoopThread pinned any thread), in ascending order.
+const std::vector<unsigned>& allowed_cpus();
+// The CPUs of `node` among those, in ascending order (all of them without NUMA).
 std::vector<unsigned> cpus_of_node(int node);
 
 }  // namespace netfront::runtime::numa
