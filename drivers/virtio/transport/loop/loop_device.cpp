@@ -141,7 +141,7 @@ Result<> LoopDevice::enable_queue(const transport::QueueSetup& setup) {
         });
     return Ok{};
   }
-  if (setup.index >= 2 * pairs_ || (!has_feature(driver_features_, VIRTIO_NET_F_MQ) && setup.index >= 2))
+  if (setup.index >= control_index())  // the data queues come before the control queue (§5.1.2)
     return Error::unknown("loop device: queue " + std::to_string(setup.index) + " does not exist with these features");
   Pair& p = *queues_[setup.index / 2];
   if (setup.index % 2 == 0) {

@@ -260,7 +260,7 @@ Result<> VhostUserTransport::enable_queue(const transport::QueueSetup& s) {
     return Ok{};
   }
   if (!channel_.open()) return Error::disconnected("vhost-user backend is gone");
-  if (s.index >= 2 * queue_pairs_ || (!has_feature(driver_features_, net::VIRTIO_NET_F_MQ) && s.index >= 2))
+  if (s.index >= control_index())  // the data queues come before the control queue (§5.1.2)
     return Error::unknown("queue " + std::to_string(s.index) + " does not exist");
   if (!mem_table_sent_) {
     // Sent once the rings and pools exist, so it covers all of them.
