@@ -37,6 +37,7 @@ class RecordingTransport final : public transport::Transport {
   std::string describe() const override { return "fuzz"; }
   AddressMode address_mode() const noexcept override { return AddressMode::VirtualAddress; }
   Result<> reset() override { return Ok{}; }
+  bool revoke_dma() noexcept override { return true; }
   std::uint8_t status() override { return 0; }
   void set_status(std::uint8_t) override {}
   std::uint64_t device_features() override { return 0; }

@@ -197,6 +197,58 @@ TEST_P(RingFaultTest, DeviceNeedsResetIsRecoveredAndTrafficResumes) {  // A13
   for (unsigned i = 0; i < 10; ++i) EXPECT_EQ(rig_.received[10 + i], LoopRig::expected(100, 500 + i));
 }
 
+// A12: a device that never completes a reset. Cut off from our memory (bus mastering off),
+// it gives every buffer back at disconnect.
+TEST_P(RingFaultTest, DeviceNeverCompletingResetIsCutOffAndItsBuffersComeBack) {  // A12
+  rig_.device->faults().reset_never_completes = true;
+  rig_.loop.run_until(rig_.netif->disconnect());
+  rig_.received.clear();
+  EXPECT_EQ(rig_.pool->in_use(), 0u);
+  EXPECT_EQ(rig_.rx_pool_in_use(), 0u);
+  EXPECT_FALSE(rig_.device->inject(0, LoopRig::expected(60, 1)));  // it reaches nothing now
+}
+
+// A12: if nothing can cut it off, it keeps what it was given: buffers that went back to a pool
+// would be handed out again while the device writes into them.
+TEST_P(RingFaultTest, DeviceThatCannotBeCutOffKeepsItsRingsAndBuffersForGood) {  // A12
+  rig_.device->faults().stall = true;
+  write_burst(rig_, 5);
+  rig_.run_rounds(100);
+  const unsigned posted = rig_.rx_pool_in_use();
+  ASSERT_GT(posted, 0u);
+  ASSERT_EQ(rig_.pool->in_use(), 5u);
+  rig_.device->faults().reset_never_completes = true;
+  rig_.device->faults().dma_not_revocable = true;
+  rig_.loop.run_until(rig_.netif->disconnect());
+  EXPECT_EQ(rig_.pool->in_use(), 5u);        // frames it may still read
+  EXPECT_EQ(rig_.rx_pool_in_use(), posted);  // buffers it may still write
+  EXPECT_EQ(rig_.netif->get_stats_counters().tx_drops, 5u);
+
+  // And it does: the five frames it held come back into the receive buffers it was given,
+  // through the rings it was given, which are still there for it. Nobody is told.
+  const auto delivered = rig_.device->counters().rx_frames;
+  rig_.device->faults().stall = false;
+  rig_.run_rounds(1000);
+  EXPECT_EQ(rig_.device->counters().rx_frames, delivered + 5);
+  EXPECT_EQ(rig_.received.size(), 10u);
+  EXPECT_EQ(rig_.rx_pool_in_use(), posted);
+  EXPECT_EQ(rig_.pool->in_use(), 5u);
+}
+
+TEST_P(RingFaultTest, DeviceAskingForAResetItNeverCompletesIsFailed) {  // A12 with A13
+  rig_.device->faults().reset_never_completes = true;
+  rig_.device->faults().dma_not_revocable = true;
+  const unsigned posted = rig_.rx_pool_in_use();
+  rig_.device->faults().needs_reset = true;
+  rig_.run_rounds(10000);  // past a status check
+  EXPECT_FALSE(rig_.netif->link_up());
+  Result<> w = rig_.netif->write(rig_.frame(60, 0)).get();
+  ASSERT_FALSE(w);
+  EXPECT_TRUE(w.error().is_disconnected()) << w.error().to_string();
+  rig_.loop.run_until(rig_.netif->disconnect());
+  EXPECT_EQ(rig_.rx_pool_in_use(), posted);  // left to the device, never reused
+}
+
 // F5: a device (or a restarted backend) that comes back from a reset offering different
 // features is not trusted with the old queues: it is failed, and writes say Disconnected.
 TEST_P(RingFaultTest, DeviceBackFromResetWithOtherFeaturesIsFailed) {
@@ -281,11 +333,28 @@ TEST(BringUpFaultTest, DeviceRefusingFeaturesOkFailsConnectClearly) {  // A1
   EXPECT_NE(r.error().message().find("did not accept features"), std::string::npos) << r.error().message();
 }
 
+TEST(BringUpFaultTest, DeviceNeverCompletingResetFailsConnectClearly) {  // A12
+  LoopRig rig;
+  auto r = rig.open("loop:", [](auto& d) { d.faults().reset_never_completes = true; });
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("did not complete its reset"), std::string::npos) << r.error().message();
+}
+
 TEST(BringUpFaultTest, LegacyOnlyDeviceIsRefused) {  // A3
   LoopRig rig;
   auto r = rig.open("loop:", [](auto& d) { d.faults().no_version_1 = true; });
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message().find("VIRTIO_F_VERSION_1"), std::string::npos);
+}
+
+TEST(BringUpFaultTest, DeviceWithoutAccessPlatformBehindAnIommuIsRefused) {  // A3
+  LoopRig rig;
+  virtio::net::DeviceOptions o;
+  o.access_platform = true;  // what the VFIO path asks for
+  auto r = rig.open("loop:", {}, 0, o);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("VIRTIO_F_ACCESS_PLATFORM, required behind an IOMMU"), std::string::npos)
+      << r.error().message();
 }
 
 TEST(BringUpFaultTest, UnsettledConfigGenerationFailsConnectClearly) {  // A8

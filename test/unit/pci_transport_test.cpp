@@ -1,7 +1,10 @@
 // The virtio-pci transport over a fake PCI function: configuration space from FakeConfig and
-// BAR 4 as plain memory, so the registers read back whatever a (lying) device put there.
+// BAR 4 as plain memory, so the registers read back whatever a (lying) device put there. The
+// fake watches register writes (RegisterWriteObserver) to play a device that never completes
+// a reset.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -13,11 +16,18 @@
 namespace netfront::testing {
 namespace {
 
+// QEMU's layout: common at 0x0000, ISR 0x1000, device config 0x2000, notify 0x3000 (x4).
+constexpr std::size_t kCommon = 0x0000, kDevice = 0x2000, kNotify = 0x3000;
+constexpr std::size_t kStatusRegister = kCommon + common::kDeviceStatus;
+
 // What the device side of the fake owns; it outlives the transport so tests can look after.
 struct FakeDevice {
   FakeConfig config = FakeConfig::qemu();
   alignas(4096) std::array<std::byte, 0x4000> bar4{};
   PciAddress address{0, 0, 3, 0};
+  bool reset_never_completes = false;  // A12: device_status keeps its value when 0 is written
+  bool bus_master_stuck = false;       // Bus Master Enable cannot be cleared
+  std::uint8_t status_shown = 0;
 
   std::uint8_t u8(std::size_t off) const { return std::to_integer<std::uint8_t>(bar4[off]); }
   std::uint16_t u16(std::size_t off) const {
@@ -36,7 +46,7 @@ struct FakeDevice {
                                                                    std::to_integer<unsigned>(config.bytes[5]) << 8); }
 };
 
-class FakeFunction final : public PciFunction {
+class FakeFunction final : public PciFunction, public RegisterWriteObserver {
  public:
   explicit FakeFunction(FakeDevice& d) : d_(d) {}
   KernelDriver kernel_driver() const noexcept override { return KernelDriver::Uio; }
@@ -48,7 +58,9 @@ class FakeFunction final : public PciFunction {
   }
   Result<> write_config(std::size_t offset, std::span<const std::byte> in) override {
     if (offset + in.size() > d_.config.bytes.size()) return Error::unknown("beyond config space");
+    const bool master = d_.command() & kPciCommandBusMaster;
     std::memcpy(d_.config.bytes.data() + offset, in.data(), in.size());
+    if (d_.bus_master_stuck && master) d_.config.set16(kPciCommand, static_cast<std::uint16_t>(d_.command() | kPciCommandBusMaster));
     return Ok{};
   }
   const std::array<std::uint64_t, 6>& bar_sizes() const noexcept override { return d_.config.bars; }
@@ -56,13 +68,17 @@ class FakeFunction final : public PciFunction {
     if (bar != 4) return Error::unknown("only BAR 4 is mapped");
     return static_cast<volatile std::byte*>(d_.bar4.data());
   }
+  RegisterWriteObserver* register_observer() noexcept override { return this; }
+  void written(volatile std::byte* at, unsigned) noexcept override {
+    if (at != d_.bar4.data() + kStatusRegister) return;
+    if (d_.u8(kStatusRegister) == 0 && d_.reset_never_completes)
+      d_.bar4[kStatusRegister] = static_cast<std::byte>(d_.status_shown);
+    d_.status_shown = d_.u8(kStatusRegister);
+  }
 
  private:
   FakeDevice& d_;
 };
-
-// QEMU's layout: common at 0x0000, ISR 0x1000, device config 0x2000, notify 0x3000 (x4).
-constexpr std::size_t kCommon = 0x0000, kDevice = 0x2000, kNotify = 0x3000;
 
 std::unique_ptr<VirtioPciTransport> open(FakeDevice& d) {
   auto t = VirtioPciTransport::open(std::make_unique<FakeFunction>(d));
@@ -80,6 +96,37 @@ TEST(VirtioPciTransport, OpeningEnablesMemoryAndBusMasteringAndClosingResetsAndS
   }
   EXPECT_EQ(d.u8(kCommon + common::kDeviceStatus), 0);  // reset before anything is freed
   EXPECT_EQ(d.command() & kPciCommandBusMaster, 0);     // and no more DMA
+}
+
+// A12: the driver must wait for device_status to read back 0, but not forever; a device that
+// never gets there is not waited for again, and can still be cut off from memory.
+TEST(VirtioPciTransport, ResetNeverCompletedFailsAfterItsBoundAndIsNotWaitedForAgain) {  // A12
+  FakeDevice d;
+  auto t = open(d);
+  ASSERT_TRUE(t);
+  t->set_status(0x0f);
+  d.reset_never_completes = true;
+  const auto start = std::chrono::steady_clock::now();
+  auto r = t->reset();
+  ASSERT_FALSE(r);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));  // it did wait, as §4.1.4.3.2 asks
+  EXPECT_NE(r.error().message().find("did not complete its reset within 2 s"), std::string::npos) << r.error().message();
+  EXPECT_EQ(d.u8(kStatusRegister), 0x0f);
+  auto again = t->reset();
+  ASSERT_FALSE(again);
+  EXPECT_NE(again.error().message().find("did not complete an earlier reset"), std::string::npos) << again.error().message();
+  EXPECT_TRUE(t->revoke_dma());
+  EXPECT_EQ(d.command() & kPciCommandBusMaster, 0);
+}
+
+TEST(VirtioPciTransport, BusMasteringThatStaysOnIsNotTakenForRevokedDma) {  // A12
+  FakeDevice d;
+  auto t = open(d);
+  ASSERT_TRUE(t);
+  d.bus_master_stuck = true;
+  EXPECT_FALSE(t->revoke_dma());
+  d.bus_master_stuck = false;
+  EXPECT_TRUE(t->revoke_dma());
 }
 
 TEST(VirtioPciTransport, FeaturesAreReadAndWrittenAsTwo32BitWords) {

@@ -34,6 +34,7 @@ class RingControlQueue final : public ControlQueue {
   Result<> execute(std::uint8_t cls, std::uint8_t command, std::span<const std::byte> data) override {
     const std::string what = "control command " + std::to_string(cls) + "." + std::to_string(command);
     if (data.size() > kMaxCommandData) return Error::unknown(what + ": " + std::to_string(data.size()) + " bytes of data is too much");
+    if (abandoned_) return Error::unknown(what + ": the device never confirmed its reset; the queue is left to it");
     if (stuck_) return Error::unknown(what + ": the control queue is stuck on an earlier command the device never answered");
     if (ring_.broken()) return Error::unknown(what + ": control queue broken: " + std::string(ring::to_string(ring_.error())));
 
@@ -77,8 +78,15 @@ class RingControlQueue final : public ControlQueue {
   }
 
   void release() override {
+    if (abandoned_) return;
     ring_.reset([](std::uint64_t) {});
     stuck_ = false;
+  }
+
+  void abandon() override {
+    abandoned_ = true;
+    ring_.abandon();
+    buffer_.abandon();
   }
 
   ring::RingError error() const noexcept override { return ring_.error(); }
@@ -89,6 +97,7 @@ class RingControlQueue final : public ControlQueue {
   Ring ring_;
   DmaMemory buffer_;
   bool stuck_ = false;
+  bool abandoned_ = false;
 };
 
 template <typename Ring>

@@ -40,6 +40,9 @@ class ControlQueue {
   virtual Result<> execute(std::uint8_t cls, std::uint8_t command, std::span<const std::byte> data) = 0;
   // After a device reset: forget any command in flight and start from an empty ring.
   virtual void release() = 0;
+  // A12: the device was not confirmed stopped; the ring and command buffer stay its own for
+  // good (see QueuePair::abandon) and the queue refuses commands.
+  virtual void abandon() = 0;
   virtual ring::RingError error() const noexcept = 0;
 };
 

@@ -85,6 +85,10 @@ class RingQueuePair final : public QueuePair {
 
   void release_all(const Error* why) override {
     usable_ = false;
+    if (abandoned_) {
+      if (why) fail_waiters(*why);
+      return;
+    }
     std::uint64_t dropped = 0;
     tx_.reset([&](std::uint64_t token) {
       free_token(token);
@@ -96,6 +100,18 @@ class RingQueuePair final : public QueuePair {
     pending_tx_ = 0;
     last_progress_ = {};  // the watchdog starts over with the rings
     stalled_ = false;
+    if (why) fail_waiters(*why);
+  }
+
+  void abandon(const Error* why) override {
+    usable_ = false;
+    abandoned_ = true;
+    counters_.tx_drops.add(tx_.in_flight());  // never completed, and never freed
+    rx_.abandon();
+    tx_.abandon();
+    zero_header_.abandon();
+    drop_partial();  // buffers the device completed are ours
+    pending_tx_ = 0;
     if (why) fail_waiters(*why);
   }
 
@@ -448,6 +464,7 @@ class RingQueuePair final : public QueuePair {
   std::uint64_t tx_completed_ = 0, watched_completed_ = 0;
   std::chrono::steady_clock::time_point last_progress_{};
   bool stalled_ = false;
+  bool abandoned_ = false;  // A12: the rings and their buffers were left to the device
 };
 
 template <typename Ring>

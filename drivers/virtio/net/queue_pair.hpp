@@ -61,6 +61,10 @@ class QueuePair {
   // After the device was reset (it no longer touches our memory): give back every buffer in
   // flight, fail waiting writers with `why` if set, and start over from empty rings.
   virtual void release_all(const Error* why) = 0;
+  // A12: the device was not confirmed stopped and may still use the rings and every buffer it
+  // was given, so none of it is freed or reused, ever (the memory stays with the process).
+  // Writers waiting fail with `why` if set; the pair is not used again.
+  virtual void abandon(const Error* why) = 0;
 
   // The loop wants to sleep: turn used-buffer notifications on for the receive queue, and for
   // the transmit queue while writers wait for room. False when work is already there (the

@@ -364,17 +364,27 @@ void VirtioNetDevice::fail(const Error& why) {
 }
 
 // Device Cleanup (§3.3): reset first, so the device stops touching our memory, then take our
-// buffers back.
+// buffers back. A12: a device that does not confirm the reset is cut off from our memory if
+// the transport can do that; if it cannot, the rings and every buffer it holds are left to it
+// (never freed or reused) and the device is not started again.
 void VirtioNetDevice::stop_device(const Error* why) {
-  if (auto r = transport_->reset(); !r)
-    runtime::logger("net").error("{}: reset failed: {}", transport_->describe(), r.error().message());
+  // A device already left to itself is not reset again; its pairs only fail their writers.
+  if (auto r = abandoned_ ? Result<>(Ok{}) : transport_->reset(); !r) {
+    abandoned_ = !transport_->revoke_dma();
+    runtime::logger("net").error("{}: reset failed: {}; {}", transport_->describe(), r.error().message(),
+                                 abandoned_ ? "it may still use our memory: its rings and buffers are left to it"
+                                            : "its access to our memory is revoked");
+  }
   with_pairs_still([&] {
     for (unsigned i = 0; i < pairs_.size(); ++i) {
-      pairs_[i]->release_all(local(i) ? why : nullptr);
+      if (abandoned_)
+        pairs_[i]->abandon(local(i) ? why : nullptr);
+      else
+        pairs_[i]->release_all(local(i) ? why : nullptr);
       if (why && !local(i)) pairs_[i]->defer_failure(*why);
     }
   });
-  if (control_) control_->release();
+  if (control_) abandoned_ ? control_->abandon() : control_->release();
 }
 
 void VirtioNetDevice::update_usable() {
@@ -512,6 +522,10 @@ void VirtioNetDevice::recover_held() {
   state_ = State::Down;
   update_usable();
   stop_device(nullptr);
+  if (abandoned_) {
+    fail(Error::unknown("device did not confirm its reset; it is not used again"));
+    return;
+  }
   Result<> r = negotiate();
   if (r) r = start_queues();
   if (!r && r.error().is_disconnected()) {

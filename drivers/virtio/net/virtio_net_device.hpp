@@ -113,6 +113,9 @@ class VirtioNetDevice final : public drivers::NetDevice, public runtime::Poller 
   unsigned pause_depth_ = 0;
   drivers::FrameSink* sink_ = nullptr;
   State state_ = State::Down;
+  // A12: a reset was not confirmed and the device could not be cut off from our memory; its
+  // rings and buffers are left to it and it is never started again.
+  bool abandoned_ = false;
   std::uint64_t polls_ = 0;
   bool in_poll_ = false;
   bool shutdown_requested_ = false;

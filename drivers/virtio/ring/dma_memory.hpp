@@ -38,6 +38,13 @@ class DmaMemory {
   std::uint64_t device_address() const noexcept { return device_addr_; }
   std::size_t size() const noexcept { return size_; }
   void zero() noexcept;
+  // A12: a device that was not confirmed stopped may still use this memory. It stays allocated
+  // for the rest of the process (never freed, never handed out again); this object lets go.
+  void abandon() noexcept {
+    zone_ = nullptr;
+    device_addr_ = 0;
+    size_ = 0;
+  }
 
  private:
   const rte_memzone* zone_ = nullptr;

@@ -48,6 +48,13 @@ class PackedRing : public RingCore {
     inflight_.clear(drop);
     init_state();
   }
+  // After a reset the device did not confirm (A12): the ring's memory and every chain in
+  // flight stay the device's for good. Nothing is freed or reused; the ring is not used again.
+  void abandon() noexcept {
+    inflight_.clear([](std::uint64_t) {});
+    mem_.abandon();
+    indirect_.abandon();
+  }
 
  private:
   PackedRing(const RingOptions& o, DmaMemory mem, DmaMemory indirect);

@@ -31,6 +31,11 @@ class Transport {
 
   // §2.1 status. reset() writes 0 and waits, bounded, for the device to read back 0 (A12).
   virtual Result<> reset() = 0;
+  // After a reset the device did not confirm: cut it off from our memory if the transport can
+  // (PCI: bus mastering off; vhost-user: the connection, the backend's only claim on the
+  // memory table, closed). True when done; false when the device may still read and write
+  // the rings and buffers it was given, which must then never be freed or reused.
+  virtual bool revoke_dma() noexcept = 0;
   virtual std::uint8_t status() = 0;
   virtual void set_status(std::uint8_t status) = 0;
 

@@ -65,6 +65,7 @@ LoopDevice::~LoopDevice() {
 std::string LoopDevice::describe() const { return "loop device"; }
 
 Result<> LoopDevice::reset() {
+  if (faults_.reset_never_completes) return Error::unknown("loop device did not complete its reset");
   status_ = 0;
   driver_features_ = 0;
   for (auto& p : queues_) p = std::make_unique<Pair>(p->number);
@@ -72,6 +73,12 @@ Result<> LoopDevice::reset() {
   active_pairs_ = 1;  // §5.1.6.5.5: multiqueue is off until the driver turns it on
   ++counters_.resets;
   return Ok{};
+}
+
+bool LoopDevice::revoke_dma() noexcept {
+  if (faults_.dma_not_revocable) return false;
+  cut_off_ = true;
+  return true;
 }
 
 void LoopDevice::set_status(std::uint8_t status) {
@@ -166,7 +173,8 @@ bool LoopDevice::notify(std::uint16_t index) noexcept {
 }
 
 unsigned LoopDevice::serve_control() {
-  if (!control_ || !(status_ & VIRTIO_CONFIG_S_DRIVER_OK) || faults_.stall || faults_.control_no_answer) return 0;
+  if (!control_ || !(status_ & VIRTIO_CONFIG_S_DRIVER_OK) || faults_.stall || faults_.control_no_answer || cut_off_)
+    return 0;
   return control_->serve();
 }
 
@@ -186,7 +194,8 @@ unsigned LoopDevice::poll() {
     faults_.needs_reset = false;
     status_ |= VIRTIO_CONFIG_S_DEVICE_NEEDS_RESET;
   }
-  if (!(status_ & VIRTIO_CONFIG_S_DRIVER_OK) || (status_ & VIRTIO_CONFIG_S_DEVICE_NEEDS_RESET) || faults_.stall) return 0;
+  if (!(status_ & VIRTIO_CONFIG_S_DRIVER_OK) || (status_ & VIRTIO_CONFIG_S_DEVICE_NEEDS_RESET) || faults_.stall || cut_off_)
+    return 0;
   unsigned work = serve_control();
   // §5.1.6.5.5: only the enabled pairs carry traffic.
   for (unsigned i = 0; i < active_pairs_; ++i) work += work_tx(*queues_[i]);
@@ -331,7 +340,7 @@ unsigned LoopDevice::work_tx(Pair& p) {
 }
 
 bool LoopDevice::inject(unsigned pair, std::span<const std::byte> frame) {
-  if (pair >= active_pairs_ || !(status_ & VIRTIO_CONFIG_S_DRIVER_OK)) return false;
+  if (pair >= active_pairs_ || !(status_ & VIRTIO_CONFIG_S_DRIVER_OK) || cut_off_) return false;
   return deliver(*queues_[pair], frame);
 }
 

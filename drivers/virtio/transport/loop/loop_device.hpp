@@ -58,6 +58,11 @@ struct LoopFaults {
   // Persistent: write at most this many bytes into each receive buffer, so frames spread over
   // several buffers (MRG_RXBUF) and non-final buffers are not full (C5).
   std::optional<std::uint32_t> rx_chunk;
+  // A12, persistent: a reset is never completed (status never reads back 0) and the device
+  // goes on working the rings it has; with dma_not_revocable nothing can cut it off from the
+  // driver's memory either (else revoke_dma() stops it, like bus mastering turned off).
+  bool reset_never_completes = false;
+  bool dma_not_revocable = false;
   bool control_no_answer = false;        // D1, persistent: control commands are never answered
   std::optional<std::uint8_t> control_ack;  // D2, persistent: answer every command with this byte
 };
@@ -90,6 +95,7 @@ class LoopDevice final : public transport::Transport, public runtime::Poller {
   std::string describe() const override;
   AddressMode address_mode() const noexcept override { return AddressMode::VirtualAddress; }
   Result<> reset() override;
+  bool revoke_dma() noexcept override;
   std::uint8_t status() override { return status_; }
   void set_status(std::uint8_t status) override;
   std::uint64_t device_features() override;
@@ -135,6 +141,7 @@ class LoopDevice final : public transport::Transport, public runtime::Poller {
   std::uint64_t driver_features_ = 0;
   std::uint32_t generation_ = 0;
   bool link_up_ = true;
+  bool cut_off_ = false;  // revoke_dma(): it touches the driver's memory no more
   std::vector<std::unique_ptr<Pair>> queues_;
   std::unique_ptr<device_side::NetControlServer> control_;
   std::vector<LoopPairCounters> pair_counters_;

@@ -12,6 +12,7 @@
 #include <span>
 #include <string>
 
+#include "drivers/virtio/transport/pci/mmio.hpp"
 #include "netfront/device_id.hpp"
 #include "netfront/result.hpp"
 
@@ -33,6 +34,9 @@ class PciFunction {
   virtual const std::array<std::uint64_t, 6>& bar_sizes() const noexcept = 0;
   // The BAR mapped into this process (mapped on first use, unmapped with the function).
   virtual Result<volatile std::byte*> map_bar(unsigned bar) = 0;
+  // Whom register writes are reported to (see RegisterWriteObserver): a fake function's
+  // device model; hardware needs nobody.
+  virtual RegisterWriteObserver* register_observer() noexcept { return nullptr; }
 };
 
 // Looks the function up in sysfs and opens it through the kernel driver it is bound to.

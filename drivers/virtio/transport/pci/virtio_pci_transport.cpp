@@ -47,14 +47,14 @@ Result<> VirtioPciTransport::map_regions() {
   };
   auto common = map(layout_.common);
   if (!common) return std::move(common).error();
-  common_ = Mmio(*common);
+  common_ = Mmio(*common, function_->register_observer());
   auto notify = map(layout_.notify);
   if (!notify) return std::move(notify).error();
   notify_base_ = *notify;
   if (layout_.device.length > 0) {
     auto device = map(layout_.device);
     if (!device) return std::move(device).error();
-    device_config_ = Mmio(*device);
+    device_config_ = Mmio(*device, function_->register_observer());
   }
   return Ok{};
 }
@@ -69,17 +69,31 @@ Result<> VirtioPciTransport::set_command_bits(std::uint16_t set, std::uint16_t c
   return function_->write_config(kPciCommand, raw);
 }
 
-// §4.1.4.3.2: writing 0 to device_status resets; the device reads back 0 when done.
+// §4.1.4.3.2: writing 0 to device_status resets; the device reads back 0 when done, and
+// until then it may still be using our rings and buffers (A12).
 Result<> VirtioPciTransport::reset() {
+  doorbells_.clear();
+  if (unresponsive_) return Error::unknown(describe() + ": device did not complete an earlier reset; not trying again");
   common_.write8(common::kDeviceStatus, 0);
   const auto deadline = std::chrono::steady_clock::now() + kResetTimeout;
   while (common_.read8(common::kDeviceStatus) != 0) {
-    if (std::chrono::steady_clock::now() > deadline)
+    if (std::chrono::steady_clock::now() > deadline) {
+      unresponsive_ = true;
       return Error::unknown(describe() + ": device did not complete its reset within 2 s");
+    }
     std::this_thread::sleep_for(std::chrono::microseconds(100));
   }
-  doorbells_.clear();
   return Ok{};
+}
+
+// PCI 3.0 §6.2.2 (Command register): with Bus Master Enable clear the function may not issue
+// memory requests, so it can no longer read or write our memory whatever state it is in. The
+// bit is read back: a function that keeps it set has not been cut off.
+bool VirtioPciTransport::revoke_dma() noexcept {
+  if (!set_command_bits(0, kPciCommandBusMaster)) return false;
+  std::byte raw[2];
+  if (!function_->read_config(kPciCommand, raw)) return false;
+  return (std::to_integer<unsigned>(raw[0]) & kPciCommandBusMaster) == 0;
 }
 
 std::uint8_t VirtioPciTransport::status() { return common_.read8(common::kDeviceStatus); }
@@ -155,7 +169,7 @@ Result<> VirtioPciTransport::enable_queue(const transport::QueueSetup& s) {
     return Error::unknown(describe() + ": queue " + std::to_string(s.index) + " doorbell at +" + std::to_string(at) +
                           " is outside the notification area of " + std::to_string(layout_.notify.length) + " bytes");
   if (doorbells_.size() <= s.index) doorbells_.resize(s.index + 1u);
-  doorbells_[s.index] = Mmio(notify_base_ + at);
+  doorbells_[s.index] = Doorbell(notify_base_ + at);
   common_.write16(common::kQueueEnable, 1);
   return Ok{};
 }
@@ -166,7 +180,7 @@ Result<> VirtioPciTransport::enable_queue(const transport::QueueSetup& s) {
 bool VirtioPciTransport::notify(std::uint16_t index) noexcept {
   if (index >= doorbells_.size() || !doorbells_[index].valid()) return false;
   std::atomic_thread_fence(std::memory_order_release);
-  doorbells_[index].write16(0, index);
+  doorbells_[index].ring(index);
   return true;
 }
 

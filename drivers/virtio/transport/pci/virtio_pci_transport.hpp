@@ -28,6 +28,7 @@ class VirtioPciTransport final : public transport::Transport {
   // sysfs numa_node of the function (-1 there, or absent: unknown).
   int numa_node() const noexcept override { return numa_node_; }
   Result<> reset() override;
+  bool revoke_dma() noexcept override;
   std::uint8_t status() override;
   void set_status(std::uint8_t status) override;
   std::uint64_t device_features() override;
@@ -50,7 +51,9 @@ class VirtioPciTransport final : public transport::Transport {
   Mmio common_;
   Mmio device_config_;
   volatile std::byte* notify_base_ = nullptr;
-  std::vector<Mmio> doorbells_;  // per queue index, valid once the queue is enabled
+  std::vector<Doorbell> doorbells_;  // per queue index, valid once the queue is enabled
+  // A12: the device once failed to complete a reset; it is not waited for again.
+  bool unresponsive_ = false;
   int numa_node_ = -1;
 };
 

@@ -200,6 +200,15 @@ Result<> VhostUserTransport::reset() {
   return Ok{};
 }
 
+// The backend's use of our memory rests on the connection (the memory table and the rings
+// are per connection, vhost-user.rst "Ring states"): once it is closed, the rings are ours
+// again. What it already mapped it could still touch, as with any shared memory; a backend
+// is not the process's keeper, and nothing short of ending it can stop that.
+bool VhostUserTransport::revoke_dma() noexcept {
+  lost_backend("reset not confirmed");
+  return true;
+}
+
 std::uint8_t VhostUserTransport::status() {
   return static_cast<std::uint8_t>(status_ | (needs_reset_ ? VIRTIO_CONFIG_S_DEVICE_NEEDS_RESET : 0));
 }

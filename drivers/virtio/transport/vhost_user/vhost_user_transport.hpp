@@ -37,6 +37,7 @@ class VhostUserTransport final : public transport::Transport {
   std::string describe() const override { return "vhost-user:" + address_.socket_path; }
   AddressMode address_mode() const noexcept override { return AddressMode::VirtualAddress; }
   Result<> reset() override;
+  bool revoke_dma() noexcept override;
   std::uint8_t status() override;
   void set_status(std::uint8_t status) override;
   std::uint64_t device_features() override;
