@@ -420,7 +420,9 @@ unsigned VirtioNetDevice::poll() {
       return work;
     }
   }
-  if (foreign_pair_broken_.exchange(false, std::memory_order_acquire)) [[unlikely]] {
+  // A plain load first: the exchange is a locked instruction, too dear for every poll.
+  if (foreign_pair_broken_.load(std::memory_order_relaxed) &&
+      foreign_pair_broken_.exchange(false, std::memory_order_acquire)) [[unlikely]] {
     // A pair on another loop caught the device; its loop stopped polling it and left the rest
     // to us.
     in_poll_ = false;
