@@ -33,6 +33,7 @@ void PackedRing::init_state() noexcept {
   num_free_ = size_;
   next_avail_ = next_used_ = published_avail_ = 0;
   avail_wrap_ = used_wrap_ = published_wrap_ = true;
+  batch_first_ = nullptr;
   reset_core();
   suppress_interrupts();
 }
@@ -71,7 +72,7 @@ bool PackedRing::add(std::span<const Segment> chain, std::uint64_t token) noexce
     }
   }
   // §2.8.6: the first descriptor goes live last, after everything it leads to.
-  write_shared_release(&desc_[head].flags, head_flags);
+  make_available(desc_[head], head_flags);
   num_free_ = static_cast<std::uint16_t>(num_free_ - n);
   inflight_.start(id, token, n);
   return true;
@@ -93,7 +94,7 @@ bool PackedRing::add_indirect(std::span<const Segment> chain, std::uint64_t toke
   d.len = static_cast<std::uint32_t>(n * sizeof(pvirtq_desc));
   d.id = id;
   const auto flags = static_cast<std::uint16_t>(VIRTQ_DESC_F_INDIRECT | (avail_wrap_ ? VIRTQ_DESC_F_AVAIL : VIRTQ_DESC_F_USED));
-  write_shared_release(&d.flags, flags);  // the table and the descriptor before the flags
+  make_available(d, flags);  // the table and the descriptor before the flags
   if (++next_avail_ == size_) {
     next_avail_ = 0;
     avail_wrap_ = !avail_wrap_;
@@ -119,14 +120,31 @@ bool PackedRing::add_one(const Segment& s, std::uint64_t token) noexcept {
     next_avail_ = 0;
     avail_wrap_ = !avail_wrap_;
   }
-  write_shared_release(&d.flags, flags);  // §2.8.6: the flags make it live, after addr/len/id
+  make_available(d, flags);
   --num_free_;
   inflight_.start(id, token, 1);
   return true;
 }
 
+// §2.8.21.1: a batch of buffers may go live at once, the first descriptor's flags written
+// after all the others. The device takes descriptors in ring order, so it cannot use the rest
+// before the first: until publish() it sees nothing of the batch, and then it sees all of it.
+// A device polling the ring would otherwise read each new descriptor's cache line as soon as
+// it is written, and take it from the driver's CPU once per descriptor instead of once per
+// line.
+void PackedRing::make_available(pvirtq_desc& d, std::uint16_t flags) noexcept {
+  if (batch_first_ == nullptr) {
+    batch_first_ = &d;
+    batch_first_flags_ = flags;
+  } else {
+    write_shared_release(&d.flags, flags);  // §2.8.6: the flags make it live, after addr/len/id
+  }
+}
+
 bool PackedRing::publish() noexcept {
   if (broken() || (next_avail_ == published_avail_ && avail_wrap_ == published_wrap_)) return false;
+  write_shared_release(&batch_first_->flags, batch_first_flags_);  // the whole batch goes live
+  batch_first_ = nullptr;
   const std::uint16_t old = published_avail_;
   const bool old_wrap = published_wrap_;
   published_avail_ = next_avail_;
@@ -176,7 +194,7 @@ bool PackedRing::serve_batch(UsedChain& out) noexcept {
 bool PackedRing::take_used(UsedChain& out) noexcept {
   if (broken()) return false;
   if (batch_left_ > 0) return serve_batch(out);
-  if (inflight_.count() == 0) return false;  // nothing of ours there to be used
+  if (!used_slot_live()) return false;
   const pvirtq_desc& d = desc_[next_used_];
   const std::uint16_t flags = read_shared_acquire(&d.flags);
   const bool used = flags & VIRTQ_DESC_F_USED;
@@ -198,7 +216,7 @@ bool PackedRing::take_used(UsedChain& out) noexcept {
 
 bool PackedRing::has_used() const noexcept {
   if (batch_left_ > 0) return true;
-  if (inflight_.count() == 0) return false;
+  if (!used_slot_live()) return false;
   const bool used = read_shared_acquire(&desc_[next_used_].flags) & VIRTQ_DESC_F_USED;
   return used == used_wrap_;
 }

@@ -6,8 +6,10 @@
 // never by anything the device wrote (B5); a used descriptor is read once and validated (B1,
 // B2, B7), and in-order batches are checked against what is in flight (B6).
 //
-// A chain becomes visible when its first descriptor's flags are written, so add() exposes at
-// once; publish() only decides whether the device wants a notification for what was added.
+// A chain becomes visible when its first descriptor's flags are written. add() writes every
+// flag but the first of the batch since the last publish(), and publish() writes that one,
+// exposing the batch at once (as the split ring's index does), then decides whether the
+// device wants a notification for it.
 #pragma once
 
 #include <cstdint>
@@ -62,6 +64,11 @@ class PackedRing : public RingCore {
   void advance_used(std::uint16_t n) noexcept;
   bool complete(const CompletedChain& c, std::uint16_t id, std::uint32_t len, bool len_valid, UsedChain& out) noexcept;
   bool serve_batch(UsedChain& out) noexcept;
+  void make_available(pvirtq_desc& d, std::uint16_t flags) noexcept;
+  // Whether the next slot to look at for a used descriptor holds a chain the device may have
+  // used: one of ours in flight, and published (an unpublished first descriptor still shows
+  // the flags of the lap before, which can look used).
+  bool used_slot_live() const noexcept { return inflight_.count() > 0 && batch_first_ != &desc_[next_used_]; }
 
   bool event_idx_;
   DmaMemory mem_;
@@ -80,6 +87,9 @@ class PackedRing : public RingCore {
   bool used_wrap_ = true;
   std::uint16_t published_avail_ = 0;  // next_avail_ at the last publish()
   bool published_wrap_ = true;
+  // The first descriptor added since the last publish(), whose flags publish() writes.
+  pvirtq_desc* batch_first_ = nullptr;
+  std::uint16_t batch_first_flags_ = 0;
 };
 
 }  // namespace netfront::virtio::ring
