@@ -46,7 +46,7 @@ class InflightTracker {
   // Completes the oldest chain (in-order mode).
   CompletedChain finish_oldest() noexcept {
     const std::uint16_t id = oldest();
-    first_ = static_cast<std::uint16_t>((first_ + 1) % order_.size());
+    if (++first_ == order_.size()) first_ = 0;
     return finish_slot(id);
   }
 

@@ -166,34 +166,10 @@ bool PackedRing::publish() noexcept {
   return event >= from && event < to;
 }
 
-void PackedRing::advance_used(std::uint16_t n) noexcept {
-  next_used_ = static_cast<std::uint16_t>(next_used_ + n);
-  if (next_used_ >= size_) {
-    next_used_ = static_cast<std::uint16_t>(next_used_ - size_);
-    used_wrap_ = !used_wrap_;
-  }
-}
 
-bool PackedRing::complete(const CompletedChain& c, std::uint16_t id, std::uint32_t len, bool len_valid,
-                          UsedChain& out) noexcept {
-  advance_used(c.descriptors);  // B5: by our own record of the chain, not by device data
-  num_free_ = static_cast<std::uint16_t>(num_free_ + c.descriptors);
-  free_ids_.push_back(id);
-  out = {c.token, len, len_valid};
-  return true;
-}
-
-bool PackedRing::serve_batch(UsedChain& out) noexcept {
-  std::uint16_t id;
-  std::uint32_t len;
-  bool len_valid;
-  const CompletedChain c = next_of_batch(id, len, len_valid);
-  return complete(c, id, len, len_valid, out);
-}
-
-bool PackedRing::take_used(UsedChain& out) noexcept {
+// The next used descriptor, read once and checked; take_used() has served any batch before.
+bool PackedRing::take_next_used(UsedChain& out) noexcept {
   if (broken()) return false;
-  if (batch_left_ > 0) return serve_batch(out);
   if (!used_slot_live()) return false;
   const pvirtq_desc& d = desc_[next_used_];
   const std::uint16_t flags = read_shared_acquire(&d.flags);

@@ -39,7 +39,12 @@ class PackedRing : public RingCore {
   bool add_indirect(std::span<const Segment> chain, std::uint64_t token) noexcept;
   bool has_indirect() const noexcept { return indirect_max_ > 0; }
   bool publish() noexcept;
-  bool take_used(UsedChain& out) noexcept;
+  bool take_used(UsedChain& out) noexcept {
+    // HOT PATH: in order, most chains come out of a batch whose used descriptor was already
+    // read and checked; those are handed out here, inline, without another look at the ring.
+    if (batch_left_ > 0 && !broken()) [[likely]] return serve_batch(out);
+    return take_next_used(out);
+  }
   bool has_used() const noexcept;
 
   void suppress_interrupts() noexcept;
@@ -61,9 +66,28 @@ class PackedRing : public RingCore {
  private:
   PackedRing(const RingOptions& o, DmaMemory mem, DmaMemory indirect);
   void init_state() noexcept;
-  void advance_used(std::uint16_t n) noexcept;
-  bool complete(const CompletedChain& c, std::uint16_t id, std::uint32_t len, bool len_valid, UsedChain& out) noexcept;
-  bool serve_batch(UsedChain& out) noexcept;
+  bool take_next_used(UsedChain& out) noexcept;
+  void advance_used(std::uint16_t n) noexcept {
+    next_used_ = static_cast<std::uint16_t>(next_used_ + n);
+    if (next_used_ >= size_) {
+      next_used_ = static_cast<std::uint16_t>(next_used_ - size_);
+      used_wrap_ = !used_wrap_;
+    }
+  }
+  bool complete(const CompletedChain& c, std::uint16_t id, std::uint32_t len, bool len_valid, UsedChain& out) noexcept {
+    advance_used(c.descriptors);  // B5: by our own record of the chain, not by device data
+    num_free_ = static_cast<std::uint16_t>(num_free_ + c.descriptors);
+    free_ids_.push_back(id);
+    out = {c.token, len, len_valid};
+    return true;
+  }
+  bool serve_batch(UsedChain& out) noexcept {
+    std::uint16_t id;
+    std::uint32_t len;
+    bool len_valid;
+    const CompletedChain c = next_of_batch(id, len, len_valid);
+    return complete(c, id, len, len_valid, out);
+  }
   void make_available(pvirtq_desc& d, std::uint16_t flags) noexcept;
   // Whether the next slot to look at for a used descriptor holds a chain the device may have
   // used: one of ours in flight, and published (an unpublished first descriptor still shows

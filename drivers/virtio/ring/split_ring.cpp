@@ -142,17 +142,9 @@ bool SplitRing::publish() noexcept {
   return !(read_shared(used_flags_) & VIRTQ_USED_F_NO_NOTIFY);
 }
 
-bool SplitRing::serve_batch(UsedChain& out) noexcept {
-  std::uint16_t id;
-  const CompletedChain c = next_of_batch(id, out.len, out.len_valid);
-  free_chain(id, c.descriptors);
-  out.token = c.token;
-  return true;
-}
-
-bool SplitRing::take_used(UsedChain& out) noexcept {
+// The next used entry, read once and checked; take_used() has served any batch before.
+bool SplitRing::take_next_used(UsedChain& out) noexcept {
   if (broken()) return false;
-  if (batch_left_ > 0) return serve_batch(out);
   if (last_used_ == used_seen_) {
     used_seen_ = read_shared_acquire(used_idx_);
     // B3: the device may complete at most what is in flight; a backwards move wraps to a

@@ -40,7 +40,12 @@ class SplitRing : public RingCore {
   // Exposes every chain added since the last call; returns whether to notify the device.
   bool publish() noexcept;
   // The next used chain, validated. False when there is none (check broken() for why).
-  bool take_used(UsedChain& out) noexcept;
+  bool take_used(UsedChain& out) noexcept {
+    // HOT PATH: in order, most chains come out of a batch whose used entry was already read
+    // and checked; those are handed out here, inline, without another look at the ring.
+    if (batch_left_ > 0 && !broken()) [[likely]] return serve_batch(out);
+    return take_next_used(out);
+  }
   bool has_used() const noexcept;
 
   // Used-buffer notifications: off while polling; on (returning whether work is already
@@ -68,7 +73,14 @@ class SplitRing : public RingCore {
   void init_state() noexcept;
   std::uint16_t alloc_descriptors(std::uint16_t n) noexcept;
   void free_chain(std::uint16_t head, std::uint16_t descriptors) noexcept;
-  bool serve_batch(UsedChain& out) noexcept;
+  bool serve_batch(UsedChain& out) noexcept {
+    std::uint16_t id;
+    const CompletedChain c = next_of_batch(id, out.len, out.len_valid);
+    num_free_ = static_cast<std::uint16_t>(num_free_ + c.descriptors);  // in order: nothing to relink
+    out.token = c.token;
+    return true;
+  }
+  bool take_next_used(UsedChain& out) noexcept;
 
   std::uint16_t mask_;
   bool event_idx_;
