@@ -6,7 +6,7 @@
 #include <cassert>
 #include <type_traits>
 #include <utility>
-#include <variant>
+#include <new>
 
 #include "netfront/error.hpp"
 
@@ -17,30 +17,66 @@ struct Ok {};  // the unit value of `(unit, error) result`
 template <typename T = Ok>
 class [[nodiscard]] Result {
   static_assert(!std::is_reference_v<T>, "Result holds values");
+  static_assert(std::is_nothrow_move_constructible_v<T>, "moves must not fail half-way");
 
  public:
   using value_type = T;
 
-  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}          // NOLINT: implicit by design
-  Result(Error error) : v_(std::in_place_index<1>, std::move(error)) {}      // NOLINT: implicit by design
+  Result(T value) noexcept : ok_(true) { new (&value_) T(std::move(value)); }  // NOLINT: implicit by design
+  Result(Error error) noexcept : ok_(false) { new (&error_) Error(std::move(error)); }  // NOLINT: implicit by design
+  Result(const Result& o) : ok_(o.ok_) {
+    if (ok_)
+      new (&value_) T(o.value_);
+    else
+      new (&error_) Error(o.error_);
+  }
+  Result(Result&& o) noexcept : ok_(o.ok_) { take(std::move(o)); }
+  // By value: a copy that throws does so before anything here is destroyed.
+  Result& operator=(Result o) noexcept {
+    destroy();
+    ok_ = o.ok_;
+    take(std::move(o));
+    return *this;
+  }
+  ~Result() { destroy(); }
 
-  bool ok() const noexcept { return v_.index() == 0; }
+  bool ok() const noexcept { return ok_; }
   explicit operator bool() const noexcept { return ok(); }
 
-  T& value() & { assert(ok()); return *std::get_if<0>(&v_); }
-  const T& value() const& { assert(ok()); return *std::get_if<0>(&v_); }
-  T&& value() && { assert(ok()); return std::move(*std::get_if<0>(&v_)); }
+  T& value() & { assert(ok()); return value_; }
+  const T& value() const& { assert(ok()); return value_; }
+  T&& value() && { assert(ok()); return std::move(value_); }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
   T&& operator*() && { return std::move(*this).value(); }
 
-  const Error& error() const& { assert(!ok()); return *std::get_if<1>(&v_); }
-  Error&& error() && { assert(!ok()); return std::move(*std::get_if<1>(&v_)); }
+  const Error& error() const& { assert(!ok()); return error_; }
+  Error&& error() && { assert(!ok()); return std::move(error_); }
 
  private:
-  std::variant<T, Error> v_;
+  void take(Result&& o) noexcept {
+    if (ok_)
+      new (&value_) T(std::move(o.value_));
+    else
+      new (&error_) Error(std::move(o.error_));
+  }
+  // HOT PATH: every write's result is made and dropped once per frame. A tagged union rather
+  // than std::variant: for Result<> (T = Ok) the success case destroys nothing, inline,
+  // where the variant's reset was an out-of-line call per frame.
+  void destroy() noexcept {
+    if (ok_)
+      value_.~T();
+    else [[unlikely]]
+      error_.~Error();
+  }
+
+  union {
+    T value_;
+    Error error_;
+  };
+  bool ok_;
 };
 
 }  // namespace netfront
