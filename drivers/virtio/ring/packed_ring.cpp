@@ -16,8 +16,7 @@ Result<PackedRing> PackedRing::create(const RingOptions& o) {
 }
 
 PackedRing::PackedRing(const RingOptions& o, DmaMemory mem, DmaMemory indirect)
-    : RingCore(o.size, o.in_order), event_idx_(o.event_idx), mem_(std::move(mem)), indirect_(std::move(indirect)),
-      indirect_max_(o.indirect_max), free_ids_(o.size) {
+    : RingCore(o, std::move(mem), std::move(indirect)), event_idx_(o.event_idx), free_ids_(o.size) {
   const auto layout = PackedLayout::of(size_);
   std::byte* base = mem_.data();
   desc_ = reinterpret_cast<pvirtq_desc*>(base + layout.desc_offset);
@@ -165,7 +164,6 @@ bool PackedRing::publish() noexcept {
   if (to <= from || to - from >= size_) return true;  // a lap or more since the last publish
   return event >= from && event < to;
 }
-
 
 // The next used descriptor, read once and checked; take_used() has served any batch before.
 bool PackedRing::take_next_used(UsedChain& out) noexcept {

@@ -37,7 +37,6 @@ class PackedRing : public RingCore {
   // §2.8.19: the chain as an indirect table, taking one ring slot. False when the ring has no
   // tables, the chain is longer than a table or no slot is free.
   bool add_indirect(std::span<const Segment> chain, std::uint64_t token) noexcept;
-  bool has_indirect() const noexcept { return indirect_max_ > 0; }
   bool publish() noexcept;
   bool take_used(UsedChain& out) noexcept {
     // HOT PATH: in order, most chains come out of a batch whose used descriptor was already
@@ -54,13 +53,6 @@ class PackedRing : public RingCore {
   void reset(Drop&& drop) {
     inflight_.clear(drop);
     init_state();
-  }
-  // After a reset the device did not confirm (A12): the ring's memory and every chain in
-  // flight stay the device's for good. Nothing is freed or reused; the ring is not used again.
-  void abandon() noexcept {
-    inflight_.clear([](std::uint64_t) {});
-    mem_.abandon();
-    indirect_.abandon();
   }
 
  private:
@@ -95,9 +87,6 @@ class PackedRing : public RingCore {
   bool used_slot_live() const noexcept { return inflight_.count() > 0 && batch_first_ != &desc_[next_used_]; }
 
   bool event_idx_;
-  DmaMemory mem_;
-  DmaMemory indirect_;  // one table of indirect_max_ descriptors per buffer id
-  std::uint16_t indirect_max_ = 0;
   // Shared with the device:
   pvirtq_desc* desc_;
   pvirtq_event_suppress* driver_event_;

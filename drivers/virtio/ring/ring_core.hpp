@@ -1,12 +1,17 @@
-// What split and packed rings share on the driver side: the private record of chains in
-// flight, the "broken" state, and the checks every used entry must pass whatever the layout
-// (checklist B1, B2, B6). Each layout adds its own memory format on top.
+// What split and packed rings share on the driver side: the ring's memory and indirect tables,
+// the private record of chains in flight, the "broken" state, and the checks every used entry
+// must pass whatever the layout (checklist B1, B2, B6). Each layout adds its own memory format
+// on top.
 #pragma once
 
 #include <cstdint>
 
+#include <utility>
+
+#include "drivers/virtio/ring/dma_memory.hpp"
 #include "drivers/virtio/ring/inflight.hpp"
 #include "drivers/virtio/ring/ring_error.hpp"
+#include "drivers/virtio/ring/ring_options.hpp"
 
 namespace netfront::virtio::ring {
 
@@ -19,9 +24,19 @@ class RingCore {
   void mark_broken(RingError why) noexcept {
     if (error_ == RingError::None) error_ = why;
   }
+  bool has_indirect() const noexcept { return indirect_max_ > 0; }
+  // After a reset the device did not confirm (A12): the ring's memory and every chain in
+  // flight stay the device's for good. Nothing is freed or reused; the ring is not used again.
+  void abandon() noexcept {
+    inflight_.clear([](std::uint64_t) {});
+    mem_.abandon();
+    indirect_.abandon();
+  }
 
  protected:
-  RingCore(std::uint16_t size, bool in_order) : size_(size), in_order_(in_order), inflight_(size, in_order) {}
+  RingCore(const RingOptions& o, DmaMemory mem, DmaMemory indirect)
+      : size_(o.size), in_order_(o.in_order), inflight_(o.size, o.in_order), mem_(std::move(mem)),
+        indirect_(std::move(indirect)), indirect_max_(o.indirect_max) {}
 
   void reset_core() noexcept {
     error_ = RingError::None;
@@ -69,6 +84,9 @@ class RingCore {
   bool in_order_;
   InflightTracker inflight_;
   std::uint16_t batch_left_ = 0;  // in-order: chains of the current batch still to hand out
+  DmaMemory mem_;                 // the ring itself, in the layout's format
+  DmaMemory indirect_;            // one table of indirect_max_ descriptors per ring entry or buffer id
+  std::uint16_t indirect_max_ = 0;
 
  private:
   RingError error_ = RingError::None;

@@ -17,8 +17,8 @@ Result<SplitRing> SplitRing::create(const RingOptions& o) {
 }
 
 SplitRing::SplitRing(const RingOptions& o, DmaMemory mem, DmaMemory indirect)
-    : RingCore(o.size, o.in_order), mask_(static_cast<std::uint16_t>(o.size - 1)), event_idx_(o.event_idx),
-      mem_(std::move(mem)), indirect_(std::move(indirect)), indirect_max_(o.indirect_max), next_(o.size) {
+    : RingCore(o, std::move(mem), std::move(indirect)), mask_(static_cast<std::uint16_t>(o.size - 1)),
+      event_idx_(o.event_idx), next_(o.size) {
   const auto layout = SplitLayout::of(size_);
   std::byte* base = mem_.data();
   desc_ = reinterpret_cast<virtq_desc*>(base + layout.desc_offset);

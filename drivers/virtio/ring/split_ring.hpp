@@ -36,7 +36,6 @@ class SplitRing : public RingCore {
   // §2.7.5.3: the chain as an indirect table, taking one ring descriptor. False when the ring
   // has no tables, the chain is longer than a table or no descriptor is free.
   bool add_indirect(std::span<const Segment> chain, std::uint64_t token) noexcept;
-  bool has_indirect() const noexcept { return indirect_max_ > 0; }
   // Exposes every chain added since the last call; returns whether to notify the device.
   bool publish() noexcept;
   // The next used chain, validated. False when there is none (check broken() for why).
@@ -60,13 +59,6 @@ class SplitRing : public RingCore {
     inflight_.clear(drop);
     init_state();
   }
-  // After a reset the device did not confirm (A12): the ring's memory and every chain in
-  // flight stay the device's for good. Nothing is freed or reused; the ring is not used again.
-  void abandon() noexcept {
-    inflight_.clear([](std::uint64_t) {});
-    mem_.abandon();
-    indirect_.abandon();
-  }
 
  private:
   SplitRing(const RingOptions& o, DmaMemory mem, DmaMemory indirect);
@@ -84,9 +76,6 @@ class SplitRing : public RingCore {
 
   std::uint16_t mask_;
   bool event_idx_;
-  DmaMemory mem_;
-  DmaMemory indirect_;  // one table of indirect_max_ descriptors per ring descriptor
-  std::uint16_t indirect_max_ = 0;
   // Shared with the device:
   virtq_desc* desc_;
   std::uint16_t* avail_flags_;
