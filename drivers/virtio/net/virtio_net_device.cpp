@@ -384,7 +384,12 @@ void VirtioNetDevice::stop_device(const Error* why) {
       if (why && !local(i)) pairs_[i]->defer_failure(*why);
     }
   });
-  if (control_) abandoned_ ? control_->abandon() : control_->release();
+  if (control_) {
+    if (abandoned_)
+      control_->abandon();
+    else
+      control_->release();
+  }
 }
 
 void VirtioNetDevice::update_usable() {
