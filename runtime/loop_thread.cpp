@@ -7,6 +7,7 @@
 
 #include <cstring>
 #include <future>
+#include <optional>
 
 #include "runtime/dpdk_env.hpp"
 #include "runtime/log.hpp"

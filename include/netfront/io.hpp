@@ -17,7 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
-#include <optional>
+#include <new>
 #include <stdexcept>
 #include <type_traits>
 #include <utility>
@@ -119,6 +119,7 @@ struct CoroutinePromise<void> : CoroutinePromiseBase<void> {
 template <typename T>
 class [[nodiscard]] io {
   using Stored = detail::stored_t<T>;
+  static_assert(std::is_nothrow_move_constructible_v<Stored>, "an io moves its result; the move must not fail");
 
  public:
   using value_type = T;
@@ -128,20 +129,24 @@ class [[nodiscard]] io {
   template <typename U = Stored>
     requires std::is_constructible_v<Stored, U&&>
   explicit io(U&& value) : state_(State::Ready) {
-    value_.emplace(std::forward<U>(value));
+    new (&value_) Stored(std::forward<U>(value));
   }
 
   io(io&& other) noexcept { steal(other); }
   io& operator=(io&& other) noexcept {
     if (this != &other) {
       detach();
+      destroy_result();
       steal(other);
     }
     return *this;
   }
   io(const io&) = delete;
   io& operator=(const io&) = delete;
-  ~io() { detach(); }
+  ~io() {
+    detach();
+    destroy_result();
+  }
 
   // True once a value (or an exception) is there.
   bool ready() const noexcept { return state_ == State::Ready || state_ == State::Failed || state_ == State::Broken; }
@@ -165,14 +170,28 @@ class [[nodiscard]] io {
   struct PendingTag {};
   io(PendingTag, detail::ProducerLink<T>* producer) noexcept : state_(State::Pending), producer_(producer) {}
 
+  // Leaves `other` Empty. Stored is nothrow-movable (Result<T> asserts it; Ok is trivial).
   void steal(io& other) noexcept {
     state_ = std::exchange(other.state_, State::Empty);
-    value_ = std::move(other.value_);
-    other.value_.reset();
-    error_ = std::move(other.error_);
+    if (state_ == State::Ready) {
+      new (&value_) Stored(std::move(other.value_));
+      other.value_.~Stored();
+    } else if (state_ == State::Failed) [[unlikely]] {
+      new (&error_) std::exception_ptr(std::move(other.error_));
+      other.error_.~exception_ptr();
+    }
     producer_ = std::exchange(other.producer_, nullptr);
     waiter_ = std::exchange(other.waiter_, {});
     if (producer_) producer_->io_ = this;
+  }
+
+  // Ends the lifetime of whichever result the state says is there.
+  void destroy_result() noexcept {
+    if (state_ == State::Ready)
+      value_.~Stored();
+    else if (state_ == State::Failed) [[unlikely]]
+      error_.~exception_ptr();
+    state_ = State::Empty;
   }
 
   void detach() noexcept {
@@ -180,14 +199,15 @@ class [[nodiscard]] io {
     producer_ = nullptr;
   }
 
+  // Only a Pending io is completed: no result is there yet.
   void complete(Stored&& value) noexcept {
-    value_.emplace(std::move(value));
+    new (&value_) Stored(std::move(value));
     state_ = State::Ready;
     producer_ = nullptr;
     wake();
   }
   void fail(State state, std::exception_ptr e) noexcept {
-    error_ = std::move(e);
+    if (state == State::Failed) new (&error_) std::exception_ptr(std::move(e));
     state_ = state;
     producer_ = nullptr;
     wake();
@@ -201,16 +221,19 @@ class [[nodiscard]] io {
       case State::Ready:
         state_ = State::Empty;
         if constexpr (std::is_void_v<T>) {
-          value_.reset();
+          value_.~Stored();
           return;
         } else {
-          T out = std::move(*value_);
-          value_.reset();
+          T out = std::move(value_);
+          value_.~Stored();
           return out;
         }
-      case State::Failed:
+      case State::Failed: {
         state_ = State::Empty;
-        std::rethrow_exception(std::exchange(error_, nullptr));
+        std::exception_ptr e = std::move(error_);
+        error_.~exception_ptr();
+        std::rethrow_exception(std::move(e));
+      }
       case State::Broken:
         state_ = State::Empty;
         throw BrokenPromise();
@@ -219,9 +242,14 @@ class [[nodiscard]] io {
     }
   }
 
+  // HOT PATH: a ready io is made, taken and dropped once per written frame. One tagged union,
+  // state_ saying which member lives (Ready: value_, Failed: error_), so a ready io constructs,
+  // moves and destroys only its value: no optional flag, no exception_ptr to move and release.
   State state_ = State::Empty;
-  std::optional<Stored> value_;
-  std::exception_ptr error_;
+  union {
+    Stored value_;
+    std::exception_ptr error_;
+  };
   detail::ProducerLink<T>* producer_ = nullptr;
   std::coroutine_handle<> waiter_;
 };

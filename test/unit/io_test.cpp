@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <exception>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -113,6 +115,59 @@ TEST(IoTest, ResultIoCarriesErrors) {
   EXPECT_TRUE(got.error().is_disconnected());
   EXPECT_EQ(got.error().to_string(), "Disconnected");
   EXPECT_EQ(Error::unknown("bad frame").to_string(), "Unknown: bad frame");
+}
+
+// Counts live instances, so a test sees each value constructed and destroyed exactly once
+// however the io holding it is moved, taken or dropped.
+struct Tracked {
+  static inline int live = 0;
+  int v;
+  explicit Tracked(int x) noexcept : v(x) { ++live; }
+  Tracked(Tracked&& o) noexcept : v(o.v) { ++live; }
+  Tracked(const Tracked&) = delete;
+  ~Tracked() { --live; }
+};
+
+TEST(IoTest, ValuesLiveExactlyAsLongAsTheIoThatHoldsThem) {
+  Tracked::live = 0;
+  {
+    io<Tracked> a = make_ready_io(Tracked(1));
+    EXPECT_EQ(Tracked::live, 1);
+    io<Tracked> b = std::move(a);  // moved out of a: still one
+    EXPECT_EQ(Tracked::live, 1);
+    io<Tracked> c = make_ready_io(Tracked(2));
+    c = std::move(b);  // c's own value goes, b's arrives
+    EXPECT_EQ(Tracked::live, 1);
+    EXPECT_EQ(c.get().v, 1);  // taken: nothing left in c
+    EXPECT_EQ(Tracked::live, 0);
+    io<Tracked> dropped = make_ready_io(Tracked(3));
+  }
+  EXPECT_EQ(Tracked::live, 0);
+  {
+    Promise<Tracked> p;
+    io<Tracked> pending = p.get_io();
+    p.set_value(4);
+    io<Tracked> moved = std::move(pending);
+    EXPECT_EQ(Tracked::live, 1);
+  }
+  EXPECT_EQ(Tracked::live, 0);
+}
+
+TEST(IoTest, AFailedIoKeepsItsExceptionThroughMoves) {
+  Promise<int> p;
+  io<int> f = p.get_io();
+  p.set_exception(std::make_exception_ptr(std::runtime_error("device gone")));
+  io<int> moved = std::move(f);
+  io<int> other = make_ready_io(1);
+  other = std::move(moved);
+  ASSERT_TRUE(other.ready());
+  try {
+    (void)other.get();
+    FAIL() << "the exception was lost";
+  } catch (const std::runtime_error& e) {
+    EXPECT_STREQ(e.what(), "device gone");
+  }
+  EXPECT_FALSE(other.ready());  // taken once: nothing left
 }
 
 }  // namespace

@@ -4,6 +4,8 @@
 // device-side ring the loop device uses.
 #include <gtest/gtest.h>
 
+#include <optional>
+
 #include "drivers/virtio/device_side/device_ring.hpp"
 #include "drivers/virtio/ring/dma_memory.hpp"
 #include "drivers/virtio/ring/packed_ring.hpp"

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstring>
+#include <optional>
 
 #include "drivers/virtio/net/net_spec.hpp"
 #include "runtime/log.hpp"
