@@ -5,6 +5,7 @@
 // so that one used entry can complete a whole batch (§2.7.9, §2.8.11).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -27,7 +28,7 @@ class InflightTracker {
 
   void start(std::uint16_t id, std::uint64_t token, std::uint16_t descriptors) noexcept {
     slots_[id] = Slot{token, descriptors, true};
-    if (!order_.empty()) order_[(first_ + count_) % order_.size()] = id;
+    if (!order_.empty()) order_[order_index(count_)] = id;
     ++count_;
   }
 
@@ -39,7 +40,7 @@ class InflightTracker {
   std::uint16_t batch_ending_at(std::uint16_t id) const noexcept {
     if (!outstanding(id)) return 0;
     for (std::uint16_t k = 0; k < count_; ++k)
-      if (order_[(first_ + k) % order_.size()] == id) return k + 1;
+      if (order_[order_index(k)] == id) return k + 1;
     return 0;
   }
 
@@ -70,6 +71,12 @@ class InflightTracker {
     std::uint16_t descriptors = 0;
     bool outstanding = false;
   };
+  // Where the k-th oldest chain's id is kept (k < size). A compare, not a `%`: a queue size
+  // need not be a power of two (packed rings), and a division costs tens of cycles per frame.
+  std::size_t order_index(std::uint16_t k) const noexcept {
+    const std::size_t i = std::size_t{first_} + k;
+    return i < order_.size() ? i : i - order_.size();
+  }
   CompletedChain finish_slot(std::uint16_t id) noexcept {
     Slot& s = slots_[id];
     s.outstanding = false;
