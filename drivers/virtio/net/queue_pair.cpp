@@ -70,12 +70,12 @@ class RingQueuePair final : public QueuePair {
   }
 
   // HOT PATH: one call per written frame.
+  // HOT PATH: one call per written frame. The common case (room on the ring, nobody waiting)
+  // is one function from here to the descriptor; everything else is transmit_slowly().
   io<Result<>> transmit(Buffer&& frame) override {
-    return post_or_wait([&] { return post_single(frame); },
-                        [&](Waiter& w) {
-                          w.single = true;
-                          w.pieces.push_back(std::move(frame));
-                        });
+    if (usable_ && waiter_count_ == 0 && post_single(frame)) [[likely]]
+      return make_ready_io(Result<>(Ok{}));
+    return transmit_slowly(std::move(frame));
   }
 
   io<Result<>> transmit_chain(std::span<const Buffer> pieces) override {
@@ -178,6 +178,15 @@ class RingQueuePair final : public QueuePair {
     bool single = true;
   };
 
+  // post_single() changed nothing when it said no, so this starts over.
+  [[gnu::noinline]] io<Result<>> transmit_slowly(Buffer&& frame) {
+    return post_or_wait([&] { return post_single(frame); },
+                        [&](Waiter& w) {
+                          w.single = true;
+                          w.pieces.push_back(std::move(frame));
+                        });
+  }
+
   // Posts at once when the ring has room (reclaiming first if it has not); otherwise the frame
   // joins the writers waiting for space, behind any that wait already (FIFO).
   template <typename Post, typename Park>
@@ -209,7 +218,7 @@ class RingQueuePair final : public QueuePair {
   // A frame only we view: its header goes into its own headroom, one descriptor (§5.1.6.2).
   // add() cannot fail after these checks, so a frame's reference is only given up when its
   // chain is really on the ring.
-  bool post_single(Buffer& frame) noexcept {
+  [[gnu::always_inline]] bool post_single(Buffer& frame) noexcept {
     if (tx_.broken()) return false;
     const std::size_t len = frame.length();
     if (frame.refcount() == 1 && frame.headroom() >= c_.header_len) {

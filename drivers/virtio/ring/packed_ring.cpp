@@ -103,43 +103,6 @@ bool PackedRing::add_indirect(std::span<const Segment> chain, std::uint64_t toke
   return true;
 }
 
-// HOT PATH: one descriptor, the shape of nearly every frame (the header rides in its headroom)
-// and of every receive buffer.
-bool PackedRing::add_one(const Segment& s, std::uint64_t token) noexcept {
-  if (broken() || num_free_ == 0) return false;
-  const std::uint16_t id = free_ids_.back();
-  free_ids_.pop_back();
-  pvirtq_desc& d = desc_[next_avail_];
-  d.addr = s.addr;
-  d.len = s.len;
-  d.id = id;
-  const auto flags = static_cast<std::uint16_t>((s.device_writable ? VIRTQ_DESC_F_WRITE : 0) |
-                                                (avail_wrap_ ? VIRTQ_DESC_F_AVAIL : VIRTQ_DESC_F_USED));
-  if (++next_avail_ == size_) {
-    next_avail_ = 0;
-    avail_wrap_ = !avail_wrap_;
-  }
-  make_available(d, flags);
-  --num_free_;
-  inflight_.start(id, token, 1);
-  return true;
-}
-
-// §2.8.21.1: a batch of buffers may go live at once, the first descriptor's flags written
-// after all the others. The device takes descriptors in ring order, so it cannot use the rest
-// before the first: until publish() it sees nothing of the batch, and then it sees all of it.
-// A device polling the ring would otherwise read each new descriptor's cache line as soon as
-// it is written, and take it from the driver's CPU once per descriptor instead of once per
-// line.
-void PackedRing::make_available(pvirtq_desc& d, std::uint16_t flags) noexcept {
-  if (batch_first_ == nullptr) {
-    batch_first_ = &d;
-    batch_first_flags_ = flags;
-  } else {
-    write_shared_release(&d.flags, flags);  // §2.8.6: the flags make it live, after addr/len/id
-  }
-}
-
 bool PackedRing::publish() noexcept {
   if (broken() || (next_avail_ == published_avail_ && avail_wrap_ == published_wrap_)) return false;
   write_shared_release(&batch_first_->flags, batch_first_flags_);  // the whole batch goes live

@@ -21,6 +21,7 @@
 #include "drivers/virtio/ring/ring_core.hpp"
 #include "drivers/virtio/ring/ring_layout.hpp"
 #include "drivers/virtio/ring/ring_options.hpp"
+#include "drivers/virtio/ring/shared_memory.hpp"
 #include "netfront/result.hpp"
 
 namespace netfront::virtio::ring {
@@ -33,7 +34,27 @@ class PackedRing : public RingCore {
   QueueAddresses addresses() const noexcept;
 
   bool add(std::span<const Segment> chain, std::uint64_t token) noexcept;
-  bool add_one(const Segment& segment, std::uint64_t token) noexcept;
+  // HOT PATH: one descriptor, the shape of nearly every frame (the header rides in its
+  // headroom) and of every receive buffer. Inline: it is most of a transmit's work.
+  bool add_one(const Segment& s, std::uint64_t token) noexcept {
+    if (broken() || num_free_ == 0) return false;
+    const std::uint16_t id = free_ids_.back();
+    free_ids_.pop_back();
+    pvirtq_desc& d = desc_[next_avail_];
+    d.addr = s.addr;
+    d.len = s.len;
+    d.id = id;
+    const auto flags = static_cast<std::uint16_t>((s.device_writable ? VIRTQ_DESC_F_WRITE : 0) |
+                                                  (avail_wrap_ ? VIRTQ_DESC_F_AVAIL : VIRTQ_DESC_F_USED));
+    if (++next_avail_ == size_) {
+      next_avail_ = 0;
+      avail_wrap_ = !avail_wrap_;
+    }
+    make_available(d, flags);
+    --num_free_;
+    inflight_.start(id, token, 1);
+    return true;
+  }
   // §2.8.19: the chain as an indirect table, taking one ring slot. False when the ring has no
   // tables, the chain is longer than a table or no slot is free.
   bool add_indirect(std::span<const Segment> chain, std::uint64_t token) noexcept;
@@ -80,7 +101,20 @@ class PackedRing : public RingCore {
     const CompletedChain c = next_of_batch(id, len, len_valid);
     return complete(c, id, len, len_valid, out);
   }
-  void make_available(pvirtq_desc& d, std::uint16_t flags) noexcept;
+  // §2.8.21.1: a batch of buffers may go live at once, the first descriptor's flags written
+  // after all the others. The device takes descriptors in ring order, so it cannot use the
+  // rest before the first: until publish() it sees nothing of the batch, and then it sees all
+  // of it. A device polling the ring would otherwise read each new descriptor's cache line as
+  // soon as it is written, and take it from the driver's CPU once per descriptor instead of
+  // once per line.
+  void make_available(pvirtq_desc& d, std::uint16_t flags) noexcept {
+    if (batch_first_ == nullptr) {
+      batch_first_ = &d;
+      batch_first_flags_ = flags;
+    } else {
+      write_shared_release(&d.flags, flags);  // §2.8.6: the flags make it live, after addr/len/id
+    }
+  }
   // Whether the next slot to look at for a used descriptor holds a chain the device may have
   // used: one of ours in flight, and published (an unpublished first descriptor still shows
   // the flags of the lap before, which can look used).

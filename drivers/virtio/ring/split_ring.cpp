@@ -95,19 +95,6 @@ bool SplitRing::add(std::span<const Segment> chain, std::uint64_t token) noexcep
   return true;
 }
 
-// HOT PATH: one descriptor, the shape of nearly every frame and of every receive buffer.
-bool SplitRing::add_one(const Segment& s, std::uint64_t token) noexcept {
-  if (broken() || num_free_ == 0) return false;
-  const std::uint16_t head = free_head_;
-  free_head_ = next_[head];
-  --num_free_;
-  desc_[head] = {s.addr, s.len, static_cast<std::uint16_t>(s.device_writable ? VIRTQ_DESC_F_WRITE : 0), 0};
-  avail_ring_[avail_next_ & mask_] = head;
-  ++avail_next_;
-  inflight_.start(head, token, 1);
-  return true;
-}
-
 bool SplitRing::add_indirect(std::span<const Segment> chain, std::uint64_t token) noexcept {
   const auto n = static_cast<std::uint16_t>(chain.size());
   // §2.7.5.2: the table's entries count towards the chain length, which the queue size bounds.

@@ -32,7 +32,19 @@ class SplitRing : public RingCore {
   // Places a chain (readable segments first, then writable ones). False when there are not
   // enough free descriptors or the ring is broken; nothing is changed then.
   bool add(std::span<const Segment> chain, std::uint64_t token) noexcept;
-  bool add_one(const Segment& segment, std::uint64_t token) noexcept;
+  // HOT PATH: one descriptor, the shape of nearly every frame and of every receive buffer.
+  // Inline: it is most of a transmit's work.
+  bool add_one(const Segment& s, std::uint64_t token) noexcept {
+    if (broken() || num_free_ == 0) return false;
+    const std::uint16_t head = free_head_;
+    free_head_ = next_[head];
+    --num_free_;
+    desc_[head] = {s.addr, s.len, static_cast<std::uint16_t>(s.device_writable ? VIRTQ_DESC_F_WRITE : 0), 0};
+    avail_ring_[avail_next_ & mask_] = head;
+    ++avail_next_;
+    inflight_.start(head, token, 1);
+    return true;
+  }
   // §2.7.5.3: the chain as an indirect table, taking one ring descriptor. False when the ring
   // has no tables, the chain is longer than a table or no descriptor is free.
   bool add_indirect(std::span<const Segment> chain, std::uint64_t token) noexcept;
