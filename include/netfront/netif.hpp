@@ -95,6 +95,7 @@ class Netif {
   explicit Netif(std::unique_ptr<State> state) noexcept;
   bool frame_ok(std::size_t pieces, std::size_t length) const noexcept;
   Error frame_error(std::size_t pieces, std::size_t length, unsigned queue) const;
+  [[gnu::cold, gnu::noinline]] io<Result<>> refuse_write(std::size_t pieces, std::size_t length, unsigned queue) const;
   io<Result<>> write_on(unsigned queue, Buffer&& frame);
   io<Result<>> writev_on(unsigned queue, std::span<const Buffer> pieces);
   io<Result<>> listen_on(unsigned queue, FrameHandler&& handler);
