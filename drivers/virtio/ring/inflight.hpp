@@ -26,7 +26,8 @@ class InflightTracker {
   bool outstanding(std::uint32_t id) const noexcept { return id < slots_.size() && slots_[id].outstanding; }
   std::uint16_t descriptors_of(std::uint16_t id) const noexcept { return slots_[id].descriptors; }
 
-  void start(std::uint16_t id, std::uint64_t token, std::uint16_t descriptors) noexcept {
+  // HOT PATH: once per posted chain.
+  [[gnu::always_inline]] void start(std::uint16_t id, std::uint64_t token, std::uint16_t descriptors) noexcept {
     slots_[id] = Slot{token, descriptors, true};
     if (!order_.empty()) order_[order_index(count_)] = id;
     ++count_;

@@ -35,24 +35,32 @@ class PackedRing : public RingCore {
 
   bool add(std::span<const Segment> chain, std::uint64_t token) noexcept;
   // HOT PATH: one descriptor, the shape of nearly every frame (the header rides in its
-  // headroom) and of every receive buffer. Inline: it is most of a transmit's work.
-  bool add_one(const Segment& s, std::uint64_t token) noexcept {
-    if (broken() || num_free_ == 0) return false;
+  // headroom) and of every receive buffer. Inline into the transmit and refill paths, and the
+  // ring's own state is read into locals and written back before the descriptor is touched:
+  // a 16-bit store into the descriptor could alias the 16-bit members, and the compiler would
+  // otherwise load them all again after it.
+  [[gnu::always_inline]] bool add_one(const Segment& s, std::uint64_t token) noexcept {
+    const std::uint16_t free = num_free_;
+    if (broken() || free == 0) return false;
+    const std::uint16_t slot = next_avail_;
+    const bool wrap = avail_wrap_;
     const std::uint16_t id = free_ids_.back();
     free_ids_.pop_back();
-    pvirtq_desc& d = desc_[next_avail_];
+    num_free_ = static_cast<std::uint16_t>(free - 1);
+    if (slot + 1 == size_) {
+      next_avail_ = 0;
+      avail_wrap_ = !wrap;
+    } else {
+      next_avail_ = static_cast<std::uint16_t>(slot + 1);
+    }
+    inflight_.start(id, token, 1);
+    const auto flags = static_cast<std::uint16_t>((s.device_writable ? VIRTQ_DESC_F_WRITE : 0) |
+                                                  (wrap ? VIRTQ_DESC_F_AVAIL : VIRTQ_DESC_F_USED));
+    pvirtq_desc& d = desc_[slot];
     d.addr = s.addr;
     d.len = s.len;
     d.id = id;
-    const auto flags = static_cast<std::uint16_t>((s.device_writable ? VIRTQ_DESC_F_WRITE : 0) |
-                                                  (avail_wrap_ ? VIRTQ_DESC_F_AVAIL : VIRTQ_DESC_F_USED));
-    if (++next_avail_ == size_) {
-      next_avail_ = 0;
-      avail_wrap_ = !avail_wrap_;
-    }
     make_available(d, flags);
-    --num_free_;
-    inflight_.start(id, token, 1);
     return true;
   }
   // §2.8.19: the chain as an indirect table, taking one ring slot. False when the ring has no

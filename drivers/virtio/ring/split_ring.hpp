@@ -33,16 +33,19 @@ class SplitRing : public RingCore {
   // enough free descriptors or the ring is broken; nothing is changed then.
   bool add(std::span<const Segment> chain, std::uint64_t token) noexcept;
   // HOT PATH: one descriptor, the shape of nearly every frame and of every receive buffer.
-  // Inline: it is most of a transmit's work.
-  bool add_one(const Segment& s, std::uint64_t token) noexcept {
-    if (broken() || num_free_ == 0) return false;
+  // Inline into the transmit and refill paths; private state is updated before the shared
+  // stores, which the compiler must assume could alias it.
+  [[gnu::always_inline]] bool add_one(const Segment& s, std::uint64_t token) noexcept {
+    const std::uint16_t free = num_free_;
+    if (broken() || free == 0) return false;
     const std::uint16_t head = free_head_;
+    const std::uint16_t avail = avail_next_;
     free_head_ = next_[head];
-    --num_free_;
-    desc_[head] = {s.addr, s.len, static_cast<std::uint16_t>(s.device_writable ? VIRTQ_DESC_F_WRITE : 0), 0};
-    avail_ring_[avail_next_ & mask_] = head;
-    ++avail_next_;
+    num_free_ = static_cast<std::uint16_t>(free - 1);
+    avail_next_ = static_cast<std::uint16_t>(avail + 1);
     inflight_.start(head, token, 1);
+    desc_[head] = {s.addr, s.len, static_cast<std::uint16_t>(s.device_writable ? VIRTQ_DESC_F_WRITE : 0), 0};
+    avail_ring_[avail & mask_] = head;
     return true;
   }
   // §2.7.5.3: the chain as an indirect table, taking one ring descriptor. False when the ring
