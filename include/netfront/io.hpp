@@ -135,18 +135,14 @@ class [[nodiscard]] io {
   io(io&& other) noexcept { steal(other); }
   io& operator=(io&& other) noexcept {
     if (this != &other) {
-      detach();
-      destroy_result();
+      release();
       steal(other);
     }
     return *this;
   }
   io(const io&) = delete;
   io& operator=(const io&) = delete;
-  ~io() {
-    detach();
-    destroy_result();
-  }
+  ~io() { release(); }
 
   // True once a value (or an exception) is there.
   bool ready() const noexcept { return state_ == State::Ready || state_ == State::Failed || state_ == State::Broken; }
@@ -170,33 +166,51 @@ class [[nodiscard]] io {
   struct PendingTag {};
   io(PendingTag, detail::ProducerLink<T>* producer) noexcept : state_(State::Pending), producer_(producer) {}
 
+  // What lives depends on the state alone: producer_ and waiter_ only while Pending, value_
+  // only while Ready, error_ only while Failed. So moving or dropping a ready io (once per
+  // written frame) looks at state_ and its value, and at nothing else.
+
   // Leaves `other` Empty. Stored is nothrow-movable (Result<T> asserts it; Ok is trivial).
   void steal(io& other) noexcept {
     state_ = std::exchange(other.state_, State::Empty);
-    if (state_ == State::Ready) {
-      new (&value_) Stored(std::move(other.value_));
-      other.value_.~Stored();
-    } else if (state_ == State::Failed) [[unlikely]] {
-      new (&error_) std::exception_ptr(std::move(other.error_));
-      other.error_.~exception_ptr();
+    switch (state_) {
+      case State::Ready:
+        new (&value_) Stored(std::move(other.value_));
+        other.value_.~Stored();
+        break;
+      case State::Failed:
+        new (&error_) std::exception_ptr(std::move(other.error_));
+        other.error_.~exception_ptr();
+        break;
+      case State::Pending:
+        producer_ = std::exchange(other.producer_, nullptr);
+        waiter_ = std::exchange(other.waiter_, {});
+        if (producer_) producer_->io_ = this;
+        break;
+      default:
+        break;
     }
-    producer_ = std::exchange(other.producer_, nullptr);
-    waiter_ = std::exchange(other.waiter_, {});
-    if (producer_) producer_->io_ = this;
   }
 
-  // Ends the lifetime of whichever result the state says is there.
-  void destroy_result() noexcept {
-    if (state_ == State::Ready)
-      value_.~Stored();
-    else if (state_ == State::Failed) [[unlikely]]
-      error_.~exception_ptr();
+  // Ends whatever the state says lives: a pending io detaches from its producer (whose work
+  // goes on, its result discarded), a finished one destroys its result.
+  void release() noexcept {
+    switch (state_) {
+      case State::Pending:
+        if (producer_) producer_->io_ = nullptr;
+        producer_ = nullptr;
+        waiter_ = {};
+        break;
+      case State::Ready:
+        value_.~Stored();
+        break;
+      case State::Failed:
+        error_.~exception_ptr();
+        break;
+      default:
+        break;
+    }
     state_ = State::Empty;
-  }
-
-  void detach() noexcept {
-    if (producer_) producer_->io_ = nullptr;
-    producer_ = nullptr;
   }
 
   // Only a Pending io is completed: no result is there yet.
