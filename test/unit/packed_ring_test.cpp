@@ -89,5 +89,29 @@ TEST(PackedRingBatch, AnUnpublishedSlotIsNeverTakenForAUsedOne) {
   EXPECT_FALSE(p.driver->broken());
 }
 
+// drain_used() hands out the rest of an in-order batch in one loop: over many laps every
+// token comes back once, in order, and every descriptor and buffer id is free again (the ring
+// takes a full ring's worth after each drain).
+TEST(PackedRingBatch, DrainingInOrderBatchesReturnsEveryTokenOnceAndFreesTheRing) {
+  PackedPair p(8, true);
+  std::uint64_t next_token = 0, expected = 0;
+  for (int lap = 0; lap < 5; ++lap) {
+    for (int i = 0; i < 8; ++i) ASSERT_TRUE(p.add(next_token++));
+    EXPECT_FALSE(p.add(next_token)) << "the ring holds eight";
+    p.driver->publish();
+    p.chains.clear();
+    ASSERT_EQ(p.device_takes(), 8u);
+    p.device->push_used_batch({p.chains[4].id, 0}, 5, 5);  // two batches: five, then three
+    p.device->push_used_batch({p.chains[7].id, 0}, 3, 3);
+    std::vector<std::uint64_t> got;
+    EXPECT_EQ(p.driver->drain_used([&](std::uint64_t t) { got.push_back(t); }), 8u);
+    ASSERT_EQ(got.size(), 8u);
+    for (std::uint64_t t : got) EXPECT_EQ(t, expected++);
+    EXPECT_EQ(p.driver->free_descriptors(), 8);
+    EXPECT_EQ(p.driver->in_flight(), 0);
+    EXPECT_FALSE(p.driver->broken()) << ring::to_string(p.driver->error());
+  }
+}
+
 }  // namespace
 }  // namespace netfront::virtio

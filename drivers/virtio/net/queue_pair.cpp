@@ -302,22 +302,19 @@ class RingQueuePair final : public QueuePair {
   // C3: a transmit completion's length means nothing; only the token matters. Single-piece
   // frames (the common case) go back to their pools in bulk, one mempool operation per burst.
   unsigned reclaim() noexcept {
-    unsigned n = 0;
     std::array<rte_mbuf*, kReclaimBurst> done;
     unsigned batched = 0;
-    UsedChain u;
-    while (tx_.take_used(u)) {
-      ++n;
-      if (u.token & 1) {
-        free_token(u.token);
-        continue;
+    const unsigned n = tx_.drain_used([&](std::uint64_t token) {
+      if (token & 1) {
+        free_token(token);
+        return;
       }
-      done[batched++] = reinterpret_cast<rte_mbuf*>(u.token);
+      done[batched++] = reinterpret_cast<rte_mbuf*>(token);
       if (batched == done.size()) {
         rte_pktmbuf_free_bulk(done.data(), batched);
         batched = 0;
       }
-    }
+    });
     if (batched) rte_pktmbuf_free_bulk(done.data(), batched);
     tx_completed_ += n;
     return n;

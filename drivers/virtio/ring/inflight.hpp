@@ -52,6 +52,23 @@ class InflightTracker {
     return finish_slot(id);
   }
 
+  // Completes the k oldest chains (in-order mode, k <= count()), calling f(id, chain) for
+  // each: one loop with the position in a register, for a whole used batch.
+  template <typename F>
+  void finish_oldest(std::uint16_t k, F&& f) noexcept {
+    std::size_t first = first_;
+    const std::size_t n = order_.size();
+    for (std::uint16_t i = 0; i < k; ++i) {
+      const std::uint16_t id = order_[first];
+      if (++first == n) first = 0;
+      Slot& s = slots_[id];
+      s.outstanding = false;
+      f(id, CompletedChain{s.token, s.descriptors});
+    }
+    first_ = static_cast<std::uint16_t>(first);
+    count_ = static_cast<std::uint16_t>(count_ - k);
+  }
+
   // Completes `id`, which must be outstanding (out-of-order mode).
   CompletedChain finish(std::uint16_t id) noexcept { return finish_slot(id); }
 

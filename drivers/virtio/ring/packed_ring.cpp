@@ -27,8 +27,8 @@ PackedRing::PackedRing(const RingOptions& o, DmaMemory mem, DmaMemory indirect)
 
 void PackedRing::init_state() noexcept {
   mem_.zero();  // §2.8.13: the descriptor ring is zero-initialized
-  free_ids_.clear();
-  for (std::uint16_t id = size_; id > 0; --id) free_ids_.push_back(static_cast<std::uint16_t>(id - 1));
+  for (std::uint16_t i = 0; i < size_; ++i) free_ids_[i] = static_cast<std::uint16_t>(size_ - 1 - i);
+  free_top_ = size_;
   num_free_ = size_;
   next_avail_ = next_used_ = published_avail_ = 0;
   avail_wrap_ = used_wrap_ = published_wrap_ = true;
@@ -47,8 +47,7 @@ bool PackedRing::add(std::span<const Segment> chain, std::uint64_t token) noexce
   if (chain.size() == 1) return add_one(chain[0], token);
   const auto n = static_cast<std::uint16_t>(chain.size());
   if (broken() || chain.empty() || chain.size() > num_free_) return false;  // E2
-  const std::uint16_t id = free_ids_.back();
-  free_ids_.pop_back();
+  const std::uint16_t id = take_free_id();
   const std::uint16_t head = next_avail_;
   std::uint16_t head_flags = 0;
   for (std::uint16_t i = 0; i < n; ++i) {
@@ -81,8 +80,7 @@ bool PackedRing::add_indirect(std::span<const Segment> chain, std::uint64_t toke
   const auto n = static_cast<std::uint16_t>(chain.size());
   // §2.7.5.2: the table's entries count towards the chain length, which the queue size bounds.
   if (broken() || n == 0 || n > indirect_max_ || n > size_ || num_free_ == 0) return false;
-  const std::uint16_t id = free_ids_.back();
-  free_ids_.pop_back();
+  const std::uint16_t id = take_free_id();
   // The table belongs to the buffer id, which is ours until the device uses it.
   const std::size_t table_offset = std::size_t{id} * indirect_max_ * sizeof(pvirtq_desc);
   auto* table = reinterpret_cast<pvirtq_desc*>(indirect_.data() + table_offset);

@@ -80,6 +80,20 @@ class RingCore {
     return c;
   }
 
+  // The rest of the current in-order batch, oldest first, in one loop: chain(id, token) for
+  // each. Returns how many descriptors the chains held. Lengths are not reported.
+  template <typename Chain>
+  std::uint32_t finish_batch(Chain&& chain) noexcept {
+    const std::uint16_t k = batch_left_;
+    batch_left_ = 0;
+    std::uint32_t descriptors = 0;
+    inflight_.finish_oldest(k, [&](std::uint16_t id, const CompletedChain& c) {
+      descriptors += c.descriptors;
+      chain(id, c.token);
+    });
+    return descriptors;
+  }
+
   std::uint16_t size_;
   bool in_order_;
   InflightTracker inflight_;
