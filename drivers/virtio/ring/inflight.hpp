@@ -28,8 +28,12 @@ class InflightTracker {
 
   // HOT PATH: once per posted chain.
   [[gnu::always_inline]] void start(std::uint16_t id, std::uint64_t token, std::uint16_t descriptors) noexcept {
-    slots_[id] = Slot{token, descriptors, true};
-    if (!order_.empty()) order_[order_index(count_)] = id;
+    std::uint16_t position = 0;
+    if (!order_.empty()) {
+      position = static_cast<std::uint16_t>(order_index(count_));
+      order_[position] = id;
+    }
+    slots_[id] = Slot{token, descriptors, position, true};
     ++count_;
   }
 
@@ -37,12 +41,12 @@ class InflightTracker {
   std::uint16_t oldest() const noexcept { return order_[first_]; }
 
   // How many chains, oldest first, an in-order used entry naming `id` completes; 0 if `id`
-  // is not in flight. O(n) in the batch, which the caller consumes anyway.
+  // is not in flight. O(1): each chain remembers where it stands in the order.
   std::uint16_t batch_ending_at(std::uint16_t id) const noexcept {
     if (!outstanding(id)) return 0;
-    for (std::uint16_t k = 0; k < count_; ++k)
-      if (order_[order_index(k)] == id) return k + 1;
-    return 0;
+    const std::size_t position = slots_[id].position;
+    const std::size_t k = position >= first_ ? position - first_ : position + order_.size() - first_;
+    return k < count_ ? static_cast<std::uint16_t>(k + 1) : 0;
   }
 
   // Completes the oldest chain (in-order mode).
@@ -87,6 +91,7 @@ class InflightTracker {
   struct Slot {
     std::uint64_t token = 0;
     std::uint16_t descriptors = 0;
+    std::uint16_t position = 0;  // in-order mode: its index in order_
     bool outstanding = false;
   };
   // Where the k-th oldest chain's id is kept (k < size). A compare, not a `%`: a queue size
