@@ -72,27 +72,10 @@ class PackedRing : public RingCore {
     if (batch_left_ > 0 && !broken()) [[likely]] return serve_batch(out);
     return take_next_used(out);
   }
-  // HOT PATH (transmit completions): hands each used chain's token to `sink`, in order, and
-  // the rest of an in-order batch in one loop (its length means nothing on transmit, C3).
-  // Returns how many chains were taken.
+  // HOT PATH (transmit completions): see RingCore::drain_used_of.
   template <typename Sink>
   unsigned drain_used(Sink&& sink) noexcept {
-    unsigned n = 0;
-    for (UsedChain u;;) {
-      if (batch_left_ > 0 && !broken()) {
-        n += batch_left_;
-        const std::uint32_t descriptors = finish_batch([&](std::uint16_t id, std::uint64_t token) {
-          free_ids_[free_top_++] = id;
-          sink(token);
-        });
-        advance_used(static_cast<std::uint16_t>(descriptors));  // at most a ring's worth
-        num_free_ = static_cast<std::uint16_t>(num_free_ + descriptors);
-        continue;
-      }
-      if (!take_next_used(u)) return n;
-      sink(u.token);
-      ++n;
-    }
+    return drain_used_of(*this, sink);
   }
   bool has_used() const noexcept;
 
@@ -107,7 +90,18 @@ class PackedRing : public RingCore {
 
  private:
   PackedRing(const RingOptions& o, DmaMemory mem, DmaMemory indirect);
+  friend class RingCore;  // drain_used_of: take_next_used, settle_batch
   void init_state() noexcept;
+  // The rest of the in-order batch, each chain's id back on the free stack, token to sink.
+  template <typename Sink>
+  void settle_batch(Sink& sink) noexcept {
+    const std::uint32_t descriptors = finish_batch([&](std::uint16_t id, std::uint64_t token) {
+      free_ids_[free_top_++] = id;
+      sink(token);
+    });
+    advance_used(static_cast<std::uint16_t>(descriptors));  // at most a ring's worth
+    num_free_ = static_cast<std::uint16_t>(num_free_ + descriptors);
+  }
   std::uint16_t take_free_id() noexcept { return free_ids_[--free_top_]; }
   bool take_next_used(UsedChain& out) noexcept;
   void advance_used(std::uint16_t n) noexcept {

@@ -8,6 +8,7 @@
 
 #include <utility>
 
+#include "drivers/virtio/ring/chain.hpp"
 #include "drivers/virtio/ring/dma_memory.hpp"
 #include "drivers/virtio/ring/inflight.hpp"
 #include "drivers/virtio/ring/ring_error.hpp"
@@ -78,6 +79,24 @@ class RingCore {
     len_valid = batch_left_ == 0;
     len = len_valid ? batch_len_ : 0;
     return c;
+  }
+
+  // Hands each used chain's token to `sink`, in order, and the rest of an in-order batch in
+  // one loop (its length means nothing on transmit, C3). Returns how many chains were taken.
+  // The layout supplies take_next_used() and settle_batch().
+  template <typename Layout, typename Sink>
+  static unsigned drain_used_of(Layout& ring, Sink& sink) noexcept {
+    unsigned n = 0;
+    for (UsedChain u;;) {
+      if (ring.batch_left_ > 0 && !ring.broken()) {
+        n += ring.batch_left_;
+        ring.settle_batch(sink);
+        continue;
+      }
+      if (!ring.take_next_used(u)) return n;
+      sink(u.token);
+      ++n;
+    }
   }
 
   // The rest of the current in-order batch, oldest first, in one loop: chain(id, token) for

@@ -60,23 +60,10 @@ class SplitRing : public RingCore {
     if (batch_left_ > 0 && !broken()) [[likely]] return serve_batch(out);
     return take_next_used(out);
   }
-  // HOT PATH (transmit completions): hands each used chain's token to `sink`, in order, and
-  // the rest of an in-order batch in one loop (its length means nothing on transmit, C3).
-  // Returns how many chains were taken.
+  // HOT PATH (transmit completions): see RingCore::drain_used_of.
   template <typename Sink>
   unsigned drain_used(Sink&& sink) noexcept {
-    unsigned n = 0;
-    for (UsedChain u;;) {
-      if (batch_left_ > 0 && !broken()) {
-        n += batch_left_;
-        const std::uint32_t descriptors = finish_batch([&](std::uint16_t, std::uint64_t token) { sink(token); });
-        num_free_ = static_cast<std::uint16_t>(num_free_ + descriptors);  // in order: nothing to relink
-        continue;
-      }
-      if (!take_next_used(u)) return n;
-      sink(u.token);
-      ++n;
-    }
+    return drain_used_of(*this, sink);
   }
   bool has_used() const noexcept;
 
@@ -95,7 +82,14 @@ class SplitRing : public RingCore {
 
  private:
   SplitRing(const RingOptions& o, DmaMemory mem, DmaMemory indirect);
+  friend class RingCore;  // drain_used_of: take_next_used, settle_batch
   void init_state() noexcept;
+  // The rest of the in-order batch, tokens to sink.
+  template <typename Sink>
+  void settle_batch(Sink& sink) noexcept {
+    const std::uint32_t descriptors = finish_batch([&](std::uint16_t, std::uint64_t token) { sink(token); });
+    num_free_ = static_cast<std::uint16_t>(num_free_ + descriptors);  // in order: nothing to relink
+  }
   std::uint16_t alloc_descriptors(std::uint16_t n) noexcept;
   void free_chain(std::uint16_t head, std::uint16_t descriptors) noexcept;
   bool serve_batch(UsedChain& out) noexcept {
