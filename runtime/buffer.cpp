@@ -8,13 +8,6 @@ namespace netfront {
 
 void Buffer::free_mbuf(rte_mbuf* m) noexcept { rte_pktmbuf_free_seg(m); }
 
-Buffer Buffer::adopt(rte_mbuf* m) noexcept {
-  if (!m) return {};
-  // A view covers one segment: a chained mbuf would lose its tail when the view frees it.
-  RTE_ASSERT(m->next == nullptr);
-  return Buffer(m, m->data_off, m->data_len);
-}
-
 Buffer Buffer::share(rte_mbuf* m) noexcept {
   if (!m) return {};
   rte_mbuf_refcnt_update(m, 1);

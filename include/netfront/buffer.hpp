@@ -27,8 +27,14 @@ class Buffer {
   Buffer() noexcept = default;
 
   // Takes over the caller's reference to a single-segment mbuf; the view is its data
-  // (data_off, data_len). Returns an empty Buffer for nullptr.
-  static Buffer adopt(rte_mbuf* m) noexcept;
+  // (data_off, data_len). Returns an empty Buffer for nullptr. Inline: once per frame, both
+  // ways (every received frame, and every frame an application builds from a raw mbuf).
+  static Buffer adopt(rte_mbuf* m) noexcept {
+    if (!m) return {};
+    // A view covers one segment: a chained mbuf would lose its tail when the view frees it.
+    RTE_ASSERT(m->next == nullptr);
+    return Buffer(m, m->data_off, m->data_len);
+  }
   // Like adopt() but adds a reference: the caller keeps its own.
   static Buffer share(rte_mbuf* m) noexcept;
 
