@@ -69,7 +69,6 @@ class RingQueuePair final : public QueuePair {
     return work;
   }
 
-  // HOT PATH: one call per written frame.
   // HOT PATH: one call per written frame. The common case (room on the ring, nobody waiting)
   // is one function from here to the descriptor; everything else is transmit_slowly().
   io<Result<>> transmit(Buffer&& frame) override {
