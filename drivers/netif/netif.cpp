@@ -15,8 +15,8 @@ namespace netfront {
 struct Netif::State final : drivers::FrameSink, drivers::TelemetrySource {
   State(DeviceId i, std::unique_ptr<drivers::NetDevice> d)
       : id(std::move(i)), device(std::move(d)), max_frame(std::size_t{device->mtu()} + kEthernetHeaderLength),
-        queue_count(device->queue_pairs()), queue_listeners(device->queue_pairs()), queue_owners(device->queue_pairs(), nullptr),
-        baseline(device->queue_pairs()) {
+        queue_count(device->queue_pairs()), queue_listeners(queue_count), queue_owners(queue_count, nullptr),
+        baseline(queue_count) {
     device->set_sink(this);
     drivers::telemetry_publish(*this);
   }
@@ -207,7 +207,8 @@ io<Result<>> Netif::refuse_write(std::size_t pieces, std::size_t length, unsigne
 io<Result<>> Netif::writev_on(unsigned queue, std::span<const Buffer> pieces) {
   std::size_t length = 0;
   for (const Buffer& piece : pieces) length += piece.length();
-  if (!frame_ok(pieces.size(), length) || queue >= state_->queues()) return refuse_write(pieces.size(), length, queue);
+  if (!frame_ok(pieces.size(), length) || queue >= state_->queues())
+    return refuse_write(pieces.size(), length, queue);
   return state_->device->transmit_chain(queue, pieces);
 }
 
