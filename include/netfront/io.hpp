@@ -170,7 +170,7 @@ class [[nodiscard]] io {
   // only while Ready, error_ only while Failed. So moving or dropping a ready io (once per
   // written frame) looks at state_ and its value, and at nothing else.
 
-  // Leaves `other` Empty. Stored is nothrow-movable (Result<T> asserts it; Ok is trivial).
+  // Leaves `other` Empty; cannot fail half-way (Stored is nothrow-movable, asserted above).
   void steal(io& other) noexcept {
     state_ = std::exchange(other.state_, State::Empty);
     switch (state_) {

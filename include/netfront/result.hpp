@@ -4,9 +4,9 @@
 #pragma once
 
 #include <cassert>
+#include <new>
 #include <type_traits>
 #include <utility>
-#include <new>
 
 #include "netfront/error.hpp"
 

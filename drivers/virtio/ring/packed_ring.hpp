@@ -96,13 +96,14 @@ class PackedRing : public RingCore {
   template <typename Sink>
   void settle_batch(Sink& sink) noexcept {
     const std::uint32_t descriptors = finish_batch([&](std::uint16_t id, std::uint64_t token) {
-      free_ids_[free_top_++] = id;
+      return_free_id(id);
       sink(token);
     });
     advance_used(static_cast<std::uint16_t>(descriptors));  // at most a ring's worth
     num_free_ = static_cast<std::uint16_t>(num_free_ + descriptors);
   }
   std::uint16_t take_free_id() noexcept { return free_ids_[--free_top_]; }
+  void return_free_id(std::uint16_t id) noexcept { free_ids_[free_top_++] = id; }
   bool take_next_used(UsedChain& out) noexcept;
   void advance_used(std::uint16_t n) noexcept {
     next_used_ = static_cast<std::uint16_t>(next_used_ + n);
@@ -114,7 +115,7 @@ class PackedRing : public RingCore {
   bool complete(const CompletedChain& c, std::uint16_t id, std::uint32_t len, bool len_valid, UsedChain& out) noexcept {
     advance_used(c.descriptors);  // B5: by our own record of the chain, not by device data
     num_free_ = static_cast<std::uint16_t>(num_free_ + c.descriptors);
-    free_ids_[free_top_++] = id;
+    return_free_id(id);
     out = {c.token, len, len_valid};
     return true;
   }

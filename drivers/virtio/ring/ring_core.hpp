@@ -5,7 +5,6 @@
 #pragma once
 
 #include <cstdint>
-
 #include <utility>
 
 #include "drivers/virtio/ring/chain.hpp"
