@@ -61,8 +61,7 @@ void EventLoop::run() {
 unsigned EventLoop::run_once() {
   ++counters_.iterations;
   unsigned work = run_ready();
-  work += fire_timers();
-  if (watched_fds_ > 0 && counters_.iterations % config_.fd_check_interval == 0) work += check_fds(0);
+  if (--clock_check_countdown_ == 0) work += on_clock_check();
   if (has_posted_.load(std::memory_order_acquire)) work += run_posted();
   for (Poller* p : pollers_) work += p->poll();
   work += run_ready();  // what the pollers and timers completed runs in the same iteration
@@ -75,6 +74,7 @@ unsigned EventLoop::run_once() {
   if (config_.idle == IdleMode::Sleep && ++idle_streak_ >= config_.idle_polls_before_sleep) {
     idle_streak_ = 0;
     if (try_sleep()) ++counters_.sleeps;
+    clock_check_countdown_ = 1;  // it woke for a timer, perhaps: look at once
   }
   return 0;
 }
@@ -203,9 +203,19 @@ void EventLoop::remove_timer(Timer& t) noexcept {
   }
 }
 
-unsigned EventLoop::fire_timers() {
-  if (timers_.empty()) return 0;
+unsigned EventLoop::on_clock_check() {
+  clock_check_countdown_ = std::max(config_.clock_check_interval, 1u);
+  if (timers_.empty() && watched_fds_ == 0) return 0;
   const auto now = Clock::now();
+  unsigned work = fire_timers(now);
+  if (watched_fds_ > 0 && now >= next_fd_check_) {
+    next_fd_check_ = now + config_.fd_check_period;
+    work += check_fds(0);
+  }
+  return work;
+}
+
+unsigned EventLoop::fire_timers(Clock::time_point now) {
   unsigned fired = 0;
   while (!timers_.empty() && timers_.front()->deadline_ <= now) {
     Timer* t = timers_.front();

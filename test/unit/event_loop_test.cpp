@@ -218,6 +218,43 @@ TEST(EventLoopTest, PostFromAnotherThreadWakesASleepingLoop) {
   EXPECT_GE(loop.counters().sleeps, 1u);
 }
 
+// A poller that always has work, as a queue under full load does.
+struct AlwaysBusyPoller final : Poller {
+  unsigned poll() override { return 1; }
+};
+
+TEST(EventLoopTest, ABusyLoopFiresADueTimerWithinOneClockCheckInterval) {
+  EventLoop loop({.clock_check_interval = 8});
+  AlwaysBusyPoller busy;
+  loop.add_poller(busy);
+  bool fired = false;
+  Timer t(loop, [&] { fired = true; });
+  t.arm_at(Clock::now());  // due already
+  unsigned iterations = 0;
+  while (!fired && iterations < 100) {
+    loop.run_once();
+    ++iterations;
+  }
+  EXPECT_TRUE(fired);
+  EXPECT_LE(iterations, 8u);
+  loop.remove_poller(busy);
+}
+
+TEST(EventLoopTest, ABusyLoopStillSeesItsWatchedFds) {
+  EventLoop loop({.clock_check_interval = 4, .fd_check_period = 1ms});
+  AlwaysBusyPoller busy;
+  loop.add_poller(busy);
+  FdPoller watched(loop);
+  loop.add_poller(watched);
+  watched.kick();
+  const auto start = Clock::now();
+  while (watched.seen_ == 0 && Clock::now() - start < 5s) loop.run_once();
+  EXPECT_EQ(watched.seen_, 1);
+  EXPECT_EQ(loop.counters().idle_iterations, 0u);
+  loop.remove_poller(watched);
+  loop.remove_poller(busy);
+}
+
 TEST(EventLoopTest, PostReachesABusyLoop) {
   EventLoop loop;
   std::thread::id ran_on;
