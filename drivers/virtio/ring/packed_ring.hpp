@@ -53,6 +53,13 @@ class PackedRing : public RingCore {
       next_avail_ = static_cast<std::uint16_t>(slot + 1);
     }
     inflight_.start(id, token, 1);
+    // The descriptor line a few ahead, asked for now (see prefetch_for_write): once per line
+    // of four, and only while that slot is free (one in flight is still the device's to read).
+    if (slot % kDescriptorsPerLine == 0 && free > kWriteAhead) {
+      unsigned ahead = slot + kWriteAhead;
+      if (ahead >= size_) ahead -= size_;
+      prefetch_for_write(&desc_[ahead]);
+    }
     const auto flags = static_cast<std::uint16_t>((s.device_writable ? VIRTQ_DESC_F_WRITE : 0) |
                                                   (wrap ? VIRTQ_DESC_F_AVAIL : VIRTQ_DESC_F_USED));
     pvirtq_desc& d = desc_[slot];
@@ -90,6 +97,9 @@ class PackedRing : public RingCore {
 
  private:
   PackedRing(const RingOptions& o, DmaMemory mem, DmaMemory indirect);
+  static constexpr unsigned kDescriptorsPerLine = 64 / sizeof(pvirtq_desc);
+  // Four lines ahead: 16 measured better than 32 and no worse than 8 (far cores, 2026-11-26).
+  static constexpr unsigned kWriteAhead = 16;
   friend class RingCore;  // drain_used_of: take_next_used, settle_batch
   void init_state() noexcept;
   // The rest of the in-order batch, each chain's id back on the free stack, token to sink.

@@ -18,6 +18,7 @@
 #include "drivers/virtio/ring/ring_core.hpp"
 #include "drivers/virtio/ring/ring_layout.hpp"
 #include "drivers/virtio/ring/ring_options.hpp"
+#include "drivers/virtio/ring/shared_memory.hpp"
 #include "netfront/result.hpp"
 
 namespace netfront::virtio::ring {
@@ -44,6 +45,12 @@ class SplitRing : public RingCore {
     num_free_ = static_cast<std::uint16_t>(free - 1);
     avail_next_ = static_cast<std::uint16_t>(avail + 1);
     inflight_.start(head, token, 1);
+    // Lines ahead asked for now (see prefetch_for_write), only while they hold nothing in
+    // flight: the available ring's, and in order (the table used in sequence) the table's.
+    if (avail % 16 == 0 && free > kWriteAheadEntries)
+      prefetch_for_write(&avail_ring_[(avail + kWriteAheadEntries) & mask_]);
+    if (in_order_ && head % kDescriptorsPerLine == 0 && free > kWriteAhead)
+      prefetch_for_write(&desc_[(head + kWriteAhead) & mask_]);
     desc_[head] = {s.addr, s.len, static_cast<std::uint16_t>(s.device_writable ? VIRTQ_DESC_F_WRITE : 0), 0};
     avail_ring_[avail & mask_] = head;
     return true;
@@ -100,6 +107,10 @@ class SplitRing : public RingCore {
     return true;
   }
   bool take_next_used(UsedChain& out) noexcept;
+
+  static constexpr unsigned kDescriptorsPerLine = 64 / sizeof(virtq_desc);
+  static constexpr unsigned kWriteAhead = 16;         // descriptors: four lines, as the packed ring
+  static constexpr unsigned kWriteAheadEntries = 32;  // available ring: one line
 
   std::uint16_t mask_;
   bool event_idx_;
