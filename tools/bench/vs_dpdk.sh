@@ -11,7 +11,8 @@
 #
 # It needs hugepages for the referee and DPDK's frontend (it reserves 1024 x 2 MiB and mounts
 # hugetlbfs if they are not there: this machine's own memory, no device is touched), and
-# writes the JSON lines it prints to build/bench/vs_dpdk.jsonl.
+# writes the JSON lines it prints to build/bench/vs_dpdk.jsonl, every run's rates and c2c to
+# build/bench/vs_dpdk.runs.log.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 runs=${1:-8}
@@ -30,6 +31,7 @@ perf="$build/tools/perf/netfront-perf"
 out="$build/bench"
 mkdir -p "$out"
 : > "$out/vs_dpdk.jsonl"
+: > "$out/vs_dpdk.runs.log"
 
 dpdk() {  # $1 = virtio-user devargs extra, $2 = forward mode
   echo "dpdk-testpmd -l 0,1 --main-lcore 1 --no-pci --single-file-segments --file-prefix=nfdpdk" \
@@ -40,7 +42,11 @@ dpdk() {  # $1 = virtio-user devargs extra, $2 = forward mode
 compare() {  # name dir A B
   echo "== $1" >&2
   local line
-  line=$(python3 "$referee" --dir "$2" --runs "$runs" --secs "$secs" --workdir /tmp/nfbench -A "$3" -B "$4" | tail -1)
+  # Every run's line (rates and the CPUs' cache-line round trip) goes to runs.log: which runs
+  # caught near or far cores is what a p90 has to be read with.
+  echo "== $1" >> "$out/vs_dpdk.runs.log"
+  line=$(python3 "$referee" --dir "$2" --runs "$runs" --secs "$secs" --workdir /tmp/nfbench -A "$3" -B "$4" |
+         tee -a "$out/vs_dpdk.runs.log" | tail -1)
   echo "{\"comparison\":\"$1\",\"result\":$line}" | tee -a "$out/vs_dpdk.jsonl"
 }
 
