@@ -23,17 +23,17 @@ class InflightTracker {
   InflightTracker(std::uint16_t n, bool in_order) : slots_(n), order_(in_order ? n : 0) {}
 
   std::uint16_t count() const noexcept { return count_; }
-  bool outstanding(std::uint32_t id) const noexcept { return id < slots_.size() && slots_[id].outstanding; }
-  std::uint16_t descriptors_of(std::uint16_t id) const noexcept { return slots_[id].descriptors; }
+  bool outstanding(std::uint32_t id) const noexcept { return id < slots_.size() && slots_[id].outstanding(); }
+  std::uint16_t descriptors_of(std::uint16_t id) const noexcept { return slots_[id].descriptors(); }
 
-  // HOT PATH: once per posted chain.
+  // HOT PATH: once per posted chain. `descriptors` is at least 1.
   [[gnu::always_inline]] void start(std::uint16_t id, std::uint64_t token, std::uint16_t descriptors) noexcept {
-    std::uint16_t position = 0;
+    std::uint32_t position = 0;
     if (!order_.empty()) {
-      position = static_cast<std::uint16_t>(order_index(count_));
+      position = static_cast<std::uint32_t>(order_index(count_));
       order_[position] = id;
     }
-    slots_[id] = Slot{token, descriptors, position, true};
+    slots_[id] = Slot{token, descriptors | position << 16};
     ++count_;
   }
 
@@ -44,7 +44,7 @@ class InflightTracker {
   // is not in flight. O(1): each chain remembers where it stands in the order.
   std::uint16_t batch_ending_at(std::uint16_t id) const noexcept {
     if (!outstanding(id)) return 0;
-    const std::size_t position = slots_[id].position;
+    const std::size_t position = slots_[id].position();
     const std::size_t k = position >= first_ ? position - first_ : position + order_.size() - first_;
     return k < count_ ? static_cast<std::uint16_t>(k + 1) : 0;
   }
@@ -66,8 +66,9 @@ class InflightTracker {
       const std::uint16_t id = order_[first];
       if (++first == n) first = 0;
       Slot& s = slots_[id];
-      s.outstanding = false;
-      f(id, CompletedChain{s.token, s.descriptors});
+      const CompletedChain c{s.token, s.descriptors()};
+      s.shape = 0;
+      f(id, c);
     }
     first_ = static_cast<std::uint16_t>(first);
     count_ = static_cast<std::uint16_t>(count_ - k);
@@ -80,19 +81,22 @@ class InflightTracker {
   template <typename Drop>
   void clear(Drop&& drop) {
     for (auto& s : slots_) {
-      if (s.outstanding) drop(s.token);
-      s.outstanding = false;
+      if (s.outstanding()) drop(s.token);
+      s.shape = 0;
     }
     count_ = 0;
     first_ = 0;
   }
 
  private:
+  // Two words, so that starting a chain is two stores (on the transmit path every store
+  // waits its turn in the store buffer behind the frame's and the descriptor's).
   struct Slot {
     std::uint64_t token = 0;
-    std::uint16_t descriptors = 0;
-    std::uint16_t position = 0;  // in-order mode: its index in order_
-    bool outstanding = false;
+    std::uint32_t shape = 0;  // descriptors | position << 16; 0: not in flight (a chain has >= 1)
+    std::uint16_t descriptors() const noexcept { return static_cast<std::uint16_t>(shape); }
+    std::uint16_t position() const noexcept { return static_cast<std::uint16_t>(shape >> 16); }  // in order_
+    bool outstanding() const noexcept { return descriptors() != 0; }
   };
   // Where the k-th oldest chain's id is kept (k < size). A compare, not a `%`: a queue size
   // need not be a power of two (packed rings), and a division costs tens of cycles per frame.
@@ -102,9 +106,10 @@ class InflightTracker {
   }
   CompletedChain finish_slot(std::uint16_t id) noexcept {
     Slot& s = slots_[id];
-    s.outstanding = false;
+    const CompletedChain c{s.token, s.descriptors()};
+    s.shape = 0;
     --count_;
-    return {s.token, s.descriptors};
+    return c;
   }
 
   std::vector<Slot> slots_;

@@ -64,9 +64,14 @@ class PackedRing : public RingCore {
                                                   (wrap ? VIRTQ_DESC_F_AVAIL : VIRTQ_DESC_F_USED));
     pvirtq_desc& d = desc_[slot];
     d.addr = s.addr;
-    d.len = s.len;
-    d.id = id;
-    make_available(d, flags);
+    if (batch_first_ == nullptr) {  // the batch's first: its flags wait for publish()
+      d.len = s.len;
+      d.id = id;
+      batch_first_ = &d;
+      batch_first_flags_ = flags;
+    } else {  // one store for len, id and flags, after addr (§2.8.6)
+      write_len_id_flags_release(d, s.len, id, flags);
+    }
     return true;
   }
   // §2.8.19: the chain as an indirect table, taking one ring slot. False when the ring has no

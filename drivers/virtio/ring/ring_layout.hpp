@@ -3,6 +3,7 @@
 // wire; netfront only runs on little-endian hosts (see Buffer).
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 
@@ -49,6 +50,18 @@ struct pvirtq_desc {  // §2.8.13
   std::uint16_t flags;
 };
 static_assert(sizeof(pvirtq_desc) == 16);
+
+// A packed descriptor's len, id and flags as one 64-bit word (the ring is little-endian, as
+// is every host netfront builds for): one aligned store writes all three and makes them
+// visible at once, which satisfies §2.8.6's "flags after the rest" without three stores.
+// A release store: addr, written before it, is visible first.
+static_assert(offsetof(pvirtq_desc, len) == 8 && offsetof(pvirtq_desc, id) == 12 && offsetof(pvirtq_desc, flags) == 14);
+static_assert(std::endian::native == std::endian::little);
+inline void write_len_id_flags_release(pvirtq_desc& d, std::uint32_t len, std::uint16_t id, std::uint16_t flags) noexcept {
+  typedef std::uint64_t __attribute__((may_alias)) Tail;
+  const std::uint64_t tail = std::uint64_t{len} | std::uint64_t{id} << 32 | std::uint64_t{flags} << 48;
+  __atomic_store_n(reinterpret_cast<Tail*>(&d.len), tail, __ATOMIC_RELEASE);
+}
 
 struct pvirtq_event_suppress {  // §2.8.14
   std::uint16_t off_wrap;  // desc_event_off : 15, desc_event_wrap : 1
