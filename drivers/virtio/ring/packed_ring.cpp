@@ -54,8 +54,10 @@ bool PackedRing::add(std::span<const Segment> chain, std::uint64_t token) noexce
     const Segment& s = chain[i];
     pvirtq_desc& d = desc_[next_avail_];
     d.addr = s.addr;
-    d.len = s.len;
-    d.id = id;  // §2.8.6: the id counts in the last descriptor; writing it everywhere is harmless
+    if (i > 0) {  // the head's len and id go with its flags, below
+      d.len = s.len;
+      d.id = id;  // §2.8.6: the id counts in the last descriptor; writing it everywhere is harmless
+    }
     // §2.8.1: AVAIL equal to the driver wrap counter, USED its inverse.
     const auto flags = static_cast<std::uint16_t>((s.device_writable ? VIRTQ_DESC_F_WRITE : 0) |
                                                   (i + 1 < n ? VIRTQ_DESC_F_NEXT : 0) |
@@ -70,7 +72,7 @@ bool PackedRing::add(std::span<const Segment> chain, std::uint64_t token) noexce
     }
   }
   // §2.8.6: the first descriptor goes live last, after everything it leads to.
-  make_available(desc_[head], head_flags);
+  make_available(desc_[head], chain[0].len, id, head_flags);
   num_free_ = static_cast<std::uint16_t>(num_free_ - n);
   inflight_.start(id, token, n);
   return true;
@@ -88,10 +90,9 @@ bool PackedRing::add_indirect(std::span<const Segment> chain, std::uint64_t toke
     table[i] = {chain[i].addr, chain[i].len, 0, static_cast<std::uint16_t>(chain[i].device_writable ? VIRTQ_DESC_F_WRITE : 0)};
   pvirtq_desc& d = desc_[next_avail_];
   d.addr = indirect_.device_address() + table_offset;
-  d.len = static_cast<std::uint32_t>(n * sizeof(pvirtq_desc));
-  d.id = id;
   const auto flags = static_cast<std::uint16_t>(VIRTQ_DESC_F_INDIRECT | (avail_wrap_ ? VIRTQ_DESC_F_AVAIL : VIRTQ_DESC_F_USED));
-  make_available(d, flags);  // the table and the descriptor before the flags
+  // The table and the descriptor's address before its flags.
+  make_available(d, static_cast<std::uint32_t>(n * sizeof(pvirtq_desc)), id, flags);
   if (++next_avail_ == size_) {
     next_avail_ = 0;
     avail_wrap_ = !avail_wrap_;

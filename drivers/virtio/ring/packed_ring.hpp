@@ -23,6 +23,7 @@
 #include "drivers/virtio/ring/ring_options.hpp"
 #include "drivers/virtio/ring/shared_memory.hpp"
 #include "netfront/result.hpp"
+#include "runtime/prefetch.hpp"
 
 namespace netfront::virtio::ring {
 
@@ -53,25 +54,18 @@ class PackedRing : public RingCore {
       next_avail_ = static_cast<std::uint16_t>(slot + 1);
     }
     inflight_.start(id, token, 1);
-    // The descriptor line a few ahead, asked for now (see prefetch_for_write): once per line
-    // of four, and only while that slot is free (one in flight is still the device's to read).
+    // The descriptor line kWriteAhead slots on, asked for now: once per line, and only while
+    // that slot is free (one in flight is still the device's to read).
     if (slot % kDescriptorsPerLine == 0 && free > kWriteAhead) {
       unsigned ahead = slot + kWriteAhead;
       if (ahead >= size_) ahead -= size_;
-      prefetch_for_write(&desc_[ahead]);
+      runtime::prefetch_for_write(&desc_[ahead]);
     }
     const auto flags = static_cast<std::uint16_t>((s.device_writable ? VIRTQ_DESC_F_WRITE : 0) |
                                                   (wrap ? VIRTQ_DESC_F_AVAIL : VIRTQ_DESC_F_USED));
     pvirtq_desc& d = desc_[slot];
     d.addr = s.addr;
-    if (batch_first_ == nullptr) {  // the batch's first: its flags wait for publish()
-      d.len = s.len;
-      d.id = id;
-      batch_first_ = &d;
-      batch_first_flags_ = flags;
-    } else {  // one store for len, id and flags, after addr (§2.8.6)
-      write_len_id_flags_release(d, s.len, id, flags);
-    }
+    make_available(d, s.len, id, flags);
     return true;
   }
   // §2.8.19: the chain as an indirect table, taking one ring slot. False when the ring has no
@@ -102,9 +96,7 @@ class PackedRing : public RingCore {
 
  private:
   PackedRing(const RingOptions& o, DmaMemory mem, DmaMemory indirect);
-  static constexpr unsigned kDescriptorsPerLine = 64 / sizeof(pvirtq_desc);
-  // Four lines ahead: 16 measured better than 32 and no worse than 8 (far cores, 2026-11-26).
-  static constexpr unsigned kWriteAhead = 16;
+  static_assert(sizeof(pvirtq_desc) * kDescriptorsPerLine == 64);
   friend class RingCore;  // drain_used_of: take_next_used, settle_batch
   void init_state() noexcept;
   // The rest of the in-order batch, each chain's id back on the free stack, token to sink.
@@ -147,12 +139,16 @@ class PackedRing : public RingCore {
   // of it. A device polling the ring would otherwise read each new descriptor's cache line as
   // soon as it is written, and take it from the driver's CPU once per descriptor instead of
   // once per line.
-  void make_available(pvirtq_desc& d, std::uint16_t flags) noexcept {
+  // Writes len and id of `d` (its addr is written already) and makes it available, or, as the
+  // batch's first, keeps its flags for publish().
+  void make_available(pvirtq_desc& d, std::uint32_t len, std::uint16_t id, std::uint16_t flags) noexcept {
     if (batch_first_ == nullptr) {
+      d.len = len;
+      d.id = id;
       batch_first_ = &d;
       batch_first_flags_ = flags;
     } else {
-      write_shared_release(&d.flags, flags);  // §2.8.6: the flags make it live, after addr/len/id
+      write_len_id_flags_release(d, len, id, flags);  // §2.8.6: live with its flags, after addr
     }
   }
   // Whether the next slot to look at for a used descriptor holds a chain the device may have

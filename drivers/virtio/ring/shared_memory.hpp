@@ -42,18 +42,4 @@ inline void write_shared_release(T* p, T v) noexcept {
 
 inline void full_fence() noexcept { std::atomic_thread_fence(std::memory_order_seq_cst); }
 
-// Asks for the cache line at `p` in a state this CPU may write, without waiting for it. A line
-// the device's CPU touched last must be taken back from it before a store can complete; a
-// store that waits for that holds its place in the store buffer, and a few dozen such stores
-// fill it and stall the driver. Asked ahead, the line's transfer overlaps other work.
-// PREFETCHW, a no-op on CPUs without it (its opcode is in the hint-NOP space); compilers emit
-// it only with -mprfchw, which DPDK's -march=corei7 leaves out.
-inline void prefetch_for_write(const void* p) noexcept {
-#if defined(__x86_64__)
-  asm volatile("prefetchw %0" ::"m"(*static_cast<const char*>(p)));
-#else
-  __builtin_prefetch(p, 1);
-#endif
-}
-
 }  // namespace netfront::virtio::ring

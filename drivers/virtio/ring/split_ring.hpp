@@ -18,8 +18,8 @@
 #include "drivers/virtio/ring/ring_core.hpp"
 #include "drivers/virtio/ring/ring_layout.hpp"
 #include "drivers/virtio/ring/ring_options.hpp"
-#include "drivers/virtio/ring/shared_memory.hpp"
 #include "netfront/result.hpp"
+#include "runtime/prefetch.hpp"
 
 namespace netfront::virtio::ring {
 
@@ -45,12 +45,13 @@ class SplitRing : public RingCore {
     num_free_ = static_cast<std::uint16_t>(free - 1);
     avail_next_ = static_cast<std::uint16_t>(avail + 1);
     inflight_.start(head, token, 1);
-    // Lines ahead asked for now (see prefetch_for_write), only while they hold nothing in
-    // flight: the available ring's, and in order (the table used in sequence) the table's.
+    // Lines ahead asked for now (see runtime::prefetch_for_write), only while they hold
+    // nothing in flight: the available ring's (every half line: its entries start 4 bytes into
+    // one), and in order (the table used in sequence) the table's.
     if (avail % 16 == 0 && free > kWriteAheadEntries)
-      prefetch_for_write(&avail_ring_[(avail + kWriteAheadEntries) & mask_]);
+      runtime::prefetch_for_write(&avail_ring_[(avail + kWriteAheadEntries) & mask_]);
     if (in_order_ && head % kDescriptorsPerLine == 0 && free > kWriteAhead)
-      prefetch_for_write(&desc_[(head + kWriteAhead) & mask_]);
+      runtime::prefetch_for_write(&desc_[(head + kWriteAhead) & mask_]);
     desc_[head] = {s.addr, s.len, static_cast<std::uint16_t>(s.device_writable ? VIRTQ_DESC_F_WRITE : 0), 0};
     avail_ring_[avail & mask_] = head;
     return true;
@@ -108,9 +109,8 @@ class SplitRing : public RingCore {
   }
   bool take_next_used(UsedChain& out) noexcept;
 
-  static constexpr unsigned kDescriptorsPerLine = 64 / sizeof(virtq_desc);
-  static constexpr unsigned kWriteAhead = 16;         // descriptors: four lines, as the packed ring
-  static constexpr unsigned kWriteAheadEntries = 32;  // available ring: one line
+  static_assert(sizeof(virtq_desc) * kDescriptorsPerLine == 64);
+  static constexpr unsigned kWriteAheadEntries = 32;  // available ring: one line ahead
 
   std::uint16_t mask_;
   bool event_idx_;
