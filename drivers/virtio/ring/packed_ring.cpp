@@ -16,7 +16,7 @@ Result<PackedRing> PackedRing::create(const RingOptions& o) {
 }
 
 PackedRing::PackedRing(const RingOptions& o, DmaMemory mem, DmaMemory indirect)
-    : RingCore(o, std::move(mem), std::move(indirect)), event_idx_(o.event_idx), free_ids_(o.size) {
+    : RingCore(o, std::move(mem), std::move(indirect)), event_idx_(o.event_idx), free_ids_(o.in_order ? 0 : o.size) {
   const auto layout = PackedLayout::of(size_);
   std::byte* base = mem_.data();
   desc_ = reinterpret_cast<pvirtq_desc*>(base + layout.desc_offset);
@@ -27,8 +27,8 @@ PackedRing::PackedRing(const RingOptions& o, DmaMemory mem, DmaMemory indirect)
 
 void PackedRing::init_state() noexcept {
   mem_.zero();  // §2.8.13: the descriptor ring is zero-initialized
-  for (std::uint16_t i = 0; i < size_; ++i) free_ids_[i] = static_cast<std::uint16_t>(size_ - 1 - i);
-  free_top_ = size_;
+  for (std::size_t i = 0; i < free_ids_.size(); ++i) free_ids_[i] = static_cast<std::uint16_t>(size_ - 1 - i);
+  free_top_ = static_cast<std::uint16_t>(free_ids_.size());
   num_free_ = size_;
   next_avail_ = next_used_ = published_avail_ = 0;
   avail_wrap_ = used_wrap_ = published_wrap_ = true;
@@ -47,8 +47,8 @@ bool PackedRing::add(std::span<const Segment> chain, std::uint64_t token) noexce
   if (chain.size() == 1) return add_one(chain[0], token);
   const auto n = static_cast<std::uint16_t>(chain.size());
   if (broken() || chain.empty() || chain.size() > num_free_) return false;  // E2
-  const std::uint16_t id = take_free_id();
   const std::uint16_t head = next_avail_;
+  const std::uint16_t id = take_id(head);
   std::uint16_t head_flags = 0;
   for (std::uint16_t i = 0; i < n; ++i) {
     const Segment& s = chain[i];
@@ -82,7 +82,7 @@ bool PackedRing::add_indirect(std::span<const Segment> chain, std::uint64_t toke
   const auto n = static_cast<std::uint16_t>(chain.size());
   // §2.7.5.2: the table's entries count towards the chain length, which the queue size bounds.
   if (broken() || n == 0 || n > indirect_max_ || n > size_ || num_free_ == 0) return false;
-  const std::uint16_t id = take_free_id();
+  const std::uint16_t id = take_id(next_avail_);
   // The table belongs to the buffer id, which is ours until the device uses it.
   const std::size_t table_offset = std::size_t{id} * indirect_max_ * sizeof(pvirtq_desc);
   auto* table = reinterpret_cast<pvirtq_desc*>(indirect_.data() + table_offset);
@@ -147,7 +147,8 @@ bool PackedRing::take_next_used(UsedChain& out) noexcept {
     if (!start_batch(id, len, inflight_.count())) return false;
     return serve_batch(out);
   }
-  return complete(inflight_.finish(id), id, len, true, out);
+  return_free_id(id);
+  return complete(inflight_.finish(id), len, true, out);
 }
 
 bool PackedRing::has_used() const noexcept {

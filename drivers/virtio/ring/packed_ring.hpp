@@ -45,7 +45,7 @@ class PackedRing : public RingCore {
     if (broken() || free == 0) return false;
     const std::uint16_t slot = next_avail_;
     const bool wrap = avail_wrap_;
-    const std::uint16_t id = take_free_id();
+    const std::uint16_t id = take_id(slot);
     num_free_ = static_cast<std::uint16_t>(free - 1);
     if (slot + 1 == size_) {
       next_avail_ = 0;
@@ -99,17 +99,16 @@ class PackedRing : public RingCore {
   static_assert(sizeof(pvirtq_desc) * kDescriptorsPerLine == 64);
   friend class RingCore;  // drain_used_of: take_next_used, settle_batch
   void init_state() noexcept;
-  // The rest of the in-order batch, each chain's id back on the free stack, token to sink.
+  // The rest of the in-order batch, tokens to sink.
   template <typename Sink>
   void settle_batch(Sink& sink) noexcept {
-    const std::uint32_t descriptors = finish_batch([&](std::uint16_t id, std::uint64_t token) {
-      return_free_id(id);
-      sink(token);
-    });
+    const std::uint32_t descriptors = finish_batch([&](std::uint16_t, std::uint64_t token) { sink(token); });
     advance_used(static_cast<std::uint16_t>(descriptors));  // at most a ring's worth
     num_free_ = static_cast<std::uint16_t>(num_free_ + descriptors);
   }
-  std::uint16_t take_free_id() noexcept { return free_ids_[--free_top_]; }
+  // The buffer id for a chain starting at `slot`: in order the slot itself (see
+  // InflightTracker), out of order one off the free stack.
+  std::uint16_t take_id(std::uint16_t slot) noexcept { return in_order_ ? slot : free_ids_[--free_top_]; }
   void return_free_id(std::uint16_t id) noexcept { free_ids_[free_top_++] = id; }
   bool take_next_used(UsedChain& out) noexcept;
   void advance_used(std::uint16_t n) noexcept {
@@ -119,10 +118,9 @@ class PackedRing : public RingCore {
       used_wrap_ = !used_wrap_;
     }
   }
-  bool complete(const CompletedChain& c, std::uint16_t id, std::uint32_t len, bool len_valid, UsedChain& out) noexcept {
+  bool complete(const CompletedChain& c, std::uint32_t len, bool len_valid, UsedChain& out) noexcept {
     advance_used(c.descriptors);  // B5: by our own record of the chain, not by device data
     num_free_ = static_cast<std::uint16_t>(num_free_ + c.descriptors);
-    return_free_id(id);
     out = {c.token, len, len_valid};
     return true;
   }
@@ -131,7 +129,7 @@ class PackedRing : public RingCore {
     std::uint32_t len;
     bool len_valid;
     const CompletedChain c = next_of_batch(id, len, len_valid);
-    return complete(c, id, len, len_valid, out);
+    return complete(c, len, len_valid, out);
   }
   // §2.8.21.1: a batch of buffers may go live at once, the first descriptor's flags written
   // after all the others. The device takes descriptors in ring order, so it cannot use the
@@ -162,8 +160,8 @@ class PackedRing : public RingCore {
   pvirtq_event_suppress* driver_event_;
   const pvirtq_event_suppress* device_event_;
   // Private (§2.8.1: both wrap counters start at 1):
-  // Buffer ids not in flight, a stack: free_ids_[0, free_top_). Never empty while a
-  // descriptor is free, since every chain in flight holds at least one descriptor.
+  // Out of order: buffer ids not in flight, a stack: free_ids_[0, free_top_). Never empty
+  // while a descriptor is free, since every chain in flight holds at least one descriptor.
   std::vector<std::uint16_t> free_ids_;
   std::uint16_t free_top_ = 0;
   std::uint16_t num_free_ = 0;       // free descriptor slots

@@ -35,7 +35,7 @@ class RingCore {
 
  protected:
   RingCore(const RingOptions& o, DmaMemory mem, DmaMemory indirect)
-      : size_(o.size), in_order_(o.in_order), inflight_(o.size, o.in_order), mem_(std::move(mem)),
+      : size_(o.size), in_order_(o.in_order), inflight_(o.size), mem_(std::move(mem)),
         indirect_(std::move(indirect)), indirect_max_(o.indirect_max) {}
 
   void reset_core() noexcept {
