@@ -10,6 +10,7 @@
 #include "drivers/virtio/ring/split_ring.hpp"
 #include "netfront/frame_limits.hpp"
 #include "runtime/log.hpp"
+#include "runtime/free_segments.hpp"
 
 namespace netfront::virtio::net {
 namespace {
@@ -299,7 +300,9 @@ class RingQueuePair final : public QueuePair {
   }
 
   // C3: a transmit completion's length means nothing; only the token matters. Single-piece
-  // frames (the common case) go back to their pools in bulk, one mempool operation per burst.
+  // frames (the common case) are gathered and go back to their pools in bulk, one mempool
+  // operation per burst, after the ring is drained: freeing them inside the drain loop would
+  // mix stores to the mbufs into it, which the compiler must assume reach the ring's state.
   unsigned reclaim() noexcept {
     std::array<rte_mbuf*, kReclaimBurst> done;
     unsigned batched = 0;
@@ -310,11 +313,11 @@ class RingQueuePair final : public QueuePair {
       }
       done[batched++] = reinterpret_cast<rte_mbuf*>(token);
       if (batched == done.size()) {
-        rte_pktmbuf_free_bulk(done.data(), batched);
+        runtime::free_segments(done.data(), batched);
         batched = 0;
       }
     });
-    if (batched) rte_pktmbuf_free_bulk(done.data(), batched);
+    runtime::free_segments(done.data(), batched);
     tx_completed_ += n;
     return n;
   }
