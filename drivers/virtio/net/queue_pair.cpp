@@ -70,11 +70,15 @@ class RingQueuePair final : public QueuePair {
     return work;
   }
 
-  // HOT PATH: one call per written frame. The common case (room on the ring, nobody waiting)
-  // is one function from here to the descriptor; everything else is transmit_slowly().
+  // HOT PATH: one call per written frame. The common case (room on the ring, nobody waiting,
+  // a frame only we view) is one function from here to the descriptor with no call in it but
+  // the flush every kTxFlushBurst frames; everything else is out of line (transmit_slowly,
+  // post_single_slowly).
   io<Result<>> transmit(Buffer&& frame) override {
-    if (usable_ && waiter_count_ == 0 && post_single(frame)) [[likely]]
+    if (usable_ && waiter_count_ == 0 && post_single(frame)) [[likely]] {
+      flush_if_due();
       return make_ready_io(Result<>(Ok{}));
+    }
     return transmit_slowly(std::move(frame));
   }
 
@@ -193,9 +197,15 @@ class RingQueuePair final : public QueuePair {
   io<Result<>> post_or_wait(Post&& post, Park&& park) {
     if (!usable_) return make_ready_io(Result<>(Error::disconnected()));
     if (waiter_count_ == 0) {
-      if (post()) return make_ready_io(Result<>(Ok{}));
-      reclaim();
-      if (post()) return make_ready_io(Result<>(Ok{}));
+      bool posted = post();
+      if (!posted) {
+        reclaim();
+        posted = post();
+      }
+      if (posted) {
+        flush_if_due();
+        return make_ready_io(Result<>(Ok{}));
+      }
     }
     Waiter& w = push_waiter();
     park(w);
@@ -208,41 +218,60 @@ class RingQueuePair final : public QueuePair {
   }
   std::uint64_t device_address(const Buffer& b) const noexcept { return device_address(b.data(), b.mbuf()); }
 
+  // Counts a posted frame; the caller then calls flush_if_due() (poll() flushes anyway).
   void count_tx(std::size_t bytes) noexcept {
     wrote_since_poll_ = true;
     counters_.tx_pkts.add(1);
     counters_.tx_bytes.add(bytes);
-    if (++pending_tx_ >= kTxFlushBurst) flush_tx();
+    ++pending_tx_;
+  }
+  void flush_if_due() noexcept {
+    if (pending_tx_ >= kTxFlushBurst) [[unlikely]] flush_tx();
   }
 
-  // A frame only we view: its header goes into its own headroom, one descriptor (§5.1.6.2).
-  // add() cannot fail after these checks, so a frame's reference is only given up when its
-  // chain is really on the ring.
+  // HOT PATH. A frame only we view, with room in front of it for the header (§5.1.6.2): the
+  // header goes into its headroom and the frame takes one descriptor. Anything else is
+  // post_single_slowly(). add_one() cannot fail after these checks, so a frame's reference is
+  // only given up when its chain is really on the ring.
   [[gnu::always_inline]] bool post_single(Buffer& frame) noexcept {
+    static_assert(sizeof(virtio_net_hdr) == 12);
+    if (frame.refcount() != 1 || frame.headroom() < sizeof(virtio_net_hdr) || c_.header_len != sizeof(virtio_net_hdr))
+        [[unlikely]]
+      return post_single_slowly(frame);
+    if (tx_.broken() || tx_.free_descriptors() < 1) return false;
+    const std::size_t len = frame.length();
+    std::byte* start = frame.data() - sizeof(virtio_net_hdr);
+    // No offloads: an all-zero header (flags 0, GSO_NONE). Fixed-size loads and stores, not a
+    // memset call. It is written only if it is not zero already, as it is when the buffer went
+    // out before: the device's CPU read that cache line, and a store, even of the same zeros,
+    // would take the line back from it for every frame.
+    std::uint64_t h8;
+    std::uint32_t h4;
+    std::memcpy(&h8, start, 8);
+    std::memcpy(&h4, start + 8, 4);
+    if ((h8 | h4) != 0) {
+      const std::uint64_t z8 = 0;
+      const std::uint32_t z4 = 0;
+      std::memcpy(start, &z8, 8);
+      std::memcpy(start + 8, &z4, 4);
+    }
+    const Segment s{device_address(start, frame.mbuf()), static_cast<std::uint32_t>(len + sizeof(virtio_net_hdr)), false};
+    tx_.add_one(s, reinterpret_cast<std::uint64_t>(std::move(frame).into_mbuf()));
+    count_tx(len);
+    return true;
+  }
+
+  // The rest of post_single(): a header of another size in the headroom (the size is the
+  // device's to set; 12 bytes with every feature netfront negotiates today), or, for a frame
+  // viewed elsewhere too (its headroom is not ours to write) or with no room in front, the
+  // shared zero header as a descriptor of its own.
+  [[gnu::noinline]] bool post_single_slowly(Buffer& frame) noexcept {
     if (tx_.broken()) return false;
     const std::size_t len = frame.length();
     if (frame.refcount() == 1 && frame.headroom() >= c_.header_len) {
       if (tx_.free_descriptors() < 1) return false;
       std::byte* start = frame.data() - c_.header_len;
-      // No offloads: an all-zero header (flags 0, GSO_NONE). Fixed-size loads and stores, not
-      // a memset call. It is written only if it is not zero already, as it is when the buffer
-      // went out before: the device's CPU read that cache line, and a store, even of the same
-      // zeros, would take the line back from it for every frame.
-      static_assert(sizeof(virtio_net_hdr) == 12);
-      if (c_.header_len == sizeof(virtio_net_hdr)) {
-        std::uint64_t h8;
-        std::uint32_t h4;
-        std::memcpy(&h8, start, 8);
-        std::memcpy(&h4, start + 8, 4);
-        if ((h8 | h4) != 0) {
-          const std::uint64_t z8 = 0;
-          const std::uint32_t z4 = 0;
-          std::memcpy(start, &z8, 8);
-          std::memcpy(start + 8, &z4, 4);
-        }
-      } else {
-        std::memset(start, 0, c_.header_len);
-      }
+      std::memset(start, 0, c_.header_len);
       const Segment s{device_address(start, frame.mbuf()), static_cast<std::uint32_t>(len + c_.header_len), false};
       tx_.add_one(s, reinterpret_cast<std::uint64_t>(std::move(frame).into_mbuf()));
     } else {
