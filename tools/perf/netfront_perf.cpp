@@ -177,13 +177,20 @@ class QueueTraffic final : public runtime::Poller {
   // lines together rather than one frame at a time.
   unsigned send_burst(unsigned n) {
     rte_mbuf* mbufs[512];
-    if (rte_pktmbuf_alloc_bulk(pool_, mbufs, n) != 0) return 0;
+    // Raw buffers, as testpmd's txonly takes them: a pool's free mbufs already hold one
+    // reference, one segment and no next (rte_mbuf_raw_alloc's promise), so only the fields a
+    // frame sets are written below, not the whole rte_pktmbuf_reset (about 20 instructions a
+    // frame under callgrind).
+    if (rte_mempool_get_bulk(pool_, reinterpret_cast<void**>(mbufs), n) != 0) return 0;
     // Each frame's first line was last read by the backend's CPU: ask for all of them at
     // once, so their transfers overlap instead of each store waiting in turn. +7% txonly on
     // far cores.
-    for (unsigned k = 0; k < n; ++k) runtime::prefetch_for_write(rte_pktmbuf_mtod(mbufs[k], char*));
+    for (unsigned k = 0; k < n; ++k)
+      runtime::prefetch_for_write(static_cast<char*>(mbufs[k]->buf_addr) + RTE_PKTMBUF_HEADROOM);
     for (unsigned k = 0; k < n; ++k) {
       rte_mbuf* m = mbufs[k];
+      rte_pktmbuf_reset_headroom(m);
+      m->ol_flags &= RTE_MBUF_F_EXTERNAL;  // no offloads asked for
       fill_frame(rte_pktmbuf_mtod(m, std::byte*), a_.size);
       m->data_len = static_cast<std::uint16_t>(a_.size);
       m->pkt_len = a_.size;
