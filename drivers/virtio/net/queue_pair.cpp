@@ -9,8 +9,8 @@
 #include "drivers/virtio/ring/packed_ring.hpp"
 #include "drivers/virtio/ring/split_ring.hpp"
 #include "netfront/frame_limits.hpp"
-#include "runtime/log.hpp"
 #include "runtime/free_segments.hpp"
+#include "runtime/log.hpp"
 
 namespace netfront::virtio::net {
 namespace {
