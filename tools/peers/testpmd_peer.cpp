@@ -30,10 +30,12 @@ TestpmdPeer::TestpmdPeer(const Options& o) : options_(o) {
   std::string vdev = "net_vhost0,iface=" + o.socket + ",queues=" + std::to_string(o.queues);
   if (o.client) vdev += ",client=1";
   // Backend on CPU 1 (its forwarding lcore), main lcore on CPU 0; its memory is its own
-  // memfd, ours reaches it by file descriptor.
+  // memfd, ours reaches it by file descriptor. --no-flush-rx: testpmd otherwise drains and
+  // drops, uncounted, whatever its queues hold when forwarding starts, for up to a second;
+  // a frontend that connects before that start would lose its first frames to it.
   std::vector<std::string> args = {"dpdk-testpmd", "-l", "0,1", "--main-lcore", "0", "--no-pci", "--no-huge", "-m", "512",
                                    "--file-prefix", prefix_, "--vdev", vdev, "--", "--forward-mode=" + o.mode,
-                                   "--port-topology=loop", "--auto-start", "--stats-period", "1", "--nb-cores=1",
+                                   "--port-topology=loop", "--auto-start", "--no-flush-rx", "--stats-period", "1", "--nb-cores=1",
                                    "--total-num-mbufs=16384", "--rxq=" + std::to_string(o.queues),
                                    "--txq=" + std::to_string(o.queues)};
   args.insert(args.end(), o.extra.begin(), o.extra.end());
