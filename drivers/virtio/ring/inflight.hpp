@@ -30,7 +30,6 @@ class InflightTracker {
 
   std::uint16_t count() const noexcept { return count_; }
   bool outstanding(std::uint32_t id) const noexcept { return id < slots_.size() && slots_[id].outstanding(); }
-  std::uint16_t descriptors_of(std::uint16_t id) const noexcept { return slots_[id].descriptors(); }
 
   // HOT PATH: once per posted chain. `descriptors` is at least 1. The chain's place in the
   // posting order (counted from the oldest's, 16 bits) is recorded whatever the mode: a store
@@ -41,9 +40,6 @@ class InflightTracker {
     ++count_;
   }
 
-  // The oldest chain still in flight (in-order devices complete from here).
-  std::uint16_t oldest() const noexcept { return oldest_; }
-
   // How many chains, oldest first, an in-order used entry naming `id` completes; 0 if `id`
   // is not in flight. O(1): each chain remembers its place in the order.
   std::uint16_t batch_ending_at(std::uint16_t id) const noexcept {
@@ -52,7 +48,7 @@ class InflightTracker {
     return k < count_ ? static_cast<std::uint16_t>(k + 1) : 0;
   }
 
-  // Completes the oldest chain (in-order mode).
+  // Completes the oldest chain still in flight (in-order mode: devices complete from here).
   CompletedChain finish_oldest() noexcept {
     const std::uint16_t id = oldest_;
     const CompletedChain c = finish_slot(id);
@@ -61,8 +57,8 @@ class InflightTracker {
     return c;
   }
 
-  // Completes the k oldest chains (in-order mode, k <= count()), calling f(id, chain) for
-  // each: one loop with the oldest id in a register, for a whole used batch.
+  // Completes the k oldest chains (in-order mode, k <= count()), calling f(chain) for each:
+  // one loop with the oldest id in a register, for a whole used batch.
   template <typename F>
   void finish_oldest(std::uint16_t k, F&& f) noexcept {
     std::uint16_t id = oldest_;
@@ -70,7 +66,7 @@ class InflightTracker {
       Slot& s = slots_[id];
       const CompletedChain c{s.token, s.descriptors()};
       s.shape = 0;
-      f(id, c);
+      f(c);
       id = after(id, c.descriptors);
     }
     oldest_ = id;

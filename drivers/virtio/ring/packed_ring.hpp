@@ -102,7 +102,7 @@ class PackedRing : public RingCore {
   // The rest of the in-order batch, tokens to sink.
   template <typename Sink>
   void settle_batch(Sink& sink) noexcept {
-    const std::uint32_t descriptors = finish_batch([&](std::uint16_t, std::uint64_t token) { sink(token); });
+    const std::uint32_t descriptors = finish_batch(sink);
     advance_used(static_cast<std::uint16_t>(descriptors));  // at most a ring's worth
     num_free_ = static_cast<std::uint16_t>(num_free_ + descriptors);
   }
@@ -125,10 +125,9 @@ class PackedRing : public RingCore {
     return true;
   }
   bool serve_batch(UsedChain& out) noexcept {
-    std::uint16_t id;
     std::uint32_t len;
     bool len_valid;
-    const CompletedChain c = next_of_batch(id, len, len_valid);
+    const CompletedChain c = next_of_batch(len, len_valid);
     return complete(c, len, len_valid, out);
   }
   // §2.8.21.1: a batch of buffers may go live at once, the first descriptor's flags written

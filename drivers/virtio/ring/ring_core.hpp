@@ -71,8 +71,7 @@ class RingCore {
   }
 
   // The next chain of the current batch: its record, and the length to report.
-  CompletedChain next_of_batch(std::uint16_t& id, std::uint32_t& len, bool& len_valid) noexcept {
-    id = inflight_.oldest();
+  CompletedChain next_of_batch(std::uint32_t& len, bool& len_valid) noexcept {
     const CompletedChain c = inflight_.finish_oldest();
     --batch_left_;
     len_valid = batch_left_ == 0;
@@ -98,16 +97,15 @@ class RingCore {
     }
   }
 
-  // The rest of the current in-order batch, oldest first, in one loop: chain(id, token) for
-  // each. Returns how many descriptors the chains held. Lengths are not reported.
+  // The rest of the current in-order batch, oldest first, in one loop: chain(token) for each. Returns how many descriptors the chains held. Lengths are not reported.
   template <typename Chain>
   std::uint32_t finish_batch(Chain&& chain) noexcept {
     const std::uint16_t k = batch_left_;
     batch_left_ = 0;
     std::uint32_t descriptors = 0;
-    inflight_.finish_oldest(k, [&](std::uint16_t id, const CompletedChain& c) {
+    inflight_.finish_oldest(k, [&](const CompletedChain& c) {
       descriptors += c.descriptors;
-      chain(id, c.token);
+      chain(c.token);
     });
     return descriptors;
   }

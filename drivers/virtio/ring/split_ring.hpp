@@ -95,14 +95,13 @@ class SplitRing : public RingCore {
   // The rest of the in-order batch, tokens to sink.
   template <typename Sink>
   void settle_batch(Sink& sink) noexcept {
-    const std::uint32_t descriptors = finish_batch([&](std::uint16_t, std::uint64_t token) { sink(token); });
+    const std::uint32_t descriptors = finish_batch(sink);
     num_free_ = static_cast<std::uint16_t>(num_free_ + descriptors);  // in order: nothing to relink
   }
   std::uint16_t alloc_descriptors(std::uint16_t n) noexcept;
   void free_chain(std::uint16_t head, std::uint16_t descriptors) noexcept;
   bool serve_batch(UsedChain& out) noexcept {
-    std::uint16_t id;
-    const CompletedChain c = next_of_batch(id, out.len, out.len_valid);
+    const CompletedChain c = next_of_batch(out.len, out.len_valid);
     num_free_ = static_cast<std::uint16_t>(num_free_ + c.descriptors);  // in order: nothing to relink
     out.token = c.token;
     return true;
