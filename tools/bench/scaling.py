@@ -48,7 +48,7 @@ def one_run(queues, workdir):
         ref = subprocess.Popen(["dpdk-testpmd", "-l", f"{main_cpu},{args.backend_cpu}", "--main-lcore", main_cpu,
                                 "--no-pci", "--no-huge", "-m", "512", "--file-prefix", "nfscale",
                                 "--vdev", f"net_vhost0,iface={sock},queues={max(counts)}", "--",
-                                "--forward-mode=rxonly", "--auto-start", "--stats-period", "1", "--nb-cores=1",
+                                "--forward-mode=rxonly", "--auto-start", "--no-flush-rx", "--stats-period", "1", "--nb-cores=1",
                                 f"--rxq={max(counts)}", f"--txq={max(counts)}", "--total-num-mbufs=16384"],
                                stdout=log, stderr=subprocess.STDOUT)
     for _ in range(150):
