@@ -8,9 +8,14 @@ cd "$(dirname "$0")/.."
 # Builds netfront and the appliance image the end-to-end tests boot.
 tools/appliance/build-image.sh >/dev/null || exit 1
 build=${NETFRONT_BUILD:-build}
+# Nothing from an earlier run may pass for this one's: meson merges <build>/<test>.xml, which
+# gtest writes, into its log even when the binary died before writing a new one, and a failed
+# rebuild leaves the old logs. The summary refuses logs older than $start.
+start=$(date +%s)
+rm -f "$build"/*.xml "$build"/meson-logs/testlog.*
 meson test -C "$build" --print-errorlogs "$@"
 status=$?
-logs=("$build/meson-logs/testlog.junit.xml")
+builds=("$build")
 
 if [[ ${NETFRONT_SANITIZE:-1} != 0 ]]; then
   # GCC 12 reports a -Wmaybe-uninitialized false positive inside std::variant under
@@ -23,17 +28,19 @@ if [[ ${NETFRONT_SANITIZE:-1} != 0 ]]; then
   if [[ ! -f $sbuild/build.ninja ]]; then
     meson setup "$sbuild" -Db_sanitize=address,undefined -Db_lto=false -Dwerror=false -Dbuildtype=debug >/dev/null || exit 1
   fi
-  # Only what these tests need is built here: the tools and the other tests stay out.
+  # Only what the tests of suite 'sanitized' need is built here: the tools and the other tests
+  # stay out.
   sanitized=(io pci buffer echo-responder engine faults)
   fuzzed=(pci-capabilities split-used-ring packed-used-ring vhost-user-reply mergeable-rx)
   # Regenerate first if meson.build changed since that directory was set up: meson compile
   # looks targets up in the last generated build description.
   ninja -C "$sbuild" build.ninja >/dev/null || exit 1
   meson compile -C "$sbuild" "${sanitized[@]/#/unit-}" "${fuzzed[@]/#/fuzz-}" >/dev/null || exit 1
+  rm -f "$sbuild"/*.xml "$sbuild"/meson-logs/testlog.*
   ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-    meson test -C "$sbuild" --no-rebuild --print-errorlogs "${sanitized[@]}" "${fuzzed[@]/#/fuzz-}" || status=1
-  logs+=("$sbuild/meson-logs/testlog.junit.xml")
+    meson test -C "$sbuild" --no-rebuild --print-errorlogs --suite sanitized || status=1
+  builds+=("$sbuild")
 fi
 
-python3 tools/test_summary.py "${logs[@]}" || status=1
+python3 tools/test_summary.py --since "$start" "${builds[@]}" || status=1
 exit $status
