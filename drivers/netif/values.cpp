@@ -38,6 +38,7 @@ Stats& Stats::operator+=(const Stats& o) noexcept {
   tx_ring_full += o.tx_ring_full;
   device_errors += o.device_errors;
   tx_stalls += o.tx_stalls;
+  rx_length_errors += o.rx_length_errors;
   return *this;
 }
 
@@ -51,6 +52,7 @@ Stats operator-(Stats a, const Stats& b) noexcept {
   a.tx_ring_full -= b.tx_ring_full;
   a.device_errors -= b.device_errors;
   a.tx_stalls -= b.tx_stalls;
+  a.rx_length_errors -= b.rx_length_errors;
   return a;
 }
 
@@ -65,6 +67,7 @@ Stats QueueCounters::snapshot() const noexcept {
   s.tx_ring_full = tx_ring_full.read();
   s.device_errors = device_errors.read();
   s.tx_stalls = tx_stalls.read();
+  s.rx_length_errors = rx_length_errors.read();
   return s;
 }
 

@@ -20,6 +20,7 @@ struct Stats {
   std::uint64_t tx_ring_full = 0;    // writes that had to wait for ring space
   std::uint64_t device_errors = 0;   // device misbehaviour seen (bad ids, lengths, indices)
   std::uint64_t tx_stalls = 0;       // times the device completed nothing sent for a whole watchdog period
+  std::uint64_t rx_length_errors = 0;  // of rx_drops: frames beyond MTU + Ethernet header, or shorter than that header
 
   Stats& operator+=(const Stats& o) noexcept;
   friend Stats operator-(Stats a, const Stats& b) noexcept;
@@ -40,7 +41,8 @@ class QueueCounters {
     std::atomic<std::uint64_t> v_{0};
   };
 
-  Counter rx_bytes, rx_pkts, tx_bytes, tx_pkts, rx_drops, tx_drops, tx_ring_full, device_errors, tx_stalls;
+  Counter rx_bytes, rx_pkts, tx_bytes, tx_pkts, rx_drops, tx_drops, tx_ring_full, device_errors, tx_stalls,
+      rx_length_errors;
 
   Stats snapshot() const noexcept;
 };

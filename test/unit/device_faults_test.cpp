@@ -4,6 +4,8 @@
 // leaked, no crash, no hang.
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include "drivers/virtio/net/net_spec.hpp"
 #include "drivers/virtio/virtio_spec.hpp"
 #include "loop_harness.hpp"
@@ -122,15 +124,17 @@ TEST_P(RingFaultTest, FrameBeyondTheMtuIsDroppedAndCounted) {  // C1 (the device
   EXPECT_EQ(rig_.received[0], fits);
   const Stats s = rig_.netif->get_stats_counters();
   EXPECT_EQ(s.rx_drops, 1u);
-  EXPECT_EQ(s.device_errors, 1u);
+  EXPECT_EQ(s.rx_length_errors, 1u);  // what the wire sent, not a fault of the device
+  EXPECT_EQ(s.device_errors, 0u);
 }
 
 TEST_P(RingFaultTest, ShortReceiveIsDroppedAndCounted) {  // C2
   rig_.device->faults().rx_len_too_short = true;
   send_and_wait(rig_, 5, 400);
   ASSERT_EQ(rig_.received.size(), 14u);
-  EXPECT_EQ(rig_.received[10], LoopRig::expected(100, 401));
+  for (unsigned i = 0; i < 4; ++i) EXPECT_EQ(rig_.received[10 + i], LoopRig::expected(100, 401 + i));
   EXPECT_EQ(rig_.netif->get_stats_counters().rx_drops, 1u);
+  EXPECT_EQ(rig_.netif->get_stats_counters().rx_length_errors, 1u);
 }
 
 TEST_P(RingFaultTest, DeviceStallNeverHangsAndDisconnectStillCleansUp) {  // F10-like, E5
@@ -302,16 +306,89 @@ class MergeableFaultTest : public ::testing::TestWithParam<std::string> {
   LoopRig rig_;
 };
 
-TEST_P(MergeableFaultTest, NumBuffersZeroOrTooManyIsDropped) {  // C4
+// C4: a first buffer whose header says its frame takes no buffer, or more buffers than the ring
+// holds, says nothing of where the next frame starts: reading on would take some frame's
+// middle for a header. The queue stops trusting the device instead.
+TEST_P(MergeableFaultTest, NumBuffersZeroMarksQueueBroken) {  // C4
   send_and_wait(rig_, 2, 0);
+  ASSERT_EQ(rig_.received.size(), 2u);
   rig_.device->faults().rx_num_buffers_zero = true;
   send_and_wait(rig_, 2, 10);
-  rig_.device->faults().rx_num_buffers_too_many = true;
+  EXPECT_EQ(rig_.received.size(), 2u);
+  expect_broken_and_clean(rig_);
+}
+
+TEST_P(MergeableFaultTest, NumBuffersBeyondTheRingMarksQueueBroken) {  // C4
+  send_and_wait(rig_, 2, 0);
+  rig_.device->faults().rx_num_buffers_too_many = true;  // 1000, the ring holds 256
   send_and_wait(rig_, 2, 20);
-  ASSERT_EQ(rig_.received.size(), 4u);
-  EXPECT_EQ(rig_.received[2], LoopRig::expected(100, 11));
-  EXPECT_EQ(rig_.received[3], LoopRig::expected(100, 21));
-  EXPECT_EQ(rig_.netif->get_stats_counters().rx_drops, 2u);
+  EXPECT_EQ(rig_.received.size(), 2u);
+  expect_broken_and_clean(rig_);
+}
+
+TEST_P(MergeableFaultTest, FirstBufferShorterThanTheHeaderMarksQueueBroken) {  // C4
+  send_and_wait(rig_, 2, 0);
+  rig_.device->faults().rx_len_without_header = true;  // num_buffers was never written
+  send_and_wait(rig_, 2, 30);
+  EXPECT_EQ(rig_.received.size(), 2u);
+  expect_broken_and_clean(rig_);
+}
+
+// C1 with C4: a frame whose first buffer claims more than was posted is dropped with all its
+// buffers; the frames after it arrive intact and nothing else does.
+TEST_P(MergeableFaultTest, FirstBufferTooLongDropsTheWholeFrame) {  // C1, C4
+  rig_.device->faults().rx_chunk = 40;  // 12 + 100 bytes: three buffers a frame
+  rig_.device->faults().rx_len_too_long = true;
+  send_and_wait(rig_, 4, 40);
+  ASSERT_EQ(rig_.received.size(), 3u);
+  for (unsigned i = 0; i < 3; ++i) EXPECT_EQ(rig_.received[i], LoopRig::expected(100, 41 + i));
+  const Stats s = rig_.netif->get_stats_counters();
+  EXPECT_EQ(s.rx_drops, 1u);
+  EXPECT_EQ(s.device_errors, 1u);
+  rig_.loop.run_until(rig_.netif->disconnect());
+  rig_.received.clear();
+  EXPECT_EQ(rig_.rx_pool_in_use(), 0u);
+}
+
+TEST_P(MergeableFaultTest, FollowerTooLongDropsTheWholeFrame) {  // C1, C4
+  rig_.device->faults().rx_chunk = 40;
+  rig_.device->faults().rx_follower_len_too_long = true;
+  send_and_wait(rig_, 4, 50);
+  ASSERT_EQ(rig_.received.size(), 3u);
+  for (unsigned i = 0; i < 3; ++i) EXPECT_EQ(rig_.received[i], LoopRig::expected(100, 51 + i));
+  const Stats s = rig_.netif->get_stats_counters();
+  EXPECT_EQ(s.rx_drops, 1u);
+  EXPECT_EQ(s.device_errors, 1u);
+}
+
+// A frame longer than the MTU allows, spread over several buffers by an honest device (a
+// jumbo frame from the wire; a vhost-user backend does not know our MTU): it is dropped
+// whole. Its later buffers hold bytes the sender chose, here each laid out as a virtio-net
+// header (num_buffers 1) and an Ethernet frame to a MAC of the sender's choice; none of them
+// may come out as a frame.
+TEST_P(MergeableFaultTest, JumboFrameIsDroppedWholeAndNothingInsideItIsDelivered) {  // C1, C4
+  const std::size_t posted = rte_pktmbuf_data_room_size(rig_.driver->rx_pool()) - RTE_PKTMBUF_HEADROOM + 12;
+  std::vector<std::byte> jumbo(9000, std::byte{0x11});
+  // The frame's byte at offset o lands at offset 12 + o of the stream of buffers; buffer k >= 1
+  // starts at stream offset k * posted.
+  unsigned planted = 0;
+  for (std::size_t k = 1; k * posted + 12 + 64 <= 12 + jumbo.size(); ++k, ++planted) {
+    std::byte* at = jumbo.data() + k * posted - 12;
+    std::memset(at, 0, 12);
+    at[10] = std::byte{1};  // num_buffers = 1
+    for (unsigned i = 0; i < 6; ++i) at[12 + i] = std::byte{0xee};  // the smuggled frame's MAC
+  }
+  ASSERT_GE(planted, 3u);
+  ASSERT_TRUE(rig_.device->inject(0, jumbo));
+  send_and_wait(rig_, 3, 60, 64);
+  for (const auto& f : rig_.received) EXPECT_NE(f[0], std::byte{0xee}) << "a frame from inside the jumbo frame";
+  ASSERT_EQ(rig_.received.size(), 3u);
+  for (unsigned i = 0; i < 3; ++i) EXPECT_EQ(rig_.received[i], LoopRig::expected(64, 60 + i));
+  const Stats s = rig_.netif->get_stats_counters();
+  EXPECT_EQ(s.rx_drops, 1u);
+  EXPECT_EQ(s.rx_length_errors, 1u);
+  EXPECT_EQ(s.device_errors, 0u);
+  EXPECT_TRUE(rig_.netif->link_up());
 }
 
 TEST_P(MergeableFaultTest, FramesSpreadOverPartlyFilledBuffersAreReassembled) {  // C5

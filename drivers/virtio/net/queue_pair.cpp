@@ -23,7 +23,6 @@ constexpr unsigned kRefillBurst = 32;    // receive buffers posted per allocatio
 constexpr unsigned kTxFlushBurst = 32;   // frames after which the transmit ring is published at once
 constexpr unsigned kTxRecords = 64;      // multi-piece frames in flight at once
 constexpr unsigned kReclaimBurst = 64;   // completed frames freed per mempool operation
-constexpr std::uint16_t kMaxMergeBuffers = 64;
 
 template <typename Ring>
 class RingQueuePair final : public QueuePair {
@@ -109,6 +108,7 @@ class RingQueuePair final : public QueuePair {
     counters_.tx_drops.add(dropped);
     rx_.reset([](std::uint64_t token) { rte_pktmbuf_free_seg(reinterpret_cast<rte_mbuf*>(token)); });
     drop_partial();
+    frame_left_ = 0;
     pending_tx_ = 0;
     last_progress_ = {};  // the watchdog starts over with the rings
     stalled_ = false;
@@ -123,6 +123,7 @@ class RingQueuePair final : public QueuePair {
     tx_.abandon();
     zero_header_.abandon();
     drop_partial();  // buffers the device completed are ours
+    frame_left_ = 0;
     pending_tx_ = 0;
     if (why) fail_waiters(*why);
   }
@@ -415,15 +416,22 @@ class RingQueuePair final : public QueuePair {
     if (added && rx_.publish() && !t_.notify(rx_queue_index(c_.index))) rx_.mark_broken(ring::RingError::NotifyFailed);
   }
 
-  void drop(rte_mbuf* m, bool device_fault) noexcept {
+  // Why a received buffer is not delivered: the device broke a rule, or the frame's length is
+  // outside what the application is promised (a jumbo frame from the wire, a runt).
+  enum class DropReason { Device, Length, Other };
+
+  void drop(rte_mbuf* m, DropReason why) noexcept {
     rte_pktmbuf_free_seg(m);
     counters_.rx_drops.add(1);
-    if (device_fault) counters_.device_errors.add(1);
+    if (why == DropReason::Device) counters_.device_errors.add(1);
+    if (why == DropReason::Length) counters_.rx_length_errors.add(1);
   }
 
-  void drop_partial() noexcept {
+  // The frame being assembled is dropped; the buffers of it still to come are discarded as
+  // they arrive (frame_left_), never read as frames of their own.
+  void drop_partial(DropReason why = DropReason::Other) noexcept {
     if (!partial_) return;
-    drop(partial_, false);
+    drop(partial_, why);
     partial_ = nullptr;
   }
 
@@ -431,11 +439,13 @@ class RingQueuePair final : public QueuePair {
     counters_.rx_pkts.add(1);
     counters_.rx_bytes.add(m->data_len);
     if (!sink_) {
-      drop(m, false);
+      drop(m, DropReason::Other);
     } else if (!sink_->on_frame(c_.index, Buffer::adopt(m))) [[unlikely]] {
       counters_.rx_drops.add(1);  // nobody listens on this queue; the sink freed the frame
     }
   }
+
+  std::size_t max_frame() const noexcept { return std::size_t{c_.mtu} + kEthernetHeaderLength; }
 
   // Two passes over a burst: first the used buffers are taken and each one's header line is
   // asked for, then they are looked at. The device's CPU has just written those lines; read
@@ -450,64 +460,116 @@ class RingQueuePair final : public QueuePair {
     for (unsigned i = 0; i < n; ++i) {
       const UsedChain& u = used[i];
       auto* m = reinterpret_cast<rte_mbuf*>(u.token);
-      // C1: never believe a length beyond what was posted.
-      if (!u.len_valid || u.len > rx_posted_len_) {
-        drop(m, u.len_valid);
-        drop_partial();
-        continue;
-      }
-      if (partial_) {
-        continue_partial(m, u.len);
-        continue;
-      }
-      // C2: a header and an Ethernet header at the least; C1: and no more than a frame of the
-      // MTU, the most the application is promised (found by the mergeable-rx fuzz target).
-      if (u.len < c_.header_len + kEthernetHeaderLength ||
-          u.len > std::uint32_t{c_.header_len} + c_.mtu + kEthernetHeaderLength) [[unlikely]] {
-        drop(m, true);
-        continue;
-      }
-      // C10: the header is copied out of device-writable memory once, then only the copy is used.
-      virtio_net_hdr hdr;
-      std::memcpy(&hdr, posted_start(m), sizeof hdr);
-      // C4: without MRG_RXBUF every buffer is a whole frame and num_buffers is not looked at
-      // (devices leave it unwritten then); with it, 1..kMaxMergeBuffers.
-      const std::uint16_t buffers = c_.mrg_rxbuf ? hdr.num_buffers : 1;
-      if (buffers == 0 || buffers > kMaxMergeBuffers) {
-        drop(m, true);
-        continue;
-      }
-      m->data_off = RTE_PKTMBUF_HEADROOM;
-      m->data_len = static_cast<std::uint16_t>(u.len - c_.header_len);
-      m->pkt_len = m->data_len;
-      if (buffers == 1) {
-        deliver(m);
-      } else {
-        partial_ = m;
-        partial_missing_ = static_cast<std::uint16_t>(buffers - 1);
-      }
+      // Once the device lost the framing, nothing it completed after that is looked at.
+      if (rx_.broken()) [[unlikely]]
+        drop(m, DropReason::Other);
+      else if (frame_left_ > 0)
+        take_follower(m, u);
+      else if (c_.mrg_rxbuf)
+        take_merged_head(m, u);
+      else
+        take_whole(m, u);
     }
     return n;
   }
 
-  // §5.1.6.4.2: the rest of a merged frame follows in the next used buffers, data only. A Buffer
-  // is one contiguous view, so the pieces are appended to the first mbuf (C5: exactly `len`
-  // bytes of each; the frame may not outgrow MTU + Ethernet header).
-  void continue_partial(rte_mbuf* m, std::uint32_t len) noexcept {
-    const std::size_t max_frame = std::size_t{c_.mtu} + kEthernetHeaderLength;
-    if (partial_->data_len + len > max_frame || len > rte_pktmbuf_tailroom(partial_)) {
-      drop(m, true);
-      drop_partial();
+  // Without MRG_RXBUF every buffer is one whole frame, and a drop concerns that buffer only.
+  // num_buffers is not looked at (C4: devices leave it unwritten then).
+  void take_whole(rte_mbuf* m, const UsedChain& u) noexcept {
+    // C1: never believe a length beyond what was posted.
+    if (!u.len_valid || u.len > rx_posted_len_) {
+      drop(m, u.len_valid ? DropReason::Device : DropReason::Other);
       return;
     }
-    std::memcpy(rte_pktmbuf_mtod_offset(partial_, std::byte*, partial_->data_len), posted_start(m), len);
-    partial_->data_len = static_cast<std::uint16_t>(partial_->data_len + len);
+    // C2: a header and an Ethernet header at the least; and no more than a frame of the MTU,
+    // the most the application is promised (found by the mergeable-rx fuzz target).
+    if (u.len < c_.header_len + kEthernetHeaderLength || u.len > c_.header_len + max_frame()) [[unlikely]] {
+      drop(m, DropReason::Length);
+      return;
+    }
+    m->data_off = RTE_PKTMBUF_HEADROOM;
+    m->data_len = static_cast<std::uint16_t>(u.len - c_.header_len);
+    m->pkt_len = m->data_len;
+    deliver(m);
+  }
+
+  // §5.1.6.4.2: with MRG_RXBUF a frame's first buffer starts with the header, whose
+  // num_buffers says how many buffers the frame takes. Whatever happens to the frame, exactly
+  // that many buffers belong to it: a dropped frame's followers are discarded, never read as
+  // frames (a sender on the wire chooses their bytes). A first buffer that does not say where
+  // its frame ends leaves every later buffer unplaceable: the queue stops trusting the device.
+  void take_merged_head(rte_mbuf* m, const UsedChain& u) noexcept {
+    // A buffer an in-order batch completed has no length of its own (len_valid false), but
+    // its header is there: the frame is dropped, its followers with it.
+    if (u.len_valid && u.len < c_.header_len) {
+      drop(m, DropReason::Device);
+      rx_.mark_broken(ring::RingError::FramingLost);
+      return;
+    }
+    // C10: the header is copied out of device-writable memory once, then only the copy is used.
+    virtio_net_hdr hdr;
+    std::memcpy(&hdr, posted_start(m), sizeof hdr);
+    // C4: a frame of one buffer at least, and of no more buffers than the ring holds.
+    if (hdr.num_buffers == 0 || hdr.num_buffers > rx_.size()) {
+      drop(m, DropReason::Device);
+      rx_.mark_broken(ring::RingError::FramingLost);
+      return;
+    }
+    frame_left_ = static_cast<std::uint16_t>(hdr.num_buffers - 1);
+    // C1: a length beyond what was posted drops the frame (its followers with it).
+    if (!u.len_valid || u.len > rx_posted_len_) {
+      drop(m, u.len_valid ? DropReason::Device : DropReason::Other);
+      return;
+    }
+    const std::uint32_t data = u.len - c_.header_len;
+    if (data > max_frame()) {
+      drop(m, DropReason::Length);
+      return;
+    }
+    m->data_off = RTE_PKTMBUF_HEADROOM;
+    m->data_len = static_cast<std::uint16_t>(data);
+    m->pkt_len = m->data_len;
+    if (frame_left_ > 0) {
+      partial_ = m;
+      return;
+    }
+    finish_frame(m);
+  }
+
+  // §5.1.6.4.2: the rest of a merged frame follows in the next used buffers, data only. A Buffer
+  // is one contiguous view, so the pieces are appended to the first mbuf (C5: exactly `len`
+  // bytes of each; the frame may not outgrow MTU + Ethernet header). When the frame was
+  // dropped already, its remaining buffers only go back to the pool.
+  void take_follower(rte_mbuf* m, const UsedChain& u) noexcept {
+    --frame_left_;
+    if (!partial_) {
+      rte_pktmbuf_free_seg(m);
+      return;
+    }
+    if (!u.len_valid || u.len > rx_posted_len_) {  // C1
+      rte_pktmbuf_free_seg(m);
+      drop_partial(u.len_valid ? DropReason::Device : DropReason::Other);
+      return;
+    }
+    if (partial_->data_len + u.len > max_frame() || u.len > rte_pktmbuf_tailroom(partial_)) {
+      rte_pktmbuf_free_seg(m);
+      drop_partial(DropReason::Length);
+      return;
+    }
+    std::memcpy(rte_pktmbuf_mtod_offset(partial_, std::byte*, partial_->data_len), posted_start(m), u.len);
+    partial_->data_len = static_cast<std::uint16_t>(partial_->data_len + u.len);
     partial_->pkt_len = partial_->data_len;
     rte_pktmbuf_free_seg(m);
-    if (--partial_missing_ == 0) {
-      rte_mbuf* whole = std::exchange(partial_, nullptr);
-      deliver(whole);
+    if (frame_left_ == 0) finish_frame(std::exchange(partial_, nullptr));
+  }
+
+  // C2 on the whole frame: at least an Ethernet header.
+  void finish_frame(rte_mbuf* m) noexcept {
+    if (m->data_len < kEthernetHeaderLength) {
+      drop(m, DropReason::Length);
+      return;
     }
+    deliver(m);
   }
 
   QueuePairConfig c_;
@@ -522,8 +584,10 @@ class RingQueuePair final : public QueuePair {
   std::vector<std::uint16_t> free_records_;
   std::vector<Waiter> waiters_;  // a ring of writers waiting for space, oldest first
   std::size_t waiter_first_ = 0, waiter_count_ = 0;
+  // Mergeable receive (§5.1.6.4.2): the frame being assembled in its first buffer, if any, and
+  // how many of its buffers are still to come (discarded when the frame was dropped).
   rte_mbuf* partial_ = nullptr;
-  std::uint16_t partial_missing_ = 0;
+  std::uint16_t frame_left_ = 0;
   // The transmit watchdog's view (watch_progress).
   std::uint64_t tx_completed_ = 0, watched_completed_ = 0;
   std::chrono::steady_clock::time_point last_progress_{};

@@ -15,6 +15,7 @@ enum class RingError : std::uint8_t {
   PackedFlagsInvalid,    // [B5] a used descriptor's AVAIL and USED bits disagree
   InOrderBatchInvalid,   // [B6] in-order batch end outside the in-flight window
   NotifyFailed,          // [B9] the doorbell could not be rung
+  FramingLost,           // [C4] a used receive buffer that tells nothing of where its frame ends
 };
 
 constexpr std::string_view to_string(RingError e) noexcept {
@@ -26,6 +27,7 @@ constexpr std::string_view to_string(RingError e) noexcept {
     case RingError::PackedFlagsInvalid: return "used descriptor with inconsistent AVAIL/USED flags";
     case RingError::InOrderBatchInvalid: return "in-order batch end outside the in-flight window";
     case RingError::NotifyFailed: return "notification to the device failed";
+    case RingError::FramingLost: return "used receive buffer with no frame boundary (no header, num_buffers 0 or beyond the ring)";
   }
   return "?";
 }

@@ -257,8 +257,13 @@ bool LoopDevice::deliver(Pair& p, std::span<const std::byte> frame) {
     const std::size_t room = room_of(c);
     auto len = static_cast<std::uint32_t>(std::min(room, total - written));
     written += len;
-    if (b == 0 && faults_.rx_len_too_long) len = static_cast<std::uint32_t>(room + 100), faults_.rx_len_too_long = false;
-    if (b == 0 && faults_.rx_len_too_short) len = 5, faults_.rx_len_too_short = false;
+    // Beyond what the driver posted, whatever share of it this device fills.
+    const auto too_long = static_cast<std::uint32_t>(c.writable_bytes() + 100);
+    if (b == 0 && faults_.rx_len_too_long) len = too_long, faults_.rx_len_too_long = false;
+    if (b == 0 && faults_.rx_len_too_short) len = kHeader + 5, faults_.rx_len_too_short = false;
+    if (b == 0 && faults_.rx_len_without_header) len = 5, faults_.rx_len_without_header = false;
+    if (b == 1 && faults_.rx_follower_len_too_long)
+      len = too_long, faults_.rx_follower_len_too_long = false;
     p.rx->push_used({c.id, len}, c.descriptors);
     p.rx_capacity -= room;
     p.rx_first = (p.rx_first + 1) % p.rx_size;

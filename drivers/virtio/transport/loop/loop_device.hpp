@@ -41,6 +41,8 @@ struct LoopFaults {
   bool scribble_descriptors = false;     // B4: overwrite a TX chain's descriptors after reading them
   bool rx_len_too_long = false;          // C1: RX used len beyond what was posted
   bool rx_len_too_short = false;         // C2: RX used len shorter than header + Ethernet header
+  bool rx_len_without_header = false;    // C4: RX used len shorter than the virtio-net header itself
+  bool rx_follower_len_too_long = false; // C1: the second buffer of the next merged frame claims too much
   bool rx_num_buffers_zero = false;      // C4
   bool rx_num_buffers_too_many = false;  // C4
   bool tx_used_len_garbage = false;      // C3, persistent: TX used len is nonsense
