@@ -218,6 +218,7 @@ std::string DeviceId::to_string() const {
       return "vhost-user:" + v.socket_path + (v.server ? ",server" : "") + declined + q;
     }
     case Kind::Pci: return "pci:" + pci().to_string() + q;
+    case Kind::None: return "";
     case Kind::Loop: break;
   }
   const LoopOptions& o = loop();

@@ -43,8 +43,8 @@ class NetDevice {
   // reference: if it is the only one, the device may write its header into the headroom.
   // Completes when the frame is on the ring, not when it is sent.
   virtual io<Result<>> transmit(unsigned queue, Buffer&& frame) = 0;
-  // Sends one frame made of `pieces` (1..kMaxWritevPieces, checked by Netif); the device takes
-  // references of its own before it returns.
+  // Sends one frame made of `pieces` (1..kMaxWritevPieces, none of them empty: checked by
+  // Netif); the device takes references of its own before it returns.
   virtual io<Result<>> transmit_chain(unsigned queue, std::span<const Buffer> pieces) = 0;
 
   // Received frames go to `sink` (nullptr: received frames are dropped and counted).

@@ -2,6 +2,7 @@
 // life cycle and the stats baseline, and leaves everything else to the NetDevice.
 #include "netfront/netif.hpp"
 
+#include <array>
 #include <mutex>
 #include <vector>
 
@@ -114,6 +115,7 @@ struct Netif::State final : drivers::FrameSink, drivers::TelemetrySource {
   std::vector<Stats> baseline;
 };
 
+Netif::Netif() noexcept = default;
 Netif::Netif(std::unique_ptr<State> state) noexcept : state_(std::move(state)) {}
 Netif::Netif(Netif&&) noexcept = default;
 Netif& Netif::operator=(Netif&& other) noexcept {
@@ -148,7 +150,10 @@ io<Result<Netif>> Netif::connect(std::string_view id) {
   return connect(*parsed);
 }
 
-const DeviceId& Netif::id() const noexcept { return state_->id; }
+const DeviceId& Netif::id() const noexcept {
+  static const DeviceId none;
+  return state_ ? state_->id : none;
+}
 
 io<void> Netif::disconnect() {
   if (!state_) return make_ready_io();
@@ -205,11 +210,28 @@ io<Result<>> Netif::refuse_write(std::size_t pieces, std::size_t length, unsigne
 }
 
 io<Result<>> Netif::writev_on(unsigned queue, std::span<const Buffer> pieces) {
-  std::size_t length = 0;
-  for (const Buffer& piece : pieces) length += piece.length();
-  if (!frame_ok(pieces.size(), length) || queue >= state_->queues())
-    return refuse_write(pieces.size(), length, queue);
+  std::size_t length = 0, empty = 0;
+  for (const Buffer& piece : pieces) {
+    length += piece.length();
+    empty += piece.empty();
+  }
+  if (!frame_ok(pieces.size() - empty, length) || queue >= state_->queues())
+    return refuse_write(pieces.size() - empty, length, queue);
+  if (empty > 0) [[unlikely]]
+    return writev_without_empty(queue, pieces);
   return state_->device->transmit_chain(queue, pieces);
+}
+
+// Empty pieces (a default Buffer, a zero-length slice) carry nothing and are left out: a
+// zero-length descriptor is a fault to some devices (QEMU answers it with virtio_error, a
+// device reset), and an empty Buffer has no memory to point a descriptor at. The device takes
+// references of its own before transmit_chain returns, so the copies here may go after it.
+io<Result<>> Netif::writev_without_empty(unsigned queue, std::span<const Buffer> pieces) {
+  std::array<Buffer, kMaxWritevPieces> kept;
+  std::size_t n = 0;
+  for (const Buffer& piece : pieces)
+    if (!piece.empty()) kept[n++] = piece;
+  return state_->device->transmit_chain(queue, std::span<const Buffer>(kept.data(), n));
 }
 
 io<Result<>> Netif::listen_on(unsigned queue, FrameHandler&& handler) {
@@ -218,11 +240,11 @@ io<Result<>> Netif::listen_on(unsigned queue, FrameHandler&& handler) {
   return state_->listen(state_->queue_listeners[queue], std::move(handler));
 }
 
-MacAddress Netif::mac() const noexcept { return state_->device->mac(); }
-std::uint16_t Netif::mtu() const noexcept { return state_->device->mtu(); }
-bool Netif::link_up() const noexcept { return !state_->disconnected && state_->device->link_up(); }
-unsigned Netif::queue_pairs() const noexcept { return state_->device->queue_pairs(); }
-int Netif::numa_node() const noexcept { return state_->device->numa_node(); }
+MacAddress Netif::mac() const noexcept { return state_ ? state_->device->mac() : MacAddress{}; }
+std::uint16_t Netif::mtu() const noexcept { return state_ ? state_->device->mtu() : 0; }
+bool Netif::link_up() const noexcept { return state_ && !state_->disconnected && state_->device->link_up(); }
+unsigned Netif::queue_pairs() const noexcept { return state_ ? state_->queues() : 0; }
+int Netif::numa_node() const noexcept { return state_ ? state_->device->numa_node() : -1; }
 
 Stats Netif::get_stats_counters(unsigned queue) const noexcept {
   if (!state_ || queue >= state_->queues()) return {};
@@ -231,12 +253,13 @@ Stats Netif::get_stats_counters(unsigned queue) const noexcept {
 
 Stats Netif::get_stats_counters() const noexcept {
   Stats sum;
-  for (unsigned q = 0; q < state_->baseline.size(); ++q) sum += get_stats_counters(q);
+  for (unsigned q = 0; q < queue_pairs(); ++q) sum += get_stats_counters(q);
   return sum;
 }
 
 // Counters only ever grow (one writer, no locked instructions); a reset moves the baseline.
 void Netif::reset_stats_counters() noexcept {
+  if (!state_) return;
   std::lock_guard lock(state_->baseline_mutex);
   for (unsigned q = 0; q < state_->baseline.size(); ++q) state_->baseline[q] = state_->device->counters(q).snapshot();
 }

@@ -71,6 +71,8 @@ io<Result<std::unique_ptr<NetDevice>>> open_device(const DeviceId& id) {
       return make_ready_io(open_vhost_user(id));
     case DeviceId::Kind::Pci:
       return make_ready_io(open_pci(id));
+    case DeviceId::Kind::None:
+      break;
   }
   return make_ready_io(Opened(Error::unknown("device id of no known kind")));
 }

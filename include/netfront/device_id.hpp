@@ -61,9 +61,11 @@ struct LoopOptions {
 
 class DeviceId {
  public:
-  enum class Kind { VhostUser, Pci, Loop };
+  enum class Kind { VhostUser, Pci, Loop, None };
 
   static Result<DeviceId> parse(std::string_view text);
+  // No device (Kind::None): the id of a Netif that is not connected; to_string() is "".
+  DeviceId() noexcept = default;
 
   Kind kind() const noexcept { return static_cast<Kind>(address_.index()); }
   unsigned queue_pairs() const noexcept { return queues_; }
@@ -76,9 +78,9 @@ class DeviceId {
   friend bool operator==(const DeviceId&, const DeviceId&) = default;
 
  private:
-  using Address = std::variant<VhostUserAddress, PciAddress, LoopOptions>;
+  using Address = std::variant<VhostUserAddress, PciAddress, LoopOptions, std::monostate>;
   DeviceId(Address address, unsigned queues) : address_(std::move(address)), queues_(queues) {}
-  Address address_;
+  Address address_{std::monostate{}};
   unsigned queues_ = 1;
 };
 

@@ -47,9 +47,16 @@ class Netif {
   // Parses `id` first (DeviceId::parse), so a malformed id is an Unknown error naming the fault.
   static io<Result<Netif>> connect(std::string_view id);
 
+  // A Netif that is not connected (as a moved-from one is): writes and listens say
+  // Disconnected, the accessors give empty values (a zero MAC, MTU 0, link down, no queues).
+  Netif() noexcept;
   Netif(Netif&&) noexcept;
   Netif& operator=(Netif&&) noexcept;
   ~Netif();  // disconnects if still connected
+
+  // False before connect's result was moved in and after this Netif was moved from;
+  // disconnect() leaves it true (the device's identity and counters stay readable).
+  bool connected() const noexcept { return state_ != nullptr; }
 
   const DeviceId& id() const noexcept;
 
@@ -62,7 +69,8 @@ class Netif {
   // std::move when nothing else views it: the virtio header then goes into its headroom and
   // the frame takes one descriptor instead of two.
   io<Result<>> write(Buffer frame);
-  // One frame from up to kMaxWritevPieces pieces, sent as one descriptor chain.
+  // One frame from up to kMaxWritevPieces pieces, sent as one descriptor chain. Empty pieces
+  // (zero-length views, default Buffers) are left out; at least one must hold bytes.
   io<Result<>> writev(std::span<const Buffer> pieces);
 
   // Calls `handler` with every received frame until disconnect; then completes with Ok.
@@ -98,6 +106,7 @@ class Netif {
   [[gnu::cold, gnu::noinline]] io<Result<>> refuse_write(std::size_t pieces, std::size_t length, unsigned queue) const;
   io<Result<>> write_on(unsigned queue, Buffer&& frame);
   io<Result<>> writev_on(unsigned queue, std::span<const Buffer> pieces);
+  [[gnu::noinline]] io<Result<>> writev_without_empty(unsigned queue, std::span<const Buffer> pieces);
   io<Result<>> listen_on(unsigned queue, FrameHandler&& handler);
   Result<> run_queue_on(unsigned queue, runtime::EventLoop& loop);
   std::unique_ptr<State> state_;

@@ -80,6 +80,66 @@ TEST_F(NetifTest, WritevRefusesNoPiecesOrTooManyAndOversizeTotals) {
   EXPECT_EQ(fake_->transmit_calls(), 0u);
 }
 
+TEST_F(NetifTest, WritevHandsTheDeviceOnlyPiecesThatHoldBytes) {
+  Buffer a = frame(14, 1), b = frame(20, 2);
+  const Buffer pieces[] = {Buffer{}, a, frame(30).sub(3, 0), b};
+  ASSERT_TRUE(netif_->writev(pieces).get());
+  ASSERT_EQ(fake_->piece_counts(), std::vector<unsigned>{2});
+  EXPECT_EQ(fake_->sent()[0].data(), a.data());
+  EXPECT_EQ(fake_->sent()[1].data(), b.data());
+  // 64 pieces that hold bytes, whatever number of empty ones beside them.
+  std::vector<Buffer> full(kMaxWritevPieces, frame(1));
+  full.insert(full.begin() + 5, Buffer{});
+  EXPECT_TRUE(netif_->writev(full).get());
+}
+
+// Every call on a Netif that is not connected (never was, moved from) or no longer is
+// (disconnected) answers without touching a device: Disconnected, or an empty value.
+void expect_quiet(Netif& n, Buffer frame, bool has_device, runtime::EventLoop& loop) {
+  Result<> w = n.write(frame).get();
+  ASSERT_FALSE(w);
+  EXPECT_TRUE(w.error().is_disconnected()) << w.error().to_string();
+  const Buffer pieces[] = {frame, frame};
+  Result<> v = n.writev(pieces).get();
+  ASSERT_FALSE(v);
+  EXPECT_TRUE(v.error().is_disconnected()) << v.error().to_string();
+  EXPECT_TRUE(n.queue(0).write(frame).get().error().is_disconnected());
+  EXPECT_TRUE(n.queue(3).writev(pieces).get().error().is_disconnected());
+  io<Result<>> l = n.listen([](Buffer) { return make_ready_io(); });
+  ASSERT_TRUE(l.ready());
+  EXPECT_TRUE(l.get().error().is_disconnected());
+  EXPECT_TRUE(n.queue(1).listen([](Buffer) { return make_ready_io(); }).get().error().is_disconnected());
+  EXPECT_TRUE(n.queue(0).run_on(loop).error().is_disconnected());
+  EXPECT_FALSE(n.link_up());
+  n.reset_stats_counters();
+  (void)n.get_stats_counters();
+  (void)n.get_stats_counters(7);
+  (void)n.queue(2).get_stats_counters();
+  (void)n.mac();
+  (void)n.mtu();
+  (void)n.numa_node();
+  (void)n.id().to_string();
+  EXPECT_TRUE(n.disconnect().ready());
+  if (!has_device) {
+    EXPECT_FALSE(n.connected());
+    EXPECT_EQ(n.queue_pairs(), 0u);
+    EXPECT_EQ(n.mtu(), 0u);
+    EXPECT_EQ(n.mac(), MacAddress{});
+    EXPECT_EQ(n.id().kind(), DeviceId::Kind::None);
+    EXPECT_EQ(n.get_stats_counters(), Stats{});
+  }
+}
+
+TEST_F(NetifTest, NetifThatIsNotOrNoLongerConnectedAnswersEveryCallQuietly) {
+  Netif never;
+  expect_quiet(never, frame(60), false, loop_);
+  Netif taker(std::move(*netif_));
+  expect_quiet(*netif_, frame(60), false, loop_);  // moved from
+  loop_.run_until(taker.disconnect());
+  expect_quiet(taker, frame(60), true, loop_);
+  EXPECT_EQ(fake_->transmit_calls(), 0u);
+}
+
 TEST_F(NetifTest, WriteOnAFullRingWaitsForSpace) {
   for (int i = 0; i < 4; ++i) ASSERT_TRUE(netif_->write(frame(60)).get());
   io<Result<>> waiting = netif_->write(frame(60));

@@ -269,6 +269,9 @@ bool DeviceRing::fault(const char* why) {
 }
 
 bool DeviceRing::add_segment(DeviceChain& out, std::uint64_t addr, std::uint32_t len, std::uint16_t flags) {
+  // As QEMU's virtqueue_pop does ("zero sized buffers are not allowed"): a device may take a
+  // zero-length descriptor for a broken driver.
+  if (len == 0) return fault("zero-length descriptor");
   std::byte* p = translate(addr, len);
   if (!p) return fault("descriptor address outside driver memory");
   out.segments.push_back({p, len, static_cast<bool>(flags & VIRTQ_DESC_F_WRITE)});
