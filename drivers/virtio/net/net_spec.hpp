@@ -67,9 +67,16 @@ inline constexpr std::uint16_t VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MAX = 0x8000;
 constexpr std::uint16_t rx_queue_index(unsigned pair) noexcept { return static_cast<std::uint16_t>(2 * pair); }
 constexpr std::uint16_t tx_queue_index(unsigned pair) noexcept { return static_cast<std::uint16_t>(2 * pair + 1); }
 // The control queue follows the last possible pair: max_virtqueue_pairs with MQ negotiated,
-// else the first (§5.1.2).
-constexpr std::uint16_t control_queue_index(std::uint64_t features, unsigned max_pairs) noexcept {
-  return static_cast<std::uint16_t>(2 * (has_feature(features, VIRTIO_NET_F_MQ) ? max_pairs : 1));
+// else the first (§5.1.2). In 32 bits: with the spec's largest max_virtqueue_pairs (0x8000)
+// it is 65536, which no 16-bit queue number reaches (a device that says so has no control
+// queue to give), and must not wrap to queue 0.
+constexpr std::uint32_t control_queue_index(std::uint64_t features, unsigned max_pairs) noexcept {
+  return 2u * (has_feature(features, VIRTIO_NET_F_MQ) ? max_pairs : 1u);
+}
+// How many queues N pairs and a control queue take, saturated at what 16 bits can count.
+constexpr std::uint16_t queue_count_of(unsigned pairs) noexcept {
+  const std::uint32_t n = 2u * pairs + 1u;
+  return static_cast<std::uint16_t>(n > 0xffffu ? 0xffffu : n);
 }
 
 }  // namespace netfront::virtio::net

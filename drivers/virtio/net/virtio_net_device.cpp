@@ -253,7 +253,11 @@ Result<> VirtioNetDevice::check_queue_pairs() const {
 Result<> VirtioNetDevice::create_control_queue() {
   if (!has_feature(features_, VIRTIO_NET_F_CTRL_VQ)) return Ok{};
   transport::Transport& t = *transport_;
-  const std::uint16_t index = control_queue_index(features_, config_.max_queue_pairs);
+  const std::uint32_t at = control_queue_index(features_, config_.max_queue_pairs);
+  if (at > 0xffffu)
+    return Error::unknown("the control queue of " + std::to_string(config_.max_queue_pairs) + " queue pairs would be queue " +
+                          std::to_string(at) + ", beyond the 16-bit queue numbers");
+  const auto index = static_cast<std::uint16_t>(at);
   if (index >= t.queue_count())
     return Error::unknown("device has " + std::to_string(t.queue_count()) + " queues, none for the control queue at " +
                           std::to_string(index));

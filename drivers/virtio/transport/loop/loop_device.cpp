@@ -132,7 +132,7 @@ std::uint16_t LoopDevice::queue_max_size(std::uint16_t index) {
   return index < queue_count() ? static_cast<std::uint16_t>(options_.queue_size) : 0;
 }
 
-std::uint16_t LoopDevice::control_index() const noexcept { return control_queue_index(driver_features_, pairs_); }
+std::uint32_t LoopDevice::control_index() const noexcept { return control_queue_index(driver_features_, pairs_); }
 
 Result<> LoopDevice::enable_queue(const transport::QueueSetup& setup) {
   if (setup.index >= queue_count() || setup.size == 0 || setup.size > options_.queue_size)

@@ -20,6 +20,7 @@
 
 #include "drivers/virtio/device_side/device_ring.hpp"
 #include "drivers/virtio/device_side/net_control_server.hpp"
+#include "drivers/virtio/net/net_spec.hpp"
 #include "drivers/virtio/transport/transport.hpp"
 #include "netfront/device_id.hpp"
 #include "netfront/mac_address.hpp"
@@ -105,7 +106,7 @@ class LoopDevice final : public transport::Transport, public runtime::Poller {
   std::uint32_t config_generation() override;
   std::size_t config_size() const override;
   void read_config(std::size_t offset, std::span<std::byte> out) override;
-  std::uint16_t queue_count() override { return static_cast<std::uint16_t>(2 * pairs_ + 1); }
+  std::uint16_t queue_count() override { return virtio::net::queue_count_of(pairs_); }
   std::uint16_t queue_max_size(std::uint16_t index) override;
   Result<> enable_queue(const transport::QueueSetup& setup) override;
   bool notify(std::uint16_t index) noexcept override;
@@ -131,7 +132,7 @@ class LoopDevice final : public transport::Transport, public runtime::Poller {
   std::size_t room_of(const DeviceChain& c) const noexcept;
   bool deliver(Pair& p, std::span<const std::byte> frame);
   void complete_tx(Pair& p, const DeviceChain& chain);
-  std::uint16_t control_index() const noexcept;
+  std::uint32_t control_index() const noexcept;
   std::uint8_t control_command(std::uint8_t cls, std::uint8_t command, std::span<const std::byte> data);
   unsigned serve_control();
 
