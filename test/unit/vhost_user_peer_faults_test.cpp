@@ -3,11 +3,13 @@
 // file descriptors nobody asked for, NACKs, or hangs up mid-handshake. netfront must fail the
 // connect with an error that says what happened, close what it was sent, and leak nothing.
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstring>
 #include <filesystem>
 #include <functional>
@@ -37,6 +39,31 @@ class FakeBackend {
  public:
   using Script = std::function<void(FakeBackend&)>;
 
+  // Client mode: connects (and, as often as the script does, reconnects) to a frontend that
+  // listens on `path`.
+  FakeBackend(std::string path, Script script) : path_(std::move(path)), client_(true) {
+    thread_ = std::thread([this, script] {
+      if (reconnect()) script(*this);
+    });
+  }
+  bool reconnect() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+    for (int i = 0; i < 500 && fd_ < 0; ++i) {
+      const int s = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      sockaddr_un a{};
+      a.sun_family = AF_UNIX;
+      std::strcpy(a.sun_path, path_.c_str());
+      if (::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+        fd_ = s;
+        break;
+      }
+      ::close(s);
+      std::this_thread::sleep_for(10ms);
+    }
+    return fd_ >= 0;
+  }
+
   explicit FakeBackend(Script script) : path_("/tmp/netfront-fake-" + std::to_string(::getpid()) + ".sock") {
     ::unlink(path_.c_str());
     listen_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -51,11 +78,11 @@ class FakeBackend {
     });
   }
   ~FakeBackend() {
-    ::shutdown(listen_, SHUT_RDWR);
+    if (listen_ >= 0) ::shutdown(listen_, SHUT_RDWR);
     if (thread_.joinable()) thread_.join();
     if (fd_ >= 0) ::close(fd_);
-    ::close(listen_);
-    ::unlink(path_.c_str());
+    if (listen_ >= 0) ::close(listen_);
+    if (!client_) ::unlink(path_.c_str());
   }
   const std::string& path() const { return path_; }
 
@@ -115,8 +142,61 @@ class FakeBackend {
     fd_ = -1;
   }
 
+  // A backend that does its part (answers what wants an answer, takes the rest), with the
+  // deviations `how` asks for; until the frontend hangs up, or `until` returns true after a
+  // message. Returns false if the frontend hung up.
+  struct Behaviour {
+    std::uint64_t protocol_features = 0;        // offered with VHOST_USER_F_PROTOCOL_FEATURES if non-zero
+    std::uint64_t queue_pairs = 1;              // GET_QUEUE_NUM
+    std::uint32_t nack = 0;                     // REPLY_ACK: refuse this request
+    std::uint32_t ack_with_request = 0;         // REPLY_ACK of SET_FEATURES names this request instead
+    bool ignore_get_vring_base = false;         // never answer it (a backend still working its rings)
+  };
+  bool serve(const Behaviour& how, const std::function<bool(const Msg&)>& until = {}) {
+    Msg m;
+    while (read(m)) {
+      const std::uint32_t r = m.header.request;
+      switch (r) {
+        case VHOST_USER_GET_FEATURES:
+          reply_u64(r, virtio::feature_bit(virtio::VIRTIO_F_VERSION_1) |
+                           (how.protocol_features ? virtio::feature_bit(VHOST_USER_F_PROTOCOL_FEATURES) : 0));
+          break;
+        case VHOST_USER_GET_PROTOCOL_FEATURES: reply_u64(r, how.protocol_features); break;
+        case VHOST_USER_GET_QUEUE_NUM: reply_u64(r, how.queue_pairs); break;
+        case VHOST_USER_GET_VRING_BASE:
+          if (!how.ignore_get_vring_base) reply(r, VHOST_USER_VERSION | VHOST_USER_REPLY_MASK, m.payload.data(), 8);
+          break;
+        case VHOST_USER_SET_VRING_ADDR: {
+          std::uint32_t index;
+          std::memcpy(&index, m.payload.data(), 4);
+          rings.push_back(index);
+          break;
+        }
+        default: break;
+      }
+      if (m.header.flags & VHOST_USER_NEED_REPLY_MASK)
+        reply_u64(r == VHOST_USER_SET_FEATURES && how.ack_with_request ? how.ack_with_request : r, r == how.nack ? 1 : 0);
+      if (until && until(m)) return true;
+    }
+    return false;
+  }
+  // Requests the frontend still sends until it hangs up; -1 if it keeps the connection open
+  // for `wait` without a word.
+  int count_until_hang_up(std::chrono::milliseconds wait = 1000ms) {
+    int n = 0;
+    for (Msg m;; ++n) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(wait.count())) <= 0) return -1;
+      if (!read(m)) return n;
+    }
+  }
+  void join() { thread_.join(); }
+  void send_raw(const void* bytes, std::size_t n) { (void)!::send(fd_, bytes, n, MSG_NOSIGNAL); }
+  std::vector<std::uint32_t> rings;  // SET_VRING_ADDR ring indices, in order
+
  private:
   std::string path_;
+  bool client_ = false;
   int listen_ = -1;
   int fd_ = -1;
   std::thread thread_;
@@ -216,6 +296,136 @@ TEST(VhostUserPeerFaultTest, NackWithReplyAckFailsTheStep) {  // F2: REPLY_ACK w
   });
   const Error e = connect_error(b);
   EXPECT_NE(e.message().find("refused SET_MEM_TABLE"), std::string::npos) << e.to_string();
+}
+
+using virtio::feature_bit;
+constexpr std::uint8_t kFeaturesOk = virtio::VIRTIO_CONFIG_S_ACKNOWLEDGE | virtio::VIRTIO_CONFIG_S_DRIVER |
+                                     virtio::VIRTIO_CONFIG_S_FEATURES_OK;
+constexpr VhostUserOptions kShortTimeouts{.connect_timeout = 2000ms, .reply_timeout = 300ms};
+
+// F2: a reply naming another request than the one asked (here the REPLY_ACK of SET_FEATURES)
+// means the two sides are out of step: the connection is closed at once, so no later reply is
+// read against the wrong request, and the features do not stick.
+TEST(VhostUserPeerFaultTest, ReplyOutOfStepClosesTheConnection) {  // F2
+  std::atomic<int> after{-2};
+  FakeBackend b([&](FakeBackend& f) {
+    f.serve({.protocol_features = feature_bit(VHOST_USER_PROTOCOL_F_REPLY_ACK), .ack_with_request = VHOST_USER_GET_FEATURES},
+            [](const Msg& m) { return m.header.request == VHOST_USER_SET_FEATURES; });
+    after = f.count_until_hang_up();
+  });
+  runtime::EventLoop loop;
+  auto t = VhostUserTransport::open({b.path(), false, {}}, loop, kShortTimeouts);
+  ASSERT_TRUE(t) << t.error().to_string();
+  ASSERT_TRUE((*t)->reset());  // the handshake
+  (*t)->set_driver_features(feature_bit(virtio::VIRTIO_F_VERSION_1));
+  EXPECT_FALSE((*t)->connected());
+  (*t)->set_status(kFeaturesOk);
+  EXPECT_FALSE((*t)->status() & virtio::VIRTIO_CONFIG_S_FEATURES_OK);
+  b.join();
+  EXPECT_EQ(after, 0) << "the connection stayed open (-1) or more was sent";
+}
+
+// A backend only speaks when spoken to on this socket: bytes out of turn close the connection
+// (left unread, they would keep the loop from sleeping and be read as the next reply).
+TEST(VhostUserPeerFaultTest, UnsolicitedBytesCloseTheConnection) {  // F2
+  std::atomic<bool> sent{false};
+  std::atomic<int> after{-2};
+  FakeBackend b([&](FakeBackend& f) {
+    f.serve({}, [](const Msg& m) { return m.header.request == VHOST_USER_GET_FEATURES; });
+    const char junk[5] = {1, 2, 3, 4, 5};
+    f.send_raw(junk, sizeof junk);
+    sent = true;
+    after = f.count_until_hang_up();
+  });
+  runtime::EventLoop loop;
+  auto t = VhostUserTransport::open({b.path(), false, {}}, loop, kShortTimeouts);
+  ASSERT_TRUE(t) << t.error().to_string();
+  ASSERT_TRUE((*t)->reset());
+  const auto deadline = std::chrono::steady_clock::now() + 2s;
+  while ((!sent || (*t)->connected()) && std::chrono::steady_clock::now() < deadline) loop.run_once();
+  EXPECT_FALSE((*t)->connected());
+  b.join();
+  EXPECT_EQ(after, 0);
+}
+
+// A NACK of SET_STATUS is the backend refusing the device state: the step fails and the
+// connection is closed, not carried on as if the status had been taken.
+TEST(VhostUserPeerFaultTest, RefusedSetStatusFailsAndClosesTheConnection) {  // F2
+  std::atomic<int> after{-2};
+  FakeBackend b([&](FakeBackend& f) {
+    f.serve({.protocol_features = feature_bit(VHOST_USER_PROTOCOL_F_REPLY_ACK) | feature_bit(VHOST_USER_PROTOCOL_F_STATUS),
+             .nack = VHOST_USER_SET_STATUS},
+            [](const Msg& m) { return m.header.request == VHOST_USER_SET_STATUS; });
+    after = f.count_until_hang_up();
+  });
+  runtime::EventLoop loop;
+  auto t = VhostUserTransport::open({b.path(), false, {}}, loop, kShortTimeouts);
+  ASSERT_TRUE(t) << t.error().to_string();
+  Result<> r = (*t)->reset();
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("refused SET_STATUS"), std::string::npos) << r.error().to_string();
+  EXPECT_FALSE((*t)->connected());
+  b.join();
+  EXPECT_EQ(after, 0);
+}
+
+// F5, F9: a backend that comes back (server mode) with more queue pairs moves the control
+// queue (§5.1.2: it follows the last pair). The engine follows it there; none of our rings is
+// handed to the new backend under an index it takes for something else.
+TEST(VhostUserPeerFaultTest, BackendBackWithMoreQueuePairsNeverGetsOurControlRing) {  // F5
+  const std::string path = "/tmp/netfront-fake-server-" + std::to_string(::getpid()) + ".sock";
+  const std::uint64_t mq = feature_bit(VHOST_USER_PROTOCOL_F_MQ);
+  auto brought_up = [](const Msg& m) {
+    std::uint32_t ring = 0;
+    if (m.payload.size() >= 4) std::memcpy(&ring, m.payload.data(), 4);
+    return m.header.request == VHOST_USER_SET_VRING_ENABLE && ring == 1;
+  };
+  std::atomic<bool> first{false}, second{false};
+  std::vector<std::uint32_t> first_rings, second_rings;
+  FakeBackend b(path, [&](FakeBackend& f) {
+    if (!f.serve({.protocol_features = mq, .queue_pairs = 2}, brought_up)) return;
+    first_rings = f.rings;
+    f.rings.clear();
+    first = true;
+    if (!f.reconnect()) return;
+    // Every ring set up on this connection, until the frontend is done with it.
+    f.serve({.protocol_features = mq, .queue_pairs = 4}, [&](const Msg& m) {
+      if (brought_up(m)) second = true;
+      return false;
+    });
+    second_rings = f.rings;
+  });
+  runtime::EventLoop loop;
+  auto t = VhostUserTransport::open({path, true, {}}, loop, kShortTimeouts);
+  ASSERT_TRUE(t) << t.error().to_string();
+  auto dev = virtio::net::VirtioNetDevice::open(std::move(*t));
+  ASSERT_TRUE(dev) << dev.error().to_string();
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!second && std::chrono::steady_clock::now() < deadline) loop.run_once();
+  ASSERT_TRUE(first);
+  ASSERT_TRUE(second) << "the engine did not bring the device up again";
+  loop.run_until((*dev)->shutdown());
+  dev->reset();  // the connection closes: the backend's script ends
+  b.join();
+  EXPECT_EQ(first_rings, (std::vector<std::uint32_t>{0, 1}));
+  EXPECT_EQ(second_rings, (std::vector<std::uint32_t>{0, 1})) << "a ring of ours went where the backend has another";
+}
+
+// E5, A12 on vhost-user: a backend that never confirms it stopped a ring (GET_VRING_BASE left
+// unanswered) may still be working it. Closing the connection does not prove otherwise, so
+// the rings and the buffers it was given are never freed or reused. The memory stays with
+// the process for good, hence a suite of its own (run alone, see dpdk_main.cpp).
+TEST(AbandonedDeviceVhostUserTest, RingStopNeverConfirmedKeepsItsRingsAndBuffers) {  // A12, E5
+  FakeBackend b([](FakeBackend& f) { f.serve({.ignore_get_vring_base = true}); });
+  runtime::EventLoop loop;
+  auto t = VhostUserTransport::open({b.path(), false, {}}, loop, kShortTimeouts);
+  ASSERT_TRUE(t) << t.error().to_string();
+  auto dev = virtio::net::VirtioNetDevice::open(std::move(*t));
+  ASSERT_TRUE(dev) << dev.error().to_string();
+  const unsigned posted = rte_mempool_in_use_count((*dev)->rx_pool());
+  ASSERT_GT(posted, 0u);
+  loop.run_until((*dev)->shutdown());
+  EXPECT_EQ(rte_mempool_in_use_count((*dev)->rx_pool()), posted) << "buffers a running backend may write went back";
 }
 
 }  // namespace

@@ -538,6 +538,7 @@ void VirtioNetDevice::recover_held() {
     return;
   }
   Result<> r = negotiate();
+  if (r) r = follow_config();
   if (r) r = start_queues();
   if (!r && r.error().is_disconnected()) {
     // The device went away while we reset it (a vhost-user backend that died again): keep
@@ -553,6 +554,27 @@ void VirtioNetDevice::recover_held() {
     return;
   }
   log.info("{}: back after reset", transport_->describe());
+}
+
+// After a reset the configuration is read again: a restarted vhost-user backend may have
+// another number of queue pairs, which moves the control queue (§5.1.2). The pairs in use stay
+// where they are if the device still has them; the control queue follows to its new index, so
+// no ring of ours ever stands where the device expects another. A new MTU would change what
+// the receive buffers must hold, and is refused.
+Result<> VirtioNetDevice::follow_config() {
+  auto c = read_net_config(*transport_, features_);
+  if (!c) return std::move(c).error();
+  if (c->mtu != config_.mtu)
+    return Error::unknown("device MTU changed across a reset: was " + std::to_string(config_.mtu) + ", now " +
+                          std::to_string(c->mtu));
+  config_.link_up = c->link_up;
+  if (c->max_queue_pairs == config_.max_queue_pairs) return Ok{};
+  runtime::logger("net").info("{}: the device has {} queue pairs now, {} before", transport_->describe(), c->max_queue_pairs,
+                              config_.max_queue_pairs);
+  config_.max_queue_pairs = c->max_queue_pairs;
+  if (auto r = check_queue_pairs(); !r) return r;
+  control_.reset();
+  return create_control_queue();
 }
 
 io<void> VirtioNetDevice::shutdown() {

@@ -80,6 +80,7 @@ class VirtioNetDevice final : public drivers::NetDevice, public runtime::Poller 
   Result<> negotiate();
   Result<> initialize();
   Result<> check_queue_pairs() const;
+  Result<> follow_config();
   Result<> create_queues();
   Result<> create_control_queue();
   Result<> start_queues();

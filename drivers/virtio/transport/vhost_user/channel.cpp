@@ -160,15 +160,15 @@ Result<> Channel::call(Request request, std::span<const std::byte> payload, std:
   return receive_reply(request, reply);
 }
 
-bool Channel::peer_gone() {
-  if (fd_ < 0) return true;
+Channel::Unasked Channel::unasked() {
+  if (fd_ < 0) return Unasked::Closed;
   pollfd p{fd_, POLLIN | POLLRDHUP, 0};
-  if (::poll(&p, 1, 0) <= 0) return false;
-  if (p.revents & (POLLHUP | POLLERR | POLLRDHUP)) return true;
-  // Readable with nothing asked: either EOF or a message we never requested (ignored).
+  if (::poll(&p, 1, 0) <= 0) return Unasked::Nothing;
+  if (p.revents & (POLLHUP | POLLERR | POLLRDHUP)) return Unasked::Closed;
   std::byte b;
   const ssize_t n = ::recv(fd_, &b, 1, MSG_PEEK | MSG_DONTWAIT);
-  return n == 0;
+  if (n == 0) return Unasked::Closed;
+  return n > 0 ? Unasked::Bytes : Unasked::Nothing;
 }
 
 

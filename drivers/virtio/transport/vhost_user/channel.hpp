@@ -39,8 +39,10 @@ class Channel {
   // Request and reply in one.
   Result<> call(Request request, std::span<const std::byte> payload, std::span<std::byte> reply);
 
-  // True if the peer has closed or reset the connection (checked without blocking).
-  bool peer_gone();
+  // What the socket holds while no reply is awaited (checked without blocking): nothing, the
+  // end of the connection, or bytes nobody asked for.
+  enum class Unasked { Nothing, Closed, Bytes };
+  Unasked unasked();
 
   void set_timeout(std::chrono::milliseconds t) noexcept { timeout_ = t; }
 

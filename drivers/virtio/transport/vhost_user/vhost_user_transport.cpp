@@ -93,9 +93,11 @@ void VhostUserTransport::watch_channel() {
                                                         [this](std::uint32_t) { on_channel_event(); });
 }
 
-// F1: the backend went away. The rings stay ours and nobody else touches them now; the link
-// goes down, and in server mode a new backend may come.
-void VhostUserTransport::lost_backend(const char* why) {
+// F1, F2: the backend went away, or it and we no longer agree on where the conversation is.
+// The connection is closed either way (vhost-user.rst: a front-end that "receives a wrong
+// reply ... will close the connection"); the link goes down, and in server mode a new backend
+// may come. The rings are ours again unless a ring's stop was never confirmed (stop_rings).
+void VhostUserTransport::lost_backend(std::string_view why) {
   if (!channel_.open()) return;
   runtime::logger("vhost").warn("{}: backend lost ({})", describe(), why);
   channel_watch_.reset();
@@ -106,14 +108,24 @@ void VhostUserTransport::lost_backend(const char* why) {
   ++generation_;
 }
 
+// Nothing is asked of us on this socket (messages a backend starts have a channel of their
+// own, which netfront does not negotiate) and replies are read as they are awaited, so a
+// readable socket here is the end of the connection or bytes out of turn. Left unread, the
+// latter would keep the loop awake and be taken for the next reply.
 void VhostUserTransport::on_channel_event() {
-  if (channel_.peer_gone()) lost_backend("connection closed");
+  switch (channel_.unasked()) {
+    case Channel::Unasked::Nothing: return;
+    case Channel::Unasked::Closed: return lost_backend("connection closed");
+    case Channel::Unasked::Bytes: return lost_backend("it sent bytes nobody asked for");
+  }
 }
 
 void VhostUserTransport::on_listen_event() {
   // The channel is used blocking, with poll-based timeouts (the listening socket is not).
   const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
   if (fd < 0) return;
+  // The backend that is going may not have been seen to go yet (both events in one round).
+  if (channel_.open() && channel_.unasked() == Channel::Unasked::Closed) lost_backend("connection closed");
   if (channel_.open()) {
     ::close(fd);  // one backend at a time
     return;
@@ -126,28 +138,36 @@ void VhostUserTransport::on_listen_event() {
   runtime::logger("vhost").info("{}: backend connected again", describe());
 }
 
+// Every exchange with the backend goes through request() or call(): whatever goes wrong (a
+// failed send; a reply that is late, malformed, for another request or of another size; a
+// NACK) closes the connection before the error is returned, so no later reply can be read out
+// of step.
 Result<> VhostUserTransport::request(Request r, std::span<const std::byte> payload, std::span<const int> fds) {
   const bool ack = protocol_features_ & feature_bit(VHOST_USER_PROTOCOL_F_REPLY_ACK);
-  auto sent = channel_.send(r, payload, fds, ack);
-  if (!sent) {
-    lost_backend("send failed");
-    return sent;
+  Result<> done = channel_.send(r, payload, fds, ack);
+  if (done && ack) {
+    std::uint64_t status = 0;
+    done = channel_.receive_reply(r, std::as_writable_bytes(std::span(&status, 1)));
+    if (done && status != 0) done = Error::unknown("backend refused " + std::string(request_name(r)));  // F2: NACK
   }
-  if (!ack) return Ok{};
-  std::uint64_t status = 0;
-  if (auto rep = channel_.receive_reply(r, std::as_writable_bytes(std::span(&status, 1))); !rep) return rep;
-  if (status != 0) return Error::unknown("backend refused " + std::string(request_name(r)));  // F2: NACK
-  return Ok{};
+  if (!done) lost_backend(done.error().message());
+  return done;
+}
+
+Result<> VhostUserTransport::call(Request r, std::span<const std::byte> payload, std::span<std::byte> reply) {
+  Result<> done = channel_.call(r, payload, reply);
+  if (!done) lost_backend(done.error().message());
+  return done;
 }
 
 Result<std::uint64_t> VhostUserTransport::get_u64(Request r) {
   std::uint64_t v = 0;
-  if (auto rep = channel_.call(r, {}, std::as_writable_bytes(std::span(&v, 1))); !rep) return std::move(rep).error();
+  if (auto rep = call(r, {}, std::as_writable_bytes(std::span(&v, 1))); !rep) return std::move(rep).error();
   return v;
 }
 
 Result<> VhostUserTransport::handshake() {
-  if (auto r = channel_.send(VHOST_USER_SET_OWNER, {}); !r) return r;
+  if (auto r = request(VHOST_USER_SET_OWNER, {}); !r) return r;
   auto features = get_u64(VHOST_USER_GET_FEATURES);
   if (!features) return std::move(features).error();
   backend_features_ = *features;
@@ -157,7 +177,7 @@ Result<> VhostUserTransport::handshake() {
     auto offered = get_u64(VHOST_USER_GET_PROTOCOL_FEATURES);
     if (!offered) return std::move(offered).error();
     const std::uint64_t chosen = *offered & kProtocolFeatures;
-    if (auto r = channel_.send(VHOST_USER_SET_PROTOCOL_FEATURES, bytes_of(chosen)); !r) return r;
+    if (auto r = request(VHOST_USER_SET_PROTOCOL_FEATURES, bytes_of(chosen)); !r) return r;
     protocol_features_ = chosen;
     if (chosen & feature_bit(VHOST_USER_PROTOCOL_F_MQ)) {
       auto n = get_u64(VHOST_USER_GET_QUEUE_NUM);
@@ -172,18 +192,27 @@ Result<> VhostUserTransport::handshake() {
 }
 
 void VhostUserTransport::stop_rings() {
-  // E5: GET_VRING_BASE stops a ring; only then may its memory be reused or freed.
+  // E5: GET_VRING_BASE stops a ring; only then may its memory be reused or freed. A backend
+  // that ends the connection instead has let go of the memory table with it. One that answers
+  // late, wrongly or for another ring may still be working the ring: its memory stays its own
+  // (revoke_dma() says so, and the engine never reuses it).
   for (std::size_t i = 0; i < ring_started_.size() && channel_.open(); ++i) {
     if (!ring_started_[i]) continue;
-    VringState state{static_cast<std::uint32_t>(i), 0};
-    if (!channel_.call(VHOST_USER_GET_VRING_BASE, bytes_of(state), std::as_writable_bytes(std::span(&state, 1))))
-      lost_backend("GET_VRING_BASE failed");
     ring_started_[i] = false;
+    VringState state{static_cast<std::uint32_t>(i), 0};
+    Result<> r = channel_.call(VHOST_USER_GET_VRING_BASE, bytes_of(state), std::as_writable_bytes(std::span(&state, 1)));
+    if (r && state.index != i) r = Error::unknown("GET_VRING_BASE reply names ring " + std::to_string(state.index) +
+                                                  ", not " + std::to_string(i));
+    if (!r) {
+      if (!r.error().is_disconnected()) stop_unconfirmed_ = true;
+      lost_backend(r.error().message());
+    }
   }
 }
 
 Result<> VhostUserTransport::reset() {
   stop_rings();
+  if (stop_unconfirmed_) return Error::unknown("the backend did not confirm that it stopped its rings");
   control_.reset();
   status_ = 0;
   features_accepted_ = false;
@@ -196,17 +225,18 @@ Result<> VhostUserTransport::reset() {
       return r;
     }
   }
-  if (protocol_features_ & feature_bit(VHOST_USER_PROTOCOL_F_STATUS)) (void)request(VHOST_USER_SET_STATUS, bytes_of(std::uint64_t{0}));
+  if (protocol_features_ & feature_bit(VHOST_USER_PROTOCOL_F_STATUS))
+    if (auto r = request(VHOST_USER_SET_STATUS, bytes_of(std::uint64_t{0})); !r) return r;
   return Ok{};
 }
 
 // The backend's use of our memory rests on the connection (the memory table and the rings
 // are per connection, vhost-user.rst "Ring states"): once it is closed, the rings are ours
-// again. What it already mapped it could still touch, as with any shared memory; a backend
-// is not the process's keeper, and nothing short of ending it can stop that.
+// again, unless the backend never confirmed it stopped one (stop_rings): it may be working
+// it still, so nothing it was given may be reused.
 bool VhostUserTransport::revoke_dma() noexcept {
   lost_backend("reset not confirmed");
-  return true;
+  return !stop_unconfirmed_;
 }
 
 std::uint8_t VhostUserTransport::status() {
@@ -216,9 +246,11 @@ std::uint8_t VhostUserTransport::status() {
 void VhostUserTransport::set_status(std::uint8_t status) {
   // FEATURES_OK only sticks if the backend took SET_FEATURES (§3.1.1 step 6 re-reads it).
   if ((status & VIRTIO_CONFIG_S_FEATURES_OK) && !features_accepted_) status &= ~VIRTIO_CONFIG_S_FEATURES_OK;
-  status_ = status;
+  // A backend that refuses the status (or fails to answer) is gone (request closed the
+  // connection) and the status stays as it was: FEATURES_OK then does not stick (A1).
   if (channel_.open() && (protocol_features_ & feature_bit(VHOST_USER_PROTOCOL_F_STATUS)))
-    (void)request(VHOST_USER_SET_STATUS, bytes_of(std::uint64_t{status}));
+    if (!request(VHOST_USER_SET_STATUS, bytes_of(std::uint64_t{status}))) return;
+  status_ = status;
 }
 
 std::uint64_t VhostUserTransport::device_features() {
@@ -255,7 +287,7 @@ void VhostUserTransport::read_config(std::size_t offset, std::span<std::byte> ou
   for (std::size_t i = 0; i < out.size(); ++i) out[i] = offset + i < net::kConfigSize ? config[offset + i] : std::byte{0};
 }
 
-std::uint16_t VhostUserTransport::control_index() const noexcept {
+std::uint32_t VhostUserTransport::control_index() const noexcept {
   return net::control_queue_index(driver_features_, queue_pairs_);
 }
 

@@ -13,9 +13,11 @@
 
 #include <memory>
 #include <optional>
+#include <string_view>
 #include <vector>
 
 #include "drivers/virtio/device_side/net_control_server.hpp"
+#include "drivers/virtio/net/net_spec.hpp"
 #include "drivers/virtio/transport/transport.hpp"
 #include "drivers/virtio/transport/vhost_user/channel.hpp"
 #include "netfront/device_id.hpp"
@@ -45,7 +47,7 @@ class VhostUserTransport final : public transport::Transport {
   std::uint32_t config_generation() override { return generation_; }
   std::size_t config_size() const override;
   void read_config(std::size_t offset, std::span<std::byte> out) override;
-  std::uint16_t queue_count() override { return static_cast<std::uint16_t>(2 * queue_pairs_ + 1); }
+  std::uint16_t queue_count() override { return net::queue_count_of(queue_pairs_); }
   std::uint16_t queue_max_size(std::uint16_t index) override { return index < queue_count() ? 32768 : 0; }
   Result<> enable_queue(const transport::QueueSetup& setup) override;
   bool notify(std::uint16_t index) noexcept override;
@@ -60,14 +62,15 @@ class VhostUserTransport final : public transport::Transport {
   VhostUserTransport(const VhostUserAddress& address, runtime::EventLoop& loop, const VhostUserOptions& options);
   Result<> handshake();
   Result<> request(Request r, std::span<const std::byte> payload, std::span<const int> fds = {});
+  Result<> call(Request r, std::span<const std::byte> payload, std::span<std::byte> reply);
   Result<std::uint64_t> get_u64(Request r);
   Result<> accept_backend(std::chrono::milliseconds timeout);
   void watch_channel();
   void on_channel_event();
   void on_listen_event();
-  void lost_backend(const char* why);
+  void lost_backend(std::string_view why);
   void stop_rings();
-  std::uint16_t control_index() const noexcept;
+  std::uint32_t control_index() const noexcept;
   std::uint8_t control_command(std::uint8_t cls, std::uint8_t command, std::span<const std::byte> data);
   Result<> enable_ring(std::uint16_t index, bool enable);
 
@@ -84,6 +87,7 @@ class VhostUserTransport final : public transport::Transport {
   std::uint64_t driver_features_ = 0;
   bool features_accepted_ = false;
   bool mem_table_sent_ = false;
+  bool stop_unconfirmed_ = false;  // a ring's GET_VRING_BASE went unanswered: its memory stays the backend's
   unsigned queue_pairs_ = 1;
   std::uint8_t status_ = 0;
   std::uint32_t generation_ = 0;
