@@ -46,6 +46,9 @@ EventLoop::EventLoop(LoopConfig config) : config_(config), previous_current_(tls
 
 EventLoop::~EventLoop() {
   for (Timer* t : timers_) t->heap_index_ = Timer::kNotArmed;
+  {
+    std::lock_guard lock(posted_mutex_);  // a post() still writing its wake-up finishes first
+  }
   ::close(wake_fd_);
   ::close(epoll_fd_);
   if (tls_current_loop == this) tls_current_loop = previous_current_;
@@ -127,12 +130,13 @@ unsigned EventLoop::check_fds(int timeout_ms) {
   return work + run_posted();
 }
 
+// The wake-up is written under the lock: the posted task may stop the loop, whose thread may
+// then destroy it (closing wake_fd_) as soon as it can take the lock, so nothing of the loop is
+// touched here after the lock is let go.
 void EventLoop::post(std::function<void()> fn) {
-  {
-    std::lock_guard lock(posted_mutex_);
-    posted_.push_back(std::move(fn));
-    has_posted_.store(true, std::memory_order_release);
-  }
+  std::lock_guard lock(posted_mutex_);
+  posted_.push_back(std::move(fn));
+  has_posted_.store(true, std::memory_order_release);
   const std::uint64_t one = 1;
   [[maybe_unused]] auto r = ::write(wake_fd_, &one, sizeof one);
 }

@@ -3,6 +3,7 @@
 #include "netfront/netif.hpp"
 
 #include <array>
+#include <atomic>
 #include <mutex>
 #include <vector>
 
@@ -79,8 +80,7 @@ struct Netif::State final : drivers::FrameSink, drivers::TelemetrySource {
   }
 
   io<void> disconnect() {
-    if (disconnected) co_return;
-    disconnected = true;
+    if (disconnected.exchange(true, std::memory_order_relaxed)) co_return;
     device->set_sink(nullptr);
     co_await device->shutdown();
     finish(device_listener);
@@ -107,7 +107,9 @@ struct Netif::State final : drivers::FrameSink, drivers::TelemetrySource {
   std::unique_ptr<drivers::NetDevice> device;
   std::size_t max_frame;  // MTU + Ethernet header; a device's MTU is read once, at bring-up
   unsigned queue_count;   // fixed at bring-up; checked on every write
-  bool disconnected = false;
+  // Written on the Netif's thread, read by writers on the loops of handed-over pairs, which
+  // may be writing while disconnect begins (relaxed: the device's own pause orders the rest).
+  std::atomic<bool> disconnected{false};
   Listener device_listener;
   std::vector<Listener> queue_listeners;
   std::vector<runtime::EventLoop*> queue_owners;  // per pair: where it was handed, or nullptr
@@ -163,7 +165,7 @@ io<void> Netif::disconnect() {
 // E1 of the reliability checklist: bad frames are refused before anything touches the ring.
 // HOT PATH: the success case is two comparisons; the error is built out of line.
 bool Netif::frame_ok(std::size_t pieces, std::size_t length) const noexcept {
-  return state_ && !state_->disconnected && pieces - 1 < kMaxWritevPieces && length >= kEthernetHeaderLength &&
+  return state_ && !state_->disconnected.load(std::memory_order_relaxed) && pieces - 1 < kMaxWritevPieces && length >= kEthernetHeaderLength &&
          length <= state_->max_frame;
 }
 
@@ -192,8 +194,16 @@ Result<> Netif::run_queue_on(unsigned queue, runtime::EventLoop& loop) {
   if (queue >= state_->queues()) return state_->no_such_queue(queue);
   if (state_->queue_listeners[queue].handler)
     return Error::unknown("queue pair " + std::to_string(queue) + " has a listen running; hand it over before using it");
-  if (auto r = state_->device->hand_over(queue, loop); !r) return r;
-  if (&loop != runtime::EventLoop::current()) state_->queue_owners[queue] = &loop;
+  // Where its frames go is known before the pair is posted to that loop, whose first frame
+  // may come at once (on_frame reads queue_owners there).
+  if (state_->queue_owners[queue])
+    return Error::unknown("queue pair " + std::to_string(queue) + " was handed over already");
+  const bool foreign = &loop != runtime::EventLoop::current();
+  if (foreign) state_->queue_owners[queue] = &loop;
+  if (auto r = state_->device->hand_over(queue, loop); !r) {
+    if (foreign) state_->queue_owners[queue] = nullptr;
+    return r;
+  }
   return Ok{};
 }
 

@@ -321,6 +321,27 @@ TEST_F(MultiQueueThreadsTest, DeviceResetWhileAPairRunsElsewhereResumesItThere) 
   disconnect_and_check_buffers();
 }
 
+// Frames may be waiting on a pair's ring when it is handed over, and its new loop delivers them
+// before anything else is posted to it. They are that pair's (its own listen, or dropped while
+// it has none), never the device listen's, which belongs to this thread. Under
+// ThreadSanitizer (suite 'threads') this also shows where the pair's frames go is published
+// before the pair is.
+TEST_F(MultiQueueThreadsTest, FramesWaitingWhenAPairIsHandedOverStayWithThatPair) {
+  const auto here = std::this_thread::get_id();
+  std::atomic<unsigned> elsewhere{0};
+  auto listening = rig_.netif->listen([&](Buffer) {
+    if (std::this_thread::get_id() != here) elsewhere.fetch_add(1);
+    return make_ready_io();
+  });
+  for (unsigned i = 0; i < 50; ++i) ASSERT_TRUE(rig_.device->inject(1, LoopRig::expected(100, i)));
+  ASSERT_TRUE(rig_.netif->queue(1).run_on(thread_->loop()));
+  run_until([&] { return rig_.netif->queue(1).get_stats_counters().rx_drops >= 50; });
+  EXPECT_EQ(rig_.netif->queue(1).get_stats_counters().rx_drops, 50u);  // no listen of its own yet
+  EXPECT_EQ(elsewhere.load(), 0u) << "the device listen ran on the pair's thread";
+  rig_.loop.run_until(rig_.netif->disconnect());
+  EXPECT_TRUE(listening.ready());
+}
+
 TEST_F(MultiQueueThreadsTest, HandingOverAPairInUseOrTwiceIsRefused) {
   auto listening = rig_.netif->queue(1).listen([](Buffer) { return make_ready_io(); });
   auto r = rig_.netif->queue(1).run_on(thread_->loop());
