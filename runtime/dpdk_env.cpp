@@ -144,17 +144,22 @@ Result<> start_once(const DpdkConfig& config) {
   unsigned memory_mb = config.memory_mb;
   if (const char* v = std::getenv("NETFRONT_MEMORY_MB")) memory_mb = static_cast<unsigned>(std::strtoul(v, nullptr, 10));
   if (memory_mb < 64) return Error::unknown("DPDK memory of " + std::to_string(memory_mb) + " MiB is too small (need >= 64)");
+  unsigned device_mb = config.device_memory_mb;
+  if (const char* v = std::getenv("NETFRONT_DEVICE_MEMORY_MB")) device_mb = static_cast<unsigned>(std::strtoul(v, nullptr, 10));
+  if (device_mb < 8) return Error::unknown("device memory of " + std::to_string(device_mb) + " MiB is too small (need >= 8)");
 
   const MemoryBacking requested = memory_from_env(config.memory);
   const unsigned long long huge_free = free_hugepage_bytes();
   const auto huge_mounts = hugetlbfs_mounts();
   const bool huge_mounted = !huge_mounts.empty();
-  const MemoryBacking chosen = DpdkEnv::choose_memory(requested, memory_mb, huge_free, huge_mounted);
+  // Device memory comes from the same pages (one set per NUMA node).
+  const unsigned wanted_mb = memory_mb + device_mb * static_cast<unsigned>(numa::nodes());
+  const MemoryBacking chosen = DpdkEnv::choose_memory(requested, wanted_mb, huge_free, huge_mounted);
   if (requested == MemoryBacking::Hugepages && chosen != MemoryBacking::Hugepages)
     return Error::unknown("hugepages were requested but " +
                           std::string(huge_mounted ? "only " + std::to_string(huge_free >> 20) + " MiB are free"
                                                    : "no hugetlbfs is mounted") +
-                          " (need " + std::to_string(memory_mb) + " MiB)");
+                          " (need " + std::to_string(wanted_mb) + " MiB)");
 
   std::vector<std::string>& args = s.argv_storage;
   args = {"netfront", "--lcores", lcore_map(config.pin_cpu), "--no-pci", "--log-level", "5"};
@@ -193,7 +198,7 @@ Result<> start_once(const DpdkConfig& config) {
   if (rte_eal_init(static_cast<int>(argv.size() - 1), argv.data()) < 0)
     return Error::unknown("DPDK EAL initialisation failed (" + std::string(rte_strerror(rte_errno)) + "); arguments: " + joined);
 
-  s.info = DpdkEnvInfo{chosen, memory_mb, args};
+  s.info = DpdkEnvInfo{chosen, memory_mb, device_mb, args};
   log.info("DPDK up: {} MiB of {} memory", memory_mb, chosen == MemoryBacking::Hugepages ? "hugepage" : "memfd");
   if (telemetry) log.info("telemetry: dpdk-telemetry.py -f {} (then /netfront/list, /netfront/stats,N)", prefix);
   return Ok{};

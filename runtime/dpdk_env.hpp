@@ -5,8 +5,9 @@
 // per memseg list, unlinked at once, so nothing stale is left behind); otherwise anonymous
 // memfd-backed 4 KiB pages (`--no-huge`). Both can be shared with a vhost-user backend by fd.
 // Everything can be overridden: DpdkConfig fields, or the environment variables
-// NETFRONT_MEMORY=auto|hugepages|memfd, NETFRONT_MEMORY_MB=N and NETFRONT_EAL_ARGS="..."
-// (appended last, so they win).
+// NETFRONT_MEMORY=auto|hugepages|memfd, NETFRONT_MEMORY_MB=N, NETFRONT_DEVICE_MEMORY_MB=N and
+// NETFRONT_EAL_ARGS="..." (appended last, so they win). Hugepages are chosen when enough are
+// free for both DPDK's memory and the device memory.
 #pragma once
 
 #include <optional>
@@ -21,7 +22,11 @@ enum class MemoryBacking { Auto, Hugepages, Memfd };
 
 struct DpdkConfig {
   MemoryBacking memory = MemoryBacking::Auto;
+  // DPDK's own memory: mbuf headers, mempools, everything no device is given.
   unsigned memory_mb = 256;
+  // Device memory per NUMA node (runtime/device_memory.hpp): rings and the data rooms of
+  // every packet buffer, the only memory a device is given. Of the same backing as DPDK's.
+  unsigned device_memory_mb = 256;
   // Pin the main lcore to this CPU; unset: it may run on any CPU the process is allowed.
   std::optional<unsigned> pin_cpu;
   // DPDK's telemetry socket, where netfront devices and their counters are served
@@ -33,6 +38,7 @@ struct DpdkConfig {
 struct DpdkEnvInfo {
   MemoryBacking memory = MemoryBacking::Auto;  // what was chosen (never Auto once started)
   unsigned memory_mb = 0;
+  unsigned device_memory_mb = 0;
   std::vector<std::string> eal_args;
 };
 

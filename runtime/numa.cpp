@@ -41,6 +41,10 @@ namespace {
 [[maybe_unused]] const bool kAllowedReadAtStart = !allowed_cpus().empty();
 }  // namespace
 
+void bind_memory(void* start, std::size_t size, int node) noexcept {
+  if (nodes() > 1 && node >= 0) numa_tonode_memory(start, size, node);
+}
+
 std::vector<unsigned> cpus_of_node(int node) {
   std::vector<unsigned> cpus;
   for (unsigned c : allowed_cpus())

@@ -3,6 +3,7 @@
 // node 0 and every CPU belongs to it, so callers need no special case.
 #pragma once
 
+#include <cstddef>
 #include <vector>
 
 namespace netfront::runtime::numa {
@@ -20,5 +21,8 @@ int current_node() noexcept;
 const std::vector<unsigned>& allowed_cpus();
 // The CPUs of `node` among those, in ascending order (all of them without NUMA).
 std::vector<unsigned> cpus_of_node(int node);
+// Pages of [start, start + size) not yet touched come from `node` (nothing without NUMA or
+// with a single node).
+void bind_memory(void* start, std::size_t size, int node) noexcept;
 
 }  // namespace netfront::runtime::numa

@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <span>
 #include <stdexcept>
 #include <utility>
@@ -21,6 +22,10 @@
 #include "netfront/result.hpp"
 
 namespace netfront {
+
+namespace runtime {
+class DeviceBlock;
+}
 
 class Buffer {
  public:
@@ -171,7 +176,7 @@ class PageAlignedBuffer {
 };
 
 // A pool of page-aligned buffers of a fixed number of pages: mbufs whose data rooms are
-// pinned, page-aligned chunks of one DMA-able memory zone (rte_pktmbuf_pool_create_extbuf).
+// pinned, page-aligned chunks of device memory (rte_pktmbuf_pool_create_extbuf).
 class PagePool {
  public:
   static Result<PagePool> create(std::size_t pages_per_buffer, unsigned count);
@@ -184,10 +189,9 @@ class PagePool {
   unsigned in_use() const noexcept { return rte_mempool_in_use_count(pool_); }
 
  private:
-  PagePool(rte_mempool* pool, const struct rte_memzone* zone, std::size_t bytes) noexcept
-      : pool_(pool), zone_(zone), bytes_(bytes) {}
+  PagePool(rte_mempool* pool, std::unique_ptr<runtime::DeviceBlock> memory, std::size_t bytes) noexcept;
   rte_mempool* pool_ = nullptr;
-  const struct rte_memzone* zone_ = nullptr;
+  std::unique_ptr<runtime::DeviceBlock> memory_;  // the data rooms, freed after the pool
   std::size_t bytes_ = 0;
 };
 

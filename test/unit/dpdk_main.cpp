@@ -2,9 +2,10 @@
 // failure to start is one clear error instead of every test failing on its own.
 //
 // Memory is memfd-backed and of a fixed size whatever the machine has (hugepages reserved by a
-// benchmark or not), so a test sees the same budget everywhere; NETFRONT_MEMORY and
-// NETFRONT_MEMORY_MB still override it for a run by hand. Each test must give back the DPDK
-// memory it took (MemoryReturned below): a test that did not would make later tests of the
+// benchmark or not), so a test sees the same budget everywhere: 256 MiB for DPDK, 256 MiB of
+// device memory; NETFRONT_MEMORY, NETFRONT_MEMORY_MB and NETFRONT_DEVICE_MEMORY_MB still
+// override it for a run by hand. Each test must give back the DPDK and device memory it took
+// (MemoryReturned below): a test that did not would make later tests of the
 // same process fail for want of memory, and pass when run alone. Tests that leave memory to a
 // device on purpose (A12) are in suites named AbandonedDevice*, which meson runs one case per
 // process (test/unit/meson.build).
@@ -16,6 +17,7 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "runtime/device_memory.hpp"
 #include "runtime/dpdk_env.hpp"
 
 namespace {
@@ -56,16 +58,22 @@ class MemoryReturned : public testing::EmptyTestEventListener {
       std::exit(1);
     }
   }
-  void OnTestStart(const testing::TestInfo&) override { before_ = dpdk_heap_in_use(); }
+  void OnTestStart(const testing::TestInfo&) override {
+    before_ = dpdk_heap_in_use();
+    device_before_ = netfront::runtime::DeviceMemory::in_use();
+  }
   // The test is still the current one here, so a failure is recorded against it.
   void OnTestEnd(const testing::TestInfo& info) override {
     if (abandons_memory(info)) return;
-    const std::size_t after = dpdk_heap_in_use();
+    const std::size_t after = dpdk_heap_in_use(), device_after = netfront::runtime::DeviceMemory::in_use();
     if (after > before_ + kSlack)
       ADD_FAILURE() << "the test kept " << (after - before_) / 1024
                     << " KiB of DPDK memory: later tests in this process would have less";
+    if (device_after > device_before_)
+      ADD_FAILURE() << "the test kept " << (device_after - device_before_) / 1024
+                    << " KiB of device memory: later tests in this process would have less";
   }
-  std::size_t before_ = 0;
+  std::size_t before_ = 0, device_before_ = 0;
 };
 
 }  // namespace
@@ -75,6 +83,7 @@ int main(int argc, char** argv) {
   netfront::runtime::DpdkConfig config;
   config.memory = netfront::runtime::MemoryBacking::Memfd;
   config.memory_mb = kTestMemoryMb;
+  config.device_memory_mb = kTestMemoryMb;
   if (auto started = netfront::runtime::DpdkEnv::start(config); !started) {
     fprintf(stderr, "DPDK did not start: %s\n", started.error().to_string().c_str());
     return 1;

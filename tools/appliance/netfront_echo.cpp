@@ -9,6 +9,7 @@
 //                   netfront.path=vfio|uio (default: vfio if the guest has an IOMMU)
 //                   netfront.ip=A.B.C.D (default 10.0.2.15, QEMU user networking's guest)
 //                   netfront.port=N (default 7)  netfront.hugepages=N (default 96)
+//                   netfront.memory_mb=N, netfront.device_memory_mb=N (default 64 each)
 //                   netfront.bind=0 (leave the NIC's driver alone)
 //                   netfront.queues=N (queue pairs, each answering on itself; default 1)
 // Stop: the line "stop" on the console (standard input), SIGINT or SIGTERM.
@@ -43,8 +44,11 @@ struct Options {
   std::string bind = "1";
   std::string ip = "10.0.2.15";
   std::uint16_t port = 7;
+  // 192 MiB of hugepages: DPDK's memory (mbuf headers, mempools) and the device memory
+  // (rings and the receive pool's data rooms, about 18 MiB a device) both come from them.
   unsigned hugepages = 96;
-  unsigned memory_mb = 128;
+  unsigned memory_mb = 64;
+  unsigned device_memory_mb = 64;
   unsigned queues = 1;  // queue pairs: each answers what arrives on it
 };
 
@@ -83,6 +87,7 @@ void apply_kernel_options(Options& o, const std::map<std::string, std::string>& 
   if (auto* v = get("port")) o.port = static_cast<std::uint16_t>(std::stoul(*v));
   if (auto* v = get("hugepages")) o.hugepages = static_cast<unsigned>(std::stoul(*v));
   if (auto* v = get("memory_mb")) o.memory_mb = static_cast<unsigned>(std::stoul(*v));
+  if (auto* v = get("device_memory_mb")) o.device_memory_mb = static_cast<unsigned>(std::stoul(*v));
   if (auto* v = get("queues")) o.queues = static_cast<unsigned>(std::stoul(*v));
 }
 
@@ -150,6 +155,7 @@ io<void> send_reply(NetifQueue queue, Buffer reply, std::uint64_t& failed) {
 io<int> serve(runtime::EventLoop& loop, const Options& o, bool as_init) {
   runtime::DpdkConfig dpdk;
   dpdk.memory_mb = o.memory_mb;
+  dpdk.device_memory_mb = o.device_memory_mb;
   if (as_init) dpdk.memory = runtime::MemoryBacking::Hugepages;
   if (auto r = runtime::DpdkEnv::start(dpdk); !r) {
     say("DPDK: %s", r.error().to_string().c_str());

@@ -1,10 +1,10 @@
 #include "drivers/virtio/device_side/device_ring.hpp"
 
-#include <rte_memory.h>
 
 #include "drivers/virtio/ring/ring_layout.hpp"
 #include "drivers/virtio/ring/shared_memory.hpp"
 #include "drivers/virtio/virtio_spec.hpp"
+#include "runtime/device_memory.hpp"
 #include "runtime/log.hpp"
 
 namespace netfront::virtio::device_side {
@@ -12,13 +12,12 @@ namespace {
 
 using namespace ring;
 
-// A driver address is only followed if all of it lies in DPDK memory: a device must never be
-// steered outside the memory it was given.
+// A driver address is only followed if all of it lies in the device memory the driver gave
+// (the regions a vhost-user backend is handed): a device must never be steered outside it.
 std::byte* translate(std::uint64_t addr, std::uint32_t len) {
-  auto* p = reinterpret_cast<void*>(addr);
-  if (addr == 0 || !rte_mem_virt2memseg(p, nullptr)) return nullptr;
-  if (len > 0 && !rte_mem_virt2memseg(reinterpret_cast<char*>(p) + len - 1, nullptr)) return nullptr;
-  return static_cast<std::byte*>(p);
+  auto* p = reinterpret_cast<std::byte*>(addr);
+  if (addr == 0 || !runtime::DeviceMemory::contains(p, len)) return nullptr;
+  return p;
 }
 
 // §2.7.5.3 / §2.8.19: the table a descriptor with VIRTQ_DESC_F_INDIRECT points at, checked

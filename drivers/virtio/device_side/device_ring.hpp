@@ -2,8 +2,8 @@
 // transport serves itself (vhost-user): it finds the chains the driver made available and hands buffers back as used, following the device rules of virtio 1.2
 // §2.7 (split) and §2.8 (packed). It is written from the spec independently of the driver's
 // rings, so the two sides check each other. Addresses are the driver's virtual addresses
-// (both users run in IOVA-as-VA mode) and each one is checked against DPDK memory
-// before it is touched.
+// (both users run in IOVA-as-VA mode) and each one is checked against the driver's device
+// memory (what a vhost-user backend is given) before it is touched.
 #pragma once
 
 #include <cstddef>

@@ -1,5 +1,6 @@
-// Memory the device reaches by DMA (rings, shared headers): a DPDK memzone, zeroed, aligned,
-// IOVA-contiguous, and known by the address the device must be given for it.
+// Memory the device reaches by DMA (rings, shared headers, indirect tables): a zeroed, aligned
+// block of device memory (runtime/device_memory.hpp), contiguous for the device, and known by
+// the address the device must be given for it.
 #pragma once
 
 #include <cstddef>
@@ -7,8 +8,7 @@
 #include <utility>
 
 #include "netfront/result.hpp"
-
-struct rte_memzone;
+#include "runtime/device_memory.hpp"
 
 namespace netfront::virtio {
 
@@ -21,35 +21,30 @@ class DmaMemory {
   static Result<DmaMemory> allocate(std::size_t size, std::size_t align, AddressMode mode, int socket = -1);
 
   DmaMemory() noexcept = default;
-  DmaMemory(DmaMemory&& o) noexcept
-      : zone_(std::exchange(o.zone_, nullptr)), device_addr_(std::exchange(o.device_addr_, 0)), size_(std::exchange(o.size_, 0)) {}
+  DmaMemory(DmaMemory&& o) noexcept : block_(std::move(o.block_)), device_addr_(std::exchange(o.device_addr_, 0)) {}
   DmaMemory& operator=(DmaMemory&& o) noexcept {
     DmaMemory(std::move(o)).swap(*this);
     return *this;
   }
-  ~DmaMemory();
   void swap(DmaMemory& o) noexcept {
-    std::swap(zone_, o.zone_);
+    block_.swap(o.block_);
     std::swap(device_addr_, o.device_addr_);
-    std::swap(size_, o.size_);
   }
 
-  std::byte* data() const noexcept;
+  std::byte* data() const noexcept { return block_.data(); }
   std::uint64_t device_address() const noexcept { return device_addr_; }
-  std::size_t size() const noexcept { return size_; }
+  std::size_t size() const noexcept { return block_.size(); }
   void zero() noexcept;
   // A12: a device that was not confirmed stopped may still use this memory. It stays allocated
   // for the rest of the process (never freed, never handed out again); this object lets go.
   void abandon() noexcept {
-    zone_ = nullptr;
+    block_.abandon();
     device_addr_ = 0;
-    size_ = 0;
   }
 
  private:
-  const rte_memzone* zone_ = nullptr;
+  runtime::DeviceBlock block_;
   std::uint64_t device_addr_ = 0;
-  std::size_t size_ = 0;
 };
 
 }  // namespace netfront::virtio

@@ -4,7 +4,9 @@
 #include <cstring>
 
 #include "drivers/virtio/net/net_spec.hpp"
+#include "drivers/virtio/ring/ring_layout.hpp"
 #include "drivers/virtio/virtio_spec.hpp"
+#include "runtime/device_memory.hpp"
 
 namespace netfront::virtio::loop {
 
@@ -70,6 +72,7 @@ Result<> LoopDevice::reset() {
   driver_features_ = 0;
   for (auto& p : queues_) p = std::make_unique<Pair>(p->number);
   control_.reset();
+  ring_areas_.clear();
   active_pairs_ = 1;  // §5.1.6.5.5: multiqueue is off until the driver turns it on
   ++counters_.resets;
   return Ok{};
@@ -140,6 +143,16 @@ Result<> LoopDevice::enable_queue(const transport::QueueSetup& setup) {
                           " cannot be set up");
   auto ring = device_side::make_device_ring(driver_features_, setup.size, setup.addresses);
   ring->request_notifications();
+  auto area = [](std::uint64_t a) { return reinterpret_cast<std::byte*>(a); };
+  if (has_feature(driver_features_, VIRTIO_F_RING_PACKED)) {
+    ring_areas_.emplace_back(area(setup.addresses.desc), sizeof(ring::pvirtq_desc) * setup.size);
+    ring_areas_.emplace_back(area(setup.addresses.driver), sizeof(ring::pvirtq_event_suppress));
+    ring_areas_.emplace_back(area(setup.addresses.device), sizeof(ring::pvirtq_event_suppress));
+  } else {
+    ring_areas_.emplace_back(area(setup.addresses.desc), sizeof(ring::virtq_desc) * setup.size);
+    ring_areas_.emplace_back(area(setup.addresses.driver), 6u + 2u * setup.size);
+    ring_areas_.emplace_back(area(setup.addresses.device), 6u + sizeof(ring::virtq_used_elem) * setup.size);
+  }
   const bool control = has_feature(driver_features_, VIRTIO_NET_F_CTRL_VQ) && setup.index == control_index();
   if (control) {
     control_ = std::make_unique<device_side::NetControlServer>(
@@ -189,6 +202,51 @@ std::uint8_t LoopDevice::control_command(std::uint8_t cls, std::uint8_t command,
   return VIRTIO_NET_OK;
 }
 
+// LoopFaults::scribble: what a device that holds the driver's memory table can do at any time.
+void LoopDevice::scribble() {
+  auto next = [this] {
+    random_ ^= random_ << 13;
+    random_ ^= random_ >> 7;
+    random_ ^= random_ << 17;
+    return random_;
+  };
+  auto garble = [&](std::byte* p, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) p[i] = static_cast<std::byte>(next());
+    ++counters_.scribbles;
+  };
+  auto in_rings = [&](const std::byte* p, std::size_t n) {
+    for (auto [a, len] : ring_areas_)
+      if (p < a + len && a < p + n) return true;
+    return false;
+  };
+  // Half of what it just handed the driver: headers (num_buffers, flags) and frame bytes.
+  for (auto [p, n] : just_used_)
+    if (next() % 2 == 0) {
+      const std::size_t off = next() % std::min<std::size_t>(n, 64);
+      garble(p + off, std::min<std::size_t>(1 + next() % 16, n - off));
+    }
+  const auto blocks = runtime::DeviceMemory::blocks();
+  std::size_t total = 0;
+  for (auto [p, n] : blocks) total += n;
+  for (unsigned i = 0; i < faults_.scribble && total > 0; ++i) {
+    std::size_t at = next() % total;
+    for (auto [p, n] : blocks) {
+      if (at >= n) {
+        at -= n;
+        continue;
+      }
+      const std::size_t len = std::min<std::size_t>(1 + next() % 64, n - at);
+      if (faults_.scribble_rings || !in_rings(p + at, len)) garble(p + at, len);
+      break;
+    }
+    if (faults_.scribble_rings && !ring_areas_.empty()) {
+      auto [a, len] = ring_areas_[next() % ring_areas_.size()];
+      const std::size_t off = next() % len;
+      garble(a + off, std::min<std::size_t>(1 + next() % 8, len - off));
+    }
+  }
+}
+
 unsigned LoopDevice::poll() {
   if (faults_.needs_reset) {
     faults_.needs_reset = false;
@@ -199,6 +257,9 @@ unsigned LoopDevice::poll() {
   unsigned work = serve_control();
   // §5.1.6.5.5: only the enabled pairs carry traffic.
   for (unsigned i = 0; i < active_pairs_; ++i) work += work_tx(*queues_[i]);
+  // After its turn, so the driver finds the garbage in what it was just given.
+  if (faults_.scribble) scribble();
+  just_used_.clear();
   return work;
 }
 
@@ -265,6 +326,9 @@ bool LoopDevice::deliver(Pair& p, std::span<const std::byte> frame) {
     if (b == 1 && faults_.rx_follower_len_too_long)
       len = too_long, faults_.rx_follower_len_too_long = false;
     p.rx->push_used({c.id, len}, c.descriptors);
+    if (faults_.scribble)
+      for (const DeviceSegment& s : c.segments)
+        if (s.writable) just_used_.emplace_back(s.data, s.len);
     p.rx_capacity -= room;
     p.rx_first = (p.rx_first + 1) % p.rx_size;
     --p.rx_count;

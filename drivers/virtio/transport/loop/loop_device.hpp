@@ -68,6 +68,11 @@ struct LoopFaults {
   bool dma_not_revocable = false;
   bool control_no_answer = false;        // D1, persistent: control commands are never answered
   std::optional<std::uint8_t> control_ack;  // D2, persistent: answer every command with this byte
+  // Persistent: a device gone bad writes garbage wherever it can reach, this many times each
+  // poll: random bytes at random places of all the driver's device memory in use (packet data
+  // rooms, headers, indirect tables), its own rings too with scribble_rings.
+  unsigned scribble = 0;
+  bool scribble_rings = false;
 };
 
 struct LoopDeviceCounters {
@@ -79,6 +84,7 @@ struct LoopDeviceCounters {
   std::uint64_t resets = 0;
   std::uint64_t dropped = 0;     // sink mode, or frames no receive chain could hold
   std::uint64_t control_commands = 0;
+  std::uint64_t scribbles = 0;   // garbage writes made (LoopFaults::scribble)
 };
 
 // What one queue pair of the device moved.
@@ -135,6 +141,7 @@ class LoopDevice final : public transport::Transport, public runtime::Poller {
   std::uint32_t control_index() const noexcept;
   std::uint8_t control_command(std::uint8_t cls, std::uint8_t command, std::span<const std::byte> data);
   unsigned serve_control();
+  void scribble();
 
   LoopOptions options_;
   unsigned pairs_;
@@ -149,6 +156,9 @@ class LoopDevice final : public transport::Transport, public runtime::Poller {
   std::unique_ptr<device_side::NetControlServer> control_;
   std::vector<LoopPairCounters> pair_counters_;
   std::vector<std::byte> scratch_;  // one frame being echoed
+  std::vector<std::pair<std::byte*, std::size_t>> ring_areas_;  // what the driver's rings occupy
+  std::vector<std::pair<std::byte*, std::size_t>> just_used_;   // receive buffers used this poll (scribble)
+  std::uint64_t random_ = 0x9e3779b97f4a7c15;                   // xorshift state for scribbles
   LoopFaults faults_;
   LoopDeviceCounters counters_;
 };

@@ -1,6 +1,8 @@
 // A PCI function bound to uio_pci_generic: configuration space through sysfs' "config" file,
 // BARs by mmap of the "resourceN" files. There is no IOMMU on this path, so the device must be
-// given physical addresses: DPDK has to run in IOVA-as-PA mode (hugepages, root).
+// given physical addresses: DPDK has to run in IOVA-as-PA mode (hugepages, root). Nor is there
+// anything to confine the device: it can reach all of the machine's memory, not only
+// netfront's device memory, which the log says at connect (docs/reliability.md).
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -10,6 +12,7 @@
 
 #include "drivers/virtio/transport/pci/function_impl.hpp"
 #include "drivers/virtio/transport/pci/sysfs.hpp"
+#include "runtime/log.hpp"
 
 namespace netfront::virtio::pci {
 namespace {
@@ -63,6 +66,9 @@ Result<std::unique_ptr<PciFunction>> open_uio_function(const PciAddress& a) {
   const std::string path = sysfs::device_dir(a) + "/config";
   const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
   if (fd < 0) return Error::unknown("open " + path + ": " + std::strerror(errno) + " (netfront needs root for uio)");
+  runtime::logger("pci").warn("{}: uio_pci_generic has no IOMMU: the device can reach all of this machine's memory, not only "
+                              "netfront's rings and packet buffers (bind it to vfio-pci behind an IOMMU to confine it)",
+                              a.to_string());
   return std::unique_ptr<PciFunction>(new UioFunction(a, fd));
 }
 

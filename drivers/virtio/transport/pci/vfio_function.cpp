@@ -1,7 +1,9 @@
-// A PCI function bound to vfio-pci behind an IOMMU. DPDK's EAL owns the VFIO container and has
-// mapped all of its memory into it (IOVA = the memseg's IOVA), so rte_vfio_setup_device() adds
-// the function's group to that container and hands back the device fd; configuration space and
-// BARs are regions of that fd (linux/vfio.h). The device can reach only what DPDK mapped.
+// A PCI function bound to vfio-pci behind an IOMMU. Its group gets a VFIO container of its own
+// (not DPDK's default one, into which DPDK maps all of its memory), and into it go the device
+// memory regions and nothing else (runtime/device_memory.hpp): the device reaches the rings
+// and the packet data rooms, never an mbuf header or DPDK's allocator. rte_vfio_setup_device()
+// then adds the group to that container and hands back the device fd; configuration space and
+// BARs are regions of that fd (linux/vfio.h).
 #include <rte_vfio.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -12,6 +14,8 @@
 #include <optional>
 
 #include "drivers/virtio/transport/pci/function_impl.hpp"
+#include "runtime/device_memory.hpp"
+#include "runtime/log.hpp"
 
 namespace netfront::virtio::pci {
 namespace {
@@ -34,14 +38,15 @@ std::optional<Region> region_info(int fd, unsigned index) {
 
 class VfioFunction final : public PciFunction {
  public:
-  VfioFunction(const PciAddress& a, int fd, Region config, std::array<Region, 6> bars)
-      : address_(a), name_(a.to_string()), fd_(fd), config_(config), bars_(bars) {
+  VfioFunction(const PciAddress& a, int container, int fd, Region config, std::array<Region, 6> bars)
+      : address_(a), name_(a.to_string()), container_(container), fd_(fd), config_(config), bars_(bars) {
     for (unsigned i = 0; i < 6; ++i) sizes_[i] = bars_[i].size;
   }
   ~VfioFunction() override {
     for (unsigned i = 0; i < 6; ++i)
       if (maps_[i]) ::munmap(const_cast<std::byte*>(maps_[i]), bars_[i].size);
     rte_vfio_release_device(kSysfsDevices, name_.c_str(), fd_);
+    rte_vfio_container_destroy(container_);  // its mappings go with it
   }
   KernelDriver kernel_driver() const noexcept override { return KernelDriver::Vfio; }
   const PciAddress& address() const noexcept override { return address_; }
@@ -72,6 +77,7 @@ class VfioFunction final : public PciFunction {
   }
   PciAddress address_;
   std::string name_;
+  int container_;
   int fd_;
   Region config_;
   std::array<Region, 6> bars_;
@@ -85,20 +91,50 @@ Result<std::unique_ptr<PciFunction>> open_vfio_function(const PciAddress& a) {
   const std::string name = a.to_string();
   if (!rte_vfio_is_enabled("vfio_pci") && !rte_vfio_is_enabled("vfio"))
     return Error::unknown("VFIO is not enabled in DPDK (load vfio-pci before netfront starts)");
+  int group = -1;
+  if (rte_vfio_get_group_num(kSysfsDevices, name.c_str(), &group) != 1)
+    return Error::unknown(name + " has no IOMMU group (is the IOMMU on?)");
+  // Device memory exists before the container, so what is mapped covers every later pool.
+  const std::vector<runtime::DeviceRegion> regions = runtime::DeviceMemory::regions();
+  if (regions.empty()) return Error::unknown("no device memory to map for " + name);
+  const int container = rte_vfio_container_create();
+  if (container < 0) return Error::unknown("cannot create a VFIO container for " + name);
+  auto give_up = [&](const std::string& why, int fd = -1) -> Error {
+    if (fd >= 0) rte_vfio_release_device(kSysfsDevices, name.c_str(), fd);
+    rte_vfio_container_destroy(container);
+    return Error::unknown(why);
+  };
+  if (rte_vfio_container_group_bind(container, group) < 0)
+    return give_up("cannot bind IOMMU group " + std::to_string(group) + " of " + name + " to its container");
   int fd = -1;
   vfio_device_info info{};
   info.argsz = sizeof info;
   if (rte_vfio_setup_device(kSysfsDevices, name.c_str(), &fd, &info) != 0 || fd < 0)
-    return Error::unknown("VFIO set-up of " + name + " failed (is its IOMMU group viable and the IOMMU on?)");
+    return give_up("VFIO set-up of " + name + " failed (is its IOMMU group viable and the IOMMU on?)");
+  // Mapped once the container has its IOMMU type (set by the device set-up). With physical
+  // device addresses each page is mapped at its own; otherwise a region is one range.
+  const bool physical = runtime::DeviceMemory::physical();
+  const std::size_t page = runtime::DeviceMemory::page_size();
+  std::size_t mapped = 0;
+  for (const runtime::DeviceRegion& r : regions) {
+    for (std::size_t off = 0; off < r.size; off += physical ? page : r.size) {
+      const std::size_t len = physical ? page : r.size;
+      const auto va = reinterpret_cast<std::uint64_t>(r.base + off);
+      if (rte_vfio_container_dma_map(container, va, runtime::DeviceMemory::iova(r.base + off), len) != 0)
+        return give_up("cannot map device memory for " + name + " into its IOMMU domain", fd);
+      mapped += len;
+    }
+  }
+  runtime::logger("pci").info("{}: IOMMU domain of its own, {} MiB of device memory mapped (rings and packet data only)", name,
+                              mapped >> 20);
   auto config = region_info(fd, VFIO_PCI_CONFIG_REGION_INDEX);
   std::array<Region, 6> bars{};
   for (unsigned i = 0; i < 6 && i < info.num_regions; ++i)
     if (auto r = region_info(fd, VFIO_PCI_BAR0_REGION_INDEX + i)) bars[i] = *r;
   if (!config || config->size < 256) {
-    rte_vfio_release_device(kSysfsDevices, name.c_str(), fd);
-    return Error::unknown("VFIO gives no configuration space for " + name);
+    return give_up("VFIO gives no configuration space for " + name, fd);
   }
-  return std::unique_ptr<PciFunction>(new VfioFunction(a, fd, *config, bars));
+  return std::unique_ptr<PciFunction>(new VfioFunction(a, container, fd, *config, bars));
 }
 
 }  // namespace netfront::virtio::pci

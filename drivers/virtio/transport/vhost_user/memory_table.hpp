@@ -1,6 +1,7 @@
-// Our DMA-able memory as a vhost-user backend must see it: the DPDK memory segments, merged
-// into as few regions as possible, each a file descriptor and an offset the backend maps.
-// Guest addresses equal our virtual addresses, which is what descriptors carry.
+// Our memory as a vhost-user backend must see it: the device memory regions (rings and packet
+// data rooms, runtime/device_memory.hpp) and nothing else, each a file descriptor the backend
+// maps whole. DPDK's own memory (mbuf headers, mempools) is never shared. Guest addresses
+// equal our virtual addresses, which is what descriptors carry.
 #pragma once
 
 #include <vector>
@@ -12,7 +13,7 @@ namespace netfront::virtio::vhost_user {
 
 struct MemoryMap {
   MemoryTable table{};
-  std::vector<int> fds;  // one per region, owned by DPDK (not closed here)
+  std::vector<int> fds;  // one per region, owned by runtime::DeviceMemory (not closed here)
 };
 
 // F9: more than VHOST_MEMORY_MAX_NREGIONS regions is an error that says so.
