@@ -28,6 +28,7 @@ class DeviceRegionArena {
   std::size_t size = 0;
   std::size_t page = 4096;
   bool physical = false;
+  rte_iova_t iova_base = 0;           // with virtual addresses: the region's device address
   std::vector<rte_iova_t> page_iova;  // with physical addresses: each page's
   std::map<std::size_t, std::size_t> free;
   std::size_t used = 0;
@@ -37,7 +38,7 @@ class DeviceRegionArena {
   }
   rte_iova_t iova(const std::byte* p) const noexcept {
     const auto off = static_cast<std::size_t>(p - base);
-    return physical ? page_iova[off / page] + off % page : reinterpret_cast<rte_iova_t>(p);
+    return physical ? page_iova[off / page] + off % page : iova_base + off;
   }
 
   // First fit. With physical addresses a block of up to a page stays within one.
@@ -108,9 +109,11 @@ std::size_t default_hugepage_size() {
   return kb > 0 ? static_cast<std::size_t>(kb) * 1024 : 2u << 20;
 }
 
-Result<std::unique_ptr<DeviceRegionArena>> make_arena(int node, std::size_t bytes, bool huge, bool physical) {
+Result<std::unique_ptr<DeviceRegionArena>> make_arena(int node, std::size_t bytes, bool huge, bool physical,
+                                                      rte_iova_t iova_base) {
   auto a = std::make_unique<DeviceRegionArena>();
   a->node = node;
+  a->iova_base = iova_base;
   a->page = huge ? default_hugepage_size() : 4096;
   a->size = (bytes + a->page - 1) / a->page * a->page;
   a->physical = physical;
@@ -153,10 +156,16 @@ Result<> create_regions(State& s) {
   if (s.physical && !huge)
     return Error::unknown("devices that take physical addresses need hugepage-backed device memory (DPDK runs on 4 KiB pages)");
   const int nodes = std::max(1, numa::nodes());
+  // Device addresses a PCI function behind an IOMMU is given: its IOMMU domain holds nothing
+  // but these regions, so they need not be our virtual addresses, which lie above what an
+  // IOMMU may translate (QEMU's intel-iommu: 39 bits). From 4 GiB up, one region after
+  // another on 1 GiB boundaries (clear of the interrupt window below 4 GiB).
+  rte_iova_t next_iova = rte_iova_t{1} << 32;
   for (int node = 0; node < nodes; ++node) {
-    auto a = make_arena(node, std::size_t{env.device_memory_mb} << 20, huge, s.physical);
+    auto a = make_arena(node, std::size_t{env.device_memory_mb} << 20, huge, s.physical, next_iova);
     if (!a) return std::move(a).error();
     s.page = (*a)->page;
+    next_iova += ((*a)->size + (rte_iova_t{1} << 30) - 1) & ~((rte_iova_t{1} << 30) - 1);
     s.arenas.push_back(std::move(*a));
   }
   logger("runtime").info("device memory: {} MiB of {} per NUMA node, {} node(s), {} addresses", env.device_memory_mb,

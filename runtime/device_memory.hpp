@@ -12,9 +12,12 @@
 // (DpdkConfig::device_memory_mb, NETFRONT_DEVICE_MEMORY_MB), so what a backend was given at
 // connect covers every pool made later.
 //
-// Device addresses: in DPDK's IOVA-as-VA mode the virtual address; with physical addresses
-// (uio, no IOMMU) the page's physical address, which only hugepages keep contiguous beyond
-// 4 KiB: a block never crosses a page there, and pools are laid out page by page.
+// Device addresses (iova(): what a PCI function is given; a vhost-user backend and the loop
+// device take our virtual addresses instead): behind an IOMMU, addresses in a domain that
+// holds only these regions, from 4 GiB up (our virtual addresses lie above what an IOMMU can
+// translate); with physical addresses (uio, no IOMMU) the page's physical address, which
+// only hugepages keep contiguous beyond 4 KiB: a block never crosses a page there, and pools
+// are laid out page by page.
 #pragma once
 
 #include <rte_memory.h>

@@ -75,7 +75,8 @@ class Buffer {
   std::size_t offset() const noexcept { return off_; }
   std::byte* data() const noexcept { return m_ ? static_cast<std::byte*>(m_->buf_addr) + off_ : nullptr; }
   std::span<std::byte> bytes() const noexcept { return {data(), len_}; }
-  // The device-visible address of the first byte (what a descriptor carries).
+  // The address a PCI device is given for the first byte (runtime/device_memory.hpp; a
+  // vhost-user backend is given data() instead).
   rte_iova_t iova() const noexcept { return m_->buf_iova + off_; }
   rte_mbuf* mbuf() const noexcept { return m_; }
   // Gives up this view's reference to the mbuf: the caller now owns it (and frees it with
