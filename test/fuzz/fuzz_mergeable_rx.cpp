@@ -1,17 +1,29 @@
 // Fuzz target: a queue pair's receive path (virtio 1.2 §5.1.6.3-4: the virtio-net header,
-// num_buffers and mergeable-buffer assembly, with the used-ring checks beneath) against a
-// device that completes the receive buffers the driver posted in any order, with any used id,
-// any length and any header bytes. The promises checked, whatever the device writes: every
-// frame handed to the application lies inside its mbuf and is 1 to MTU + 14 bytes long,
-// nothing is read or written outside driver memory (the sanitizers), and once the queue is
-// released every receive buffer is back in its pool.
+// num_buffers and mergeable-buffer assembly) against a device that sends frames of any
+// length, spreads them over as many receive buffers as it likes, and lies as the input says:
+// lengths beyond what was posted, a first buffer shorter than the header, num_buffers of 0 or
+// beyond the ring, header bytes of garbage.
 //
-// Input: byte 0 picks the ring layout and features; then 8-byte records, one used entry each:
-//   u8 chain (which posted buffer; 0xff: a raw id from the next byte), u8 raw id,
-//   u16 used len, u16 num_buffers written into the buffer's header, u8 header flags,
-//   u8 gso_type.
+// Oracle: the used buffers the device wrote (each one's length and bytes) go through a
+// reference reassembler written from the spec alone, over plain byte vectors: without
+// MRG_RXBUF each buffer is a frame; with it, a first buffer's num_buffers says how many
+// buffers the frame takes, whatever becomes of it (a dropped frame takes its followers with
+// it); a first buffer that cannot say where its frame ends stops everything after it; frames
+// outside 14..MTU + 14 bytes and buffers claiming more than was posted are dropped. The
+// application must get exactly the reference's frames, byte for byte, in order, and nothing
+// else; when the device lied nowhere, those are exactly the frames it meant to send. Once
+// released, every receive buffer is back in its pool.
+//
+// Input: byte 0 picks the ring layout and features (1 packed, 2 mergeable, 4 event index,
+// 8 in order); then 6-byte records, one frame each: u16 frame length (mod 9200), u8 bytes
+// per buffer (0: whole buffers; else 16 * n), u8 lie (mod 8: 0 none, 1 first length beyond
+// posted, 2 a follower's length beyond posted, 3 first buffer shorter than the header,
+// 4 num_buffers 0, 5 num_buffers beyond the ring, 6 num_buffers one too many or too few,
+// 7 garbage header bytes), u16 seed of the frame's bytes.
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <vector>
 
 #include "drivers/netif/net_device.hpp"
@@ -30,6 +42,11 @@ using namespace netfront::virtio;
 namespace {
 
 constexpr std::uint16_t kMtu = 1500;
+constexpr std::size_t kHeader = 12;
+constexpr std::size_t kMaxFrame = kMtu + 14;
+constexpr std::uint16_t kRing = 16;
+
+using Bytes = std::vector<std::byte>;
 
 // Just enough of a transport for a queue pair: it remembers where the rings are.
 class RecordingTransport final : public transport::Transport {
@@ -46,7 +63,7 @@ class RecordingTransport final : public transport::Transport {
   std::size_t config_size() const override { return 0; }
   void read_config(std::size_t, std::span<std::byte>) override {}
   std::uint16_t queue_count() override { return 2; }
-  std::uint16_t queue_max_size(std::uint16_t) override { return 64; }
+  std::uint16_t queue_max_size(std::uint16_t) override { return kRing; }
   Result<> enable_queue(const transport::QueueSetup& s) override {
     if (s.index == 0) rx = s;
     return Ok{};
@@ -55,17 +72,16 @@ class RecordingTransport final : public transport::Transport {
   transport::QueueSetup rx{};
 };
 
-class CheckingSink final : public drivers::FrameSink {
+class RecordingSink final : public drivers::FrameSink {
  public:
   bool on_frame(unsigned, Buffer frame) override {
     const rte_mbuf* m = frame.mbuf();
     const auto* start = static_cast<const std::byte*>(m->buf_addr);
-    if (frame.length() < 1 || frame.length() > std::size_t{kMtu} + kEthernetHeaderLength) std::abort();
     if (frame.data() < start || frame.data() + frame.length() > start + m->buf_len) std::abort();
-    volatile std::uint8_t sum = 0;
-    for (std::byte b : frame.bytes()) sum = static_cast<std::uint8_t>(sum + static_cast<std::uint8_t>(b));
+    frames.emplace_back(frame.bytes().begin(), frame.bytes().end());
     return true;  // the frame is freed here
   }
+  std::vector<Bytes> frames;
 };
 
 runtime::PacketPool& pool() {
@@ -76,6 +92,61 @@ runtime::PacketPool& pool() {
   }();
   return p;
 }
+
+// One used buffer as the driver is shown it.
+struct Used {
+  std::uint32_t len;
+  Bytes bytes;  // what the device wrote there (at most what was posted)
+};
+
+// The reference reassembler (see the file comment), over the buffers in the order they were used.
+struct Reference {
+  Reference(bool m, std::size_t p) : mergeable(m), posted(p) {}
+  bool mergeable;
+  std::size_t posted;
+  std::vector<Bytes> frames;
+  bool stopped = false;
+  unsigned left = 0;      // buffers of the current merged frame still to come
+  bool dropping = false;  // ... and they are thrown away
+  Bytes current;
+
+  void take(const Used& u) {
+    if (stopped) return;
+    if (left > 0) {
+      --left;
+      if (dropping) return;
+      if (u.len > posted || current.size() + u.len > kMaxFrame) {
+        dropping = true;
+        return;
+      }
+      current.insert(current.end(), u.bytes.begin(), u.bytes.begin() + u.len);
+      if (left == 0) finish();
+      return;
+    }
+    if (!mergeable) {
+      if (u.len <= posted && u.len >= kHeader + 14 && u.len <= kHeader + kMaxFrame)
+        frames.emplace_back(u.bytes.begin() + kHeader, u.bytes.begin() + u.len);
+      return;
+    }
+    if (u.len < kHeader) {
+      stopped = true;
+      return;
+    }
+    const unsigned n = std::to_integer<unsigned>(u.bytes[10]) | std::to_integer<unsigned>(u.bytes[11]) << 8;
+    if (n == 0 || n > kRing) {
+      stopped = true;
+      return;
+    }
+    left = n - 1;
+    dropping = u.len > posted || u.len - kHeader > kMaxFrame;
+    if (dropping) return;
+    current.assign(u.bytes.begin() + kHeader, u.bytes.begin() + u.len);
+    if (left == 0) finish();
+  }
+  void finish() {
+    if (current.size() >= 14) frames.push_back(current);
+  }
+};
 
 }  // namespace
 
@@ -91,45 +162,82 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   static runtime::EventLoop loop;  // waiting writers would need one; none wait here
   RecordingTransport t;
   net::QueuePairConfig c;
-  c.rx_size = c.tx_size = 16;
+  c.rx_size = c.tx_size = kRing;
   c.packed = data[0] & 1;
   c.mrg_rxbuf = data[0] & 2;
   c.event_idx = data[0] & 4;
   c.in_order = data[0] & 8;
   c.mtu = kMtu;
   c.rx_pool = pool().get();
-  CheckingSink sink;
+  RecordingSink sink;
+  const std::size_t posted = rte_pktmbuf_data_room_size(pool().get()) - RTE_PKTMBUF_HEADROOM + kHeader;
+  Reference reference(c.mrg_rxbuf, posted);
+  std::vector<Bytes> meant;  // the frames the device meant to deliver
+  bool lied = false;
   {
     auto qp = net::QueuePair::create(c, t);
     if (!qp) std::abort();
     (*qp)->set_sink(&sink);
     if (!(*qp)->start()) std::abort();
 
-    // The device's side: every buffer the driver posted, then used entries as the input says.
+    // The device's side: the buffers the driver posts, used in order, one used entry each.
     const std::uint64_t features = (c.packed ? feature_bit(VIRTIO_F_RING_PACKED) : 0) |
-                                   (c.event_idx ? feature_bit(VIRTIO_F_EVENT_IDX) : 0);
+                                   (c.event_idx ? feature_bit(VIRTIO_F_EVENT_IDX) : 0) |
+                                   (c.in_order ? feature_bit(VIRTIO_F_IN_ORDER) : 0);
     auto device = device_side::make_device_ring(features, t.rx.size, t.rx.addresses);
-    std::vector<device_side::DeviceChain> posted;
-    for (device_side::DeviceChain chain; device->pop(chain);) posted.push_back(chain);
-    if (posted.empty()) std::abort();
-    for (std::size_t at = 1; at + 8 <= size; at += 8) {
+    std::deque<device_side::DeviceChain> ready;
+    auto take_posted = [&] {
+      for (device_side::DeviceChain chain; device->pop(chain);) ready.push_back(chain);
+    };
+    take_posted();
+    for (std::size_t at = 1; at + 6 <= size && !reference.stopped; at += 6) {
       const std::uint8_t* r = data + at;
-      std::uint16_t len, num_buffers;
-      std::memcpy(&len, r + 2, 2);
-      std::memcpy(&num_buffers, r + 4, 2);
-      const device_side::DeviceChain& chain = posted[r[0] % posted.size()];
-      const std::uint32_t id = r[0] == 0xff ? r[1] : chain.id;
-      if (!chain.segments.empty() && chain.segments[0].writable && chain.segments[0].len >= 12) {
-        std::byte* h = chain.segments[0].data;
-        h[0] = std::byte{r[6]};
-        h[1] = std::byte{r[7]};
-        std::memcpy(h + 10, &num_buffers, 2);
-        for (std::uint32_t i = 12; i < chain.segments[0].len && i < 12 + 64; ++i) h[i] = std::byte{r[1]};
+      std::uint16_t len, seed;
+      std::memcpy(&len, r, 2);
+      std::memcpy(&seed, r + 4, 2);
+      len %= 9200;
+      const std::size_t per_buffer = r[2] == 0 ? posted : std::min<std::size_t>(posted, 16u * r[2]);
+      const unsigned lie = r[3] % 8;
+      Bytes frame(len);
+      for (std::size_t i = 0; i < len; ++i) frame[i] = static_cast<std::byte>(seed * 131 + i * 7 + (i >> 8));
+      // The stream the device writes: a header (gso none, num_buffers below), then the frame.
+      Bytes stream(kHeader + len);
+      std::memcpy(stream.data() + kHeader, frame.data(), len);
+      const std::size_t buffers = c.mrg_rxbuf ? (stream.size() + per_buffer - 1) / per_buffer : 1;
+      if (!c.mrg_rxbuf && stream.size() > per_buffer) continue;  // it does not fit a buffer: not sent
+      if (buffers > ready.size()) break;                          // the device has no more buffers to use
+      std::uint16_t num_buffers = static_cast<std::uint16_t>(buffers);
+      if (lie == 4) num_buffers = 0;
+      if (lie == 5) num_buffers = static_cast<std::uint16_t>(kRing + 1 + seed % 100);
+      if (lie == 6) num_buffers = static_cast<std::uint16_t>(buffers + (seed & 1 ? 1 : -1));
+      std::memcpy(stream.data() + 10, &num_buffers, 2);
+      if (lie == 7) std::memcpy(stream.data(), r, std::min<std::size_t>(kHeader, 6));
+      // Without MRG_RXBUF the header's num_buffers and flags are not looked at: only lengths lie.
+      const bool lies = c.mrg_rxbuf ? lie != 0 : lie >= 1 && lie <= 3;
+      lied = lied || lies;
+      if (!lies && len >= 14 && len <= kMaxFrame) meant.push_back(frame);
+      for (std::size_t b = 0, written = 0; b < buffers; ++b) {
+        const device_side::DeviceChain chain = ready.front();
+        ready.pop_front();
+        const device_side::DeviceSegment& s = chain.segments.at(0);
+        const std::size_t n = std::min(per_buffer, stream.size() - written);
+        std::memcpy(s.data, stream.data() + written, n);
+        written += n;
+        Used u{static_cast<std::uint32_t>(n), Bytes(s.data, s.data + s.len)};
+        if (b == 0 && lie == 1) u.len = static_cast<std::uint32_t>(posted + 1 + seed % 1000);
+        if (b == 1 && lie == 2) u.len = static_cast<std::uint32_t>(posted + 1 + seed % 1000);
+        if (b == 0 && lie == 3) u.len = seed % kHeader;
+        device->push_used({chain.id, u.len}, chain.descriptors);
+        reference.take(u);
       }
-      device->push_used({id, len}, chain.descriptors);
+      device->publish_used();
+      // The driver takes them, delivers, and posts buffers again.
+      for (int i = 0; i < 2; ++i) (*qp)->poll();
+      take_posted();
     }
-    device->publish_used();
     for (int i = 0; i < 4; ++i) (*qp)->poll();
+    if (sink.frames != reference.frames) std::abort();
+    if (!lied && reference.frames != meant) std::abort();  // the reference itself, held to the device's intent
     // A reset device gives everything back; then no receive buffer may be missing.
     (*qp)->release_all(nullptr);
   }

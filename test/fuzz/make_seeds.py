@@ -78,13 +78,18 @@ for index, (name, request) in enumerate([("get-features", 1), ("get-protocol-fea
     write("vhost-user-reply", name, bytes([index]) + struct.pack("<III", request, 0x5, 8) + payload)
 
 # Receive path: byte 0 = layout/features (1 packed, 2 mergeable, 4 event idx, 8 in order), then
-# records of (chain, raw id, used len, num_buffers, header flags, gso type).
+# one record per frame the device sends: (frame length, bytes per buffer / 16 or 0 for whole
+# buffers, lie, seed); lies: 1 first length beyond posted, 2 a follower's, 3 first buffer
+# shorter than the header, 4 num_buffers 0, 5 beyond the ring, 6 off by one, 7 garbage header.
 def rx(mode, records):
-    return bytes([mode]) + b"".join(struct.pack("<BBHHBB", *r) for r in records)
+    return bytes([mode]) + b"".join(struct.pack("<HBBH", *r) for r in records)
 
 
-write("mergeable-rx", "split-one-frame", rx(0x02, [(0, 0, 12 + 60, 1, 0, 0)]))
-write("mergeable-rx", "split-merged-two", rx(0x02, [(0, 0, 2060, 2, 0, 0), (1, 0, 100, 0, 0, 0)]))
-write("mergeable-rx", "packed-merged-three", rx(0x03, [(0, 0, 2060, 3, 0, 0), (1, 0, 2060, 0, 0, 0), (2, 0, 40, 0, 0, 0)]))
-write("mergeable-rx", "no-mrg-in-order", rx(0x0c, [(0, 0, 12 + 1514, 1, 0, 0), (1, 0, 12 + 14, 1, 0, 0)]))
-write("mergeable-rx", "garbage", rx(0x06, [(0xff, 40, 5, 0, 1, 4), (3, 0, 65535, 999, 0, 0)]))
+write("mergeable-rx", "split-one-frame", rx(0x02, [(60, 0, 0, 1)]))
+write("mergeable-rx", "split-merged-small-buffers", rx(0x02, [(1000, 8, 0, 2), (64, 0, 0, 3), (1514, 4, 0, 4)]))
+write("mergeable-rx", "packed-jumbo-between", rx(0x03, [(1514, 0, 0, 3), (9000, 0, 0, 5), (14, 0, 0, 4), (64, 2, 0, 6)]))
+write("mergeable-rx", "no-mrg-in-order", rx(0x0c, [(1514, 0, 0, 6), (14, 0, 0, 7), (13, 0, 0, 8)]))
+write("mergeable-rx", "packed-in-order-merged", rx(0x0b, [(3000, 0, 0, 9), (64, 0, 0, 10), (700, 3, 0, 11)]))
+write("mergeable-rx", "lies", rx(0x06, [(100, 4, 1, 1), (500, 4, 2, 2), (60, 0, 7, 3), (60, 0, 6, 4), (60, 0, 0, 5),
+                                       (60, 0, 3, 6)]))
+write("mergeable-rx", "num-buffers-zero", rx(0x02, [(60, 0, 0, 1), (60, 0, 4, 2), (60, 0, 0, 3)]))

@@ -242,7 +242,10 @@ TEST(VhostUserPeerFaultTest, ReplyWithWrongSizeIsRefused) {  // F2
 }
 
 TEST(VhostUserPeerFaultTest, ReplyWithoutReplyFlagOrWrongVersionIsRefused) {  // F2
-  for (std::uint32_t flags : {VHOST_USER_VERSION, 0x2u | VHOST_USER_REPLY_MASK}) {
+  // No reply bit; version 2; need_reply set in a reply; a reserved bit set.
+  for (std::uint32_t flags : {VHOST_USER_VERSION, 0x2u | VHOST_USER_REPLY_MASK,
+                              VHOST_USER_VERSION | VHOST_USER_REPLY_MASK | VHOST_USER_NEED_REPLY_MASK,
+                              VHOST_USER_VERSION | VHOST_USER_REPLY_MASK | 0x100u}) {
     FakeBackend b([flags](FakeBackend& f) {
       f.behave_until(VHOST_USER_GET_FEATURES, [&](const Msg& m) { f.reply_u64(m.header.request, 1, flags); });
     });

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <thread>
 
@@ -140,15 +141,20 @@ Result<> Channel::send(Request request, std::span<const std::byte> payload, std:
   return Ok{};
 }
 
-// F2: version, reply flag, request code and size must all be what we asked for.
+// F2: version, reply flag, request code and size must all be what we asked for. The flags are
+// version 1 and "reply" and nothing else (as DPDK's virtio-user wants them): need_reply in a
+// reply, or a reserved bit, is a backend speaking another protocol.
 Result<> Channel::receive_reply(Request request, std::span<std::byte> out) {
   if (fd_ < 0) return Error::disconnected("no connection to the backend");
   MessageHeader h{};
   bool eof = false;
   if (auto r = read_exact(fd_, std::as_writable_bytes(std::span(&h, 1)), timeout_, eof); !r) return r;
   const std::string what = std::string(request_name(request)) + " reply";
-  if ((h.flags & VHOST_USER_VERSION_MASK) != VHOST_USER_VERSION || !(h.flags & VHOST_USER_REPLY_MASK))
-    return Error::unknown(what + " has bad flags 0x" + std::to_string(h.flags));
+  if (h.flags != (VHOST_USER_VERSION | VHOST_USER_REPLY_MASK)) {
+    char flags[16];
+    std::snprintf(flags, sizeof flags, "0x%x", h.flags);
+    return Error::unknown(what + " has bad flags " + flags);
+  }
   if (h.request != request) return Error::unknown(what + " answers request " + std::to_string(h.request));
   if (h.size != out.size())
     return Error::unknown(what + " has " + std::to_string(h.size) + " payload bytes, expected " + std::to_string(out.size()));
