@@ -317,11 +317,13 @@ TEST_F(VhostUserTest, FramesFromATxonlyPeerAreDelivered) {
   Session s;
   start("txonly", s);
   ASSERT_TRUE(s.run_until_received(5000)) << "received " << s.received.size();
-  for (std::size_t i = 0; i < 100; ++i) {
-    ASSERT_EQ(s.received[i].size(), 64u);  // testpmd's default txonly frame: 64 bytes of IPv4/UDP
-    EXPECT_EQ(s.received[i][12], std::byte{0x08});
-    EXPECT_EQ(s.received[i][13], std::byte{0x00});
-  }
+  // testpmd's default txonly frame, every one the same: 64 bytes of IPv4/UDP.
+  std::size_t other = 0;
+  for (const auto& f : s.received) other += f != s.received[0];
+  EXPECT_EQ(other, 0u);
+  ASSERT_EQ(s.received[0].size(), 64u);
+  EXPECT_EQ(s.received[0][12], std::byte{0x08});
+  EXPECT_EQ(s.received[0][13], std::byte{0x00});
   EXPECT_EQ(s.netif->get_stats_counters().device_errors, 0u);
   s.loop.run_until(s.netif->disconnect());
 }

@@ -83,6 +83,28 @@ void expect_from_us_to_peer(const Buffer& f) {
   }
 }
 
+// The checksum itself, against answers that do not come from it: RFC 1071 §3's example, an
+// IPv4 header whose checksum is well known (0xb861), and an odd length (the last byte is the
+// high half of a final 16-bit word).
+TEST_F(EchoResponder, InternetChecksumMatchesKnownAnswers) {
+  auto of = [&](std::initializer_list<std::uint8_t> bytes) {
+    Buffer b = frame(bytes.size() < 14 ? 14 : bytes.size(), 0, kSelfMac);
+    std::size_t i = 0;
+    for (std::uint8_t v : bytes) b.set_u8(i++, v);
+    return internet_checksum(b, 0, bytes.size());
+  };
+  // RFC 1071: the ones' complement sum of 0001 f203 f4f5 f6f7 is 0xddf2; its complement 0x220d.
+  EXPECT_EQ(of({0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7}), 0x220d);
+  EXPECT_EQ(of({0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11, 0x00, 0x00, 0xc0, 0xa8, 0x00, 0x01, 0xc0,
+                0xa8, 0x00, 0xc7}),
+            0xb861);
+  EXPECT_EQ(of({0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11, 0xb8, 0x61, 0xc0, 0xa8, 0x00, 0x01, 0xc0,
+                0xa8, 0x00, 0xc7}),
+            0x0000);  // a header that carries its checksum sums to zero
+  EXPECT_EQ(of({0x01, 0x02, 0x03}), 0xfbfd);  // 0x0102 + 0x0300 = 0x0402
+  EXPECT_EQ(of({0xff, 0xff, 0xff, 0xff}), 0x0000);  // end-around carry
+}
+
 TEST_F(EchoResponder, ArpRequestForUsBecomesAReply) {
   Buffer f = arp_request(kSelfIp);
   ASSERT_EQ(answer_in_place(f, self_, n_), Answer::Arp);

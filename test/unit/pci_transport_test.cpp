@@ -28,6 +28,11 @@ struct FakeDevice {
   bool reset_never_completes = false;  // A12: device_status keeps its value when 0 is written
   bool bus_master_stuck = false;       // Bus Master Enable cannot be cleared
   std::uint8_t status_shown = 0;
+  // §4.1.4.3: device_feature shows the word device_feature_select names (0 beyond the
+  // second); driver_feature takes the word driver_feature_select names.
+  std::array<std::uint32_t, 2> device_words{};
+  std::array<std::uint32_t, 2> driver_words{};
+  unsigned driver_word_writes = 0;
 
   std::uint8_t u8(std::size_t off) const { return std::to_integer<std::uint8_t>(bar4[off]); }
   std::uint16_t u16(std::size_t off) const {
@@ -70,6 +75,17 @@ class FakeFunction final : public PciFunction, public RegisterWriteObserver {
   }
   RegisterWriteObserver* register_observer() noexcept override { return this; }
   void written(volatile std::byte* at, unsigned) noexcept override {
+    if (at == d_.bar4.data() + kCommon + common::kDeviceFeatureSelect) {
+      const std::uint32_t select = d_.u32(kCommon + common::kDeviceFeatureSelect);
+      d_.set32(kCommon + common::kDeviceFeature, select < 2 ? d_.device_words[select] : 0);
+      return;
+    }
+    if (at == d_.bar4.data() + kCommon + common::kDriverFeature) {
+      const std::uint32_t select = d_.u32(kCommon + common::kDriverFeatureSelect);
+      if (select < 2) d_.driver_words[select] = d_.u32(kCommon + common::kDriverFeature);
+      ++d_.driver_word_writes;
+      return;
+    }
     if (at != d_.bar4.data() + kStatusRegister) return;
     if (d_.u8(kStatusRegister) == 0 && d_.reset_never_completes)
       d_.bar4[kStatusRegister] = static_cast<std::byte>(d_.status_shown);
@@ -129,15 +145,20 @@ TEST(VirtioPciTransport, BusMasteringThatStaysOnIsNotTakenForRevokedDma) {  // A
   EXPECT_TRUE(t->revoke_dma());
 }
 
+// §4.1.4.3: 64 feature bits through 32-bit windows, each half selected first. The fake shows
+// each half only when it is selected, so reading one half twice, or never selecting, is seen.
 TEST(VirtioPciTransport, FeaturesAreReadAndWrittenAsTwo32BitWords) {
   FakeDevice d;
   auto t = open(d);
   ASSERT_TRUE(t);
-  d.set32(kCommon + common::kDeviceFeature, 0x00000123);  // the fake shows the same word for either select
-  EXPECT_EQ(t->device_features(), 0x0000012300000123ull);
+  d.device_words = {0x00000123u, 0x00000001u};  // VERSION_1 (bit 32) in the high word
+  d.set32(kCommon + common::kDeviceFeatureSelect, 7);
+  d.set32(kCommon + common::kDeviceFeature, 0xdeadbeefu);  // what an unselected read would see
+  EXPECT_EQ(t->device_features(), 0x0000000100000123ull);
   t->set_driver_features(0xabcdef0012345678ull);
-  EXPECT_EQ(d.u32(kCommon + common::kDriverFeatureSelect), 1u);  // the high word went last
-  EXPECT_EQ(d.u32(kCommon + common::kDriverFeature), 0xabcdef00u);
+  EXPECT_EQ(d.driver_words[0], 0x12345678u);
+  EXPECT_EQ(d.driver_words[1], 0xabcdef00u);
+  EXPECT_EQ(d.driver_word_writes, 2u);
 }
 
 TEST(VirtioPciTransport, QueueSizesOfZeroOrBeyondTheSpecAreUnavailable) {  // A11

@@ -67,6 +67,7 @@ LoopDevice::~LoopDevice() {
 std::string LoopDevice::describe() const { return "loop device"; }
 
 Result<> LoopDevice::reset() {
+  if (faults_.status_log) faults_.status_log->push_back(0);
   if (faults_.reset_never_completes) return Error::unknown("loop device did not complete its reset");
   status_ = 0;
   driver_features_ = 0;
@@ -89,6 +90,7 @@ void LoopDevice::set_status(std::uint8_t status) {
     (void)reset();
     return;
   }
+  if (faults_.status_log) faults_.status_log->push_back(status);
   if (faults_.reject_features_ok) status &= static_cast<std::uint8_t>(~VIRTIO_CONFIG_S_FEATURES_OK);
   status_ = static_cast<std::uint8_t>(status | (status_ & VIRTIO_CONFIG_S_DEVICE_NEEDS_RESET));
 }

@@ -73,6 +73,9 @@ struct LoopFaults {
   // rooms, headers, indirect tables), its own rings too with scribble_rings.
   unsigned scribble = 0;
   bool scribble_rings = false;
+  // Not a fault: every device status the driver writes (0 for a reset), kept where a test
+  // can read it after the device is gone.
+  std::shared_ptr<std::vector<std::uint8_t>> status_log;
 };
 
 struct LoopDeviceCounters {
