@@ -1,8 +1,8 @@
 // A pool of packet buffers (rte_mempool of rte_mbuf), the memory every frame lives in.
 // Creating one starts DPDK if the application has not.
 //
-// The mbufs' data rooms are the device's to reach and nothing else is: they are pinned
-// external buffers in device memory (runtime/device_memory.hpp), while the mbuf headers
+// The mbufs' data rooms are the device's to reach and nothing else is: they are slots of
+// device memory (runtime/device_memory.hpp, runtime/mbuf_pool.hpp), while the mbuf headers
 // (buf_addr, data_off, pool, refcnt...) and the mempool itself stay in DPDK's memory, which
 // no device is given. A device that writes wherever it can thus changes frame bytes, never a
 // pointer netfront follows.

@@ -177,7 +177,7 @@ class PageAlignedBuffer {
 };
 
 // A pool of page-aligned buffers of a fixed number of pages: mbufs whose data rooms are
-// pinned, page-aligned chunks of device memory (rte_pktmbuf_pool_create_extbuf).
+// page-aligned slots of device memory.
 class PagePool {
  public:
   static Result<PagePool> create(std::size_t pages_per_buffer, unsigned count);

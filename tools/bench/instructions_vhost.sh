@@ -1,14 +1,24 @@
 #!/usr/bin/env bash
-# Instructions per transmitted 64-byte frame of a vhost-user frontend, netfront-perf or DPDK's
-# virtio-user in dpdk-testpmd, exact under callgrind: each frontend runs twice under
-# valgrind (two durations) against a testpmd rxonly referee, and
-# (instructions_long - instructions_short) / (frames_long - frames_short) is its cost per frame,
-# whatever the machine's speed (start-up and shutdown cancel out).
+# Instructions per 64-byte frame of a vhost-user frontend, netfront-perf or DPDK's virtio-user
+# in dpdk-testpmd, exact under callgrind: each frontend runs twice under valgrind (two
+# durations) against a testpmd referee (rxonly when the frontend transmits, txonly when it
+# receives), and (instructions_long - instructions_short) / (frames_long - frames_short) is its
+# cost per frame, whatever the machine's speed (start-up and shutdown cancel out).
 #
-#   tools/bench/instructions_vhost.sh [--netfront-only]    # prints one line per frontend
+#   tools/bench/instructions_vhost.sh [--netfront-only] [--mode txonly|rxonly]   # one line per frontend
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${NETFRONT_BUILD:-build}
+only=0 mode=txonly
+while (( $# )); do
+  case $1 in
+    --netfront-only) only=1 ;;
+    --mode) mode=$2; shift ;;
+    *) echo "usage: $0 [--netfront-only] [--mode txonly|rxonly]" >&2; exit 2 ;;
+  esac
+  shift
+done
+referee_mode=$([[ $mode == txonly ]] && echo rxonly || echo txonly)
 dir=$(mktemp -d /tmp/nfinstr-XXXXXX)
 sock=$dir/vh.sock
 if (( $(awk '/HugePages_Free/ {print $2}' /proc/meminfo) < 768 )); then echo 1024 > /proc/sys/vm/nr_hugepages; fi
@@ -18,7 +28,7 @@ run() {  # name secs cmd... -> "instructions frames"
   local secs=$1; shift
   rm -f "$sock"
   dpdk-testpmd -l 0,1 --main-lcore 0 --no-pci --file-prefix=nfiref --vdev "net_vhost0,iface=$sock,queues=1" -- \
-    --forward-mode=rxonly --auto-start --stats-period 1 --nb-cores=1 --total-num-mbufs=16384 >"$dir/ref.log" 2>&1 &
+    --forward-mode=$referee_mode --auto-start --stats-period 1 --nb-cores=1 --total-num-mbufs=16384 >"$dir/ref.log" 2>&1 &
   local ref=$!
   for _ in $(seq 100); do [[ -S $sock ]] && break; sleep 0.1; done
   valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" >"$dir/front.log" 2>&1 &
@@ -28,7 +38,11 @@ run() {  # name secs cmd... -> "instructions frames"
   kill -INT "$ref"; wait "$ref" || true
   local ir frames
   ir=$(sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$dir/front.log")
-  frames=$(grep -oE "tx [0-9]+ pkts|TX-packets: +[0-9]+" "$dir/front.log" | grep -oE "[0-9]+" | tail -1)
+  if [[ $mode == txonly ]]; then
+    frames=$(grep -oE "tx [0-9]+ pkts|TX-packets: +[0-9]+" "$dir/front.log" | grep -oE "[0-9]+" | tail -1)
+  else
+    frames=$(grep -oE "rx [0-9]+ pkts|RX-packets: +[0-9]+" "$dir/front.log" | grep -oE "[0-9]+" | tail -1)
+  fi
   echo "$ir $frames"
 }
 
@@ -39,11 +53,11 @@ per_frame() {  # name cmd...
   echo "$name: $(( (ir2 - ir1) / (f2 - f1) )) instructions per frame ($f1 and $f2 frames)"
 }
 
-per_frame "netfront-perf txonly" "$build/tools/perf/netfront-perf" --device "vhost-user:$sock" --mode txonly --lcore 0
-[[ ${1:-} == --netfront-only ]] && { rm -rf "$dir"; exit 0; }
+per_frame "netfront-perf $mode" "$build/tools/perf/netfront-perf" --device "vhost-user:$sock" --mode "$mode" --lcore 0
+(( only )) && { rm -rf "$dir"; exit 0; }
 for cfg in "" ",packed_vq=1,in_order=1"; do
-  per_frame "DPDK virtio-user txonly${cfg:- (default)}" dpdk-testpmd -l 0,1 --main-lcore 1 --no-pci --single-file-segments \
-    --file-prefix=nfidpdk --vdev "net_virtio_user0,path=$sock,queues=1$cfg" -- --forward-mode=txonly --auto-start \
+  per_frame "DPDK virtio-user $mode${cfg:- (default)}" dpdk-testpmd -l 0,1 --main-lcore 1 --no-pci --single-file-segments \
+    --file-prefix=nfidpdk --vdev "net_virtio_user0,path=$sock,queues=1$cfg" -- --forward-mode="$mode" --auto-start \
     --stats-period 1 --nb-cores=1 --txpkts=64
 done
 rm -rf "$dir"
