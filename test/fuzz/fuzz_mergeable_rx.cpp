@@ -202,7 +202,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       for (std::size_t i = 0; i < len; ++i) frame[i] = static_cast<std::byte>(seed * 131 + i * 7 + (i >> 8));
       // The stream the device writes: a header (gso none, num_buffers below), then the frame.
       Bytes stream(kHeader + len);
-      std::memcpy(stream.data() + kHeader, frame.data(), len);
+      if (len > 0) std::memcpy(stream.data() + kHeader, frame.data(), len);
       const std::size_t buffers = c.mrg_rxbuf ? (stream.size() + per_buffer - 1) / per_buffer : 1;
       if (!c.mrg_rxbuf && stream.size() > per_buffer) continue;  // it does not fit a buffer: not sent
       if (buffers > ready.size()) break;                          // the device has no more buffers to use
