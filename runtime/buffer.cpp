@@ -3,10 +3,11 @@
 #include <string>
 
 #include "netfront/buffer.hpp"
+#include "runtime/mbuf_pool.hpp"
 
 namespace netfront {
 
-void Buffer::free_mbuf(rte_mbuf* m) noexcept { rte_pktmbuf_free_seg(m); }
+void Buffer::free_mbuf(rte_mbuf* m) noexcept { runtime::free_segment(m); }
 
 Buffer Buffer::share(rte_mbuf* m) noexcept {
   if (!m) return {};

@@ -47,9 +47,11 @@ class DeviceRegionArena {
       align = std::max(align, page);
       len = (len + page - 1) / page * page;
     }
+    // Aligned as addresses, not as offsets: the region itself is only page-aligned.
+    const auto at = reinterpret_cast<std::uintptr_t>(base);
     for (auto it = free.begin(); it != free.end(); ++it) {
       const auto [from, room] = *it;
-      std::size_t start = (from + align - 1) & ~(align - 1);
+      std::size_t start = ((at + from + align - 1) & ~(align - 1)) - at;
       if (physical && !whole_pages && start / page != (start + len - 1) / page) start = (start + page - 1) / page * page;
       if (start + len > from + room) continue;
       free.erase(it);
@@ -168,6 +170,8 @@ Result<> create_regions(State& s) {
     next_iova += ((*a)->size + (rte_iova_t{1} << 30) - 1) & ~((rte_iova_t{1} << 30) - 1);
     s.arenas.push_back(std::move(*a));
   }
+  detail::first_region_size.store(s.arenas[0]->size, std::memory_order_relaxed);
+  detail::first_region_base.store(reinterpret_cast<std::uintptr_t>(s.arenas[0]->base), std::memory_order_release);
   logger("runtime").info("device memory: {} MiB of {} per NUMA node, {} node(s), {} addresses", env.device_memory_mb,
                          huge ? "hugepages" : "4 KiB pages", nodes, s.physical ? "physical" : "virtual");
   return Ok{};

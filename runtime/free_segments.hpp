@@ -4,25 +4,25 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 
+#include "runtime/mbuf_pool.hpp"
+
 namespace netfront::runtime {
 
-// Lets go of mbufs[0, n), each as rte_pktmbuf_free_seg would (rte_pktmbuf_prefree_seg: a
-// segment still viewed elsewhere only loses a reference, an indirect one is detached first),
-// and returns each run from one pool with one rte_mempool_put_bulk. The array is reused to
-// gather them. This is rte_pktmbuf_free_bulk's work done inline: DPDK's function lives in its
-// shared library, and there it cost about 40 instructions per transmitted frame (callgrind,
-// 2026-11-26).
+// Lets go of mbufs[0, n), each as rte_pktmbuf_free_seg would (prefree_segment: a segment still
+// viewed elsewhere only loses a reference), and returns each run from one pool with one
+// rte_mempool_put_bulk. The array is reused to gather them. This is rte_pktmbuf_free_bulk's
+// work done inline: DPDK's function lives in its shared library.
 inline void free_segments(rte_mbuf** mbufs, unsigned n) noexcept {
   unsigned gathered = 0;  // mbufs[0, gathered): let go of, all from `pool`; never ahead of i
   rte_mempool* pool = nullptr;
   for (unsigned i = 0; i < n; ++i) {
-    rte_mbuf* m = rte_pktmbuf_prefree_seg(mbufs[i]);
+    rte_mbuf* m = prefree_segment(mbufs[i]);
     if (m == nullptr) continue;  // another reference keeps it
-    if (gathered > 0 && m->pool != pool) {
-      rte_mempool_put_bulk(pool, reinterpret_cast<void* const*>(mbufs), gathered);
+    if (m->pool != pool) [[unlikely]] {  // a run from another pool starts (the first one too)
+      if (gathered > 0) rte_mempool_put_bulk(pool, reinterpret_cast<void* const*>(mbufs), gathered);
       gathered = 0;
+      pool = m->pool;
     }
-    pool = m->pool;
     mbufs[gathered++] = m;
   }
   if (gathered > 0) rte_mempool_put_bulk(pool, reinterpret_cast<void* const*>(mbufs), gathered);

@@ -20,7 +20,8 @@ struct Slots {
   std::size_t offset(unsigned i) const { return per_page ? (i / per_page) * page + (i % per_page) * stride : i * stride; }
 };
 
-// rte_pktmbuf_init's work, with the data room at the slot.
+// rte_pktmbuf_pool_create_extbuf's initialisation of a pinned external buffer, with the data
+// room at the slot and the shared info right after the header.
 void init_mbuf(rte_mempool* mp, void* arg, void* obj, unsigned i) {
   const Slots& s = *static_cast<const Slots*>(arg);
   auto* m = static_cast<rte_mbuf*>(obj);
@@ -33,19 +34,25 @@ void init_mbuf(rte_mempool* mp, void* arg, void* obj, unsigned i) {
   m->pool = mp;
   m->nb_segs = 1;
   m->port = RTE_MBUF_PORT_INVALID;
+  m->ol_flags = RTE_MBUF_F_EXTERNAL;
   rte_mbuf_refcnt_set(m, 1);
   m->next = nullptr;
+  auto* shinfo = reinterpret_cast<rte_mbuf_ext_shared_info*>(m + 1);
+  shinfo->free_cb = return_pinned_room;
+  shinfo->fcb_opaque = m;
+  rte_mbuf_ext_refcnt_set(shinfo, 1);
+  m->shinfo = shinfo;
 }
 
 rte_mempool* make_headers(const std::string& name, const MbufPoolSpec& spec, int socket) {
-  rte_mempool* mp = rte_mempool_create_empty(name.c_str(), spec.count, sizeof(rte_mbuf), spec.cache,
-                                             sizeof(rte_pktmbuf_pool_private), socket, 0);
+  rte_mempool* mp = rte_mempool_create_empty(name.c_str(), spec.count, sizeof(rte_mbuf) + sizeof(rte_mbuf_ext_shared_info),
+                                             spec.cache, sizeof(rte_pktmbuf_pool_private), socket, 0);
   if (!mp) return nullptr;
-  // What rte_pktmbuf_pool_init records, but for data rooms that are not in the element.
+  // What rte_pktmbuf_pool_init records, for data rooms that are not in the element.
   auto* priv = static_cast<rte_pktmbuf_pool_private*>(rte_mempool_get_priv(mp));
   priv->mbuf_data_room_size = spec.room;
   priv->mbuf_priv_size = 0;
-  priv->flags = 0;
+  priv->flags = RTE_PKTMBUF_POOL_F_PINNED_EXT_BUF;
   if (rte_mempool_set_ops_byname(mp, rte_mbuf_best_mempool_ops(), nullptr) != 0 || rte_mempool_populate_default(mp) < 0) {
     rte_mempool_free(mp);
     return nullptr;
@@ -54,6 +61,19 @@ rte_mempool* make_headers(const std::string& name, const MbufPoolSpec& spec, int
 }
 
 }  // namespace
+
+// As DPDK's own callback for pinned rooms (rte_pktmbuf_free_pinned_extmem, which it does not
+// export): the owner is whole again.
+void return_pinned_room(void*, void* owner) {
+  auto* m = static_cast<rte_mbuf*>(owner);
+  rte_mbuf_ext_refcnt_set(m->shinfo, 1);
+  m->ol_flags = RTE_MBUF_F_EXTERNAL;
+  if (m->next != nullptr) m->next = nullptr;
+  if (m->nb_segs != 1) m->nb_segs = 1;
+  rte_mbuf_raw_free(m);
+}
+
+rte_mbuf* prefree_segment_slowly(rte_mbuf* m) noexcept { return rte_pktmbuf_prefree_seg(m); }
 
 Result<MbufPool> make_mbuf_pool(const std::string& name, const MbufPoolSpec& spec) {
   const std::size_t stride = (std::size_t{spec.room} + spec.align - 1) & ~(spec.align - 1);

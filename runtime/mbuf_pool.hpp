@@ -1,14 +1,15 @@
 // A mempool of mbufs whose headers live in DPDK's memory and whose data rooms are slots of one
 // block of device memory (runtime/device_memory.hpp): what PacketPool and PagePool are made of.
 //
-// To DPDK they are direct mbufs (no RTE_MBUF_F_EXTERNAL), so freeing one is the plain inline
-// path, at no cost over an ordinary pool; only buf_addr and buf_iova name the slot instead of
-// the bytes after the header. The one DPDK operation that assumes those bytes is detaching an
-// indirect mbuf, which would point it back at its own header: an mbuf of these pools is never
-// the indirect side of rte_pktmbuf_attach or rte_pktmbuf_clone (netfront shares a frame by its
-// reference count, never by a clone).
+// Each mbuf is a pinned external buffer in DPDK's own terms (RTE_MBUF_F_EXTERNAL, a pool
+// flagged RTE_PKTMBUF_POOL_F_PINNED_EXT_BUF, a shared-info block right after the header, in
+// DPDK's memory too), so every DPDK operation treats it rightly: a clone or an attach counts
+// references in that shared info, never in memory the device can write. Freeing one through
+// DPDK takes its external-buffer path, out of line; free_segment() below is that path inline
+// for the common case.
 #pragma once
 
+#include <rte_mbuf.h>
 #include <rte_mempool.h>
 
 #include <cstdint>
@@ -34,5 +35,38 @@ struct MbufPool {
 
 // `name` must be unique among mempools (RTE_MEMPOOL_NAMESIZE).
 Result<MbufPool> make_mbuf_pool(const std::string& name, const MbufPoolSpec& spec);
+
+// The free callback of these pools' data rooms (what DPDK calls once the last mbuf attached
+// to one lets go): the mbuf that owns the room goes back to its pool.
+void return_pinned_room(void* room, void* owner);
+
+// rte_pktmbuf_prefree_seg(m) out of line: everything but the common case below.
+rte_mbuf* prefree_segment_slowly(rte_mbuf* m) noexcept;
+
+// rte_pktmbuf_prefree_seg(m), with the case of these pools' mbufs inline: the last reference
+// to an mbuf whose room nothing else is attached to is reset as DPDK's pinned path would and
+// returned for its pool; anything else goes to DPDK. Null while references remain.
+[[gnu::always_inline]] inline rte_mbuf* prefree_segment(rte_mbuf* m) noexcept {
+  // A frame without offload flags (the usual one) needs its flags neither masked nor stored.
+  const std::uint64_t flags = m->ol_flags;
+  const bool plain = flags == RTE_MBUF_F_EXTERNAL;
+  if (rte_mbuf_refcnt_read(m) == 1 && (plain || (flags & (RTE_MBUF_F_EXTERNAL | RTE_MBUF_F_INDIRECT)) == RTE_MBUF_F_EXTERNAL))
+      [[likely]] {
+    const rte_mbuf_ext_shared_info* s = m->shinfo;
+    if (s->free_cb == &return_pinned_room && rte_mbuf_ext_refcnt_read(s) == 1) [[likely]] {
+      if (!plain) [[unlikely]]
+        m->ol_flags = RTE_MBUF_F_EXTERNAL;  // offload flags go
+      if (m->next != nullptr) m->next = nullptr;
+      if (m->nb_segs != 1) m->nb_segs = 1;
+      return m;
+    }
+  }
+  return prefree_segment_slowly(m);
+}
+
+// rte_pktmbuf_free_seg(m) by way of prefree_segment.
+inline void free_segment(rte_mbuf* m) noexcept {
+  if (rte_mbuf* done = prefree_segment(m)) rte_mempool_put(done->pool, done);
+}
 
 }  // namespace netfront::runtime

@@ -711,6 +711,134 @@ TEST_P(ScribblingDeviceTest, GarbageWhereverTheDeviceReachesNeverReachesNetfront
   EXPECT_GT(scribbles, 2000u);
 }
 
+// A frame the application built outside netfront's pools (an mbuf of its own DPDK pool,
+// adopted) is refused with an error saying so: the device is given device memory only, and
+// an address outside it would be a ring fault (or worse, memory the device was never given).
+// The ring goes on carrying frames built rightly, single and chained.
+TEST(DeviceMemoryTest, AFrameOutsideDeviceMemoryIsRefusedAndTheRingGoesOn) {
+  LoopRig rig;
+  ASSERT_TRUE(rig.open("loop:split"));
+  rig.listen();
+  rte_mempool* plain = rte_pktmbuf_pool_create("nf_test_plain", 63, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+  ASSERT_NE(plain, nullptr);
+  auto foreign = [&] {
+    rte_mbuf* m = rte_pktmbuf_alloc(plain);
+    EXPECT_NE(m, nullptr);
+    m->data_len = m->pkt_len = 100;
+    std::memset(rte_pktmbuf_mtod(m, void*), 0x5a, 100);
+    EXPECT_FALSE(DeviceMemory::contains(m->buf_addr, m->buf_len));
+    return Buffer::adopt(m);
+  };
+  const std::uint64_t resets = rig.device->counters().resets;
+  Result<> single = rig.netif->write(foreign()).get();
+  ASSERT_FALSE(single);
+  EXPECT_NE(single.error().message().find("not in device memory"), std::string::npos) << single.error().to_string();
+  std::vector<Buffer> pieces;
+  pieces.push_back(rig.frame(40, 1));
+  pieces.push_back(foreign());
+  Result<> chained = rig.netif->writev(pieces).get();
+  ASSERT_FALSE(chained);
+  EXPECT_NE(chained.error().message().find("not in device memory"), std::string::npos);
+  pieces.clear();  // writev borrows its pieces: they are the caller's again
+  EXPECT_EQ(rte_mempool_in_use_count(plain), 0u) << "a refused frame was kept";
+  for (unsigned i = 0; i < 5; ++i) ASSERT_TRUE(rig.netif->write(rig.frame(100, i)).get());
+  std::vector<Buffer> good;
+  good.push_back(rig.frame(40, 7));
+  good.push_back(rig.frame(60, 8));
+  ASSERT_TRUE(rig.netif->writev(good).get());
+  good.clear();
+  rig.run_until_received(6, 200000);
+  EXPECT_EQ(rig.received.size(), 6u);
+  EXPECT_EQ(rig.device->counters().tx_frames, 6u) << "the ring did not carry on";
+  EXPECT_EQ(rig.device->counters().resets, resets) << "the device had to be reset";
+  rig.loop.run_until(rig.netif->disconnect());
+  rig.netif.reset();
+  rig.received.clear();
+  rig.listening.reset();
+  rte_mempool_free(plain);
+}
+
+// DPDK's clone and attach count references in the mbuf that owns a data room. For netfront's
+// mbufs that count is in the shared info next to the header, in DPDK's memory: whatever the
+// device writes into data rooms, a clone (into an ordinary pool) and its frees in either order
+// count right, never read a pointer from device memory, and the mbuf goes back to its pool
+// only when the last one lets go.
+TEST(DeviceMemoryTest, ClonesCountReferencesOutsideDeviceMemory) {
+  auto made = runtime::PacketPool::create({.size = 63, .cache = 0});
+  ASSERT_TRUE(made) << made.error().to_string();
+  runtime::PacketPool pool = std::move(*made);
+  rte_mempool* plain = rte_pktmbuf_pool_create("nf_test_clones", 63, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+  ASSERT_NE(plain, nullptr);
+  std::vector<rte_mbuf*> all(63);
+  ASSERT_EQ(rte_pktmbuf_alloc_bulk(pool.get(), all.data(), 63), 0);
+  for (rte_mbuf* m : all) {
+    ASSERT_TRUE(RTE_MBUF_HAS_EXTBUF(m));
+    ASSERT_FALSE(DeviceMemory::contains(m->shinfo, sizeof *m->shinfo)) << "a reference count is in device memory";
+  }
+  // The device fills every data room (and what lies between them) with what would, read as
+  // an mbuf header, be a reference count of 1 and a pool pointer of its choosing.
+  for (auto [p, n] : DeviceMemory::blocks()) std::memset(p, 0x01, n);
+  for (bool original_first : {true, false}) {
+    rte_mbuf* m = all[original_first ? 0 : 1];
+    rte_mbuf* c = rte_pktmbuf_clone(m, plain);
+    ASSERT_NE(c, nullptr);
+    EXPECT_EQ(rte_mbuf_ext_refcnt_read(m->shinfo), 2u);
+    EXPECT_EQ(c->buf_addr, m->buf_addr);
+    const unsigned before = pool.in_use();
+    rte_pktmbuf_free(original_first ? m : c);
+    EXPECT_EQ(pool.in_use(), before) << "back to the pool while a clone holds its room";
+    rte_pktmbuf_free(original_first ? c : m);
+    EXPECT_EQ(pool.in_use(), before - 1);
+    EXPECT_EQ(rte_mempool_in_use_count(plain), 0u);
+  }
+  rte_pktmbuf_free_bulk(all.data() + 2, 61);
+  EXPECT_EQ(pool.in_use(), 0u);
+  rte_mempool_free(plain);
+}
+
+// The allocator under random allocations and frees, alignments up to 64 KiB: every block
+// aligned as asked, zeroed, inside one region, overlapping no other, and every byte back at
+// the end.
+TEST(DeviceMemoryTest, RandomAllocationsKeepTheAllocatorConsistent) {
+  const std::size_t base = DeviceMemory::in_use();
+  std::vector<runtime::DeviceBlock> held;
+  std::uint64_t r = 12345;
+  auto next = [&] {
+    r ^= r << 13;
+    r ^= r >> 7;
+    r ^= r << 17;
+    return r;
+  };
+  unsigned made = 0;
+  for (int step = 0; step < 20000; ++step) {
+    if (held.empty() || next() % 3 != 0) {
+      const std::size_t size = 1 + next() % 20000;
+      const std::size_t align = std::size_t{1} << (next() % 17);
+      auto b = DeviceMemory::allocate(size, align);
+      if (!b) continue;  // full for now: frees follow
+      ++made;
+      ASSERT_EQ(reinterpret_cast<std::uintptr_t>(b->data()) % align, 0u) << "alignment " << align;
+      ASSERT_GE(b->size(), size);
+      ASSERT_TRUE(DeviceMemory::contains(b->data(), b->size()));
+      for (std::size_t i = 0; i < b->size(); i += 97) ASSERT_EQ(b->data()[i], std::byte{0}) << "not zeroed";
+      for (const runtime::DeviceBlock& o : held)
+        ASSERT_TRUE(b->data() + b->size() <= o.data() || o.data() + o.size() <= b->data()) << "overlap";
+      std::memset(b->data(), 0xab, b->size());
+      held.push_back(std::move(*b));
+    } else {
+      const std::size_t i = next() % held.size();
+      std::swap(held[i], held.back());
+      held.pop_back();
+    }
+  }
+  EXPECT_GT(made, 10000u);
+  held.clear();
+  EXPECT_EQ(DeviceMemory::in_use(), base);
+  std::size_t listed = 0;
+  for (auto [p, n] : DeviceMemory::blocks()) listed += n;
+  EXPECT_EQ(listed, base) << "blocks() disagrees with in_use()";
+}
+
 INSTANTIATE_TEST_SUITE_P(Layouts, ScribblingDeviceTest,
                          ::testing::Values("loop:split", "loop:packed", "loop:split,in_order=on", "loop:packed,in_order=on",
                                            "loop:split,mrg_rxbuf=off"),

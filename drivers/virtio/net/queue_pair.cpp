@@ -9,6 +9,7 @@
 #include "drivers/virtio/ring/packed_ring.hpp"
 #include "drivers/virtio/ring/split_ring.hpp"
 #include "netfront/frame_limits.hpp"
+#include "runtime/device_memory.hpp"
 #include "runtime/free_segments.hpp"
 #include "runtime/log.hpp"
 
@@ -87,6 +88,8 @@ class RingQueuePair final : public QueuePair {
     if (pieces.size() + 1 > tx_.size())
       return make_ready_io(Result<>(Error::unknown("frame of " + std::to_string(pieces.size()) +
                                                    " pieces needs more descriptors than the ring has")));
+    for (const Buffer& piece : pieces)
+      if (!runtime::DeviceMemory::holds(piece.data(), piece.length())) return make_ready_io(Result<>(not_device_memory()));
     return post_or_wait([&] { return post_chain(pieces); },
                         [&](Waiter& w) {
                           w.single = false;
@@ -106,7 +109,7 @@ class RingQueuePair final : public QueuePair {
       ++dropped;
     });
     counters_.tx_drops.add(dropped);
-    rx_.reset([](std::uint64_t token) { rte_pktmbuf_free_seg(reinterpret_cast<rte_mbuf*>(token)); });
+    rx_.reset([](std::uint64_t token) { runtime::free_segment(reinterpret_cast<rte_mbuf*>(token)); });
     drop_partial();
     frame_left_ = 0;
     pending_tx_ = 0;
@@ -183,8 +186,16 @@ class RingQueuePair final : public QueuePair {
     bool single = true;
   };
 
+  // Only device memory is ever given to the device (runtime/device_memory.hpp): a frame built
+  // elsewhere (an mbuf of another pool, adopted) is refused, not posted.
+  static Error not_device_memory() {
+    return Error::unknown("frame bytes are not in device memory, the only memory a device is given: build frames in "
+                          "buffers of a netfront PacketPool");
+  }
+
   // post_single() changed nothing when it said no, so this starts over.
   [[gnu::noinline]] io<Result<>> transmit_slowly(Buffer&& frame) {
+    if (!runtime::DeviceMemory::holds(frame.data(), frame.length())) return make_ready_io(Result<>(not_device_memory()));
     return post_or_wait([&] { return post_single(frame); },
                         [&](Waiter& w) {
                           w.single = true;
@@ -236,12 +247,13 @@ class RingQueuePair final : public QueuePair {
   // only given up when its chain is really on the ring.
   [[gnu::always_inline]] bool post_single(Buffer& frame) noexcept {
     static_assert(sizeof(virtio_net_hdr) == 12);
-    if (frame.refcount() != 1 || frame.headroom() < sizeof(virtio_net_hdr) || c_.header_len != sizeof(virtio_net_hdr))
+    // placed_pool_ is only ever set with 12-byte headers: the pool check covers the size too.
+    if (frame.refcount() != 1 || frame.headroom() < sizeof(virtio_net_hdr) || frame.mbuf()->pool != placed_pool_)
         [[unlikely]]
       return post_single_slowly(frame);
-    if (tx_.broken() || tx_.free_descriptors() < 1) return false;
     const std::size_t len = frame.length();
     std::byte* start = frame.data() - sizeof(virtio_net_hdr);
+    if (tx_.broken() || tx_.free_descriptors() < 1) return false;
     // No offloads: an all-zero header (flags 0, GSO_NONE). Fixed-size loads and stores, not a
     // memset call. It is written only if it is not zero already, as it is when the buffer went
     // out before: the device's CPU read that cache line, and a store, even of the same zeros,
@@ -267,7 +279,14 @@ class RingQueuePair final : public QueuePair {
   // viewed elsewhere too (its headroom is not ours to write) or with no room in front, the
   // shared zero header as a descriptor of its own.
   [[gnu::noinline]] bool post_single_slowly(Buffer& frame) noexcept {
-    if (tx_.broken()) return false;
+    if (tx_.broken() || !runtime::DeviceMemory::holds(frame.data(), frame.length())) return false;
+    // Every mbuf of a pool has its data room in the same memory (netfront's pools: device
+    // memory; any other: not), so after one frame of a pool its frames are known to be placed,
+    // and post_single() takes them. With headers of another size it takes none.
+    if (frame.mbuf()->pool != placed_pool_ && c_.header_len == sizeof(virtio_net_hdr)) {
+      placed_pool_ = frame.mbuf()->pool;
+      if (frame.refcount() == 1 && frame.headroom() >= sizeof(virtio_net_hdr)) return post_single(frame);
+    }
     const std::size_t len = frame.length();
     if (frame.refcount() == 1 && frame.headroom() >= c_.header_len) {
       if (tx_.free_descriptors() < 1) return false;
@@ -322,10 +341,10 @@ class RingQueuePair final : public QueuePair {
   void free_token(std::uint64_t token) noexcept {
     if (token & 1) {
       TxRecord& r = records_[token >> 1];
-      for (std::uint16_t i = 0; i < r.count; ++i) rte_pktmbuf_free_seg(r.mbufs[i]);
+      for (std::uint16_t i = 0; i < r.count; ++i) runtime::free_segment(r.mbufs[i]);
       free_records_.push_back(static_cast<std::uint16_t>(token >> 1));
     } else {
-      rte_pktmbuf_free_seg(reinterpret_cast<rte_mbuf*>(token));
+      runtime::free_segment(reinterpret_cast<rte_mbuf*>(token));
     }
   }
 
@@ -421,7 +440,7 @@ class RingQueuePair final : public QueuePair {
   enum class DropReason { Device, Length, Other };
 
   void drop(rte_mbuf* m, DropReason why) noexcept {
-    rte_pktmbuf_free_seg(m);
+    runtime::free_segment(m);
     counters_.rx_drops.add(1);
     if (why == DropReason::Device) counters_.device_errors.add(1);
     if (why == DropReason::Length) counters_.rx_length_errors.add(1);
@@ -543,23 +562,23 @@ class RingQueuePair final : public QueuePair {
   void take_follower(rte_mbuf* m, const UsedChain& u) noexcept {
     --frame_left_;
     if (!partial_) {
-      rte_pktmbuf_free_seg(m);
+      runtime::free_segment(m);
       return;
     }
     if (!u.len_valid || u.len > rx_posted_len_) {  // C1
-      rte_pktmbuf_free_seg(m);
+      runtime::free_segment(m);
       drop_partial(u.len_valid ? DropReason::Device : DropReason::Other);
       return;
     }
     if (partial_->data_len + u.len > max_frame() || u.len > rte_pktmbuf_tailroom(partial_)) {
-      rte_pktmbuf_free_seg(m);
+      runtime::free_segment(m);
       drop_partial(DropReason::Length);
       return;
     }
     std::memcpy(rte_pktmbuf_mtod_offset(partial_, std::byte*, partial_->data_len), posted_start(m), u.len);
     partial_->data_len = static_cast<std::uint16_t>(partial_->data_len + u.len);
     partial_->pkt_len = partial_->data_len;
-    rte_pktmbuf_free_seg(m);
+    runtime::free_segment(m);
     if (frame_left_ == 0) finish_frame(std::exchange(partial_, nullptr));
   }
 
@@ -578,6 +597,7 @@ class RingQueuePair final : public QueuePair {
   Ring tx_;
   DmaMemory zero_header_;  // the header of every frame that cannot carry its own
   std::uint32_t rx_posted_len_;
+  const rte_mempool* placed_pool_ = nullptr;  // a pool whose frames were seen in device memory
   unsigned pending_tx_ = 0;
   bool wrote_since_poll_ = false;
   std::vector<TxRecord> records_;
