@@ -31,10 +31,11 @@ void send_and_wait(LoopRig& rig, unsigned n, unsigned first_seed, std::size_t le
   rig.run_until_received(want, 200000);
 }
 
-// After a device broke a ring rule: the application sees Disconnected, the error is counted,
-// and disconnect still gives every buffer back.
-void expect_broken_and_clean(LoopRig& rig) {
+// After a device broke ring rule `rule`: the application sees Disconnected, the error is
+// counted, the rule named is the one broken, and disconnect still gives every buffer back.
+void expect_broken_and_clean(LoopRig& rig, virtio::ring::RingError rule) {
   rig.run_rounds(100);
+  EXPECT_EQ(rig.driver->broken_by(), rule) << virtio::ring::to_string(rig.driver->broken_by());
   EXPECT_FALSE(rig.netif->link_up());
   Result<> w = rig.netif->write(rig.frame(60, 0)).get();
   ASSERT_FALSE(w);
@@ -66,19 +67,37 @@ void write_burst(LoopRig& rig, unsigned n) {
 TEST_P(RingFaultTest, UsedIdOutOfRangeMarksQueueBroken) {  // B1
   rig_.device->faults().used_id_out_of_range = true;
   write_burst(rig_, 5);
-  expect_broken_and_clean(rig_);
+  expect_broken_and_clean(rig_, virtio::ring::RingError::IdOutOfRange);
 }
 
+// A chain completed twice: on a packed ring the second used descriptor names a chain no longer
+// in flight; on a split ring the used index has moved past what is in flight first (B3).
 TEST_P(RingFaultTest, DoubleCompletionMarksQueueBroken) {  // B2
   rig_.device->faults().used_id_not_outstanding = true;
   write_burst(rig_, 5);
-  expect_broken_and_clean(rig_);
+  expect_broken_and_clean(rig_, rig_.netif->id().loop().packed ? virtio::ring::RingError::IdNotOutstanding
+                                                                : virtio::ring::RingError::UsedIndexJump);
 }
 
 TEST_P(RingFaultTest, UsedIndexJumpOrBadPackedFlagsMarkQueueBroken) {  // B3 (split), B5 (packed)
   rig_.device->faults().used_index_jump = true;
   write_burst(rig_, 5);
-  expect_broken_and_clean(rig_);
+  expect_broken_and_clean(rig_, rig_.netif->id().loop().packed ? virtio::ring::RingError::PackedFlagsInvalid
+                                                             : virtio::ring::RingError::UsedIndexJump);
+}
+
+// B6 (§2.7.9): in order, one used entry may complete every chain up to the one it names, but
+// no more chains than the used index moved by: a device naming the fifth chain while moving
+// the index by one is broken, and the chains it did not say it used are not taken.
+TEST(InOrderFaultTest, BatchLongerThanTheUsedIndexMovedMarksQueueBroken) {  // B6
+  LoopRig rig;
+  ASSERT_TRUE(rig.open("loop:split,in_order=on"));
+  rig.listen();
+  send_and_wait(rig, 10, 0);
+  ASSERT_EQ(rig.received.size(), 10u);
+  rig.device->faults().in_order_batch_overreach = true;
+  write_burst(rig, 5);
+  expect_broken_and_clean(rig, virtio::ring::RingError::InOrderBatchInvalid);
 }
 
 TEST_P(RingFaultTest, DeviceRewritingPostedDescriptorsChangesNothing) {  // B4
@@ -97,7 +116,7 @@ TEST_P(RingFaultTest, DeviceRewritingPostedDescriptorsChangesNothing) {  // B4
 TEST_P(RingFaultTest, FailedDoorbellMarksQueueBroken) {  // B9
   rig_.device->faults().notify_fails = true;
   for (unsigned i = 0; i < 40; ++i) (void)rig_.netif->write(rig_.frame(100, i));  // may wait: not awaited
-  expect_broken_and_clean(rig_);
+  expect_broken_and_clean(rig_, virtio::ring::RingError::NotifyFailed);
 }
 
 TEST_P(RingFaultTest, TransmitUsedLengthIsIgnored) {  // C3
@@ -300,7 +319,11 @@ std::string layout_name(const ::testing::TestParamInfo<std::string>& info) {
   for (char c : info.param.substr(5)) n += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
   return n;
 }
-INSTANTIATE_TEST_SUITE_P(SplitAndPacked, RingFaultTest, kRingLayouts, layout_name);
+// The ring faults once more without mergeable buffers: each receive buffer a frame of its own.
+INSTANTIATE_TEST_SUITE_P(SplitAndPacked, RingFaultTest,
+                         ::testing::Values("loop:split", "loop:packed", "loop:split,in_order=on", "loop:packed,in_order=on",
+                                           "loop:split,mrg_rxbuf=off"),
+                         layout_name);
 INSTANTIATE_TEST_SUITE_P(SplitAndPacked, AbandonedDeviceTest, kRingLayouts, layout_name);
 
 class MergeableFaultTest : public ::testing::TestWithParam<std::string> {
@@ -321,7 +344,7 @@ TEST_P(MergeableFaultTest, NumBuffersZeroMarksQueueBroken) {  // C4
   rig_.device->faults().rx_num_buffers_zero = true;
   send_and_wait(rig_, 2, 10);
   EXPECT_EQ(rig_.received.size(), 2u);
-  expect_broken_and_clean(rig_);
+  expect_broken_and_clean(rig_, virtio::ring::RingError::FramingLost);
 }
 
 TEST_P(MergeableFaultTest, NumBuffersBeyondTheRingMarksQueueBroken) {  // C4
@@ -329,7 +352,7 @@ TEST_P(MergeableFaultTest, NumBuffersBeyondTheRingMarksQueueBroken) {  // C4
   rig_.device->faults().rx_num_buffers_too_many = true;  // 1000, the ring holds 256
   send_and_wait(rig_, 2, 20);
   EXPECT_EQ(rig_.received.size(), 2u);
-  expect_broken_and_clean(rig_);
+  expect_broken_and_clean(rig_, virtio::ring::RingError::FramingLost);
 }
 
 TEST_P(MergeableFaultTest, FirstBufferShorterThanTheHeaderMarksQueueBroken) {  // C4
@@ -337,7 +360,7 @@ TEST_P(MergeableFaultTest, FirstBufferShorterThanTheHeaderMarksQueueBroken) {  /
   rig_.device->faults().rx_len_without_header = true;  // num_buffers was never written
   send_and_wait(rig_, 2, 30);
   EXPECT_EQ(rig_.received.size(), 2u);
-  expect_broken_and_clean(rig_);
+  expect_broken_and_clean(rig_, virtio::ring::RingError::FramingLost);
 }
 
 // C1 with C4: a frame whose first buffer claims more than was posted is dropped with all its
@@ -354,6 +377,22 @@ TEST_P(MergeableFaultTest, FirstBufferTooLongDropsTheWholeFrame) {  // C1, C4
   rig_.loop.run_until(rig_.netif->disconnect());
   rig_.received.clear();
   EXPECT_EQ(rig_.rx_pool_in_use(), 0u);
+}
+
+// C1: a frame longer than MTU + 14 whose first buffer alone is within it (buffers filled to
+// 1000 bytes each): it is the merged length that goes past the MTU, and the frame is dropped
+// whole, though each piece would fit the first buffer's room.
+TEST_P(MergeableFaultTest, MergedFrameBeyondTheMtuIsDroppedWhole) {  // C1
+  rig_.device->faults().rx_chunk = 1000;
+  const std::vector<std::byte> big(1600, std::byte{0x42});
+  ASSERT_TRUE(rig_.device->inject(0, big));
+  send_and_wait(rig_, 2, 70, 1514);
+  ASSERT_EQ(rig_.received.size(), 2u);
+  for (unsigned i = 0; i < 2; ++i) EXPECT_EQ(rig_.received[i], LoopRig::expected(1514, 70 + i));
+  const Stats s = rig_.netif->get_stats_counters();
+  EXPECT_EQ(s.rx_drops, 1u);
+  EXPECT_EQ(s.rx_length_errors, 1u);
+  EXPECT_EQ(s.device_errors, 0u);
 }
 
 TEST_P(MergeableFaultTest, FollowerTooLongDropsTheWholeFrame) {  // C1, C4

@@ -459,6 +459,7 @@ unsigned VirtioNetDevice::poll() {
 
 // B1-B9: the device broke a ring rule. Stop it; the application sees Disconnected.
 void VirtioNetDevice::fail_broken_ring(ring::RingError e) {
+  broken_by_ = e;
   runtime::logger("net").error("{}: queue broken: {}", transport_->describe(), ring::to_string(e));
   fail(Error::disconnected(std::string("device broke the ring protocol: ") + std::string(ring::to_string(e))));
 }

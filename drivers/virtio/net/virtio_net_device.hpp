@@ -68,6 +68,8 @@ class VirtioNetDevice final : public drivers::NetDevice, public runtime::Poller 
   void disarm_wakeup() override;
 
   int numa_node() const noexcept override { return numa_node_; }
+  // The ring rule the device broke, if that is what failed it (RingError::None otherwise).
+  ring::RingError broken_by() const noexcept { return broken_by_; }
   std::uint64_t features() const noexcept { return features_; }
   transport::Transport& transport() noexcept { return *transport_; }
   rte_mempool* rx_pool() const noexcept { return rx_pool_ ? rx_pool_->get() : nullptr; }
@@ -121,6 +123,7 @@ class VirtioNetDevice final : public drivers::NetDevice, public runtime::Poller 
   // rings and buffers are left to it and it is never started again.
   bool abandoned_ = false;
   std::uint64_t polls_ = 0;
+  ring::RingError broken_by_ = ring::RingError::None;
   bool in_poll_ = false;
   bool shutdown_requested_ = false;
   Promise<void> shutdown_done_;

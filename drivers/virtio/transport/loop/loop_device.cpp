@@ -402,7 +402,15 @@ unsigned LoopDevice::work_tx(Pair& p) {
     if (!options_.echo || !deliver(p, frame)) ++counters_.dropped;
   }
   if (p.batch_chains) {
-    p.tx->push_used_batch(p.batch_last, p.batch_chains, p.batch_descriptors);
+    std::uint16_t chains = p.batch_chains;
+    if (faults_.in_order_batch_overreach && chains > 1) {
+      // The entry names the batch's last chain, but the used index moves by one: a broken
+      // device, which stops (its ring is out of step now).
+      faults_.in_order_batch_overreach = false;
+      faults_.stall = true;
+      chains = 1;
+    }
+    p.tx->push_used_batch(p.batch_last, chains, p.batch_descriptors);
     p.batch_chains = p.batch_descriptors = 0;
   }
   p.tx->publish_used();

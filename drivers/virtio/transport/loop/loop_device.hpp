@@ -39,6 +39,7 @@ struct LoopFaults {
   bool used_id_out_of_range = false;     // B1: next TX completion names id >= queue size
   bool used_id_not_outstanding = false;  // B2: next TX completion is written twice
   bool used_index_jump = false;          // B3 (split) / B5 (packed): corrupt the used index/flags
+  bool in_order_batch_overreach = false; // B6 (split, in order): a batch's entry moves the used index by one only
   bool scribble_descriptors = false;     // B4: overwrite a TX chain's descriptors after reading them
   bool rx_len_too_long = false;          // C1: RX used len beyond what was posted
   bool rx_len_too_short = false;         // C2: RX used len shorter than header + Ethernet header
