@@ -151,6 +151,8 @@ class FakeBackend {
     std::uint32_t nack = 0;                     // REPLY_ACK: refuse this request
     std::uint32_t ack_with_request = 0;         // REPLY_ACK of SET_FEATURES names this request instead
     bool ignore_get_vring_base = false;         // never answer it (a backend still working its rings)
+    std::chrono::milliseconds stall_at_mem_table{0};  // stop reading this long once the memory table came
+    bool answer_ahead = false;                  // with GET_FEATURES' reply, GET_PROTOCOL_FEATURES' before it is asked
   };
   bool serve(const Behaviour& how, const std::function<bool(const Msg&)>& until = {}) {
     Msg m;
@@ -160,6 +162,10 @@ class FakeBackend {
         case VHOST_USER_GET_FEATURES:
           reply_u64(r, virtio::feature_bit(virtio::VIRTIO_F_VERSION_1) |
                            (how.protocol_features ? virtio::feature_bit(VHOST_USER_F_PROTOCOL_FEATURES) : 0));
+          if (how.answer_ahead) reply_u64(VHOST_USER_GET_PROTOCOL_FEATURES, how.protocol_features);
+          break;
+        case VHOST_USER_SET_MEM_TABLE:
+          std::this_thread::sleep_for(how.stall_at_mem_table);
           break;
         case VHOST_USER_GET_PROTOCOL_FEATURES: reply_u64(r, how.protocol_features); break;
         case VHOST_USER_GET_QUEUE_NUM: reply_u64(r, how.queue_pairs); break;
@@ -370,6 +376,41 @@ TEST(VhostUserPeerFaultTest, RefusedSetStatusFailsAndClosesTheConnection) {  // 
   EXPECT_FALSE((*t)->connected());
   b.join();
   EXPECT_EQ(after, 0);
+}
+
+// F3: a backend that stops reading is as late as one that does not answer. With many queues and
+// no REPLY_ACK nothing is answered while the rings are set up, so it is the sends that stop:
+// each may wait no longer than the reply timeout, then the connection is closed.
+TEST(VhostUserPeerFaultTest, BackendThatStopsReadingIsLateLikeOneThatDoesNotAnswer) {  // F3
+  FakeBackend b([](FakeBackend& f) {
+    f.serve({.protocol_features = feature_bit(VHOST_USER_PROTOCOL_F_MQ), .queue_pairs = 32,
+             .stall_at_mem_table = 1500ms});
+  });
+  runtime::EventLoop loop;
+  auto t = VhostUserTransport::open({b.path(), false, {}}, loop, kShortTimeouts);
+  ASSERT_TRUE(t) << t.error().to_string();
+  const auto start = std::chrono::steady_clock::now();
+  auto dev = virtio::net::VirtioNetDevice::open(std::move(*t), {.queue_pairs = 32});
+  const auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_FALSE(dev) << "the backend never read the ring set-up, yet bring-up succeeded";
+  EXPECT_NE(dev.error().message().find("did not take"), std::string::npos) << dev.error().to_string();
+  EXPECT_LT(took, 1000ms) << "a send waited past the 300 ms timeout";
+}
+
+// F2: bytes that arrive before their request is sent (here GET_PROTOCOL_FEATURES' reply, sent
+// along with GET_FEATURES') were sent unasked: the connection is closed rather than taking them
+// for the next reply.
+TEST(VhostUserPeerFaultTest, ReplySentBeforeItsRequestClosesTheConnection) {  // F2
+  FakeBackend b([](FakeBackend& f) {
+    f.serve({.protocol_features = feature_bit(VHOST_USER_PROTOCOL_F_MQ), .answer_ahead = true});
+  });
+  runtime::EventLoop loop;
+  auto t = VhostUserTransport::open({b.path(), false, {}}, loop, kShortTimeouts);
+  ASSERT_TRUE(t) << t.error().to_string();
+  Result<> r = (*t)->reset();
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("nobody asked for"), std::string::npos) << r.error().to_string();
+  EXPECT_FALSE((*t)->connected());
 }
 
 // F5, F9: a backend that comes back (server mode) with more queue pairs moves the control

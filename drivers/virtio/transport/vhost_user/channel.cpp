@@ -1,6 +1,7 @@
 #include "drivers/virtio/transport/vhost_user/channel.hpp"
 
 #include <poll.h>
+#include <sys/time.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -113,8 +114,19 @@ Result<Channel> Channel::connect(const std::string& path, std::chrono::milliseco
   }
 }
 
+void Channel::apply_send_timeout() noexcept {
+  if (fd_ < 0) return;
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(timeout_.count() / 1000);
+  tv.tv_usec = static_cast<suseconds_t>(timeout_.count() % 1000 * 1000);
+  (void)::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
 Result<> Channel::send(Request request, std::span<const std::byte> payload, std::span<const int> fds, bool need_reply) {
   if (fd_ < 0) return Error::disconnected("no connection to the backend");
+  // Bytes already waiting would be taken for this request's reply: they were sent unasked.
+  if (unasked() == Unasked::Bytes)
+    return Error::unknown(std::string("backend sent bytes nobody asked for, before ") + std::string(request_name(request)));
   MessageHeader h{request, VHOST_USER_VERSION | (need_reply ? VHOST_USER_NEED_REPLY_MASK : 0u),
                   static_cast<std::uint32_t>(payload.size())};
   iovec iov[2] = {{&h, sizeof h}, {const_cast<std::byte*>(payload.data()), payload.size()}};
@@ -135,6 +147,9 @@ Result<> Channel::send(Request request, std::span<const std::byte> payload, std:
   ssize_t n;
   do n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
   while (n < 0 && errno == EINTR);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+    return Error::unknown(std::string("backend did not take ") + std::string(request_name(request)) + " within " +
+                          std::to_string(timeout_.count()) + " ms");
   if (n < 0) return Error::disconnected(std::string("sending ") + std::string(request_name(request)) + ": " + errno_text());
   if (static_cast<std::size_t>(n) != total)
     return Error::unknown(std::string("short write of ") + std::string(request_name(request)));

@@ -1,8 +1,8 @@
 // The vhost-user control channel: one unix stream socket to the backend, messages with file
 // descriptors attached. The backend is not trusted (checklist F): every reply is checked for
 // version, reply flag, request code and exact size before its payload is used, a reply that
-// does not come within the timeout is an error (F3), and file descriptors nobody asked for
-// are closed on arrival (F4).
+// does not come within the timeout is an error (F3), as is a send the backend does not take
+// within it, and file descriptors nobody asked for are closed on arrival (F4).
 #pragma once
 
 #include <chrono>
@@ -19,8 +19,8 @@ namespace netfront::virtio::vhost_user {
 class Channel {
  public:
   Channel() = default;
-  explicit Channel(int fd) : fd_(fd) {}
-  Channel(Channel&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  explicit Channel(int fd) : fd_(fd) { apply_send_timeout(); }
+  Channel(Channel&& o) noexcept : fd_(std::exchange(o.fd_, -1)), timeout_(o.timeout_) {}
   Channel& operator=(Channel&& o) noexcept;
   ~Channel();
 
@@ -44,9 +44,15 @@ class Channel {
   enum class Unasked { Nothing, Closed, Bytes };
   Unasked unasked();
 
-  void set_timeout(std::chrono::milliseconds t) noexcept { timeout_ = t; }
+  // For replies and for sends alike: a backend that stops reading (its socket buffer full) is
+  // as late as one that does not answer.
+  void set_timeout(std::chrono::milliseconds t) noexcept {
+    timeout_ = t;
+    apply_send_timeout();
+  }
 
  private:
+  void apply_send_timeout() noexcept;
   int fd_ = -1;
   std::chrono::milliseconds timeout_{5000};
 };
