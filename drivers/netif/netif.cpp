@@ -79,8 +79,14 @@ struct Netif::State final : drivers::FrameSink, drivers::TelemetrySource {
     return l.done.get_io();
   }
 
+  // The first call does the work; a later one, while that is still under way, waits for it to
+  // end (so whoever holds the state last can let it go only then).
   io<void> disconnect() {
-    if (disconnected.exchange(true, std::memory_order_relaxed)) co_return;
+    if (disconnected.exchange(true, std::memory_order_relaxed)) {
+      if (disconnect_done) co_return;
+      co_await disconnect_waiters.emplace_back().get_io();
+      co_return;
+    }
     device->set_sink(nullptr);
     co_await device->shutdown();
     finish(device_listener);
@@ -95,6 +101,8 @@ struct Netif::State final : drivers::FrameSink, drivers::TelemetrySource {
       io<void> finished = runtime::call_on(*queue_owners[q], [l] { finish(*l); });
       co_await finished;
     }
+    disconnect_done = true;
+    for (Promise<void>& w : std::exchange(disconnect_waiters, {})) w.set_value();
   }
 
   static void finish(Listener& l) {
@@ -110,6 +118,8 @@ struct Netif::State final : drivers::FrameSink, drivers::TelemetrySource {
   // Written on the Netif's thread, read by writers on the loops of handed-over pairs, which
   // may be writing while disconnect begins (relaxed: the device's own pause orders the rest).
   std::atomic<bool> disconnected{false};
+  bool disconnect_done = false;                   // ... and everything it does is done
+  std::vector<Promise<void>> disconnect_waiters;  // later disconnect() calls, waiting for that
   Listener device_listener;
   std::vector<Listener> queue_listeners;
   std::vector<runtime::EventLoop*> queue_owners;  // per pair: where it was handed, or nullptr
@@ -129,8 +139,9 @@ Netif& Netif::operator=(Netif&& other) noexcept {
 }
 
 Netif::~Netif() {
-  if (!state_ || state_->disconnected) return;
-  // The shutdown may have to wait for the device; the coroutine owns the state until it is done.
+  if (!state_ || state_->disconnect_done) return;
+  // The shutdown may have to wait for the device, or a disconnect() already under way for a
+  // loop that holds a queue pair: the coroutine owns the state until that is done.
   (void)[](std::unique_ptr<State> s) -> io<void> { co_await s->disconnect(); }(std::move(state_));
 }
 

@@ -342,6 +342,28 @@ TEST_F(MultiQueueThreadsTest, FramesWaitingWhenAPairIsHandedOverStayWithThatPair
   EXPECT_TRUE(listening.ready());
 }
 
+// The application lets go of its Netif right after asking for a disconnect that must wait for
+// another loop (to end the listen of a pair handed there): the disconnect still ends, on
+// state that is still there (the sanitizer pass runs this too).
+TEST_F(MultiQueueThreadsTest, ANetifLetGoWhileItsDisconnectWaitsForAnotherLoopStillDisconnects) {
+  ASSERT_TRUE(rig_.netif->queue(1).run_on(thread_->loop()));
+  std::optional<io<Result<>>> pair_listen;
+  rig_.loop.run_until(runtime::call_on(thread_->loop(), [&] {
+    pair_listen.emplace(rig_.netif->queue(1).listen([](Buffer) { return make_ready_io(); }));
+  }));
+  io<void> pending = rig_.netif->disconnect();
+  ASSERT_FALSE(pending.ready()) << "precondition: the disconnect waits for the pair's loop";
+  rig_.netif.reset();
+  run_until([&] { return pending.ready(); });
+  EXPECT_TRUE(pending.ready());
+  bool listen_ended = false;
+  rig_.loop.run_until(runtime::call_on(thread_->loop(), [&] {
+    listen_ended = pair_listen->ready() && pair_listen->get().ok();
+    pair_listen.reset();
+  }));
+  EXPECT_TRUE(listen_ended) << "the pair's listen did not end with the disconnect";
+}
+
 TEST_F(MultiQueueThreadsTest, HandingOverAPairInUseOrTwiceIsRefused) {
   auto listening = rig_.netif->queue(1).listen([](Buffer) { return make_ready_io(); });
   auto r = rig_.netif->queue(1).run_on(thread_->loop());
