@@ -91,6 +91,11 @@ Result<std::unique_ptr<PciFunction>> open_vfio_function(const PciAddress& a) {
   const std::string name = a.to_string();
   if (!rte_vfio_is_enabled("vfio_pci") && !rte_vfio_is_enabled("vfio"))
     return Error::unknown("VFIO is not enabled in DPDK (load vfio-pci before netfront starts)");
+  // Without an IOMMU VFIO confines nothing, and its device addresses would be taken for
+  // physical ones: that is uio's case, with its own path (and its warning).
+  if (rte_vfio_noiommu_is_enabled() == 1)
+    return Error::unknown("VFIO is in no-IOMMU mode: nothing confines the device; bind " + name +
+                          " to uio_pci_generic instead (netfront then says so at connect)");
   int group = -1;
   if (rte_vfio_get_group_num(kSysfsDevices, name.c_str(), &group) != 1)
     return Error::unknown(name + " has no IOMMU group (is the IOMMU on?)");
