@@ -15,7 +15,8 @@
 // released, every receive buffer is back in its pool.
 //
 // Input: byte 0 picks the ring layout and features (1 packed, 2 mergeable, 4 event index,
-// 8 in order); then 6-byte records, one frame each: u16 frame length (mod 9200), u8 bytes
+// 8 in order; 16: in order, each frame's buffers completed as one batch, whose entry gives
+// only the last buffer's length); then 6-byte records, one frame each: u16 frame length (mod 9200), u8 bytes
 // per buffer (0: whole buffers; else 16 * n), u8 lie (mod 8: 0 none, 1 first length beyond
 // posted, 2 a follower's length beyond posted, 3 first buffer shorter than the header,
 // 4 num_buffers 0, 5 num_buffers beyond the ring, 6 num_buffers one too many or too few,
@@ -44,7 +45,7 @@ namespace {
 constexpr std::uint16_t kMtu = 1500;
 constexpr std::size_t kHeader = 12;
 constexpr std::size_t kMaxFrame = kMtu + 14;
-constexpr std::uint16_t kRing = 16;
+constexpr std::uint16_t kRing = 64;
 
 using Bytes = std::vector<std::byte>;
 
@@ -96,7 +97,8 @@ runtime::PacketPool& pool() {
 // One used buffer as the driver is shown it.
 struct Used {
   std::uint32_t len;
-  Bytes bytes;  // what the device wrote there (at most what was posted)
+  bool len_known;  // false for a buffer an in-order batch completed without an entry of its own
+  Bytes bytes;     // what the device wrote there (at most what was posted)
 };
 
 // The reference reassembler (see the file comment), over the buffers in the order they were used.
@@ -110,12 +112,14 @@ struct Reference {
   bool dropping = false;  // ... and they are thrown away
   Bytes current;
 
+  // A buffer whose length the device did not give is not believed: its frame is dropped (the
+  // header of a first one still says how many buffers the frame takes).
   void take(const Used& u) {
     if (stopped) return;
     if (left > 0) {
       --left;
       if (dropping) return;
-      if (u.len > posted || current.size() + u.len > kMaxFrame) {
+      if (!u.len_known || u.len > posted || current.size() + u.len > kMaxFrame) {
         dropping = true;
         return;
       }
@@ -124,11 +128,11 @@ struct Reference {
       return;
     }
     if (!mergeable) {
-      if (u.len <= posted && u.len >= kHeader + 14 && u.len <= kHeader + kMaxFrame)
+      if (u.len_known && u.len <= posted && u.len >= kHeader + 14 && u.len <= kHeader + kMaxFrame)
         frames.emplace_back(u.bytes.begin() + kHeader, u.bytes.begin() + u.len);
       return;
     }
-    if (u.len < kHeader) {
+    if (u.len_known && u.len < kHeader) {
       stopped = true;
       return;
     }
@@ -138,7 +142,7 @@ struct Reference {
       return;
     }
     left = n - 1;
-    dropping = u.len > posted || u.len - kHeader > kMaxFrame;
+    dropping = !u.len_known || u.len > posted || u.len - kHeader > kMaxFrame;
     if (dropping) return;
     current.assign(u.bytes.begin() + kHeader, u.bytes.begin() + u.len);
     if (left == 0) finish();
@@ -167,11 +171,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   c.mrg_rxbuf = data[0] & 2;
   c.event_idx = data[0] & 4;
   c.in_order = data[0] & 8;
+  const bool batched = c.in_order && (data[0] & 16);
   c.mtu = kMtu;
   c.rx_pool = pool().get();
   RecordingSink sink;
-  const std::size_t posted = rte_pktmbuf_data_room_size(pool().get()) - RTE_PKTMBUF_HEADROOM + kHeader;
-  Reference reference(c.mrg_rxbuf, posted);
+  std::size_t posted = 0;  // what each receive buffer's descriptor gives, the same for all
+  std::optional<Reference> reference;
   std::vector<Bytes> meant;  // the frames the device meant to deliver
   bool lied = false;
   {
@@ -190,7 +195,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       for (device_side::DeviceChain chain; device->pop(chain);) ready.push_back(chain);
     };
     take_posted();
-    for (std::size_t at = 1; at + 6 <= size && !reference.stopped; at += 6) {
+    if (ready.empty()) std::abort();
+    posted = ready.front().segments.at(0).len;
+    reference.emplace(c.mrg_rxbuf, posted);
+    for (std::size_t at = 1; at + 6 <= size && !reference->stopped; at += 6) {
       const std::uint8_t* r = data + at;
       std::uint16_t len, seed;
       std::memcpy(&len, r, 2);
@@ -213,22 +221,32 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       std::memcpy(stream.data() + 10, &num_buffers, 2);
       if (lie == 7) std::memcpy(stream.data(), r, std::min<std::size_t>(kHeader, 6));
       // Without MRG_RXBUF the header's num_buffers and flags are not looked at: only lengths lie.
-      const bool lies = c.mrg_rxbuf ? lie != 0 : lie >= 1 && lie <= 3;
+      // A batched frame of several buffers gives no length for all but its last: dropped.
+      const bool lies = (c.mrg_rxbuf ? lie != 0 : lie >= 1 && lie <= 3) || (batched && buffers > 1);
       lied = lied || lies;
       if (!lies && len >= 14 && len <= kMaxFrame) meant.push_back(frame);
+      std::uint16_t descriptors = 0;
       for (std::size_t b = 0, written = 0; b < buffers; ++b) {
         const device_side::DeviceChain chain = ready.front();
         ready.pop_front();
         const device_side::DeviceSegment& s = chain.segments.at(0);
+        if (s.len != posted || !s.writable) std::abort();  // every receive buffer alike
         const std::size_t n = std::min(per_buffer, stream.size() - written);
         std::memcpy(s.data, stream.data() + written, n);
         written += n;
-        Used u{static_cast<std::uint32_t>(n), Bytes(s.data, s.data + s.len)};
+        Used u{static_cast<std::uint32_t>(n), true, Bytes(s.data, s.data + s.len)};
         if (b == 0 && lie == 1) u.len = static_cast<std::uint32_t>(posted + 1 + seed % 1000);
         if (b == 1 && lie == 2) u.len = static_cast<std::uint32_t>(posted + 1 + seed % 1000);
         if (b == 0 && lie == 3) u.len = seed % kHeader;
-        device->push_used({chain.id, u.len}, chain.descriptors);
-        reference.take(u);
+        descriptors = static_cast<std::uint16_t>(descriptors + chain.descriptors);
+        if (!batched) {
+          device->push_used({chain.id, u.len}, chain.descriptors);
+        } else if (b + 1 == buffers) {
+          device->push_used_batch({chain.id, u.len}, static_cast<std::uint16_t>(buffers), descriptors);
+        } else {
+          u.len_known = false;
+        }
+        reference->take(u);
       }
       device->publish_used();
       // The driver takes them, delivers, and posts buffers again.
@@ -236,8 +254,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       take_posted();
     }
     for (int i = 0; i < 4; ++i) (*qp)->poll();
-    if (sink.frames != reference.frames) std::abort();
-    if (!lied && reference.frames != meant) std::abort();  // the reference itself, held to the device's intent
+    if (sink.frames != reference->frames) std::abort();
+    if (!lied && reference->frames != meant) std::abort();  // the reference itself, held to the device's intent
     // A reset device gives everything back; then no receive buffer may be missing.
     (*qp)->release_all(nullptr);
   }

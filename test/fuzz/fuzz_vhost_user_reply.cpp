@@ -1,17 +1,22 @@
 // Fuzz target: reading a vhost-user reply from an untrusted backend (checklist F2-F4). Input
-// byte 0 picks the request the driver waits a reply to (and so the payload size it expects);
-// the rest is what the "backend" writes on the socket before hanging up.
+// byte 0 picks the request the driver waits a reply to (and so the payload size it expects),
+// byte 1 how the "backend" writes (in one piece or two, a file descriptor attached or not);
+// the rest is what it writes on the socket before hanging up.
 //
 // Oracle: a reference reading of the same bytes, written from vhost-user.rst alone. A reply is
 // a 12-byte header (request, flags, size) and `size` payload bytes; the one a frontend waits
 // for names its request, has flags of version 1 with the reply bit and nothing else, and
 // carries exactly the payload the request's reply has. The channel must accept exactly the
 // inputs the reference accepts, with the payload the reference reads, and fail on the others;
-// it must never read past what arrived (the sanitizers) nor wait once the peer has hung up.
+// it must never read past what arrived (the sanitizers), nor wait once the peer has hung up,
+// nor keep a file descriptor the backend attached.
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
+#include <thread>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
@@ -40,6 +45,44 @@ std::optional<std::vector<std::byte>> reference_reply(std::uint32_t request, std
   return payload;
 }
 
+unsigned open_fds() {
+  unsigned n = 0;
+  for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
+  return n;
+}
+
+// Writes `bytes` on `fd` as the backend would: at once, or in two parts with a pause between
+// (so the reply arrives over several reads), with an eventfd attached to the first part if
+// asked (a descriptor nobody asked for), then hangs up.
+void backend_writes(int fd, std::span<const std::uint8_t> bytes, std::size_t split, bool attach) {
+  auto send = [&](std::span<const std::uint8_t> part, bool with_fd) {
+    if (part.empty()) return;
+    iovec iov{const_cast<std::uint8_t*>(part.data()), part.size()};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))]{};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    const int extra = with_fd ? ::eventfd(0, EFD_CLOEXEC) : -1;
+    if (extra >= 0) {
+      msg.msg_control = control;
+      msg.msg_controllen = sizeof control;
+      cmsghdr* c = CMSG_FIRSTHDR(&msg);
+      c->cmsg_level = SOL_SOCKET;
+      c->cmsg_type = SCM_RIGHTS;
+      c->cmsg_len = CMSG_LEN(sizeof(int));
+      std::memcpy(CMSG_DATA(c), &extra, sizeof(int));
+    }
+    if (::sendmsg(fd, &msg, MSG_NOSIGNAL) != static_cast<ssize_t>(part.size())) std::abort();
+    if (extra >= 0) ::close(extra);
+  };
+  send(bytes.first(split), attach);
+  if (split < bytes.size()) {
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+    send(bytes.subspan(split), attach && split == 0);
+  }
+  ::shutdown(fd, SHUT_WR);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
@@ -47,8 +90,10 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   return 0;
 }
 
+// Input: byte 0 the request waited for; byte 1 how the backend writes (bits 0-5: where the
+// bytes are split in two writes, 0 for one; bit 6: a file descriptor attached); then the bytes.
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  if (size < 1) return 0;
+  if (size < 2) return 0;
   struct Expect {
     Request request;
     std::size_t payload;
@@ -57,26 +102,31 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                                        {VHOST_USER_GET_QUEUE_NUM, 8}, {VHOST_USER_GET_VRING_BASE, 8},
                                        {VHOST_USER_GET_STATUS, 8}, {VHOST_USER_SET_MEM_TABLE, 8}};
   const Expect e = kExpect[data[0] % (sizeof kExpect / sizeof kExpect[0])];
+  // Small enough to fit the socket buffer.
+  const std::span<const std::uint8_t> bytes(data + 2, std::min<std::size_t>(size - 2, 4096));
+  const std::size_t split = std::min<std::size_t>(data[1] & 0x3f, bytes.size());
+  const bool attach = data[1] & 0x40;
+  const auto expected = reference_reply(e.request, e.payload, bytes);
+  const unsigned fds_before = open_fds();
   int fds[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) std::abort();
-  // Small enough to fit the socket buffer: written in full before the reader starts.
-  const std::size_t n = std::min<std::size_t>(size - 1, 4096);
-  if (n > 0 && ::write(fds[1], data + 1, n) != static_cast<ssize_t>(n)) std::abort();
-  ::shutdown(fds[1], SHUT_WR);
-  const auto expected = reference_reply(e.request, e.payload, std::span(data + 1, n));
   {
+    std::thread backend(backend_writes, fds[1], bytes, split, attach);
     Channel channel(fds[0]);
-    constexpr auto kTimeout = std::chrono::milliseconds(20);
-    channel.set_timeout(kTimeout);
+    // Far longer than any input takes: a channel that waits for more once the peer has hung up
+    // shows as a call of seconds.
+    channel.set_timeout(std::chrono::seconds(5));
     std::byte out[8];
     std::memset(out, 0xa5, sizeof out);
     const auto start = std::chrono::steady_clock::now();
     const auto got = channel.receive_reply(e.request, std::span(out, e.payload));
-    // The peer hung up after writing: no read may wait for more (a generous bound).
-    if (std::chrono::steady_clock::now() - start > 10 * kTimeout) std::abort();
+    if (std::chrono::steady_clock::now() - start > std::chrono::seconds(1)) std::abort();
     if (got.ok() != expected.has_value()) std::abort();
     if (expected && std::memcmp(out, expected->data(), e.payload) != 0) std::abort();
+    backend.join();
   }
   ::close(fds[1]);
+  // Whatever the backend attached, none of it is kept (F4).
+  if (open_fds() != fds_before) std::abort();
   return 0;
 }

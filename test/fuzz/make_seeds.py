@@ -75,9 +75,12 @@ write("packed-used-ring", "indirect", packed(0x55, [(0, 8), (1, 16)]))
 for index, (name, request) in enumerate([("get-features", 1), ("get-protocol-features", 15), ("get-queue-num", 17),
                                          ("get-vring-base", 11), ("get-status", 40)]):
     payload = struct.pack("<Q", 0x1_4000_0000 if request == 1 else 1)
-    write("vhost-user-reply", name, bytes([index]) + struct.pack("<III", request, 0x5, 8) + payload)
+    # Byte 1: how the backend writes (bits 0-5 split point, bit 6 a stray fd attached).
+    write("vhost-user-reply", name, bytes([index, 0]) + struct.pack("<III", request, 0x5, 8) + payload)
+    write("vhost-user-reply", name + "-split-fd", bytes([index, 0x40 | 7]) + struct.pack("<III", request, 0x5, 8) + payload)
 
-# Receive path: byte 0 = layout/features (1 packed, 2 mergeable, 4 event idx, 8 in order), then
+# Receive path: byte 0 = layout/features (1 packed, 2 mergeable, 4 event idx, 8 in order, 16 in-order
+# batches), then
 # one record per frame the device sends: (frame length, bytes per buffer / 16 or 0 for whole
 # buffers, lie, seed); lies: 1 first length beyond posted, 2 a follower's, 3 first buffer
 # shorter than the header, 4 num_buffers 0, 5 beyond the ring, 6 off by one, 7 garbage header.
@@ -89,7 +92,15 @@ write("mergeable-rx", "split-one-frame", rx(0x02, [(60, 0, 0, 1)]))
 write("mergeable-rx", "split-merged-small-buffers", rx(0x02, [(1000, 8, 0, 2), (64, 0, 0, 3), (1514, 4, 0, 4)]))
 write("mergeable-rx", "packed-jumbo-between", rx(0x03, [(1514, 0, 0, 3), (9000, 0, 0, 5), (14, 0, 0, 4), (64, 2, 0, 6)]))
 write("mergeable-rx", "no-mrg-in-order", rx(0x0c, [(1514, 0, 0, 6), (14, 0, 0, 7), (13, 0, 0, 8)]))
-write("mergeable-rx", "packed-in-order-merged", rx(0x0b, [(3000, 0, 0, 9), (64, 0, 0, 10), (700, 3, 0, 11)]))
-write("mergeable-rx", "lies", rx(0x06, [(100, 4, 1, 1), (500, 4, 2, 2), (60, 0, 7, 3), (60, 0, 6, 4), (60, 0, 0, 5),
-                                       (60, 0, 3, 6)]))
-write("mergeable-rx", "num-buffers-zero", rx(0x02, [(60, 0, 0, 1), (60, 0, 4, 2), (60, 0, 0, 3)]))
+write("mergeable-rx", "packed-in-order-merged", rx(0x0b, [(1400, 0, 0, 9), (64, 0, 0, 10), (700, 4, 0, 11)]))
+# Each lie once, the ones that stop everything last (first buffer without a header, num_buffers
+# beyond the ring, num_buffers 0).
+write("mergeable-rx", "lies", rx(0x06, [(100, 4, 1, 1), (500, 4, 2, 2), (60, 0, 7, 3), (60, 0, 6, 5), (60, 0, 0, 5),
+                                       (300, 4, 6, 7), (60, 0, 3, 6)]))
+write("mergeable-rx", "num-buffers-beyond-the-ring", rx(0x02, [(60, 0, 0, 1), (60, 0, 5, 2), (60, 0, 0, 3)]))
+write("mergeable-rx", "num-buffers-zero", rx(0x03, [(60, 0, 0, 1), (60, 0, 4, 2), (60, 0, 0, 3)]))
+# Long enough to wrap a 64-entry ring several times, frames of every size class.
+write("mergeable-rx", "split-wraps", rx(0x06, [((i * 397) % 1600, i % 3 * 4, 0, i) for i in range(90)]))
+write("mergeable-rx", "packed-wraps", rx(0x07, [((i * 211) % 1520, i % 2 * 8, 0, i) for i in range(90)]))
+write("mergeable-rx", "in-order-batches", rx(0x1a, [(1514, 0, 0, 1), (64, 0, 0, 2), (900, 4, 0, 3), (60, 0, 0, 4)]))
+write("mergeable-rx", "packed-in-order-batches", rx(0x1b, [(64, 0, 0, 1), (1400, 6, 0, 2), (128, 0, 0, 3)]))
