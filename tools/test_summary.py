@@ -5,11 +5,11 @@ failed tests and cases named above it.
 
 Each build directory's meson-logs/testlog.json (meson's verdict for each test: result,
 exit status, start time, output) is read with its meson-logs/testlog.junit.xml (the cases,
-gtest's own XML merged in). A test meson did not pass counts a failure even when its cases
-all passed: a crash, a timeout or a non-zero exit after the XML was written is not a pass.
-The two logs must tell the same story, and both must come from the run that started at
---since: otherwise no summary is printed and the exit status is 2. It is 1 when anything
-failed or nothing passed, else 0."""
+gtest's own XML merged in) and meson-info/intro-tests.json (each test's protocol). A test
+meson did not pass counts a failure even when its cases all passed: a crash, a timeout or a
+non-zero exit after the XML was written is not a pass. The two logs must tell the same
+story, and both must come from the run that started at --since: otherwise no summary is
+printed and the exit status is 2. It is 1 when anything failed or nothing passed, else 0."""
 import argparse
 import json
 import os
@@ -100,10 +100,26 @@ def load(build, since):
     # meson writes the junit once every test has ended, so one older than a test's start is another run's.
     if mtimes[xpath] < max(starts):
         raise Refused(f"{xpath} is older than tests of {jpath}: they are from different runs")
-    return runs, root
+    return runs, root, protocols(build)
 
 
-def summarise(build, runs, root, count, failures, disagree):
+def protocols(build):
+    """Each test's protocol (gtest, tap, exitcode...), by its command line."""
+    path = os.path.join(build, "meson-info", "intro-tests.json")
+    try:
+        with open(path, encoding="utf-8") as f:
+            tests = json.load(f)
+        return {tuple(t["cmd"]): t.get("protocol", "exitcode") for t in tests}
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise Refused(f"no test list: {path}: {e}")
+
+
+def command_of(run):
+    # meson adds where gtest writes its XML; the test list has the command without it.
+    return tuple(c for c in run.get("command") or () if not str(c).startswith("--gtest_output"))
+
+
+def summarise(build, runs, root, protocol_of, count, failures, disagree):
     tests = {}
     for r in runs:
         tests.setdefault(r["name"], Test(r["name"])).runs.append(r)
@@ -145,7 +161,9 @@ def summarise(build, runs, root, count, failures, disagree):
         if results == {"EXPECTEDFAIL"}:
             count["passed"] += 1  # failed as it should: its failed cases are the expected failure
             continue
-        bad = [r for r in test.runs if r["result"] not in GOOD]
+        # A non-zero exit is never a pass, whatever result meson gave.
+        bad = [r for r in test.runs if r["result"] not in GOOD or (r["result"] == "OK" and (r.get("returncode") or 0) != 0)]
+        gtest = any(protocol_of.get(command_of(r)) == "gtest" for r in test.runs)
         reason = why(bad[0]) if bad else ""
         if test.stale:
             reason += f" (its {test.stale} cases are from an earlier run's gtest XML)"
@@ -154,6 +172,12 @@ def summarise(build, runs, root, count, failures, disagree):
             count[v] += 1
             if v == "failed":
                 failures.append(f"{build}: {test.name}: {label}")
+        # A gtest binary that ended without writing any case (returned before RUN_ALL_TESTS,
+        # say) ran nothing: meson's own case would count it as passed.
+        if gtest and not test.cases and not bad and results != {"SKIP"}:
+            failures.append(f"{build}: {test.name}: ran no test cases (a gtest binary that wrote none)")
+            count["failed"] += 1
+            continue
         # meson writes no failure for a timeout: its own case stands for the test's result.
         for _ in test.stand_ins:
             if bad:
@@ -209,11 +233,11 @@ def main():
     failures, disagree = [], []
     for build in args.builds:
         try:
-            runs, root = load(build, args.since)
+            runs, root, protocol_of = load(build, args.since)
         except Refused as e:
             print(f"no summary: {e}")
             return 2
-        summarise(build, runs, root, count, failures, disagree)
+        summarise(build, runs, root, protocol_of, count, failures, disagree)
     if disagree:
         print("\n".join(disagree))
         print("no summary: testlog.json and testlog.junit.xml disagree")

@@ -81,6 +81,12 @@ def write_logs(build, tests, start, extra_suites=()):
     if len(own):
         root.append(own)
     ET.ElementTree(root).write(logs / "testlog.junit.xml", encoding="utf-8", xml_declaration=True)
+    # The test list meson writes at setup: each test's protocol (gtest where gtest XML is given).
+    info = Path(build, "meson-info")
+    info.mkdir()
+    with open(info / "intro-tests.json", "w") as f:
+        json.dump([{"name": t["name"], "cmd": [f"unit-{t['name']}"], "suite": [f"{PROJECT}:{t.get('suite', 'unit')}"],
+                    "protocol": t.get("protocol", "gtest" if "xml" in t else "exitcode")} for t in tests], f)
     return logs
 
 
@@ -152,11 +158,23 @@ class Summary(unittest.TestCase):
                      "xml": {"IoTest": {"Reads": "passed", "Writes": "passed"}}}],
                    "2 passed, 1 failed", 1, ["io: exit status 1"])
 
+    def test_gtest_binary_that_exits_0_without_writing_any_case(self):
+        # dpdk_main-style main() returning 0 before RUN_ALL_TESTS: meson writes a case of its own.
+        self.check([{"name": "io", "protocol": "gtest"}, {"name": "pci", "xml": {"PciTest": {"Reads": "passed"}}}],
+                   "1 passed, 1 failed", 1, ["io: ran no test cases (a gtest binary that wrote none)"])
+
+    def test_a_plain_test_without_cases_passes_by_its_exit(self):
+        self.check([{"name": "summary", "protocol": "exitcode"}], "1 passed, 0 failed", 0)
+
+    def test_ok_with_a_nonzero_exit_is_a_failure(self):
+        self.check([{"name": "io", "returncode": 1, "xml": {"IoTest": {"Reads": "passed"}}}],
+                   "1 passed, 1 failed", 1, ["io: exit status 1"])
+
     def test_zero_cases(self):
         # gtest's XML without a suite: meson merges nothing, so the junit has no trace of the test.
         self.check([{"name": "io", "stdout": "[==========] 0 tests from 0 test suites ran.\n", "xml": {}},
                     {"name": "pci", "xml": {"PciTest": {"Reads": "passed"}}}],
-                   "1 passed, 1 failed", 1, ["io: ran no test cases"])
+                   "1 passed, 1 failed", 1, ["io: ran no test cases (a gtest binary that wrote none)"])
 
     def test_only_disabled_cases(self):
         self.check([{"name": "io", "xml": {"IoTest": {"DISABLED_Reads": "disabled"}}}],
