@@ -12,7 +12,9 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 
 #include "netfront/result.hpp"
@@ -50,14 +52,19 @@ rte_mbuf* prefree_segment_slowly(rte_mbuf* m) noexcept;
   // A frame without offload flags (the usual one) needs its flags neither masked nor stored.
   const std::uint64_t flags = m->ol_flags;
   const bool plain = flags == RTE_MBUF_F_EXTERNAL;
-  if (rte_mbuf_refcnt_read(m) == 1 && (plain || (flags & (RTE_MBUF_F_EXTERNAL | RTE_MBUF_F_INDIRECT)) == RTE_MBUF_F_EXTERNAL))
-      [[likely]] {
+  // The reference count and the segment count lie side by side (in rte_mbuf's rearm_data):
+  // one load sees both at 1. The head of a chain (more segments) takes DPDK's path.
+  static_assert(offsetof(rte_mbuf, nb_segs) == offsetof(rte_mbuf, refcnt) + sizeof(std::uint16_t));
+  std::uint32_t counts;
+  std::memcpy(&counts, reinterpret_cast<const char*>(m) + offsetof(rte_mbuf, refcnt), sizeof counts);
+  constexpr std::uint32_t kOneAndOne = 1u | (1u << 16);  // the same in either byte order
+  if (counts == kOneAndOne &&
+      (plain || (flags & (RTE_MBUF_F_EXTERNAL | RTE_MBUF_F_INDIRECT)) == RTE_MBUF_F_EXTERNAL)) [[likely]] {
     const rte_mbuf_ext_shared_info* s = m->shinfo;
     if (s->free_cb == &return_pinned_room && rte_mbuf_ext_refcnt_read(s) == 1) [[likely]] {
       if (!plain) [[unlikely]]
         m->ol_flags = RTE_MBUF_F_EXTERNAL;  // offload flags go
       if (m->next != nullptr) m->next = nullptr;
-      if (m->nb_segs != 1) m->nb_segs = 1;
       return m;
     }
   }
