@@ -47,6 +47,9 @@ class NetDevice {
   // Netif); the device takes references of its own before it returns.
   virtual io<Result<>> transmit_chain(unsigned queue, std::span<const Buffer> pieces) = 0;
 
+  // The pool the fill-style write builds frames in (the device's own, in memory it reaches;
+  // safe to take buffers from on any loop a pair was handed to). Null: the device has none.
+  virtual rte_mempool* frame_pool() const noexcept { return nullptr; }
   // Received frames go to `sink` (nullptr: received frames are dropped and counted).
   virtual void set_sink(FrameSink* sink) noexcept = 0;
 

@@ -2,8 +2,12 @@
 // life cycle and the stats baseline, and leaves everything else to the NetDevice.
 #include "netfront/netif.hpp"
 
+#include <rte_mbuf.h>
+
+#include <algorithm>
 #include <array>
 #include <atomic>
+#include <cstring>
 #include <mutex>
 #include <vector>
 
@@ -14,9 +18,19 @@
 
 namespace netfront {
 
+namespace {
+// What a freshly allocated buffer of `pool` holds behind its headroom.
+std::size_t room_after_headroom(rte_mempool* pool) noexcept {
+  const std::size_t room = rte_pktmbuf_data_room_size(pool);
+  return room > RTE_PKTMBUF_HEADROOM ? room - RTE_PKTMBUF_HEADROOM : 0;
+}
+}  // namespace
+
 struct Netif::State final : drivers::FrameSink, drivers::TelemetrySource {
   State(DeviceId i, std::unique_ptr<drivers::NetDevice> d)
       : id(std::move(i)), device(std::move(d)), max_frame(std::size_t{device->mtu()} + kEthernetHeaderLength),
+        frame_pool(device->frame_pool()),
+        fill_limit(frame_pool ? std::min(max_frame, room_after_headroom(frame_pool)) : 0),
         queue_count(device->queue_pairs()), queue_listeners(queue_count), queue_owners(queue_count, nullptr),
         baseline(queue_count) {
     device->set_sink(this);
@@ -48,6 +62,7 @@ struct Netif::State final : drivers::FrameSink, drivers::TelemetrySource {
   struct Listener {
     FrameHandler handler;
     Promise<Result<>> done;
+    std::size_t max_length = kAnyLength;  // frames longer than this are dropped (listen ~header_size)
   };
 
   // Hot path: one call per received frame. The handler's io is dropped on purpose (see
@@ -56,13 +71,12 @@ struct Netif::State final : drivers::FrameSink, drivers::TelemetrySource {
   bool on_frame(unsigned queue, Buffer frame) override {
     // A pair handed to another loop delivers to its own listen only: the device's listen
     // belongs to this Netif's thread.
-    FrameHandler& handler = queue_listeners[queue].handler || queue_owners[queue]
-                                ? queue_listeners[queue].handler
-                                : device_listener.handler;
-    if (!handler) [[unlikely]]
-      return false;  // nobody listens for this pair's frames
+    Listener& l = queue_listeners[queue].handler || queue_owners[queue] ? queue_listeners[queue] : device_listener;
+    // Nobody listens for this pair's frames, or this one is longer than its listen takes.
+    if (!l.handler || frame.length() > l.max_length) [[unlikely]]
+      return false;
     try {
-      (void)handler(std::move(frame));
+      (void)l.handler(std::move(frame));
     } catch (const std::exception& e) {
       runtime::logger("netif").error("{}: listen handler threw: {}", id.to_string(), e.what());
     } catch (...) {
@@ -71,11 +85,12 @@ struct Netif::State final : drivers::FrameSink, drivers::TelemetrySource {
     return true;
   }
 
-  io<Result<>> listen(Listener& l, FrameHandler&& handler) {
+  io<Result<>> listen(Listener& l, std::size_t max_length, FrameHandler&& handler) {
     if (disconnected) return make_ready_io(Result<>(Error::disconnected()));
     if (l.handler) return make_ready_io(Result<>(Error::unknown("listen is already running on this device or queue")));
     if (!handler) return make_ready_io(Result<>(Error::unknown("listen needs a handler")));
     l.handler = std::move(handler);
+    l.max_length = max_length;
     return l.done.get_io();
   }
 
@@ -114,6 +129,8 @@ struct Netif::State final : drivers::FrameSink, drivers::TelemetrySource {
   DeviceId id;
   std::unique_ptr<drivers::NetDevice> device;
   std::size_t max_frame;  // MTU + Ethernet header; a device's MTU is read once, at bring-up
+  rte_mempool* frame_pool;  // where the fill-style write builds frames (the device's own pool)
+  std::size_t fill_limit;   // the largest frame it builds: max_frame, or less if the pool's rooms are smaller
   unsigned queue_count;   // fixed at bring-up; checked on every write
   // Written on the Netif's thread, read by writers on the loops of handed-over pairs, which
   // may be writing while disconnect begins (relaxed: the device's own pause orders the rest).
@@ -184,18 +201,24 @@ Error Netif::frame_error(std::size_t pieces, std::size_t length, unsigned queue)
   if (!state_ || state_->disconnected) return Error::disconnected();
   if (queue >= state_->queues()) return state_->no_such_queue(queue);
   if (pieces == 0 || pieces > kMaxWritevPieces)
-    return Error::unknown("a frame takes 1 to " + std::to_string(kMaxWritevPieces) + " pieces, not " + std::to_string(pieces));
+    return Error::invalid_length("a frame takes 1 to " + std::to_string(kMaxWritevPieces) + " pieces, not " +
+                                 std::to_string(pieces));
   const std::size_t max = state_->max_frame;  // the bound frame_ok checked, not a second reading
-  return Error::unknown("frame of " + std::to_string(length) + " bytes is outside " +
+  return Error::invalid_length("frame of " + std::to_string(length) + " bytes is outside " +
                         std::to_string(kEthernetHeaderLength) + ".." + std::to_string(max) + " (MTU " +
                         std::to_string(max - kEthernetHeaderLength) + " + Ethernet header)");
 }
 
 io<Result<>> Netif::write(Buffer frame) { return write_on(0, std::move(frame)); }
 io<Result<>> Netif::writev(std::span<const Buffer> pieces) { return writev_on(0, pieces); }
+io<Result<>> Netif::write(std::size_t size, FrameFill fill) { return fill_on(0, size, fill); }
 io<Result<>> Netif::listen(FrameHandler handler) {
   if (!state_) return make_ready_io(Result<>(Error::disconnected()));
-  return state_->listen(state_->device_listener, std::move(handler));
+  return state_->listen(state_->device_listener, kAnyLength, std::move(handler));
+}
+io<Result<>> Netif::listen(std::size_t header_size, FrameHandler handler) {
+  if (!state_) return make_ready_io(Result<>(Error::disconnected()));
+  return state_->listen(state_->device_listener, listen_bound(header_size, mtu()), std::move(handler));
 }
 
 NetifQueue Netif::queue(unsigned queue) noexcept { return NetifQueue(*this, queue); }
@@ -255,10 +278,47 @@ io<Result<>> Netif::writev_without_empty(unsigned queue, std::span<const Buffer>
   return state_->device->transmit_chain(queue, std::span<const Buffer>(kept.data(), n));
 }
 
-io<Result<>> Netif::listen_on(unsigned queue, FrameHandler&& handler) {
+// Mirage_net 4's write ~size fill. HOT PATH: one call per frame built in place. The frame is
+// a buffer of the device's own pool, set up here rather than by Buffer::create (no Result to
+// build and move), and goes straight to the device: every bound write() checks is checked
+// here already.
+io<Result<>> Netif::fill_on(unsigned queue, std::size_t size, FrameFill fill) {
+  if (!state_ || state_->disconnected.load(std::memory_order_relaxed) || queue >= state_->queues() ||
+      size < kEthernetHeaderLength || size > state_->fill_limit) [[unlikely]]
+    return refuse_fill(size, 0, queue);
+  rte_mbuf* m = rte_pktmbuf_alloc(state_->frame_pool);
+  if (!m) [[unlikely]]
+    return make_ready_io(Result<>(Error::unknown("the device's packet pool has no buffer free")));
+  std::memset(rte_pktmbuf_mtod(m, void*), 0, size);
+  m->data_len = static_cast<std::uint16_t>(size);
+  m->pkt_len = static_cast<std::uint32_t>(size);
+  Buffer frame = Buffer::adopt(m);
+  const std::size_t filled = fill(frame);
+  // fill may have cut or replaced its view: what is sent is at most what the view holds.
+  if (filled > size || filled > frame.length() || filled < kEthernetHeaderLength) [[unlikely]]
+    return refuse_fill(size, filled, queue);
+  return state_->device->transmit(queue, std::move(frame).first(filled));
+}
+
+io<Result<>> Netif::refuse_fill(std::size_t size, std::size_t filled, unsigned queue) const {
+  if (!state_ || state_->disconnected || queue >= state_->queues() || size < kEthernetHeaderLength ||
+      size > state_->max_frame)
+    return refuse_write(1, size, queue);
+  if (!state_->frame_pool)
+    return make_ready_io(Result<>(Error::unimplemented("this device has no pool to build frames in")));
+  if (size > state_->fill_limit)
+    return make_ready_io(Result<>(Error::invalid_length("a frame of " + std::to_string(size) +
+                                                        " bytes does not fit a buffer of the device's pool (" +
+                                                        std::to_string(state_->fill_limit) + " bytes)")));
+  return make_ready_io(Result<>(Error::invalid_length("fill returned " + std::to_string(filled) + " bytes for a buffer of " +
+                                                      std::to_string(size) + " (a frame is " +
+                                                      std::to_string(kEthernetHeaderLength) + " bytes to the buffer's size)")));
+}
+
+io<Result<>> Netif::listen_on(unsigned queue, std::size_t max_length, FrameHandler&& handler) {
   if (!state_) return make_ready_io(Result<>(Error::disconnected()));
   if (queue >= state_->queues()) return make_ready_io(Result<>(state_->no_such_queue(queue)));
-  return state_->listen(state_->queue_listeners[queue], std::move(handler));
+  return state_->listen(state_->queue_listeners[queue], max_length, std::move(handler));
 }
 
 MacAddress Netif::mac() const noexcept { return state_ ? state_->device->mac() : MacAddress{}; }

@@ -12,6 +12,7 @@ std::string_view to_string(Error::Kind kind) noexcept {
     case Error::Kind::Unknown: return "Unknown";
     case Error::Kind::Unimplemented: return "Unimplemented";
     case Error::Kind::Disconnected: return "Disconnected";
+    case Error::Kind::InvalidLength: return "InvalidLength";
   }
   return "?";
 }

@@ -97,6 +97,14 @@ class Buffer {
   std::pair<Buffer, Buffer> split(std::size_t n) const { return {sub(0, n), shift(n)}; }
   // Grows the view into the headroom by `n` bytes (for prepending a header in place).
   Buffer prepend(std::size_t n) const;
+  // sub(0, n) of a view let go of: its reference moves to the result instead of a new one
+  // being taken (so a frame only this view holds stays held once).
+  Buffer first(std::size_t n) && {
+    check(0, n);
+    Buffer b(std::move(*this));
+    b.len_ = n;
+    return b;
+  }
 
   // --- byte access, bounds-checked
   std::uint8_t get_u8(std::size_t off) const { return load<std::uint8_t>(off); }

@@ -1,4 +1,6 @@
-// The error type of the NETWORK signature: `Unknown of string | Unimplemented | Disconnected`.
+// The error type of the NETWORK signatures: V1's `Unknown of string | Unimplemented |
+// Disconnected`, and Mirage_net 4's `Invalid_length | Disconnected` (every length refusal of
+// write and writev is InvalidLength).
 #pragma once
 
 #include <string>
@@ -9,12 +11,13 @@ namespace netfront {
 
 class Error {
  public:
-  enum class Kind : unsigned char { Unknown, Unimplemented, Disconnected };
+  enum class Kind : unsigned char { Unknown, Unimplemented, Disconnected, InvalidLength };
 
   // Kept as named constructors so a call site reads like the signature it mirrors.
   static Error unknown(std::string message) { return Error(Kind::Unknown, std::move(message)); }
   static Error unimplemented(std::string what = {}) { return Error(Kind::Unimplemented, std::move(what)); }
   static Error disconnected(std::string why = {}) { return Error(Kind::Disconnected, std::move(why)); }
+  static Error invalid_length(std::string why = {}) { return Error(Kind::InvalidLength, std::move(why)); }
 
   Kind kind() const noexcept { return kind_; }
   // For Unknown this is the message of the signature; for the other kinds an optional detail.
@@ -23,6 +26,7 @@ class Error {
   bool is_unknown() const noexcept { return kind_ == Kind::Unknown; }
   bool is_unimplemented() const noexcept { return kind_ == Kind::Unimplemented; }
   bool is_disconnected() const noexcept { return kind_ == Kind::Disconnected; }
+  bool is_invalid_length() const noexcept { return kind_ == Kind::InvalidLength; }
 
   // "Unknown: bad frame", "Disconnected", ...: what a log line or a test failure shows.
   std::string to_string() const;

@@ -1,8 +1,10 @@
-// Netif: the NETWORK device of the MirageOS V1.NETWORK signature (docs/api.md maps each element).
+// Netif: the NETWORK device of the MirageOS V1.NETWORK signature and of today's Mirage_net.S
+// (mirage-net 4), side by side (docs/api.md maps each element).
 //
 //   auto dev = co_await Netif::connect("vhost-user:/tmp/vhost.sock");
 //   if (!dev) { log(dev.error().to_string()); co_return; }
-//   co_await dev->write(frame);
+//   co_await dev->write(frame);                                            // V1
+//   co_await dev->write(60, [](Buffer& f) { ...; return std::size_t{60}; });  // Mirage_net 4
 //   co_await dev->listen([](Buffer frame) { ...; return make_ready_io(); });  // until disconnect
 //
 // A Netif belongs to the event loop of the thread that connected it: call it from that thread
@@ -19,6 +21,7 @@
 #include "netfront/buffer.hpp"
 #include "netfront/device_id.hpp"
 #include "netfront/frame_limits.hpp"
+#include "netfront/function_ref.hpp"
 #include "netfront/io.hpp"
 #include "netfront/mac_address.hpp"
 #include "netfront/result.hpp"
@@ -36,6 +39,10 @@ class EventLoop;
 // Called with every received frame. The returned io is not awaited: a handler that needs to
 // wait (to write a reply on a full ring, say) does so without holding up later frames.
 using FrameHandler = std::function<io<void>(Buffer frame)>;
+
+// Builds a frame in place (the fill-style write): given a zeroed buffer, writes the frame into
+// it and returns its length. Called once, before write returns.
+using FrameFill = FunctionRef<std::size_t(Buffer& frame)>;
 
 class NetifQueue;
 
@@ -72,11 +79,21 @@ class Netif {
   // One frame from up to kMaxWritevPieces pieces, sent as one descriptor chain. Empty pieces
   // (zero-length views, default Buffers) are left out; at least one must hold bytes.
   io<Result<>> writev(std::span<const Buffer> pieces);
+  // Mirage_net 4's `write ~size fill`: `fill` writes the frame into a zeroed buffer of `size`
+  // bytes from the device's own pool and returns how many of them to send. The frame is built
+  // where the device reads it from: no copy, and no pool of the application's own. A `size`
+  // beyond mtu()+14 (fill is not called), or a returned length beyond `size` or below 14, is
+  // InvalidLength and nothing is sent. Unknown when the device's pool has no buffer free.
+  io<Result<>> write(std::size_t size, FrameFill fill);
+  // Every length refusal of the three writes is InvalidLength; Disconnected once disconnected.
 
   // Calls `handler` with every received frame until disconnect; then completes with Ok.
   // Frames of a queue pair that has a listen of its own (queue(q).listen) go there instead.
   // Disconnected if already disconnected; Unknown if another listen is running.
   io<Result<>> listen(FrameHandler handler);
+  // Mirage_net 4's `listen ~header_size`: the same, for frames of at most header_size + mtu()
+  // bytes; a longer frame is dropped and counted (rx_drops), never handed over.
+  io<Result<>> listen(std::size_t header_size, FrameHandler handler);
 
   // Queue pair `queue` alone (0 <= queue < queue_pairs(), as `queues=N` in the id asked).
   NetifQueue queue(unsigned queue) noexcept;
@@ -100,6 +117,10 @@ class Netif {
  private:
   friend class NetifQueue;
   struct State;
+  static constexpr std::size_t kAnyLength = ~std::size_t{0};
+  static std::size_t listen_bound(std::size_t header_size, std::size_t mtu) noexcept {
+    return header_size > kAnyLength - mtu ? kAnyLength : header_size + mtu;
+  }
   explicit Netif(std::unique_ptr<State> state) noexcept;
   bool frame_ok(std::size_t pieces, std::size_t length) const noexcept;
   Error frame_error(std::size_t pieces, std::size_t length, unsigned queue) const;
@@ -107,7 +128,9 @@ class Netif {
   io<Result<>> write_on(unsigned queue, Buffer&& frame);
   io<Result<>> writev_on(unsigned queue, std::span<const Buffer> pieces);
   [[gnu::noinline]] io<Result<>> writev_without_empty(unsigned queue, std::span<const Buffer> pieces);
-  io<Result<>> listen_on(unsigned queue, FrameHandler&& handler);
+  io<Result<>> fill_on(unsigned queue, std::size_t size, FrameFill fill);
+  [[gnu::cold, gnu::noinline]] io<Result<>> refuse_fill(std::size_t size, std::size_t filled, unsigned queue) const;
+  io<Result<>> listen_on(unsigned queue, std::size_t max_length, FrameHandler&& handler);
   Result<> run_queue_on(unsigned queue, runtime::EventLoop& loop);
   std::unique_ptr<State> state_;
 };
@@ -119,8 +142,12 @@ class NetifQueue {
   unsigned index() const noexcept { return queue_; }
   io<Result<>> write(Buffer frame) { return netif_->write_on(queue_, std::move(frame)); }
   io<Result<>> writev(std::span<const Buffer> pieces) { return netif_->writev_on(queue_, pieces); }
+  io<Result<>> write(std::size_t size, FrameFill fill) { return netif_->fill_on(queue_, size, fill); }
   // This pair's frames, until disconnect. Unknown if this pair has a listen running already.
-  io<Result<>> listen(FrameHandler handler) { return netif_->listen_on(queue_, std::move(handler)); }
+  io<Result<>> listen(FrameHandler handler) { return netif_->listen_on(queue_, Netif::kAnyLength, std::move(handler)); }
+  io<Result<>> listen(std::size_t header_size, FrameHandler handler) {
+    return netif_->listen_on(queue_, Netif::listen_bound(header_size, netif_->mtu()), std::move(handler));
+  }
   Stats get_stats_counters() const noexcept { return netif_->get_stats_counters(queue_); }
 
   // Hands this pair to `loop`, another thread's, before it carries traffic: that loop polls

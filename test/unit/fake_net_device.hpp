@@ -42,6 +42,9 @@ class FakeNetDevice final : public drivers::NetDevice {
   }
 
   void set_sink(drivers::FrameSink* sink) noexcept override { sink_ = sink; }
+  rte_mempool* frame_pool() const noexcept override { return frame_pool_; }
+  // Before the Netif is attached: where the fill-style write builds frames.
+  void set_frame_pool(rte_mempool* pool) noexcept { frame_pool_ = pool; }
 
   io<void> shutdown() override {
     shut_down_ = true;
@@ -103,6 +106,7 @@ class FakeNetDevice final : public drivers::NetDevice {
   std::vector<Buffer> waiting_;
   Promise<Result<>> waiter_;
   drivers::FrameSink* sink_ = nullptr;
+  rte_mempool* frame_pool_ = nullptr;
   unsigned transmit_calls_ = 0;
   bool shut_down_ = false;
 };

@@ -18,6 +18,7 @@ class NetifTest : public ::testing::Test {
     ASSERT_TRUE(made) << made.error().to_string();
     pool_.emplace(std::move(*made));
     auto device = std::make_unique<FakeNetDevice>(2, 4);
+    device->set_frame_pool(pool_->get());
     fake_ = device.get();
     netif_.emplace(Netif::attach(*DeviceId::parse("loop:"), std::move(device)));
   }
@@ -52,7 +53,7 @@ TEST_F(NetifTest, WriteRefusesShortAndOversizeFramesBeforeTheDevice) {
   for (std::size_t bad : {std::size_t{0}, std::size_t{13}, std::size_t{1515}}) {
     Result<> r = netif_->write(frame(bad)).get();
     ASSERT_FALSE(r) << bad;
-    EXPECT_TRUE(r.error().is_unknown());
+    EXPECT_TRUE(r.error().is_invalid_length()) << r.error().to_string();
     EXPECT_NE(r.error().message().find("outside 14..1514"), std::string::npos) << r.error().message();
   }
   EXPECT_EQ(fake_->transmit_calls(), 0u);
@@ -70,14 +71,124 @@ TEST_F(NetifTest, WritevSendsOneFrameOfAllPieces) {
 }
 
 TEST_F(NetifTest, WritevRefusesNoPiecesOrTooManyAndOversizeTotals) {
-  EXPECT_FALSE(netif_->writev({}).get());
+  Result<> none = netif_->writev({}).get();
+  ASSERT_FALSE(none);
+  EXPECT_TRUE(none.error().is_invalid_length()) << none.error().to_string();
   std::vector<Buffer> many(kMaxWritevPieces + 1, frame(1));
   Result<> r = netif_->writev(many).get();
   ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error().is_invalid_length()) << r.error().to_string();
   EXPECT_NE(r.error().message().find("1 to 64 pieces"), std::string::npos);
   std::vector<Buffer> big{frame(1000), frame(515)};
-  EXPECT_FALSE(netif_->writev(big).get());
+  Result<> b = netif_->writev(big).get();
+  ASSERT_FALSE(b);
+  EXPECT_TRUE(b.error().is_invalid_length()) << b.error().to_string();
   EXPECT_EQ(fake_->transmit_calls(), 0u);
+}
+
+// Mirage_net 4's write ~size fill: the frame is built in a zeroed buffer of the device's pool
+// and sent as long as fill says, without a copy.
+TEST_F(NetifTest, FillWriteBuildsTheFrameInAZeroedDeviceBufferAndSendsWhatFillReturns) {
+  const std::byte* built = nullptr;
+  bool zeroed = true;
+  Result<> r = netif_->write(100, [&](Buffer& f) {
+    EXPECT_EQ(f.length(), 100u);
+    for (std::byte b : f.bytes()) zeroed &= b == std::byte{0};
+    for (std::size_t i = 0; i < 42; ++i) f.set_u8(i, static_cast<std::uint8_t>(i + 1));
+    built = f.data();
+    return std::size_t{42};
+  }).get();
+  ASSERT_TRUE(r) << r.error().to_string();
+  EXPECT_TRUE(zeroed) << "fill was handed a buffer that was not zeroed";
+  ASSERT_EQ(fake_->sent().size(), 1u);
+  const Buffer& sent = fake_->sent()[0];
+  EXPECT_EQ(sent.data(), built) << "the frame was copied";
+  EXPECT_EQ(sent.mbuf()->pool, pool_->get()) << "not a buffer of the device's pool";
+  ASSERT_EQ(sent.length(), 42u);
+  for (std::size_t i = 0; i < 42; ++i) EXPECT_EQ(sent.get_u8(i), i + 1) << i;
+  EXPECT_EQ(netif_->get_stats_counters().tx_bytes, 42u);
+  // Per queue pair too.
+  ASSERT_TRUE(netif_->queue(1).write(60, [](Buffer& f) { return f.length(); }).get());
+  EXPECT_EQ(netif_->get_stats_counters(1).tx_bytes, 60u);
+}
+
+TEST_F(NetifTest, FillWriteRefusesSizesAndLengthsOutsideTheFrameBoundsAndSendsNothing) {
+  unsigned calls = 0;
+  auto fill_with = [&](std::size_t n) {
+    return [&calls, n](Buffer&) {
+      ++calls;
+      return n;
+    };
+  };
+  for (std::size_t size : {std::size_t{0}, std::size_t{13}, std::size_t{1515}, ~std::size_t{0}}) {
+    Result<> r = netif_->write(size, fill_with(size)).get();
+    ASSERT_FALSE(r) << size;
+    EXPECT_TRUE(r.error().is_invalid_length()) << r.error().to_string();
+  }
+  EXPECT_EQ(calls, 0u) << "fill was called for a size no frame can have";
+  for (auto [size, filled] : {std::pair<std::size_t, std::size_t>{60, 61}, {60, 13}, {60, 0}, {1514, 1515}}) {
+    Result<> r = netif_->write(size, fill_with(filled)).get();
+    ASSERT_FALSE(r) << size << " " << filled;
+    EXPECT_TRUE(r.error().is_invalid_length()) << r.error().to_string();
+  }
+  EXPECT_EQ(calls, 4u);
+  EXPECT_EQ(fake_->transmit_calls(), 0u);
+  EXPECT_EQ(pool_->in_use(), 0u) << "a refused frame's buffer was not given back";
+  // A fill that cuts its view sends no more than the view holds.
+  Result<> cut = netif_->write(60, [](Buffer& f) {
+    f = f.sub(0, 20);
+    return std::size_t{40};
+  }).get();
+  ASSERT_FALSE(cut);
+  EXPECT_TRUE(cut.error().is_invalid_length());
+  EXPECT_TRUE(netif_->write(14, fill_with(14)).get());
+  EXPECT_TRUE(netif_->write(1514, fill_with(1514)).get());
+}
+
+TEST(NetifFillTest, ADeviceWithoutAPoolRefusesTheFillWrite) {
+  runtime::EventLoop loop;
+  Netif n = Netif::attach(*DeviceId::parse("loop:"), std::make_unique<FakeNetDevice>(1, 4));
+  bool called = false;
+  Result<> r = n.write(60, [&](Buffer& f) {
+    called = true;
+    return f.length();
+  }).get();
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error().is_unimplemented()) << r.error().to_string();
+  EXPECT_FALSE(called);
+}
+
+// Mirage_net 4's listen ~header_size: frames of at most header_size + mtu bytes.
+TEST_F(NetifTest, HeaderSizeListenTakesFramesUpToHeaderSizePlusMtuAndCountsLongerOnesAsDrops) {
+  std::vector<std::size_t> lengths;
+  auto listening = netif_->listen(4, [&](Buffer f) {  // e.g. a VLAN tag's 4 bytes
+    lengths.push_back(f.length());
+    return make_ready_io();
+  });
+  fake_->receive(frame(1504));
+  fake_->receive(frame(1505));
+  fake_->receive(frame(60));
+  EXPECT_EQ(lengths, (std::vector<std::size_t>{1504, 60}));
+  EXPECT_EQ(netif_->get_stats_counters().rx_drops, 1u);
+  std::vector<std::size_t> on_pair;
+  auto pair = netif_->queue(1).listen(0, [&](Buffer f) {
+    on_pair.push_back(f.length());
+    return make_ready_io();
+  });
+  fake_->receive(frame(1501), 1);
+  fake_->receive(frame(1500), 1);
+  EXPECT_EQ(on_pair, std::vector<std::size_t>{1500});
+  EXPECT_EQ(netif_->get_stats_counters(1).rx_drops, 1u);
+  // A header size so large that header_size + mtu overflows takes every frame.
+  std::vector<std::size_t> on_zero;
+  auto zero = netif_->queue(0).listen(~std::size_t{0}, [&](Buffer f) {
+    on_zero.push_back(f.length());
+    return make_ready_io();
+  });
+  fake_->receive(frame(1514), 0);
+  EXPECT_EQ(on_zero, std::vector<std::size_t>{1514});
+  loop_.run_until(netif_->disconnect());
+  EXPECT_TRUE(listening.ready());
 }
 
 TEST_F(NetifTest, WritevHandsTheDeviceOnlyPiecesThatHoldBytes) {
@@ -109,6 +220,16 @@ void expect_quiet(Netif& n, Buffer frame, bool has_device, runtime::EventLoop& l
   ASSERT_TRUE(l.ready());
   EXPECT_TRUE(l.get().error().is_disconnected());
   EXPECT_TRUE(n.queue(1).listen([](Buffer) { return make_ready_io(); }).get().error().is_disconnected());
+  bool filled = false;
+  auto fill = [&](Buffer& f) {
+    filled = true;
+    return f.length();
+  };
+  EXPECT_TRUE(n.write(60, fill).get().error().is_disconnected());
+  EXPECT_TRUE(n.queue(2).write(60, fill).get().error().is_disconnected());
+  EXPECT_FALSE(filled);
+  EXPECT_TRUE(n.listen(14, [](Buffer) { return make_ready_io(); }).get().error().is_disconnected());
+  EXPECT_TRUE(n.queue(0).listen(14, [](Buffer) { return make_ready_io(); }).get().error().is_disconnected());
   EXPECT_TRUE(n.queue(0).run_on(loop).error().is_disconnected());
   EXPECT_FALSE(n.link_up());
   n.reset_stats_counters();

@@ -73,6 +73,9 @@ class VirtioNetDevice final : public drivers::NetDevice, public runtime::Poller 
   std::uint64_t features() const noexcept { return features_; }
   transport::Transport& transport() noexcept { return *transport_; }
   rte_mempool* rx_pool() const noexcept { return rx_pool_ ? rx_pool_->get() : nullptr; }
+  // Frames built in place are taken from the receive pool: sized four times the receive
+  // rings, it holds a transmit ring's worth beside them.
+  rte_mempool* frame_pool() const noexcept override { return rx_pool(); }
 
  private:
   enum class State { Down, Running, Broken, Shut };
