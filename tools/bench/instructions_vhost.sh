@@ -6,15 +6,17 @@
 # cost per frame, whatever the machine's speed (start-up and shutdown cancel out).
 #
 #   tools/bench/instructions_vhost.sh [--netfront-only] [--mode txonly|rxonly]   # one line per frontend
+#   tools/bench/instructions_vhost.sh --netfront-only --api create|fill   # how netfront-perf makes its frames
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${NETFRONT_BUILD:-build}
-only=0 mode=txonly
+only=0 mode=txonly api=raw
 while (( $# )); do
   case $1 in
     --netfront-only) only=1 ;;
     --mode) mode=$2; shift ;;
-    *) echo "usage: $0 [--netfront-only] [--mode txonly|rxonly]" >&2; exit 2 ;;
+    --api) api=$2; shift ;;
+    *) echo "usage: $0 [--netfront-only] [--mode txonly|rxonly] [--api raw|create|fill]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -53,7 +55,8 @@ per_frame() {  # name cmd...
   echo "$name: $(( (ir2 - ir1) / (f2 - f1) )) instructions per frame ($f1 and $f2 frames)"
 }
 
-per_frame "netfront-perf $mode" "$build/tools/perf/netfront-perf" --device "vhost-user:$sock" --mode "$mode" --lcore 0
+per_frame "netfront-perf $mode$([[ $api == raw ]] || echo " --api $api")" "$build/tools/perf/netfront-perf" \
+  --device "vhost-user:$sock" --mode "$mode" --api "$api" --lcore 0
 (( only )) && { rm -rf "$dir"; exit 0; }
 for cfg in "" ",packed_vq=1,in_order=1"; do
   per_frame "DPDK virtio-user $mode${cfg:- (default)}" dpdk-testpmd -l 0,1 --main-lcore 1 --no-pci --single-file-segments \

@@ -50,6 +50,10 @@ struct Args {
   unsigned queues = 1;
   bool json = false;
   bool telemetry = true;
+  // How transmitted frames are made: raw (a bulk of pool mbufs, as testpmd's txonly), create
+  // (Buffer::create per frame, then write: an application's own frames), fill (the fill-style
+  // write, in the device's pool).
+  std::string api = "raw";
 };
 
 [[noreturn]] void usage(const std::string& why) {
@@ -57,7 +61,7 @@ struct Args {
                "netfront-perf: %s\n"
                "usage: netfront-perf --device ID [--mode txonly|rxonly|io|macswap|pingpong] [--size BYTES]\n"
                "                     [--burst N] [--queues N] [--duration SECONDS] [--lcore CPU[,CPU...]] [--json]\n"
-               "                     [--no-telemetry]\n",
+               "                     [--no-telemetry] [--api raw|create|fill]\n",
                why.c_str());
   std::exit(2);
 }
@@ -79,6 +83,7 @@ Args parse(int argc, char** argv) {
     char* end = nullptr;
     if (k == "--device") a.device = v;
     else if (k == "--mode") a.mode = v;
+    else if (k == "--api") a.api = v;
     else if (k == "--size") a.size = static_cast<unsigned>(std::strtoul(v.c_str(), &end, 10));
     else if (k == "--burst") a.burst = static_cast<unsigned>(std::strtoul(v.c_str(), &end, 10));
     else if (k == "--duration") a.duration = std::strtod(v.c_str(), &end);
@@ -97,6 +102,8 @@ Args parse(int argc, char** argv) {
   if (a.mode != "txonly" && a.mode != "rxonly" && a.mode != "io" && a.mode != "macswap" && a.mode != "pingpong")
     usage("unknown mode " + a.mode);
   if (a.size < 60 || a.size > 1514) usage("--size is 60 to 1514 bytes");
+  if (a.api != "raw" && a.api != "create" && a.api != "fill") usage("unknown --api " + a.api);
+  if (a.api != "raw" && a.mode != "txonly") usage("--api create|fill is for --mode txonly");
   if (a.burst == 0 || a.burst > 512) usage("--burst is 1 to 512");
   if (a.queues == 0 || a.queues > 64) usage("--queues is 1 to 64");
   // The id's queues=N asks the device; --queues is the shorthand.
@@ -176,6 +183,8 @@ class QueueTraffic final : public runtime::Poller {
   // lines were last read by the backend's CPU, and stores to them back to back wait for those
   // lines together rather than one frame at a time.
   unsigned send_burst(unsigned n) {
+    if (a_.api != "raw") [[unlikely]]
+      return send_frames(n);
     rte_mbuf* mbufs[512];
     // Raw buffers, as testpmd's txonly takes them: a pool's free mbufs already hold one
     // reference, one segment and no next (rte_mbuf_raw_alloc's promise), so only the fields a
@@ -212,6 +221,35 @@ class QueueTraffic final : public runtime::Poller {
     const unsigned sent = i;
     for (; i < n; ++i) rte_pktmbuf_free(mbufs[i]);
     return sent;
+  }
+
+  // One write per frame, each frame made as --api says: what an application that builds its
+  // frames one by one pays.
+  [[gnu::noinline]] unsigned send_frames(unsigned n) {
+    const bool fill = a_.api == "fill";
+    const unsigned size = a_.size;
+    for (unsigned i = 0; i < n; ++i) {
+      io<Result<>> w = [&] {
+        if (fill)
+          return q_.write(size, [size](Buffer& f) {
+            fill_frame(f.data(), size);
+            return std::size_t{size};
+          });
+        Result<Buffer> f = Buffer::create(pool_, size);
+        if (!f) return make_ready_io(Result<>(std::move(f).error()));
+        fill_frame(f->data(), size);
+        return q_.write(std::move(*f));
+      }();
+      if (w.pending()) {
+        waiting_.emplace(std::move(w));
+        return i + 1;
+      }
+      if (Result<> r = w.get(); !r) {
+        if (r.error().is_disconnected()) disconnected = true;
+        return i;
+      }
+    }
+    return n;
   }
 
   const Args& a_;
