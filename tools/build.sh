@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what is missing, configures the build directory once, and builds.
+# Installs what is missing, configures the build directory once, and builds: everything, or
+# only the targets named (tools/build.sh netfront-echo builds the library and that program).
 # NETFRONT_BUILD names the build directory (default: build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,4 +9,4 @@ build=${NETFRONT_BUILD:-build}
 if [[ ! -f $build/build.ninja ]]; then
   meson setup "$build" >/dev/null
 fi
-meson compile -C "$build" >/dev/null
+meson compile -C "$build" "$@" >/dev/null
