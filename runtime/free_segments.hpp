@@ -4,6 +4,8 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 
+#include <cstddef>
+
 #include "runtime/mbuf_pool.hpp"
 
 namespace netfront::runtime {
@@ -13,19 +15,20 @@ namespace netfront::runtime {
 // rte_mempool_put_bulk. The array is reused to gather them. This is rte_pktmbuf_free_bulk's
 // work done inline: DPDK's function lives in its shared library.
 inline void free_segments(rte_mbuf** mbufs, unsigned n) noexcept {
-  unsigned gathered = 0;  // mbufs[0, gathered): let go of, all from `pool`; never ahead of i
+  // Indices as wide as pointers: a store through mbufs[gathered] then needs no widening first.
+  std::size_t gathered = 0;  // mbufs[0, gathered): let go of, all from `pool`; never ahead of i
   rte_mempool* pool = nullptr;
-  for (unsigned i = 0; i < n; ++i) {
+  for (std::size_t i = 0; i < n; ++i) {
     rte_mbuf* m = prefree_segment(mbufs[i]);
     if (m == nullptr) continue;  // another reference keeps it
     if (m->pool != pool) [[unlikely]] {  // a run from another pool starts (the first one too)
-      if (gathered > 0) rte_mempool_put_bulk(pool, reinterpret_cast<void* const*>(mbufs), gathered);
+      if (gathered > 0) rte_mempool_put_bulk(pool, reinterpret_cast<void* const*>(mbufs), static_cast<unsigned>(gathered));
       gathered = 0;
       pool = m->pool;
     }
     mbufs[gathered++] = m;
   }
-  if (gathered > 0) rte_mempool_put_bulk(pool, reinterpret_cast<void* const*>(mbufs), gathered);
+  if (gathered > 0) rte_mempool_put_bulk(pool, reinterpret_cast<void* const*>(mbufs), static_cast<unsigned>(gathered));
 }
 
 }  // namespace netfront::runtime

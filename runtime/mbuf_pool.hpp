@@ -42,6 +42,13 @@ Result<MbufPool> make_mbuf_pool(const std::string& name, const MbufPoolSpec& spe
 // to one lets go): the mbuf that owns the room goes back to its pool.
 void return_pinned_room(void* room, void* owner);
 
+// Whether `m` is the owner of one of these pools' data rooms, `s` its shared info: the shared
+// info names this file's free callback (not a room of anyone else's) and `m` as the room's
+// owner (a clone attached to the room, in any pool, shares its owner's shared info).
+[[gnu::always_inline]] inline bool owns_pinned_room(const rte_mbuf* m, const rte_mbuf_ext_shared_info* s) noexcept {
+  return s->free_cb == &return_pinned_room && s->fcb_opaque == m;
+}
+
 // rte_pktmbuf_prefree_seg(m) out of line: everything but the common case below.
 rte_mbuf* prefree_segment_slowly(rte_mbuf* m) noexcept;
 
@@ -53,7 +60,9 @@ rte_mbuf* prefree_segment_slowly(rte_mbuf* m) noexcept;
   const std::uint64_t flags = m->ol_flags;
   const bool plain = flags == RTE_MBUF_F_EXTERNAL;
   // The reference count and the segment count lie side by side (in rte_mbuf's rearm_data):
-  // one load sees both at 1. The head of a chain (more segments) takes DPDK's path.
+  // one load sees both at 1. The head of a chain (more segments) takes DPDK's path. A plain
+  // load, as DPDK's own vector drivers read rearm_data: the count can only read 1 once no
+  // other view is left to change it, and four bytes within one cache line are never torn.
   static_assert(offsetof(rte_mbuf, nb_segs) == offsetof(rte_mbuf, refcnt) + sizeof(std::uint16_t));
   std::uint32_t counts;
   std::memcpy(&counts, reinterpret_cast<const char*>(m) + offsetof(rte_mbuf, refcnt), sizeof counts);
@@ -61,7 +70,7 @@ rte_mbuf* prefree_segment_slowly(rte_mbuf* m) noexcept;
   if (counts == kOneAndOne &&
       (plain || (flags & (RTE_MBUF_F_EXTERNAL | RTE_MBUF_F_INDIRECT)) == RTE_MBUF_F_EXTERNAL)) [[likely]] {
     const rte_mbuf_ext_shared_info* s = m->shinfo;
-    if (s->free_cb == &return_pinned_room && rte_mbuf_ext_refcnt_read(s) == 1) [[likely]] {
+    if (owns_pinned_room(m, s) && rte_mbuf_ext_refcnt_read(s) == 1) [[likely]] {
       if (!plain) [[unlikely]]
         m->ol_flags = RTE_MBUF_F_EXTERNAL;  // offload flags go
       if (m->next != nullptr) m->next = nullptr;

@@ -86,8 +86,8 @@ class RingQueuePair final : public QueuePair {
     // E1/E2 (§2.7.5.2): never a chain longer than the queue size, counting the entries of an
     // indirect table too.
     if (pieces.size() + 1 > tx_.size())
-      return make_ready_io(Result<>(Error::unknown("frame of " + std::to_string(pieces.size()) +
-                                                   " pieces needs more descriptors than the ring has")));
+      return make_ready_io(Result<>(Error::invalid_length("frame of " + std::to_string(pieces.size()) +
+                                                          " pieces needs more descriptors than the ring has")));
     for (const Buffer& piece : pieces)
       if (!runtime::DeviceMemory::holds(piece.data(), piece.length())) return make_ready_io(Result<>(not_device_memory()));
     return post_or_wait([&] { return post_chain(pieces); },
@@ -278,17 +278,31 @@ class RingQueuePair final : public QueuePair {
   // device's to set; 12 bytes with every feature netfront negotiates today), or, for a frame
   // viewed elsewhere too (its headroom is not ours to write) or with no room in front, the
   // shared zero header as a descriptor of its own.
+  // Whether nothing else views the frame's data room, so its headroom is ours to write: one
+  // reference, and the room not viewed by a clone either (as DPDK's own driver, which writes
+  // the header in front of direct mbufs only).
+  static bool room_is_ours_alone(const Buffer& frame) noexcept {
+    const rte_mbuf* m = frame.mbuf();
+    if (frame.refcount() != 1) return false;
+    if (RTE_MBUF_DIRECT(m)) return true;
+    return !RTE_MBUF_CLONED(m) && (m->ol_flags & RTE_MBUF_F_EXTERNAL) && runtime::owns_pinned_room(m, m->shinfo) &&
+           rte_mbuf_ext_refcnt_read(m->shinfo) == 1;
+  }
+
   [[gnu::noinline]] bool post_single_slowly(Buffer& frame) noexcept {
     if (tx_.broken() || !runtime::DeviceMemory::holds(frame.data(), frame.length())) return false;
-    // Every mbuf of a pool has its data room in the same memory (netfront's pools: device
-    // memory; any other: not), so after one frame of a pool its frames are known to be placed,
-    // and post_single() takes them. With headers of another size it takes none.
-    if (frame.mbuf()->pool != placed_pool_ && c_.header_len == sizeof(virtio_net_hdr)) {
+    // Every mbuf of netfront's pools owns a data room of device memory, so after one frame of
+    // such a pool its frames are known to be placed, and post_single() takes them. Only the
+    // owner of a room marks its pool: a clone in another pool views device memory too, while
+    // the rest of that pool does not. With headers of another size post_single() takes none.
+    if (frame.mbuf()->pool != placed_pool_ && c_.header_len == sizeof(virtio_net_hdr) &&
+        (frame.mbuf()->ol_flags & (RTE_MBUF_F_EXTERNAL | RTE_MBUF_F_INDIRECT)) == RTE_MBUF_F_EXTERNAL &&
+        runtime::owns_pinned_room(frame.mbuf(), frame.mbuf()->shinfo)) {
       placed_pool_ = frame.mbuf()->pool;
       if (frame.refcount() == 1 && frame.headroom() >= sizeof(virtio_net_hdr)) return post_single(frame);
     }
     const std::size_t len = frame.length();
-    if (frame.refcount() == 1 && frame.headroom() >= c_.header_len) {
+    if (room_is_ours_alone(frame) && frame.headroom() >= c_.header_len) {
       if (tx_.free_descriptors() < 1) return false;
       std::byte* start = frame.data() - c_.header_len;
       std::memset(start, 0, c_.header_len);
