@@ -297,7 +297,11 @@ io<Result<>> Netif::fill_on(unsigned queue, std::size_t size, FrameFill fill) {
   // fill may have cut or replaced its view: what is sent is at most what the view holds.
   if (filled > size || filled > frame.length() || filled < kEthernetHeaderLength) [[unlikely]]
     return refuse_fill(size, filled, queue);
-  return state_->device->transmit(queue, std::move(frame).first(filled));
+  // ... and may have disconnected this Netif, or moved it away.
+  State* s = state_.get();
+  if (!s || s->disconnected.load(std::memory_order_relaxed)) [[unlikely]]
+    return make_ready_io(Result<>(Error::disconnected()));
+  return s->device->transmit(queue, std::move(frame).first(filled));
 }
 
 io<Result<>> Netif::refuse_fill(std::size_t size, std::size_t filled, unsigned queue) const {

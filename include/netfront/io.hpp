@@ -230,18 +230,25 @@ class [[nodiscard]] io {
     if (waiter_) detail::schedule_resume(std::exchange(waiter_, {}));
   }
 
-  T take() {
+  // HOT PATH: the ready case, once per written frame in the caller, always inline; the rest
+  // apart, so that it is never what makes the compiler keep take() out of line.
+  [[gnu::always_inline]] T take() {
+    if (state_ == State::Ready) [[likely]] {
+      state_ = State::Empty;
+      if constexpr (std::is_void_v<T>) {
+        value_.~Stored();
+        return;
+      } else {
+        T out = std::move(value_);
+        value_.~Stored();
+        return out;
+      }
+    }
+    return take_unready();
+  }
+
+  [[gnu::noinline]] T take_unready() {
     switch (state_) {
-      case State::Ready:
-        state_ = State::Empty;
-        if constexpr (std::is_void_v<T>) {
-          value_.~Stored();
-          return;
-        } else {
-          T out = std::move(value_);
-          value_.~Stored();
-          return out;
-        }
       case State::Failed: {
         state_ = State::Empty;
         std::exception_ptr e = std::move(error_);

@@ -145,6 +145,32 @@ TEST_F(NetifTest, FillWriteRefusesSizesAndLengthsOutsideTheFrameBoundsAndSendsNo
   EXPECT_TRUE(netif_->write(1514, fill_with(1514)).get());
 }
 
+// A fill that disconnects its Netif, or moves it away, sends nothing and crashes nothing.
+TEST_F(NetifTest, FillThatDisconnectsOrMovesItsNetifSendsNothing) {
+  {
+    std::optional<Netif> keeper;
+    Result<> moved = netif_->write(60, [&](Buffer& f) {
+      keeper.emplace(std::move(*netif_));
+      return f.length();
+    }).get();
+    ASSERT_FALSE(moved);
+    EXPECT_TRUE(moved.error().is_disconnected()) << moved.error().to_string();
+    EXPECT_EQ(fake_->transmit_calls(), 0u);
+    Result<> cut = keeper->write(60, [&](Buffer& f) {
+      (void)keeper->disconnect();
+      return f.length();
+    }).get();
+    ASSERT_FALSE(cut);
+    EXPECT_TRUE(cut.error().is_disconnected()) << cut.error().to_string();
+    EXPECT_EQ(fake_->transmit_calls(), 0u);
+  }
+  EXPECT_EQ(pool_->in_use(), 0u);
+}
+
+// A FunctionRef is always callable: it cannot be made from a function pointer, which may be null.
+static_assert(!std::is_constructible_v<FrameFill, std::size_t (*)(Buffer&)>);
+static_assert(std::is_constructible_v<FrameFill, decltype([](Buffer&) { return std::size_t{0}; })&>);
+
 TEST(NetifFillTest, ADeviceWithoutAPoolRefusesTheFillWrite) {
   runtime::EventLoop loop;
   Netif n = Netif::attach(*DeviceId::parse("loop:"), std::make_unique<FakeNetDevice>(1, 4));

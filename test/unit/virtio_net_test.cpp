@@ -347,6 +347,7 @@ TEST(IndirectTest, AFrameLongerThanTheQueueSizeIsRefusedEvenWithIndirectTables) 
   for (unsigned p = 0; p < 16; ++p) parts.push_back(rig.frame(14, p));
   Result<> r = rig.netif->writev(parts).get();
   ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error().is_invalid_length()) << r.error().to_string();
   EXPECT_NE(r.error().message().find("needs more descriptors than the ring has"), std::string::npos) << r.error().message();
   rig.loop.run_until(rig.netif->disconnect());
 }
