@@ -1,0 +1,367 @@
+#!/usr/bin/env python3
+"""Proof that each check is needed: for every hardening row of docs/reliability.md and every
+length or bounds check of the API, a small patch that disables that one check, and the test
+that must fail with it applied.
+
+The patches are applied, one at a time, to a scratch copy of the working tree (tracked files
+as they are now, so uncommitted work is measured too), built with ASan and UBSan (a check
+whose absence only shows as a stray read is still caught), and only the test binary that
+needs it is rebuilt. Each test first runs unpatched and must pass. A patch is caught when the
+named test fails an assertion (read from its gtest XML: the case must have run), crashes
+under the sanitizers, or hangs past TEST_TIMEOUT (the bound it checks is gone); a fuzz target
+runs its seeds and FUZZ_RUNS mutated inputs, the same on every machine. Prints a table (row,
+patch, test, caught / missed) and exits non-zero if any patch was missed, no longer applies,
+ran nothing or broke the build.
+
+  tools/mutate.py                 # every mutation (about half an hour on 2 CPUs)
+  tools/mutate.py --only C4,F2    # the rows named
+  tools/mutate.py --list          # the table of mutations, without running them
+  tools/mutate.py --markdown F    # also write the result table to F
+Not part of the default suite (tools/test.sh): it rebuilds a binary per mutation.
+"""
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@dataclass
+class Mutation:
+    row: str       # checklist row (docs/reliability.md) or API check
+    what: str      # the check the patch disables
+    file: str      # the file patched, from the top of the tree
+    old: str       # text that must occur exactly once
+    new: str       # what it becomes
+    target: str    # the meson target to rebuild
+    test: str      # gtest filter, or a fuzz target's corpus name for "fuzz-*" targets
+
+
+def gtest(target, test):
+    return target, test
+
+
+M = Mutation
+NET_DEVICE = "drivers/virtio/net/virtio_net_device.cpp"
+QUEUE_PAIR = "drivers/virtio/net/queue_pair.cpp"
+CONFIG = "drivers/virtio/net/net_config.cpp"
+FEATURES = "drivers/virtio/net/features.cpp"
+CORE = "drivers/virtio/ring/ring_core.hpp"
+SPLIT = "drivers/virtio/ring/split_ring.cpp"
+PACKED = "drivers/virtio/ring/packed_ring.cpp"
+CAPS = "drivers/virtio/transport/pci/virtio_capabilities.cpp"
+PCI = "drivers/virtio/transport/pci/virtio_pci_transport.cpp"
+CHANNEL = "drivers/virtio/transport/vhost_user/channel.cpp"
+VHOST = "drivers/virtio/transport/vhost_user/vhost_user_transport.cpp"
+CONTROL = "drivers/virtio/net/control_queue.cpp"
+NETIF = "drivers/netif/netif.cpp"
+SPEC = "drivers/virtio/net/net_spec.hpp"
+
+MUTATIONS = [
+    # A. negotiation, configuration space, PCI transport
+    M("A1", "FEATURES_OK not re-read", NET_DEVICE, "if (!(t.status() & VIRTIO_CONFIG_S_FEATURES_OK))", "if (false)",
+      "unit-faults", "BringUpFaultTest.DeviceRefusingFeaturesOkFailsConnectClearly"),
+    M("A1", "FAILED never set", NET_DEVICE, "    transport_->set_status(VIRTIO_CONFIG_S_FAILED);", "",
+      "unit-faults", "BringUpFaultTest.DeviceRefusingFeaturesOkFailsConnectClearly"),
+    M("A2", "MQ kept without CTRL_VQ", FEATURES,
+      "if (!has_feature(chosen, VIRTIO_NET_F_CTRL_VQ)) chosen &= ~feature_bit(VIRTIO_NET_F_MQ);", "",
+      "unit-faults", "BringUpFaultTest.MqWithoutCtrlVqIsNotNegotiated"),
+    M("A3", "legacy-only device accepted", FEATURES, "if (!has_feature(offered, VIRTIO_F_VERSION_1))", "if (false)",
+      "unit-faults", "BringUpFaultTest.LegacyOnlyDeviceIsRefused"),
+    M("A3", "ACCESS_PLATFORM not required behind an IOMMU", FEATURES,
+      "if (!has_feature(offered, VIRTIO_F_ACCESS_PLATFORM))", "if (false)",
+      "unit-faults", "BringUpFaultTest.DeviceWithoutAccessPlatformBehindAnIommuIsRefused"),
+    M("A4", "max_virtqueue_pairs not clamped", CONFIG, "std::min<std::uint16_t>(pairs, 0x8000)", "pairs",
+      "unit-faults", "BringUpFaultTest.MaxVirtqueuePairsOutOfRangeIsClampedAndRespected"),
+    M("A4", "control queue index in 16 bits", SPEC, "return 2u * (has_feature(features, VIRTIO_NET_F_MQ) ? max_pairs : 1u);",
+      "return static_cast<std::uint16_t>(2u * (has_feature(features, VIRTIO_NET_F_MQ) ? max_pairs : 1u));",
+      "unit-faults", "BringUpFaultTest.MaxVirtqueuePairsOutOfRangeIsClampedAndRespected"),
+    M("A5", "MTU range not checked", CONFIG, "if (mtu < 68 || mtu > 9000)", "if (false)",
+      "unit-faults", "BringUpFaultTest.InvalidMtuIsReplacedAndJumboMtuIsHonoured"),
+    M("A6", "device MAC taken unchecked", CONFIG, "has_feature(features, VIRTIO_NET_F_MAC) && c.mac.valid_unicast()",
+      "has_feature(features, VIRTIO_NET_F_MAC)",
+      "unit-faults", "BringUpFaultTest.ZeroOrMulticastMacBecomesARandomLocalUnicastMac"),
+    M("A8", "generation change not retried", CONFIG, "if (t.config_generation() == before) return Ok{};", "return Ok{};",
+      "unit-faults", "BringUpFaultTest.UnsettledConfigGenerationFailsConnectClearly"),
+    M("A9", "capability outside its BAR accepted", CAPS, "if (std::uint64_t{r.offset} + r.length > bar_size)", "if (false)",
+      "fuzz-pci-capabilities", "pci-capabilities"),
+    M("A9", "misaligned capability accepted", CAPS, "if (r.offset % required_alignment(type) != 0)", "if (false)",
+      "fuzz-pci-capabilities", "pci-capabilities"),
+    M("A9", "last capability of a type wins", CAPS, "if (slot->has_value()) continue;", "",
+      "fuzz-pci-capabilities", "pci-capabilities"),
+    M("A9", "capability list loop not detected", CAPS, "if (seen.test(at)) return", "if (false) return",
+      "unit-pci", "VirtioCapabilities.LoopingListIsAnError"),
+    M("A10", "doorbell outside the notify area accepted", PCI, "if (at + 2 > layout_.notify.length)", "if (false)",
+      "unit-pci", "VirtioPciTransport.DoorbellOutsideTheNotifyAreaFailsQueueSetUp"),
+    M("A11", "queue size beyond the spec accepted", PCI, "if (size > kMaxQueueSize) {", "if (false) {",
+      "unit-pci", "VirtioPciTransport.QueueSizesOfZeroOrBeyondTheSpecAreUnavailable"),
+    M("A12", "reset not waited for", PCI, "if (std::chrono::steady_clock::now() > deadline) {", "if (true) {",
+      "unit-pci", "VirtioPciTransport.ResetNeverCompletedFailsAfterItsBoundAndIsNotWaitedForAgain"),
+    M("A12", "memory freed after an unconfirmed reset", NET_DEVICE, "abandoned_ = !transport_->revoke_dma();",
+      "abandoned_ = false;", "unit-faults",
+      "SplitAndPacked/AbandonedDeviceTest.DeviceThatCannotBeCutOffKeepsItsRingsAndBuffersForGood/split"),
+    M("A13", "DEVICE_NEEDS_RESET ignored", NET_DEVICE, "if (transport_->status() & VIRTIO_CONFIG_S_DEVICE_NEEDS_RESET) {",
+      "if (false) {", "unit-faults", "*DeviceNeedsResetIsRecoveredAndTrafficResumes*"),
+    # B. rings
+    M("B1", "used id range not checked", CORE, "    if (id >= size_) {", "    if (false) {",
+      "unit-faults", "*UsedIdOutOfRangeMarksQueueBroken*"),
+    M("B2", "used id not checked against what is in flight", CORE, "    if (!inflight_.outstanding(id)) {", "    if (false) {",
+      "unit-faults", "*DoubleCompletionMarksQueueBroken*"),
+    M("B3", "used index jump not checked", SPLIT, "if (ready > inflight_.count()) {", "if (false) {",
+      "unit-faults", "*UsedIndexJumpOrBadPackedFlagsMarkQueueBroken*"),
+    M("B5", "inconsistent packed flags accepted", PACKED,
+      "if (static_cast<bool>(flags & VIRTQ_DESC_F_AVAIL) != used_wrap_) {", "if (false) {",
+      "unit-faults", "*UsedIndexJumpOrBadPackedFlagsMarkQueueBroken*"),
+    M("B6", "in-order batch longer than the window accepted", CORE, "if (batch == 0 || batch > limit) {", "if (batch == 0) {",
+      "unit-faults", "InOrderFaultTest.BatchLongerThanTheUsedIndexMovedMarksQueueBroken"),
+    M("B9", "failed doorbell ignored", QUEUE_PAIR,
+      "if (tx_.publish() && !t_.notify(tx_queue_index(c_.index))) tx_.mark_broken(ring::RingError::NotifyFailed);",
+      "if (tx_.publish()) (void)t_.notify(tx_queue_index(c_.index));",
+      "unit-faults", "*FailedDoorbellMarksQueueBroken*"),
+    # C. received content
+    M("C1", "receive length beyond what was posted accepted", QUEUE_PAIR,
+      "    if (!u.len_valid || u.len > rx_posted_len_) {\n      drop(m, u.len_valid ? DropReason::Device : DropReason::Other);\n      return;\n    }\n    // C2",
+      "    if (!u.len_valid) {\n      drop(m, DropReason::Other);\n      return;\n    }\n    // C2",
+      "unit-faults", "*ReceiveLengthBeyondPostedIsDroppedAndCounted/split_mrg_rxbuf_off"),
+    M("C1", "frame beyond MTU + 14 delivered", QUEUE_PAIR, " || u.len > c_.header_len + max_frame()) [[unlikely]] {",
+      ") [[unlikely]] {", "fuzz-mergeable-rx", "mergeable-rx"),
+    M("C1", "merged frame beyond MTU + 14 delivered", QUEUE_PAIR,
+      "if (partial_->data_len + u.len > max_frame() || u.len > rte_pktmbuf_tailroom(partial_)) {",
+      "if (u.len > rte_pktmbuf_tailroom(partial_)) {", "unit-faults", "*MergedFrameBeyondTheMtuIsDroppedWhole*"),
+    M("C2", "runt frame delivered", QUEUE_PAIR, "  if (m->data_len < kEthernetHeaderLength) {", "  if (false) {",
+      "unit-faults", "*ShortReceiveIsDroppedAndCounted*"),
+    M("C4", "num_buffers 0 or beyond the ring believed", QUEUE_PAIR,
+      "if (hdr.num_buffers == 0 || hdr.num_buffers > rx_.size()) {", "if (hdr.num_buffers == 0) {",
+      "unit-faults", "*NumBuffersBeyondTheRingMarksQueueBroken*"),
+    M("C4", "first buffer without a header believed", QUEUE_PAIR, "if (u.len_valid && u.len < c_.header_len) {",
+      "if (false) {", "unit-faults", "*FirstBufferShorterThanTheHeaderMarksQueueBroken*"),
+    M("C4", "a dropped frame's followers read as frames", QUEUE_PAIR,
+      "    if (!partial_) {\n      runtime::free_segment(m);\n      return;\n    }",
+      "    if (!partial_) {\n      frame_left_ = 0;\n      take_merged_head(m, u);\n      return;\n    }",
+      "fuzz-mergeable-rx", "mergeable-rx"),
+    M("C5", "merged frame data shifted by 2 bytes", QUEUE_PAIR,
+      "    m->data_off = RTE_PKTMBUF_HEADROOM;\n    m->data_len = static_cast<std::uint16_t>(data);",
+      "    m->data_off = RTE_PKTMBUF_HEADROOM + 2;\n    m->data_len = static_cast<std::uint16_t>(data);",
+      "fuzz-mergeable-rx", "mergeable-rx"),
+    M("C5", "merged copies 5 bytes off", QUEUE_PAIR,
+      "rte_pktmbuf_mtod_offset(partial_, std::byte*, partial_->data_len), posted_start(m), u.len);",
+      "rte_pktmbuf_mtod_offset(partial_, std::byte*, partial_->data_len), posted_start(m) + 5, u.len);",
+      "fuzz-mergeable-rx", "mergeable-rx"),
+    # D. control queue
+    M("D1", "control command waited for forever", CONTROL, "if (std::chrono::steady_clock::now() > deadline) {",
+      "if (false) {", "unit-faults", "ControlQueueFaultTest.CommandNeverAnsweredFailsConnectWithinTheBound"),
+    M("D2", "ack not checked", CONTROL, "if (ack != VIRTIO_NET_OK) return", "if (false) return",
+      "unit-faults", "ControlQueueFaultTest.AckThatIsNeitherOkNorErrIsNotTakenAsSuccess"),
+    M("D4", "more pairs than the device has asked for", NET_DEVICE, "if (wanted > config_.max_queue_pairs)", "if (false)",
+      "unit-faults", "ControlQueueFaultTest.PairsBeyondTheDeviceMaximumAreNeverAskedFor"),
+    # E. our own posting and the API
+    M("E1", "short frames written", NETIF, "&& length >= kEthernetHeaderLength &&", "&&",
+      "unit-buffer", "NetifTest.WriteRefusesShortAndOversizeFramesBeforeTheDevice"),
+    M("E1", "frames beyond MTU + 14 written", NETIF, "&&\n         length <= state_->max_frame;", ";",
+      "unit-buffer", "NetifTest.WriteRefusesShortAndOversizeFramesBeforeTheDevice"),
+    M("E1", "too many pieces written", NETIF, "pieces - 1 < kMaxWritevPieces", "pieces >= 1",
+      "unit-buffer", "NetifTest.WritevRefusesNoPiecesOrTooManyAndOversizeTotals"),
+    M("E1", "empty pieces posted", NETIF, "  if (empty > 0) [[unlikely]]\n    return writev_without_empty(queue, pieces);\n", "",
+      "unit-engine", "*WritevLeavesOutEmptyPieces*"),
+    M("E1", "Buffer accessors unchecked", "include/netfront/buffer.hpp",
+      "    if (off > len_ || n > len_ - off) out_of_range(off, n);", "    (void)off, (void)n;",
+      "unit-buffer", "BufferTest.OutOfBoundsAccessThrowsAndNamesTheRange"),
+    M("E2", "chain longer than the ring posted", QUEUE_PAIR, "if (pieces.size() + 1 > tx_.size())", "if (false)",
+      "unit-engine", "IndirectTest.AFrameLongerThanTheQueueSizeIsRefusedEvenWithIndirectTables"),
+    M("E1", "a not connected Netif dereferenced", NETIF, "MacAddress Netif::mac() const noexcept { return state_ ? state_->device->mac() : MacAddress{}; }",
+      "MacAddress Netif::mac() const noexcept { return state_->device->mac(); }",
+      "unit-buffer", "NetifTest.NetifThatIsNotOrNoLongerConnectedAnswersEveryCallQuietly"),
+    M("E1", "fill-style write of a size no frame has", NETIF,
+      "size < kEthernetHeaderLength || size > state_->fill_limit) [[unlikely]]", "false) [[unlikely]]",
+      "unit-buffer", "NetifTest.FillWriteRefusesSizesAndLengthsOutsideTheFrameBoundsAndSendsNothing"),
+    M("E1", "fill's returned length taken unchecked", NETIF,
+      "if (filled > size || filled > frame.length() || filled < kEthernetHeaderLength) [[unlikely]]",
+      "if (filled > frame.length()) [[unlikely]]",
+      "unit-buffer", "NetifTest.FillWriteRefusesSizesAndLengthsOutsideTheFrameBoundsAndSendsNothing"),
+    M("E1", "fill's Netif taken as still there", NETIF,
+      "if (!s || s->disconnected.load(std::memory_order_relaxed)) [[unlikely]]", "if (false) [[unlikely]]",
+      "unit-buffer", "NetifTest.FillThatDisconnectsOrMovesItsNetifSendsNothing"),
+    M("E1", "listen ~header_size takes longer frames", NETIF, " || frame.length() > l.max_length", "",
+      "unit-buffer", "NetifTest.HeaderSizeListenTakesFramesUpToHeaderSizePlusMtuAndCountsLongerOnesAsDrops"),
+    # F. vhost-user peer
+    M("F2", "reply flags not checked", CHANNEL, "if (h.flags != (VHOST_USER_VERSION | VHOST_USER_REPLY_MASK)) {", "if (false) {",
+      "fuzz-vhost-user-reply", "vhost-user-reply"),
+    M("F2", "reply request code not checked", CHANNEL, "if (h.request != request) return", "if (false) return",
+      "fuzz-vhost-user-reply", "vhost-user-reply"),
+    M("F2", "reply size not checked", CHANNEL, "if (h.size != out.size())", "if (false)",
+      "fuzz-vhost-user-reply", "vhost-user-reply"),
+    M("F2", "NACK taken for success", VHOST, "if (done && status != 0) done =", "if (false) done =",
+      "unit-faults", "VhostUserPeerFaultTest.NackWithReplyAckFailsTheStep"),
+    M("F2", "connection left open after a bad reply", VHOST, "  if (!done) lost_backend(done.error().message());\n  return done;\n}\n\nResult<> VhostUserTransport::call",
+      "  return done;\n}\n\nResult<> VhostUserTransport::call", "unit-faults", "VhostUserPeerFaultTest.ReplyOutOfStepClosesTheConnection"),
+    M("F2", "unasked bytes left in the socket", VHOST, "case Channel::Unasked::Bytes: return lost_backend(\"it sent bytes nobody asked for\");",
+      "case Channel::Unasked::Bytes: return;", "unit-faults", "VhostUserPeerFaultTest.UnsolicitedBytesCloseTheConnection"),
+    M("F3", "reply waited for forever", CHANNEL, "static_cast<int>(std::max<long long>(0, left.count()))", "-1",
+      "unit-faults", "VhostUserPeerFaultTest.BackendThatNeverAnswersTimesOut"),
+    M("F4", "stray file descriptors kept", CHANNEL, "        ::close(unexpected);", "",
+      "unit-faults", "VhostUserPeerFaultTest.UnexpectedFileDescriptorsAreClosed"),
+    M("F5", "another feature set accepted after a reset", NET_DEVICE, "if (features_ != 0 && *chosen != features_)", "if (false)",
+      "unit-faults", "*DeviceBackFromResetWithOtherFeaturesIsFailed*"),
+    M("F5", "control queue left where it was after a reconnect", NET_DEVICE,
+      "if (c->max_queue_pairs == config_.max_queue_pairs) return Ok{};", "return Ok{};",
+      "unit-faults", "VhostUserPeerFaultTest.BackendBackWithMoreQueuePairsNeverGetsOurControlRing"),
+    M("E5", "rings of an unconfirmed vhost-user stop reused", VHOST, "  return !stop_unconfirmed_;", "  return true;",
+      "unit-faults", "AbandonedDeviceVhostUserTest.RingStopNeverConfirmedKeepsItsRingsAndBuffers"),
+    M("F10", "stalled transmit waited for", QUEUE_PAIR, "if (now - last_progress_ < limit) return;", "return;",
+      "unit-faults", "TransmitWatchdogTest.StalledDeviceFailsWaitingWritesThenTrafficResumes"),
+    # device-visible memory
+    M("memory", "data rooms in DPDK's memory, beside the headers", "runtime/mbuf_pool.cpp",
+      "  made.pool = make_headers(name, spec, spec.socket);",
+      "  made.pool = rte_pktmbuf_pool_create(name.c_str(), spec.count, spec.cache, 0, spec.room, spec.socket);\n  return made;",
+      "unit-faults", "DeviceMemoryTest.TheDeviceIsGivenRingsAndDataRoomsAndNothingElse"),
+    M("memory", "a frame outside device memory posted", QUEUE_PAIR,
+      "if (tx_.broken() || !runtime::DeviceMemory::holds(frame.data(), frame.length())) return false;",
+      "if (tx_.broken()) return false;",
+      "unit-faults", "DeviceMemoryTest.AFrameOutsideDeviceMemoryIsRefusedAndTheRingGoesOn"),
+    M("memory", "a clone taken for its room's owner", "runtime/mbuf_pool.hpp",
+      "return s->free_cb == &return_pinned_room && s->fcb_opaque == m;",
+      "return s->free_cb == &return_pinned_room;",
+      "unit-faults", "DeviceMemoryTest.ClonesCountReferencesOutsideDeviceMemory"),
+    M("memory", "a clone vouches for its pool", QUEUE_PAIR,
+      "(frame.mbuf()->ol_flags & (RTE_MBUF_F_EXTERNAL | RTE_MBUF_F_INDIRECT)) == RTE_MBUF_F_EXTERNAL &&\n"
+      "        runtime::owns_pinned_room(frame.mbuf(), frame.mbuf()->shinfo)) {", "true) {",
+      "unit-faults", "DeviceMemoryTest.AClonedFrameDoesNotVouchForItsPool"),
+    M("memory", "a room a clone still views given back", "runtime/mbuf_pool.hpp",
+      " && rte_mbuf_ext_refcnt_read(s) == 1) [[likely]]", ") [[likely]]",
+      "unit-faults", "DeviceMemoryTest.ClonesCountReferencesOutsideDeviceMemory"),
+]
+
+
+TEST_TIMEOUT = 90   # a test that has not ended by then hangs: the check it needs is gone
+FUZZ_RUNS = 20000   # mutated inputs per fuzz run: the same ones on every machine
+
+
+def run(cmd, cwd, timeout, env=None):
+    try:
+        p = subprocess.run(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout,
+                           env=env)
+        return p.returncode, p.stdout
+    except subprocess.TimeoutExpired:
+        return "timeout", ""
+
+
+def judge(m, scratch, env):
+    """'passed', 'failed' (an assertion of the named test, or the fuzz oracle), 'crashed'
+    (a sanitizer report or a signal before the test could report), 'hung', or 'ran nothing'."""
+    exe = os.path.join(scratch, "build", "test", "fuzz" if m.target.startswith("fuzz-") else "unit", m.target)
+    if m.target.startswith("fuzz-"):
+        code, out = run([exe, os.path.join(scratch, "test", "fuzz", "corpus", m.test), "--runs", str(FUZZ_RUNS)], scratch,
+                        TEST_TIMEOUT, env)
+        if code == "timeout":
+            return "hung"
+        return "passed" if code == 0 and "no failure" in out else "failed"
+    xml = os.path.join(scratch, "mutate-result.xml")
+    if os.path.exists(xml):
+        os.remove(xml)
+    code, out = run([exe, "--gtest_filter=" + m.test, "--gtest_output=xml:" + xml], scratch, TEST_TIMEOUT, env)
+    if code == "timeout":
+        return "hung"
+    if not os.path.exists(xml):
+        return "crashed" if code != 0 else "ran nothing"
+    import xml.etree.ElementTree as ET
+    cases = [c for c in ET.parse(xml).getroot().iter("testcase") if c.get("status") == "run"]
+    if not cases:
+        return "ran nothing"
+    if any(c.find("failure") is not None for c in cases):
+        return "failed"
+    return "passed" if code == 0 else "crashed"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--only", help="comma-separated rows to run (A1,C4,...)")
+    ap.add_argument("--list", action="store_true", help="print the mutations and exit")
+    ap.add_argument("--markdown", help="also write the result table to this file")
+    ap.add_argument("--keep", action="store_true", help="keep the scratch tree")
+    args = ap.parse_args()
+    chosen = [m for m in MUTATIONS if not args.only or m.row in args.only.split(",")]
+    if args.list:
+        for m in chosen:
+            print(f"{m.row}\t{m.what}\t{m.file}\t{m.target} {m.test}")
+        return 0
+
+    scratch = tempfile.mkdtemp(prefix="netfront-mutate-")
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout.split(b"\0")
+    for f in (x.decode() for x in files if x):
+        src, dst = os.path.join(ROOT, f), os.path.join(scratch, f)
+        if os.path.isfile(src):
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            shutil.copy2(src, dst)
+    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0:halt_on_error=1", UBSAN_OPTIONS="halt_on_error=1",
+               NETFRONT_LOG="off")
+    code, out = run(["meson", "setup", "build", "-Db_sanitize=address,undefined", "-Db_lto=false", "-Dwerror=false",
+                     "-Dbuildtype=debug"], scratch, 600)
+    if code != 0:
+        print(out)
+        return 2
+
+    def build(target):
+        return run(["ninja", "-C", "build", target.replace("unit-", "test/unit/unit-").replace("fuzz-", "test/fuzz/fuzz-")],
+                   scratch, 1800)
+
+    # Unpatched, every test must pass: a test that fails anyway proves nothing.
+    baseline_failed = []
+    for target, test in sorted({(m.target, m.test) for m in chosen}):
+        code, out = build(target)
+        if code != 0:
+            print(out[-3000:])
+            return 2
+        verdict = judge(Mutation("", "", "", "", "", target, test), scratch, env)
+        if verdict != "passed":
+            baseline_failed.append(f"{target} {test}: {verdict}")
+    if baseline_failed:
+        print("these tests fail without any patch:\n  " + "\n  ".join(baseline_failed))
+        return 2
+
+    rows, bad = [], 0
+    for m in chosen:
+        path = os.path.join(scratch, m.file)
+        original = open(path).read()
+        if original.count(m.old) != 1:
+            rows.append((m, "patch does not apply"))
+            bad += 1
+            continue
+        with open(path, "w") as f:
+            f.write(original.replace(m.old, m.new))
+        code, out = build(m.target)
+        if code != 0:
+            verdict = "build failed"
+            bad += 1
+        else:
+            # Caught: the test failed, crashed under the sanitizers or hung past its own bound.
+            result = judge(m, scratch, env)
+            verdict = {"failed": "caught", "crashed": "caught (crash)", "hung": "caught (hang)",
+                       "passed": "missed", "ran nothing": "ran nothing"}[result]
+            bad += not verdict.startswith("caught")
+        with open(path, "w") as f:
+            f.write(original)
+        rows.append((m, verdict))
+        print(f"{m.row:7} {verdict:8} {m.what}", flush=True)
+
+    table = ["| row | patch (the check it disables) | test that must fail | result |", "|---|---|---|---|"]
+    for m, verdict in rows:
+        test = m.test if not m.target.startswith("fuzz-") else f"{m.target} (seeds + {FUZZ_RUNS} mutated inputs)"
+        table.append(f"| {m.row} | {m.what} (`{m.file}`) | `{test}` | {verdict} |")
+    caught = sum(v.startswith("caught") for _, v in rows)
+    table.append("")
+    table.append(f"{caught} of {len(rows)} mutations caught.")
+    print("\n".join(table))
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write("\n".join(table) + "\n")
+    if not args.keep:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
