@@ -128,6 +128,16 @@ class FakeBackend {
   void reply_u64(std::uint32_t request, std::uint64_t v, std::uint32_t flags = VHOST_USER_VERSION | VHOST_USER_REPLY_MASK) {
     reply(request, flags, &v, sizeof v);
   }
+  // Two replies in one write: the second is in the socket by the time the first has been read.
+  void reply_two_u64(std::uint32_t r1, std::uint64_t v1, std::uint32_t r2, std::uint64_t v2) {
+    const std::uint32_t flags = VHOST_USER_VERSION | VHOST_USER_REPLY_MASK;
+    MessageHeader h1{r1, flags, sizeof v1}, h2{r2, flags, sizeof v2};
+    iovec iov[4] = {{&h1, sizeof h1}, {&v1, sizeof v1}, {&h2, sizeof h2}, {&v2, sizeof v2}};
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = 4;
+    ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+  }
   // Answers well until `request` arrives, then hands over to `then`.
   void behave_until(std::uint32_t request, const std::function<void(const Msg&)>& then) {
     Msg m;
@@ -159,11 +169,15 @@ class FakeBackend {
     while (read(m)) {
       const std::uint32_t r = m.header.request;
       switch (r) {
-        case VHOST_USER_GET_FEATURES:
-          reply_u64(r, virtio::feature_bit(virtio::VIRTIO_F_VERSION_1) |
-                           (how.protocol_features ? virtio::feature_bit(VHOST_USER_F_PROTOCOL_FEATURES) : 0));
-          if (how.answer_ahead) reply_u64(VHOST_USER_GET_PROTOCOL_FEATURES, how.protocol_features);
+        case VHOST_USER_GET_FEATURES: {
+          const std::uint64_t features = virtio::feature_bit(virtio::VIRTIO_F_VERSION_1) |
+                                         (how.protocol_features ? virtio::feature_bit(VHOST_USER_F_PROTOCOL_FEATURES) : 0);
+          if (how.answer_ahead)
+            reply_two_u64(r, features, VHOST_USER_GET_PROTOCOL_FEATURES, how.protocol_features);
+          else
+            reply_u64(r, features);
           break;
+        }
         case VHOST_USER_SET_MEM_TABLE:
           std::this_thread::sleep_for(how.stall_at_mem_table);
           break;
