@@ -73,8 +73,11 @@ TestpmdPeer::TestpmdPeer(const Options& o) : options_(o) {
 
 TestpmdPeer::~TestpmdPeer() {
   stop();
+  // Its log (read through log() while the peer lives) and socket go with it, as does DPDK's
+  // runtime directory for its file prefix: no run leaves anything for the next one.
   std::error_code ec;
   std::filesystem::remove_all("/var/run/dpdk/" + prefix_, ec);
+  if (!dir_.empty()) std::filesystem::remove_all(dir_, ec);
 }
 
 void TestpmdPeer::reap(int timeout_ms) {
