@@ -9,8 +9,8 @@
 #include <memory>
 #include <vector>
 
+#include "netfront/event_loop.hpp"
 #include "netfront/io.hpp"
-#include "runtime/event_loop.hpp"
 
 namespace netfront::runtime {
 

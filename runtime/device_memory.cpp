@@ -13,9 +13,9 @@
 #include <optional>
 #include <string>
 
-#include "runtime/dpdk_env.hpp"
+#include "netfront/dpdk_env.hpp"
+#include "netfront/numa.hpp"
 #include "runtime/log.hpp"
-#include "runtime/numa.hpp"
 
 namespace netfront::runtime {
 

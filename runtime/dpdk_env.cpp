@@ -1,4 +1,4 @@
-#include "runtime/dpdk_env.hpp"
+#include "netfront/dpdk_env.hpp"
 
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -17,10 +18,11 @@
 #include <sstream>
 #include <string>
 
+#include "netfront/numa.hpp"
 #include "runtime/log.hpp"
-#include "runtime/numa.hpp"
+#include "runtime/memory_choice.hpp"
 
-namespace netfront::runtime {
+namespace netfront {
 namespace {
 
 struct StartState {
@@ -86,7 +88,7 @@ void sweep_runtime_files(const std::vector<std::string>& huge_mounts, bool own) 
       if (pid <= 0) continue;
       if (own ? pid != ::getpid() : (pid == ::getpid() || ::kill(pid, 0) == 0 || errno != ESRCH)) continue;
       std::filesystem::remove_all(entry.path(), ec);
-      logger("runtime").debug("removed stale DPDK file {} of dead process {}", entry.path().native(), pid);
+      runtime::logger("runtime").debug("removed stale DPDK file {} of dead process {}", entry.path().native(), pid);
     }
   }
 }
@@ -106,7 +108,7 @@ MemoryBacking memory_from_env(MemoryBacking fallback) {
   if (s == "hugepages") return MemoryBacking::Hugepages;
   if (s == "memfd") return MemoryBacking::Memfd;
   if (s == "auto") return MemoryBacking::Auto;
-  logger("runtime").warn("NETFRONT_MEMORY='{}' is not auto|hugepages|memfd; using the default", s);
+  runtime::logger("runtime").warn("NETFRONT_MEMORY='{}' is not auto|hugepages|memfd; using the default", s);
   return fallback;
 }
 
@@ -115,7 +117,7 @@ ssize_t dpdk_log_write(void*, const char* buf, size_t size) {
   std::string_view line(buf, size);
   while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
   if (line.empty()) return static_cast<ssize_t>(size);
-  auto& log = logger("dpdk");
+  auto& log = runtime::logger("dpdk");
   switch (rte_log_cur_msg_loglevel()) {
     case RTE_LOG_EMERG:
     case RTE_LOG_ALERT:
@@ -139,7 +141,7 @@ void redirect_dpdk_log() {
 
 Result<> start_once(const DpdkConfig& config) {
   auto& s = state();
-  auto& log = logger("runtime");
+  auto& log = runtime::logger("runtime");
 
   unsigned memory_mb = config.memory_mb;
   if (const char* v = std::getenv("NETFRONT_MEMORY_MB")) memory_mb = static_cast<unsigned>(std::strtoul(v, nullptr, 10));
@@ -148,13 +150,20 @@ Result<> start_once(const DpdkConfig& config) {
   if (const char* v = std::getenv("NETFRONT_DEVICE_MEMORY_MB")) device_mb = static_cast<unsigned>(std::strtoul(v, nullptr, 10));
   if (device_mb < 8) return Error::unknown("device memory of " + std::to_string(device_mb) + " MiB is too small (need >= 8)");
 
+  // DPDK answers a CPU it cannot use with its whole usage text; say which one instead.
+  if (config.pin_cpu) {
+    const auto& allowed = numa::allowed_cpus();
+    if (std::find(allowed.begin(), allowed.end(), *config.pin_cpu) == allowed.end())
+      return Error::unknown("CPU " + std::to_string(*config.pin_cpu) + " is not one this process may run on");
+  }
+
   const MemoryBacking requested = memory_from_env(config.memory);
   const unsigned long long huge_free = free_hugepage_bytes();
   const auto huge_mounts = hugetlbfs_mounts();
   const bool huge_mounted = !huge_mounts.empty();
   // Device memory comes from the same pages (one set per NUMA node).
   const unsigned wanted_mb = memory_mb + device_mb * static_cast<unsigned>(numa::nodes());
-  const MemoryBacking chosen = DpdkEnv::choose_memory(requested, wanted_mb, huge_free, huge_mounted);
+  const MemoryBacking chosen = runtime::choose_memory(requested, wanted_mb, huge_free, huge_mounted);
   if (requested == MemoryBacking::Hugepages && chosen != MemoryBacking::Hugepages)
     return Error::unknown("hugepages were requested but " +
                           std::string(huge_mounted ? "only " + std::to_string(huge_free >> 20) + " MiB are free"
@@ -206,7 +215,7 @@ Result<> start_once(const DpdkConfig& config) {
 
 }  // namespace
 
-MemoryBacking DpdkEnv::choose_memory(MemoryBacking requested, unsigned memory_mb, unsigned long long free_huge_bytes,
+MemoryBacking runtime::choose_memory(MemoryBacking requested, unsigned memory_mb, unsigned long long free_huge_bytes,
                                      bool mounted) noexcept {
   const bool enough = mounted && free_huge_bytes >= (static_cast<unsigned long long>(memory_mb) << 20);
   switch (requested) {
@@ -227,4 +236,4 @@ bool DpdkEnv::started() noexcept { return state().outcome && state().outcome->ok
 
 const DpdkEnvInfo& DpdkEnv::info() noexcept { return state().info; }
 
-}  // namespace netfront::runtime
+}  // namespace netfront

@@ -1,4 +1,4 @@
-#include "runtime/event_loop.hpp"
+#include "netfront/event_loop.hpp"
 
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -11,18 +11,16 @@
 
 namespace netfront {
 namespace {
-thread_local runtime::EventLoop* tls_current_loop = nullptr;
+thread_local EventLoop* tls_current_loop = nullptr;
 }
 
 void detail::schedule_resume(std::coroutine_handle<> h) noexcept {
-  if (runtime::EventLoop* loop = tls_current_loop) {
+  if (EventLoop* loop = tls_current_loop) {
     loop->schedule(h);
   } else {
     h.resume();  // no loop on this thread: nothing else could ever resume it
   }
 }
-
-namespace runtime {
 
 EventLoop::EventLoop(LoopConfig config) : config_(config), previous_current_(tls_current_loop) {
   epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
@@ -292,5 +290,4 @@ FdWatch::~FdWatch() {
   --loop_.watched_fds_;
 }
 
-}  // namespace runtime
 }  // namespace netfront

@@ -1,4 +1,4 @@
-#include "runtime/loop_thread.hpp"
+#include "netfront/loop_thread.hpp"
 
 #include <pthread.h>
 #include <rte_eal.h>
@@ -9,11 +9,11 @@
 #include <future>
 #include <optional>
 
-#include "runtime/dpdk_env.hpp"
+#include "netfront/dpdk_env.hpp"
+#include "netfront/numa.hpp"
 #include "runtime/log.hpp"
-#include "runtime/numa.hpp"
 
-namespace netfront::runtime {
+namespace netfront {
 
 namespace {
 // Lets the calling thread run on `cpus` only; `what` names them in the error.
@@ -49,9 +49,10 @@ Result<std::unique_ptr<LoopThread>> LoopThread::start(const LoopThreadOptions& o
   auto result = started.get_future();
   t->thread_ = std::thread([options, started = std::move(started)]() mutable {
     pthread_setname_np(pthread_self(), options.name.substr(0, 15).c_str());
-    Result<> placed = options.cpu         ? pin_current_thread(*options.cpu)
-                      : options.numa_node ? pin_current_thread_to_node(*options.numa_node)
-                                          : Result<>(Ok{});
+    const bool to_node = options.numa_node && *options.numa_node >= 0;
+    Result<> placed = options.cpu ? pin_current_thread(*options.cpu)
+                      : to_node   ? pin_current_thread_to_node(*options.numa_node)
+                                  : Result<>(Ok{});
     if (!placed) {
       started.set_value({nullptr, -1, placed.error()});
       return;
@@ -88,4 +89,4 @@ LoopThread::~LoopThread() {
   thread_.join();
 }
 
-}  // namespace netfront::runtime
+}  // namespace netfront

@@ -1,11 +1,11 @@
-#include "runtime/numa.hpp"
+#include "netfront/numa.hpp"
 
 #include <numa.h>
 #include <sched.h>
 
 #include <algorithm>
 
-namespace netfront::runtime::numa {
+namespace netfront::numa {
 
 bool available() noexcept { return numa_available() >= 0; }
 
@@ -52,4 +52,4 @@ std::vector<unsigned> cpus_of_node(int node) {
   return cpus;
 }
 
-}  // namespace netfront::runtime::numa
+}  // namespace netfront::numa

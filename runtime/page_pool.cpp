@@ -5,14 +5,14 @@
 #include <atomic>
 #include <string>
 
-#include "netfront/buffer.hpp"
-#include "runtime/dpdk_env.hpp"
+#include "netfront/dpdk_env.hpp"
+#include "netfront/page_pool.hpp"
 #include "runtime/mbuf_pool.hpp"
 
 namespace netfront {
 
 Result<PagePool> PagePool::create(std::size_t pages_per_buffer, unsigned count) {
-  if (auto started = runtime::DpdkEnv::start(); !started) return std::move(started).error();
+  if (auto started = DpdkEnv::start(); !started) return std::move(started).error();
   const std::size_t elt = pages_per_buffer * PageAlignedBuffer::kPageSize;
   if (pages_per_buffer == 0 || elt > UINT16_MAX + 1u - PageAlignedBuffer::kPageSize)
     return Error::unknown("page-aligned buffers hold 1 to 15 pages, not " + std::to_string(pages_per_buffer));
@@ -32,9 +32,20 @@ PagePool::PagePool(rte_mempool* pool, std::unique_ptr<runtime::DeviceBlock> memo
 PagePool::PagePool(PagePool&& other) noexcept
     : pool_(std::exchange(other.pool_, nullptr)), memory_(std::move(other.memory_)), bytes_(other.bytes_) {}
 
+PagePool& PagePool::operator=(PagePool&& other) noexcept {
+  if (this != &other) {
+    rte_mempool_free(pool_);
+    pool_ = std::exchange(other.pool_, nullptr);
+    memory_ = std::move(other.memory_);
+    bytes_ = other.bytes_;
+  }
+  return *this;
+}
+
 PagePool::~PagePool() { rte_mempool_free(pool_); }
 
 Result<PageAlignedBuffer> PagePool::get() {
+  if (!pool_) return Error::unknown("page pool moved from");
   rte_mbuf* m = rte_pktmbuf_alloc(pool_);
   if (!m) return Error::unknown("page pool exhausted");
   // The whole data room, from its page-aligned start: no headroom in an Io_page.

@@ -11,9 +11,10 @@
 #include "netfront/io.hpp"
 #include "netfront/mac_address.hpp"
 #include "netfront/result.hpp"
+#include "drivers/netif/queue_counters.hpp"
 #include "netfront/stats.hpp"
 
-namespace netfront::runtime {
+namespace netfront {
 class EventLoop;
 }
 
@@ -60,7 +61,7 @@ class NetDevice {
   // Hands queue pair `queue` to `loop` (another thread's): from then on that loop polls it, and
   // its transmits and frames happen on that thread. Called on the device's thread, before the
   // pair carries traffic.
-  virtual Result<> hand_over(unsigned queue, runtime::EventLoop& loop) {
+  virtual Result<> hand_over(unsigned queue, EventLoop& loop) {
     (void)queue;
     (void)loop;
     return Error::unimplemented("this device cannot hand its queues to other loops");

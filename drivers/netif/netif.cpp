@@ -2,6 +2,8 @@
 // life cycle and the stats baseline, and leaves everything else to the NetDevice.
 #include "netfront/netif.hpp"
 
+#include "drivers/netif/attach.hpp"
+
 #include <rte_mbuf.h>
 
 #include <algorithm>
@@ -139,7 +141,7 @@ struct Netif::State final : drivers::FrameSink, drivers::TelemetrySource {
   std::vector<Promise<void>> disconnect_waiters;  // later disconnect() calls, waiting for that
   Listener device_listener;
   std::vector<Listener> queue_listeners;
-  std::vector<runtime::EventLoop*> queue_owners;  // per pair: where it was handed, or nullptr
+  std::vector<EventLoop*> queue_owners;  // per pair: where it was handed, or nullptr
   mutable std::mutex baseline_mutex;  // reset/get may come from another thread
   std::vector<Stats> baseline;
 };
@@ -162,8 +164,8 @@ Netif::~Netif() {
   (void)[](std::unique_ptr<State> s) -> io<void> { co_await s->disconnect(); }(std::move(state_));
 }
 
-Netif Netif::attach(DeviceId id, std::unique_ptr<drivers::NetDevice> device) {
-  return Netif(std::make_unique<State>(std::move(id), std::move(device)));
+Netif drivers::attach(DeviceId id, std::unique_ptr<NetDevice> device) {
+  return Netif(std::make_unique<Netif::State>(std::move(id), std::move(device)));
 }
 
 io<Result<Netif>> Netif::connect(const DeviceId& id) {
@@ -171,7 +173,7 @@ io<Result<Netif>> Netif::connect(const DeviceId& id) {
   if (!opened) co_return std::move(opened).error();
   runtime::logger("netif").info("{}: connected, mac {}, mtu {}, {} queue pair(s)", id.to_string(),
                                 (*opened)->mac().to_string(), (*opened)->mtu(), (*opened)->queue_pairs());
-  co_return attach(id, std::move(*opened));
+  co_return drivers::attach(id, std::move(*opened));
 }
 
 io<Result<Netif>> Netif::connect(std::string_view id) {
@@ -223,7 +225,7 @@ io<Result<>> Netif::listen(std::size_t header_size, FrameHandler handler) {
 
 NetifQueue Netif::queue(unsigned queue) noexcept { return NetifQueue(*this, queue); }
 
-Result<> Netif::run_queue_on(unsigned queue, runtime::EventLoop& loop) {
+Result<> Netif::run_queue_on(unsigned queue, EventLoop& loop) {
   if (!state_ || state_->disconnected) return Error::disconnected();
   if (queue >= state_->queues()) return state_->no_such_queue(queue);
   if (state_->queue_listeners[queue].handler)
@@ -232,7 +234,7 @@ Result<> Netif::run_queue_on(unsigned queue, runtime::EventLoop& loop) {
   // may come at once (on_frame reads queue_owners there).
   if (state_->queue_owners[queue])
     return Error::unknown("queue pair " + std::to_string(queue) + " was handed over already");
-  const bool foreign = &loop != runtime::EventLoop::current();
+  const bool foreign = &loop != EventLoop::current();
   if (foreign) state_->queue_owners[queue] = &loop;
   if (auto r = state_->device->hand_over(queue, loop); !r) {
     if (foreign) state_->queue_owners[queue] = nullptr;

@@ -1,13 +1,13 @@
 // From a DeviceId to an opened device: one branch per transport.
 #include "drivers/netif/net_device.hpp"
-#include "runtime/dpdk_env.hpp"
 #include "drivers/virtio/net/net_spec.hpp"
 #include "drivers/virtio/net/virtio_net_device.hpp"
-#include "drivers/virtio/virtio_spec.hpp"
 #include "drivers/virtio/transport/loop/loop_device.hpp"
 #include "drivers/virtio/transport/pci/pci_function.hpp"
 #include "drivers/virtio/transport/pci/virtio_pci_transport.hpp"
 #include "drivers/virtio/transport/vhost_user/vhost_user_transport.hpp"
+#include "drivers/virtio/virtio_spec.hpp"
+#include "netfront/dpdk_env.hpp"
 
 namespace netfront::drivers {
 
@@ -16,7 +16,7 @@ using Opened = Result<std::unique_ptr<NetDevice>>;
 namespace {
 
 Opened open_loop(const DeviceId& id) {
-  runtime::EventLoop* loop = runtime::EventLoop::current();
+  EventLoop* loop = EventLoop::current();
   if (!loop) return Error::unknown("connect needs an event loop on this thread");
   auto device = std::make_unique<virtio::loop::LoopDevice>(id.loop(), id.queue_pairs(), loop);
   auto opened = virtio::net::VirtioNetDevice::open(std::move(device), {.queue_pairs = id.queue_pairs()});
@@ -25,10 +25,10 @@ Opened open_loop(const DeviceId& id) {
 }
 
 Opened open_vhost_user(const DeviceId& id) {
-  runtime::EventLoop* loop = runtime::EventLoop::current();
+  EventLoop* loop = EventLoop::current();
   if (!loop) return Error::unknown("connect needs an event loop on this thread");
   // vhost-user backends map our memory by file descriptor: DPDK must be up before we connect.
-  if (auto started = runtime::DpdkEnv::start(); !started) return std::move(started).error();
+  if (auto started = DpdkEnv::start(); !started) return std::move(started).error();
   auto transport = virtio::vhost_user::VhostUserTransport::open(id.vhost_user(), *loop);
   if (!transport) return std::move(transport).error();
   const FeatureChoice& accept = id.vhost_user().accept;
@@ -45,9 +45,9 @@ Opened open_vhost_user(const DeviceId& id) {
 }
 
 Opened open_pci(const DeviceId& id) {
-  if (!runtime::EventLoop::current()) return Error::unknown("connect needs an event loop on this thread");
+  if (!EventLoop::current()) return Error::unknown("connect needs an event loop on this thread");
   // The device is given DPDK's IOVAs: DPDK (and its VFIO container, if any) must be up first.
-  if (auto started = runtime::DpdkEnv::start(); !started) return std::move(started).error();
+  if (auto started = DpdkEnv::start(); !started) return std::move(started).error();
   auto function = virtio::pci::open_pci_function(id.pci());
   if (!function) return std::move(function).error();
   auto transport = virtio::pci::VirtioPciTransport::open(std::move(*function));

@@ -1,6 +1,7 @@
 // Out-of-line parts of the API's value types: Error, MacAddress, Stats.
 #include <cstdio>
 
+#include "drivers/netif/queue_counters.hpp"
 #include "netfront/error.hpp"
 #include "netfront/mac_address.hpp"
 #include "netfront/stats.hpp"
@@ -57,7 +58,7 @@ Stats operator-(Stats a, const Stats& b) noexcept {
   return a;
 }
 
-Stats QueueCounters::snapshot() const noexcept {
+Stats drivers::QueueCounters::snapshot() const noexcept {
   Stats s;
   s.rx_bytes = rx_bytes.read();
   s.rx_pkts = rx_pkts.read();

@@ -8,8 +8,6 @@
 // Invalid_argument): an out-of-range access is a bug in the caller, not a runtime condition.
 #pragma once
 
-#include <rte_mbuf.h>
-
 #include <bit>
 #include <cstddef>
 #include <cstdint>
@@ -19,13 +17,10 @@
 #include <stdexcept>
 #include <utility>
 
+#include "netfront/detail/dpdk.hpp"
 #include "netfront/result.hpp"
 
 namespace netfront {
-
-namespace runtime {
-class DeviceBlock;
-}
 
 class Buffer {
  public:
@@ -75,8 +70,8 @@ class Buffer {
   std::size_t offset() const noexcept { return off_; }
   std::byte* data() const noexcept { return m_ ? static_cast<std::byte*>(m_->buf_addr) + off_ : nullptr; }
   std::span<std::byte> bytes() const noexcept { return {data(), len_}; }
-  // The address a PCI device is given for the first byte (runtime/device_memory.hpp; a
-  // vhost-user backend is given data() instead).
+  // The address a PCI device is given for the first byte (a vhost-user backend is given
+  // data() instead).
   rte_iova_t iova() const noexcept { return m_->buf_iova + off_; }
   rte_mbuf* mbuf() const noexcept { return m_; }
   // Gives up this view's reference to the mbuf: the caller now owns it (and frees it with
@@ -164,44 +159,6 @@ class Buffer {
   rte_mbuf* m_ = nullptr;
   std::size_t off_ = 0;
   std::size_t len_ = 0;
-};
-
-// The `page_aligned_buffer` (Io_page.t): whole 4 KiB pages, page-aligned, in DMA-able memory.
-// Made by a PagePool; as_buffer() is the Io_page.to_cstruct view, sharing the same pages.
-class PageAlignedBuffer {
- public:
-  static constexpr std::size_t kPageSize = 4096;
-
-  PageAlignedBuffer() noexcept = default;
-  std::size_t pages() const noexcept { return view_.length() / kPageSize; }
-  std::size_t length() const noexcept { return view_.length(); }
-  std::byte* data() const noexcept { return view_.data(); }
-  const Buffer& as_buffer() const noexcept { return view_; }
-
- private:
-  friend class PagePool;
-  explicit PageAlignedBuffer(Buffer view) noexcept : view_(std::move(view)) {}
-  Buffer view_;
-};
-
-// A pool of page-aligned buffers of a fixed number of pages: mbufs whose data rooms are
-// page-aligned slots of device memory.
-class PagePool {
- public:
-  static Result<PagePool> create(std::size_t pages_per_buffer, unsigned count);
-  PagePool(PagePool&& other) noexcept;
-  PagePool& operator=(PagePool&&) = delete;
-  ~PagePool();
-
-  // Io_page.get: `pages_per_buffer` pages, contents unspecified.
-  Result<PageAlignedBuffer> get();
-  unsigned in_use() const noexcept { return rte_mempool_in_use_count(pool_); }
-
- private:
-  PagePool(rte_mempool* pool, std::unique_ptr<runtime::DeviceBlock> memory, std::size_t bytes) noexcept;
-  rte_mempool* pool_ = nullptr;
-  std::unique_ptr<runtime::DeviceBlock> memory_;  // the data rooms, freed after the pool
-  std::size_t bytes_ = 0;
 };
 
 }  // namespace netfront

@@ -12,7 +12,7 @@ struct MacAddress {
 
   bool is_zero() const noexcept { return bytes == std::array<std::uint8_t, 6>{}; }
   bool is_multicast() const noexcept { return bytes[0] & 0x01; }
-  // A unicast, non-zero address: what a device may use as its own (checklist A6).
+  // A unicast, non-zero address: what a device may use as its own.
   bool valid_unicast() const noexcept { return !is_zero() && !is_multicast(); }
   std::string to_string() const;
   friend bool operator==(const MacAddress&, const MacAddress&) = default;

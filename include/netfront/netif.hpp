@@ -29,11 +29,11 @@
 
 namespace netfront {
 
+class EventLoop;
+class Netif;
 namespace drivers {
 class NetDevice;
-}
-namespace runtime {
-class EventLoop;
+Netif attach(DeviceId id, std::unique_ptr<NetDevice> device);  // the device layer's hook
 }
 
 // Called with every received frame. The returned io is not awaited: a handler that needs to
@@ -103,7 +103,7 @@ class Netif {
   bool link_up() const noexcept;
   unsigned queue_pairs() const noexcept;
   // The NUMA node the device's rings and buffers were placed on (-1: not known): pin the loop
-  // threads of handed-over queue pairs to CPUs of this node (runtime::numa::cpus_of_node).
+  // threads of handed-over queue pairs to CPUs of this node (numa::cpus_of_node).
   int numa_node() const noexcept;
 
   // Sums over all queue pairs since the last reset; safe to call from any thread.
@@ -111,11 +111,9 @@ class Netif {
   Stats get_stats_counters(unsigned queue) const noexcept;
   void reset_stats_counters() noexcept;
 
-  // For drivers and tests: a Netif over an already opened device.
-  static Netif attach(DeviceId id, std::unique_ptr<drivers::NetDevice> device);
-
  private:
   friend class NetifQueue;
+  friend Netif drivers::attach(DeviceId id, std::unique_ptr<drivers::NetDevice> device);
   struct State;
   static constexpr std::size_t kAnyLength = ~std::size_t{0};
   static std::size_t listen_bound(std::size_t header_size, std::size_t mtu) noexcept {
@@ -131,7 +129,7 @@ class Netif {
   io<Result<>> fill_on(unsigned queue, std::size_t size, FrameFill fill);
   [[gnu::cold, gnu::noinline]] io<Result<>> refuse_fill(std::size_t size, std::size_t filled, unsigned queue) const;
   io<Result<>> listen_on(unsigned queue, std::size_t max_length, FrameHandler&& handler);
-  Result<> run_queue_on(unsigned queue, runtime::EventLoop& loop);
+  Result<> run_queue_on(unsigned queue, EventLoop& loop);
   std::unique_ptr<State> state_;
 };
 
@@ -154,7 +152,7 @@ class NetifQueue {
   // it from then on, and this pair's write, writev and listen must be called on that thread
   // (its frames arrive there, to this pair's own listen only). Called on the Netif's thread.
   // `loop` must keep running until disconnect has completed.
-  Result<> run_on(runtime::EventLoop& loop) { return netif_->run_queue_on(queue_, loop); }
+  Result<> run_on(EventLoop& loop) { return netif_->run_queue_on(queue_, loop); }
 
  private:
   friend class Netif;

@@ -32,10 +32,10 @@
 #include "drivers/virtio/net/queue_pair.hpp"
 #include "drivers/virtio/transport/transport.hpp"
 #include "drivers/virtio/virtio_spec.hpp"
+#include "netfront/event_loop.hpp"
 #include "netfront/frame_limits.hpp"
+#include "netfront/packet_pool.hpp"
 #include "ring_fuzz_support.hpp"
-#include "runtime/event_loop.hpp"
-#include "runtime/packet_pool.hpp"
 
 using namespace netfront;
 using namespace netfront::virtio;
@@ -85,9 +85,9 @@ class RecordingSink final : public drivers::FrameSink {
   std::vector<Bytes> frames;
 };
 
-runtime::PacketPool& pool() {
-  static runtime::PacketPool p = [] {
-    auto made = runtime::PacketPool::create({.size = 1023, .cache = 0, .data_room = static_cast<std::uint16_t>(RTE_PKTMBUF_HEADROOM + 2048)});
+PacketPool& pool() {
+  static PacketPool p = [] {
+    auto made = PacketPool::create({.size = 1023, .cache = 0, .data_room = static_cast<std::uint16_t>(RTE_PKTMBUF_HEADROOM + 2048)});
     if (!made) std::abort();
     return std::move(*made);
   }();
@@ -163,7 +163,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size < 1) return 0;
-  static runtime::EventLoop loop;  // waiting writers would need one; none wait here
+  static EventLoop loop;  // waiting writers would need one; none wait here
   RecordingTransport t;
   net::QueuePairConfig c;
   c.rx_size = c.tx_size = kRing;

@@ -15,17 +15,17 @@
 #include "drivers/virtio/ring/chain.hpp"
 #include "drivers/virtio/ring/ring_options.hpp"
 
-#include "runtime/dpdk_env.hpp"
+#include "netfront/dpdk_env.hpp"
 #include "runtime/log.hpp"
 
 namespace netfront::fuzz {
 
 inline int start_dpdk() {
-  runtime::DpdkConfig c;
-  c.memory = runtime::MemoryBacking::Memfd;
+  DpdkConfig c;
+  c.memory = MemoryBacking::Memfd;
   c.memory_mb = 64;
-  if (!runtime::DpdkEnv::start(c)) std::abort();
-  runtime::logger("ring").set_level(spdlog::level::off);  // broken rings are the point here
+  if (!DpdkEnv::start(c)) std::abort();
+  runtime::logger("net").set_level(spdlog::level::off);  // broken rings are the point here
   return 0;
 }
 

@@ -13,12 +13,12 @@
 #include <optional>
 #include <thread>
 
-#include "netfront/netif.hpp"
-#include "runtime/cross_loop.hpp"
-#include "runtime/event_loop.hpp"
 #include "../unit/open_fds.hpp"
-#include "runtime/loop_thread.hpp"
-#include "runtime/packet_pool.hpp"
+#include "netfront/event_loop.hpp"
+#include "netfront/loop_thread.hpp"
+#include "netfront/netif.hpp"
+#include "netfront/packet_pool.hpp"
+#include "runtime/cross_loop.hpp"
 #include "tools/peers/testpmd_peer.hpp"
 
 namespace netfront {
@@ -31,14 +31,14 @@ using testing::open_fds;
 
 // One frontend session: a loop, a pool for what we send, what came back.
 struct Session {
-  runtime::EventLoop loop;
-  std::optional<runtime::PacketPool> pool;
+  EventLoop loop;
+  std::optional<PacketPool> pool;
   std::optional<Netif> netif;
   std::vector<std::vector<std::byte>> received;
   std::optional<io<Result<>>> listening;
 
-  explicit Session(runtime::LoopConfig config = {}) : loop(config) {
-    auto p = runtime::PacketPool::create({.size = 4095, .cache = 0});
+  explicit Session(LoopConfig config = {}) : loop(config) {
+    auto p = PacketPool::create({.size = 4095, .cache = 0});
     EXPECT_TRUE(p);
     pool.emplace(std::move(*p));
   }
@@ -227,9 +227,9 @@ TEST_F(VhostUserTest, EveryFrameWrittenReachesAnRxonlyPeer) {
 // on; the backend's write to the call eventfd is what wakes it when the echo comes back (no
 // timer runs while a frame is on its way, and the control socket is quiet).
 TEST_F(VhostUserTest, ASleepingLoopIsWokenByTheBackendsNotifications) {
-  Session s(runtime::LoopConfig{.idle = runtime::IdleMode::Sleep, .idle_polls_before_sleep = 1});
+  Session s(LoopConfig{.idle = IdleMode::Sleep, .idle_polls_before_sleep = 1});
   bool watchdog_fired = false;
-  runtime::Timer watchdog(s.loop, [&] { watchdog_fired = true; });
+  Timer watchdog(s.loop, [&] { watchdog_fired = true; });
   watchdog.arm_periodic(1ms);  // while the echo path comes up, probes must not wait on a long sleep
   start("macswap", s);
   ASSERT_TRUE(s.wait_for_echo_path()) << "testpmd never echoed a probe frame";
@@ -262,11 +262,11 @@ TEST_F(VhostUserTest, AHandedOverPairsSleepingLoopIsWokenByItsNotifications) {
   ASSERT_EQ(peer_->error(), "");
   Session s;
   ASSERT_TRUE(s.connect("vhost-user:" + socket() + ",queues=2"));
-  runtime::LoopThreadOptions o;
-  o.loop = runtime::LoopConfig{.idle = runtime::IdleMode::Sleep, .idle_polls_before_sleep = 1};
-  auto worker = runtime::LoopThread::start(o);
+  LoopThreadOptions o;
+  o.loop = LoopConfig{.idle = IdleMode::Sleep, .idle_polls_before_sleep = 1};
+  auto worker = LoopThread::start(o);
   ASSERT_TRUE(worker) << worker.error().to_string();
-  runtime::EventLoop& wl = (*worker)->loop();
+  EventLoop& wl = (*worker)->loop();
   ASSERT_TRUE(s.netif->queue(1).run_on(wl));
   // Everything about pair 1 happens on the worker: listen, writes, and the count.
   std::atomic<unsigned> echoed{0};
@@ -451,7 +451,7 @@ INSTANTIATE_TEST_SUITE_P(Layouts, VhostUserMultiQueueTest, ::testing::Values("",
 TEST_F(VhostUserTest, MoreQueuePairsThanTheBackendReportsIsAClearError) {
   peer_.emplace(TestpmdPeer::Options{.socket = socket(), .mode = "io", .queues = 2});
   ASSERT_EQ(peer_->error(), "");
-  runtime::EventLoop loop;
+  EventLoop loop;
   auto r = loop.run_until(Netif::connect("vhost-user:" + socket() + ",queues=1000"));
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message().find("1000 queue pairs asked for, but the device has at most"), std::string::npos)

@@ -4,10 +4,11 @@
 #include <gtest/gtest.h>
 
 #include "alloc_counter.hpp"
+#include "drivers/netif/attach.hpp"
 #include "fake_net_device.hpp"
+#include "netfront/event_loop.hpp"
 #include "netfront/netif.hpp"
-#include "runtime/event_loop.hpp"
-#include "runtime/packet_pool.hpp"
+#include "netfront/packet_pool.hpp"
 
 namespace netfront {
 namespace {
@@ -49,7 +50,7 @@ TEST(AllocationTest, CoroutineCallsReuseTheirFramesOnceWarm) {
 }
 
 TEST(AllocationTest, BufferSlicingAndAccessAllocateNothing) {
-  auto pool = runtime::PacketPool::create({.size = 63, .cache = 0});
+  auto pool = PacketPool::create({.size = 63, .cache = 0});
   ASSERT_TRUE(pool);
   auto made = Buffer::create(pool->get(), 1500);
   ASSERT_TRUE(made);
@@ -70,7 +71,7 @@ TEST(AllocationTest, BufferSlicingAndAccessAllocateNothing) {
 }
 
 // A poller that completes what a long-lived coroutine awaits, as a device queue does.
-class PingPoller final : public runtime::Poller {
+class PingPoller final : public Poller {
  public:
   unsigned poll() override {
     if (!promise_.waiting()) return 0;
@@ -89,12 +90,12 @@ io<void> consume(PingPoller& p, int n, int& last) {
 }
 
 TEST(AllocationTest, PollerRoundsAndTimersAllocateNothing) {
-  runtime::EventLoop loop;
+  EventLoop loop;
   PingPoller poller;
   loop.add_poller(poller);
   int last = 0;
   loop.run_until(consume(poller, 10, last));  // warm-up: frame pool and run queue
-  runtime::Timer timer(loop, [] {});
+  Timer timer(loop, [] {});
   timer.arm(std::chrono::hours(1));
   timer.cancel();
 
@@ -112,7 +113,7 @@ TEST(AllocationTest, PollerRoundsAndTimersAllocateNothing) {
 }
 
 TEST(AllocationTest, SleepAllocatesNothingOnceWarm) {
-  runtime::EventLoop loop;
+  EventLoop loop;
   loop.run_until(loop.sleep(std::chrono::microseconds(1)));
   AllocationCounter counter;
   for (int i = 0; i < 100; ++i) loop.run_until(loop.sleep(std::chrono::microseconds(1)));
@@ -120,12 +121,12 @@ TEST(AllocationTest, SleepAllocatesNothingOnceWarm) {
 }
 
 TEST(AllocationTest, NetifWriteAndListenAllocateNothingPerFrame) {
-  runtime::EventLoop loop;
-  auto pool = runtime::PacketPool::create({.size = 255, .cache = 0});
+  EventLoop loop;
+  auto pool = PacketPool::create({.size = 255, .cache = 0});
   ASSERT_TRUE(pool);
   auto device = std::make_unique<testing::FakeNetDevice>(1, 8);
   testing::FakeNetDevice* fake = device.get();
-  Netif netif = Netif::attach(*DeviceId::parse("loop:"), std::move(device));
+  Netif netif = drivers::attach(*DeviceId::parse("loop:"), std::move(device));
   std::uint64_t delivered = 0;
   auto listening = netif.listen([&](Buffer f) {
     delivered += f.length();
@@ -163,8 +164,8 @@ namespace {
 class EngineAllocationTest : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(EngineAllocationTest, WriteAndListenAllocateNothingPerFrame) {
-  runtime::EventLoop loop;
-  auto pool = runtime::PacketPool::create({.size = 1023, .cache = 0});
+  EventLoop loop;
+  auto pool = PacketPool::create({.size = 1023, .cache = 0});
   ASSERT_TRUE(pool);
   auto connected = loop.run_until(Netif::connect(GetParam()));
   ASSERT_TRUE(connected) << connected.error().to_string();
@@ -200,7 +201,7 @@ TEST_P(EngineAllocationTest, WriteAndListenAllocateNothingPerFrame) {
 // The same with Mirage_net 4's surface: frames built in place by the fill-style write (in the
 // device's own pool), received by listen ~header_size.
 TEST_P(EngineAllocationTest, FillWriteAndHeaderSizeListenAllocateNothingPerFrame) {
-  runtime::EventLoop loop;
+  EventLoop loop;
   auto connected = loop.run_until(Netif::connect(GetParam()));
   ASSERT_TRUE(connected) << connected.error().to_string();
   Netif& netif = *connected;

@@ -5,7 +5,8 @@
 #include <vector>
 
 #include "netfront/buffer.hpp"
-#include "runtime/packet_pool.hpp"
+#include "netfront/packet_pool.hpp"
+#include "netfront/page_pool.hpp"
 
 namespace netfront {
 namespace {
@@ -13,7 +14,7 @@ namespace {
 class BufferTest : public testing::Test {
  protected:
   void SetUp() override {
-    auto made = runtime::PacketPool::create({.size = 63, .cache = 0});
+    auto made = PacketPool::create({.size = 63, .cache = 0});
     ASSERT_TRUE(made) << made.error().to_string();
     pool_.emplace(std::move(*made));
   }
@@ -26,7 +27,7 @@ class BufferTest : public testing::Test {
     EXPECT_TRUE(b) << b.error().to_string();
     return std::move(*b);
   }
-  std::optional<runtime::PacketPool> pool_;
+  std::optional<PacketPool> pool_;
 };
 
 TEST_F(BufferTest, CreateIsZeroFilledAndSized) {

@@ -836,9 +836,9 @@ TEST(DeviceMemoryTest, AClonedFrameDoesNotVouchForItsPool) {
 // count right, never read a pointer from device memory, and the mbuf goes back to its pool
 // only when the last one lets go.
 TEST(DeviceMemoryTest, ClonesCountReferencesOutsideDeviceMemory) {
-  auto made = runtime::PacketPool::create({.size = 63, .cache = 0});
+  auto made = PacketPool::create({.size = 63, .cache = 0});
   ASSERT_TRUE(made) << made.error().to_string();
-  runtime::PacketPool pool = std::move(*made);
+  PacketPool pool = std::move(*made);
   rte_mempool* plain = rte_pktmbuf_pool_create("nf_test_clones", 63, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
   ASSERT_NE(plain, nullptr);
   std::vector<rte_mbuf*> all(63);

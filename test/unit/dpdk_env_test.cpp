@@ -9,23 +9,24 @@
 #include <atomic>
 #include <thread>
 
+#include "netfront/dpdk_env.hpp"
+#include "netfront/loop_thread.hpp"
+#include "netfront/numa.hpp"
+#include "netfront/packet_pool.hpp"
 #include "runtime/device_memory.hpp"
-#include "runtime/dpdk_env.hpp"
-#include "runtime/loop_thread.hpp"
-#include "runtime/numa.hpp"
-#include "runtime/packet_pool.hpp"
+#include "runtime/memory_choice.hpp"
 
 namespace netfront::runtime {
 namespace {
 
 TEST(DpdkEnvTest, AutoPrefersHugepagesOnlyWhenEnoughAreFreeAndMounted) {
   constexpr unsigned long long MiB = 1 << 20;
-  EXPECT_EQ(DpdkEnv::choose_memory(MemoryBacking::Auto, 256, 512 * MiB, true), MemoryBacking::Hugepages);
-  EXPECT_EQ(DpdkEnv::choose_memory(MemoryBacking::Auto, 256, 128 * MiB, true), MemoryBacking::Memfd);
-  EXPECT_EQ(DpdkEnv::choose_memory(MemoryBacking::Auto, 256, 512 * MiB, false), MemoryBacking::Memfd);
-  EXPECT_EQ(DpdkEnv::choose_memory(MemoryBacking::Memfd, 256, 512 * MiB, true), MemoryBacking::Memfd);
+  EXPECT_EQ(runtime::choose_memory(MemoryBacking::Auto, 256, 512 * MiB, true), MemoryBacking::Hugepages);
+  EXPECT_EQ(runtime::choose_memory(MemoryBacking::Auto, 256, 128 * MiB, true), MemoryBacking::Memfd);
+  EXPECT_EQ(runtime::choose_memory(MemoryBacking::Auto, 256, 512 * MiB, false), MemoryBacking::Memfd);
+  EXPECT_EQ(runtime::choose_memory(MemoryBacking::Memfd, 256, 512 * MiB, true), MemoryBacking::Memfd);
   // An explicit request that cannot be met is reported (start() turns Auto into an error).
-  EXPECT_EQ(DpdkEnv::choose_memory(MemoryBacking::Hugepages, 256, 0, true), MemoryBacking::Auto);
+  EXPECT_EQ(runtime::choose_memory(MemoryBacking::Hugepages, 256, 0, true), MemoryBacking::Auto);
 }
 
 // dpdk_main.cpp started DPDK with 256 MiB of memfd memory (and as much device memory) before
@@ -68,7 +69,7 @@ TEST(DpdkEnvTest, DeviceMemoryIsWholeFilesOfItsOwn) {
 }  // namespace
 }  // namespace netfront::runtime
 
-// --- NUMA placement (runtime/numa.hpp)
+// --- NUMA placement (netfront/numa.hpp)
 
 namespace netfront::runtime {
 namespace {
@@ -128,6 +129,17 @@ TEST(NumaTest, ALoopThreadPlacedOnANodeRunsOnOneOfItsCpus) {
   auto nowhere = LoopThread::start(on_node(999));
   ASSERT_FALSE(nowhere);
   EXPECT_NE(nowhere.error().message().find("node 999"), std::string::npos);
+}
+
+TEST(NumaTest, ANodeNotKnownMeansAnyCpu) {
+  // Netif::numa_node() says -1 when the device's node is not known: passed on as it is, the
+  // thread may run anywhere.
+  auto t = LoopThread::start({.numa_node = -1});
+  ASSERT_TRUE(t) << t.error().to_string();
+  std::atomic<int> ran_on{-1};
+  (*t)->loop().post([&] { ran_on = sched_getcpu(); });
+  for (int i = 0; i < 10000 && ran_on < 0; ++i) std::this_thread::sleep_for(std::chrono::microseconds(100));
+  EXPECT_GE(ran_on.load(), 0);
 }
 
 TEST(NumaTest, PinningToACpuThatDoesNotExistIsAClearError) {

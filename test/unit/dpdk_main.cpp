@@ -17,8 +17,8 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "netfront/dpdk_env.hpp"
 #include "runtime/device_memory.hpp"
-#include "runtime/dpdk_env.hpp"
 
 namespace {
 
@@ -80,11 +80,11 @@ class MemoryReturned : public testing::EmptyTestEventListener {
 
 int main(int argc, char** argv) {
   testing::InitGoogleTest(&argc, argv);
-  netfront::runtime::DpdkConfig config;
-  config.memory = netfront::runtime::MemoryBacking::Memfd;
+  netfront::DpdkConfig config;
+  config.memory = netfront::MemoryBacking::Memfd;
   config.memory_mb = kTestMemoryMb;
   config.device_memory_mb = kTestMemoryMb;
-  if (auto started = netfront::runtime::DpdkEnv::start(config); !started) {
+  if (auto started = netfront::DpdkEnv::start(config); !started) {
     fprintf(stderr, "DPDK did not start: %s\n", started.error().to_string().c_str());
     return 1;
   }

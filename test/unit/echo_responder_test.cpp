@@ -5,7 +5,7 @@
 #include <optional>
 #include <vector>
 
-#include "runtime/packet_pool.hpp"
+#include "netfront/packet_pool.hpp"
 #include "tools/appliance/echo_responder.hpp"
 
 using namespace netfront;
@@ -21,7 +21,7 @@ const MacAddress kPeerMac{{0x52, 0x55, 0x0a, 0x00, 0x02, 0x02}};
 class EchoResponder : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto made = runtime::PacketPool::create({.size = 63, .cache = 0});
+    auto made = PacketPool::create({.size = 63, .cache = 0});
     ASSERT_TRUE(made) << made.error().to_string();
     pool_.emplace(std::move(*made));
     self_ = {kSelfMac, kSelfIp, 7};
@@ -71,7 +71,7 @@ class EchoResponder : public ::testing::Test {
     return f;
   }
 
-  std::optional<runtime::PacketPool> pool_;
+  std::optional<PacketPool> pool_;
   EchoAddress self_;
   EchoCounters n_;
 };

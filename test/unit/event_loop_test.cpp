@@ -7,10 +7,10 @@
 #include <thread>
 #include <vector>
 
+#include "netfront/event_loop.hpp"
 #include "runtime/cross_loop.hpp"
-#include "runtime/event_loop.hpp"
 
-namespace netfront::runtime {
+namespace netfront {
 namespace {
 
 using namespace std::chrono_literals;
@@ -35,6 +35,22 @@ TEST(EventLoopTest, ReadyCoroutinesRunInTheOrderTheyWereScheduled) {
   gates[1].set_value();
   loop.run_once();
   EXPECT_EQ(log, (std::vector<int>{2, 0, 1}));
+}
+
+TEST(EventLoopTest, StopEndsRunButNotRunUntilWhoseValueIsNotThereYet) {
+  EventLoop loop;
+  Timer stopper(loop, [&] { loop.stop(); });
+  for (int round = 0; round < 2; ++round) {
+    stopper.arm(1ms);
+    auto work = [](EventLoop& l) -> io<int> {
+      co_await l.sleep(10ms);
+      co_return 7;
+    };
+    EXPECT_EQ(loop.run_until(work(loop)), 7);
+  }
+  stopper.arm(1ms);
+  loop.run();  // returns on the stop
+  EXPECT_FALSE(stopper.armed());
 }
 
 TEST(EventLoopTest, TimersFireInDeadlineOrderNotArmingOrder) {
@@ -270,11 +286,11 @@ TEST(EventLoopTest, PostReachesABusyLoop) {
 }
 
 }  // namespace
-}  // namespace netfront::runtime
+}  // namespace netfront
 
 // --- across loops (runtime/cross_loop.hpp)
 
-namespace netfront::runtime {
+namespace netfront {
 namespace {
 
 struct CountingPoller final : Poller {
@@ -301,7 +317,7 @@ TEST(CrossLoopTest, LoopPauseHoldsTheOtherLoopThenRunsAfterOnItsThread) {
   while (poller.polls.load() < 100) std::this_thread::yield();
   std::thread::id after_thread;
   {
-    LoopPause pause({other}, [&](EventLoop&) { after_thread = std::this_thread::get_id(); });
+    runtime::LoopPause pause({other}, [&](EventLoop&) { after_thread = std::this_thread::get_id(); });
     ASSERT_TRUE(pause.holding());
     const std::uint64_t held_at = poller.polls.load();
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -318,7 +334,7 @@ TEST(CrossLoopTest, LoopPauseGivesUpOnALoopThatNeverAnswers) {
   EventLoop idle;  // constructed here, never run
   const auto start = Clock::now();
   {
-    LoopPause pause({&idle}, {}, std::chrono::milliseconds(50));
+    runtime::LoopPause pause({&idle}, {}, std::chrono::milliseconds(50));
     EXPECT_FALSE(pause.holding());
   }
   EXPECT_LT(Clock::now() - start, std::chrono::seconds(10));
@@ -337,7 +353,7 @@ TEST(CrossLoopTest, CallOnRunsThereAndCompletesHere) {
   });
   while (!ready) std::this_thread::yield();
   std::thread::id ran_on;
-  io<void> done = call_on(*other, [&] { ran_on = std::this_thread::get_id(); });
+  io<void> done = runtime::call_on(*other, [&] { ran_on = std::this_thread::get_id(); });
   home.run_until(done);
   EXPECT_EQ(ran_on, t.get_id());
   other->post([other] { other->stop(); });
@@ -345,4 +361,4 @@ TEST(CrossLoopTest, CallOnRunsThereAndCompletesHere) {
 }
 
 }  // namespace
-}  // namespace netfront::runtime
+}  // namespace netfront

@@ -22,7 +22,7 @@ class FakeNetDevice final : public drivers::NetDevice {
   std::uint16_t mtu() const noexcept override { return 1500; }
   bool link_up() const noexcept override { return !shut_down_; }
   unsigned queue_pairs() const noexcept override { return static_cast<unsigned>(counters_.size()); }
-  const QueueCounters& counters(unsigned q) const noexcept override { return counters_[q]; }
+  const drivers::QueueCounters& counters(unsigned q) const noexcept override { return counters_[q]; }
 
   io<Result<>> transmit(unsigned queue, Buffer&& frame) override {
     return transmit_chain(queue, std::span<const Buffer>(&frame, 1));
@@ -98,7 +98,7 @@ class FakeNetDevice final : public drivers::NetDevice {
     count_tx_on(queue, bytes);
   }
 
-  std::vector<QueueCounters> counters_;
+  std::vector<drivers::QueueCounters> counters_;
   unsigned slots_;
   unsigned in_flight_ = 0;
   std::vector<Buffer> sent_;

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "netfront/event_loop.hpp"
 #include "netfront/io.hpp"
-#include "runtime/event_loop.hpp"
 
 namespace netfront {
 namespace {
@@ -61,7 +61,7 @@ io<int> sum_two(Promise<int>& a, Promise<int>& b) {
 }
 
 TEST(IoTest, CoroutinesWaitOnPendingIoAndResumeFromTheLoop) {
-  runtime::EventLoop loop;
+  EventLoop loop;
   Promise<int> a, b;
   io<int> total = sum_two(a, b);
   EXPECT_TRUE(total.pending());
@@ -86,7 +86,7 @@ io<int> thrower(Promise<int>& gate) {
 }
 
 TEST(IoTest, ExceptionTravelsToTheAwaiter) {
-  runtime::EventLoop loop;
+  EventLoop loop;
   Promise<int> gate;
   io<int> r = thrower(gate);
   gate.set_value(0);
@@ -99,7 +99,7 @@ io<void> record(std::vector<int>& log, Promise<void>& gate, int id) {
 }
 
 TEST(IoTest, DetachedCoroutineStillRunsToCompletion) {
-  runtime::EventLoop loop;
+  EventLoop loop;
   std::vector<int> log;
   Promise<void> gate;
   (void)record(log, gate, 5);  // io dropped at once: Lwt.async

@@ -9,17 +9,18 @@
 #include <string>
 #include <vector>
 
+#include "drivers/netif/attach.hpp"
 #include "drivers/virtio/net/virtio_net_device.hpp"
 #include "drivers/virtio/transport/loop/loop_device.hpp"
+#include "netfront/event_loop.hpp"
 #include "netfront/netif.hpp"
-#include "runtime/event_loop.hpp"
-#include "runtime/packet_pool.hpp"
+#include "netfront/packet_pool.hpp"
 
 namespace netfront::testing {
 
 struct LoopRig {
-  runtime::EventLoop loop;
-  std::optional<runtime::PacketPool> pool;
+  EventLoop loop;
+  std::optional<PacketPool> pool;
   std::optional<Netif> netif;
   virtio::loop::LoopDevice* device = nullptr;
   virtio::net::VirtioNetDevice* driver = nullptr;
@@ -31,7 +32,7 @@ struct LoopRig {
   // queues=N), the driver uses as many as queues=N asks for.
   Result<> open(const std::string& id, const std::function<void(virtio::loop::LoopDevice&)>& before_open = {},
                 unsigned device_pairs = 0, virtio::net::DeviceOptions options = {}) {
-    auto made = runtime::PacketPool::create({.size = 4095, .cache = 0});
+    auto made = PacketPool::create({.size = 4095, .cache = 0});
     if (!made) return std::move(made).error();
     pool.emplace(std::move(*made));
     auto parsed = DeviceId::parse(id);
@@ -46,7 +47,7 @@ struct LoopRig {
       return std::move(opened).error();
     }
     driver = opened->get();
-    netif.emplace(Netif::attach(*parsed, std::move(*opened)));
+    netif.emplace(drivers::attach(*parsed, std::move(*opened)));
     return Ok{};
   }
 

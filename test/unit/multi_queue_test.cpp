@@ -11,9 +11,9 @@
 #include "drivers/virtio/net/net_spec.hpp"
 #include "drivers/virtio/virtio_spec.hpp"
 #include "loop_harness.hpp"
+#include "netfront/loop_thread.hpp"
+#include "netfront/numa.hpp"
 #include "runtime/cross_loop.hpp"
-#include "runtime/loop_thread.hpp"
-#include "runtime/numa.hpp"
 
 namespace netfront {
 namespace {
@@ -188,13 +188,13 @@ TEST(MultiQueueBringUpTest, BuffersArePlacedOnTheDevicesNumaNode) {
   LoopRig rig;
   ASSERT_TRUE(rig.open("loop:queues=2"));
   // The loop device has no node of its own: the opening thread's is used.
-  EXPECT_EQ(rig.netif->numa_node(), runtime::numa::current_node());
+  EXPECT_EQ(rig.netif->numa_node(), numa::current_node());
   EXPECT_EQ(rig.driver->rx_pool()->socket_id, rig.netif->numa_node());
   rig.loop.run_until(rig.netif->disconnect());
 }
 
 TEST(MultiQueueBringUpTest, ConnectByIdGivesEveryPair) {
-  runtime::EventLoop loop;
+  EventLoop loop;
   auto r = loop.run_until(Netif::connect("loop:packed,queues=3"));
   ASSERT_TRUE(r) << r.error().to_string();
   EXPECT_EQ(r->queue_pairs(), 3u);
@@ -212,10 +212,10 @@ namespace {
 // What one worker loop does with its pair: listen, then write `frames` frames, each echoed
 // back to it by the device.
 struct PairWorker {
-  PairWorker(NetifQueue q, runtime::PacketPool& p, std::thread::id t, unsigned n)
+  PairWorker(NetifQueue q, PacketPool& p, std::thread::id t, unsigned n)
       : queue(q), pool(p), expected_thread(t), frames(n) {}
   NetifQueue queue;
-  runtime::PacketPool& pool;
+  PacketPool& pool;
   std::thread::id expected_thread;
   unsigned frames;
   std::atomic<unsigned> received{0};
@@ -252,7 +252,7 @@ class MultiQueueThreadsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(rig_.open("loop:queues=2"));
-    auto started = runtime::LoopThread::start();
+    auto started = LoopThread::start();
     ASSERT_TRUE(started) << started.error().to_string();
     thread_ = std::move(*started);
     EXPECT_GE(thread_->lcore(), 0) << "the loop thread has no DPDK lcore id";
@@ -288,7 +288,7 @@ class MultiQueueThreadsTest : public ::testing::Test {
   }
 
   LoopRig rig_;
-  std::unique_ptr<runtime::LoopThread> thread_;
+  std::unique_ptr<LoopThread> thread_;
   std::optional<PairWorker> worker_;
 };
 

@@ -1,10 +1,11 @@
 // The Netif front end over a fake device: validation, life cycle and stats of the API.
 #include <gtest/gtest.h>
 
+#include "drivers/netif/attach.hpp"
 #include "fake_net_device.hpp"
+#include "netfront/event_loop.hpp"
 #include "netfront/netif.hpp"
-#include "runtime/event_loop.hpp"
-#include "runtime/packet_pool.hpp"
+#include "netfront/packet_pool.hpp"
 
 namespace netfront {
 namespace {
@@ -14,13 +15,13 @@ using testing::FakeNetDevice;
 class NetifTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto made = runtime::PacketPool::create({.size = 255, .cache = 0});
+    auto made = PacketPool::create({.size = 255, .cache = 0});
     ASSERT_TRUE(made) << made.error().to_string();
     pool_.emplace(std::move(*made));
     auto device = std::make_unique<FakeNetDevice>(2, 4);
     device->set_frame_pool(pool_->get());
     fake_ = device.get();
-    netif_.emplace(Netif::attach(*DeviceId::parse("loop:"), std::move(device)));
+    netif_.emplace(drivers::attach(*DeviceId::parse("loop:"), std::move(device)));
   }
   void TearDown() override {
     netif_.reset();  // disconnects: the device gives back what it held
@@ -33,8 +34,8 @@ class NetifTest : public ::testing::Test {
     return std::move(*b);
   }
 
-  runtime::EventLoop loop_;
-  std::optional<runtime::PacketPool> pool_;
+  EventLoop loop_;
+  std::optional<PacketPool> pool_;
   std::optional<Netif> netif_;
   FakeNetDevice* fake_ = nullptr;
 };
@@ -172,8 +173,8 @@ static_assert(!std::is_constructible_v<FrameFill, std::size_t (*)(Buffer&)>);
 static_assert(std::is_constructible_v<FrameFill, decltype([](Buffer&) { return std::size_t{0}; })&>);
 
 TEST(NetifFillTest, ADeviceWithoutAPoolRefusesTheFillWrite) {
-  runtime::EventLoop loop;
-  Netif n = Netif::attach(*DeviceId::parse("loop:"), std::make_unique<FakeNetDevice>(1, 4));
+  EventLoop loop;
+  Netif n = drivers::attach(*DeviceId::parse("loop:"), std::make_unique<FakeNetDevice>(1, 4));
   bool called = false;
   Result<> r = n.write(60, [&](Buffer& f) {
     called = true;
@@ -232,7 +233,7 @@ TEST_F(NetifTest, WritevHandsTheDeviceOnlyPiecesThatHoldBytes) {
 
 // Every call on a Netif that is not connected (never was, moved from) or no longer is
 // (disconnected) answers without touching a device: Disconnected, or an empty value.
-void expect_quiet(Netif& n, Buffer frame, bool has_device, runtime::EventLoop& loop) {
+void expect_quiet(Netif& n, Buffer frame, bool has_device, EventLoop& loop) {
   Result<> w = n.write(frame).get();
   ASSERT_FALSE(w);
   EXPECT_TRUE(w.error().is_disconnected()) << w.error().to_string();
@@ -420,7 +421,7 @@ TEST_F(NetifTest, DestroyingAConnectedNetifShutsTheDeviceDown) {
 }
 
 TEST(NetifConnectTest, MalformedIdIsAnUnknownErrorNamingThePart) {
-  runtime::EventLoop loop;
+  EventLoop loop;
   Result<Netif> r = loop.run_until(Netif::connect("vhost-user:/tmp/x.sock,queues=zero"));
   ASSERT_FALSE(r);
   EXPECT_TRUE(r.error().is_unknown());
@@ -428,7 +429,7 @@ TEST(NetifConnectTest, MalformedIdIsAnUnknownErrorNamingThePart) {
 }
 
 TEST(NetifConnectTest, MoreQueuePairsThanTheIdAllowsIsAnErrorNamingThem) {
-  runtime::EventLoop loop;
+  EventLoop loop;
   Result<Netif> r = loop.run_until(Netif::connect("loop:queues=40000"));
   ASSERT_FALSE(r);
   EXPECT_TRUE(r.error().is_unknown());
@@ -437,7 +438,7 @@ TEST(NetifConnectTest, MoreQueuePairsThanTheIdAllowsIsAnErrorNamingThem) {
 
 // (An address no machine has: tests never open the PCI functions of the machine they run on.)
 TEST(NetifConnectTest, AbsentPciFunctionIsAnErrorNamingIt) {
-  runtime::EventLoop loop;
+  EventLoop loop;
   Result<Netif> r = loop.run_until(Netif::connect("pci:abcd:fe:1f.7"));
   ASSERT_FALSE(r);
   EXPECT_TRUE(r.error().is_unknown());
@@ -445,7 +446,7 @@ TEST(NetifConnectTest, AbsentPciFunctionIsAnErrorNamingIt) {
 }
 
 TEST(NetifConnectTest, MissingVhostUserBackendIsAnErrorNamingTheSocket) {
-  runtime::EventLoop loop;
+  EventLoop loop;
   Result<Netif> r = loop.run_until(Netif::connect("vhost-user:/tmp/netfront-no-such-backend.sock"));
   ASSERT_FALSE(r);
   EXPECT_TRUE(r.error().is_unknown());

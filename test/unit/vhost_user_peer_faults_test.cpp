@@ -18,7 +18,7 @@
 #include "drivers/virtio/net/virtio_net_device.hpp"
 #include "drivers/virtio/transport/vhost_user/vhost_user_transport.hpp"
 #include "drivers/virtio/virtio_spec.hpp"
-#include "runtime/event_loop.hpp"
+#include "netfront/event_loop.hpp"
 #include "open_fds.hpp"
 
 namespace netfront {
@@ -224,7 +224,7 @@ class FakeBackend {
 
 // Connects with short timeouts; returns the error connect ended with.
 Error connect_error(const FakeBackend& backend) {
-  runtime::EventLoop loop;
+  EventLoop loop;
   auto t = VhostUserTransport::open({backend.path(), false, {}}, loop, {.connect_timeout = 2000ms, .reply_timeout = 300ms});
   if (!t) return t.error();
   auto dev = virtio::net::VirtioNetDevice::open(std::move(*t));
@@ -336,7 +336,7 @@ TEST(VhostUserPeerFaultTest, ReplyOutOfStepClosesTheConnection) {  // F2
             [](const Msg& m) { return m.header.request == VHOST_USER_SET_FEATURES; });
     after = f.count_until_hang_up();
   });
-  runtime::EventLoop loop;
+  EventLoop loop;
   auto t = VhostUserTransport::open({b.path(), false, {}}, loop, kShortTimeouts);
   ASSERT_TRUE(t) << t.error().to_string();
   ASSERT_TRUE((*t)->reset());  // the handshake
@@ -360,7 +360,7 @@ TEST(VhostUserPeerFaultTest, UnsolicitedBytesCloseTheConnection) {  // F2
     sent = true;
     after = f.count_until_hang_up();
   });
-  runtime::EventLoop loop;
+  EventLoop loop;
   auto t = VhostUserTransport::open({b.path(), false, {}}, loop, kShortTimeouts);
   ASSERT_TRUE(t) << t.error().to_string();
   ASSERT_TRUE((*t)->reset());
@@ -381,7 +381,7 @@ TEST(VhostUserPeerFaultTest, RefusedSetStatusFailsAndClosesTheConnection) {  // 
             [](const Msg& m) { return m.header.request == VHOST_USER_SET_STATUS; });
     after = f.count_until_hang_up();
   });
-  runtime::EventLoop loop;
+  EventLoop loop;
   auto t = VhostUserTransport::open({b.path(), false, {}}, loop, kShortTimeouts);
   ASSERT_TRUE(t) << t.error().to_string();
   Result<> r = (*t)->reset();
@@ -400,7 +400,7 @@ TEST(VhostUserPeerFaultTest, BackendThatStopsReadingIsLateLikeOneThatDoesNotAnsw
     f.serve({.protocol_features = feature_bit(VHOST_USER_PROTOCOL_F_MQ), .queue_pairs = 32,
              .stall_at_mem_table = 1500ms});
   });
-  runtime::EventLoop loop;
+  EventLoop loop;
   auto t = VhostUserTransport::open({b.path(), false, {}}, loop, kShortTimeouts);
   ASSERT_TRUE(t) << t.error().to_string();
   const auto start = std::chrono::steady_clock::now();
@@ -418,7 +418,7 @@ TEST(VhostUserPeerFaultTest, ReplySentBeforeItsRequestClosesTheConnection) {  //
   FakeBackend b([](FakeBackend& f) {
     f.serve({.protocol_features = feature_bit(VHOST_USER_PROTOCOL_F_MQ), .answer_ahead = true});
   });
-  runtime::EventLoop loop;
+  EventLoop loop;
   auto t = VhostUserTransport::open({b.path(), false, {}}, loop, kShortTimeouts);
   ASSERT_TRUE(t) << t.error().to_string();
   Result<> r = (*t)->reset();
@@ -453,7 +453,7 @@ TEST(VhostUserPeerFaultTest, BackendBackWithMoreQueuePairsNeverGetsOurControlRin
     });
     second_rings = f.rings;
   });
-  runtime::EventLoop loop;
+  EventLoop loop;
   auto t = VhostUserTransport::open({path, true, {}}, loop, kShortTimeouts);
   ASSERT_TRUE(t) << t.error().to_string();
   auto dev = virtio::net::VirtioNetDevice::open(std::move(*t));
@@ -475,7 +475,7 @@ TEST(VhostUserPeerFaultTest, BackendBackWithMoreQueuePairsNeverGetsOurControlRin
 // the process for good, hence a suite of its own (run alone, see dpdk_main.cpp).
 TEST(AbandonedDeviceVhostUserTest, RingStopNeverConfirmedKeepsItsRingsAndBuffers) {  // A12, E5
   FakeBackend b([](FakeBackend& f) { f.serve({.ignore_get_vring_base = true}); });
-  runtime::EventLoop loop;
+  EventLoop loop;
   auto t = VhostUserTransport::open({b.path(), false, {}}, loop, kShortTimeouts);
   ASSERT_TRUE(t) << t.error().to_string();
   auto dev = virtio::net::VirtioNetDevice::open(std::move(*t));

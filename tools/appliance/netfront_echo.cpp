@@ -26,10 +26,10 @@
 #include <optional>
 #include <string>
 
+#include "netfront/dpdk_env.hpp"
+#include "netfront/event_loop.hpp"
 #include "netfront/netif.hpp"
 #include "netfront/stats.hpp"
-#include "runtime/dpdk_env.hpp"
-#include "runtime/event_loop.hpp"
 #include "tools/appliance/echo_responder.hpp"
 #include "tools/appliance/pid1.hpp"
 
@@ -152,12 +152,12 @@ io<void> send_reply(NetifQueue queue, Buffer reply, std::uint64_t& failed) {
   if (Result<> r = co_await queue.write(std::move(reply)); !r) ++failed;
 }
 
-io<int> serve(runtime::EventLoop& loop, const Options& o, bool as_init) {
-  runtime::DpdkConfig dpdk;
+io<int> serve(EventLoop& loop, const Options& o, bool as_init) {
+  DpdkConfig dpdk;
   dpdk.memory_mb = o.memory_mb;
   dpdk.device_memory_mb = o.device_memory_mb;
-  if (as_init) dpdk.memory = runtime::MemoryBacking::Hugepages;
-  if (auto r = runtime::DpdkEnv::start(dpdk); !r) {
+  if (as_init) dpdk.memory = MemoryBacking::Hugepages;
+  if (auto r = DpdkEnv::start(dpdk); !r) {
     say("DPDK: %s", r.error().to_string().c_str());
     co_return 1;
   }
@@ -187,7 +187,7 @@ io<int> serve(runtime::EventLoop& loop, const Options& o, bool as_init) {
   std::uint64_t failed_writes = 0;
   bool first = true;
   bool stopping = false;
-  runtime::Timer ticker(loop, [&] { print_stats(dev, counters, "stats"); });
+  Timer ticker(loop, [&] { print_stats(dev, counters, "stats"); });
   ticker.arm_periodic(1s);
 
   auto stop = [&](const char* why) {
@@ -200,7 +200,7 @@ io<int> serve(runtime::EventLoop& loop, const Options& o, bool as_init) {
   };
   // The console (a terminal or a pipe; nothing to watch otherwise): "stop" ends the
   // appliance, any other line prints the stats, end of input stops it too.
-  std::optional<runtime::FdWatch> console;
+  std::optional<FdWatch> console;
   if (console_is_watchable()) console.emplace(loop, STDIN_FILENO, EPOLLIN, [&](std::uint32_t) {
     char line[128];
     const ssize_t n = ::read(STDIN_FILENO, line, sizeof line - 1);
@@ -211,7 +211,7 @@ io<int> serve(runtime::EventLoop& loop, const Options& o, bool as_init) {
   });
   const sigset_t signals = stop_signals();
   const int signal_fd = ::signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK);
-  runtime::FdWatch signal_watch(loop, signal_fd, EPOLLIN, [&](std::uint32_t) { stop("signal"); });
+  FdWatch signal_watch(loop, signal_fd, EPOLLIN, [&](std::uint32_t) { stop("signal"); });
 
   // Every queue pair answers on itself: a reply leaves on the pair its request came in on.
   std::vector<io<Result<>>> listens;
@@ -253,7 +253,7 @@ int main(int argc, char** argv) {
   ::sigprocmask(SIG_BLOCK, &signals, nullptr);  // delivered through the signalfd instead
   int rc = 0;
   {
-    runtime::EventLoop loop;
+    EventLoop loop;
     rc = loop.run_until(serve(loop, *options, as_init));
   }
   say("exit %d", rc);

@@ -15,11 +15,12 @@
 #include <string>
 #include <vector>
 
+#include "drivers/netif/attach.hpp"
 #include "drivers/virtio/net/virtio_net_device.hpp"
 #include "drivers/virtio/transport/loop/loop_device.hpp"
+#include "netfront/event_loop.hpp"
 #include "netfront/netif.hpp"
-#include "runtime/event_loop.hpp"
-#include "runtime/packet_pool.hpp"
+#include "netfront/packet_pool.hpp"
 
 using namespace netfront;
 
@@ -61,19 +62,19 @@ Args parse(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   const Args a = parse(argc, argv);
-  runtime::EventLoop loop;
+  EventLoop loop;
   std::string id = a.device;
   if (a.mode == "tx") id += (id.back() == ':' ? "" : ",") + std::string("mode=sink");
   auto parsed = DeviceId::parse(id);
   if (!parsed || parsed->kind() != DeviceId::Kind::Loop) usage(parsed ? "--device must be a loop: id" : parsed.error().message().c_str());
-  auto pool = runtime::PacketPool::create({.size = 4095});
+  auto pool = PacketPool::create({.size = 4095});
   if (!pool) usage(pool.error().message().c_str());
 
   auto loop_device = std::make_unique<virtio::loop::LoopDevice>(parsed->loop(), 1, &loop);
   virtio::loop::LoopDevice& device = *loop_device;
   auto opened = virtio::net::VirtioNetDevice::open(std::move(loop_device));
   if (!opened) usage(opened.error().message().c_str());
-  Netif netif = Netif::attach(*parsed, std::move(*opened));
+  Netif netif = drivers::attach(*parsed, std::move(*opened));
 
   std::uint64_t received = 0;
   auto listening = netif.listen([&](Buffer) {

@@ -6,11 +6,11 @@
 #include <cstdio>
 #include <string>
 
+#include "netfront/dpdk_env.hpp"
+#include "netfront/event_loop.hpp"
 #include "netfront/netif.hpp"
+#include "netfront/packet_pool.hpp"
 #include "netfront/stats.hpp"
-#include "runtime/dpdk_env.hpp"
-#include "runtime/event_loop.hpp"
-#include "runtime/packet_pool.hpp"
 
 using namespace netfront;
 using namespace std::chrono_literals;
@@ -40,15 +40,15 @@ Buffer build_udp_frame(rte_mempool* pool) {
   return f;
 }
 
-io<int> demo(runtime::EventLoop& loop, const std::string& device) {
-  auto pool = runtime::PacketPool::create({.size = 1023});
+io<int> demo(EventLoop& loop, const std::string& device) {
+  auto pool = PacketPool::create({.size = 1023});
   if (!pool) {
     std::printf("packet pool: %s\n", pool.error().to_string().c_str());
     co_return 1;
   }
-  const auto& env = runtime::DpdkEnv::info();
+  const auto& env = DpdkEnv::info();
   std::printf("DPDK memory: %u MiB, %s\n", env.memory_mb,
-              env.memory == runtime::MemoryBacking::Hugepages ? "hugepages" : "memfd (no hugepages free)");
+              env.memory == MemoryBacking::Hugepages ? "hugepages" : "memfd (no hugepages free)");
 
   {
     Buffer frame = build_udp_frame(pool->get());
@@ -65,7 +65,7 @@ io<int> demo(runtime::EventLoop& loop, const std::string& device) {
   std::printf("views dropped: %u mbuf(s) in use\n", pool->in_use());
 
   int ticks = 0;
-  runtime::Timer ticker(loop, [&] { std::printf("tick %d\n", ++ticks); });
+  Timer ticker(loop, [&] { std::printf("tick %d\n", ++ticks); });
   ticker.arm_periodic(10ms);
   co_await loop.sleep(35ms);
   ticker.cancel();
@@ -109,6 +109,6 @@ io<int> demo(runtime::EventLoop& loop, const std::string& device) {
 
 int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // keep our lines in order with the log's
-  runtime::EventLoop loop;
+  EventLoop loop;
   return loop.run_until(demo(loop, argc > 1 ? argv[1] : "loop:"));
 }

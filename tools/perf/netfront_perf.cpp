@@ -24,12 +24,12 @@
 #include <string>
 #include <vector>
 
+#include "netfront/dpdk_env.hpp"
+#include "netfront/event_loop.hpp"
+#include "netfront/loop_thread.hpp"
 #include "netfront/netif.hpp"
-#include "runtime/dpdk_env.hpp"
+#include "netfront/packet_pool.hpp"
 #include "runtime/cross_loop.hpp"
-#include "runtime/event_loop.hpp"
-#include "runtime/loop_thread.hpp"
-#include "runtime/packet_pool.hpp"
 #include "runtime/prefetch.hpp"
 
 using namespace netfront;
@@ -134,12 +134,12 @@ void swap_macs(Buffer& f) {
 
 // One queue pair's traffic, polled by the loop that owns the pair: it makes txonly bursts and
 // pingpong probes, and its listen counts, forwards or times what arrives.
-class QueueTraffic final : public runtime::Poller {
+class QueueTraffic final : public Poller {
  public:
   QueueTraffic(const Args& a, NetifQueue q, rte_mempool* pool) : a_(a), q_(q), pool_(pool) {}
 
   // On the owning loop's thread.
-  void start(runtime::EventLoop& loop) {
+  void start(EventLoop& loop) {
     loop_ = &loop;
     const bool forward = a_.mode == "io" || a_.mode == "macswap";
     listening_.emplace(q_.listen([this, forward](Buffer f) -> io<void> {
@@ -255,7 +255,7 @@ class QueueTraffic final : public runtime::Poller {
   const Args& a_;
   NetifQueue q_;
   rte_mempool* pool_;
-  runtime::EventLoop* loop_ = nullptr;
+  EventLoop* loop_ = nullptr;
   std::optional<io<Result<>>> waiting_;
   std::optional<io<Result<>>> listening_;
   Clock::time_point ping_sent_{};
@@ -269,12 +269,12 @@ int main(int argc, char** argv) {
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
 
-  runtime::DpdkConfig dpdk;
+  DpdkConfig dpdk;
   if (!a.lcores.empty()) dpdk.pin_cpu = a.lcores[0];
   dpdk.telemetry = a.telemetry;
-  if (auto r = runtime::DpdkEnv::start(dpdk); !r) usage(r.error().to_string());
-  runtime::EventLoop loop;
-  auto pool = runtime::PacketPool::create({.size = 16383 * a.queues, .cache = 512});
+  if (auto r = DpdkEnv::start(dpdk); !r) usage(r.error().to_string());
+  EventLoop loop;
+  auto pool = PacketPool::create({.size = 16383 * a.queues, .cache = 512});
   if (!pool) usage(pool.error().to_string());
   auto connected = loop.run_until(Netif::connect(a.device));
   if (!connected) usage(connected.error().to_string());
@@ -282,7 +282,7 @@ int main(int argc, char** argv) {
   if (dev.queue_pairs() != a.queues) usage("the device id asks for a different number of queues than --queues");
 
   // Queue 0 on this thread; every other queue pair on a loop thread of its own.
-  std::vector<std::unique_ptr<runtime::LoopThread>> threads;
+  std::vector<std::unique_ptr<LoopThread>> threads;
   std::vector<std::unique_ptr<QueueTraffic>> traffic;
   for (unsigned q = 0; q < a.queues; ++q) {
     traffic.push_back(std::make_unique<QueueTraffic>(a, dev.queue(q), pool->get()));
@@ -290,17 +290,17 @@ int main(int argc, char** argv) {
       traffic[0]->start(loop);
       continue;
     }
-    runtime::LoopThreadOptions o;
+    LoopThreadOptions o;
     if (q < a.lcores.size())
       o.cpu = a.lcores[q];
     else if (dev.numa_node() >= 0)
       o.numa_node = dev.numa_node();  // near the device's rings and buffers
     o.name = "nf-perf-q" + std::to_string(q);
-    auto t = runtime::LoopThread::start(o);
+    auto t = LoopThread::start(o);
     if (!t) usage(t.error().to_string());
     if (auto r = dev.queue(q).run_on((*t)->loop()); !r) usage(r.error().to_string());
     QueueTraffic* qt = traffic[q].get();
-    runtime::EventLoop* l = &(*t)->loop();
+    EventLoop* l = &(*t)->loop();
     l->post([qt, l] { qt->start(*l); });
     threads.push_back(std::move(*t));
   }
@@ -318,7 +318,7 @@ int main(int argc, char** argv) {
   // The per-second report and the end of the run are timers of the loop, which looks at the
   // clock every few iterations: reading it here after every burst would cost a few percent of
   // the rate being measured.
-  runtime::Timer report(loop, [&] {
+  Timer report(loop, [&] {
     // Per-queue counters, read from this thread while each queue's own loop writes them.
     const auto now = Clock::now();
     const double secs = std::chrono::duration<double>(now - last).count();
@@ -340,7 +340,7 @@ int main(int argc, char** argv) {
     }
   });
   report.arm_periodic(std::chrono::seconds(1));
-  runtime::Timer finish(loop, [&] { done = true; });
+  Timer finish(loop, [&] { done = true; });
   if (a.duration > 0)
     finish.arm_at(start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(a.duration)));
   while (!g_stop && !done && !any_disconnected()) loop.run_once();

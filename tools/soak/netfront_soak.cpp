@@ -18,10 +18,10 @@
 #include <optional>
 #include <string>
 
+#include "netfront/dpdk_env.hpp"
+#include "netfront/event_loop.hpp"
 #include "netfront/netif.hpp"
-#include "runtime/dpdk_env.hpp"
-#include "runtime/event_loop.hpp"
-#include "runtime/packet_pool.hpp"
+#include "netfront/packet_pool.hpp"
 #include "tools/peers/testpmd_peer.hpp"
 
 using namespace netfront;
@@ -88,16 +88,16 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  runtime::DpdkConfig dpdk;
+  DpdkConfig dpdk;
   dpdk.pin_cpu = 0;  // testpmd forwards on CPU 1
-  if (auto r = runtime::DpdkEnv::start(dpdk); !r) {
+  if (auto r = DpdkEnv::start(dpdk); !r) {
     std::printf("DPDK: %s\n", r.error().to_string().c_str());
     return 1;
   }
-  runtime::EventLoop loop;
-  auto made = runtime::PacketPool::create({.size = 8191});
+  EventLoop loop;
+  auto made = PacketPool::create({.size = 8191});
   if (!made) return std::printf("pool: %s\n", made.error().to_string().c_str()), 1;
-  runtime::PacketPool pool = std::move(*made);
+  PacketPool pool = std::move(*made);
   const std::string dir = testing::make_temp_dir(), sock = dir + "/vh.sock";
 
   const Resources before = measure();
@@ -127,7 +127,7 @@ int main(int argc, char** argv) {
   });
   bool link = dev.link_up();
   unsigned size_step = 0;
-  runtime::Timer traffic(loop, [&] {
+  Timer traffic(loop, [&] {
     if (dev.link_up() != link) {
       link = dev.link_up();
       ++link_changes;
@@ -146,7 +146,7 @@ int main(int argc, char** argv) {
     }
   });
   traffic.arm_periodic(1ms);
-  runtime::Timer restarter(loop, [&] {
+  Timer restarter(loop, [&] {
     ++restarts;
     if (restarts % 2) peer->kill_hard();  // no goodbye
     else peer->stop();                    // a clean exit
@@ -155,7 +155,7 @@ int main(int argc, char** argv) {
   restarter.arm_periodic(std::chrono::seconds(restart_s));
   const auto start = Clock::now();
   std::uint64_t last_sent = 0, last_received = 0;
-  runtime::Timer reporter(loop, [&] {
+  Timer reporter(loop, [&] {
     const double t = std::chrono::duration<double>(Clock::now() - start).count();
     const Stats s = dev.get_stats_counters();
     std::printf("%6.0f s: sent %llu (+%llu), received %llu (+%llu), link %s, reconnects %llu, tx drops %llu, rx drops %llu, "

@@ -96,11 +96,11 @@ class QueuePair {
     const Error why = *std::exchange(deferred_failure_, std::nullopt);
     fail_waiters(why);
   }
-  const QueueCounters& counters() const noexcept { return counters_; }
+  const drivers::QueueCounters& counters() const noexcept { return counters_; }
   void note_device_error() noexcept { counters_.device_errors.add(1); }
 
  protected:
-  QueueCounters counters_;
+  drivers::QueueCounters counters_;
   drivers::FrameSink* sink_ = nullptr;
   bool usable_ = false;  // link up and device trusted: writes are accepted
   std::optional<Error> deferred_failure_;

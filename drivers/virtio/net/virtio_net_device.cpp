@@ -10,9 +10,9 @@
 #include "drivers/virtio/net/features.hpp"
 #include "drivers/virtio/net/net_spec.hpp"
 #include "drivers/virtio/virtio_spec.hpp"
+#include "netfront/numa.hpp"
 #include "runtime/cross_loop.hpp"
 #include "runtime/log.hpp"
-#include "runtime/numa.hpp"
 
 namespace netfront::virtio::net {
 namespace {
@@ -32,8 +32,8 @@ std::vector<int> interrupt_fds_of(const transport::Transport& t, unsigned pair) 
 }
 
 // Watches an interrupt eventfd on `loop`: waking the loop is the point; reading resets it.
-std::unique_ptr<runtime::FdWatch> drain_on_wake(runtime::EventLoop& loop, int fd) {
-  return std::make_unique<runtime::FdWatch>(loop, fd, EPOLLIN, [fd](std::uint32_t) {
+std::unique_ptr<FdWatch> drain_on_wake(EventLoop& loop, int fd) {
+  return std::make_unique<FdWatch>(loop, fd, EPOLLIN, [fd](std::uint32_t) {
     std::uint64_t count;
     (void)!::read(fd, &count, sizeof count);
   });
@@ -43,12 +43,12 @@ std::unique_ptr<runtime::FdWatch> drain_on_wake(runtime::EventLoop& loop, int fd
 // Polls one handed-over pair on its new loop. `active` is written only while that loop is
 // held still (LoopPause), so it needs no ordering of its own. When the transport gives the
 // pair's queues interrupt fds, that loop may sleep too: the same arm/re-check as the device's.
-class VirtioNetDevice::PairPoller final : public runtime::Poller {
+class VirtioNetDevice::PairPoller final : public Poller {
  public:
   PairPoller(VirtioNetDevice& device, QueuePair& pair) : device_(device), pair_(pair) {}
 
   // On the owning loop's thread.
-  void watch_interrupts(runtime::EventLoop& loop, unsigned pair) {
+  void watch_interrupts(EventLoop& loop, unsigned pair) {
     watches_.clear();
     for (int fd : interrupt_fds_of(*device_.transport_, pair)) watches_.push_back(drain_on_wake(loop, fd));
   }
@@ -83,14 +83,14 @@ class VirtioNetDevice::PairPoller final : public runtime::Poller {
   VirtioNetDevice& device_;
   QueuePair& pair_;
   std::uint64_t polls_ = 0;
-  std::vector<std::unique_ptr<runtime::FdWatch>> watches_;
+  std::vector<std::unique_ptr<FdWatch>> watches_;
 };
 
 template <typename Op>
 void VirtioNetDevice::with_pairs_still(Op&& op) {
-  std::vector<runtime::EventLoop*> loops;
+  std::vector<EventLoop*> loops;
   if (pause_depth_ == 0)
-    for (runtime::EventLoop* owner : owners_)
+    for (EventLoop* owner : owners_)
       if (owner && std::find(loops.begin(), loops.end(), owner) == loops.end()) loops.push_back(owner);
   if (loops.empty()) {
     ++pause_depth_;
@@ -98,7 +98,7 @@ void VirtioNetDevice::with_pairs_still(Op&& op) {
     --pause_depth_;
     return;
   }
-  runtime::LoopPause pause(loops, [this](runtime::EventLoop& loop) { settle_pairs_of(loop); });
+  runtime::LoopPause pause(loops, [this](EventLoop& loop) { settle_pairs_of(loop); });
   ++pause_depth_;
   op();
   --pause_depth_;
@@ -106,7 +106,7 @@ void VirtioNetDevice::with_pairs_still(Op&& op) {
 
 // On `loop`'s own thread, after a pause: fail the writers the device failed, follow the device
 // state, and leave the loop for good once the device is shut.
-void VirtioNetDevice::settle_pairs_of(runtime::EventLoop& loop) {
+void VirtioNetDevice::settle_pairs_of(EventLoop& loop) {
   for (unsigned i = 0; i < pairs_.size(); ++i) {
     if (owners_[i] != &loop) continue;
     pairs_[i]->settle();
@@ -127,7 +127,7 @@ void VirtioNetDevice::fail_pair_waiters(unsigned pair, const Error& why) {
     pairs_[pair]->defer_failure(why);
 }
 
-Result<> VirtioNetDevice::hand_over(unsigned queue, runtime::EventLoop& loop) {
+Result<> VirtioNetDevice::hand_over(unsigned queue, EventLoop& loop) {
   if (queue >= pairs_.size()) return Error::unknown("no queue pair " + std::to_string(queue));
   if (&loop == &loop_) return Ok{};
   if (!local(queue)) return Error::unknown("queue pair " + std::to_string(queue) + " was handed over already");
@@ -156,7 +156,7 @@ Result<> VirtioNetDevice::hand_over(unsigned queue, runtime::EventLoop& loop) {
 
 Result<std::unique_ptr<VirtioNetDevice>> VirtioNetDevice::open(std::unique_ptr<transport::Transport> t,
                                                                const DeviceOptions& o) {
-  runtime::EventLoop* loop = runtime::EventLoop::current();
+  EventLoop* loop = EventLoop::current();
   if (!loop) return Error::unknown("a device needs an event loop on the thread that opens it");
   if (o.queue_pairs < 1 || o.queue_pairs > VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MAX)
     return Error::unknown("cannot use " + std::to_string(o.queue_pairs) + " queue pairs");
@@ -174,11 +174,11 @@ Result<std::unique_ptr<VirtioNetDevice>> VirtioNetDevice::open(std::unique_ptr<t
   return dev;
 }
 
-VirtioNetDevice::VirtioNetDevice(std::unique_ptr<transport::Transport> t, const DeviceOptions& o, runtime::EventLoop& loop)
+VirtioNetDevice::VirtioNetDevice(std::unique_ptr<transport::Transport> t, const DeviceOptions& o, EventLoop& loop)
     : transport_(std::move(t)), options_(o), loop_(loop) {
   // The device's node if the transport knows it (PCI), else the opening thread's: that is
   // where its pairs' loops run unless handed elsewhere.
-  numa_node_ = transport_->numa_node() >= 0 ? transport_->numa_node() : runtime::numa::current_node();
+  numa_node_ = transport_->numa_node() >= 0 ? transport_->numa_node() : numa::current_node();
 }
 
 VirtioNetDevice::~VirtioNetDevice() {
@@ -302,7 +302,7 @@ Result<> VirtioNetDevice::create_queues() {
   }
   if (!rx_pool_) {
     const unsigned mbufs = std::max(8191u, 4u * sizes[0] * pairs - 1);
-    auto pool = runtime::PacketPool::create({.size = mbufs,
+    auto pool = PacketPool::create({.size = mbufs,
                                              .cache = 256,
                                              .data_room = static_cast<std::uint16_t>(RTE_PKTMBUF_HEADROOM + frame_room),
                                              .socket = numa_node_});

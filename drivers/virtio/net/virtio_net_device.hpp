@@ -22,8 +22,8 @@
 #include "drivers/virtio/net/net_config.hpp"
 #include "drivers/virtio/net/queue_pair.hpp"
 #include "drivers/virtio/transport/transport.hpp"
-#include "runtime/event_loop.hpp"
-#include "runtime/packet_pool.hpp"
+#include "netfront/event_loop.hpp"
+#include "netfront/packet_pool.hpp"
 
 namespace netfront::virtio::net {
 
@@ -40,7 +40,7 @@ struct DeviceOptions {
   std::chrono::milliseconds tx_stall_timeout{2000};  // transmit watchdog (F10)
 };
 
-class VirtioNetDevice final : public drivers::NetDevice, public runtime::Poller {
+class VirtioNetDevice final : public drivers::NetDevice, public Poller {
  public:
   // Brings the device up on the calling thread's event loop.
   static Result<std::unique_ptr<VirtioNetDevice>> open(std::unique_ptr<transport::Transport> transport,
@@ -52,7 +52,7 @@ class VirtioNetDevice final : public drivers::NetDevice, public runtime::Poller 
   std::uint16_t mtu() const noexcept override { return config_.mtu; }
   bool link_up() const noexcept override { return state_ == State::Running && config_.link_up; }
   unsigned queue_pairs() const noexcept override { return static_cast<unsigned>(pairs_.size()); }
-  const QueueCounters& counters(unsigned queue) const noexcept override { return pairs_[queue]->counters(); }
+  const drivers::QueueCounters& counters(unsigned queue) const noexcept override { return pairs_[queue]->counters(); }
   io<Result<>> transmit(unsigned queue, Buffer&& frame) override { return pairs_[queue]->transmit(std::move(frame)); }
   io<Result<>> transmit_chain(unsigned queue, std::span<const Buffer> pieces) override {
     return pairs_[queue]->transmit_chain(pieces);
@@ -60,7 +60,7 @@ class VirtioNetDevice final : public drivers::NetDevice, public runtime::Poller 
   void set_sink(drivers::FrameSink* sink) noexcept override;
   io<void> shutdown() override;
   // From the device's own thread, before the pair carries traffic.
-  Result<> hand_over(unsigned queue, runtime::EventLoop& loop) override;
+  Result<> hand_over(unsigned queue, EventLoop& loop) override;
 
   // Poller. The loop may sleep only when every queue can wake it (Transport::interrupt_fd).
   unsigned poll() override;
@@ -81,7 +81,7 @@ class VirtioNetDevice final : public drivers::NetDevice, public runtime::Poller 
   enum class State { Down, Running, Broken, Shut };
   class PairPoller;
 
-  VirtioNetDevice(std::unique_ptr<transport::Transport> t, const DeviceOptions& o, runtime::EventLoop& loop);
+  VirtioNetDevice(std::unique_ptr<transport::Transport> t, const DeviceOptions& o, EventLoop& loop);
   Result<> negotiate();
   Result<> initialize();
   Result<> check_queue_pairs() const;
@@ -103,20 +103,20 @@ class VirtioNetDevice final : public drivers::NetDevice, public runtime::Poller 
   // already holds them), then settle on their own threads.
   template <typename Op>
   void with_pairs_still(Op&& op);
-  void settle_pairs_of(runtime::EventLoop& loop);
+  void settle_pairs_of(EventLoop& loop);
   void fail_pair_waiters(unsigned pair, const Error& why);
 
   std::unique_ptr<transport::Transport> transport_;
   DeviceOptions options_;
-  runtime::EventLoop& loop_;
+  EventLoop& loop_;
   std::uint64_t features_ = 0;
   std::uint16_t header_len_ = 12;
   int numa_node_ = 0;  // rings, buffers and control memory live here
   NetConfig config_;
-  std::optional<runtime::PacketPool> rx_pool_;
+  std::optional<PacketPool> rx_pool_;
   std::vector<std::unique_ptr<QueuePair>> pairs_;
   std::unique_ptr<ControlQueue> control_;  // when CTRL_VQ is negotiated
-  std::vector<runtime::EventLoop*> owners_;  // per pair: the loop it was handed to, or nullptr (ours)
+  std::vector<EventLoop*> owners_;  // per pair: the loop it was handed to, or nullptr (ours)
   std::vector<std::unique_ptr<PairPoller>> pair_pollers_;
   std::atomic<bool> foreign_pair_broken_{false};  // set by a pair's own loop, acted on by ours
   unsigned pause_depth_ = 0;
@@ -131,9 +131,9 @@ class VirtioNetDevice final : public drivers::NetDevice, public runtime::Poller 
   bool shutdown_requested_ = false;
   Promise<void> shutdown_done_;
   // One per queue when the transport has interrupt fds: drains the fd; waking is the point.
-  std::vector<std::unique_ptr<runtime::FdWatch>> interrupt_watches_;
+  std::vector<std::unique_ptr<FdWatch>> interrupt_watches_;
   // F10: looks at the transmit progress of our own pairs (a timer, so a sleeping loop wakes for it).
-  std::optional<runtime::Timer> watchdog_;
+  std::optional<Timer> watchdog_;
 };
 
 }  // namespace netfront::virtio::net

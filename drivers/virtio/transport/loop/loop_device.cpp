@@ -54,7 +54,7 @@ struct LoopDevice::Pair {
   std::uint16_t batch_chains = 0, batch_descriptors = 0;
 };
 
-LoopDevice::LoopDevice(const LoopOptions& options, unsigned queue_pairs, runtime::EventLoop* loop)
+LoopDevice::LoopDevice(const LoopOptions& options, unsigned queue_pairs, EventLoop* loop)
     : options_(options), pairs_(queue_pairs), loop_(loop), pair_counters_(queue_pairs), scratch_(64 * 1024) {
   for (unsigned i = 0; i < pairs_; ++i) queues_.push_back(std::make_unique<Pair>(i));
   if (loop_) loop_->add_poller(*this);

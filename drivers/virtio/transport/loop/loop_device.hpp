@@ -23,8 +23,8 @@
 #include "drivers/virtio/net/net_spec.hpp"
 #include "drivers/virtio/transport/transport.hpp"
 #include "netfront/device_id.hpp"
+#include "netfront/event_loop.hpp"
 #include "netfront/mac_address.hpp"
-#include "runtime/event_loop.hpp"
 
 namespace netfront::virtio::loop {
 
@@ -97,11 +97,11 @@ struct LoopPairCounters {
   std::uint64_t rx_frames = 0;
 };
 
-class LoopDevice final : public transport::Transport, public runtime::Poller {
+class LoopDevice final : public transport::Transport, public Poller {
  public:
   // Registers itself as a poller of `loop` (if given) for its lifetime. `queue_pairs` is its
   // max_virtqueue_pairs.
-  LoopDevice(const LoopOptions& options, unsigned queue_pairs, runtime::EventLoop* loop);
+  LoopDevice(const LoopOptions& options, unsigned queue_pairs, EventLoop* loop);
   ~LoopDevice() override;
 
   // Transport
@@ -150,7 +150,7 @@ class LoopDevice final : public transport::Transport, public runtime::Poller {
   LoopOptions options_;
   unsigned pairs_;
   unsigned active_pairs_ = 1;
-  runtime::EventLoop* loop_;
+  EventLoop* loop_;
   std::uint8_t status_ = 0;
   std::uint64_t driver_features_ = 0;
   std::uint32_t generation_ = 0;

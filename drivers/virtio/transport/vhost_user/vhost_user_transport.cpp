@@ -30,7 +30,7 @@ constexpr std::uint64_t kProtocolFeatures = feature_bit(VHOST_USER_PROTOCOL_F_MQ
 }  // namespace
 
 Result<std::unique_ptr<VhostUserTransport>> VhostUserTransport::open(const VhostUserAddress& address,
-                                                                     runtime::EventLoop& loop,
+                                                                     EventLoop& loop,
                                                                      const VhostUserOptions& options) {
   std::unique_ptr<VhostUserTransport> t(new VhostUserTransport(address, loop, options));
   if (address.server) {
@@ -44,7 +44,7 @@ Result<std::unique_ptr<VhostUserTransport>> VhostUserTransport::open(const Vhost
         ::listen(t->listen_fd_, 1) != 0)
       return Error::unknown("cannot listen on " + address.socket_path + ": " + std::strerror(errno));
     if (auto r = t->accept_backend(options.connect_timeout); !r) return std::move(r).error();
-    t->listen_watch_ = std::make_unique<runtime::FdWatch>(loop, t->listen_fd_, EPOLLIN, [p = t.get()](std::uint32_t) {
+    t->listen_watch_ = std::make_unique<FdWatch>(loop, t->listen_fd_, EPOLLIN, [p = t.get()](std::uint32_t) {
       p->on_listen_event();
     });
   } else {
@@ -57,7 +57,7 @@ Result<std::unique_ptr<VhostUserTransport>> VhostUserTransport::open(const Vhost
   return t;
 }
 
-VhostUserTransport::VhostUserTransport(const VhostUserAddress& address, runtime::EventLoop& loop,
+VhostUserTransport::VhostUserTransport(const VhostUserAddress& address, EventLoop& loop,
                                        const VhostUserOptions& options)
     : address_(address), loop_(loop), options_(options) {}
 
@@ -89,7 +89,7 @@ Result<> VhostUserTransport::accept_backend(std::chrono::milliseconds timeout) {
 void VhostUserTransport::watch_channel() {
   channel_watch_.reset();
   if (channel_.open())
-    channel_watch_ = std::make_unique<runtime::FdWatch>(loop_, channel_.fd(), EPOLLIN | EPOLLRDHUP,
+    channel_watch_ = std::make_unique<FdWatch>(loop_, channel_.fd(), EPOLLIN | EPOLLRDHUP,
                                                         [this](std::uint32_t) { on_channel_event(); });
 }
 

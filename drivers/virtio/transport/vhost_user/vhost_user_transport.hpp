@@ -21,7 +21,7 @@
 #include "drivers/virtio/transport/transport.hpp"
 #include "drivers/virtio/transport/vhost_user/channel.hpp"
 #include "netfront/device_id.hpp"
-#include "runtime/event_loop.hpp"
+#include "netfront/event_loop.hpp"
 
 namespace netfront::virtio::vhost_user {
 
@@ -32,7 +32,7 @@ struct VhostUserOptions {
 
 class VhostUserTransport final : public transport::Transport {
  public:
-  static Result<std::unique_ptr<VhostUserTransport>> open(const VhostUserAddress& address, runtime::EventLoop& loop,
+  static Result<std::unique_ptr<VhostUserTransport>> open(const VhostUserAddress& address, EventLoop& loop,
                                                           const VhostUserOptions& options = {});
   ~VhostUserTransport() override;
 
@@ -59,7 +59,7 @@ class VhostUserTransport final : public transport::Transport {
   bool connected() const noexcept { return channel_.open(); }
 
  private:
-  VhostUserTransport(const VhostUserAddress& address, runtime::EventLoop& loop, const VhostUserOptions& options);
+  VhostUserTransport(const VhostUserAddress& address, EventLoop& loop, const VhostUserOptions& options);
   Result<> handshake();
   Result<> request(Request r, std::span<const std::byte> payload, std::span<const int> fds = {});
   Result<> call(Request r, std::span<const std::byte> payload, std::span<std::byte> reply);
@@ -75,11 +75,11 @@ class VhostUserTransport final : public transport::Transport {
   Result<> enable_ring(std::uint16_t index, bool enable);
 
   VhostUserAddress address_;
-  runtime::EventLoop& loop_;
+  EventLoop& loop_;
   VhostUserOptions options_;
   Channel channel_;
   int listen_fd_ = -1;
-  std::unique_ptr<runtime::FdWatch> channel_watch_, listen_watch_;
+  std::unique_ptr<FdWatch> channel_watch_, listen_watch_;
   bool handshake_done_ = false;
   bool needs_reset_ = false;  // a new backend connection: the engine must start over
   std::uint64_t backend_features_ = 0;

@@ -3,19 +3,20 @@
 // CPU's NUMA node) and is registered with DPDK, so mempool per-lcore caches work on it.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
 
+#include "netfront/event_loop.hpp"
 #include "netfront/result.hpp"
-#include "runtime/event_loop.hpp"
 
-namespace netfront::runtime {
+namespace netfront {
 
 struct LoopThreadOptions {
-  std::optional<unsigned> cpu;  // pin to this CPU
-  std::optional<int> numa_node;  // else: any CPU of this node (a device's, Netif::numa_node())
-                                 // neither: any CPU the process may use
+  std::optional<unsigned> cpu{};  // pin to this CPU
+  std::optional<int> numa_node{};  // else: any CPU of this node (a device's, Netif::numa_node());
+                                   // -1 (a node not known) or neither: any CPU the process may use
   LoopConfig loop{};
   std::string name = "netfront-loop";  // thread name (15 characters at most are kept)
 };
@@ -46,4 +47,4 @@ class LoopThread {
 Result<> pin_current_thread(unsigned cpu);
 Result<> pin_current_thread_to_node(int node);
 
-}  // namespace netfront::runtime
+}  // namespace netfront

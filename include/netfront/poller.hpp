@@ -5,7 +5,7 @@
 // NAPI driver does: enable notifications, then look once more.
 #pragma once
 
-namespace netfront::runtime {
+namespace netfront {
 
 class Poller {
  public:
@@ -23,4 +23,4 @@ class Poller {
   virtual void disarm_wakeup() {}
 };
 
-}  // namespace netfront::runtime
+}  // namespace netfront

@@ -24,11 +24,11 @@
 #include <mutex>
 #include <vector>
 
+#include "netfront/detail/ring_queue.hpp"
 #include "netfront/io.hpp"
-#include "runtime/poller.hpp"
-#include "runtime/ring_queue.hpp"
+#include "netfront/poller.hpp"
 
-namespace netfront::runtime {
+namespace netfront {
 
 class Timer;
 class FdWatch;
@@ -62,10 +62,11 @@ class EventLoop {
 
   // Runs until stop() is called.
   void run();
-  // Runs until `work` is ready, then returns its value.
+  // Runs until `work` is ready, then returns its value. stop() does not end it: the value
+  // must be there to be returned.
   template <typename T>
   T run_until(io<T>& work) {
-    while (!work.ready() && !stopping_) run_once();
+    while (!work.ready()) run_once();
     return work.get();
   }
   template <typename T>
@@ -74,7 +75,7 @@ class EventLoop {
   }
   // One iteration; returns the amount of work done (0: idle).
   unsigned run_once();
-  // Ask run() to return after the current iteration. Loop thread only.
+  // Asks run() to return after the current iteration. Loop thread only.
   void stop() noexcept { stopping_ = true; }
   // Thread-safe: run `fn` on the loop thread soon, waking it if it sleeps.
   void post(std::function<void()> fn);
@@ -116,7 +117,7 @@ class EventLoop {
   Clock::time_point next_fd_check_{};
   EventLoop* previous_current_;
 
-  RingQueue<std::coroutine_handle<>> run_queue_;
+  detail::RingQueue<std::coroutine_handle<>> run_queue_;
   std::vector<Poller*> pollers_;
   std::vector<Timer*> timers_;  // binary min-heap on deadline
 
@@ -156,7 +157,9 @@ class Timer {
   std::size_t heap_index_ = kNotArmed;
 };
 
-// Watches a file descriptor for the loop's lifetime or until destroyed.
+// Watches a file descriptor for the loop's lifetime or until destroyed. The constructor
+// throws std::runtime_error when epoll refuses the fd (not open, or watched already): a
+// programming error, not a runtime condition.
 class FdWatch {
  public:
   FdWatch(EventLoop& loop, int fd, std::uint32_t events, std::function<void(std::uint32_t)> on_ready);
@@ -172,4 +175,4 @@ class FdWatch {
   std::function<void(std::uint32_t)> on_ready_;
 };
 
-}  // namespace netfront::runtime
+}  // namespace netfront

@@ -16,7 +16,7 @@
 
 #include "netfront/result.hpp"
 
-namespace netfront::runtime {
+namespace netfront {
 
 enum class MemoryBacking { Auto, Hugepages, Memfd };
 
@@ -24,15 +24,15 @@ struct DpdkConfig {
   MemoryBacking memory = MemoryBacking::Auto;
   // DPDK's own memory: mbuf headers, mempools, everything no device is given.
   unsigned memory_mb = 256;
-  // Device memory per NUMA node (runtime/device_memory.hpp): rings and the data rooms of
-  // every packet buffer, the only memory a device is given. Of the same backing as DPDK's.
+  // Device memory per NUMA node: rings and the data rooms of every packet buffer, the only
+  // memory a device is given (docs/reliability.md). Of the same backing as DPDK's.
   unsigned device_memory_mb = 256;
   // Pin the main lcore to this CPU; unset: it may run on any CPU the process is allowed.
-  std::optional<unsigned> pin_cpu;
+  std::optional<unsigned> pin_cpu{};
   // DPDK's telemetry socket, where netfront devices and their counters are served
-  // (drivers/netif/telemetry.hpp); NETFRONT_TELEMETRY=1 or 0 overrides.
+  // (docs/api.md); NETFRONT_TELEMETRY=1 or 0 overrides.
   bool telemetry = false;
-  std::vector<std::string> extra_eal_args;
+  std::vector<std::string> extra_eal_args{};
 };
 
 struct DpdkEnvInfo {
@@ -49,10 +49,6 @@ class DpdkEnv {
   static bool started() noexcept;
   // Valid after a successful start().
   static const DpdkEnvInfo& info() noexcept;
-
-  // Exposed for tests: the memory choice for a given hugepage situation.
-  static MemoryBacking choose_memory(MemoryBacking requested, unsigned memory_mb, unsigned long long free_huge_bytes,
-                                     bool hugetlbfs_mounted) noexcept;
 };
 
-}  // namespace netfront::runtime
+}  // namespace netfront

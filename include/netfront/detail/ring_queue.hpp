@@ -7,7 +7,7 @@
 #include <memory>
 #include <type_traits>
 
-namespace netfront::runtime {
+namespace netfront::detail {
 
 template <typename T>
 class RingQueue {
@@ -46,4 +46,4 @@ class RingQueue {
   std::size_t head_ = 0, tail_ = 0;
 };
 
-}  // namespace netfront::runtime
+}  // namespace netfront::detail

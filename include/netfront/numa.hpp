@@ -6,7 +6,7 @@
 #include <cstddef>
 #include <vector>
 
-namespace netfront::runtime::numa {
+namespace netfront::numa {
 
 // Whether the kernel reports NUMA at all (libnuma's numa_available()).
 bool available() noexcept;
@@ -25,4 +25,4 @@ std::vector<unsigned> cpus_of_node(int node);
 // with a single node).
 void bind_memory(void* start, std::size_t size, int node) noexcept;
 
-}  // namespace netfront::runtime::numa
+}  // namespace netfront::numa

@@ -1,0 +1,21 @@
+// The whole public API of netfront in one include (docs/api.md lists what each header gives).
+#pragma once
+
+#include "netfront/buffer.hpp"
+#include "netfront/device_id.hpp"
+#include "netfront/dpdk_env.hpp"
+#include "netfront/error.hpp"
+#include "netfront/event_loop.hpp"
+#include "netfront/frame_limits.hpp"
+#include "netfront/function_ref.hpp"
+#include "netfront/io.hpp"
+#include "netfront/log.hpp"
+#include "netfront/loop_thread.hpp"
+#include "netfront/mac_address.hpp"
+#include "netfront/netif.hpp"
+#include "netfront/numa.hpp"
+#include "netfront/packet_pool.hpp"
+#include "netfront/page_pool.hpp"
+#include "netfront/poller.hpp"
+#include "netfront/result.hpp"
+#include "netfront/stats.hpp"
