@@ -1,6 +1,5 @@
 // Per-component loggers ("runtime", "dpdk", "ring", "net", "vhost", "pci", ...), all writing
-// to one stderr sink. Levels come from NETFRONT_LOG in spdlog's syntax, e.g. "warn" or
-// "info,ring=debug,dpdk=warn"; the default is "info".
+// to one stderr sink. Their levels are set through netfront/log.hpp (and NETFRONT_LOG).
 #pragma once
 
 #include <spdlog/spdlog.h>
