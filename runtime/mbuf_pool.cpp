@@ -44,9 +44,17 @@ void init_mbuf(rte_mempool* mp, void* arg, void* obj, unsigned i) {
   m->shinfo = shinfo;
 }
 
+// rte_mempool refuses a per-lcore cache beyond RTE_MEMPOOL_CACHE_MAX_SIZE or one whose flush
+// threshold (1.5 times the cache) exceeds the pool: a small pool gets the largest cache it
+// can have instead of an error.
+unsigned usable_cache(unsigned wanted, unsigned count) noexcept {
+  return std::min({wanted, static_cast<unsigned>(RTE_MEMPOOL_CACHE_MAX_SIZE), count * 2 / 3});
+}
+
 rte_mempool* make_headers(const std::string& name, const MbufPoolSpec& spec, int socket) {
   rte_mempool* mp = rte_mempool_create_empty(name.c_str(), spec.count, sizeof(rte_mbuf) + sizeof(rte_mbuf_ext_shared_info),
-                                             spec.cache, sizeof(rte_pktmbuf_pool_private), socket, 0);
+                                             usable_cache(spec.cache, spec.count), sizeof(rte_pktmbuf_pool_private),
+                                             socket, 0);
   if (!mp) return nullptr;
   // What rte_pktmbuf_pool_init records, for data rooms that are not in the element.
   auto* priv = static_cast<rte_pktmbuf_pool_private*>(rte_mempool_get_priv(mp));

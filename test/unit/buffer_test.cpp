@@ -200,6 +200,39 @@ TEST(PagePoolTest, BuffersArePageAlignedWholePagesAndReturnToThePool) {
   EXPECT_EQ(pool->in_use(), 0u);
 }
 
+TEST(PacketPoolTest, ASmallPoolTakesTheLargestCacheItCanHaveAndHandsOutEveryBuffer) {
+  for (unsigned size : {1u, 15u, 255u}) {
+    auto pool = PacketPool::create({.size = size});  // the default cache (256) is too big for these
+    ASSERT_TRUE(pool) << size << ": " << pool.error().to_string();
+    std::vector<rte_mbuf*> taken(size);
+    ASSERT_EQ(rte_pktmbuf_alloc_bulk(pool->get(), taken.data(), size), 0) << size;
+    EXPECT_EQ(rte_pktmbuf_alloc(pool->get()), nullptr) << size;
+    rte_pktmbuf_free_bulk(taken.data(), size);
+  }
+}
+
+TEST(PacketPoolTest, AMovedFromPoolHasNoBuffersAndSaysSo) {
+  auto pool = PacketPool::create({.size = 63});
+  ASSERT_TRUE(pool);
+  PacketPool moved = std::move(*pool);
+  EXPECT_EQ(pool->get(), nullptr);
+  EXPECT_EQ(pool->in_use(), 0u);
+  EXPECT_EQ(pool->capacity(), 0u);
+  EXPECT_EQ(pool->data_room(), 0u);
+  EXPECT_EQ(moved.capacity(), 63u);
+  auto pages = PagePool::create(1, 4);
+  ASSERT_TRUE(pages);
+  PagePool kept = std::move(*pages);
+  EXPECT_EQ(pages->in_use(), 0u);
+  EXPECT_FALSE(pages->get());
+  auto other = PagePool::create(1, 2);
+  ASSERT_TRUE(other);
+  kept = std::move(*other);  // the first pool is freed, the second one kept
+  auto page = kept.get();
+  ASSERT_TRUE(page);
+  EXPECT_EQ(kept.in_use(), 1u);
+}
+
 TEST(PagePoolTest, BadSizesAreErrors) {
   EXPECT_FALSE(PagePool::create(0, 4));
   EXPECT_FALSE(PagePool::create(16, 4));
