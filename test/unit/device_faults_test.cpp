@@ -1,4 +1,4 @@
-// A misbehaving device, row by row of ../shared/RELIABILITY-CHECKLIST.md (sections A, B, C):
+// A misbehaving device, row by row of the checklist in docs/reliability.md (sections A, B, C):
 // each test makes the in-process device break one rule and checks netfront does what the row
 // says: a clear error or a counted drop, the queue marked broken where it must be, nothing
 // leaked, no crash, no hang.

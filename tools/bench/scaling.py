@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Queue-pair scaling of netfront-perf against dpdk-testpmd's vhost backend.
 
-Method (same spirit as ../shared/bench/vhost_pair.py): for each run, a fresh testpmd with
+Method (that of tools/bench/vs_dpdk.sh): for each run, a fresh testpmd with
 net_vhost (queues = the largest count measured, rxonly, forwarding on --backend-cpu) is the
 referee; netfront-perf transmits 64-byte frames with 1, 2, ... queue pairs in turn (A B A B,
 so machine drift hits every configuration alike), each pair on its own loop thread pinned to

@@ -192,8 +192,7 @@ class QueueTraffic final : public Poller {
     // frame under callgrind).
     if (rte_mempool_get_bulk(pool_, reinterpret_cast<void**>(mbufs), n) != 0) return 0;
     // Each frame's first line was last read by the backend's CPU: ask for all of them at
-    // once, so their transfers overlap instead of each store waiting in turn. +7% txonly on
-    // far cores.
+    // once, so their transfers overlap instead of each store waiting in turn.
     for (unsigned k = 0; k < n; ++k)
       runtime::prefetch_for_write(static_cast<char*>(mbufs[k]->buf_addr) + RTE_PKTMBUF_HEADROOM);
     for (unsigned k = 0; k < n; ++k) {

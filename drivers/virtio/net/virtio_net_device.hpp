@@ -30,8 +30,8 @@ namespace netfront::virtio::net {
 struct DeviceOptions {
   unsigned queue_pairs = 1;
   // We use min(this, what the device offers). 256, as DPDK's virtio PMDs and QEMU default to:
-  // a vhost-user backend offers up to 32768, and 1024 entries kept ~4x the frames (and their
-  // cache lines) circulating for nothing: 1024 -> 256 was +7% transmit, +5% receive at p90.
+  // a vhost-user backend offers up to 32768, and a longer ring only keeps more frames (and
+  // their cache lines) circulating, none of them faster (docs/benchmarks.md).
   std::uint16_t max_queue_size = 256;
   bool access_platform = false;          // require VIRTIO_F_ACCESS_PLATFORM (IOMMU)
   bool accept_access_platform = false;   // accept it if offered (PCI without an IOMMU)

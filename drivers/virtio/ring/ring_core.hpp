@@ -111,8 +111,8 @@ class RingCore {
   }
 
   // add_one() asks for the descriptor line this far ahead (see runtime::prefetch_for_write):
-  // four lines, which measured better than eight and no worse than two (far cores,
-  // 2026-11-26). Both layouts' descriptors are 16 bytes, four to a line.
+  // far enough that the line has arrived when the store comes, near enough that it is still
+  // in the cache (docs/benchmarks.md). Both layouts' descriptors are 16 bytes, four to a line.
   static constexpr unsigned kDescriptorsPerLine = 4;
   static constexpr unsigned kWriteAhead = 16;
 
