@@ -68,7 +68,4 @@ class NetDevice {
   }
 };
 
-// Opens the device an id names (implemented in open_device.cpp, one branch per transport).
-io<Result<std::unique_ptr<NetDevice>>> open_device(const DeviceId& id);
-
 }  // namespace netfront::drivers

@@ -3,6 +3,7 @@
 #include "netfront/netif.hpp"
 
 #include "drivers/netif/attach.hpp"
+#include "drivers/netif/device_registry.hpp"
 
 #include <rte_mbuf.h>
 

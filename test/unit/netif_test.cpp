@@ -453,5 +453,20 @@ TEST(NetifConnectTest, MissingVhostUserBackendIsAnErrorNamingTheSocket) {
   EXPECT_NE(r.error().message().find("/tmp/netfront-no-such-backend.sock"), std::string::npos) << r.error().message();
 }
 
+TEST(NetifConnectTest, AnIdOfNoKindIsUnimplementedAndNoLoopIsAClearError) {
+  {
+    EventLoop loop;
+    Result<Netif> r = loop.run_until(Netif::connect(DeviceId{}));
+    ASSERT_FALSE(r);
+    EXPECT_TRUE(r.error().is_unimplemented()) << r.error().to_string();
+  }
+  // No loop on this thread: connect cannot wait for anything, and says so.
+  io<Result<Netif>> pending = Netif::connect("loop:");
+  ASSERT_TRUE(pending.ready());
+  Result<Netif> r = pending.get();
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("event loop"), std::string::npos) << r.error().to_string();
+}
+
 }  // namespace
 }  // namespace netfront

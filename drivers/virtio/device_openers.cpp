@@ -1,0 +1,76 @@
+// The virtio transports' entries in the device registry: how each kind of device id becomes
+// a VirtioNetDevice over its transport.
+#include "drivers/netif/device_registry.hpp"
+#include "drivers/virtio/net/net_spec.hpp"
+#include "drivers/virtio/net/virtio_net_device.hpp"
+#include "drivers/virtio/transport/loop/loop_device.hpp"
+#include "drivers/virtio/transport/pci/pci_function.hpp"
+#include "drivers/virtio/transport/pci/virtio_pci_transport.hpp"
+#include "drivers/virtio/transport/vhost_user/vhost_user_transport.hpp"
+#include "drivers/virtio/virtio_spec.hpp"
+#include "netfront/dpdk_env.hpp"
+
+namespace netfront::virtio {
+namespace {
+
+using drivers::NetDevice;
+using net::VirtioNetDevice;
+using Opened = Result<std::unique_ptr<NetDevice>>;
+
+// The features a vhost-user id's options turn down.
+std::uint64_t declined(const FeatureChoice& accept) {
+  std::uint64_t bits = 0;
+  if (!accept.packed) bits |= feature_bit(VIRTIO_F_RING_PACKED);
+  if (!accept.in_order) bits |= feature_bit(VIRTIO_F_IN_ORDER);
+  if (!accept.event_idx) bits |= feature_bit(VIRTIO_F_EVENT_IDX);
+  if (!accept.mrg_rxbuf) bits |= feature_bit(net::VIRTIO_NET_F_MRG_RXBUF);
+  if (!accept.indirect) bits |= feature_bit(VIRTIO_F_INDIRECT_DESC);
+  return bits;
+}
+
+Opened open_loop(const DeviceId& id, EventLoop& loop) {
+  auto device = std::make_unique<loop::LoopDevice>(id.loop(), id.queue_pairs(), &loop);
+  auto opened = VirtioNetDevice::open(std::move(device), {.queue_pairs = id.queue_pairs()});
+  if (!opened) return std::move(opened).error();
+  return std::unique_ptr<NetDevice>(std::move(*opened));
+}
+
+Opened open_vhost_user(const DeviceId& id, EventLoop& loop) {
+  // vhost-user backends map our memory by file descriptor: DPDK must be up before we connect.
+  if (auto started = DpdkEnv::start(); !started) return std::move(started).error();
+  auto transport = vhost_user::VhostUserTransport::open(id.vhost_user(), loop);
+  if (!transport) return std::move(transport).error();
+  auto opened = VirtioNetDevice::open(std::move(*transport), {.queue_pairs = id.queue_pairs(),
+                                                              .declined_features = declined(id.vhost_user().accept)});
+  if (!opened) return std::move(opened).error();
+  return std::unique_ptr<NetDevice>(std::move(*opened));
+}
+
+Opened open_pci(const DeviceId& id, EventLoop&) {
+  // The device is given DPDK's IOVAs: DPDK (and its VFIO container, if any) must be up first.
+  if (auto started = DpdkEnv::start(); !started) return std::move(started).error();
+  auto function = pci::open_pci_function(id.pci());
+  if (!function) return std::move(function).error();
+  auto transport = pci::VirtioPciTransport::open(std::move(*function));
+  if (!transport) return std::move(transport).error();
+  // A3: behind an IOMMU (VFIO) the device must translate through it; without one (uio) the
+  // translation is the identity, so the feature is taken if offered but not required.
+  const bool iommu = (*transport)->kernel_driver() == pci::KernelDriver::Vfio;
+  auto opened = VirtioNetDevice::open(
+      std::move(*transport), {.queue_pairs = id.queue_pairs(), .access_platform = iommu, .accept_access_platform = !iommu});
+  if (!opened) return std::move(opened).error();
+  return std::unique_ptr<NetDevice>(std::move(*opened));
+}
+
+constexpr drivers::DeviceOpener kOpeners[] = {
+    {DeviceId::Kind::Loop, open_loop},
+    {DeviceId::Kind::VhostUser, open_vhost_user},
+    {DeviceId::Kind::Pci, open_pci},
+};
+
+}  // namespace
+}  // namespace netfront::virtio
+
+std::span<const netfront::drivers::DeviceOpener> netfront::drivers::device_openers() noexcept {
+  return virtio::kOpeners;
+}
