@@ -7,6 +7,7 @@ packages=(
   libdpdk-dev dpdk          # DPDK 22.11: EAL, mempool, mbuf
   dpdk-dev                  # dpdk-testpmd (the vhost-user peer in tests), dpdk-telemetry.py
   libnuma-dev libspdlog-dev libfmt-dev
+  nlohmann-json3-dev        # netfront-perf's JSON report
   libgtest-dev libgmock-dev libbenchmark-dev
   qemu-system-x86 binutils  # guests for the appliance and its end-to-end tests; objcopy, strings
 )

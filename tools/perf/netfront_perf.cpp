@@ -14,6 +14,8 @@
 // after --duration seconds, or on SIGINT/SIGTERM. No EAL arguments are needed. Its devices'
 // counters are also served on DPDK's telemetry socket (the log names the file prefix for
 // dpdk-telemetry.py) unless --no-telemetry.
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <atomic>
 #include <csignal>
@@ -22,6 +24,8 @@
 #include <cstring>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "netfront/dpdk_env.hpp"
@@ -40,9 +44,32 @@ namespace {
 volatile std::sig_atomic_t g_stop = 0;
 void on_signal(int) { g_stop = 1; }
 
+enum class Mode { TxOnly, RxOnly, Io, MacSwap, PingPong };
+// How transmitted frames are made: raw (a bulk of pool mbufs, as testpmd's txonly), create
+// (Buffer::create per frame, then write: an application's own frames), fill (the fill-style
+// write, in the device's pool).
+enum class Api { Raw, Create, Fill };
+
+constexpr std::pair<Mode, std::string_view> kModes[] = {
+    {Mode::TxOnly, "txonly"}, {Mode::RxOnly, "rxonly"}, {Mode::Io, "io"}, {Mode::MacSwap, "macswap"}, {Mode::PingPong, "pingpong"}};
+constexpr std::pair<Api, std::string_view> kApis[] = {{Api::Raw, "raw"}, {Api::Create, "create"}, {Api::Fill, "fill"}};
+
+template <typename E, std::size_t N>
+std::optional<E> parse_name(const std::pair<E, std::string_view> (&names)[N], std::string_view name) {
+  for (const auto& [value, n] : names)
+    if (n == name) return value;
+  return std::nullopt;
+}
+template <typename E, std::size_t N>
+std::string_view name_of(const std::pair<E, std::string_view> (&names)[N], E value) {
+  for (const auto& [v, n] : names)
+    if (v == value) return n;
+  return "?";
+}
+
 struct Args {
   std::string device;
-  std::string mode = "txonly";
+  Mode mode = Mode::TxOnly;
   unsigned size = 64;
   unsigned burst = 32;
   double duration = 0;  // 0: until a signal
@@ -50,10 +77,7 @@ struct Args {
   unsigned queues = 1;
   bool json = false;
   bool telemetry = true;
-  // How transmitted frames are made: raw (a bulk of pool mbufs, as testpmd's txonly), create
-  // (Buffer::create per frame, then write: an application's own frames), fill (the fill-style
-  // write, in the device's pool).
-  std::string api = "raw";
+  Api api = Api::Raw;
 };
 
 [[noreturn]] void usage(const std::string& why) {
@@ -82,8 +106,15 @@ Args parse(int argc, char** argv) {
     const std::string v = argv[++i];
     char* end = nullptr;
     if (k == "--device") a.device = v;
-    else if (k == "--mode") a.mode = v;
-    else if (k == "--api") a.api = v;
+    else if (k == "--mode") {
+      const auto mode = parse_name(kModes, v);
+      if (!mode) usage("unknown mode " + v);
+      a.mode = *mode;
+    } else if (k == "--api") {
+      const auto api = parse_name(kApis, v);
+      if (!api) usage("unknown --api " + v);
+      a.api = *api;
+    }
     else if (k == "--size") a.size = static_cast<unsigned>(std::strtoul(v.c_str(), &end, 10));
     else if (k == "--burst") a.burst = static_cast<unsigned>(std::strtoul(v.c_str(), &end, 10));
     else if (k == "--duration") a.duration = std::strtod(v.c_str(), &end);
@@ -99,11 +130,8 @@ Args parse(int argc, char** argv) {
     if (end && *end) usage("bad number '" + v + "' for " + k);
   }
   if (a.device.empty()) usage("--device is required");
-  if (a.mode != "txonly" && a.mode != "rxonly" && a.mode != "io" && a.mode != "macswap" && a.mode != "pingpong")
-    usage("unknown mode " + a.mode);
   if (a.size < 60 || a.size > 1514) usage("--size is 60 to 1514 bytes");
-  if (a.api != "raw" && a.api != "create" && a.api != "fill") usage("unknown --api " + a.api);
-  if (a.api != "raw" && a.mode != "txonly") usage("--api create|fill is for --mode txonly");
+  if (a.api != Api::Raw && a.mode != Mode::TxOnly) usage("--api create|fill is for --mode txonly");
   if (a.burst == 0 || a.burst > 512) usage("--burst is 1 to 512");
   if (a.queues == 0 || a.queues > 64) usage("--queues is 1 to 64");
   // The id's queues=N asks the device; --queues is the shorthand.
@@ -141,15 +169,15 @@ class QueueTraffic final : public Poller {
   // On the owning loop's thread.
   void start(EventLoop& loop) {
     loop_ = &loop;
-    const bool forward = a_.mode == "io" || a_.mode == "macswap";
+    const bool forward = a_.mode == Mode::Io || a_.mode == Mode::MacSwap;
     listening_.emplace(q_.listen([this, forward](Buffer f) -> io<void> {
-      if (a_.mode == "pingpong") {
+      if (a_.mode == Mode::PingPong) {
         if (ping_outstanding_) {
           rtts_ns.push_back(static_cast<std::uint64_t>((Clock::now() - ping_sent_).count()));
           ping_outstanding_ = false;
         }
       } else if (forward) {
-        if (a_.mode == "macswap") swap_macs(f);
+        if (a_.mode == Mode::MacSwap) swap_macs(f);
         (void)q_.write(std::move(f));  // a full ring makes it wait: not awaited, in order
       }
       return make_ready_io();
@@ -163,10 +191,10 @@ class QueueTraffic final : public Poller {
   }
 
   unsigned poll() override {
-    if (a_.mode == "txonly") {
+    if (a_.mode == Mode::TxOnly) {
       if (waiting_ && waiting_->ready()) waiting_.reset();
       if (!waiting_) return send_burst(a_.burst);
-    } else if (a_.mode == "pingpong" && !ping_outstanding_) {
+    } else if (a_.mode == Mode::PingPong && !ping_outstanding_) {
       ping_sent_ = Clock::now();
       ping_outstanding_ = true;
       return send_burst(1);
@@ -183,7 +211,7 @@ class QueueTraffic final : public Poller {
   // lines were last read by the backend's CPU, and stores to them back to back wait for those
   // lines together rather than one frame at a time.
   unsigned send_burst(unsigned n) {
-    if (a_.api != "raw") [[unlikely]]
+    if (a_.api != Api::Raw) [[unlikely]]
       return send_frames(n);
     rte_mbuf* mbufs[512];
     // Raw buffers, as testpmd's txonly takes them: a pool's free mbufs already hold one
@@ -225,7 +253,7 @@ class QueueTraffic final : public Poller {
   // One write per frame, each frame made as --api says: what an application that builds its
   // frames one by one pays.
   [[gnu::noinline]] unsigned send_frames(unsigned n) {
-    const bool fill = a_.api == "fill";
+    const bool fill = a_.api == Api::Fill;
     const unsigned size = a_.size;
     for (unsigned i = 0; i < n; ++i) {
       io<Result<>> w = [&] {
@@ -370,24 +398,28 @@ int main(int argc, char** argv) {
     return rtts_ns.empty() ? 0.0 : static_cast<double>(rtts_ns[static_cast<std::size_t>(p * (rtts_ns.size() - 1))]) / 1e3;
   };
   if (a.json) {
-    std::printf("{\"device\":\"%s\",\"mode\":\"%s\",\"size\":%u,\"burst\":%u,\"queues\":%u,\"seconds\":%.3f,"
-                "\"tx_pkts\":%llu,\"rx_pkts\":%llu,\"tx_bytes\":%llu,\"rx_bytes\":%llu,"
-                "\"tx_mpps\":%.4f,\"rx_mpps\":%.4f,\"rx_drops\":%llu,\"tx_ring_full\":%llu,\"device_errors\":%llu",
-                a.device.c_str(), a.mode.c_str(), a.size, a.burst, a.queues, secs, static_cast<unsigned long long>(s.tx_pkts),
-                static_cast<unsigned long long>(s.rx_pkts), static_cast<unsigned long long>(s.tx_bytes),
-                static_cast<unsigned long long>(s.rx_bytes), static_cast<double>(s.tx_pkts) / secs / 1e6,
-                static_cast<double>(s.rx_pkts) / secs / 1e6, static_cast<unsigned long long>(s.rx_drops),
-                static_cast<unsigned long long>(s.tx_ring_full), static_cast<unsigned long long>(s.device_errors));
-    if (a.mode == "pingpong")
-      std::printf(",\"rtt_samples\":%zu,\"rtt_p50_us\":%.2f,\"rtt_p99_us\":%.2f,\"rtt_p999_us\":%.2f", rtts_ns.size(),
-                  pct(0.5), pct(0.99), pct(0.999));
-    std::printf(",\"per_queue\":[");
+    auto mpps = [secs](std::uint64_t pkts) { return static_cast<double>(pkts) / secs / 1e6; };
+    nlohmann::json out = {{"device", a.device},         {"mode", name_of(kModes, a.mode)},
+                          {"api", name_of(kApis, a.api)}, {"size", a.size},
+                          {"burst", a.burst},           {"queues", a.queues},
+                          {"seconds", secs},            {"tx_pkts", s.tx_pkts},
+                          {"rx_pkts", s.rx_pkts},       {"tx_bytes", s.tx_bytes},
+                          {"rx_bytes", s.rx_bytes},     {"tx_mpps", mpps(s.tx_pkts)},
+                          {"rx_mpps", mpps(s.rx_pkts)}, {"rx_drops", s.rx_drops},
+                          {"tx_ring_full", s.tx_ring_full}, {"device_errors", s.device_errors}};
+    if (a.mode == Mode::PingPong) {
+      out["rtt_samples"] = rtts_ns.size();
+      out["rtt_p50_us"] = pct(0.5);
+      out["rtt_p99_us"] = pct(0.99);
+      out["rtt_p999_us"] = pct(0.999);
+    }
     for (unsigned q = 0; q < a.queues; ++q)
-      std::printf("%s{\"queue\":%u,\"tx_pkts\":%llu,\"rx_pkts\":%llu,\"tx_mpps\":%.4f,\"rx_mpps\":%.4f}", q ? "," : "", q,
-                  static_cast<unsigned long long>(per_queue[q].tx_pkts), static_cast<unsigned long long>(per_queue[q].rx_pkts),
-                  static_cast<double>(per_queue[q].tx_pkts) / secs / 1e6,
-                  static_cast<double>(per_queue[q].rx_pkts) / secs / 1e6);
-    std::printf("]}\n");
+      out["per_queue"].push_back({{"queue", q},
+                                  {"tx_pkts", per_queue[q].tx_pkts},
+                                  {"rx_pkts", per_queue[q].rx_pkts},
+                                  {"tx_mpps", mpps(per_queue[q].tx_pkts)},
+                                  {"rx_mpps", mpps(per_queue[q].rx_pkts)}});
+    std::printf("%s\n", out.dump().c_str());
   } else {
     std::printf("summary: %.1f s, tx %llu pkts (%.3f Mpps), rx %llu pkts (%.3f Mpps), rx drops %llu, ring-full waits "
                 "%llu, device errors %llu\n",
@@ -395,7 +427,7 @@ int main(int argc, char** argv) {
                 static_cast<unsigned long long>(s.rx_pkts), static_cast<double>(s.rx_pkts) / secs / 1e6,
                 static_cast<unsigned long long>(s.rx_drops), static_cast<unsigned long long>(s.tx_ring_full),
                 static_cast<unsigned long long>(s.device_errors));
-    if (a.mode == "pingpong")
+    if (a.mode == Mode::PingPong)
       std::printf("round trip: %zu samples, p50 %.2f us, p99 %.2f us, p99.9 %.2f us\n", rtts_ns.size(), pct(0.5),
                   pct(0.99), pct(0.999));
   }
