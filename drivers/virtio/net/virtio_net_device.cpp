@@ -13,6 +13,7 @@
 #include "netfront/numa.hpp"
 #include "runtime/cross_loop.hpp"
 #include "runtime/log.hpp"
+#include "runtime/scoped_flag.hpp"
 
 namespace netfront::virtio::net {
 namespace {
@@ -414,27 +415,38 @@ void VirtioNetDevice::set_sink(drivers::FrameSink* sink) noexcept {
   });
 }
 
-unsigned VirtioNetDevice::poll() {
-  if (state_ != State::Running) return 0;
-  in_poll_ = true;
-  unsigned work = 0;
+// Polls the pairs this loop owns until one finds the device broke a rule; returns that rule.
+ring::RingError VirtioNetDevice::poll_local_pairs(unsigned& work) {
   for (unsigned i = 0; i < pairs_.size(); ++i) {
     if (!local(i)) continue;  // its own loop polls it
     QueuePair& qp = *pairs_[i];
     work += qp.poll();
     if (const auto e = qp.error(); e != ring::RingError::None) {
       qp.note_device_error();
-      in_poll_ = false;
-      fail_broken_ring(e);
-      return work;
+      return e;
     }
+  }
+  return ring::RingError::None;
+}
+
+unsigned VirtioNetDevice::poll() {
+  if (state_ != State::Running) return 0;
+  unsigned work = 0;
+  ring::RingError broken = ring::RingError::None;
+  {
+    // Frame handlers run in here: a shutdown one of them asks for waits until this ends.
+    runtime::ScopedFlag polling(in_poll_);
+    broken = poll_local_pairs(work);
+  }
+  if (broken != ring::RingError::None) {
+    fail_broken_ring(broken);
+    return work;
   }
   // A plain load first: the exchange is a locked instruction, too dear for every poll.
   if (foreign_pair_broken_.load(std::memory_order_relaxed) &&
       foreign_pair_broken_.exchange(false, std::memory_order_acquire)) [[unlikely]] {
     // A pair on another loop caught the device; its loop stopped polling it and left the rest
     // to us.
-    in_poll_ = false;
     ring::RingError e = ring::RingError::None;
     with_pairs_still([&] {
       for (auto& qp : pairs_)
@@ -446,8 +458,10 @@ unsigned VirtioNetDevice::poll() {
     fail_broken_ring(e);
     return work;
   }
-  if (++polls_ % kStatusCheckInterval == 0) check_device();
-  in_poll_ = false;
+  if (++polls_ % kStatusCheckInterval == 0) {
+    runtime::ScopedFlag polling(in_poll_);
+    check_device();
+  }
   if (shutdown_requested_) {
     shutdown_requested_ = false;
     const Error gone = Error::disconnected();

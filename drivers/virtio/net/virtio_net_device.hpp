@@ -91,6 +91,7 @@ class VirtioNetDevice final : public drivers::NetDevice, public Poller {
   Result<> start_queues();
   void fail(const Error& why);
   void fail_broken_ring(ring::RingError e);
+  ring::RingError poll_local_pairs(unsigned& work);
   void check_device();
   void recover();
   void recover_held();
