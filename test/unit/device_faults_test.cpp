@@ -552,6 +552,19 @@ TEST(BringUpFaultTest, MaxVirtqueuePairsOutOfRangeIsClampedAndRespected) {  // A
   }
 }
 
+// A11: each queue is set up with its own size: a device whose queues offer different maxima
+// gets no queue larger than that queue's own (the sizes of the last pair once went to all).
+TEST(BringUpFaultTest, QueuesOfDifferentMaximaEachGetTheirOwnSize) {
+  LoopRig rig;
+  ASSERT_TRUE(rig.open("loop:queues=2", [](auto& d) { d.faults().queue_max_sizes = {{0, 64}, {1, 32}}; }));
+  rig.listen();
+  for (unsigned i = 0; i < 200; ++i) ASSERT_TRUE(rig.loop.run_until(rig.netif->write(rig.frame(60, i))));
+  rig.run_until_received(200);
+  ASSERT_EQ(rig.received.size(), 200u);
+  for (unsigned i = 0; i < 200; ++i) EXPECT_EQ(rig.received[i], LoopRig::expected(60, i)) << i;
+  rig.loop.run_until(rig.netif->disconnect());
+}
+
 // --- control queue faults (section D)
 
 virtio::net::DeviceOptions short_control_timeout() {

@@ -251,6 +251,24 @@ Result<> VirtioNetDevice::check_queue_pairs() const {
   return Ok{};
 }
 
+template <typename RingConfig>
+void VirtioNetDevice::set_ring_layout(RingConfig& c) const noexcept {
+  c.packed = has_feature(features_, VIRTIO_F_RING_PACKED);
+  c.event_idx = has_feature(features_, VIRTIO_F_EVENT_IDX);
+  c.in_order = has_feature(features_, VIRTIO_F_IN_ORDER);
+  c.address_mode = transport_->address_mode();
+  c.socket = numa_node_;
+}
+
+// The size queue `index` is set up with: at most `cap` and what the device offers; a power of
+// two on a split ring (§2.7); Unknown for a queue the device does not offer (A11).
+Result<std::uint16_t> VirtioNetDevice::queue_size(std::uint16_t index, std::uint16_t cap) const {
+  const std::uint16_t max = transport_->queue_max_size(index);
+  if (max == 0) return Error::unknown("device queue " + std::to_string(index) + " is not available");
+  const std::uint16_t size = std::min(max, cap);
+  return has_feature(features_, VIRTIO_F_RING_PACKED) ? size : std::bit_floor(size);
+}
+
 Result<> VirtioNetDevice::create_control_queue() {
   if (!has_feature(features_, VIRTIO_NET_F_CTRL_VQ)) return Ok{};
   transport::Transport& t = *transport_;
@@ -262,19 +280,13 @@ Result<> VirtioNetDevice::create_control_queue() {
   if (index >= t.queue_count())
     return Error::unknown("device has " + std::to_string(t.queue_count()) + " queues, none for the control queue at " +
                           std::to_string(index));
-  const std::uint16_t max = t.queue_max_size(index);
-  if (max == 0) return Error::unknown("device control queue " + std::to_string(index) + " is not available");  // A11
-  std::uint16_t size = std::min<std::uint16_t>(max, 64);
-  if (!has_feature(features_, VIRTIO_F_RING_PACKED)) size = std::bit_floor(size);
+  auto size = queue_size(index, 64);
+  if (!size) return std::move(size).error();
   ControlQueueConfig cc;
+  set_ring_layout(cc);
   cc.index = index;
-  cc.size = size;
-  cc.packed = has_feature(features_, VIRTIO_F_RING_PACKED);
-  cc.event_idx = has_feature(features_, VIRTIO_F_EVENT_IDX);
-  cc.in_order = has_feature(features_, VIRTIO_F_IN_ORDER);
-  cc.address_mode = t.address_mode();
+  cc.size = *size;
   cc.timeout = options_.control_timeout;
-  cc.socket = numa_node_;
   auto made = ControlQueue::create(cc, t);
   if (!made) return std::move(made).error();
   control_ = std::move(*made);
@@ -290,19 +302,19 @@ Result<> VirtioNetDevice::create_queues() {
   // Receive buffers hold a whole frame plus the header (so MRG_RXBUF never has to merge for
   // frames within the MTU), rounded to a cache line.
   const unsigned frame_room = ((std::max(2048u, config_.mtu + 14u + header_len_) + 63u) & ~63u);
-  std::uint16_t sizes[2] = {};
+  // Each queue its own size: a device may offer different maxima per queue.
+  std::vector<std::pair<std::uint16_t, std::uint16_t>> sizes;  // rx, tx per pair
+  unsigned rx_entries = 0;
   for (unsigned pair = 0; pair < pairs; ++pair) {
-    for (int dir = 0; dir < 2; ++dir) {
-      const std::uint16_t index = dir == 0 ? rx_queue_index(pair) : tx_queue_index(pair);
-      const std::uint16_t max = t.queue_max_size(index);
-      if (max == 0) return Error::unknown("device queue " + std::to_string(index) + " is not available");  // A11
-      std::uint16_t size = std::min(max, options_.max_queue_size);
-      if (!has_feature(features_, VIRTIO_F_RING_PACKED)) size = std::bit_floor(size);  // split: a power of two
-      sizes[dir] = size;
-    }
+    auto rx = queue_size(rx_queue_index(pair), options_.max_queue_size);
+    if (!rx) return std::move(rx).error();
+    auto tx = queue_size(tx_queue_index(pair), options_.max_queue_size);
+    if (!tx) return std::move(tx).error();
+    sizes.emplace_back(*rx, *tx);
+    rx_entries += *rx;
   }
   if (!rx_pool_) {
-    const unsigned mbufs = std::max(8191u, 4u * sizes[0] * pairs - 1);
+    const unsigned mbufs = std::max(8191u, 4u * rx_entries - 1);
     auto pool = PacketPool::create({.size = mbufs,
                                              .cache = 256,
                                              .data_room = static_cast<std::uint16_t>(RTE_PKTMBUF_HEADROOM + frame_room),
@@ -316,19 +328,15 @@ Result<> VirtioNetDevice::create_queues() {
   pair_pollers_.resize(pairs);
   for (unsigned pair = 0; pair < pairs; ++pair) {
     QueuePairConfig qc;
+    set_ring_layout(qc);
     qc.index = pair;
-    qc.rx_size = sizes[0];
-    qc.tx_size = sizes[1];
-    qc.packed = has_feature(features_, VIRTIO_F_RING_PACKED);
-    qc.event_idx = has_feature(features_, VIRTIO_F_EVENT_IDX);
-    qc.in_order = has_feature(features_, VIRTIO_F_IN_ORDER);
+    qc.rx_size = sizes[pair].first;
+    qc.tx_size = sizes[pair].second;
     qc.mrg_rxbuf = has_feature(features_, VIRTIO_NET_F_MRG_RXBUF);
     qc.indirect = has_feature(features_, VIRTIO_F_INDIRECT_DESC);
     qc.header_len = header_len_;
     qc.mtu = config_.mtu;
-    qc.address_mode = t.address_mode();
     qc.rx_pool = rx_pool_->get();
-    qc.socket = numa_node_;
     auto qp = QueuePair::create(qc, t);
     if (!qp) return std::move(qp).error();
     (*qp)->set_sink(sink_);

@@ -92,6 +92,10 @@ class VirtioNetDevice final : public drivers::NetDevice, public Poller {
   void fail(const Error& why);
   void fail_broken_ring(ring::RingError e);
   ring::RingError poll_local_pairs(unsigned& work);
+  Result<std::uint16_t> queue_size(std::uint16_t index, std::uint16_t cap) const;
+  // What every ring of this device shares, from the negotiated features and the transport.
+  template <typename RingConfig>
+  void set_ring_layout(RingConfig& c) const noexcept;
   void check_device();
   void recover();
   void recover_held();

@@ -134,13 +134,15 @@ void LoopDevice::read_config(std::size_t offset, std::span<std::byte> out) {
 }
 
 std::uint16_t LoopDevice::queue_max_size(std::uint16_t index) {
-  return index < queue_count() ? static_cast<std::uint16_t>(options_.queue_size) : 0;
+  if (index >= queue_count()) return 0;
+  const auto smaller = faults_.queue_max_sizes.find(index);
+  return smaller != faults_.queue_max_sizes.end() ? smaller->second : static_cast<std::uint16_t>(options_.queue_size);
 }
 
 std::uint32_t LoopDevice::control_index() const noexcept { return control_queue_index(driver_features_, pairs_); }
 
 Result<> LoopDevice::enable_queue(const transport::QueueSetup& setup) {
-  if (setup.index >= queue_count() || setup.size == 0 || setup.size > options_.queue_size)
+  if (setup.index >= queue_count() || setup.size == 0 || setup.size > queue_max_size(setup.index))
     return Error::unknown("loop device: queue " + std::to_string(setup.index) + " of size " + std::to_string(setup.size) +
                           " cannot be set up");
   auto ring = device_side::make_device_ring(driver_features_, setup.size, setup.addresses);

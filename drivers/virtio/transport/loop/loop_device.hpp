@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -59,6 +60,9 @@ struct LoopFaults {
   std::optional<std::uint16_t> mtu;      // A5: offer this MTU
   std::optional<MacAddress> mac;         // A6: offer this MAC
   std::optional<std::uint16_t> max_virtqueue_pairs;  // A4: report this instead of the real count
+  // A11, persistent: queue index -> the largest size that queue takes (below size=N), so that
+  // queues of one device differ; a larger size is refused at set-up, as a device would.
+  std::map<std::uint16_t, std::uint16_t> queue_max_sizes;
   // Persistent: write at most this many bytes into each receive buffer, so frames spread over
   // several buffers (MRG_RXBUF) and non-final buffers are not full (C5).
   std::optional<std::uint32_t> rx_chunk;
