@@ -27,9 +27,9 @@ template <typename Ring>
 class RingControlQueue final : public ControlQueue {
  public:
   RingControlQueue(const ControlQueueConfig& c, transport::Transport& t, Ring ring, DmaMemory buffer)
-      : c_(c), t_(t), ring_(std::move(ring)), buffer_(std::move(buffer)) {}
+      : config_(c), transport_(t), ring_(std::move(ring)), buffer_(std::move(buffer)) {}
 
-  Result<> start() override { return t_.enable_queue({c_.index, ring_.size(), ring_.addresses()}); }
+  Result<> start() override { return transport_.enable_queue({config_.index, ring_.size(), ring_.addresses()}); }
 
   Result<> execute(std::uint8_t cls, std::uint8_t command, std::span<const std::byte> data) override {
     const std::string what = "control command " + std::to_string(cls) + "." + std::to_string(command);
@@ -47,9 +47,9 @@ class RingControlQueue final : public ControlQueue {
     const ring::Segment chain[2] = {{base, static_cast<std::uint32_t>(2 + data.size()), false}, {base + kAckOffset, 1, true}};
     if (!ring_.add(chain, kToken)) return Error::unknown(what + ": no room on the control queue");
     ring_.publish();  // the answer is polled for, so the device is always told
-    if (!t_.notify(c_.index)) return Error::disconnected(what + ": the device could not be notified");
+    if (!transport_.notify(config_.index)) return Error::disconnected(what + ": the device could not be notified");
 
-    const auto deadline = std::chrono::steady_clock::now() + c_.timeout;
+    const auto deadline = std::chrono::steady_clock::now() + config_.timeout;
     ring::UsedChain used{};
     for (unsigned spins = 0;; ++spins) {
       if (ring_.take_used(used)) break;
@@ -57,13 +57,13 @@ class RingControlQueue final : public ControlQueue {
         return Error::unknown(what + ": device broke the control queue: " + std::string(ring::to_string(ring_.error())));
       if (spins % 1024 == 0) {
         // D1: a device that asked for a reset will not answer; neither will one past the deadline.
-        if (t_.status() & VIRTIO_CONFIG_S_DEVICE_NEEDS_RESET) {
+        if (transport_.status() & VIRTIO_CONFIG_S_DEVICE_NEEDS_RESET) {
           stuck_ = true;
           return Error::unknown(what + ": device needs a reset");
         }
         if (std::chrono::steady_clock::now() > deadline) {
           stuck_ = true;  // the buffer stays the device's until a reset
-          return Error::unknown(what + ": no answer from the device within " + std::to_string(c_.timeout.count()) + " ms");
+          return Error::unknown(what + ": no answer from the device within " + std::to_string(config_.timeout.count()) + " ms");
         }
       }
       rte_pause();
@@ -92,8 +92,8 @@ class RingControlQueue final : public ControlQueue {
   ring::RingError error() const noexcept override { return ring_.error(); }
 
  private:
-  ControlQueueConfig c_;
-  transport::Transport& t_;
+  ControlQueueConfig config_;
+  transport::Transport& transport_;
   Ring ring_;
   DmaMemory buffer_;
   bool stuck_ = false;

@@ -30,7 +30,7 @@ template <typename Ring>
 class RingQueuePair final : public QueuePair {
  public:
   RingQueuePair(const QueuePairConfig& c, transport::Transport& t, Ring rx, Ring tx, DmaMemory zero_header)
-      : c_(c), t_(t), rx_(std::move(rx)), tx_(std::move(tx)), zero_header_(std::move(zero_header)),
+      : config_(c), transport_(t), rx_(std::move(rx)), tx_(std::move(tx)), zero_header_(std::move(zero_header)),
         rx_posted_len_(static_cast<std::uint32_t>(rte_pktmbuf_data_room_size(c.rx_pool) - RTE_PKTMBUF_HEADROOM +
                                                   c.header_len)),
         records_(kTxRecords), waiters_(16) {
@@ -42,9 +42,9 @@ class RingQueuePair final : public QueuePair {
 
   Result<> start() override {
     for (auto [index, addresses, size] :
-         {std::tuple{rx_queue_index(c_.index), rx_.addresses(), rx_.size()},
-          std::tuple{tx_queue_index(c_.index), tx_.addresses(), tx_.size()}}) {
-      if (auto r = t_.enable_queue({index, size, addresses}); !r) return r;
+         {std::tuple{rx_queue_index(config_.index), rx_.addresses(), rx_.size()},
+          std::tuple{tx_queue_index(config_.index), tx_.addresses(), tx_.size()}}) {
+      if (auto r = transport_.enable_queue({index, size, addresses}); !r) return r;
     }
     refill();
     if (rx_.in_flight() == 0) return Error::unknown("no receive buffers could be posted (packet pool exhausted)");
@@ -146,7 +146,7 @@ class RingQueuePair final : public QueuePair {
     if (tx_.in_flight() == 0 || tx_completed_ != watched_completed_ || last_progress_ == decltype(last_progress_){}) {
       watched_completed_ = tx_completed_;
       last_progress_ = now;
-      if (stalled_) runtime::logger("net").info("queue pair {}: transmit moving again", c_.index);
+      if (stalled_) runtime::logger("net").info("queue pair {}: transmit moving again", config_.index);
       stalled_ = false;
       return;
     }
@@ -155,7 +155,7 @@ class RingQueuePair final : public QueuePair {
       stalled_ = true;
       counters_.tx_stalls.add(1);
       runtime::logger("net").warn("queue pair {}: the device completed nothing sent for {} ms ({} frames in flight)",
-                                  c_.index, limit.count(), tx_.in_flight());
+                                  config_.index, limit.count(), tx_.in_flight());
     }
     if (!waiters_.empty())
       fail_waiters(Error::unknown("transmit stalled: the device completed nothing for " + std::to_string(limit.count()) +
@@ -225,7 +225,7 @@ class RingQueuePair final : public QueuePair {
   }
 
   std::uint64_t device_address(const std::byte* p, const rte_mbuf* m) const noexcept {
-    if (c_.address_mode == AddressMode::VirtualAddress) return reinterpret_cast<std::uint64_t>(p);
+    if (config_.address_mode == AddressMode::VirtualAddress) return reinterpret_cast<std::uint64_t>(p);
     return m->buf_iova + static_cast<std::uint64_t>(p - static_cast<const std::byte*>(m->buf_addr));
   }
   std::uint64_t device_address(const Buffer& b) const noexcept { return device_address(b.data(), b.mbuf()); }
@@ -295,22 +295,22 @@ class RingQueuePair final : public QueuePair {
     // such a pool its frames are known to be placed, and post_single() takes them. Only the
     // owner of a room marks its pool: a clone in another pool views device memory too, while
     // the rest of that pool does not. With headers of another size post_single() takes none.
-    if (frame.mbuf()->pool != placed_pool_ && c_.header_len == sizeof(virtio_net_hdr) &&
+    if (frame.mbuf()->pool != placed_pool_ && config_.header_len == sizeof(virtio_net_hdr) &&
         (frame.mbuf()->ol_flags & (RTE_MBUF_F_EXTERNAL | RTE_MBUF_F_INDIRECT)) == RTE_MBUF_F_EXTERNAL &&
         runtime::owns_pinned_room(frame.mbuf(), frame.mbuf()->shinfo)) {
       placed_pool_ = frame.mbuf()->pool;
       if (frame.refcount() == 1 && frame.headroom() >= sizeof(virtio_net_hdr)) return post_single(frame);
     }
     const std::size_t len = frame.length();
-    if (room_is_ours_alone(frame) && frame.headroom() >= c_.header_len) {
+    if (room_is_ours_alone(frame) && frame.headroom() >= config_.header_len) {
       if (tx_.free_descriptors() < 1) return false;
-      std::byte* start = frame.data() - c_.header_len;
-      std::memset(start, 0, c_.header_len);
-      const Segment s{device_address(start, frame.mbuf()), static_cast<std::uint32_t>(len + c_.header_len), false};
+      std::byte* start = frame.data() - config_.header_len;
+      std::memset(start, 0, config_.header_len);
+      const Segment s{device_address(start, frame.mbuf()), static_cast<std::uint32_t>(len + config_.header_len), false};
       tx_.add_one(s, reinterpret_cast<std::uint64_t>(std::move(frame).into_mbuf()));
     } else {
       if (tx_.free_descriptors() < 2) return false;
-      const Segment s[2] = {{zero_header_.device_address(), c_.header_len, false},
+      const Segment s[2] = {{zero_header_.device_address(), config_.header_len, false},
                             {device_address(frame), static_cast<std::uint32_t>(len), false}};
       tx_.add(s, reinterpret_cast<std::uint64_t>(std::move(frame).into_mbuf()));
     }
@@ -327,7 +327,7 @@ class RingQueuePair final : public QueuePair {
     const std::uint16_t needed = indirect ? 1 : static_cast<std::uint16_t>(n + 1);
     if (tx_.broken() || tx_.free_descriptors() < needed || (n > 1 && free_records_.empty())) return false;
     std::array<Segment, kMaxWritevPieces + 1> segs;
-    segs[0] = {zero_header_.device_address(), c_.header_len, false};
+    segs[0] = {zero_header_.device_address(), config_.header_len, false};
     std::size_t len = 0;
     for (std::uint16_t i = 0; i < n; ++i) {
       segs[i + 1] = {device_address(pieces[i]), static_cast<std::uint32_t>(pieces[i].length()), false};
@@ -387,7 +387,8 @@ class RingQueuePair final : public QueuePair {
 
   void flush_tx() noexcept {
     pending_tx_ = 0;
-    if (tx_.publish() && !t_.notify(tx_queue_index(c_.index))) tx_.mark_broken(ring::RingError::NotifyFailed);
+    if (tx_.publish() && !transport_.notify(tx_queue_index(config_.index)))
+      tx_.mark_broken(ring::RingError::NotifyFailed);
   }
 
   Waiter& push_waiter() {
@@ -420,7 +421,7 @@ class RingQueuePair final : public QueuePair {
   // The device writes the header at the posted address and the frame right after it, so the
   // frame starts at the usual mbuf data offset.
   std::byte* posted_start(rte_mbuf* m) const noexcept {
-    return static_cast<std::byte*>(m->buf_addr) + RTE_PKTMBUF_HEADROOM - c_.header_len;
+    return static_cast<std::byte*>(m->buf_addr) + RTE_PKTMBUF_HEADROOM - config_.header_len;
   }
 
   // Refill in bursts of up to kRefillBurst, and never wait for more free slots than a small
@@ -431,7 +432,7 @@ class RingQueuePair final : public QueuePair {
     while (rx_.free_descriptors() >= threshold && !rx_.broken()) {
       const unsigned n = std::min<unsigned>(kRefillBurst, rx_.free_descriptors());
       std::array<rte_mbuf*, kRefillBurst> mbufs;
-      if (rte_pktmbuf_alloc_bulk(c_.rx_pool, mbufs.data(), n) != 0) break;  // retried next poll
+      if (rte_pktmbuf_alloc_bulk(config_.rx_pool, mbufs.data(), n) != 0) break;  // retried next poll
       for (unsigned i = 0; i < n; ++i) {
         rte_mbuf* m = mbufs[i];
         const Segment s{device_address(posted_start(m), m), rx_posted_len_, true};
@@ -439,7 +440,8 @@ class RingQueuePair final : public QueuePair {
       }
       added = true;
     }
-    if (added && rx_.publish() && !t_.notify(rx_queue_index(c_.index))) rx_.mark_broken(ring::RingError::NotifyFailed);
+    if (added && rx_.publish() && !transport_.notify(rx_queue_index(config_.index)))
+      rx_.mark_broken(ring::RingError::NotifyFailed);
   }
 
   // Why a received buffer is not delivered: the device broke a rule, or the frame's length is
@@ -466,12 +468,12 @@ class RingQueuePair final : public QueuePair {
     counters_.rx_bytes.add(m->data_len);
     if (!sink_) {
       drop(m, DropReason::Other);
-    } else if (!sink_->on_frame(c_.index, Buffer::adopt(m))) [[unlikely]] {
+    } else if (!sink_->on_frame(config_.index, Buffer::adopt(m))) [[unlikely]] {
       counters_.rx_drops.add(1);  // nobody listens on this queue; the sink freed the frame
     }
   }
 
-  std::size_t max_frame() const noexcept { return std::size_t{c_.mtu} + kEthernetHeaderLength; }
+  std::size_t max_frame() const noexcept { return std::size_t{config_.mtu} + kEthernetHeaderLength; }
 
   // Two passes over a burst: first the used buffers are taken and each one's header line is
   // asked for, then they are looked at. The device's CPU has just written those lines; read
@@ -491,7 +493,7 @@ class RingQueuePair final : public QueuePair {
         drop(m, DropReason::Other);
       else if (frame_left_ > 0)
         take_follower(m, u);
-      else if (c_.mrg_rxbuf)
+      else if (config_.mrg_rxbuf)
         take_merged_head(m, u);
       else
         take_whole(m, u);
@@ -509,12 +511,12 @@ class RingQueuePair final : public QueuePair {
     }
     // C2: a header and an Ethernet header at the least; and no more than a frame of the MTU,
     // the most the application is promised (found by the mergeable-rx fuzz target).
-    if (u.len < c_.header_len + kEthernetHeaderLength || u.len > c_.header_len + max_frame()) [[unlikely]] {
+    if (u.len < config_.header_len + kEthernetHeaderLength || u.len > config_.header_len + max_frame()) [[unlikely]] {
       drop(m, DropReason::Length);
       return;
     }
     m->data_off = RTE_PKTMBUF_HEADROOM;
-    m->data_len = static_cast<std::uint16_t>(u.len - c_.header_len);
+    m->data_len = static_cast<std::uint16_t>(u.len - config_.header_len);
     m->pkt_len = m->data_len;
     deliver(m);
   }
@@ -527,7 +529,7 @@ class RingQueuePair final : public QueuePair {
   void take_merged_head(rte_mbuf* m, const UsedChain& u) noexcept {
     // A buffer an in-order batch completed has no length of its own (len_valid false), but
     // its header is there: the frame is dropped, its followers with it.
-    if (u.len_valid && u.len < c_.header_len) {
+    if (u.len_valid && u.len < config_.header_len) {
       drop(m, DropReason::Device);
       rx_.mark_broken(ring::RingError::FramingLost);
       return;
@@ -547,7 +549,7 @@ class RingQueuePair final : public QueuePair {
       drop(m, u.len_valid ? DropReason::Device : DropReason::Other);
       return;
     }
-    const std::uint32_t data = u.len - c_.header_len;
+    const std::uint32_t data = u.len - config_.header_len;
     if (data > max_frame()) {
       drop(m, DropReason::Length);
       return;
@@ -598,8 +600,8 @@ class RingQueuePair final : public QueuePair {
     deliver(m);
   }
 
-  QueuePairConfig c_;
-  transport::Transport& t_;
+  QueuePairConfig config_;
+  transport::Transport& transport_;
   Ring rx_;
   Ring tx_;
   DmaMemory zero_header_;  // the header of every frame that cannot carry its own
