@@ -8,7 +8,6 @@
 #include "drivers/virtio/net/net_spec.hpp"
 #include "drivers/virtio/ring/packed_ring.hpp"
 #include "drivers/virtio/ring/split_ring.hpp"
-#include "netfront/detail/ring_queue.hpp"
 #include "netfront/frame_limits.hpp"
 #include "runtime/device_memory.hpp"
 #include "runtime/free_segments.hpp"
@@ -36,6 +35,7 @@ class RingQueuePair final : public QueuePair {
         records_(kTxRecords), waiters_(16) {
     free_records_.reserve(kTxRecords);
     for (unsigned i = kTxRecords; i > 0; --i) free_records_.push_back(static_cast<std::uint16_t>(i - 1));
+    for (auto& w : waiters_) w.pieces.reserve(1);
   }
 
   ~RingQueuePair() override { release_all(nullptr); }
@@ -61,7 +61,7 @@ class RingQueuePair final : public QueuePair {
     // of once per line. Half a ring of room left, or a writer waiting, is when the room is
     // needed; a poll with nothing written since the last one (an application that is done, or
     // out of buffers) takes them back at once.
-    if (!wrote_since_poll_ || tx_.free_descriptors() < tx_.size() / 2 || !waiters_.empty()) work += reclaim();
+    if (!wrote_since_poll_ || tx_.free_descriptors() < tx_.size() / 2 || waiter_count_ > 0) work += reclaim();
     wrote_since_poll_ = false;
     serve_waiters();
     flush_tx();
@@ -75,7 +75,7 @@ class RingQueuePair final : public QueuePair {
   // the flush every kTxFlushBurst frames; everything else is out of line (transmit_slowly,
   // post_single_slowly).
   io<Result<>> transmit(Buffer&& frame) override {
-    if (usable_ && waiters_.empty() && post_single(frame)) [[likely]] {
+    if (usable_ && waiter_count_ == 0 && post_single(frame)) [[likely]] {
       flush_if_due();
       return make_ready_io(Result<>(Ok{}));
     }
@@ -132,13 +132,13 @@ class RingQueuePair final : public QueuePair {
   }
 
   void fail_waiters(const Error& why) override {
-    while (!waiters_.empty()) {
+    while (waiter_count_ > 0) {
       Promise<Result<>> done = pop_waiter();
       done.set_value(why);
     }
   }
 
-  bool has_waiters() const noexcept override { return !waiters_.empty(); }
+  bool has_waiters() const noexcept override { return waiter_count_ > 0; }
 
   void watch_progress(std::chrono::steady_clock::time_point now, std::chrono::milliseconds limit) override {
     reclaim();  // completions poll() has not taken yet are progress too
@@ -157,7 +157,7 @@ class RingQueuePair final : public QueuePair {
       runtime::logger("net").warn("queue pair {}: the device completed nothing sent for {} ms ({} frames in flight)",
                                   config_.index, limit.count(), tx_.in_flight());
     }
-    if (!waiters_.empty())
+    if (waiter_count_ > 0)
       fail_waiters(Error::unknown("transmit stalled: the device completed nothing for " + std::to_string(limit.count()) +
                                   " ms"));
   }
@@ -166,7 +166,7 @@ class RingQueuePair final : public QueuePair {
 
   bool enable_notifications() noexcept override {
     bool work = rx_.enable_interrupts();
-    if (!waiters_.empty()) work = tx_.enable_interrupts() || work;  // room for them wakes us
+    if (waiter_count_ > 0) work = tx_.enable_interrupts() || work;  // room for them wakes us
     return !work && pending_tx_ == 0;
   }
 
@@ -208,7 +208,7 @@ class RingQueuePair final : public QueuePair {
   template <typename Post, typename Park>
   io<Result<>> post_or_wait(Post&& post, Park&& park) {
     if (!usable_) return make_ready_io(Result<>(Error::disconnected()));
-    if (waiters_.empty()) {
+    if (waiter_count_ == 0) {
       bool posted = post();
       if (!posted) {
         reclaim();
@@ -394,21 +394,28 @@ class RingQueuePair final : public QueuePair {
   Waiter& push_waiter() {
     counters_.tx_ring_full.add(1);
     flush_tx();  // let the device see what is queued, so space comes back
-    Waiter& w = waiters_.push_slot();
-    w.pieces.clear();  // keeps its capacity: a slot once used takes a frame without allocating
+    if (waiter_count_ == waiters_.size()) {
+      std::vector<Waiter> bigger(waiters_.size() * 2);
+      for (std::size_t i = 0; i < waiter_count_; ++i) bigger[i] = std::move(waiters_[(waiter_first_ + i) % waiters_.size()]);
+      waiters_ = std::move(bigger);
+      waiter_first_ = 0;
+    }
+    Waiter& w = waiters_[(waiter_first_ + waiter_count_++) % waiters_.size()];
+    w.pieces.clear();
     return w;
   }
 
   Promise<Result<>> pop_waiter() noexcept {
-    Waiter& w = waiters_.front();
+    Waiter& w = waiters_[waiter_first_];
     w.pieces.clear();
-    waiters_.pop_front();
+    waiter_first_ = (waiter_first_ + 1) % waiters_.size();
+    --waiter_count_;
     return std::move(w.done);
   }
 
   void serve_waiters() noexcept {
-    while (!waiters_.empty() && usable_) {
-      Waiter& w = waiters_.front();
+    while (waiter_count_ > 0 && usable_) {
+      Waiter& w = waiters_[waiter_first_];
       const bool posted = w.single ? post_single(w.pieces[0]) : post_chain(w.pieces);
       if (!posted) return;
       Promise<Result<>> done = pop_waiter();
@@ -611,7 +618,8 @@ class RingQueuePair final : public QueuePair {
   bool wrote_since_poll_ = false;
   std::vector<TxRecord> records_;
   std::vector<std::uint16_t> free_records_;
-  detail::RingQueue<Waiter> waiters_;  // writers waiting for space, oldest first
+  std::vector<Waiter> waiters_;  // a ring of writers waiting for space, oldest first
+  std::size_t waiter_first_ = 0, waiter_count_ = 0;
   // Mergeable receive (§5.1.6.4.2): the frame being assembled in its first buffer, if any, and
   // how many of its buffers are still to come (discarded when the frame was dropped).
   rte_mbuf* partial_ = nullptr;
