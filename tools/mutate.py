@@ -119,15 +119,15 @@ MUTATIONS = [
     M("B6", "in-order batch longer than the window accepted", CORE, "if (batch == 0 || batch > limit) {", "if (batch == 0) {",
       "unit-faults", "InOrderFaultTest.BatchLongerThanTheUsedIndexMovedMarksQueueBroken"),
     M("B9", "failed doorbell ignored", QUEUE_PAIR,
-      "if (tx_.publish() && !t_.notify(tx_queue_index(c_.index))) tx_.mark_broken(ring::RingError::NotifyFailed);",
-      "if (tx_.publish()) (void)t_.notify(tx_queue_index(c_.index));",
+      "if (tx_.publish() && !transport_.notify(tx_queue_index(config_.index)))\n      tx_.mark_broken(ring::RingError::NotifyFailed);",
+      "if (tx_.publish()) (void)transport_.notify(tx_queue_index(config_.index));",
       "unit-faults", "*FailedDoorbellMarksQueueBroken*"),
     # C. received content
     M("C1", "receive length beyond what was posted accepted", QUEUE_PAIR,
       "    if (!u.len_valid || u.len > rx_posted_len_) {\n      drop(m, u.len_valid ? DropReason::Device : DropReason::Other);\n      return;\n    }\n    // C2",
       "    if (!u.len_valid) {\n      drop(m, DropReason::Other);\n      return;\n    }\n    // C2",
       "unit-faults", "*ReceiveLengthBeyondPostedIsDroppedAndCounted/split_mrg_rxbuf_off"),
-    M("C1", "frame beyond MTU + 14 delivered", QUEUE_PAIR, " || u.len > c_.header_len + max_frame()) [[unlikely]] {",
+    M("C1", "frame beyond MTU + 14 delivered", QUEUE_PAIR, " || u.len > config_.header_len + max_frame()) [[unlikely]] {",
       ") [[unlikely]] {", "fuzz-mergeable-rx", "mergeable-rx"),
     M("C1", "merged frame beyond MTU + 14 delivered", QUEUE_PAIR,
       "if (partial_->data_len + u.len > max_frame() || u.len > rte_pktmbuf_tailroom(partial_)) {",
@@ -137,7 +137,7 @@ MUTATIONS = [
     M("C4", "num_buffers 0 or beyond the ring believed", QUEUE_PAIR,
       "if (hdr.num_buffers == 0 || hdr.num_buffers > rx_.size()) {", "if (hdr.num_buffers == 0) {",
       "unit-faults", "*NumBuffersBeyondTheRingMarksQueueBroken*"),
-    M("C4", "first buffer without a header believed", QUEUE_PAIR, "if (u.len_valid && u.len < c_.header_len) {",
+    M("C4", "first buffer without a header believed", QUEUE_PAIR, "if (u.len_valid && u.len < config_.header_len) {",
       "if (false) {", "unit-faults", "*FirstBufferShorterThanTheHeaderMarksQueueBroken*"),
     M("C4", "a dropped frame's followers read as frames", QUEUE_PAIR,
       "    if (!partial_) {\n      runtime::free_segment(m);\n      return;\n    }",
@@ -282,12 +282,22 @@ def main():
     ap.add_argument("--list", action="store_true", help="print the mutations and exit")
     ap.add_argument("--markdown", help="also write the result table to this file")
     ap.add_argument("--keep", action="store_true", help="keep the scratch tree")
+    ap.add_argument("--check", action="store_true",
+                    help="only check that every patch still applies to the tree (no build)")
     args = ap.parse_args()
     chosen = [m for m in MUTATIONS if not args.only or m.row in args.only.split(",")]
     if args.list:
         for m in chosen:
             print(f"{m.row}\t{m.what}\t{m.file}\t{m.target} {m.test}")
         return 0
+    if args.check:
+        # A renamed member or a rewrapped line silently turns a mutation into "patch does not
+        # apply"; the suite runs this so that such a change fails where it is made.
+        stale = [m for m in chosen if open(os.path.join(ROOT, m.file)).read().count(m.old) != 1]
+        for m in stale:
+            print(f"{m.row} {m.what}: the patched text is not in {m.file} exactly once")
+        print(f"{len(chosen) - len(stale)} of {len(chosen)} patches apply")
+        return 1 if stale else 0
 
     scratch = tempfile.mkdtemp(prefix="netfront-mutate-")
     files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout.split(b"\0")
