@@ -9,12 +9,14 @@ Result<DmaMemory> DmaMemory::allocate(std::size_t size, std::size_t align, Addre
   if (!block) return Error::unknown("cannot reserve " + std::to_string(size) + " bytes of DMA memory: " + block.error().message());
   DmaMemory m;
   m.device_addr_ = mode == AddressMode::VirtualAddress ? reinterpret_cast<std::uint64_t>(block->data()) : block->iova();
+  m.data_ = block->data();
+  m.size_ = block->size();
   m.block_ = std::move(*block);
   return m;
 }
 
 void DmaMemory::zero() noexcept {
-  if (block_) std::memset(block_.data(), 0, block_.size());
+  if (data_ != nullptr) std::memset(data_, 0, size_);
 }
 
 }  // namespace netfront::virtio

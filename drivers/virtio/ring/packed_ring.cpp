@@ -4,15 +4,26 @@
 
 namespace netfront::virtio::ring {
 
-Result<PackedRing> PackedRing::create(const RingOptions& o) {
+static Result<> check_size(const RingOptions& o) {
   // §2.8: up to 2^15 entries, no power-of-two requirement.
   if (o.size == 0 || o.size > kMaxQueueSize)
     return Error::unknown("packed queue size " + std::to_string(o.size) + " is not from 1 to 32768");
+  return Ok{};
+}
+
+Result<PackedRing> PackedRing::create(const RingOptions& o) {
+  if (auto ok = check_size(o); !ok) return std::move(ok).error();
   auto mem = DmaMemory::allocate(PackedLayout::of(o.size).total, 4096, o.address_mode, o.socket);
   if (!mem) return std::move(mem).error();
   auto indirect = allocate_indirect_tables(o, sizeof(pvirtq_desc));
   if (!indirect) return std::move(indirect).error();
   return PackedRing(o, std::move(*mem), std::move(*indirect));
+}
+
+Result<PackedRing> PackedRing::over(const RingOptions& o, DmaMemory ring, DmaMemory indirect) {
+  if (auto ok = check_size(o); !ok) return std::move(ok).error();
+  if (auto ok = check_ring_memory(o, ring, PackedLayout::of(o.size).total, indirect, sizeof(pvirtq_desc)); !ok) return std::move(ok).error();
+  return PackedRing(o, std::move(ring), std::move(indirect));
 }
 
 PackedRing::PackedRing(const RingOptions& o, DmaMemory mem, DmaMemory indirect)

@@ -29,7 +29,11 @@ namespace netfront::virtio::ring {
 
 class PackedRing : public RingCore {
  public:
+  // A ring in device memory of its own.
   static Result<PackedRing> create(const RingOptions& options);
+  // A ring in memory the caller provides and keeps for the ring's life: `ring` for the layout,
+  // `indirect` for the tables when options.indirect_max > 0. What tests build rings on.
+  static Result<PackedRing> over(const RingOptions& options, DmaMemory ring, DmaMemory indirect = {});
 
   std::uint16_t free_descriptors() const noexcept { return num_free_; }
   QueueAddresses addresses() const noexcept;

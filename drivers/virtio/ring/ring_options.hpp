@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "drivers/virtio/ring/dma_memory.hpp"
 #include "netfront/result.hpp"
@@ -20,11 +21,32 @@ struct RingOptions {
   std::uint16_t indirect_max = 0;
 };
 
+inline std::size_t indirect_tables_size(const RingOptions& o, std::size_t descriptor_size) noexcept {
+  return std::size_t{o.size} * o.indirect_max * descriptor_size;
+}
+
+// What a ring built over given memory needs of it: room for its layout and its tables, on
+// descriptor (16-byte) boundaries (§2.7 and §2.8 alignment tables).
+inline Result<> check_ring_memory(const RingOptions& o, const DmaMemory& ring, std::size_t ring_size,
+                                      const DmaMemory& indirect, std::size_t descriptor_size) {
+  const auto aligned = [](const DmaMemory& m) {
+    return reinterpret_cast<std::uintptr_t>(m.data()) % 16 == 0 && m.device_address() % 16 == 0;
+  };
+  if (ring.data() == nullptr || ring.size() < ring_size || !aligned(ring))
+    return Error::unknown("ring memory of " + std::to_string(ring.size()) + " bytes cannot hold a ring of " +
+                          std::to_string(o.size) + " (" + std::to_string(ring_size) + " bytes, 16-byte aligned)");
+  const std::size_t tables = indirect_tables_size(o, descriptor_size);
+  if (tables > 0 && (indirect.data() == nullptr || indirect.size() < tables || !aligned(indirect)))
+    return Error::unknown("indirect table memory of " + std::to_string(indirect.size()) + " bytes is short of " +
+                          std::to_string(tables) + " bytes, 16-byte aligned");
+  return Ok{};
+}
+
 // One table per ring entry, so a table is owned by exactly one chain in flight and needs no
 // allocator of its own. Empty when the ring has no indirect tables.
 inline Result<DmaMemory> allocate_indirect_tables(const RingOptions& o, std::size_t descriptor_size) {
   if (o.indirect_max == 0) return DmaMemory{};
-  return DmaMemory::allocate(std::size_t{o.size} * o.indirect_max * descriptor_size, 64, o.address_mode, o.socket);
+  return DmaMemory::allocate(indirect_tables_size(o, descriptor_size), 64, o.address_mode, o.socket);
 }
 
 }  // namespace netfront::virtio::ring

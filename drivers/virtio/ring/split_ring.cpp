@@ -4,16 +4,26 @@
 
 namespace netfront::virtio::ring {
 
-Result<SplitRing> SplitRing::create(const RingOptions& o) {
+static Result<> check_size(const RingOptions& o) {
   // §2.7: split queue sizes are powers of two up to 32768.
   if (o.size == 0 || o.size > kMaxQueueSize || (o.size & (o.size - 1)) != 0)
     return Error::unknown("split queue size " + std::to_string(o.size) + " is not a power of two from 1 to 32768");
-  const auto layout = SplitLayout::of(o.size);
-  auto mem = DmaMemory::allocate(layout.total, 4096, o.address_mode, o.socket);
+  return Ok{};
+}
+
+Result<SplitRing> SplitRing::create(const RingOptions& o) {
+  if (auto ok = check_size(o); !ok) return std::move(ok).error();
+  auto mem = DmaMemory::allocate(SplitLayout::of(o.size).total, 4096, o.address_mode, o.socket);
   if (!mem) return std::move(mem).error();
   auto indirect = allocate_indirect_tables(o, sizeof(virtq_desc));
   if (!indirect) return std::move(indirect).error();
   return SplitRing(o, std::move(*mem), std::move(*indirect));
+}
+
+Result<SplitRing> SplitRing::over(const RingOptions& o, DmaMemory ring, DmaMemory indirect) {
+  if (auto ok = check_size(o); !ok) return std::move(ok).error();
+  if (auto ok = check_ring_memory(o, ring, SplitLayout::of(o.size).total, indirect, sizeof(virtq_desc)); !ok) return std::move(ok).error();
+  return SplitRing(o, std::move(ring), std::move(indirect));
 }
 
 SplitRing::SplitRing(const RingOptions& o, DmaMemory mem, DmaMemory indirect)

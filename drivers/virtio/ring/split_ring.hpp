@@ -25,7 +25,11 @@ namespace netfront::virtio::ring {
 
 class SplitRing : public RingCore {
  public:
+  // A ring in device memory of its own.
   static Result<SplitRing> create(const RingOptions& options);
+  // A ring in memory the caller provides and keeps for the ring's life: `ring` for the layout,
+  // `indirect` for the tables when options.indirect_max > 0. What tests build rings on.
+  static Result<SplitRing> over(const RingOptions& options, DmaMemory ring, DmaMemory indirect = {});
 
   std::uint16_t free_descriptors() const noexcept { return num_free_; }
   QueueAddresses addresses() const noexcept;
