@@ -56,7 +56,7 @@ class NetDevice {
 
   // Stops the data path and gives back every buffer: after it completes the device touches no
   // memory of ours and no buffer of ours is in flight. Never fails.
-  virtual io<void> shutdown() = 0;
+  virtual io<void> close() = 0;
 
   // Hands queue pair `queue` to `loop` (another thread's): from then on that loop polls it, and
   // its transmits and frames happen on that thread. Called on the device's thread, before the

@@ -106,7 +106,7 @@ struct Netif::State final : drivers::FrameSink, drivers::TelemetrySource {
       co_return;
     }
     device->set_sink(nullptr);
-    co_await device->shutdown();
+    co_await device->close();
     finish(device_listener);
     for (std::size_t q = 0; q < queue_listeners.size(); ++q) {
       Listener* l = &queue_listeners[q];

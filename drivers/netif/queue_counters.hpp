@@ -15,7 +15,7 @@ class QueueCounters {
  public:
   class Counter {
    public:
-    void add(std::uint64_t n) noexcept { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+    [[gnu::always_inline]] void add(std::uint64_t n) noexcept { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
     std::uint64_t read() const noexcept { return v_.load(std::memory_order_relaxed); }
 
    private:

@@ -257,7 +257,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (sink.frames != reference->frames) std::abort();
     if (!lied && reference->frames != meant) std::abort();  // the reference itself, held to the device's intent
     // A reset device gives everything back; then no receive buffer may be missing.
-    (*qp)->release_all(nullptr);
+    (*qp)->reset(nullptr);
   }
   if (rte_mempool_in_use_count(pool().get()) != 0) std::abort();
   return 0;

@@ -46,7 +46,7 @@ class FakeNetDevice final : public drivers::NetDevice {
   // Before the Netif is attached: where the fill-style write builds frames.
   void set_frame_pool(rte_mempool* pool) noexcept { frame_pool_ = pool; }
 
-  io<void> shutdown() override {
+  io<void> close() override {
     shut_down_ = true;
     sent_.clear();  // gives back every buffer we held
     waiting_.clear();

@@ -462,7 +462,7 @@ TEST(VhostUserPeerFaultTest, BackendBackWithMoreQueuePairsNeverGetsOurControlRin
   while (!second && std::chrono::steady_clock::now() < deadline) loop.run_once();
   ASSERT_TRUE(first);
   ASSERT_TRUE(second) << "the engine did not bring the device up again";
-  loop.run_until((*dev)->shutdown());
+  loop.run_until((*dev)->close());
   dev->reset();  // the connection closes: the backend's script ends
   b.join();
   EXPECT_EQ(first_rings, (std::vector<std::uint32_t>{0, 1}));
@@ -482,7 +482,7 @@ TEST(AbandonedDeviceVhostUserTest, RingStopNeverConfirmedKeepsItsRingsAndBuffers
   ASSERT_TRUE(dev) << dev.error().to_string();
   const unsigned posted = rte_mempool_in_use_count((*dev)->rx_pool());
   ASSERT_GT(posted, 0u);
-  loop.run_until((*dev)->shutdown());
+  loop.run_until((*dev)->close());
   EXPECT_EQ(rte_mempool_in_use_count((*dev)->rx_pool()), posted) << "buffers a running backend may write went back";
 }
 

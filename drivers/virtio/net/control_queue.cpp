@@ -10,6 +10,7 @@
 #include "drivers/virtio/ring/packed_ring.hpp"
 #include "drivers/virtio/ring/shared_memory.hpp"
 #include "drivers/virtio/ring/split_ring.hpp"
+#include "drivers/virtio/ring/virtqueue.hpp"
 #include "drivers/virtio/virtio_spec.hpp"
 #include "runtime/log.hpp"
 
@@ -23,7 +24,7 @@ constexpr std::size_t kBufferSize = 64;
 constexpr std::uint64_t kToken = 1;
 constexpr std::uint8_t kAckUnwritten = 0xff;  // neither OK nor ERR: what the device overwrites
 
-template <typename Ring>
+template <ring::Virtqueue Ring>
 class RingControlQueue final : public ControlQueue {
  public:
   RingControlQueue(const ControlQueueConfig& c, transport::Transport& t, Ring ring, DmaMemory buffer)
@@ -77,7 +78,7 @@ class RingControlQueue final : public ControlQueue {
     return Ok{};
   }
 
-  void release() override {
+  void reset() override {
     if (abandoned_) return;
     ring_.reset([](std::uint64_t) {});
     stuck_ = false;
@@ -100,7 +101,7 @@ class RingControlQueue final : public ControlQueue {
   bool abandoned_ = false;
 };
 
-template <typename Ring>
+template <ring::Virtqueue Ring>
 Result<std::unique_ptr<ControlQueue>> make(const ControlQueueConfig& c, transport::Transport& t) {
   auto ring = Ring::create({.size = c.size, .event_idx = c.event_idx, .in_order = c.in_order, .address_mode = c.address_mode,
                             .socket = c.socket});
@@ -108,7 +109,7 @@ Result<std::unique_ptr<ControlQueue>> make(const ControlQueueConfig& c, transpor
   auto buffer = DmaMemory::allocate(kBufferSize, 64, c.address_mode, c.socket);
   if (!buffer) return std::move(buffer).error();
   // Notifications stay off: answers are polled for.
-  ring->suppress_interrupts();
+  ring->disable_notifications();
   return std::unique_ptr<ControlQueue>(std::make_unique<RingControlQueue<Ring>>(c, t, std::move(*ring), std::move(*buffer)));
 }
 

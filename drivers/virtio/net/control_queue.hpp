@@ -36,10 +36,10 @@ class ControlQueue {
   virtual Result<> start() = 0;
   // Sends `command` of `cls` with `data` and waits for the ack. Errors: the device said
   // VIRTIO_NET_ERR, answered with something else, broke the ring, or did not answer in time;
-  // after the last the queue refuses further commands until release().
+  // after the last the queue refuses further commands until reset().
   virtual Result<> execute(std::uint8_t cls, std::uint8_t command, std::span<const std::byte> data) = 0;
   // After a device reset: forget any command in flight and start from an empty ring.
-  virtual void release() = 0;
+  virtual void reset() = 0;
   // A12: the device was not confirmed stopped; the ring and command buffer stay its own for
   // good (see QueuePair::abandon) and the queue refuses commands.
   virtual void abandon() = 0;

@@ -1,14 +1,11 @@
 // One receive queue and one transmit queue of a virtio-net device (virtio 1.2 §5.1.6), over
-// either ring layout. This is the per-packet path: nothing here allocates once warm, takes a
-// lock, or throws.
+// either ring layout: the interface the device holds its pairs by. This is the per-packet
+// path: nothing here allocates once warm, takes a lock, or throws.
 //
-// Receive: buffers from a packet pool are posted in bursts, with the virtio-net header landing
-// in the mbuf headroom so the frame starts where an mbuf's data normally starts; a used buffer
-// is checked (C1, C2, C4, C5) and handed on as a Buffer over the same mbuf.
-// Transmit: a frame nobody else views gets its header written into its own headroom (one
-// descriptor); otherwise a shared all-zero header goes first (two descriptors). Descriptors are
-// exposed and the doorbell rung once per burst or per poll, whichever comes first; completed
-// frames are reclaimed lazily, when the ring runs short or the loop polls.
+// The parts, each in a file of its own: RxQueue (rx_queue.hpp: posting receive buffers,
+// checking used ones, mergeable assembly), TxQueue (tx_queue.hpp: posting frames, the doorbell
+// once per burst, taking completed frames back), WriterQueue (writers waiting for transmit
+// room) and TxWatchdog (a device that stopped completing). queue_pair.cpp puts them together.
 #pragma once
 
 #include <rte_mbuf.h>
@@ -60,7 +57,7 @@ class QueuePair {
 
   // After the device was reset (it no longer touches our memory): give back every buffer in
   // flight, fail waiting writers with `why` if set, and start over from empty rings.
-  virtual void release_all(const Error* why) = 0;
+  virtual void reset(const Error* why) = 0;
   // A12: the device was not confirmed stopped and may still use the rings and every buffer it
   // was given, so none of it is freed or reused, ever (the memory stays with the process).
   // Writers waiting fail with `why` if set; the pair is not used again.
@@ -85,16 +82,16 @@ class QueuePair {
   void set_sink(drivers::FrameSink* sink) noexcept { sink_ = sink; }
   void set_usable(bool usable) noexcept { usable_ = usable; }
   // Fails every writer waiting for ring space (F10: a write never waits forever). Only on the
-  // thread that owns the pair: waiters are its coroutines.
-  virtual void fail_waiters(const Error& why) = 0;
-  virtual bool has_waiters() const noexcept = 0;
-  // From another thread, while the owner is held still: the waiters are failed with `why` by
+  // thread that owns the pair: writers are its coroutines.
+  virtual void fail_writers(const Error& why) = 0;
+  virtual bool has_writers() const noexcept = 0;
+  // From another thread, while the owner is held still: the writers are failed with `why` by
   // the owner at settle().
   void defer_failure(const Error& why) { deferred_failure_ = why; }
   void settle() {
     if (!deferred_failure_) return;
     const Error why = *std::exchange(deferred_failure_, std::nullopt);
-    fail_waiters(why);
+    fail_writers(why);
   }
   const drivers::QueueCounters& counters() const noexcept { return counters_; }
   void note_device_error() noexcept { counters_.device_errors.add(1); }

@@ -121,9 +121,9 @@ void VirtioNetDevice::settle_pairs_of(EventLoop& loop) {
   }
 }
 
-void VirtioNetDevice::fail_pair_waiters(unsigned pair, const Error& why) {
+void VirtioNetDevice::fail_pair_writers(unsigned pair, const Error& why) {
   if (local(pair))
-    pairs_[pair]->fail_waiters(why);
+    pairs_[pair]->fail_writers(why);
   else
     pairs_[pair]->defer_failure(why);
 }
@@ -133,7 +133,7 @@ Result<> VirtioNetDevice::hand_over(unsigned queue, EventLoop& loop) {
   if (&loop == &loop_) return Ok{};
   if (!local(queue)) return Error::unknown("queue pair " + std::to_string(queue) + " was handed over already");
   if (state_ == State::Shut) return Error::disconnected();
-  if (pairs_[queue]->has_waiters())
+  if (pairs_[queue]->has_writers())
     return Error::unknown("queue pair " + std::to_string(queue) + " has writers waiting; hand it over before using it");
   owners_[queue] = &loop;
   pair_pollers_[queue] = std::make_unique<PairPoller>(*this, *pairs_[queue]);
@@ -184,7 +184,7 @@ VirtioNetDevice::VirtioNetDevice(std::unique_ptr<transport::Transport> t, const 
 
 VirtioNetDevice::~VirtioNetDevice() {
   loop_.remove_poller(*this);
-  if (state_ != State::Shut) shut(nullptr);
+  if (state_ != State::Shut) close_now(nullptr);
   pair_pollers_.clear();
   pairs_.clear();
   // Frames the application still holds point into the receive pool: it must outlive them.
@@ -370,7 +370,7 @@ Result<> VirtioNetDevice::start_queues() {
 void VirtioNetDevice::fail(const Error& why) {
   runtime::logger("net").error("{}: {}", transport_->describe(), why.message());
   with_pairs_still([&] {
-    stop_device(&why);
+    reset_device(&why);
     transport_->set_status(VIRTIO_CONFIG_S_FAILED);  // after the reset, so it is what the device sees last
     state_ = State::Broken;
   });
@@ -380,7 +380,7 @@ void VirtioNetDevice::fail(const Error& why) {
 // buffers back. A12: a device that does not confirm the reset is cut off from our memory if
 // the transport can do that; if it cannot, the rings and every buffer it holds are left to it
 // (never freed or reused) and the device is not started again.
-void VirtioNetDevice::stop_device(const Error* why) {
+void VirtioNetDevice::reset_device(const Error* why) {
   // A device already left to itself is not reset again; its pairs only fail their writers.
   if (auto r = abandoned_ ? Result<>(Ok{}) : transport_->reset(); !r) {
     abandoned_ = !transport_->revoke_dma();
@@ -393,7 +393,7 @@ void VirtioNetDevice::stop_device(const Error* why) {
       if (abandoned_)
         pairs_[i]->abandon(local(i) ? why : nullptr);
       else
-        pairs_[i]->release_all(local(i) ? why : nullptr);
+        pairs_[i]->reset(local(i) ? why : nullptr);
       if (why && !local(i)) pairs_[i]->defer_failure(*why);
     }
   });
@@ -401,7 +401,7 @@ void VirtioNetDevice::stop_device(const Error* why) {
     if (abandoned_)
       control_->abandon();
     else
-      control_->release();
+      control_->reset();
   }
 }
 
@@ -411,7 +411,7 @@ void VirtioNetDevice::update_usable() {
   with_pairs_still([&] {
     for (unsigned i = 0; i < pairs_.size(); ++i) {
       pairs_[i]->set_usable(usable);
-      if (!usable) fail_pair_waiters(i, down);
+      if (!usable) fail_pair_writers(i, down);
     }
   });
 }
@@ -447,7 +447,7 @@ unsigned VirtioNetDevice::poll() {
     broken = poll_local_pairs(work);
   }
   if (broken != ring::RingError::None) {
-    fail_broken_ring(broken);
+    fail(broken);
     return work;
   }
   // A plain load first: the exchange is a locked instruction, too dear for every poll.
@@ -463,24 +463,24 @@ unsigned VirtioNetDevice::poll() {
           qp->note_device_error();
         }
     });
-    fail_broken_ring(e);
+    fail(e);
     return work;
   }
   if (++polls_ % kStatusCheckInterval == 0) {
     runtime::ScopedFlag polling(in_poll_);
     check_device();
   }
-  if (shutdown_requested_) {
-    shutdown_requested_ = false;
+  if (close_requested_) {
+    close_requested_ = false;
     const Error gone = Error::disconnected();
-    shut(&gone);
-    shutdown_done_.set_value();
+    close_now(&gone);
+    close_done_.set_value();
   }
   return work;
 }
 
 // B1-B9: the device broke a ring rule. Stop it; the application sees Disconnected.
-void VirtioNetDevice::fail_broken_ring(ring::RingError e) {
+void VirtioNetDevice::fail(ring::RingError e) {
   broken_by_ = e;
   runtime::logger("net").error("{}: queue broken: {}", transport_->describe(), ring::to_string(e));
   fail(Error::disconnected(std::string("device broke the ring protocol: ") + std::string(ring::to_string(e))));
@@ -507,7 +507,7 @@ void VirtioNetDevice::watch_interrupts() {
 // (a pending reset or link change must not wait for the wake-up), then notifications go on.
 bool VirtioNetDevice::arm_wakeup() {
   if (state_ == State::Shut || state_ == State::Broken) return true;  // nothing more will happen here
-  if (state_ != State::Running || interrupt_watches_.empty() || shutdown_requested_) return false;
+  if (state_ != State::Running || interrupt_watches_.empty() || close_requested_) return false;
   check_device();
   if (state_ != State::Running) return false;
   for (unsigned i = 0; i < pairs_.size(); ++i) {
@@ -547,36 +547,34 @@ void VirtioNetDevice::check_device() {
 // A13: the device asked to be reset. Whatever was in flight is gone (counted as drops);
 // writers waiting for space keep waiting and go out once the device is back.
 void VirtioNetDevice::recover() {
-  with_pairs_still([&] { recover_held(); });
-}
-
-void VirtioNetDevice::recover_held() {
-  auto& log = runtime::logger("net");
-  log.warn("{}: device needs a reset; resetting", transport_->describe());
-  state_ = State::Down;
-  update_usable();
-  stop_device(nullptr);
-  if (abandoned_) {
-    fail(Error::unknown("device did not confirm its reset; it is not used again"));
-    return;
-  }
-  Result<> r = negotiate();
-  if (r) r = follow_config();
-  if (r) r = start_queues();
-  if (!r && r.error().is_disconnected()) {
-    // The device went away while we reset it (a vhost-user backend that died again): keep
-    // waiting with the link down; it may come back and ask for another reset.
-    log.warn("{}: device gone during reset: {}", transport_->describe(), r.error().message());
-    state_ = State::Running;
-    config_.link_up = false;
+  with_pairs_still([&] {
+    auto& log = runtime::logger("net");
+    log.warn("{}: device needs a reset; resetting", transport_->describe());
+    state_ = State::Down;
     update_usable();
-    return;
-  }
-  if (!r) {
-    fail(r.error());
-    return;
-  }
-  log.info("{}: back after reset", transport_->describe());
+    reset_device(nullptr);
+    if (abandoned_) {
+      fail(Error::unknown("device did not confirm its reset; it is not used again"));
+      return;
+    }
+    Result<> r = negotiate();
+    if (r) r = follow_config();
+    if (r) r = start_queues();
+    if (!r && r.error().is_disconnected()) {
+      // The device went away while we reset it (a vhost-user backend that died again): keep
+      // waiting with the link down; it may come back and ask for another reset.
+      log.warn("{}: device gone during reset: {}", transport_->describe(), r.error().message());
+      state_ = State::Running;
+      config_.link_up = false;
+      update_usable();
+      return;
+    }
+    if (!r) {
+      fail(r.error());
+      return;
+    }
+    log.info("{}: back after reset", transport_->describe());
+  });
 }
 
 // After a reset the configuration is read again: a restarted vhost-user backend may have
@@ -600,22 +598,22 @@ Result<> VirtioNetDevice::follow_config() {
   return create_control_queue();
 }
 
-io<void> VirtioNetDevice::shutdown() {
+io<void> VirtioNetDevice::close() {
   if (state_ == State::Shut) return make_ready_io();
   if (in_poll_) {
     // Called from a frame handler, inside our own poll: finish the round first.
-    shutdown_requested_ = true;
-    return shutdown_done_.get_io();
+    close_requested_ = true;
+    return close_done_.get_io();
   }
   const Error gone = Error::disconnected();
-  shut(&gone);
+  close_now(&gone);
   return make_ready_io();
 }
 
 // Stops the device for good; writers still waiting fail with `why` if set.
-void VirtioNetDevice::shut(const Error* why) {
+void VirtioNetDevice::close_now(const Error* why) {
   with_pairs_still([&] {
-    stop_device(why);
+    reset_device(why);
     state_ = State::Shut;  // the pairs' loops let go of them (settle_pairs_of)
   });
   // The other loops have let go of their pairs (settle_pairs_of): nothing of ours runs there

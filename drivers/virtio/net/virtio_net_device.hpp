@@ -6,7 +6,7 @@
 //
 // A queue pair may be handed to another thread's loop (hand_over): that loop then polls it and
 // owns its writers and frames, sharing nothing with the others on the data path. Device-wide
-// work (reset, link changes, shutdown) holds those loops still for its duration
+// work (reset, link changes, close) holds those loops still for its duration
 // (runtime::LoopPause) and lets each owner finish its part on its own thread.
 #pragma once
 
@@ -58,7 +58,7 @@ class VirtioNetDevice final : public drivers::NetDevice, public Poller {
     return pairs_[queue]->transmit_chain(pieces);
   }
   void set_sink(drivers::FrameSink* sink) noexcept override;
-  io<void> shutdown() override;
+  io<void> close() override;
   // From the device's own thread, before the pair carries traffic.
   Result<> hand_over(unsigned queue, EventLoop& loop) override;
 
@@ -90,7 +90,7 @@ class VirtioNetDevice final : public drivers::NetDevice, public Poller {
   Result<> create_control_queue();
   Result<> start_queues();
   void fail(const Error& why);
-  void fail_broken_ring(ring::RingError e);
+  void fail(ring::RingError e);
   ring::RingError poll_local_pairs(unsigned& work);
   Result<std::uint16_t> queue_size(std::uint16_t index, std::uint16_t cap) const;
   // What every ring of this device shares, from the negotiated features and the transport.
@@ -98,9 +98,8 @@ class VirtioNetDevice final : public drivers::NetDevice, public Poller {
   void set_ring_layout(RingConfig& c) const noexcept;
   void check_device();
   void recover();
-  void recover_held();
-  void shut(const Error* why);
-  void stop_device(const Error* why);
+  void close_now(const Error* why);
+  void reset_device(const Error* why);
   void update_usable();
   void watch_interrupts();
   bool local(unsigned pair) const noexcept { return owners_[pair] == nullptr; }
@@ -109,7 +108,7 @@ class VirtioNetDevice final : public drivers::NetDevice, public Poller {
   template <typename Op>
   void with_pairs_still(Op&& op);
   void settle_pairs_of(EventLoop& loop);
-  void fail_pair_waiters(unsigned pair, const Error& why);
+  void fail_pair_writers(unsigned pair, const Error& why);
 
   std::unique_ptr<transport::Transport> transport_;
   DeviceOptions options_;
@@ -133,8 +132,8 @@ class VirtioNetDevice final : public drivers::NetDevice, public Poller {
   std::uint64_t polls_ = 0;
   ring::RingError broken_by_ = ring::RingError::None;
   bool in_poll_ = false;
-  bool shutdown_requested_ = false;
-  Promise<void> shutdown_done_;
+  bool close_requested_ = false;
+  Promise<void> close_done_;
   // One per queue when the transport has interrupt fds: drains the fd; waking is the point.
   std::vector<std::unique_ptr<FdWatch>> interrupt_watches_;
   // F10: looks at the transmit progress of our own pairs (a timer, so a sleeping loop wakes for it).

@@ -1,6 +1,7 @@
 #include "drivers/virtio/ring/packed_ring.hpp"
 
 #include "drivers/virtio/ring/shared_memory.hpp"
+#include "drivers/virtio/ring/virtqueue.hpp"
 
 namespace netfront::virtio::ring {
 
@@ -45,7 +46,7 @@ void PackedRing::init_state() noexcept {
   avail_wrap_ = used_wrap_ = published_wrap_ = true;
   batch_first_ = nullptr;
   reset_core();
-  suppress_interrupts();
+  disable_notifications();
 }
 
 QueueAddresses PackedRing::addresses() const noexcept {
@@ -156,7 +157,7 @@ bool PackedRing::take_next_used(UsedChain& out) noexcept {
   if (in_order_) {
     // §2.8.11: one used descriptor may stand for every buffer up to and including `id` (B6).
     if (!start_batch(id, len, inflight_.count())) return false;
-    return serve_batch(out);
+    return take_from_batch(out);
   }
   return_free_id(id);
   return complete(inflight_.finish(id), len, true, out);
@@ -169,12 +170,14 @@ bool PackedRing::has_used() const noexcept {
   return used == used_wrap_;
 }
 
-void PackedRing::suppress_interrupts() noexcept { write_shared(&driver_event_->flags, RING_EVENT_FLAGS_DISABLE); }
+void PackedRing::disable_notifications() noexcept { write_shared(&driver_event_->flags, RING_EVENT_FLAGS_DISABLE); }
 
-bool PackedRing::enable_interrupts() noexcept {
+bool PackedRing::enable_notifications() noexcept {
   write_shared(&driver_event_->flags, RING_EVENT_FLAGS_ENABLE);
   full_fence();
   return has_used();
 }
+
+static_assert(Virtqueue<PackedRing>);
 
 }  // namespace netfront::virtio::ring

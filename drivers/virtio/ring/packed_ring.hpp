@@ -79,7 +79,7 @@ class PackedRing : public RingCore {
   bool take_used(UsedChain& out) noexcept {
     // HOT PATH: in order, most chains come out of a batch whose used descriptor was already
     // read and checked; those are handed out here, inline, without another look at the ring.
-    if (batch_left_ > 0 && !broken()) [[likely]] return serve_batch(out);
+    if (batch_left_ > 0 && !broken()) [[likely]] return take_from_batch(out);
     return take_next_used(out);
   }
   // HOT PATH (transmit completions): see RingCore::drain_used_of.
@@ -89,8 +89,8 @@ class PackedRing : public RingCore {
   }
   bool has_used() const noexcept;
 
-  void suppress_interrupts() noexcept;
-  bool enable_interrupts() noexcept;
+  void disable_notifications() noexcept;
+  bool enable_notifications() noexcept;
 
   template <typename Drop>
   void reset(Drop&& drop) {
@@ -101,12 +101,12 @@ class PackedRing : public RingCore {
  private:
   PackedRing(const RingOptions& o, DmaMemory mem, DmaMemory indirect);
   static_assert(sizeof(pvirtq_desc) * kDescriptorsPerLine == 64);
-  friend class RingCore;  // drain_used_of: take_next_used, settle_batch
+  friend class RingCore;  // drain_used_of: take_next_used, finish_batch
   void init_state() noexcept;
   // The rest of the in-order batch, tokens to sink.
   template <typename Sink>
-  void settle_batch(Sink& sink) noexcept {
-    const std::uint32_t descriptors = finish_batch(sink);
+  void finish_batch(Sink& sink) noexcept {
+    const std::uint32_t descriptors = finish_batch_records(sink);
     advance_used(static_cast<std::uint16_t>(descriptors));  // at most a ring's worth
     num_free_ = static_cast<std::uint16_t>(num_free_ + descriptors);
   }
@@ -128,10 +128,10 @@ class PackedRing : public RingCore {
     out = {c.token, len, len_valid};
     return true;
   }
-  bool serve_batch(UsedChain& out) noexcept {
+  bool take_from_batch(UsedChain& out) noexcept {
     std::uint32_t len;
     bool len_valid;
-    const CompletedChain c = next_of_batch(len, len_valid);
+    const CompletedChain c = take_batch_record(len, len_valid);
     return complete(c, len, len_valid, out);
   }
   // §2.8.21.1: a batch of buffers may go live at once, the first descriptor's flags written

@@ -58,7 +58,7 @@ class RingCore {
 
   // In order (§2.7.9, §2.8.11), one used entry naming `id` completes every chain up to it;
   // that batch may not exceed `limit` chains (B6). On success the chains are handed out one
-  // at a time by the layout's serve_batch(), the last one with `len`.
+  // at a time by the layout's take_from_batch(), the last one with `len`.
   bool start_batch(std::uint16_t id, std::uint32_t len, std::uint16_t limit) noexcept {
     const std::uint16_t batch = inflight_.batch_ending_at(id);
     if (batch == 0 || batch > limit) {
@@ -71,7 +71,7 @@ class RingCore {
   }
 
   // The next chain of the current batch: its record, and the length to report.
-  CompletedChain next_of_batch(std::uint32_t& len, bool& len_valid) noexcept {
+  CompletedChain take_batch_record(std::uint32_t& len, bool& len_valid) noexcept {
     const CompletedChain c = inflight_.finish_oldest();
     --batch_left_;
     len_valid = batch_left_ == 0;
@@ -81,14 +81,14 @@ class RingCore {
 
   // Hands each used chain's token to `sink`, in order, and the rest of an in-order batch in
   // one loop (its length means nothing on transmit, C3). Returns how many chains were taken.
-  // The layout supplies take_next_used() and settle_batch().
+  // The layout supplies take_next_used() and finish_batch().
   template <typename Layout, typename Sink>
   static unsigned drain_used_of(Layout& ring, Sink& sink) noexcept {
     unsigned n = 0;
     for (UsedChain u;;) {
       if (ring.batch_left_ > 0 && !ring.broken()) {
         n += ring.batch_left_;
-        ring.settle_batch(sink);
+        ring.finish_batch(sink);
         continue;
       }
       if (!ring.take_next_used(u)) return n;
@@ -99,7 +99,7 @@ class RingCore {
 
   // The rest of the current in-order batch, oldest first, in one loop: chain(token) for each. Returns how many descriptors the chains held. Lengths are not reported.
   template <typename Chain>
-  std::uint32_t finish_batch(Chain&& chain) noexcept {
+  std::uint32_t finish_batch_records(Chain&& chain) noexcept {
     const std::uint16_t k = batch_left_;
     batch_left_ = 0;
     std::uint32_t descriptors = 0;

@@ -1,6 +1,7 @@
 #include "drivers/virtio/ring/split_ring.hpp"
 
 #include "drivers/virtio/ring/shared_memory.hpp"
+#include "drivers/virtio/ring/virtqueue.hpp"
 
 namespace netfront::virtio::ring {
 
@@ -52,7 +53,7 @@ void SplitRing::init_state() noexcept {
   num_free_ = size_;
   avail_next_ = avail_published_ = last_used_ = used_seen_ = 0;
   reset_core();
-  suppress_interrupts();
+  disable_notifications();
 }
 
 QueueAddresses SplitRing::addresses() const noexcept {
@@ -163,7 +164,7 @@ bool SplitRing::take_next_used(UsedChain& out) noexcept {
     if (!start_batch(static_cast<std::uint16_t>(id), len, static_cast<std::uint16_t>(used_seen_ - last_used_)))
       return false;
     last_used_ = static_cast<std::uint16_t>(last_used_ + batch_left_);
-    return serve_batch(out);
+    return take_from_batch(out);
   }
   const CompletedChain c = inflight_.finish(static_cast<std::uint16_t>(id));
   free_chain(static_cast<std::uint16_t>(id), c.descriptors);
@@ -176,7 +177,7 @@ bool SplitRing::has_used() const noexcept {
   return batch_left_ > 0 || read_shared_acquire(used_idx_) != last_used_;
 }
 
-void SplitRing::suppress_interrupts() noexcept {
+void SplitRing::disable_notifications() noexcept {
   if (event_idx_) {
     // §2.7.10: with event indices the flags must stay 0; an event index just behind us will
     // not be crossed again for 2^16 entries.
@@ -186,7 +187,7 @@ void SplitRing::suppress_interrupts() noexcept {
   }
 }
 
-bool SplitRing::enable_interrupts() noexcept {
+bool SplitRing::enable_notifications() noexcept {
   if (event_idx_)
     write_shared(used_event_, last_used_);
   else
@@ -194,5 +195,7 @@ bool SplitRing::enable_interrupts() noexcept {
   full_fence();
   return has_used();
 }
+
+static_assert(Virtqueue<SplitRing>);
 
 }  // namespace netfront::virtio::ring

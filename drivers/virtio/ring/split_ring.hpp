@@ -69,7 +69,7 @@ class SplitRing : public RingCore {
   bool take_used(UsedChain& out) noexcept {
     // HOT PATH: in order, most chains come out of a batch whose used entry was already read
     // and checked; those are handed out here, inline, without another look at the ring.
-    if (batch_left_ > 0 && !broken()) [[likely]] return serve_batch(out);
+    if (batch_left_ > 0 && !broken()) [[likely]] return take_from_batch(out);
     return take_next_used(out);
   }
   // HOT PATH (transmit completions): see RingCore::drain_used_of.
@@ -81,8 +81,8 @@ class SplitRing : public RingCore {
 
   // Used-buffer notifications: off while polling; on (returning whether work is already
   // there, to close the race) before the loop sleeps (§2.7.10).
-  void suppress_interrupts() noexcept;
-  bool enable_interrupts() noexcept;
+  void disable_notifications() noexcept;
+  bool enable_notifications() noexcept;
 
   // After the device was reset: forget every chain in flight, calling drop(token) for each,
   // and start again from an empty ring.
@@ -94,18 +94,18 @@ class SplitRing : public RingCore {
 
  private:
   SplitRing(const RingOptions& o, DmaMemory mem, DmaMemory indirect);
-  friend class RingCore;  // drain_used_of: take_next_used, settle_batch
+  friend class RingCore;  // drain_used_of: take_next_used, finish_batch
   void init_state() noexcept;
   // The rest of the in-order batch, tokens to sink.
   template <typename Sink>
-  void settle_batch(Sink& sink) noexcept {
-    const std::uint32_t descriptors = finish_batch(sink);
+  void finish_batch(Sink& sink) noexcept {
+    const std::uint32_t descriptors = finish_batch_records(sink);
     num_free_ = static_cast<std::uint16_t>(num_free_ + descriptors);  // in order: nothing to relink
   }
   std::uint16_t alloc_descriptors(std::uint16_t n) noexcept;
   void free_chain(std::uint16_t head, std::uint16_t descriptors) noexcept;
-  bool serve_batch(UsedChain& out) noexcept {
-    const CompletedChain c = next_of_batch(out.len, out.len_valid);
+  bool take_from_batch(UsedChain& out) noexcept {
+    const CompletedChain c = take_batch_record(out.len, out.len_valid);
     num_free_ = static_cast<std::uint16_t>(num_free_ + c.descriptors);  // in order: nothing to relink
     out.token = c.token;
     return true;
