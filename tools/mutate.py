@@ -47,6 +47,8 @@ def gtest(target, test):
 
 M = Mutation
 NET_DEVICE = "drivers/virtio/net/virtio_net_device.cpp"
+BRING_UP = "drivers/virtio/net/device_bring_up.cpp"
+RECOVERY = "drivers/virtio/net/device_recovery.cpp"
 QUEUE_PAIR = "drivers/virtio/net/queue_pair.cpp"
 RX_QUEUE = "drivers/virtio/net/rx_queue.hpp"
 TX_QUEUE = "drivers/virtio/net/tx_queue.hpp"
@@ -66,7 +68,7 @@ SPEC = "drivers/virtio/net/net_spec.hpp"
 
 MUTATIONS = [
     # A. negotiation, configuration space, PCI transport
-    M("A1", "FEATURES_OK not re-read", NET_DEVICE, "if (!(t.status() & VIRTIO_CONFIG_S_FEATURES_OK))", "if (false)",
+    M("A1", "FEATURES_OK not re-read", BRING_UP, "if (!(t.status() & VIRTIO_CONFIG_S_FEATURES_OK))", "if (false)",
       "unit-faults", "BringUpFaultTest.DeviceRefusingFeaturesOkFailsConnectClearly"),
     M("A1", "FAILED never set", NET_DEVICE, "    transport_->set_status(VIRTIO_CONFIG_S_FAILED);", "",
       "unit-faults", "BringUpFaultTest.DeviceRefusingFeaturesOkFailsConnectClearly"),
@@ -107,7 +109,7 @@ MUTATIONS = [
     M("A12", "memory freed after an unconfirmed reset", NET_DEVICE, "abandoned_ = !transport_->revoke_dma();",
       "abandoned_ = false;", "unit-faults",
       "SplitAndPacked/AbandonedDeviceTest.DeviceThatCannotBeCutOffKeepsItsRingsAndBuffersForGood/split"),
-    M("A13", "DEVICE_NEEDS_RESET ignored", NET_DEVICE, "if (transport_->status() & VIRTIO_CONFIG_S_DEVICE_NEEDS_RESET) {",
+    M("A13", "DEVICE_NEEDS_RESET ignored", RECOVERY, "if (transport_->status() & VIRTIO_CONFIG_S_DEVICE_NEEDS_RESET) {",
       "if (false) {", "unit-faults", "*DeviceNeedsResetIsRecoveredAndTrafficResumes*"),
     # B. rings
     M("B1", "used id range not checked", CORE, "    if (id >= size_) {", "    if (false) {",
@@ -159,7 +161,7 @@ MUTATIONS = [
       "if (false) {", "unit-faults", "ControlQueueFaultTest.CommandNeverAnsweredFailsConnectWithinTheBound"),
     M("D2", "ack not checked", CONTROL, "if (ack != VIRTIO_NET_OK) return", "if (false) return",
       "unit-faults", "ControlQueueFaultTest.AckThatIsNeitherOkNorErrIsNotTakenAsSuccess"),
-    M("D4", "more pairs than the device has asked for", NET_DEVICE, "if (wanted > config_.max_queue_pairs)", "if (false)",
+    M("D4", "more pairs than the device has asked for", BRING_UP, "if (wanted > config_.max_queue_pairs)", "if (false)",
       "unit-faults", "ControlQueueFaultTest.PairsBeyondTheDeviceMaximumAreNeverAskedFor"),
     # E. our own posting and the API
     M("E1", "short frames written", NETIF, "&& length >= kEthernetHeaderLength &&", "&&",
@@ -207,9 +209,9 @@ MUTATIONS = [
       "unit-faults", "VhostUserPeerFaultTest.BackendThatNeverAnswersTimesOut"),
     M("F4", "stray file descriptors kept", CHANNEL, "        ::close(unexpected);", "",
       "unit-faults", "VhostUserPeerFaultTest.UnexpectedFileDescriptorsAreClosed"),
-    M("F5", "another feature set accepted after a reset", NET_DEVICE, "if (features_ != 0 && *chosen != features_)", "if (false)",
+    M("F5", "another feature set accepted after a reset", BRING_UP, "if (features_ != 0 && *chosen != features_)", "if (false)",
       "unit-faults", "*DeviceBackFromResetWithOtherFeaturesIsFailed*"),
-    M("F5", "control queue left where it was after a reconnect", NET_DEVICE,
+    M("F5", "control queue left where it was after a reconnect", RECOVERY,
       "if (c->max_queue_pairs == config_.max_queue_pairs) return Ok{};", "return Ok{};",
       "unit-faults", "VhostUserPeerFaultTest.BackendBackWithMoreQueuePairsNeverGetsOurControlRing"),
     M("E5", "rings of an unconfirmed vhost-user stop reused", VHOST, "  return !stop_unconfirmed_;", "  return true;",

@@ -8,8 +8,13 @@
 // owns its writers and frames, sharing nothing with the others on the data path. Device-wide
 // work (reset, link changes, close) holds those loops still for its duration
 // (runtime::LoopPause) and lets each owner finish its part on its own thread.
+//
+// Its parts by file: device_bring_up.cpp (§3.1.1, and the queues), device_recovery.cpp (link
+// status, DEVICE_NEEDS_RESET), virtio_net_device.cpp (polling, hand-over to other loops,
+// failing and closing).
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -24,6 +29,7 @@
 #include "drivers/virtio/transport/transport.hpp"
 #include "netfront/event_loop.hpp"
 #include "netfront/packet_pool.hpp"
+#include "runtime/cross_loop.hpp"
 
 namespace netfront::virtio::net {
 
@@ -109,6 +115,7 @@ class VirtioNetDevice final : public drivers::NetDevice, public Poller {
   void with_pairs_still(Op&& op);
   void settle_pairs_of(EventLoop& loop);
   void fail_pair_writers(unsigned pair, const Error& why);
+  void reset_owners(unsigned pairs);
 
   std::unique_ptr<transport::Transport> transport_;
   DeviceOptions options_;
@@ -139,5 +146,23 @@ class VirtioNetDevice final : public drivers::NetDevice, public Poller {
   // F10: looks at the transmit progress of our own pairs (a timer, so a sleeping loop wakes for it).
   std::optional<Timer> watchdog_;
 };
+
+template <typename Op>
+inline void VirtioNetDevice::with_pairs_still(Op&& op) {
+  std::vector<EventLoop*> loops;
+  if (pause_depth_ == 0)
+    for (EventLoop* owner : owners_)
+      if (owner && std::find(loops.begin(), loops.end(), owner) == loops.end()) loops.push_back(owner);
+  if (loops.empty()) {
+    ++pause_depth_;
+    op();
+    --pause_depth_;
+    return;
+  }
+  runtime::LoopPause pause(loops, [this](EventLoop& loop) { settle_pairs_of(loop); });
+  ++pause_depth_;
+  op();
+  --pause_depth_;
+}
 
 }  // namespace netfront::virtio::net

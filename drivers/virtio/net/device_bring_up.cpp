@@ -1,0 +1,183 @@
+// Bringing the device up (virtio 1.2 §3.1.1): feature negotiation, the configuration, the
+// queue pairs and the control queue, DRIVER_OK. Also what a recovery repeats of it.
+#include <algorithm>
+#include <bit>
+
+#include "drivers/virtio/net/features.hpp"
+#include "drivers/virtio/net/net_spec.hpp"
+#include "drivers/virtio/net/virtio_net_device.hpp"
+#include "drivers/virtio/virtio_spec.hpp"
+#include "runtime/log.hpp"
+
+namespace netfront::virtio::net {
+
+// §3.1.1 steps 1-6: reset, ACKNOWLEDGE, DRIVER, features, FEATURES_OK and its re-read.
+Result<> VirtioNetDevice::negotiate() {
+  transport::Transport& t = *transport_;
+  if (auto r = t.reset(); !r) return r;
+  t.set_status(VIRTIO_CONFIG_S_ACKNOWLEDGE);
+  t.set_status(VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
+  const std::uint64_t offered = t.device_features() & ~options_.declined_features;
+  auto chosen = negotiate_features(offered, {.access_platform = options_.access_platform, .accept_access_platform = options_.accept_access_platform});
+  if (!chosen) return std::move(chosen).error();
+  if (features_ != 0 && *chosen != features_)  // after a reset the device must still be the same device
+    return Error::unknown("device features changed across a reset: was " + describe_features(features_) + ", now " +
+                          describe_features(*chosen));
+  t.set_driver_features(*chosen);
+  t.set_status(VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK);
+  if (!(t.status() & VIRTIO_CONFIG_S_FEATURES_OK))  // A1: the device refused our subset
+    return Error::unknown("device did not accept features " + describe_features(*chosen));
+  features_ = *chosen;
+  runtime::logger("net").debug("{}: offered {}; using {}", t.describe(), describe_features(offered),
+                               describe_features(features_));
+  return Ok{};
+}
+
+Result<> VirtioNetDevice::initialize() {
+  auto r = negotiate();
+  if (r) {
+    auto c = read_net_config(*transport_, features_);
+    if (c)
+      config_ = *c;
+    else
+      r = std::move(c).error();
+  }
+  if (r) r = check_queue_pairs();
+  if (r) r = create_queues();
+  if (r) r = create_control_queue();
+  if (r) r = start_queues();
+  if (!r) {
+    fail(r.error());
+    return r;
+  }
+  return Ok{};
+}
+
+// §5.1.5: one queue pair unless MQ is negotiated, then up to max_virtqueue_pairs (D4: never
+// more is asked of the device).
+Result<> VirtioNetDevice::check_queue_pairs() const {
+  const unsigned wanted = options_.queue_pairs;
+  if (wanted == 1) return Ok{};
+  if (!has_feature(features_, VIRTIO_NET_F_MQ))
+    return Error::unknown(std::to_string(wanted) + " queue pairs asked for, but the device offers no multiqueue "
+                          "(VIRTIO_NET_F_MQ with a control queue): it has 1");
+  if (wanted > config_.max_queue_pairs)
+    return Error::unknown(std::to_string(wanted) + " queue pairs asked for, but the device has at most " +
+                          std::to_string(config_.max_queue_pairs));
+  return Ok{};
+}
+
+template <typename RingConfig>
+void VirtioNetDevice::set_ring_layout(RingConfig& c) const noexcept {
+  c.packed = has_feature(features_, VIRTIO_F_RING_PACKED);
+  c.event_idx = has_feature(features_, VIRTIO_F_EVENT_IDX);
+  c.in_order = has_feature(features_, VIRTIO_F_IN_ORDER);
+  c.address_mode = transport_->address_mode();
+  c.socket = numa_node_;
+}
+
+// The size queue `index` is set up with: at most `cap` and what the device offers; a power of
+// two on a split ring (§2.7); Unknown for a queue the device does not offer (A11).
+Result<std::uint16_t> VirtioNetDevice::queue_size(std::uint16_t index, std::uint16_t cap) const {
+  const std::uint16_t max = transport_->queue_max_size(index);
+  if (max == 0) return Error::unknown("device queue " + std::to_string(index) + " is not available");
+  const std::uint16_t size = std::min(max, cap);
+  return has_feature(features_, VIRTIO_F_RING_PACKED) ? size : std::bit_floor(size);
+}
+
+Result<> VirtioNetDevice::create_control_queue() {
+  if (!has_feature(features_, VIRTIO_NET_F_CTRL_VQ)) return Ok{};
+  transport::Transport& t = *transport_;
+  const std::uint32_t at = control_queue_index(features_, config_.max_queue_pairs);
+  if (at > 0xffffu)
+    return Error::unknown("the control queue of " + std::to_string(config_.max_queue_pairs) + " queue pairs would be queue " +
+                          std::to_string(at) + ", beyond the 16-bit queue numbers");
+  const auto index = static_cast<std::uint16_t>(at);
+  if (index >= t.queue_count())
+    return Error::unknown("device has " + std::to_string(t.queue_count()) + " queues, none for the control queue at " +
+                          std::to_string(index));
+  auto size = queue_size(index, 64);
+  if (!size) return std::move(size).error();
+  ControlQueueConfig cc;
+  set_ring_layout(cc);
+  cc.index = index;
+  cc.size = *size;
+  cc.timeout = options_.control_timeout;
+  auto made = ControlQueue::create(cc, t);
+  if (!made) return std::move(made).error();
+  control_ = std::move(*made);
+  return Ok{};
+}
+
+Result<> VirtioNetDevice::create_queues() {
+  transport::Transport& t = *transport_;
+  const unsigned pairs = options_.queue_pairs;
+  if (t.queue_count() < 2 * pairs)
+    return Error::unknown("device has " + std::to_string(t.queue_count()) + " queues, " + std::to_string(2 * pairs) +
+                          " needed");
+  // Receive buffers hold a whole frame plus the header (so MRG_RXBUF never has to merge for
+  // frames within the MTU), rounded to a cache line.
+  const unsigned frame_room = ((std::max(2048u, config_.mtu + 14u + header_len_) + 63u) & ~63u);
+  // Each queue its own size: a device may offer different maxima per queue.
+  std::vector<std::pair<std::uint16_t, std::uint16_t>> sizes;  // rx, tx per pair
+  unsigned rx_entries = 0;
+  for (unsigned pair = 0; pair < pairs; ++pair) {
+    auto rx = queue_size(rx_queue_index(pair), options_.max_queue_size);
+    if (!rx) return std::move(rx).error();
+    auto tx = queue_size(tx_queue_index(pair), options_.max_queue_size);
+    if (!tx) return std::move(tx).error();
+    sizes.emplace_back(*rx, *tx);
+    rx_entries += *rx;
+  }
+  if (!rx_pool_) {
+    const unsigned mbufs = std::max(8191u, 4u * rx_entries - 1);
+    auto pool = PacketPool::create({.size = mbufs,
+                                             .cache = 256,
+                                             .data_room = static_cast<std::uint16_t>(RTE_PKTMBUF_HEADROOM + frame_room),
+                                             .socket = numa_node_});
+    if (!pool) return std::move(pool).error();
+    rx_pool_.emplace(std::move(*pool));
+  }
+  pairs_.clear();
+  reset_owners(pairs);
+  for (unsigned pair = 0; pair < pairs; ++pair) {
+    QueuePairConfig qc;
+    set_ring_layout(qc);
+    qc.index = pair;
+    qc.rx_size = sizes[pair].first;
+    qc.tx_size = sizes[pair].second;
+    qc.mrg_rxbuf = has_feature(features_, VIRTIO_NET_F_MRG_RXBUF);
+    qc.indirect = has_feature(features_, VIRTIO_F_INDIRECT_DESC);
+    qc.header_len = header_len_;
+    qc.mtu = config_.mtu;
+    qc.rx_pool = rx_pool_->get();
+    auto qp = QueuePair::create(qc, t);
+    if (!qp) return std::move(qp).error();
+    (*qp)->set_sink(sink_);
+    pairs_.push_back(std::move(*qp));
+  }
+  return Ok{};
+}
+
+// §3.1.1 steps 7-8: queues live, then DRIVER_OK.
+Result<> VirtioNetDevice::start_queues() {
+  for (auto& qp : pairs_)
+    if (auto r = qp->start(); !r) return r;
+  if (control_)
+    if (auto r = control_->start(); !r) return r;
+  transport_->set_status(VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK |
+                         VIRTIO_CONFIG_S_DRIVER_OK);
+  // §5.1.6.5.5: the device uses only the first pair until told otherwise; the queues are all
+  // set up by now, as the spec wants before VQ_PAIRS_SET.
+  if (pairs_.size() > 1)
+    if (auto r = set_queue_pairs(*control_, static_cast<std::uint16_t>(pairs_.size())); !r) return r;
+  state_ = State::Running;
+  update_usable();
+  watch_interrupts();
+  runtime::logger("net").info("{}: up, {} ring, {} queue pair(s), mtu {}, link {}, numa node {}", transport_->describe(),
+                              has_feature(features_, VIRTIO_F_RING_PACKED) ? "packed" : "split", pairs_.size(),
+                              config_.mtu, config_.link_up ? "up" : "down", numa_node_);
+  return Ok{};
+}
+
+}  // namespace netfront::virtio::net

@@ -1,0 +1,86 @@
+// Following the device once it runs: its link status, and its requests to be reset (A13),
+// after which it is brought up again with what it says then.
+#include <cstring>
+
+#include "drivers/virtio/net/net_spec.hpp"
+#include "drivers/virtio/net/virtio_net_device.hpp"
+#include "drivers/virtio/virtio_spec.hpp"
+#include "runtime/log.hpp"
+
+namespace netfront::virtio::net {
+
+void VirtioNetDevice::check_device() {
+  if (transport_->status() & VIRTIO_CONFIG_S_DEVICE_NEEDS_RESET) {
+    recover();
+    return;
+  }
+  if (has_feature(features_, VIRTIO_NET_F_STATUS)) {
+    std::byte raw[2];
+    if (read_config_consistent(*transport_, kConfigStatus, raw)) {
+      std::uint16_t status;
+      std::memcpy(&status, raw, 2);
+      const bool up = status & VIRTIO_NET_S_LINK_UP;
+      if (up != config_.link_up) {
+        config_.link_up = up;
+        runtime::logger("net").info("{}: link {}", transport_->describe(), up ? "up" : "down");
+        update_usable();
+      }
+    }
+  }
+}
+
+// A13: the device asked to be reset. Whatever was in flight is gone (counted as drops);
+// writers waiting for space keep waiting and go out once the device is back.
+void VirtioNetDevice::recover() {
+  with_pairs_still([&] {
+    auto& log = runtime::logger("net");
+    log.warn("{}: device needs a reset; resetting", transport_->describe());
+    state_ = State::Down;
+    update_usable();
+    reset_device(nullptr);
+    if (abandoned_) {
+      fail(Error::unknown("device did not confirm its reset; it is not used again"));
+      return;
+    }
+    Result<> r = negotiate();
+    if (r) r = follow_config();
+    if (r) r = start_queues();
+    if (!r && r.error().is_disconnected()) {
+      // The device went away while we reset it (a vhost-user backend that died again): keep
+      // waiting with the link down; it may come back and ask for another reset.
+      log.warn("{}: device gone during reset: {}", transport_->describe(), r.error().message());
+      state_ = State::Running;
+      config_.link_up = false;
+      update_usable();
+      return;
+    }
+    if (!r) {
+      fail(r.error());
+      return;
+    }
+    log.info("{}: back after reset", transport_->describe());
+  });
+}
+
+// After a reset the configuration is read again: a restarted vhost-user backend may have
+// another number of queue pairs, which moves the control queue (§5.1.2). The pairs in use stay
+// where they are if the device still has them; the control queue follows to its new index, so
+// no ring of ours ever stands where the device expects another. A new MTU would change what
+// the receive buffers must hold, and is refused.
+Result<> VirtioNetDevice::follow_config() {
+  auto c = read_net_config(*transport_, features_);
+  if (!c) return std::move(c).error();
+  if (c->mtu != config_.mtu)
+    return Error::unknown("device MTU changed across a reset: was " + std::to_string(config_.mtu) + ", now " +
+                          std::to_string(c->mtu));
+  config_.link_up = c->link_up;
+  if (c->max_queue_pairs == config_.max_queue_pairs) return Ok{};
+  runtime::logger("net").info("{}: the device has {} queue pairs now, {} before", transport_->describe(), c->max_queue_pairs,
+                              config_.max_queue_pairs);
+  config_.max_queue_pairs = c->max_queue_pairs;
+  if (auto r = check_queue_pairs(); !r) return r;
+  control_.reset();
+  return create_control_queue();
+}
+
+}  // namespace netfront::virtio::net
