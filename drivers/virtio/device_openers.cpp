@@ -29,7 +29,7 @@ std::uint64_t declined(const FeatureChoice& accept) {
 }
 
 Opened open_loop(const DeviceId& id, EventLoop& loop) {
-  auto device = std::make_unique<loop::LoopDevice>(id.loop(), id.queue_pairs(), &loop);
+  auto device = std::make_unique<transport::loop::LoopDevice>(id.loop(), id.queue_pairs(), &loop);
   auto opened = VirtioNetDevice::open(std::move(device), {.queue_pairs = id.queue_pairs()});
   if (!opened) return std::move(opened).error();
   return std::unique_ptr<NetDevice>(std::move(*opened));
@@ -38,7 +38,7 @@ Opened open_loop(const DeviceId& id, EventLoop& loop) {
 Opened open_vhost_user(const DeviceId& id, EventLoop& loop) {
   // vhost-user backends map our memory by file descriptor: DPDK must be up before we connect.
   if (auto started = DpdkEnv::start(); !started) return std::move(started).error();
-  auto transport = vhost_user::VhostUserTransport::open(id.vhost_user(), loop);
+  auto transport = transport::vhost_user::VhostUserTransport::open(id.vhost_user(), loop);
   if (!transport) return std::move(transport).error();
   auto opened = VirtioNetDevice::open(std::move(*transport), {.queue_pairs = id.queue_pairs(),
                                                               .declined_features = declined(id.vhost_user().accept)});
@@ -49,13 +49,13 @@ Opened open_vhost_user(const DeviceId& id, EventLoop& loop) {
 Opened open_pci(const DeviceId& id, EventLoop&) {
   // The device is given DPDK's IOVAs: DPDK (and its VFIO container, if any) must be up first.
   if (auto started = DpdkEnv::start(); !started) return std::move(started).error();
-  auto function = pci::open_pci_function(id.pci());
+  auto function = transport::pci::open_pci_function(id.pci());
   if (!function) return std::move(function).error();
-  auto transport = pci::VirtioPciTransport::open(std::move(*function));
+  auto transport = transport::pci::VirtioPciTransport::open(std::move(*function));
   if (!transport) return std::move(transport).error();
   // A3: behind an IOMMU (VFIO) the device must translate through it; without one (uio) the
   // translation is the identity, so the feature is taken if offered but not required.
-  const bool iommu = (*transport)->kernel_driver() == pci::KernelDriver::Vfio;
+  const bool iommu = (*transport)->kernel_driver() == transport::pci::KernelDriver::Vfio;
   auto opened = VirtioNetDevice::open(
       std::move(*transport), {.queue_pairs = id.queue_pairs(), .access_platform = iommu, .accept_access_platform = !iommu});
   if (!opened) return std::move(opened).error();

@@ -53,7 +53,7 @@ using Bytes = std::vector<std::byte>;
 class RecordingTransport final : public transport::Transport {
  public:
   std::string describe() const override { return "fuzz"; }
-  AddressMode address_mode() const noexcept override { return AddressMode::VirtualAddress; }
+  ring::AddressMode address_mode() const noexcept override { return ring::AddressMode::VirtualAddress; }
   Result<> reset() override { return Ok{}; }
   bool revoke_dma() noexcept override { return true; }
   std::uint8_t status() override { return 0; }

@@ -17,7 +17,7 @@
 
 #include "drivers/virtio/transport/pci/virtio_capabilities.hpp"
 
-using namespace netfront::virtio::pci;
+using namespace netfront::virtio::transport::pci;
 
 namespace {
 

@@ -26,7 +26,7 @@
 #include "drivers/virtio/transport/vhost_user/channel.hpp"
 #include "runtime/log.hpp"
 
-using namespace netfront::virtio::vhost_user;
+using namespace netfront::virtio::transport::vhost_user;
 
 namespace {
 

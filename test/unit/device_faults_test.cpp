@@ -706,7 +706,7 @@ TEST(DeviceMemoryTest, TheDeviceIsGivenRingsAndDataRoomsAndNothingElse) {
   EXPECT_FALSE(DeviceMemory::contains(own, 1)) << "DPDK's heap is in device memory";
   rte_free(own);
   // A vhost-user backend is handed exactly the device memory regions, each a whole memfd.
-  auto table = virtio::vhost_user::collect_memory();
+  auto table = virtio::transport::vhost_user::collect_memory();
   ASSERT_TRUE(table) << table.error().to_string();
   const auto regions = DeviceMemory::regions();
   ASSERT_EQ(table->table.num_regions, regions.size());

@@ -11,7 +11,7 @@
 
 namespace netfront::testing {
 
-using namespace netfront::virtio::pci;
+using namespace netfront::virtio::transport::pci;
 
 struct FakeConfig {
   std::array<std::byte, 256> bytes{};

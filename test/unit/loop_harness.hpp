@@ -22,7 +22,7 @@ struct LoopRig {
   EventLoop loop;
   std::optional<PacketPool> pool;
   std::optional<Netif> netif;
-  virtio::loop::LoopDevice* device = nullptr;
+  virtio::transport::loop::LoopDevice* device = nullptr;
   virtio::net::VirtioNetDevice* driver = nullptr;
   std::vector<std::vector<std::byte>> received;
   std::optional<io<Result<>>> listening;
@@ -30,14 +30,14 @@ struct LoopRig {
   // Opens `id` ("loop:..."); `before_open` may set faults the device shows during bring-up.
   // The device has `device_pairs` queue pairs (its max_virtqueue_pairs; 0: as many as the id's
   // queues=N), the driver uses as many as queues=N asks for.
-  Result<> open(const std::string& id, const std::function<void(virtio::loop::LoopDevice&)>& before_open = {},
+  Result<> open(const std::string& id, const std::function<void(virtio::transport::loop::LoopDevice&)>& before_open = {},
                 unsigned device_pairs = 0, virtio::net::DeviceOptions options = {}) {
     auto made = PacketPool::create({.size = 4095, .cache = 0});
     if (!made) return std::move(made).error();
     pool.emplace(std::move(*made));
     auto parsed = DeviceId::parse(id);
     if (!parsed) return std::move(parsed).error();
-    auto dev = std::make_unique<virtio::loop::LoopDevice>(parsed->loop(), device_pairs ? device_pairs : parsed->queue_pairs(), &loop);
+    auto dev = std::make_unique<virtio::transport::loop::LoopDevice>(parsed->loop(), device_pairs ? device_pairs : parsed->queue_pairs(), &loop);
     device = dev.get();
     if (before_open) before_open(*device);
     options.queue_pairs = parsed->queue_pairs();

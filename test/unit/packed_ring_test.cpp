@@ -22,7 +22,7 @@ struct PackedPair {
     std::uint64_t features = feature_bit(VIRTIO_F_RING_PACKED);
     if (in_order) features |= feature_bit(VIRTIO_F_IN_ORDER);
     device = device_side::make_device_ring(features, size, driver->addresses());
-    auto b = DmaMemory::allocate(4096, 64, AddressMode::VirtualAddress);
+    auto b = ring::DmaMemory::allocate(4096, 64, ring::AddressMode::VirtualAddress);
     EXPECT_TRUE(b);
     buffers = std::move(*b);
   }
@@ -42,7 +42,7 @@ struct PackedPair {
 
   std::optional<ring::PackedRing> driver;
   std::unique_ptr<device_side::DeviceRing> device;
-  DmaMemory buffers;
+  ring::DmaMemory buffers;
   std::vector<device_side::DeviceChain> chains;
 };
 

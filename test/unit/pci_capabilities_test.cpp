@@ -11,7 +11,7 @@
 #include "drivers/virtio/transport/pci/virtio_capabilities.hpp"
 #include "fake_pci_config.hpp"
 
-using namespace netfront::virtio::pci;
+using namespace netfront::virtio::transport::pci;
 using netfront::testing::FakeConfig;
 
 namespace {

@@ -24,7 +24,7 @@
 namespace netfront {
 namespace {
 
-using namespace virtio::vhost_user;
+using namespace virtio::transport::vhost_user;
 using namespace std::chrono_literals;
 
 using testing::open_fds;

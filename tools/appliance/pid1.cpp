@@ -107,11 +107,11 @@ bool iommu_present() {
 // connect would then refuse as "not a network device".
 bool is_virtio_net(const std::string& address) {
   const std::string dir = "/sys/bus/pci/devices/" + address;
-  const auto vendor = virtio::pci::sysfs::read_number(dir + "/vendor");
-  const auto device = virtio::pci::sysfs::read_number(dir + "/device");
-  const auto subsystem = virtio::pci::sysfs::read_number(dir + "/subsystem_device");
+  const auto vendor = virtio::transport::pci::sysfs::read_number(dir + "/vendor");
+  const auto device = virtio::transport::pci::sysfs::read_number(dir + "/device");
+  const auto subsystem = virtio::transport::pci::sysfs::read_number(dir + "/subsystem_device");
   return vendor && device &&
-         virtio::pci::check_virtio_net_identity(static_cast<std::uint16_t>(*vendor), static_cast<std::uint16_t>(*device),
+         virtio::transport::pci::check_virtio_net_identity(static_cast<std::uint16_t>(*vendor), static_cast<std::uint16_t>(*device),
                                                 static_cast<std::uint16_t>(subsystem.value_or(0)));
 }
 
@@ -132,7 +132,7 @@ Result<> bind(const std::string& address, const std::string& driver) {
   (void)write_file("/sys/bus/pci/drivers_probe", address);  // fails harmlessly if already bound
   auto id = DeviceId::parse("pci:" + address);
   if (!id) return std::move(id).error();
-  const std::string bound = virtio::pci::sysfs::bound_driver(id->pci());
+  const std::string bound = virtio::transport::pci::sysfs::bound_driver(id->pci());
   if (bound != driver) return Error::unknown(address + " did not bind to " + driver + (bound.empty() ? "" : " (bound to " + bound + ")"));
   return Ok{};
 }

@@ -70,8 +70,8 @@ int main(int argc, char** argv) {
   auto pool = PacketPool::create({.size = 4095});
   if (!pool) usage(pool.error().message().c_str());
 
-  auto loop_device = std::make_unique<virtio::loop::LoopDevice>(parsed->loop(), 1, &loop);
-  virtio::loop::LoopDevice& device = *loop_device;
+  auto loop_device = std::make_unique<virtio::transport::loop::LoopDevice>(parsed->loop(), 1, &loop);
+  virtio::transport::loop::LoopDevice& device = *loop_device;
   auto opened = virtio::net::VirtioNetDevice::open(std::move(loop_device));
   if (!opened) usage(opened.error().message().c_str());
   Netif netif = drivers::attach(*parsed, std::move(*opened));

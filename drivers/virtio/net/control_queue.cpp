@@ -27,7 +27,7 @@ constexpr std::uint8_t kAckUnwritten = 0xff;  // neither OK nor ERR: what the de
 template <ring::Virtqueue Ring>
 class RingControlQueue final : public ControlQueue {
  public:
-  RingControlQueue(const ControlQueueConfig& c, transport::Transport& t, Ring ring, DmaMemory buffer)
+  RingControlQueue(const ControlQueueConfig& c, transport::Transport& t, Ring ring, ring::DmaMemory buffer)
       : config_(c), transport_(t), ring_(std::move(ring)), buffer_(std::move(buffer)) {}
 
   Result<> start() override { return transport_.enable_queue({config_.index, ring_.size(), ring_.addresses()}); }
@@ -96,7 +96,7 @@ class RingControlQueue final : public ControlQueue {
   ControlQueueConfig config_;
   transport::Transport& transport_;
   Ring ring_;
-  DmaMemory buffer_;
+  ring::DmaMemory buffer_;
   bool stuck_ = false;
   bool abandoned_ = false;
 };
@@ -106,7 +106,7 @@ Result<std::unique_ptr<ControlQueue>> make(const ControlQueueConfig& c, transpor
   auto ring = Ring::create({.size = c.size, .event_idx = c.event_idx, .in_order = c.in_order, .address_mode = c.address_mode,
                             .socket = c.socket});
   if (!ring) return std::move(ring).error();
-  auto buffer = DmaMemory::allocate(kBufferSize, 64, c.address_mode, c.socket);
+  auto buffer = ring::DmaMemory::allocate(kBufferSize, 64, c.address_mode, c.socket);
   if (!buffer) return std::move(buffer).error();
   // Notifications stay off: answers are polled for.
   ring->disable_notifications();

@@ -22,7 +22,7 @@ struct ControlQueueConfig {
   bool packed = false;
   bool event_idx = false;
   bool in_order = false;
-  AddressMode address_mode = AddressMode::VirtualAddress;
+  ring::AddressMode address_mode = ring::AddressMode::VirtualAddress;
   int socket = -1;
   std::chrono::milliseconds timeout{2000};  // per command
 };

@@ -20,7 +20,7 @@ namespace {
 template <ring::Virtqueue Ring>
 class RingQueuePair final : public QueuePair {
  public:
-  RingQueuePair(const QueuePairConfig& c, transport::Transport& t, Ring rx, Ring tx, DmaMemory zero_header)
+  RingQueuePair(const QueuePairConfig& c, transport::Transport& t, Ring rx, Ring tx, ring::DmaMemory zero_header)
       : config_(c), transport_(t), rx_(c, t, std::move(rx)), tx_(c, t, std::move(tx), std::move(zero_header)) {}
 
   ~RingQueuePair() override { reset(nullptr); }
@@ -201,7 +201,7 @@ Result<std::unique_ptr<QueuePair>> make(const QueuePairConfig& c, transport::Tra
   if (c.indirect) o.indirect_max = kMaxWritevPieces + 1;  // the header and every piece
   auto tx = Ring::create(o);
   if (!tx) return std::move(tx).error();
-  auto header = DmaMemory::allocate(c.header_len, 64, c.address_mode, c.socket);
+  auto header = ring::DmaMemory::allocate(c.header_len, 64, c.address_mode, c.socket);
   if (!header) return std::move(header).error();
   return std::unique_ptr<QueuePair>(
       std::make_unique<RingQueuePair<Ring>>(c, t, std::move(*rx), std::move(*tx), std::move(*header)));

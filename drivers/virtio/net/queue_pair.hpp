@@ -38,7 +38,7 @@ struct QueuePairConfig {
   bool indirect = false;  // VIRTIO_F_INDIRECT_DESC: writev chains go out as one indirect entry
   std::uint16_t header_len = 12;
   std::uint16_t mtu = 1500;
-  AddressMode address_mode = AddressMode::VirtualAddress;
+  ring::AddressMode address_mode = ring::AddressMode::VirtualAddress;
   rte_mempool* rx_pool = nullptr;
   int socket = -1;
 };

@@ -260,7 +260,7 @@ class RxQueue {
   unsigned pair_;        // the queue pair's number, for the sink
   std::uint16_t queue_;  // the receive queue's number, for the doorbell
   std::uint16_t header_len_;
-  AddressMode address_mode_;
+  ring::AddressMode address_mode_;
   bool mergeable_;
   std::size_t max_frame_;     // MTU + Ethernet header: the longest frame delivered
   std::uint32_t posted_len_;  // what each posted buffer offers the device: header and data room

@@ -39,7 +39,7 @@ class TxQueue {
   static constexpr unsigned kRecords = 64;       // multi-piece frames in flight at once
   static constexpr unsigned kReclaimBurst = 64;  // completed frames freed per mempool operation
 
-  TxQueue(const QueuePairConfig& c, transport::Transport& t, Ring ring, DmaMemory zero_header)
+  TxQueue(const QueuePairConfig& c, transport::Transport& t, Ring ring, ring::DmaMemory zero_header)
       : ring_(std::move(ring)), transport_(t), zero_header_(std::move(zero_header)),
         queue_(tx_queue_index(c.index)), header_len_(c.header_len), address_mode_(c.address_mode), records_(kRecords) {
     free_records_.reserve(kRecords);
@@ -268,10 +268,10 @@ class TxQueue {
 
   Ring ring_;
   transport::Transport& transport_;
-  DmaMemory zero_header_;  // the header of every frame that cannot carry its own
+  ring::DmaMemory zero_header_;  // the header of every frame that cannot carry its own
   std::uint16_t queue_;    // the transmit queue's number, for the doorbell
   std::uint16_t header_len_;
-  AddressMode address_mode_;
+  ring::AddressMode address_mode_;
   const rte_mempool* placed_pool_ = nullptr;  // a pool whose frames were seen in device memory
   unsigned pending_ = 0;
   bool wrote_since_poll_ = false;

@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-namespace netfront::virtio {
+namespace netfront::virtio::ring {
 
 Result<DmaMemory> DmaMemory::allocate(std::size_t size, std::size_t align, AddressMode mode, int socket) {
   auto block = runtime::DeviceMemory::allocate(size, align, socket);
@@ -19,4 +19,4 @@ void DmaMemory::zero() noexcept {
   if (data_ != nullptr) std::memset(data_, 0, size_);
 }
 
-}  // namespace netfront::virtio
+}  // namespace netfront::virtio::ring

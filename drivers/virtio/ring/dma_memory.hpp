@@ -12,7 +12,7 @@
 #include "netfront/result.hpp"
 #include "runtime/device_memory.hpp"
 
-namespace netfront::virtio {
+namespace netfront::virtio::ring {
 
 // What a descriptor carries as an address. vhost-user backends map our memory and expect our
 // virtual addresses; a PCI device behind an IOMMU or without one expects the IOVA DPDK assigned.
@@ -66,4 +66,4 @@ class DmaMemory {
   std::uint64_t device_addr_ = 0;
 };
 
-}  // namespace netfront::virtio
+}  // namespace netfront::virtio::ring

@@ -27,7 +27,7 @@ class Transport {
   // "vhost-user:/tmp/x.sock", "pci:0000:00:03.0", ...: for log lines.
   virtual std::string describe() const = 0;
   // What descriptors must carry: our virtual addresses or DPDK's IOVAs.
-  virtual AddressMode address_mode() const noexcept = 0;
+  virtual ring::AddressMode address_mode() const noexcept = 0;
 
   // §2.1 status. reset() writes 0 and waits, bounded, for the device to read back 0 (A12).
   virtual Result<> reset() = 0;

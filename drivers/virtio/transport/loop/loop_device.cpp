@@ -8,7 +8,7 @@
 #include "drivers/virtio/virtio_spec.hpp"
 #include "runtime/device_memory.hpp"
 
-namespace netfront::virtio::loop {
+namespace netfront::virtio::transport::loop {
 
 using namespace virtio::net;
 
@@ -425,4 +425,4 @@ bool LoopDevice::inject(unsigned pair, std::span<const std::byte> frame) {
   return deliver(*queues_[pair], frame);
 }
 
-}  // namespace netfront::virtio::loop
+}  // namespace netfront::virtio::transport::loop

@@ -27,7 +27,7 @@
 #include "netfront/event_loop.hpp"
 #include "netfront/mac_address.hpp"
 
-namespace netfront::virtio::loop {
+namespace netfront::virtio::transport::loop {
 
 using device_side::DeviceChain;
 using device_side::DeviceRing;
@@ -110,7 +110,7 @@ class LoopDevice final : public transport::Transport, public Poller {
 
   // Transport
   std::string describe() const override;
-  AddressMode address_mode() const noexcept override { return AddressMode::VirtualAddress; }
+  ring::AddressMode address_mode() const noexcept override { return ring::AddressMode::VirtualAddress; }
   Result<> reset() override;
   bool revoke_dma() noexcept override;
   std::uint8_t status() override { return status_; }
@@ -171,4 +171,4 @@ class LoopDevice final : public transport::Transport, public Poller {
   LoopDeviceCounters counters_;
 };
 
-}  // namespace netfront::virtio::loop
+}  // namespace netfront::virtio::transport::loop

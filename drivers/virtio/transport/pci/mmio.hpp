@@ -10,7 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace netfront::virtio::pci {
+namespace netfront::virtio::transport::pci {
 
 // A device that is not hardware has registers that are plain memory, which do nothing when
 // written. A fake PCI function in a test makes them react (a reset that never completes, a
@@ -65,4 +65,4 @@ class Doorbell {
   volatile std::uint16_t* at_ = nullptr;
 };
 
-}  // namespace netfront::virtio::pci
+}  // namespace netfront::virtio::transport::pci

@@ -9,7 +9,7 @@
 #include "drivers/virtio/transport/pci/pci_spec.hpp"
 #include "drivers/virtio/transport/pci/sysfs.hpp"
 
-namespace netfront::virtio::pci {
+namespace netfront::virtio::transport::pci {
 namespace {
 
 std::string hex4(unsigned v) {
@@ -64,4 +64,4 @@ Result<std::unique_ptr<PciFunction>> open_pci_function(const PciAddress& a) {
   return Error::unknown(name + " is bound to " + driver + "; unbind it and bind vfio-pci or uio_pci_generic");
 }
 
-}  // namespace netfront::virtio::pci
+}  // namespace netfront::virtio::transport::pci

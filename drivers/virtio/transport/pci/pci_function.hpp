@@ -16,7 +16,7 @@
 #include "netfront/device_id.hpp"
 #include "netfront/result.hpp"
 
-namespace netfront::virtio::pci {
+namespace netfront::virtio::transport::pci {
 
 enum class KernelDriver { Vfio, Uio };
 
@@ -48,4 +48,4 @@ Result<std::unique_ptr<PciFunction>> open_pci_function(const PciAddress& address
 // and if not, why (the error text).
 Result<> check_virtio_net_identity(std::uint16_t vendor, std::uint16_t device, std::uint16_t subsystem);
 
-}  // namespace netfront::virtio::pci
+}  // namespace netfront::virtio::transport::pci

@@ -6,7 +6,7 @@
 
 #include <cstdint>
 
-namespace netfront::virtio::pci {
+namespace netfront::virtio::transport::pci {
 
 // PCI configuration header (type 0).
 inline constexpr std::uint16_t kPciVendorId = 0x00;
@@ -69,4 +69,4 @@ inline constexpr std::uint32_t kMinimumLength = 56;  // up to queue_device: all 
 
 inline constexpr std::uint16_t kNoMsiVector = 0xffff;  // §4.1.5.1.2 VIRTIO_MSI_NO_VECTOR
 
-}  // namespace netfront::virtio::pci
+}  // namespace netfront::virtio::transport::pci

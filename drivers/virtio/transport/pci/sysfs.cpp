@@ -8,7 +8,7 @@
 #include <optional>
 #include <string>
 
-namespace netfront::virtio::pci::sysfs {
+namespace netfront::virtio::transport::pci::sysfs {
 
 std::string device_dir(const PciAddress& a) { return "/sys/bus/pci/devices/" + a.to_string(); }
 
@@ -43,4 +43,4 @@ std::array<std::uint64_t, 6> memory_bar_sizes(const PciAddress& a) {
   return sizes;
 }
 
-}  // namespace netfront::virtio::pci::sysfs
+}  // namespace netfront::virtio::transport::pci::sysfs

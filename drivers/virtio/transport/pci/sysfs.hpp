@@ -9,7 +9,7 @@
 
 #include "netfront/device_id.hpp"
 
-namespace netfront::virtio::pci::sysfs {
+namespace netfront::virtio::transport::pci::sysfs {
 
 std::string device_dir(const PciAddress& a);
 // A numeric attribute such as "vendor" ("0x1af4"); nullopt if absent or not a number.
@@ -19,4 +19,4 @@ std::string bound_driver(const PciAddress& a);
 // Sizes of the memory BARs from the "resource" file (I/O-port BARs count as 0).
 std::array<std::uint64_t, 6> memory_bar_sizes(const PciAddress& a);
 
-}  // namespace netfront::virtio::pci::sysfs
+}  // namespace netfront::virtio::transport::pci::sysfs

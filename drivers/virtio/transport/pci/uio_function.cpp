@@ -14,7 +14,7 @@
 #include "drivers/virtio/transport/pci/sysfs.hpp"
 #include "runtime/log.hpp"
 
-namespace netfront::virtio::pci {
+namespace netfront::virtio::transport::pci {
 namespace {
 
 class UioFunction final : public PciFunction {
@@ -72,4 +72,4 @@ Result<std::unique_ptr<PciFunction>> open_uio_function(const PciAddress& a) {
   return std::unique_ptr<PciFunction>(new UioFunction(a, fd));
 }
 
-}  // namespace netfront::virtio::pci
+}  // namespace netfront::virtio::transport::pci

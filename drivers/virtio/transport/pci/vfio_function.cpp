@@ -17,7 +17,7 @@
 #include "runtime/device_memory.hpp"
 #include "runtime/log.hpp"
 
-namespace netfront::virtio::pci {
+namespace netfront::virtio::transport::pci {
 namespace {
 
 constexpr const char* kSysfsDevices = "/sys/bus/pci/devices";
@@ -142,4 +142,4 @@ Result<std::unique_ptr<PciFunction>> open_vfio_function(const PciAddress& a) {
   return std::unique_ptr<PciFunction>(new VfioFunction(a, container, fd, *config, bars));
 }
 
-}  // namespace netfront::virtio::pci
+}  // namespace netfront::virtio::transport::pci

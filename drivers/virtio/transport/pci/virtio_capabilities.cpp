@@ -8,7 +8,7 @@
 
 #include "drivers/virtio/transport/pci/pci_spec.hpp"
 
-namespace netfront::virtio::pci {
+namespace netfront::virtio::transport::pci {
 namespace {
 
 std::string hex(unsigned v) {
@@ -114,4 +114,4 @@ Result<VirtioPciLayout> find_virtio_capabilities(std::span<const std::byte> conf
   return layout;
 }
 
-}  // namespace netfront::virtio::pci
+}  // namespace netfront::virtio::transport::pci

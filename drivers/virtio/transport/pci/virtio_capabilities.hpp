@@ -12,7 +12,7 @@
 
 #include "netfront/result.hpp"
 
-namespace netfront::virtio::pci {
+namespace netfront::virtio::transport::pci {
 
 struct BarRegion {
   std::uint8_t bar = 0;
@@ -34,4 +34,4 @@ struct VirtioPciLayout {
 Result<VirtioPciLayout> find_virtio_capabilities(std::span<const std::byte> config,
                                                  const std::array<std::uint64_t, 6>& bar_sizes);
 
-}  // namespace netfront::virtio::pci
+}  // namespace netfront::virtio::transport::pci

@@ -9,7 +9,7 @@
 #include "drivers/virtio/transport/pci/pci_spec.hpp"
 #include "runtime/log.hpp"
 
-namespace netfront::virtio::pci {
+namespace netfront::virtio::transport::pci {
 namespace {
 // A12: how long a device may take to acknowledge a reset before we give up on it.
 constexpr auto kResetTimeout = std::chrono::seconds(2);
@@ -184,4 +184,4 @@ bool VirtioPciTransport::notify(std::uint16_t index) noexcept {
   return true;
 }
 
-}  // namespace netfront::virtio::pci
+}  // namespace netfront::virtio::transport::pci

@@ -13,7 +13,7 @@
 #include "drivers/virtio/transport/pci/virtio_capabilities.hpp"
 #include "drivers/virtio/transport/transport.hpp"
 
-namespace netfront::virtio::pci {
+namespace netfront::virtio::transport::pci {
 
 class VirtioPciTransport final : public transport::Transport {
  public:
@@ -23,7 +23,7 @@ class VirtioPciTransport final : public transport::Transport {
   ~VirtioPciTransport() override;
 
   std::string describe() const override { return "pci:" + function_->address().to_string(); }
-  AddressMode address_mode() const noexcept override { return AddressMode::Iova; }
+  ring::AddressMode address_mode() const noexcept override { return ring::AddressMode::Iova; }
   KernelDriver kernel_driver() const noexcept { return function_->kernel_driver(); }
   // sysfs numa_node of the function (-1 there, or absent: unknown).
   int numa_node() const noexcept override { return numa_node_; }
@@ -57,4 +57,4 @@ class VirtioPciTransport final : public transport::Transport {
   int numa_node_ = -1;
 };
 
-}  // namespace netfront::virtio::pci
+}  // namespace netfront::virtio::transport::pci

@@ -11,7 +11,7 @@
 #include <cstring>
 #include <thread>
 
-namespace netfront::virtio::vhost_user {
+namespace netfront::virtio::transport::vhost_user {
 namespace {
 
 std::string errno_text() { return std::strerror(errno); }
@@ -193,4 +193,4 @@ Channel::Unasked Channel::unasked() {
 }
 
 
-}  // namespace netfront::virtio::vhost_user
+}  // namespace netfront::virtio::transport::vhost_user

@@ -14,7 +14,7 @@
 #include "drivers/virtio/transport/vhost_user/protocol.hpp"
 #include "netfront/result.hpp"
 
-namespace netfront::virtio::vhost_user {
+namespace netfront::virtio::transport::vhost_user {
 
 class Channel {
  public:
@@ -59,4 +59,4 @@ class Channel {
 
 std::string_view request_name(std::uint32_t request) noexcept;
 
-}  // namespace netfront::virtio::vhost_user
+}  // namespace netfront::virtio::transport::vhost_user

@@ -4,7 +4,7 @@
 
 #include "runtime/device_memory.hpp"
 
-namespace netfront::virtio::vhost_user {
+namespace netfront::virtio::transport::vhost_user {
 
 Result<MemoryMap> collect_memory() {
   const std::vector<runtime::DeviceRegion> regions = runtime::DeviceMemory::regions();
@@ -24,4 +24,4 @@ Result<MemoryMap> collect_memory() {
   return m;
 }
 
-}  // namespace netfront::virtio::vhost_user
+}  // namespace netfront::virtio::transport::vhost_user

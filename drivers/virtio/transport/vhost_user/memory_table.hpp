@@ -9,7 +9,7 @@
 #include "drivers/virtio/transport/vhost_user/protocol.hpp"
 #include "netfront/result.hpp"
 
-namespace netfront::virtio::vhost_user {
+namespace netfront::virtio::transport::vhost_user {
 
 struct MemoryMap {
   MemoryTable table{};
@@ -19,4 +19,4 @@ struct MemoryMap {
 // F9: more than VHOST_MEMORY_MAX_NREGIONS regions is an error that says so.
 Result<MemoryMap> collect_memory();
 
-}  // namespace netfront::virtio::vhost_user
+}  // namespace netfront::virtio::transport::vhost_user

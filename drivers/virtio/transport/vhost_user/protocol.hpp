@@ -4,7 +4,7 @@
 
 #include <cstdint>
 
-namespace netfront::virtio::vhost_user {
+namespace netfront::virtio::transport::vhost_user {
 
 enum Request : std::uint32_t {
   VHOST_USER_GET_FEATURES = 1,
@@ -85,4 +85,4 @@ struct MemoryTable {
 // The largest payload netfront sends or accepts.
 inline constexpr std::uint32_t kMaxPayload = sizeof(MemoryTable);
 
-}  // namespace netfront::virtio::vhost_user
+}  // namespace netfront::virtio::transport::vhost_user

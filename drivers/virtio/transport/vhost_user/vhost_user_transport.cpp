@@ -14,7 +14,7 @@
 #include "drivers/virtio/virtio_spec.hpp"
 #include "runtime/log.hpp"
 
-namespace netfront::virtio::vhost_user {
+namespace netfront::virtio::transport::vhost_user {
 namespace {
 
 template <typename T>
@@ -373,4 +373,4 @@ bool VhostUserTransport::notify(std::uint16_t index) noexcept {
   return n == sizeof one || errno == EAGAIN;  // a counter at its maximum still wakes the backend
 }
 
-}  // namespace netfront::virtio::vhost_user
+}  // namespace netfront::virtio::transport::vhost_user

@@ -23,7 +23,7 @@
 #include "netfront/device_id.hpp"
 #include "netfront/event_loop.hpp"
 
-namespace netfront::virtio::vhost_user {
+namespace netfront::virtio::transport::vhost_user {
 
 struct VhostUserOptions {
   std::chrono::milliseconds connect_timeout{5000};
@@ -37,7 +37,7 @@ class VhostUserTransport final : public transport::Transport {
   ~VhostUserTransport() override;
 
   std::string describe() const override { return "vhost-user:" + address_.socket_path; }
-  AddressMode address_mode() const noexcept override { return AddressMode::VirtualAddress; }
+  ring::AddressMode address_mode() const noexcept override { return ring::AddressMode::VirtualAddress; }
   Result<> reset() override;
   bool revoke_dma() noexcept override;
   std::uint8_t status() override;
@@ -96,4 +96,4 @@ class VhostUserTransport final : public transport::Transport {
   std::unique_ptr<device_side::NetControlServer> control_;
 };
 
-}  // namespace netfront::virtio::vhost_user
+}  // namespace netfront::virtio::transport::vhost_user
