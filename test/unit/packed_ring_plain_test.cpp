@@ -378,15 +378,15 @@ TEST(PackedRingNotify, WithEventIdxDescNotifiesWhenItsDescriptorIsMadeAvailableA
 // by the device"; §2.8.22: "a driver MAY disable used buffer notifications while processing the
 // used buffers". A ring starts with them off (its queue polls first); enable and suppress
 // write ENABLE and DISABLE, and nothing else (off_wrap stays 0), with event indices or not.
-TEST(PackedRingInterrupts, SuppressAndEnableWriteTheDriverEventFlags) {
+TEST(PackedRingNotifications, DisableAndEnableWriteTheDriverEventFlags) {
   for (const bool event_idx : {false, true}) {
     Packed s({.size = 5, .event_idx = event_idx});
     EXPECT_EQ(s.device.driver_event_flags(), spec::EVENT_FLAGS_DISABLE);
     EXPECT_FALSE(s.device.driver_wants_used_notification());
-    EXPECT_FALSE(s.driver.enable_interrupts());
+    EXPECT_FALSE(s.driver.enable_notifications());
     EXPECT_EQ(s.device.driver_event_flags(), spec::EVENT_FLAGS_ENABLE);
     EXPECT_TRUE(s.device.driver_wants_used_notification());
-    s.driver.suppress_interrupts();
+    s.driver.disable_notifications();
     EXPECT_EQ(s.device.driver_event_flags(), spec::EVENT_FLAGS_DISABLE);
     EXPECT_EQ(s.device.driver_event_off_wrap(), 0u);
   }
@@ -394,22 +394,22 @@ TEST(PackedRingInterrupts, SuppressAndEnableWriteTheDriverEventFlags) {
 
 // §2.8.22: "beware the problem of missing notifications between emptying the ring and
 // reenabling used buffer notifications. This is usually handled by re-checking for more used
-// buffers after notifications are re-enabled": enable_interrupts() is that re-check.
-TEST(PackedRingInterrupts, EnableInterruptsReportsUsedDescriptorsAlreadyThere) {
+// buffers after notifications are re-enabled": enable_notifications() is that re-check.
+TEST(PackedRingNotifications, EnableNotificationsReportsUsedDescriptorsAlreadyThere) {
   Packed s({.size = 5});
   ASSERT_TRUE(s.driver.add_one(writable(0), 0));
   ASSERT_TRUE(s.driver.add_one(writable(1), 1));
   s.driver.publish();
   const auto chains = s.device.pop_all();
   ASSERT_EQ(chains.size(), 2u);
-  EXPECT_FALSE(s.driver.enable_interrupts());
+  EXPECT_FALSE(s.driver.enable_notifications());
   s.device.push(chains[0], 10);
   EXPECT_TRUE(s.driver.has_used());
-  EXPECT_TRUE(s.driver.enable_interrupts());
+  EXPECT_TRUE(s.driver.enable_notifications());
   ASSERT_EQ(s.take_all().size(), 1u);
-  EXPECT_FALSE(s.driver.enable_interrupts());
+  EXPECT_FALSE(s.driver.enable_notifications());
   s.device.push(chains[1], 10);
-  EXPECT_TRUE(s.driver.enable_interrupts());
+  EXPECT_TRUE(s.driver.enable_notifications());
 }
 
 // --- indirect descriptors (§2.8.7, §2.8.19) --------------------------------------------------

@@ -87,10 +87,10 @@ class PlainMemory {
   std::size_t size() const noexcept { return size_; }
   std::uint64_t address() noexcept { return reinterpret_cast<std::uint64_t>(data()); }
   // Its bytes from `offset`, `size` of them (all the rest by default), as DMA memory.
-  virtio::DmaMemory dma(std::size_t offset = 0, std::size_t size = SIZE_MAX) noexcept {
+  virtio::ring::DmaMemory dma(std::size_t offset = 0, std::size_t size = SIZE_MAX) noexcept {
     if (data() == nullptr) return {};
     const std::size_t n = std::min(size, size_ - offset);
-    return virtio::DmaMemory::over({data() + offset, n}, address() + offset);
+    return virtio::ring::DmaMemory::over({data() + offset, n}, address() + offset);
   }
 
  private:

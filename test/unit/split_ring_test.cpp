@@ -332,14 +332,14 @@ TEST(SplitRingNotify, VringNeedEventIsTheSpecRuleAcrossTheIndexWrap) {
 // §2.7.7.1, without VIRTIO_F_EVENT_IDX: "The driver MUST set flags to 0 or 1. The driver MAY
 // set flags to 1 to advise the device that notifications are not needed." A ring starts
 // suppressed (its queue polls first); enable and suppress flip VIRTQ_AVAIL_F_NO_INTERRUPT.
-TEST(SplitRingInterrupts, WithoutEventIdxInterruptsStartSuppressedAndToggleTheAvailFlag) {
+TEST(SplitRingNotifications, WithoutEventIdxNotificationsStartDisabledAndToggleTheAvailFlag) {
   Split s({.size = 8});
   EXPECT_EQ(s.device.avail_flags(), spec::AVAIL_F_NO_INTERRUPT);
   EXPECT_FALSE(s.device.must_notify_driver(0, 1));
-  EXPECT_FALSE(s.driver.enable_interrupts());
+  EXPECT_FALSE(s.driver.enable_notifications());
   EXPECT_EQ(s.device.avail_flags(), 0u);
   EXPECT_TRUE(s.device.must_notify_driver(0, 1));
-  s.driver.suppress_interrupts();
+  s.driver.disable_notifications();
   EXPECT_EQ(s.device.avail_flags(), spec::AVAIL_F_NO_INTERRUPT);
   EXPECT_FALSE(s.device.must_notify_driver(0, 1));
 }
@@ -348,7 +348,7 @@ TEST(SplitRingInterrupts, WithoutEventIdxInterruptsStartSuppressedAndToggleTheAv
 // "notifications are unnecessary until the device writes an entry with an index specified by
 // used_event". Suppressed, the device is not asked for one for many entries; enabled, it is
 // asked at the very next entry.
-TEST(SplitRingInterrupts, WithEventIdxInterruptsUseUsedEventAndTheFlagsStayZero) {
+TEST(SplitRingNotifications, WithEventIdxNotificationsUseUsedEventAndTheFlagsStayZero) {
   Split s({.size = 8, .event_idx = true});
   EXPECT_EQ(s.device.avail_flags(), 0u);
   std::uint64_t token = 0;
@@ -365,11 +365,11 @@ TEST(SplitRingInterrupts, WithEventIdxInterruptsUseUsedEventAndTheFlagsStayZero)
     EXPECT_FALSE(use_one()) << i;
     ASSERT_EQ(s.take_all().size(), 1u);
   }
-  EXPECT_FALSE(s.driver.enable_interrupts());
+  EXPECT_FALSE(s.driver.enable_notifications());
   EXPECT_EQ(s.device.used_event(), 100u);  // the next entry the driver will read
   EXPECT_EQ(s.device.avail_flags(), 0u);
   EXPECT_TRUE(use_one());
-  s.driver.suppress_interrupts();
+  s.driver.disable_notifications();
   EXPECT_EQ(s.device.avail_flags(), 0u);
   EXPECT_EQ(s.device.used_event(), 99u);  // just behind: not reached again for 2^16 entries
   for (unsigned i = 0; i < 100; ++i) {
@@ -381,8 +381,8 @@ TEST(SplitRingInterrupts, WithEventIdxInterruptsUseUsedEventAndTheFlagsStayZero)
 
 // §2.7.14: "beware the problem of missing notifications between emptying the ring and
 // reenabling notifications. This is usually handled by re-checking for more used buffers after
-// notifications are re-enabled": enable_interrupts() is that re-check.
-TEST(SplitRingInterrupts, EnableInterruptsReportsUsedEntriesAlreadyThere) {
+// notifications are re-enabled": enable_notifications() is that re-check.
+TEST(SplitRingNotifications, EnableNotificationsReportsUsedEntriesAlreadyThere) {
   for (const bool event_idx : {false, true}) {
     Split s({.size = 8, .event_idx = event_idx});
     ASSERT_TRUE(s.driver.add_one(writable(0), 0));
@@ -390,14 +390,14 @@ TEST(SplitRingInterrupts, EnableInterruptsReportsUsedEntriesAlreadyThere) {
     s.driver.publish();
     const auto chains = s.device.pop_all();
     ASSERT_EQ(chains.size(), 2u);
-    EXPECT_FALSE(s.driver.enable_interrupts()) << event_idx;
+    EXPECT_FALSE(s.driver.enable_notifications()) << event_idx;
     s.device.push(chains[0], 10);
     EXPECT_TRUE(s.driver.has_used()) << event_idx;
-    EXPECT_TRUE(s.driver.enable_interrupts()) << event_idx;
+    EXPECT_TRUE(s.driver.enable_notifications()) << event_idx;
     ASSERT_EQ(s.take_all().size(), 1u);
-    EXPECT_FALSE(s.driver.enable_interrupts()) << event_idx;
+    EXPECT_FALSE(s.driver.enable_notifications()) << event_idx;
     s.device.push(chains[1], 10);
-    EXPECT_TRUE(s.driver.enable_interrupts()) << event_idx;
+    EXPECT_TRUE(s.driver.enable_notifications()) << event_idx;
   }
 }
 

@@ -45,7 +45,7 @@ class DeviceRing {
   // Writes a used entry now (visible at the next publish for split; at once for packed).
   // `descriptors` is the chain's slot count, needed to keep packed ring positions.
   virtual void push_used(UsedWrite used, std::uint16_t descriptors) = 0;
-  // In-order batch (§2.7.9, §2.8.11): one entry naming the batch's last chain stands for
+  // In-order batch (§2.7.9, §2.8.8): one entry naming the batch's last chain stands for
   // `chains` chains of `descriptors` slots in all.
   virtual void push_used_batch(UsedWrite last, std::uint16_t chains, std::uint16_t descriptors) = 0;
   virtual void publish_used() = 0;

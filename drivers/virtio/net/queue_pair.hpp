@@ -65,7 +65,7 @@ class QueuePair {
 
   // The loop wants to sleep: turn used-buffer notifications on for the receive queue, and for
   // the transmit queue while writers wait for room. False when work is already there (the
-  // race of §2.7.10: enable, then look once more), with notifications left on.
+  // race of §2.7.7: enable, then look once more), with notifications left on.
   virtual bool enable_notifications() noexcept = 0;
   // Back to polling: notifications off again.
   virtual void disable_notifications() noexcept = 0;

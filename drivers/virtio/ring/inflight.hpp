@@ -2,7 +2,7 @@
 // descriptor index; packed: buffer id). Everything needed to complete a chain lives here, in
 // driver memory, never re-read from the ring (checklist B4): the caller's token, how many
 // descriptors the chain holds, and, for VIRTIO_F_IN_ORDER, where it stands in the order chains
-// were made available, so that one used entry can complete a whole batch (§2.7.9, §2.8.11).
+// were made available, so that one used entry can complete a whole batch (§2.7.9, §2.8.8).
 //
 // In order, a chain's id is where it starts in the ring: both layouts use their descriptors
 // in ring order then (§2.7.5: the split table sequentially; the packed ring always, and its

@@ -155,7 +155,7 @@ bool PackedRing::take_next_used(UsedChain& out) noexcept {
   const std::uint32_t len = read_shared(&d.len);
   if (!used_id_valid(id)) return false;  // B1, B2
   if (in_order_) {
-    // §2.8.11: one used descriptor may stand for every buffer up to and including `id` (B6).
+    // §2.8.8: one used descriptor may stand for every buffer up to and including `id` (B6).
     if (!start_batch(id, len, inflight_.count())) return false;
     return take_from_batch(out);
   }

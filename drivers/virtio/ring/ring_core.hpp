@@ -56,7 +56,7 @@ class RingCore {
     return true;
   }
 
-  // In order (§2.7.9, §2.8.11), one used entry naming `id` completes every chain up to it;
+  // In order (§2.7.9, §2.8.8), one used entry naming `id` completes every chain up to it;
   // that batch may not exceed `limit` chains (B6). On success the chains are handed out one
   // at a time by the layout's take_from_batch(), the last one with `len`.
   bool start_batch(std::uint16_t id, std::uint32_t len, std::uint16_t limit) noexcept {

@@ -91,7 +91,7 @@ struct PackedLayout {
   }
 };
 
-// Both sides' test for "should this event be signalled" with event indices (§2.7.10):
+// Both sides' test for "should this event be signalled" with event indices (§2.7.7, §2.7.10):
 // true when new_idx has moved past event_idx since old_idx, modulo 2^16.
 constexpr bool vring_need_event(std::uint16_t event_idx, std::uint16_t new_idx, std::uint16_t old_idx) noexcept {
   return static_cast<std::uint16_t>(new_idx - event_idx - 1) < static_cast<std::uint16_t>(new_idx - old_idx);

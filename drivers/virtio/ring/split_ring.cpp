@@ -179,7 +179,7 @@ bool SplitRing::has_used() const noexcept {
 
 void SplitRing::disable_notifications() noexcept {
   if (event_idx_) {
-    // §2.7.10: with event indices the flags must stay 0; an event index just behind us will
+    // §2.7.7: with event indices the flags must stay 0; an event index just behind us will
     // not be crossed again for 2^16 entries.
     write_shared(used_event_, static_cast<std::uint16_t>(last_used_ - 1));
   } else {

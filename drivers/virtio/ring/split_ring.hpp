@@ -80,7 +80,7 @@ class SplitRing : public RingCore {
   bool has_used() const noexcept;
 
   // Used-buffer notifications: off while polling; on (returning whether work is already
-  // there, to close the race) before the loop sleeps (§2.7.10).
+  // there, to close the race) before the loop sleeps (§2.7.7).
   void disable_notifications() noexcept;
   bool enable_notifications() noexcept;
 

@@ -39,7 +39,7 @@ concept Virtqueue = std::movable<R> && requires(R ring, const R& cring, const Ri
   { ring.drain_used([](std::uint64_t) {}) } -> std::same_as<unsigned>;
   { cring.has_used() } -> std::same_as<bool>;
   { cring.in_flight() } -> std::same_as<std::uint16_t>;
-  // Used-buffer notifications (§2.7.10, §2.8.10): off while polling; on before sleeping,
+  // Used-buffer notifications (§2.7.7, §2.8.10): off while polling; on before sleeping,
   // saying whether work is already there.
   { ring.disable_notifications() } -> std::same_as<void>;
   { ring.enable_notifications() } -> std::same_as<bool>;
