@@ -289,30 +289,13 @@ class QueueTraffic final : public Poller {
   bool ping_outstanding_ = false;
 };
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  const Args a = parse(argc, argv);
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
-
-  DpdkConfig dpdk;
-  if (!a.lcores.empty()) dpdk.pin_cpu = a.lcores[0];
-  dpdk.telemetry = a.telemetry;
-  if (auto r = DpdkEnv::start(dpdk); !r) usage(r.error().to_string());
-  EventLoop loop;
-  auto pool = PacketPool::create({.size = 16383 * a.queues, .cache = 512});
-  if (!pool) usage(pool.error().to_string());
-  auto connected = loop.run_until(Netif::connect(a.device));
-  if (!connected) usage(connected.error().to_string());
-  Netif& dev = *connected;
-  if (dev.queue_pairs() != a.queues) usage("the device id asks for a different number of queues than --queues");
-
-  // Queue 0 on this thread; every other queue pair on a loop thread of its own.
+// Queue 0 runs on `loop`; every other queue pair on a loop thread of its own, pinned as
+// --lcores says or near the device.
+std::vector<std::unique_ptr<LoopThread>> start_traffic(const Args& a, Netif& dev, EventLoop& loop, rte_mempool* pool,
+                                                       std::vector<std::unique_ptr<QueueTraffic>>& traffic) {
   std::vector<std::unique_ptr<LoopThread>> threads;
-  std::vector<std::unique_ptr<QueueTraffic>> traffic;
   for (unsigned q = 0; q < a.queues; ++q) {
-    traffic.push_back(std::make_unique<QueueTraffic>(a, dev.queue(q), pool->get()));
+    traffic.push_back(std::make_unique<QueueTraffic>(a, dev.queue(q), pool));
     if (q == 0) {
       traffic[0]->start(loop);
       continue;
@@ -331,12 +314,17 @@ int main(int argc, char** argv) {
     l->post([qt, l] { qt->start(*l); });
     threads.push_back(std::move(*t));
   }
+  return threads;
+}
+
+// Runs the loop until the duration is up, a signal, a link down or a disconnected queue,
+// printing each queue's rates every second (unless --json). Returns the seconds it ran.
+double run(const Args& a, Netif& dev, EventLoop& loop, const std::vector<std::unique_ptr<QueueTraffic>>& traffic) {
   auto any_disconnected = [&] {
     for (auto& t : traffic)
       if (t->disconnected) return true;
     return false;
   };
-
   const auto start = Clock::now();
   auto last = start;
   std::vector<Stats> prev(a.queues);
@@ -373,14 +361,14 @@ int main(int argc, char** argv) {
   while (!g_stop && !done && !any_disconnected()) loop.run_once();
   report.cancel();
   finish.cancel();
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
 
-  const double secs = std::chrono::duration<double>(Clock::now() - start).count();
-  const Stats s = dev.get_stats_counters();
-  std::vector<Stats> per_queue;
-  for (unsigned q = 0; q < a.queues; ++q) per_queue.push_back(dev.queue(q).get_stats_counters());
-  // Stop the traffic, then disconnect (which holds the queue loops and ends their listens
-  // there), then the threads.
-  for (unsigned q = 0; q < a.queues; ++q) {
+// Stops the traffic, then disconnects (which holds the queue loops and ends their listens
+// there), then ends the threads.
+void stop_traffic(Netif& dev, EventLoop& loop, const std::vector<std::unique_ptr<QueueTraffic>>& traffic,
+                  std::vector<std::unique_ptr<LoopThread>>& threads) {
+  for (unsigned q = 0; q < traffic.size(); ++q) {
     QueueTraffic* qt = traffic[q].get();
     if (q == 0) {
       qt->stop();
@@ -391,45 +379,87 @@ int main(int argc, char** argv) {
   }
   loop.run_until(dev.disconnect());
   threads.clear();
-  std::vector<std::uint64_t> rtts_ns;
-  for (auto& t : traffic) rtts_ns.insert(rtts_ns.end(), t->rtts_ns.begin(), t->rtts_ns.end());
-  std::sort(rtts_ns.begin(), rtts_ns.end());
-  auto pct = [&](double p) -> double {
+}
+
+// What a run moved, as one JSON object (--json) or as lines for a reader.
+struct Summary {
+  double seconds;
+  Stats total;
+  std::vector<Stats> per_queue;
+  std::vector<std::uint64_t> rtts_ns;  // sorted
+
+  double rtt_us(double p) const {
     return rtts_ns.empty() ? 0.0 : static_cast<double>(rtts_ns[static_cast<std::size_t>(p * (rtts_ns.size() - 1))]) / 1e3;
-  };
-  if (a.json) {
-    auto mpps = [secs](std::uint64_t pkts) { return static_cast<double>(pkts) / secs / 1e6; };
-    nlohmann::json out = {{"device", a.device},         {"mode", name_of(kModes, a.mode)},
-                          {"api", name_of(kApis, a.api)}, {"size", a.size},
-                          {"burst", a.burst},           {"queues", a.queues},
-                          {"seconds", secs},            {"tx_pkts", s.tx_pkts},
-                          {"rx_pkts", s.rx_pkts},       {"tx_bytes", s.tx_bytes},
-                          {"rx_bytes", s.rx_bytes},     {"tx_mpps", mpps(s.tx_pkts)},
-                          {"rx_mpps", mpps(s.rx_pkts)}, {"rx_drops", s.rx_drops},
-                          {"tx_ring_full", s.tx_ring_full}, {"device_errors", s.device_errors}};
-    if (a.mode == Mode::PingPong) {
-      out["rtt_samples"] = rtts_ns.size();
-      out["rtt_p50_us"] = pct(0.5);
-      out["rtt_p99_us"] = pct(0.99);
-      out["rtt_p999_us"] = pct(0.999);
-    }
-    for (unsigned q = 0; q < a.queues; ++q)
-      out["per_queue"].push_back({{"queue", q},
-                                  {"tx_pkts", per_queue[q].tx_pkts},
-                                  {"rx_pkts", per_queue[q].rx_pkts},
-                                  {"tx_mpps", mpps(per_queue[q].tx_pkts)},
-                                  {"rx_mpps", mpps(per_queue[q].rx_pkts)}});
-    std::printf("%s\n", out.dump().c_str());
-  } else {
-    std::printf("summary: %.1f s, tx %llu pkts (%.3f Mpps), rx %llu pkts (%.3f Mpps), rx drops %llu, ring-full waits "
-                "%llu, device errors %llu\n",
-                secs, static_cast<unsigned long long>(s.tx_pkts), static_cast<double>(s.tx_pkts) / secs / 1e6,
-                static_cast<unsigned long long>(s.rx_pkts), static_cast<double>(s.rx_pkts) / secs / 1e6,
-                static_cast<unsigned long long>(s.rx_drops), static_cast<unsigned long long>(s.tx_ring_full),
-                static_cast<unsigned long long>(s.device_errors));
-    if (a.mode == Mode::PingPong)
-      std::printf("round trip: %zu samples, p50 %.2f us, p99 %.2f us, p99.9 %.2f us\n", rtts_ns.size(), pct(0.5),
-                  pct(0.99), pct(0.999));
   }
+  double mpps(std::uint64_t pkts) const { return static_cast<double>(pkts) / seconds / 1e6; }
+};
+
+void print_json(const Args& a, const Summary& r) {
+  const Stats& s = r.total;
+  nlohmann::json out = {{"device", a.device},           {"mode", name_of(kModes, a.mode)},
+                        {"api", name_of(kApis, a.api)},   {"size", a.size},
+                        {"burst", a.burst},             {"queues", a.queues},
+                        {"seconds", r.seconds},         {"tx_pkts", s.tx_pkts},
+                        {"rx_pkts", s.rx_pkts},         {"tx_bytes", s.tx_bytes},
+                        {"rx_bytes", s.rx_bytes},       {"tx_mpps", r.mpps(s.tx_pkts)},
+                        {"rx_mpps", r.mpps(s.rx_pkts)}, {"rx_drops", s.rx_drops},
+                        {"tx_ring_full", s.tx_ring_full}, {"device_errors", s.device_errors}};
+  if (a.mode == Mode::PingPong) {
+    out["rtt_samples"] = r.rtts_ns.size();
+    out["rtt_p50_us"] = r.rtt_us(0.5);
+    out["rtt_p99_us"] = r.rtt_us(0.99);
+    out["rtt_p999_us"] = r.rtt_us(0.999);
+  }
+  for (unsigned q = 0; q < r.per_queue.size(); ++q)
+    out["per_queue"].push_back({{"queue", q},
+                                {"tx_pkts", r.per_queue[q].tx_pkts},
+                                {"rx_pkts", r.per_queue[q].rx_pkts},
+                                {"tx_mpps", r.mpps(r.per_queue[q].tx_pkts)},
+                                {"rx_mpps", r.mpps(r.per_queue[q].rx_pkts)}});
+  std::printf("%s\n", out.dump().c_str());
+}
+
+void print_text(const Args& a, const Summary& r) {
+  const Stats& s = r.total;
+  std::printf("summary: %.1f s, tx %llu pkts (%.3f Mpps), rx %llu pkts (%.3f Mpps), rx drops %llu, ring-full waits "
+              "%llu, device errors %llu\n",
+              r.seconds, static_cast<unsigned long long>(s.tx_pkts), r.mpps(s.tx_pkts),
+              static_cast<unsigned long long>(s.rx_pkts), r.mpps(s.rx_pkts), static_cast<unsigned long long>(s.rx_drops),
+              static_cast<unsigned long long>(s.tx_ring_full), static_cast<unsigned long long>(s.device_errors));
+  if (a.mode == Mode::PingPong)
+    std::printf("round trip: %zu samples, p50 %.2f us, p99 %.2f us, p99.9 %.2f us\n", r.rtts_ns.size(), r.rtt_us(0.5),
+                r.rtt_us(0.99), r.rtt_us(0.999));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Args a = parse(argc, argv);
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+
+  DpdkConfig dpdk;
+  if (!a.lcores.empty()) dpdk.pin_cpu = a.lcores[0];
+  dpdk.telemetry = a.telemetry;
+  if (auto r = DpdkEnv::start(dpdk); !r) usage(r.error().to_string());
+  EventLoop loop;
+  auto pool = PacketPool::create({.size = 16383 * a.queues, .cache = 512});
+  if (!pool) usage(pool.error().to_string());
+  auto connected = loop.run_until(Netif::connect(a.device));
+  if (!connected) usage(connected.error().to_string());
+  Netif& dev = *connected;
+  if (dev.queue_pairs() != a.queues) usage("the device id asks for a different number of queues than --queues");
+
+  std::vector<std::unique_ptr<QueueTraffic>> traffic;
+  std::vector<std::unique_ptr<LoopThread>> threads = start_traffic(a, dev, loop, pool->get(), traffic);
+  Summary result{.seconds = run(a, dev, loop, traffic), .total = dev.get_stats_counters(), .per_queue = {}, .rtts_ns = {}};
+  for (unsigned q = 0; q < a.queues; ++q) result.per_queue.push_back(dev.queue(q).get_stats_counters());
+  stop_traffic(dev, loop, traffic, threads);
+  for (auto& t : traffic) result.rtts_ns.insert(result.rtts_ns.end(), t->rtts_ns.begin(), t->rtts_ns.end());
+  std::sort(result.rtts_ns.begin(), result.rtts_ns.end());
+  if (a.json)
+    print_json(a, result);
+  else
+    print_text(a, result);
   return 0;
 }
