@@ -17,11 +17,11 @@ Buffer Buffer::share(rte_mbuf* m) noexcept {
 
 Result<Buffer> Buffer::create(rte_mempool* pool, std::size_t length) {
   rte_mbuf* m = rte_pktmbuf_alloc(pool);
-  if (!m) return Error::unknown("packet pool exhausted");
+  if (!m) return Error::unknown(Error::Cause::NoResources, "packet pool exhausted");
   if (length > rte_pktmbuf_tailroom(m)) {
     const auto room = rte_pktmbuf_tailroom(m);
     rte_pktmbuf_free(m);
-    return Error::unknown("buffer of " + std::to_string(length) + " bytes does not fit a pool buffer (" +
+    return Error::unknown(Error::Cause::BadArgument, "buffer of " + std::to_string(length) + " bytes does not fit a pool buffer (" +
                           std::to_string(room) + " bytes)");
   }
   m->data_len = static_cast<std::uint16_t>(length);

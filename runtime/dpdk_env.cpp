@@ -145,16 +145,16 @@ Result<> start_once(const DpdkConfig& config) {
 
   unsigned memory_mb = config.memory_mb;
   if (const char* v = std::getenv("NETFRONT_MEMORY_MB")) memory_mb = static_cast<unsigned>(std::strtoul(v, nullptr, 10));
-  if (memory_mb < 64) return Error::unknown("DPDK memory of " + std::to_string(memory_mb) + " MiB is too small (need >= 64)");
+  if (memory_mb < 64) return Error::unknown(Error::Cause::BadArgument, "DPDK memory of " + std::to_string(memory_mb) + " MiB is too small (need >= 64)");
   unsigned device_mb = config.device_memory_mb;
   if (const char* v = std::getenv("NETFRONT_DEVICE_MEMORY_MB")) device_mb = static_cast<unsigned>(std::strtoul(v, nullptr, 10));
-  if (device_mb < 8) return Error::unknown("device memory of " + std::to_string(device_mb) + " MiB is too small (need >= 8)");
+  if (device_mb < 8) return Error::unknown(Error::Cause::BadArgument, "device memory of " + std::to_string(device_mb) + " MiB is too small (need >= 8)");
 
   // DPDK answers a CPU it cannot use with its whole usage text; say which one instead.
   if (config.pin_cpu) {
     const auto& allowed = numa::allowed_cpus();
     if (std::find(allowed.begin(), allowed.end(), *config.pin_cpu) == allowed.end())
-      return Error::unknown("CPU " + std::to_string(*config.pin_cpu) + " is not one this process may run on");
+      return Error::unknown(Error::Cause::BadArgument, "CPU " + std::to_string(*config.pin_cpu) + " is not one this process may run on");
   }
 
   const MemoryBacking requested = memory_from_env(config.memory);
@@ -165,7 +165,7 @@ Result<> start_once(const DpdkConfig& config) {
   const unsigned wanted_mb = memory_mb + device_mb * static_cast<unsigned>(numa::nodes());
   const MemoryBacking chosen = runtime::choose_memory(requested, wanted_mb, huge_free, huge_mounted);
   if (requested == MemoryBacking::Hugepages && chosen != MemoryBacking::Hugepages)
-    return Error::unknown("hugepages were requested but " +
+    return Error::unknown(Error::Cause::NoResources, "hugepages were requested but " +
                           std::string(huge_mounted ? "only " + std::to_string(huge_free >> 20) + " MiB are free"
                                                    : "no hugetlbfs is mounted") +
                           " (need " + std::to_string(wanted_mb) + " MiB)");
@@ -205,7 +205,7 @@ Result<> start_once(const DpdkConfig& config) {
   for (auto& a : args) joined += (joined.empty() ? "" : " ") + a;
   log.debug("starting DPDK: {}", joined);
   if (rte_eal_init(static_cast<int>(argv.size() - 1), argv.data()) < 0)
-    return Error::unknown("DPDK EAL initialisation failed (" + std::string(rte_strerror(rte_errno)) + "); arguments: " + joined);
+    return Error::unknown(Error::Cause::System, "DPDK EAL initialisation failed (" + std::string(rte_strerror(rte_errno)) + "); arguments: " + joined);
 
   s.info = DpdkEnvInfo{chosen, memory_mb, device_mb, args};
   log.info("DPDK up: {} MiB of {} memory", memory_mb, chosen == MemoryBacking::Hugepages ? "hugepage" : "memfd");

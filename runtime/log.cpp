@@ -72,18 +72,18 @@ Result<LevelSpec> parse_spec(std::string_view spec) {
   for (std::size_t pos = 0; !spec.empty();) {
     const std::size_t comma = spec.find(',', pos);
     const std::string_view item = trimmed(spec.substr(pos, comma == std::string_view::npos ? comma : comma - pos));
-    if (item.empty()) return Error::unknown("log spec '" + std::string(spec) + "' has an empty item");
+    if (item.empty()) return Error::unknown(Error::Cause::BadArgument, "log spec '" + std::string(spec) + "' has an empty item");
     const std::size_t eq = item.find('=');
     const std::string_view level_name = trimmed(eq == std::string_view::npos ? item : item.substr(eq + 1));
     const auto level = parse_level(level_name);
-    if (!level) return Error::unknown("log level '" + std::string(level_name) + "' is none of trace, debug, info, warn, error, critical, off");
+    if (!level) return Error::unknown(Error::Cause::BadArgument, "log level '" + std::string(level_name) + "' is none of trace, debug, info, warn, error, critical, off");
     if (eq == std::string_view::npos) {
-      if (parsed.every) return Error::unknown("log spec names two levels for every component");
+      if (parsed.every) return Error::unknown(Error::Cause::BadArgument, "log spec names two levels for every component");
       parsed.every = *level;
     } else {
       const std::string_view component = trimmed(item.substr(0, eq));
       if (!known_component(component))
-        return Error::unknown("no log component '" + std::string(component) + "' (there are " + component_list() + ")");
+        return Error::unknown(Error::Cause::BadArgument, "no log component '" + std::string(component) + "' (there are " + component_list() + ")");
       parsed.components.emplace_back(std::string(component), *level);
     }
     if (comma == std::string_view::npos) break;
@@ -162,7 +162,7 @@ void log::set_level(Level level) { Levels::get().apply({.every = to_spdlog(level
 
 Result<> log::set_level(std::string_view component, Level level) {
   if (!known_component(component))
-    return Error::unknown("no log component '" + std::string(component) + "' (there are " + component_list() + ")");
+    return Error::unknown(Error::Cause::BadArgument, "no log component '" + std::string(component) + "' (there are " + component_list() + ")");
   Levels::get().apply({.every = std::nullopt, .components = {{std::string(component), to_spdlog(level)}}});
   return Ok{};
 }

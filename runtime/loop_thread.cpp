@@ -22,19 +22,19 @@ Result<> run_only_on(const std::vector<unsigned>& cpus, const std::string& what)
   CPU_ZERO(&set);
   for (unsigned c : cpus) CPU_SET(c, &set);
   if (const int e = pthread_setaffinity_np(pthread_self(), sizeof set, &set); e != 0)
-    return Error::unknown("cannot place a thread on " + what + ": " + std::strerror(e));
+    return Error::unknown(Error::Cause::System, "cannot place a thread on " + what + ": " + std::strerror(e));
   return Ok{};
 }
 }  // namespace
 
 Result<> pin_current_thread(unsigned cpu) {
-  if (cpu >= CPU_SETSIZE) return Error::unknown("CPU " + std::to_string(cpu) + " does not exist");
+  if (cpu >= CPU_SETSIZE) return Error::unknown(Error::Cause::BadArgument, "CPU " + std::to_string(cpu) + " does not exist");
   return run_only_on({cpu}, "CPU " + std::to_string(cpu));
 }
 
 Result<> pin_current_thread_to_node(int node) {
   const std::vector<unsigned> cpus = numa::cpus_of_node(node);
-  if (cpus.empty()) return Error::unknown("NUMA node " + std::to_string(node) + " has no CPU this process may use");
+  if (cpus.empty()) return Error::unknown(Error::Cause::BadArgument, "NUMA node " + std::to_string(node) + " has no CPU this process may use");
   return run_only_on(cpus, "NUMA node " + std::to_string(node));
 }
 
@@ -61,7 +61,7 @@ Result<std::unique_ptr<LoopThread>> LoopThread::start(const LoopThreadOptions& o
     int lcore = -1;
     if (DpdkEnv::started() && rte_lcore_id() == LCORE_ID_ANY) {
       if (rte_thread_register() != 0) {
-        started.set_value({nullptr, -1, Error::unknown("cannot register a loop thread with DPDK: no lcore id free")});
+        started.set_value({nullptr, -1, Error::unknown(Error::Cause::NoResources, "cannot register a loop thread with DPDK: no lcore id free")});
         return;
       }
       lcore = static_cast<int>(rte_lcore_id());

@@ -13,7 +13,7 @@ namespace netfront {
 Result<PacketPool> PacketPool::create(const PacketPoolOptions& options) {
   if (auto started = DpdkEnv::start(); !started) return std::move(started).error();
   if (options.data_room <= RTE_PKTMBUF_HEADROOM)
-    return Error::unknown("packet pool data room of " + std::to_string(options.data_room) +
+    return Error::unknown(Error::Cause::BadArgument, "packet pool data room of " + std::to_string(options.data_room) +
                           " bytes leaves no space after the " + std::to_string(RTE_PKTMBUF_HEADROOM) + "-byte headroom");
   // rte_mempool names are global and short (RTE_MEMPOOL_NAMESIZE).
   static std::atomic<unsigned> serial{0};
@@ -21,7 +21,7 @@ Result<PacketPool> PacketPool::create(const PacketPoolOptions& options) {
   auto made = runtime::make_mbuf_pool(name, {.count = options.size, .cache = options.cache, .room = options.data_room,
                                               .align = RTE_CACHE_LINE_SIZE, .socket = options.socket});
   if (!made)
-    return Error::unknown("cannot create packet pool of " + std::to_string(options.size) + " buffers: " + made.error().message());
+    return made.error().with_context("cannot create packet pool of " + std::to_string(options.size) + " buffers");
   return PacketPool(made->pool, std::make_unique<runtime::DeviceBlock>(std::move(made->rooms)));
 }
 

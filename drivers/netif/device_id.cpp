@@ -26,7 +26,7 @@ class IdParser {
  public:
   explicit IdParser(std::string_view text) : text_(text) {}
 
-  Error fail(std::string_view what) const { return Error::unknown("device id '" + std::string(text_) + "': " + std::string(what)); }
+  Error fail(std::string_view what) const { return Error::unknown(Error::Cause::BadArgument, "device id '" + std::string(text_) + "': " + std::string(what)); }
 
   // Splits "key=value" or "flag"; rejects a key given twice.
   Result<std::pair<std::string_view, std::string_view>> option(std::string_view part) {

@@ -49,7 +49,7 @@ struct Netif::State final : drivers::FrameSink, drivers::TelemetrySource {
 
   unsigned queues() const noexcept { return queue_count; }
   Error no_such_queue(unsigned queue) const {
-    return Error::unknown("no queue pair " + std::to_string(queue) + " on " + id.to_string() + " (it has " +
+    return Error::unknown(Error::Cause::BadArgument, "no queue pair " + std::to_string(queue) + " on " + id.to_string() + " (it has " +
                           std::to_string(queues()) + ")");
   }
 
@@ -90,8 +90,8 @@ struct Netif::State final : drivers::FrameSink, drivers::TelemetrySource {
 
   io<Result<>> listen(Listener& l, std::size_t max_length, FrameHandler&& handler) {
     if (disconnected) return make_ready_io(Result<>(Error::disconnected()));
-    if (l.handler) return make_ready_io(Result<>(Error::unknown("listen is already running on this device or queue")));
-    if (!handler) return make_ready_io(Result<>(Error::unknown("listen needs a handler")));
+    if (l.handler) return make_ready_io(Result<>(Error::unknown(Error::Cause::BadArgument, "listen is already running on this device or queue")));
+    if (!handler) return make_ready_io(Result<>(Error::unknown(Error::Cause::BadArgument, "listen needs a handler")));
     l.handler = std::move(handler);
     l.max_length = max_length;
     return l.done.get_io();
@@ -230,11 +230,11 @@ Result<> Netif::run_queue_on(unsigned queue, EventLoop& loop) {
   if (!state_ || state_->disconnected) return Error::disconnected();
   if (queue >= state_->queues()) return state_->no_such_queue(queue);
   if (state_->queue_listeners[queue].handler)
-    return Error::unknown("queue pair " + std::to_string(queue) + " has a listen running; hand it over before using it");
+    return Error::unknown(Error::Cause::BadArgument, "queue pair " + std::to_string(queue) + " has a listen running; hand it over before using it");
   // Where its frames go is known before the pair is posted to that loop, whose first frame
   // may come at once (on_frame reads queue_owners there).
   if (state_->queue_owners[queue])
-    return Error::unknown("queue pair " + std::to_string(queue) + " was handed over already");
+    return Error::unknown(Error::Cause::BadArgument, "queue pair " + std::to_string(queue) + " was handed over already");
   const bool foreign = &loop != EventLoop::current();
   if (foreign) state_->queue_owners[queue] = &loop;
   if (auto r = state_->device->hand_over(queue, loop); !r) {
@@ -291,7 +291,7 @@ io<Result<>> Netif::fill_on(unsigned queue, std::size_t size, FrameFill fill) {
     return refuse_fill(size, 0, queue);
   rte_mbuf* m = rte_pktmbuf_alloc(state_->frame_pool);
   if (!m) [[unlikely]]
-    return make_ready_io(Result<>(Error::unknown("the device's packet pool has no buffer free")));
+    return make_ready_io(Result<>(Error::unknown(Error::Cause::NoResources, "the device's packet pool has no buffer free")));
   std::memset(rte_pktmbuf_mtod(m, void*), 0, size);
   m->data_len = static_cast<std::uint16_t>(size);
   m->pkt_len = static_cast<std::uint32_t>(size);

@@ -18,8 +18,26 @@ std::string_view to_string(Error::Kind kind) noexcept {
   return "?";
 }
 
+std::string_view to_string(Error::Cause cause) noexcept {
+  switch (cause) {
+    case Error::Cause::Unspecified: return "unspecified";
+    case Error::Cause::BadArgument: return "bad argument";
+    case Error::Cause::DeviceGone: return "device gone";
+    case Error::Cause::DeviceFault: return "device fault";
+    case Error::Cause::DeviceRefused: return "device refused";
+    case Error::Cause::NoResources: return "no resources";
+    case Error::Cause::System: return "system";
+    case Error::Cause::Timeout: return "timeout";
+  }
+  return "?";
+}
+
 std::string Error::to_string() const {
   std::string s(netfront::to_string(kind_));
+  // The cause, unless it says no more than the kind does.
+  const bool said = cause_ == Cause::Unspecified || (kind_ == Kind::Disconnected && cause_ == Cause::DeviceGone) ||
+                    (kind_ == Kind::InvalidLength && cause_ == Cause::BadArgument);
+  if (!said) s += " (" + std::string(netfront::to_string(cause_)) + ")";
   if (!message_.empty()) s += ": " + message_;
   return s;
 }

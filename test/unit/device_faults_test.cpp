@@ -41,6 +41,8 @@ void expect_broken_and_clean(LoopRig& rig, virtio::ring::RingError rule) {
   Result<> w = rig.netif->write(rig.frame(60, 0)).get();
   ASSERT_FALSE(w);
   EXPECT_TRUE(w.error().is_disconnected());
+  // Not a device that went away: one that broke the rules, and the application can tell.
+  EXPECT_EQ(w.error().cause(), Error::Cause::DeviceFault) << w.error().to_string();
   EXPECT_GE(rig.netif->get_stats_counters().device_errors, 1u);
   rig.loop.run_until(rig.netif->disconnect());
   rig.received.clear();
@@ -307,6 +309,7 @@ TEST_P(RingFaultTest, LinkDownRefusesWritesAndLinkUpRestoresThem) {
   Result<> w = rig_.netif->write(rig_.frame(60, 0)).get();
   ASSERT_FALSE(w);
   EXPECT_TRUE(w.error().is_disconnected());
+  EXPECT_EQ(w.error().cause(), Error::Cause::DeviceGone) << w.error().to_string();
   rig_.device->set_link(true);
   rig_.run_rounds(10000);
   EXPECT_TRUE(rig_.netif->link_up());

@@ -16,6 +16,7 @@ std::string parse_error(std::string_view text) {
   EXPECT_FALSE(id) << text << " parsed as " << (id ? id->to_string() : "");
   if (id) return {};
   EXPECT_TRUE(id.error().is_unknown());
+  EXPECT_EQ(id.error().cause(), Error::Cause::BadArgument) << text;  // the caller's mistake, not the device's
   return id.error().message();
 }
 

@@ -117,6 +117,34 @@ TEST(IoTest, ResultIoCarriesErrors) {
   EXPECT_EQ(Error::unknown("bad frame").to_string(), "Unknown: bad frame");
 }
 
+// The signature's kinds are coarse; the cause tells apart what they do not, and shows in the
+// text where it says more than the kind.
+TEST(ErrorTest, CauseTellsApartWhatTheKindDoesNot) {
+  const Error gone = Error::disconnected();
+  const Error broke = Error::disconnected(Error::Cause::DeviceFault, "used id out of range");
+  EXPECT_TRUE(gone.is_disconnected());
+  EXPECT_TRUE(broke.is_disconnected());
+  EXPECT_EQ(gone.cause(), Error::Cause::DeviceGone);
+  EXPECT_EQ(broke.cause(), Error::Cause::DeviceFault);
+  EXPECT_NE(gone, broke);
+  EXPECT_EQ(Error::invalid_length().cause(), Error::Cause::BadArgument);
+  EXPECT_EQ(Error::unknown("x").cause(), Error::Cause::Unspecified);
+  EXPECT_EQ(Error::unknown(Error::Cause::Timeout, "no answer").cause(), Error::Cause::Timeout);
+  EXPECT_EQ(broke.to_string(), "Disconnected (device fault): used id out of range");
+  EXPECT_EQ(Error::unknown(Error::Cause::BadArgument, "no queue pair 9").to_string(),
+            "Unknown (bad argument): no queue pair 9");
+  EXPECT_EQ(Error::invalid_length("too long").to_string(), "InvalidLength: too long");
+  // Passed up with context, an error keeps its kind and cause.
+  const Error up = broke.with_context("setting up ring 0");
+  EXPECT_TRUE(up.is_disconnected());
+  EXPECT_EQ(up.cause(), Error::Cause::DeviceFault);
+  EXPECT_EQ(up.message(), "setting up ring 0: used id out of range");
+  for (auto c : {Error::Cause::Unspecified, Error::Cause::BadArgument, Error::Cause::DeviceGone,
+                 Error::Cause::DeviceFault, Error::Cause::DeviceRefused, Error::Cause::NoResources,
+                 Error::Cause::System, Error::Cause::Timeout})
+    EXPECT_NE(to_string(c), "?");
+}
+
 // Counts live instances, so a test sees each value constructed and destroyed exactly once
 // however the io holding it is moved, taken or dropped.
 struct Tracked {

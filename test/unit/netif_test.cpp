@@ -237,6 +237,7 @@ void expect_quiet(Netif& n, Buffer frame, bool has_device, EventLoop& loop) {
   Result<> w = n.write(frame).get();
   ASSERT_FALSE(w);
   EXPECT_TRUE(w.error().is_disconnected()) << w.error().to_string();
+  EXPECT_EQ(w.error().cause(), Error::Cause::DeviceGone);
   const Buffer pieces[] = {frame, frame};
   Result<> v = n.writev(pieces).get();
   ASSERT_FALSE(v);

@@ -32,7 +32,7 @@ class RingQueuePair final : public QueuePair {
       if (auto r = transport_.enable_queue({index, size, addresses}); !r) return r;
     }
     rx_.refill();
-    if (rx_.ring().in_flight() == 0) return Error::unknown("no receive buffers could be posted (packet pool exhausted)");
+    if (rx_.ring().in_flight() == 0) return Error::unknown(Error::Cause::NoResources, "no receive buffers could be posted (packet pool exhausted)");
     usable_ = true;
     return Ok{};
   }
@@ -117,7 +117,7 @@ class RingQueuePair final : public QueuePair {
         break;
     }
     if (!writers_.empty())
-      fail_writers(Error::unknown("transmit stalled: the device completed nothing for " + std::to_string(limit.count()) +
+      fail_writers(Error::unknown(Error::Cause::Timeout, "transmit stalled: the device completed nothing for " + std::to_string(limit.count()) +
                                   " ms"));
   }
 
@@ -140,7 +140,7 @@ class RingQueuePair final : public QueuePair {
   // Only device memory is ever given to the device (runtime/device_memory.hpp): a frame built
   // elsewhere (an mbuf of another pool, adopted) is refused, not posted.
   static Error not_device_memory() {
-    return Error::unknown("frame bytes are not in device memory, the only memory a device is given: build frames in "
+    return Error::unknown(Error::Cause::BadArgument, "frame bytes are not in device memory, the only memory a device is given: build frames in "
                           "buffers of a netfront PacketPool");
   }
 
@@ -158,7 +158,7 @@ class RingQueuePair final : public QueuePair {
   // joins the writers waiting for room, behind any that wait already (FIFO).
   template <typename Post, typename Fill>
   io<Result<>> post_or_park(Post&& post, Fill&& fill) {
-    if (!usable_) return make_ready_io(Result<>(Error::disconnected()));
+    if (!usable_) return make_ready_io(Result<>(refusal_));
     if (writers_.empty()) {
       bool posted = post();
       if (!posted) {
@@ -210,7 +210,7 @@ Result<std::unique_ptr<QueuePair>> make(const QueuePairConfig& c, transport::Tra
 }  // namespace
 
 Result<std::unique_ptr<QueuePair>> QueuePair::create(const QueuePairConfig& c, transport::Transport& t) {
-  if (RTE_PKTMBUF_HEADROOM < c.header_len) return Error::unknown("mbuf headroom is smaller than the virtio-net header");
+  if (RTE_PKTMBUF_HEADROOM < c.header_len) return Error::unknown(Error::Cause::BadArgument, "mbuf headroom is smaller than the virtio-net header");
   return c.packed ? make<ring::PackedRing>(c, t) : make<ring::SplitRing>(c, t);
 }
 

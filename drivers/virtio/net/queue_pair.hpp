@@ -80,7 +80,12 @@ class QueuePair {
   virtual ring::RingError error() const noexcept = 0;
 
   void set_sink(drivers::FrameSink* sink) noexcept { sink_ = sink; }
-  void set_usable(bool usable) noexcept { usable_ = usable; }
+  // Whether writes are accepted; when they are not, what a write gets (the device's failure,
+  // its link down, its close), so that the application can tell why.
+  void set_usable(bool usable, const Error& refusal) {
+    usable_ = usable;
+    if (!usable) refusal_ = refusal;
+  }
   // Fails every writer waiting for ring space (F10: a write never waits forever). Only on the
   // thread that owns the pair: writers are its coroutines.
   virtual void fail_writers(const Error& why) = 0;
@@ -100,6 +105,7 @@ class QueuePair {
   drivers::QueueCounters counters_;
   drivers::FrameSink* sink_ = nullptr;
   bool usable_ = false;  // link up and device trusted: writes are accepted
+  Error refusal_ = Error::disconnected();
   std::optional<Error> deferred_failure_;
 };
 

@@ -3,14 +3,10 @@
 #include "drivers/virtio/net/virtio_net_device.hpp"
 
 #include <algorithm>
-#include <bit>
-#include <cstring>
 
-#include <sys/epoll.h>
-#include <unistd.h>
-
-#include "drivers/virtio/net/features.hpp"
+#include "drivers/virtio/net/interrupt_watch.hpp"
 #include "drivers/virtio/net/net_spec.hpp"
+#include "drivers/virtio/net/pair_poller.hpp"
 #include "drivers/virtio/virtio_spec.hpp"
 #include "netfront/numa.hpp"
 #include "runtime/cross_loop.hpp"
@@ -20,74 +16,8 @@
 namespace netfront::virtio::net {
 namespace {
 // Link status and DEVICE_NEEDS_RESET are looked at every this many polls (a few ms when busy).
-constexpr std::uint64_t kStatusCheckInterval = 4096;
-
-// The used-buffer notification fds of `pair`'s two queues, or none if either has none (one
-// queue that cannot wake its loop keeps that loop polling).
-std::vector<int> interrupt_fds_of(const transport::Transport& t, unsigned pair) {
-  std::vector<int> fds;
-  for (std::uint16_t index : {rx_queue_index(pair), tx_queue_index(pair)}) {
-    const int fd = t.interrupt_fd(index);
-    if (fd < 0) return {};
-    fds.push_back(fd);
-  }
-  return fds;
-}
-
-// Watches an interrupt eventfd on `loop`: waking the loop is the point; reading resets it.
-std::unique_ptr<FdWatch> drain_on_wake(EventLoop& loop, int fd) {
-  return std::make_unique<FdWatch>(loop, fd, EPOLLIN, [fd](std::uint32_t) {
-    std::uint64_t count;
-    (void)!::read(fd, &count, sizeof count);
-  });
-}
+constexpr std::uint64_t kStatusCheckInterval = PairPoller::kCheckInterval;
 }  // namespace
-
-// Polls one handed-over pair on its new loop. `active` is written only while that loop is
-// held still (LoopPause), so it needs no ordering of its own. When the transport gives the
-// pair's queues interrupt fds, that loop may sleep too: the same arm/re-check as the device's.
-class VirtioNetDevice::PairPoller final : public Poller {
- public:
-  PairPoller(VirtioNetDevice& device, QueuePair& pair) : device_(device), pair_(pair) {}
-
-  // On the owning loop's thread.
-  void watch_interrupts(EventLoop& loop, unsigned pair) {
-    watches_.clear();
-    for (int fd : interrupt_fds_of(*device_.transport_, pair)) watches_.push_back(drain_on_wake(loop, fd));
-  }
-  void stop_watching() { watches_.clear(); }
-
-  bool arm_wakeup() override {
-    if (!active) return true;  // a failed or stopped device: nothing will happen here to wake for
-    if (watches_.empty()) return false;
-    if (pair_.enable_notifications()) return true;
-    pair_.disable_notifications();
-    return false;
-  }
-  void disarm_wakeup() override {
-    if (active) pair_.disable_notifications();
-  }
-  // HOT PATH: once per iteration of the owning loop.
-  unsigned poll() override {
-    if (!active) return 0;
-    const unsigned work = pair_.poll();
-    if (++polls_ % kStatusCheckInterval == 0) [[unlikely]]
-      pair_.watch_progress(std::chrono::steady_clock::now(), device_.options_.tx_stall_timeout);
-    if (pair_.error() != ring::RingError::None) [[unlikely]] {
-      active = false;  // the device's own loop stops the device (see VirtioNetDevice::poll)
-      device_.foreign_pair_broken_.store(true, std::memory_order_release);
-    }
-    return work;
-  }
-  bool active = false;
-  bool registered = false;  // added to the owning loop (set and cleared on that loop)
-
- private:
-  VirtioNetDevice& device_;
-  QueuePair& pair_;
-  std::uint64_t polls_ = 0;
-  std::vector<std::unique_ptr<FdWatch>> watches_;
-};
 
 // On `loop`'s own thread, after a pause: fail the writers the device failed, follow the device
 // state, and leave the loop for good once the device is shut.
@@ -120,22 +50,22 @@ void VirtioNetDevice::fail_pair_writers(unsigned pair, const Error& why) {
 }
 
 Result<> VirtioNetDevice::hand_over(unsigned queue, EventLoop& loop) {
-  if (queue >= pairs_.size()) return Error::unknown("no queue pair " + std::to_string(queue));
+  if (queue >= pairs_.size()) return Error::unknown(Error::Cause::BadArgument, "no queue pair " + std::to_string(queue));
   if (&loop == &loop_) return Ok{};
-  if (!local(queue)) return Error::unknown("queue pair " + std::to_string(queue) + " was handed over already");
+  if (!local(queue)) return Error::unknown(Error::Cause::BadArgument, "queue pair " + std::to_string(queue) + " was handed over already");
   if (state_ == State::Shut) return Error::disconnected();
   if (pairs_[queue]->has_writers())
-    return Error::unknown("queue pair " + std::to_string(queue) + " has writers waiting; hand it over before using it");
+    return Error::unknown(Error::Cause::BadArgument, "queue pair " + std::to_string(queue) + " has writers waiting; hand it over before using it");
   owners_[queue] = &loop;
-  pair_pollers_[queue] = std::make_unique<PairPoller>(*this, *pairs_[queue]);
+  pair_pollers_[queue] = std::make_unique<PairPoller>(*pairs_[queue], options_.tx_stall_timeout, foreign_pair_broken_);
   PairPoller* poller = pair_pollers_[queue].get();
   poller->active = state_ == State::Running;
   // Registered by the loop itself; anything posted later (a pause) runs after this.
-  loop.post([poller, &loop, queue] {
+  loop.post([poller, &loop, queue, &t = *transport_] {
     loop.add_poller(*poller);
     poller->registered = true;
     try {
-      poller->watch_interrupts(loop, queue);
+      poller->watch_interrupts(loop, t, queue);
     } catch (const std::exception& e) {  // no fd watch: that loop keeps polling
       runtime::logger("net").warn("queue pair {}: {}; its loop will keep polling", queue, e.what());
       poller->stop_watching();
@@ -149,9 +79,9 @@ Result<> VirtioNetDevice::hand_over(unsigned queue, EventLoop& loop) {
 Result<std::unique_ptr<VirtioNetDevice>> VirtioNetDevice::open(std::unique_ptr<transport::Transport> t,
                                                                const DeviceOptions& o) {
   EventLoop* loop = EventLoop::current();
-  if (!loop) return Error::unknown("a device needs an event loop on the thread that opens it");
+  if (!loop) return Error::unknown(Error::Cause::BadArgument, "a device needs an event loop on the thread that opens it");
   if (o.queue_pairs < 1 || o.queue_pairs > VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MAX)
-    return Error::unknown("cannot use " + std::to_string(o.queue_pairs) + " queue pairs");
+    return Error::unknown(Error::Cause::BadArgument, "cannot use " + std::to_string(o.queue_pairs) + " queue pairs");
   std::unique_ptr<VirtioNetDevice> dev(new VirtioNetDevice(std::move(t), o, *loop));
   if (auto r = dev->initialize(); !r) return std::move(r).error();
   loop->add_poller(*dev);
@@ -210,6 +140,8 @@ void VirtioNetDevice::reset_device(const Error* why) {
   }
   with_pairs_still([&] {
     for (unsigned i = 0; i < pairs_.size(); ++i) {
+      // What later writes get: Disconnected, whatever stopped the device, with its cause.
+      if (why) pairs_[i]->set_usable(false, Error::disconnected(why->cause(), why->message()));
       if (abandoned_)
         pairs_[i]->abandon(local(i) ? why : nullptr);
       else
@@ -230,7 +162,7 @@ void VirtioNetDevice::update_usable() {
   const Error down = Error::disconnected("link down");
   with_pairs_still([&] {
     for (unsigned i = 0; i < pairs_.size(); ++i) {
-      pairs_[i]->set_usable(usable);
+      pairs_[i]->set_usable(usable, down);
       if (!usable) fail_pair_writers(i, down);
     }
   });
@@ -303,7 +235,8 @@ unsigned VirtioNetDevice::poll() {
 void VirtioNetDevice::fail(ring::RingError e) {
   broken_by_ = e;
   runtime::logger("net").error("{}: queue broken: {}", transport_->describe(), ring::to_string(e));
-  fail(Error::disconnected(std::string("device broke the ring protocol: ") + std::string(ring::to_string(e))));
+  fail(Error::disconnected(Error::Cause::DeviceFault,
+                           std::string("device broke the ring protocol: ") + std::string(ring::to_string(e))));
 }
 
 void VirtioNetDevice::watch_interrupts() {

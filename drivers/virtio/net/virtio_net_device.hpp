@@ -11,7 +11,7 @@
 //
 // Its parts by file: device_bring_up.cpp (§3.1.1, and the queues), device_recovery.cpp (link
 // status, DEVICE_NEEDS_RESET), virtio_net_device.cpp (polling, hand-over to other loops,
-// failing and closing).
+// failing and closing); a pair handed over is polled by a PairPoller (pair_poller.hpp).
 #pragma once
 
 #include <algorithm>
@@ -25,6 +25,7 @@
 #include "drivers/netif/net_device.hpp"
 #include "drivers/virtio/net/control_queue.hpp"
 #include "drivers/virtio/net/net_config.hpp"
+#include "drivers/virtio/net/pair_poller.hpp"
 #include "drivers/virtio/net/queue_pair.hpp"
 #include "drivers/virtio/transport/transport.hpp"
 #include "netfront/event_loop.hpp"
@@ -85,7 +86,6 @@ class VirtioNetDevice final : public drivers::NetDevice, public Poller {
 
  private:
   enum class State { Down, Running, Broken, Shut };
-  class PairPoller;
 
   VirtioNetDevice(std::unique_ptr<transport::Transport> t, const DeviceOptions& o, EventLoop& loop);
   Result<> negotiate();

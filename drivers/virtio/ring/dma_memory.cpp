@@ -6,7 +6,8 @@ namespace netfront::virtio::ring {
 
 Result<DmaMemory> DmaMemory::allocate(std::size_t size, std::size_t align, AddressMode mode, int socket) {
   auto block = runtime::DeviceMemory::allocate(size, align, socket);
-  if (!block) return Error::unknown("cannot reserve " + std::to_string(size) + " bytes of DMA memory: " + block.error().message());
+  if (!block)
+    return block.error().with_context("cannot reserve " + std::to_string(size) + " bytes of DMA memory");
   DmaMemory m;
   m.device_addr_ = mode == AddressMode::VirtualAddress ? reinterpret_cast<std::uint64_t>(block->data()) : block->iova();
   m.data_ = block->data();

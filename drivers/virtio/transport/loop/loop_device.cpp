@@ -68,7 +68,7 @@ std::string LoopDevice::describe() const { return "loop device"; }
 
 Result<> LoopDevice::reset() {
   if (faults_.status_log) faults_.status_log->push_back(0);
-  if (faults_.reset_never_completes) return Error::unknown("loop device did not complete its reset");
+  if (faults_.reset_never_completes) return Error::unknown(Error::Cause::Timeout, "loop device did not complete its reset");
   status_ = 0;
   driver_features_ = 0;
   for (auto& p : queues_) p = std::make_unique<Pair>(p->number);
@@ -143,7 +143,7 @@ std::uint32_t LoopDevice::control_index() const noexcept { return control_queue_
 
 Result<> LoopDevice::enable_queue(const transport::QueueSetup& setup) {
   if (setup.index >= queue_count() || setup.size == 0 || setup.size > queue_max_size(setup.index))
-    return Error::unknown("loop device: queue " + std::to_string(setup.index) + " of size " + std::to_string(setup.size) +
+    return Error::unknown(Error::Cause::BadArgument, "loop device: queue " + std::to_string(setup.index) + " of size " + std::to_string(setup.size) +
                           " cannot be set up");
   auto ring = device_side::make_device_ring(driver_features_, setup.size, setup.addresses);
   ring->request_notifications();
@@ -166,7 +166,7 @@ Result<> LoopDevice::enable_queue(const transport::QueueSetup& setup) {
     return Ok{};
   }
   if (setup.index >= control_index())  // the data queues come before the control queue (§5.1.2)
-    return Error::unknown("loop device: queue " + std::to_string(setup.index) + " does not exist with these features");
+    return Error::unknown(Error::Cause::BadArgument, "loop device: queue " + std::to_string(setup.index) + " does not exist with these features");
   Pair& p = *queues_[setup.index / 2];
   if (setup.index % 2 == 0) {
     p.rx = std::move(ring);

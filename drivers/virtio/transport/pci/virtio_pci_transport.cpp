@@ -20,7 +20,7 @@ Result<std::unique_ptr<VirtioPciTransport>> VirtioPciTransport::open(std::unique
   std::byte config[kPciConfigSize];
   if (auto r = function->read_config(0, config); !r) return std::move(r).error();
   auto layout = find_virtio_capabilities(config, function->bar_sizes());
-  if (!layout) return Error::unknown(function->address().to_string() + ": " + layout.error().to_string());
+  if (!layout) return layout.error().with_context(function->address().to_string());
   std::unique_ptr<VirtioPciTransport> t(new VirtioPciTransport(std::move(function), *layout));
   // "-1" (read back as a huge number) when the platform has no NUMA information.
   const auto node = sysfs::read_number(sysfs::device_dir(t->function_->address()) + "/numa_node");
@@ -73,13 +73,13 @@ Result<> VirtioPciTransport::set_command_bits(std::uint16_t set, std::uint16_t c
 // until then it may still be using our rings and buffers (A12).
 Result<> VirtioPciTransport::reset() {
   doorbells_.clear();
-  if (unresponsive_) return Error::unknown(describe() + ": device did not complete an earlier reset; not trying again");
+  if (unresponsive_) return Error::unknown(Error::Cause::Timeout, describe() + ": device did not complete an earlier reset; not trying again");
   common_.write8(common::kDeviceStatus, 0);
   const auto deadline = std::chrono::steady_clock::now() + kResetTimeout;
   while (common_.read8(common::kDeviceStatus) != 0) {
     if (std::chrono::steady_clock::now() > deadline) {
       unresponsive_ = true;
-      return Error::unknown(describe() + ": device did not complete its reset within 2 s");
+      return Error::unknown(Error::Cause::Timeout, describe() + ": device did not complete its reset within 2 s");
     }
     std::this_thread::sleep_for(std::chrono::microseconds(100));
   }
@@ -155,7 +155,8 @@ std::uint16_t VirtioPciTransport::queue_max_size(std::uint16_t index) {
 Result<> VirtioPciTransport::enable_queue(const transport::QueueSetup& s) {
   const std::uint16_t max = queue_max_size(s.index);  // also selects the queue
   if (max == 0 || s.size == 0 || s.size > max)
-    return Error::unknown(describe() + ": queue " + std::to_string(s.index) + " cannot take " + std::to_string(s.size) +
+    return Error::unknown(max == 0 ? Error::Cause::DeviceRefused : Error::Cause::BadArgument,
+                          describe() + ": queue " + std::to_string(s.index) + " cannot take " + std::to_string(s.size) +
                           " entries (device allows " + std::to_string(max) + ")");
   common_.write16(common::kQueueSize, s.size);
   common_.write16(common::kQueueMsixVector, kNoMsiVector);  // poll mode: no interrupts
@@ -166,7 +167,7 @@ Result<> VirtioPciTransport::enable_queue(const transport::QueueSetup& s) {
   // must keep it inside the notification area; a device that does not is not written to.
   const std::uint64_t at = std::uint64_t{common_.read16(common::kQueueNotifyOff)} * layout_.notify_off_multiplier;
   if (at + 2 > layout_.notify.length)
-    return Error::unknown(describe() + ": queue " + std::to_string(s.index) + " doorbell at +" + std::to_string(at) +
+    return Error::unknown(Error::Cause::DeviceFault, describe() + ": queue " + std::to_string(s.index) + " doorbell at +" + std::to_string(at) +
                           " is outside the notification area of " + std::to_string(layout_.notify.length) + " bytes");
   if (doorbells_.size() <= s.index) doorbells_.resize(s.index + 1u);
   doorbells_[s.index] = Doorbell(notify_base_ + at);
