@@ -24,7 +24,12 @@ class WriterQueue {
     bool single = true;          // one frame (write), not pieces (writev)
   };
 
-  WriterQueue() : writers_(16) {}
+  // Each of the first slots has room for one piece already, so that a writer parked there
+  // with one frame allocates nothing, even the first time.
+  WriterQueue() : writers_(kSlots) {
+    for (unsigned i = 0; i < kSlots; ++i) writers_.push_slot().pieces.reserve(1);
+    for (unsigned i = 0; i < kSlots; ++i) writers_.pop_front();
+  }
 
   bool empty() const noexcept { return writers_.empty(); }
 
@@ -50,6 +55,8 @@ class WriterQueue {
   }
 
  private:
+  static constexpr unsigned kSlots = 16;
+
   Promise<Result<>> pop() noexcept {
     Writer& w = writers_.front();
     w.pieces.clear();  // the frames' references go now, not when the slot is next used
