@@ -27,34 +27,22 @@ using netfront::testing::ring_model::PackedChain;
 using netfront::testing::ring_model::PackedDescriptor;
 using netfront::testing::ring_model::PackedDeviceModel;
 using netfront::testing::ring_model::PlainMemory;
+using netfront::testing::ring_model::readable;
+using netfront::testing::ring_model::tokens_of;
+using netfront::testing::ring_model::writable;
+namespace ring_model = netfront::testing::ring_model;
 namespace spec = netfront::testing::ring_model::spec;
 
 constexpr std::uint16_t kAvailUsed = spec::DESC_F_AVAIL | spec::DESC_F_USED;
-
-// Neither side touches buffer contents here: a segment's address is a number the device must
-// read back as the driver was given it.
-constexpr std::uint64_t kBuffers = 0x7e5700000000;
-Segment readable(unsigned n, std::uint32_t len = 64) { return {kBuffers + 0x1000ull * n, len, false}; }
-Segment writable(unsigned n, std::uint32_t len = 2048) { return {kBuffers + 0x1000ull * n, len, true}; }
-
-PackedRing make_ring(const RingOptions& o, PlainMemory& mem, PlainMemory& tables) {
-  auto r = PackedRing::over(o, mem.dma(), tables.dma());
-  if (!r) throw std::runtime_error(r.error().to_string());
-  return std::move(*r);
-}
 
 // A ring over memory of its own (filled with `fill` before the ring is made) and a device
 // on the addresses the ring gives.
 struct Packed {
   explicit Packed(RingOptions o, std::byte fill = std::byte{0})
       : size(o.size), mem(PackedLayout::of(o.size).total, fill), tables(indirect_tables_size(o, sizeof(pvirtq_desc))),
-        driver(make_ring(o, mem, tables)), device(driver.addresses(), o.size) {}
+        driver(ring_model::make_ring<PackedRing>(o, mem.dma(), tables.dma())), device(driver.addresses(), o.size) {}
 
-  std::vector<UsedChain> take_all() {
-    std::vector<UsedChain> all;
-    for (UsedChain u; driver.take_used(u);) all.push_back(u);
-    return all;
-  }
+  std::vector<UsedChain> take_all() { return ring_model::take_all(driver); }
   // `n` buffers of one descriptor made available, taken by the device, used and taken back.
   void round_trip(unsigned n) {
     for (unsigned i = 0; i < n; ++i) ASSERT_TRUE(driver.add_one(writable(i), i));
@@ -68,12 +56,6 @@ struct Packed {
   PackedRing driver;
   PackedDeviceModel device;
 };
-
-std::vector<std::uint64_t> tokens_of(const std::vector<UsedChain>& used) {
-  std::vector<std::uint64_t> t;
-  for (const UsedChain& u : used) t.push_back(u.token);
-  return t;
-}
 
 // --- over(): what a ring may be built on --------------------------------------------------
 
@@ -117,7 +99,7 @@ TEST(PackedRingOver, MemoryTooSmallOrNotOnA16ByteBoundaryIsRefused) {
 TEST(PackedRingOver, PartsLieInTheMemoryApartWithTheSpecAlignment) {
   for (const std::uint16_t size : {1, 5, 7, 256, 32768}) {
     PlainMemory mem(PackedLayout::of(size).total), none(0);
-    PackedRing r = make_ring({.size = size}, mem, none);
+    PackedRing r = ring_model::make_ring<PackedRing>({.size = size}, mem.dma(), none.dma());
     const QueueAddresses a = r.addresses();
     EXPECT_EQ(a.desc % 16, 0u);
     EXPECT_EQ(a.driver % 4, 0u);

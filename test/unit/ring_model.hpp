@@ -26,11 +26,13 @@
 #include <ostream>
 #include <set>
 #include <span>
+#include <stdexcept>
 #include <vector>
 
 #include "drivers/virtio/ring/chain.hpp"
 #include "drivers/virtio/ring/dma_memory.hpp"
 #include "drivers/virtio/ring/ring_error.hpp"
+#include "drivers/virtio/ring/ring_options.hpp"
 
 // gtest prints a RingError by the rule it names (found by argument-dependent lookup, so in
 // the enum's namespace).
@@ -60,6 +62,35 @@ inline constexpr std::uint16_t EVENT_FLAGS_DESC = 2;
 // the spec states it, not as vring_need_event() computes it, so the tests can compare the two.
 inline bool entry_placed_at(std::uint16_t event, std::uint16_t old_idx, std::uint16_t new_idx) {
   return static_cast<std::uint16_t>(event - old_idx) < static_cast<std::uint16_t>(new_idx - old_idx);
+}
+
+// Neither side touches buffer contents in the ring tests: a segment's address is a number the
+// device must read back as the driver was given it.
+inline constexpr std::uint64_t kBuffers = 0x7e5700000000;
+inline virtio::ring::Segment readable(unsigned n, std::uint32_t len = 64) { return {kBuffers + 0x1000ull * n, len, false}; }
+inline virtio::ring::Segment writable(unsigned n, std::uint32_t len = 2048) {
+  return {kBuffers + 0x1000ull * n, len, true};
+}
+
+// A ring of either layout over the test's memory (refused memory is the test's bug: it throws).
+template <typename Ring>
+Ring make_ring(const virtio::ring::RingOptions& o, virtio::ring::DmaMemory mem, virtio::ring::DmaMemory tables) {
+  auto r = Ring::over(o, std::move(mem), std::move(tables));
+  if (!r) throw std::runtime_error(r.error().to_string());
+  return std::move(*r);
+}
+
+// Every used chain the driver takes now, and their tokens.
+template <typename Ring>
+std::vector<virtio::ring::UsedChain> take_all(Ring& ring) {
+  std::vector<virtio::ring::UsedChain> all;
+  for (virtio::ring::UsedChain u; ring.take_used(u);) all.push_back(u);
+  return all;
+}
+inline std::vector<std::uint64_t> tokens_of(const std::vector<virtio::ring::UsedChain>& used) {
+  std::vector<std::uint64_t> t;
+  for (const virtio::ring::UsedChain& u : used) t.push_back(u.token);
+  return t;
 }
 
 // Whole fields at a device address, by memcpy: the model never forms a pointer of the

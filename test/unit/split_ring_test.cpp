@@ -24,47 +24,30 @@ namespace {
 
 using netfront::testing::ring_model::entry_placed_at;
 using netfront::testing::ring_model::PlainMemory;
+using netfront::testing::ring_model::readable;
+using netfront::testing::ring_model::tokens_of;
+using netfront::testing::ring_model::writable;
 using netfront::testing::ring_model::SplitChain;
 using netfront::testing::ring_model::SplitDescriptor;
 using netfront::testing::ring_model::SplitDeviceModel;
+namespace ring_model = netfront::testing::ring_model;
 namespace spec = netfront::testing::ring_model::spec;
-
-// Neither side touches buffer contents here: a segment's address is a number the device must
-// read back as the driver was given it.
-constexpr std::uint64_t kBuffers = 0x7e5700000000;
-Segment readable(unsigned n, std::uint32_t len = 64) { return {kBuffers + 0x1000ull * n, len, false}; }
-Segment writable(unsigned n, std::uint32_t len = 2048) { return {kBuffers + 0x1000ull * n, len, true}; }
-
-SplitRing make_ring(const RingOptions& o, PlainMemory& mem, PlainMemory& tables) {
-  auto r = SplitRing::over(o, mem.dma(), tables.dma());
-  if (!r) throw std::runtime_error(r.error().to_string());
-  return std::move(*r);
-}
 
 // A ring over memory of its own (filled with `fill` before the ring is made) and a device
 // on the addresses the ring gives.
 struct Split {
   explicit Split(RingOptions o, std::byte fill = std::byte{0})
       : mem(SplitLayout::of(o.size).total, fill), tables(indirect_tables_size(o, sizeof(virtq_desc))),
-        driver(make_ring(o, mem, tables)), device(driver.addresses(), o.size, {o.event_idx, o.in_order}) {}
+        driver(ring_model::make_ring<SplitRing>(o, mem.dma(), tables.dma())),
+        device(driver.addresses(), o.size, {o.event_idx, o.in_order}) {}
 
   // Every used chain the driver takes now.
-  std::vector<UsedChain> take_all() {
-    std::vector<UsedChain> all;
-    for (UsedChain u; driver.take_used(u);) all.push_back(u);
-    return all;
-  }
+  std::vector<UsedChain> take_all() { return ring_model::take_all(driver); }
 
   PlainMemory mem, tables;
   SplitRing driver;
   SplitDeviceModel device;
 };
-
-std::vector<std::uint64_t> tokens_of(const std::vector<UsedChain>& used) {
-  std::vector<std::uint64_t> t;
-  for (const UsedChain& u : used) t.push_back(u.token);
-  return t;
-}
 
 bool disjoint(std::uint64_t a, std::size_t a_len, std::uint64_t b, std::size_t b_len) {
   return a + a_len <= b || b + b_len <= a;
@@ -118,7 +101,7 @@ TEST(SplitRingOver, IndirectTablesMissingShortOrMisalignedAreRefused) {
 TEST(SplitRingOver, PartsLieInTheMemoryApartWithTheSpecAlignment) {
   for (const std::uint16_t size : {1, 2, 8, 256, 32768}) {
     PlainMemory mem(SplitLayout::of(size).total), none(0);
-    SplitRing r = make_ring({.size = size}, mem, none);
+    SplitRing r = ring_model::make_ring<SplitRing>({.size = size}, mem.dma(), none.dma());
     const QueueAddresses a = r.addresses();
     const std::size_t desc = 16u * size, avail = 6 + 2u * size, used = 6 + 8u * size;
     EXPECT_EQ(a.desc % 16, 0u) << size;

@@ -40,7 +40,7 @@ class RxQueue {
 
   RxQueue(const QueuePairConfig& c, transport::Transport& t, Ring ring)
       : ring_(std::move(ring)), transport_(t), pool_(c.rx_pool), pair_(c.index),
-        queue_(rx_queue_index(c.index)), header_len_(c.header_len), address_mode_(c.address_mode),
+        header_len_(c.header_len), address_mode_(c.address_mode),
         mergeable_(c.mrg_rxbuf), max_frame_(std::size_t{c.mtu} + kEthernetHeaderLength),
         posted_len_(static_cast<std::uint32_t>(rte_pktmbuf_data_room_size(c.rx_pool) - RTE_PKTMBUF_HEADROOM +
                                                c.header_len)) {}
@@ -64,7 +64,8 @@ class RxQueue {
       }
       added = true;
     }
-    if (added && ring_.publish() && !transport_.notify(queue_)) ring_.mark_broken(ring::RingError::NotifyFailed);
+    if (added && ring_.publish() && !transport_.notify(rx_queue_index(pair_)))
+      ring_.mark_broken(ring::RingError::NotifyFailed);
   }
 
   // Takes up to kBurst used buffers and hands the frames they hold to `sink`. Two passes over
@@ -257,8 +258,7 @@ class RxQueue {
   Ring ring_;
   transport::Transport& transport_;
   rte_mempool* pool_;
-  unsigned pair_;        // the queue pair's number, for the sink
-  std::uint16_t queue_;  // the receive queue's number, for the doorbell
+  unsigned pair_;  // the queue pair's number, for the sink and the doorbell
   std::uint16_t header_len_;
   ring::AddressMode address_mode_;
   bool mergeable_;
