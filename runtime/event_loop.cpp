@@ -6,8 +6,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <stdexcept>
 #include <string>
+
+#include "runtime/log.hpp"
 
 namespace netfront {
 namespace {
@@ -25,16 +26,17 @@ void detail::schedule_resume(std::coroutine_handle<> h) noexcept {
 EventLoop::EventLoop(LoopConfig config) : config_(config), previous_current_(tls_current_loop) {
   epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (epoll_fd_ < 0 || wake_fd_ < 0) {
-    const int err = errno;
-    if (epoll_fd_ >= 0) ::close(epoll_fd_);
-    if (wake_fd_ >= 0) ::close(wake_fd_);
-    throw std::runtime_error(std::string("netfront: event loop set-up failed: ") + std::strerror(err));
-  }
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.ptr = nullptr;  // nullptr marks the wake eventfd
-  ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
+  if (epoll_fd_ < 0 || wake_fd_ < 0 || ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev) != 0) {
+    // Without both, a sleeping loop could miss a post(): it busy-polls instead.
+    runtime::logger("runtime").warn("event loop: no epoll or eventfd ({}); this loop busy-polls and watches no fd",
+                           std::strerror(errno));
+    if (epoll_fd_ >= 0) ::close(epoll_fd_);
+    if (wake_fd_ >= 0) ::close(wake_fd_);
+    epoll_fd_ = wake_fd_ = -1;
+  }
   pollers_.reserve(16);
   timers_.reserve(64);
   posted_.reserve(16);
@@ -47,8 +49,8 @@ EventLoop::~EventLoop() {
   {
     std::lock_guard lock(posted_mutex_);  // a post() still writing its wake-up finishes first
   }
-  ::close(wake_fd_);
-  ::close(epoll_fd_);
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+  if (epoll_fd_ >= 0) ::close(epoll_fd_);
   if (tls_current_loop == this) tls_current_loop = previous_current_;
 }
 
@@ -93,7 +95,7 @@ unsigned EventLoop::run_ready() {
 }
 
 bool EventLoop::try_sleep() {
-  if (!run_queue_.empty() || stopping_) return false;
+  if (!run_queue_.empty() || stopping_ || !can_sleep()) return false;
   std::size_t armed = 0;
   for (; armed < pollers_.size(); ++armed)
     if (!pollers_[armed]->arm_wakeup()) break;
@@ -136,7 +138,7 @@ void EventLoop::post(std::function<void()> fn) {
   posted_.push_back(std::move(fn));
   has_posted_.store(true, std::memory_order_release);
   const std::uint64_t one = 1;
-  [[maybe_unused]] auto r = ::write(wake_fd_, &one, sizeof one);
+  if (wake_fd_ >= 0) (void)!::write(wake_fd_, &one, sizeof one);
 }
 
 unsigned EventLoop::run_posted() {
@@ -275,17 +277,26 @@ io<void> EventLoop::sleep(Clock::duration delay) { co_await SleepAwaiter(*this, 
 
 // --- file descriptors
 
-FdWatch::FdWatch(EventLoop& loop, int fd, std::uint32_t events, std::function<void(std::uint32_t)> on_ready)
-    : loop_(loop), fd_(fd), on_ready_(std::move(on_ready)) {
+Result<std::unique_ptr<FdWatch>> FdWatch::start(EventLoop& loop, int fd, std::uint32_t events,
+                                                 std::function<void(std::uint32_t)> on_ready) {
+  if (!loop.can_sleep())
+    return Error::unknown(Error::Cause::System, "cannot watch fd " + std::to_string(fd) + ": the event loop has no epoll");
+  std::unique_ptr<FdWatch> watch(new FdWatch(loop, fd, std::move(on_ready)));
   epoll_event ev{};
   ev.events = events;
-  ev.data.ptr = this;
-  if (::epoll_ctl(loop_.epoll_fd_, EPOLL_CTL_ADD, fd_, &ev) != 0)
-    throw std::runtime_error(std::string("netfront: cannot watch fd: ") + std::strerror(errno));
-  ++loop_.watched_fds_;
+  ev.data.ptr = watch.get();
+  if (::epoll_ctl(loop.epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+    const int err = errno;
+    const auto cause = err == ENOMEM || err == ENOSPC ? Error::Cause::System : Error::Cause::BadArgument;
+    watch->fd_ = -1;  // not added: the destructor leaves epoll alone
+    return Error::unknown(cause, "cannot watch fd " + std::to_string(fd) + ": " + std::strerror(err));
+  }
+  ++loop.watched_fds_;
+  return watch;
 }
 
 FdWatch::~FdWatch() {
+  if (fd_ < 0) return;
   ::epoll_ctl(loop_.epoll_fd_, EPOLL_CTL_DEL, fd_, nullptr);
   --loop_.watched_fds_;
 }

@@ -12,6 +12,10 @@
 // With IdleMode::Sleep it sleeps in epoll_wait after `idle_polls_before_sleep` empty
 // iterations, provided every poller armed a wake-up, and wakes on a watched fd, the next
 // timer, or work posted from another thread.
+//
+// Nothing here throws. A loop whose epoll or eventfd cannot be had (the process is out of
+// file descriptors) still runs: it busy-polls, fires timers and runs posted work, but it
+// never sleeps and watches no fd (FdWatch::start says why); can_sleep() tells.
 #pragma once
 
 #include <sys/epoll.h>
@@ -24,9 +28,12 @@
 #include <mutex>
 #include <vector>
 
+#include <memory>
+
 #include "netfront/detail/ring_queue.hpp"
 #include "netfront/io.hpp"
 #include "netfront/poller.hpp"
+#include "netfront/result.hpp"
 
 namespace netfront {
 
@@ -91,6 +98,8 @@ class EventLoop {
 
   const LoopCounters& counters() const noexcept { return counters_; }
   const LoopConfig& config() const noexcept { return config_; }
+  // False when the loop got no epoll or eventfd: it then busy-polls whatever its IdleMode.
+  bool can_sleep() const noexcept { return epoll_fd_ >= 0; }
 
  private:
   friend class Timer;
@@ -157,12 +166,14 @@ class Timer {
   std::size_t heap_index_ = kNotArmed;
 };
 
-// Watches a file descriptor for the loop's lifetime or until destroyed. The constructor
-// throws std::runtime_error when epoll refuses the fd (not open, or watched already): a
-// programming error, not a runtime condition.
+// Watches a file descriptor until destroyed; `on_ready` runs on the loop thread with the
+// epoll events seen.
 class FdWatch {
  public:
-  FdWatch(EventLoop& loop, int fd, std::uint32_t events, std::function<void(std::uint32_t)> on_ready);
+  // Fails with Cause::BadArgument when epoll refuses the fd (not open, watched already, a
+  // kind epoll cannot watch) and Cause::System when the loop or the kernel has no room.
+  static Result<std::unique_ptr<FdWatch>> start(EventLoop& loop, int fd, std::uint32_t events,
+                                                std::function<void(std::uint32_t)> on_ready);
   ~FdWatch();
   FdWatch(const FdWatch&) = delete;
   FdWatch& operator=(const FdWatch&) = delete;
@@ -170,6 +181,8 @@ class FdWatch {
 
  private:
   friend class EventLoop;
+  FdWatch(EventLoop& loop, int fd, std::function<void(std::uint32_t)> on_ready)
+      : loop_(loop), fd_(fd), on_ready_(std::move(on_ready)) {}
   EventLoop& loop_;
   int fd_;
   std::function<void(std::uint32_t)> on_ready_;

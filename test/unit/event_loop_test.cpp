@@ -1,9 +1,12 @@
 #include <gtest/gtest.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -161,10 +164,14 @@ TEST(EventLoopTest, BusyLoopNeverSleeps) {
 // A poller that can be woken through an eventfd, as a device queue with interrupts is.
 class FdPoller final : public Poller {
  public:
-  explicit FdPoller(EventLoop& loop) : fd_(eventfd(0, EFD_NONBLOCK)), watch_(loop, fd_, EPOLLIN, [this](std::uint32_t) {
-    std::uint64_t v;
-    while (read(fd_, &v, sizeof v) > 0) pending_ += static_cast<int>(v);
-  }) {}
+  explicit FdPoller(EventLoop& loop) : fd_(eventfd(0, EFD_NONBLOCK)) {
+    auto watch = FdWatch::start(loop, fd_, EPOLLIN, [this](std::uint32_t) {
+      std::uint64_t v;
+      while (read(fd_, &v, sizeof v) > 0) pending_ += static_cast<int>(v);
+    });
+    EXPECT_TRUE(watch) << watch.error().to_string();
+    if (watch) watch_ = std::move(*watch);
+  }
   ~FdPoller() override { close(fd_); }
   unsigned poll() override {
     const int n = std::exchange(pending_, 0);
@@ -181,7 +188,7 @@ class FdPoller final : public Poller {
     (void)!write(fd_, &one, sizeof one);
   }
   int fd_;
-  FdWatch watch_;
+  std::unique_ptr<FdWatch> watch_;
   int pending_ = 0, seen_ = 0, arms_ = 0, disarms_ = 0;
 };
 
@@ -283,6 +290,55 @@ TEST(EventLoopTest, PostReachesABusyLoop) {
   loop.run();
   other.join();
   EXPECT_EQ(ran_on, std::this_thread::get_id());
+}
+
+TEST(EventLoopTest, AnFdEpollRefusesIsABadArgumentNotAnException) {
+  EventLoop loop;
+  const int fd = eventfd(0, EFD_NONBLOCK);
+  auto first = FdWatch::start(loop, fd, EPOLLIN, [](std::uint32_t) {});
+  ASSERT_TRUE(first) << first.error().to_string();
+  auto twice = FdWatch::start(loop, fd, EPOLLIN, [](std::uint32_t) {});
+  ASSERT_FALSE(twice);
+  EXPECT_EQ(twice.error().cause(), Error::Cause::BadArgument);
+  close(fd);
+  auto closed = FdWatch::start(loop, fd, EPOLLIN, [](std::uint32_t) {});
+  ASSERT_FALSE(closed);
+  EXPECT_EQ(closed.error().cause(), Error::Cause::BadArgument);
+  EXPECT_NE(closed.error().message().find("fd " + std::to_string(fd)), std::string::npos) << closed.error().message();
+}
+
+// A process out of file descriptors still gets a loop: one that busy-polls, fires its timers
+// and runs posted work, and says it cannot watch fds.
+TEST(EventLoopTest, ALoopWithoutFileDescriptorsBusyPollsAndStillWorks) {
+  rlimit saved{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  const int lowest_free = dup(0);
+  ASSERT_GE(lowest_free, 0);
+  close(lowest_free);
+  rlimit none = saved;
+  none.rlim_cur = static_cast<rlim_t>(lowest_free);  // the next fd would be past the limit
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &none), 0);
+  std::optional<EventLoop> loop;
+  loop.emplace(LoopConfig{.idle = IdleMode::Sleep, .idle_polls_before_sleep = 1, .clock_check_interval = 1});
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+
+  EXPECT_FALSE(loop->can_sleep());
+  const int fd = eventfd(0, EFD_NONBLOCK);
+  auto watch = FdWatch::start(*loop, fd, EPOLLIN, [](std::uint32_t) {});
+  ASSERT_FALSE(watch);
+  EXPECT_EQ(watch.error().cause(), Error::Cause::System);
+  close(fd);
+  bool fired = false, posted = false;
+  Timer timer(*loop, [&] { fired = true; });
+  timer.arm(1ms);
+  std::thread other([&] { loop->post([&] { posted = true; }); });
+  const auto start = Clock::now();
+  while (!(fired && posted) && Clock::now() - start < 5s) loop->run_once();
+  other.join();
+  EXPECT_TRUE(fired);
+  EXPECT_TRUE(posted);
+  EXPECT_EQ(loop->counters().sleeps, 0u);  // idle, yet it never slept: nothing could wake it
+  EXPECT_GT(loop->counters().idle_iterations, 0u);
 }
 
 }  // namespace

@@ -200,8 +200,8 @@ io<int> serve(EventLoop& loop, const Options& o, bool as_init) {
   };
   // The console (a terminal or a pipe; nothing to watch otherwise): "stop" ends the
   // appliance, any other line prints the stats, end of input stops it too.
-  std::optional<FdWatch> console;
-  if (console_is_watchable()) console.emplace(loop, STDIN_FILENO, EPOLLIN, [&](std::uint32_t) {
+  Result<std::unique_ptr<FdWatch>> console = Error::unknown(Error::Cause::BadArgument, "not a terminal or a pipe");
+  if (console_is_watchable()) console = FdWatch::start(loop, STDIN_FILENO, EPOLLIN, [&](std::uint32_t) {
     char line[128];
     const ssize_t n = ::read(STDIN_FILENO, line, sizeof line - 1);
     if (n <= 0) return stop("console closed");
@@ -209,9 +209,11 @@ io<int> serve(EventLoop& loop, const Options& o, bool as_init) {
     if (std::strstr(line, "stop")) return stop("asked on the console");
     print_stats(dev, counters, "stats");
   });
+  if (!console && console_is_watchable()) say("the console is not read: %s", console.error().to_string().c_str());
   const sigset_t signals = stop_signals();
   const int signal_fd = ::signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK);
-  FdWatch signal_watch(loop, signal_fd, EPOLLIN, [&](std::uint32_t) { stop("signal"); });
+  auto signal_watch = FdWatch::start(loop, signal_fd, EPOLLIN, [&](std::uint32_t) { stop("signal"); });
+  if (!signal_watch) say("signals do not stop the appliance: %s", signal_watch.error().to_string().c_str());
 
   // Every queue pair answers on itself: a reply leaves on the pair its request came in on.
   std::vector<io<Result<>>> listens;

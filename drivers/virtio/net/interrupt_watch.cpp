@@ -19,11 +19,17 @@ std::vector<int> interrupt_fds_of(const transport::Transport& t, unsigned pair) 
   return fds;
 }
 
-std::unique_ptr<FdWatch> drain_on_wake(EventLoop& loop, int fd) {
-  return std::make_unique<FdWatch>(loop, fd, EPOLLIN, [fd](std::uint32_t) {
-    std::uint64_t count;
-    (void)!::read(fd, &count, sizeof count);
-  });
+Result<InterruptWatches> drain_on_wake(EventLoop& loop, std::span<const int> fds) {
+  InterruptWatches watches;
+  for (int fd : fds) {
+    auto watch = FdWatch::start(loop, fd, EPOLLIN, [fd](std::uint32_t) {
+      std::uint64_t count;
+      (void)!::read(fd, &count, sizeof count);
+    });
+    if (!watch) return std::move(watch).error();
+    watches.push_back(std::move(*watch));
+  }
+  return watches;
 }
 
 }  // namespace netfront::virtio::net

@@ -3,10 +3,12 @@
 #pragma once
 
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "drivers/virtio/transport/transport.hpp"
 #include "netfront/event_loop.hpp"
+#include "netfront/result.hpp"
 
 namespace netfront::virtio::net {
 
@@ -14,7 +16,10 @@ namespace netfront::virtio::net {
 // cannot wake its loop keeps that loop polling).
 std::vector<int> interrupt_fds_of(const transport::Transport& t, unsigned pair);
 
-// Watches a notification eventfd on `loop`: waking the loop is the point; reading resets it.
-std::unique_ptr<FdWatch> drain_on_wake(EventLoop& loop, int fd);
+using InterruptWatches = std::vector<std::unique_ptr<FdWatch>>;
+
+// Watches notification eventfds on `loop`: waking the loop is the point; reading resets them.
+// All or none: a loop that could miss one of them must not sleep on the others.
+Result<InterruptWatches> drain_on_wake(EventLoop& loop, std::span<const int> fds);
 
 }  // namespace netfront::virtio::net

@@ -1,12 +1,13 @@
 #include "drivers/virtio/net/pair_poller.hpp"
 
-#include "drivers/virtio/net/interrupt_watch.hpp"
-
 namespace netfront::virtio::net {
 
-void PairPoller::watch_interrupts(EventLoop& loop, const transport::Transport& t, unsigned pair) {
+Result<> PairPoller::watch_interrupts(EventLoop& loop, const transport::Transport& t, unsigned pair) {
   watches_.clear();
-  for (int fd : interrupt_fds_of(t, pair)) watches_.push_back(drain_on_wake(loop, fd));
+  auto watches = drain_on_wake(loop, interrupt_fds_of(t, pair));
+  if (!watches) return std::move(watches).error();
+  watches_ = std::move(*watches);
+  return Ok{};
 }
 
 bool PairPoller::arm_wakeup() {

@@ -11,6 +11,7 @@
 #include <memory>
 #include <vector>
 
+#include "drivers/virtio/net/interrupt_watch.hpp"
 #include "drivers/virtio/net/queue_pair.hpp"
 #include "drivers/virtio/transport/transport.hpp"
 #include "netfront/event_loop.hpp"
@@ -26,8 +27,8 @@ class PairPoller final : public Poller {
   PairPoller(QueuePair& pair, std::chrono::milliseconds stall_timeout, std::atomic<bool>& broken)
       : pair_(pair), stall_timeout_(stall_timeout), broken_(broken) {}
 
-  // On the owning loop's thread.
-  void watch_interrupts(EventLoop& loop, const transport::Transport& t, unsigned pair);
+  // On the owning loop's thread. On failure nothing is watched and that loop keeps polling.
+  Result<> watch_interrupts(EventLoop& loop, const transport::Transport& t, unsigned pair);
   void stop_watching() { watches_.clear(); }
 
   bool arm_wakeup() override;
@@ -55,7 +56,7 @@ class PairPoller final : public Poller {
   std::chrono::milliseconds stall_timeout_;
   std::atomic<bool>& broken_;
   std::uint64_t polls_ = 0;
-  std::vector<std::unique_ptr<FdWatch>> watches_;
+  InterruptWatches watches_;
 };
 
 }  // namespace netfront::virtio::net

@@ -64,12 +64,8 @@ Result<> VirtioNetDevice::hand_over(unsigned queue, EventLoop& loop) {
   loop.post([poller, &loop, queue, &t = *transport_] {
     loop.add_poller(*poller);
     poller->registered = true;
-    try {
-      poller->watch_interrupts(loop, t, queue);
-    } catch (const std::exception& e) {  // no fd watch: that loop keeps polling
-      runtime::logger("net").warn("queue pair {}: {}; its loop will keep polling", queue, e.what());
-      poller->stop_watching();
-    }
+    if (auto watched = poller->watch_interrupts(loop, t, queue); !watched)
+      runtime::logger("net").warn("queue pair {}: {}; its loop will keep polling", queue, watched.error().to_string());
   });
   watch_interrupts();  // our loop no longer sleeps on that pair's notifications
   runtime::logger("net").debug("{}: queue pair {} handed to another loop", transport_->describe(), queue);
@@ -248,12 +244,12 @@ void VirtioNetDevice::watch_interrupts() {
     if (of_pair.empty()) return;  // a pair that cannot wake us keeps the loop polling
     fds.insert(fds.end(), of_pair.begin(), of_pair.end());
   }
-  try {
-    for (int fd : fds) interrupt_watches_.push_back(drain_on_wake(loop_, fd));
-  } catch (const std::exception& e) {
-    runtime::logger("net").warn("{}: {}; the loop will keep polling", transport_->describe(), e.what());
-    interrupt_watches_.clear();
+  auto watches = drain_on_wake(loop_, fds);
+  if (!watches) {
+    runtime::logger("net").warn("{}: {}; the loop will keep polling", transport_->describe(), watches.error().to_string());
+    return;
   }
+  interrupt_watches_ = std::move(*watches);
 }
 
 // The loop is about to sleep. Asleep we do not poll, so the device's status is looked at now

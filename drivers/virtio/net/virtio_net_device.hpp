@@ -24,6 +24,7 @@
 
 #include "drivers/netif/net_device.hpp"
 #include "drivers/virtio/net/control_queue.hpp"
+#include "drivers/virtio/net/interrupt_watch.hpp"
 #include "drivers/virtio/net/net_config.hpp"
 #include "drivers/virtio/net/pair_poller.hpp"
 #include "drivers/virtio/net/queue_pair.hpp"
@@ -142,7 +143,7 @@ class VirtioNetDevice final : public drivers::NetDevice, public Poller {
   bool close_requested_ = false;
   Promise<void> close_done_;
   // One per queue when the transport has interrupt fds: drains the fd; waking is the point.
-  std::vector<std::unique_ptr<FdWatch>> interrupt_watches_;
+  InterruptWatches interrupt_watches_;
   // F10: looks at the transmit progress of our own pairs (a timer, so a sleeping loop wakes for it).
   std::optional<Timer> watchdog_;
 };

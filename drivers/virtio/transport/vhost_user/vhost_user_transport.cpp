@@ -44,16 +44,16 @@ Result<std::unique_ptr<VhostUserTransport>> VhostUserTransport::open(const Vhost
         ::listen(t->listen_fd_, 1) != 0)
       return Error::unknown(Error::Cause::System, "cannot listen on " + address.socket_path + ": " + std::strerror(errno));
     if (auto r = t->accept_backend(options.connect_timeout); !r) return std::move(r).error();
-    t->listen_watch_ = std::make_unique<FdWatch>(loop, t->listen_fd_, EPOLLIN, [p = t.get()](std::uint32_t) {
-      p->on_listen_event();
-    });
+    auto watch = FdWatch::start(loop, t->listen_fd_, EPOLLIN, [p = t.get()](std::uint32_t) { p->on_listen_event(); });
+    if (!watch) return std::move(watch).error().with_context("vhost-user server " + address.socket_path);
+    t->listen_watch_ = std::move(*watch);
   } else {
     auto ch = Channel::connect(address.socket_path, options.connect_timeout);
     if (!ch) return std::move(ch).error();
     t->channel_ = std::move(*ch);
   }
   t->channel_.set_timeout(options.reply_timeout);
-  t->watch_channel();
+  if (auto r = t->watch_channel(); !r) return std::move(r).error();
   return t;
 }
 
@@ -86,11 +86,14 @@ Result<> VhostUserTransport::accept_backend(std::chrono::milliseconds timeout) {
   return Ok{};
 }
 
-void VhostUserTransport::watch_channel() {
+// Without the watch a backend that goes away is not seen to go: no channel is used unwatched.
+Result<> VhostUserTransport::watch_channel() {
   channel_watch_.reset();
-  if (channel_.open())
-    channel_watch_ = std::make_unique<FdWatch>(loop_, channel_.fd(), EPOLLIN | EPOLLRDHUP,
-                                                        [this](std::uint32_t) { on_channel_event(); });
+  if (!channel_.open()) return Ok{};
+  auto watch = FdWatch::start(loop_, channel_.fd(), EPOLLIN | EPOLLRDHUP, [this](std::uint32_t) { on_channel_event(); });
+  if (!watch) return std::move(watch).error().with_context(describe());
+  channel_watch_ = std::move(*watch);
+  return Ok{};
 }
 
 // F1, F2: the backend went away, or it and we no longer agree on where the conversation is.
@@ -132,7 +135,11 @@ void VhostUserTransport::on_listen_event() {
   }
   channel_ = Channel(fd);
   channel_.set_timeout(options_.reply_timeout);
-  watch_channel();
+  if (auto r = watch_channel(); !r) {
+    runtime::logger("vhost").warn("{}; the backend that connected is turned away", r.error().to_string());
+    channel_.close();
+    return;
+  }
   needs_reset_ = true;  // F5-F8: everything is negotiated and set up again from scratch
   ++generation_;
   runtime::logger("vhost").info("{}: backend connected again", describe());

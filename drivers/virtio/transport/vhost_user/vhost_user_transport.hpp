@@ -65,7 +65,7 @@ class VhostUserTransport final : public transport::Transport {
   Result<> call(Request r, std::span<const std::byte> payload, std::span<std::byte> reply);
   Result<std::uint64_t> get_u64(Request r);
   Result<> accept_backend(std::chrono::milliseconds timeout);
-  void watch_channel();
+  Result<> watch_channel();
   void on_channel_event();
   void on_listen_event();
   void lost_backend(std::string_view why);
