@@ -1,4 +1,4 @@
-// Test harness around the in-process device: a Netif over a LoopDevice the test can reach
+// Test harness around the in-process device: a Netif over a loop device (the faulty build) the test can reach
 // (faults, counters), plus helpers that send frames and collect what comes back.
 #pragma once
 
@@ -11,7 +11,7 @@
 
 #include "drivers/netif/attach.hpp"
 #include "drivers/virtio/net/virtio_net_device.hpp"
-#include "drivers/virtio/transport/loop/loop_device.hpp"
+#include "test/support/loop_faults.hpp"
 #include "netfront/event_loop.hpp"
 #include "netfront/netif.hpp"
 #include "netfront/packet_pool.hpp"
@@ -22,7 +22,7 @@ struct LoopRig {
   EventLoop loop;
   std::optional<PacketPool> pool;
   std::optional<Netif> netif;
-  virtio::transport::loop::LoopDevice* device = nullptr;
+  virtio::transport::loop::FaultyLoopDevice* device = nullptr;
   virtio::net::VirtioNetDevice* driver = nullptr;
   std::vector<std::vector<std::byte>> received;
   std::optional<io<Result<>>> listening;
@@ -30,14 +30,14 @@ struct LoopRig {
   // Opens `id` ("loop:..."); `before_open` may set faults the device shows during bring-up.
   // The device has `device_pairs` queue pairs (its max_virtqueue_pairs; 0: as many as the id's
   // queues=N), the driver uses as many as queues=N asks for.
-  Result<> open(const std::string& id, const std::function<void(virtio::transport::loop::LoopDevice&)>& before_open = {},
+  Result<> open(const std::string& id, const std::function<void(virtio::transport::loop::FaultyLoopDevice&)>& before_open = {},
                 unsigned device_pairs = 0, virtio::net::DeviceOptions options = {}) {
     auto made = PacketPool::create({.size = 4095, .cache = 0});
     if (!made) return std::move(made).error();
     pool.emplace(std::move(*made));
     auto parsed = DeviceId::parse(id);
     if (!parsed) return std::move(parsed).error();
-    auto dev = std::make_unique<virtio::transport::loop::LoopDevice>(parsed->loop(), device_pairs ? device_pairs : parsed->queue_pairs(), &loop);
+    auto dev = std::make_unique<virtio::transport::loop::FaultyLoopDevice>(parsed->loop(), device_pairs ? device_pairs : parsed->queue_pairs(), &loop);
     device = dev.get();
     if (before_open) before_open(*device);
     options.queue_pairs = parsed->queue_pairs();

@@ -3,8 +3,8 @@
 // a poller on the same event loop. In echo mode every frame the driver transmits comes back on
 // the same queue pair's receive queue, byte for byte; in sink mode it is consumed and counted.
 // It never drops in echo mode: a frame waits on the transmit ring until receive buffers are
-// there (so tests can demand every frame back). Tests reach it through faults() to make it
-// misbehave in the ways the reliability checklist lists.
+// there (so tests can demand every frame back). Tests build it with a set of faults
+// (test/support/loop_faults.hpp) to make it misbehave in the ways docs/reliability.md lists.
 //
 // It has a control queue (CTRL_VQ) and, built with more than one queue pair, offers MQ: only
 // the first pair carries traffic until the driver sends VQ_PAIRS_SET (§5.1.6.5.5), and
@@ -13,9 +13,7 @@
 
 #include <atomic>
 #include <cstdint>
-#include <map>
 #include <memory>
-#include <optional>
 #include <span>
 #include <vector>
 
@@ -25,7 +23,6 @@
 #include "drivers/virtio/transport/transport.hpp"
 #include "netfront/device_id.hpp"
 #include "netfront/event_loop.hpp"
-#include "netfront/mac_address.hpp"
 
 namespace netfront::virtio::transport::loop {
 
@@ -34,53 +31,11 @@ using device_side::DeviceRing;
 using device_side::DeviceSegment;
 using device_side::UsedWrite;
 
-// Switches for tests. One-shot faults fire at the next occasion and clear themselves;
-// persistent ones hold until cleared.
-struct LoopFaults {
-  bool used_id_out_of_range = false;     // B1: next TX completion names id >= queue size
-  bool used_id_not_outstanding = false;  // B2: next TX completion is written twice
-  bool used_index_jump = false;          // B3 (split) / B5 (packed): corrupt the used index/flags
-  bool in_order_batch_overreach = false; // B6 (split, in order): a batch's entry moves the used index by one only
-  bool scribble_descriptors = false;     // B4: overwrite a TX chain's descriptors after reading them
-  bool rx_len_too_long = false;          // C1: RX used len beyond what was posted
-  bool rx_len_too_short = false;         // C2: RX used len shorter than header + Ethernet header
-  bool rx_len_without_header = false;    // C4: RX used len shorter than the virtio-net header itself
-  bool rx_follower_len_too_long = false; // C1: the second buffer of the next merged frame claims too much
-  bool rx_num_buffers_zero = false;      // C4
-  bool rx_num_buffers_too_many = false;  // C4
-  bool tx_used_len_garbage = false;      // C3, persistent: TX used len is nonsense
-  bool notify_fails = false;             // B9, persistent
-  bool stall = false;                    // persistent: the device stops working its rings
-  bool reject_features_ok = false;       // A1, persistent: FEATURES_OK never sticks
-  bool unstable_config_generation = false;  // A8, persistent
-  bool needs_reset = false;              // A13: set DEVICE_NEEDS_RESET (one-shot)
-  bool mq_without_ctrl_vq = false;       // A2, persistent: offer MQ without CTRL_VQ
-  bool no_version_1 = false;             // A3, persistent
-  std::uint64_t withdraw_features = 0;   // F5, persistent: stop offering these (seen at the next reset)
-  std::optional<std::uint16_t> mtu;      // A5: offer this MTU
-  std::optional<MacAddress> mac;         // A6: offer this MAC
-  std::optional<std::uint16_t> max_virtqueue_pairs;  // A4: report this instead of the real count
-  // A11, persistent: queue index -> the largest size that queue takes (below size=N), so that
-  // queues of one device differ; a larger size is refused at set-up, as a device would.
-  std::map<std::uint16_t, std::uint16_t> queue_max_sizes;
-  // Persistent: write at most this many bytes into each receive buffer, so frames spread over
-  // several buffers (MRG_RXBUF) and non-final buffers are not full (C5).
-  std::optional<std::uint32_t> rx_chunk;
-  // A12, persistent: a reset is never completed (status never reads back 0) and the device
-  // goes on working the rings it has; with dma_not_revocable nothing can cut it off from the
-  // driver's memory either (else revoke_dma() stops it, like bus mastering turned off).
-  bool reset_never_completes = false;
-  bool dma_not_revocable = false;
-  bool control_no_answer = false;        // D1, persistent: control commands are never answered
-  std::optional<std::uint8_t> control_ack;  // D2, persistent: answer every command with this byte
-  // Persistent: a device gone bad writes garbage wherever it can reach, this many times each
-  // poll: random bytes at random places of all the driver's device memory in use (packet data
-  // rooms, headers, indirect tables), its own rings too with scribble_rings.
-  unsigned scribble = 0;
-  bool scribble_rings = false;
-  // Not a fault: every device status the driver writes (0 for a reset), kept where a test
-  // can read it after the device is gone.
-  std::shared_ptr<std::vector<std::uint8_t>> status_log;
+// The device as it behaves. A test-only build of it misbehaves on demand: `Faults` is then
+// the test's switch board (test/support/loop_faults.hpp); here it is NoFaults, and the
+// production library holds no fault code at all.
+struct NoFaults {
+  static constexpr bool kEnabled = false;
 };
 
 struct LoopDeviceCounters {
@@ -92,7 +47,7 @@ struct LoopDeviceCounters {
   std::uint64_t resets = 0;
   std::uint64_t dropped = 0;     // sink mode, or frames no receive chain could hold
   std::uint64_t control_commands = 0;
-  std::uint64_t scribbles = 0;   // garbage writes made (LoopFaults::scribble)
+  std::uint64_t scribbles = 0;   // garbage writes made (a faulty build's scribble switch)
 };
 
 // What one queue pair of the device moved.
@@ -101,12 +56,13 @@ struct LoopPairCounters {
   std::uint64_t rx_frames = 0;
 };
 
-class LoopDevice final : public transport::Transport, public Poller {
+template <class Faults>
+class BasicLoopDevice final : public transport::Transport, public Poller {
  public:
   // Registers itself as a poller of `loop` (if given) for its lifetime. `queue_pairs` is its
   // max_virtqueue_pairs.
-  LoopDevice(const LoopOptions& options, unsigned queue_pairs, EventLoop* loop);
-  ~LoopDevice() override;
+  BasicLoopDevice(const LoopOptions& options, unsigned queue_pairs, EventLoop* loop);
+  ~BasicLoopDevice() override;
 
   // Transport
   std::string describe() const override;
@@ -129,7 +85,11 @@ class LoopDevice final : public transport::Transport, public Poller {
   unsigned poll() override;
 
   // For tests
-  LoopFaults& faults() noexcept { return faults_; }
+  Faults& faults() noexcept
+    requires Faults::kEnabled
+  {
+    return faults_;
+  }
   const LoopDeviceCounters& counters() const noexcept { return counters_; }
   const LoopPairCounters& pair_counters(unsigned pair) const noexcept { return pair_counters_[pair]; }
   // Queue pairs the driver enabled (1 until VQ_PAIRS_SET says otherwise).
@@ -140,12 +100,17 @@ class LoopDevice final : public transport::Transport, public Poller {
   bool inject(unsigned pair, std::span<const std::byte> frame);
 
  private:
+  static constexpr bool kFaulty = Faults::kEnabled;
+  static constexpr std::uint16_t kMtu = 1500;  // what it offers in VIRTIO_NET_F_MTU
   struct Pair;
   unsigned work_tx(Pair& p);
   bool ensure_rx(Pair& p, std::size_t bytes);
   std::size_t room_of(const DeviceChain& c) const noexcept;
   bool deliver(Pair& p, std::span<const std::byte> frame);
   void complete_tx(Pair& p, const DeviceChain& chain);
+  void flush_tx_batch(Pair& p);
+  bool complete_tx_faultily(Pair& p, const DeviceChain& chain, std::uint32_t len);
+  std::uint32_t faulty_rx_len(const DeviceChain& c, std::uint16_t buffer, std::uint32_t len);
   std::uint32_t control_index() const noexcept;
   std::uint8_t control_command(std::uint8_t cls, std::uint8_t command, std::span<const std::byte> data);
   unsigned serve_control();
@@ -167,8 +132,11 @@ class LoopDevice final : public transport::Transport, public Poller {
   std::vector<std::pair<std::byte*, std::size_t>> ring_areas_;  // what the driver's rings occupy
   std::vector<std::pair<std::byte*, std::size_t>> just_used_;   // receive buffers used this poll (scribble)
   std::uint64_t random_ = 0x9e3779b97f4a7c15;                   // xorshift state for scribbles
-  LoopFaults faults_;
+  [[no_unique_address]] Faults faults_;
   LoopDeviceCounters counters_;
 };
+
+using LoopDevice = BasicLoopDevice<NoFaults>;
+extern template class BasicLoopDevice<NoFaults>;
 
 }  // namespace netfront::virtio::transport::loop

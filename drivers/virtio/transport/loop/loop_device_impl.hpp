@@ -1,0 +1,507 @@
+// The loop device's code, for the two builds of it: loop_device.cpp (the device as it
+// behaves, in the library) and test/support/faulty_loop_device.cpp (with fault switches).
+// Every switch is read under `if constexpr (kFaulty)`, so the first build has none of them.
+#pragma once
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+
+#include "drivers/virtio/transport/loop/loop_device.hpp"
+#include "drivers/virtio/net/net_spec.hpp"
+#include "drivers/virtio/ring/ring_layout.hpp"
+#include "drivers/virtio/virtio_spec.hpp"
+#include "netfront/mac_address.hpp"
+#include "runtime/device_memory.hpp"
+
+namespace netfront::virtio::transport::loop {
+
+using namespace virtio::net;
+
+namespace detail {
+constexpr std::size_t kHeader = sizeof(virtio_net_hdr);
+constexpr unsigned kBurst = 64;
+
+// Writes `bytes` into the writable segments of `chain` from byte `offset` on; returns how many fit.
+inline std::size_t write_chain(const DeviceChain& chain, std::size_t offset, std::span<const std::byte> bytes) {
+  std::size_t done = 0;
+  for (const DeviceSegment& s : chain.segments) {
+    if (!s.writable) continue;
+    if (offset >= s.len) {
+      offset -= s.len;
+      continue;
+    }
+    const std::size_t n = std::min<std::size_t>(s.len - offset, bytes.size() - done);
+    std::memcpy(s.data + offset, bytes.data() + done, n);
+    done += n;
+    offset = 0;
+    if (done == bytes.size()) break;
+  }
+  return done;
+}
+}  // namespace detail
+
+template <class Faults>
+std::size_t BasicLoopDevice<Faults>::room_of(const DeviceChain& c) const noexcept {
+  const std::size_t room = c.writable_bytes();
+  if constexpr (kFaulty)
+    if (faults_.rx_chunk) return std::min<std::size_t>(room, *faults_.rx_chunk);
+  return room;
+}
+
+template <class Faults>
+struct BasicLoopDevice<Faults>::Pair {
+  explicit Pair(unsigned n) : number(n) {}
+  unsigned number;
+  std::unique_ptr<DeviceRing> rx, tx;
+  std::uint16_t rx_size = 0, tx_size = 0;
+  // Receive chains taken from the ring but not filled yet: a device holds on to buffers.
+  std::vector<DeviceChain> rx_ready;
+  std::size_t rx_first = 0, rx_count = 0, rx_capacity = 0;
+  DeviceChain tx_chain;
+  // In-order transmit completions of this round, written as one batch.
+  UsedWrite batch_last{};
+  std::uint16_t batch_chains = 0, batch_descriptors = 0;
+};
+
+template <class Faults>
+BasicLoopDevice<Faults>::BasicLoopDevice(const LoopOptions& options, unsigned queue_pairs, EventLoop* loop)
+    : options_(options), pairs_(queue_pairs), loop_(loop), pair_counters_(queue_pairs), scratch_(64 * 1024) {
+  for (unsigned i = 0; i < pairs_; ++i) queues_.push_back(std::make_unique<Pair>(i));
+  if (loop_) loop_->add_poller(*this);
+}
+
+template <class Faults>
+BasicLoopDevice<Faults>::~BasicLoopDevice() {
+  if (loop_) loop_->remove_poller(*this);
+}
+
+template <class Faults>
+std::string BasicLoopDevice<Faults>::describe() const { return "loop device"; }
+
+template <class Faults>
+Result<> BasicLoopDevice<Faults>::reset() {
+  if constexpr (kFaulty) {
+    if (faults_.status_log) faults_.status_log->push_back(0);
+    if (faults_.reset_never_completes) return Error::unknown(Error::Cause::Timeout, "loop device did not complete its reset");
+  }
+  status_ = 0;
+  driver_features_ = 0;
+  for (auto& p : queues_) p = std::make_unique<Pair>(p->number);
+  control_.reset();
+  ring_areas_.clear();
+  active_pairs_ = 1;  // §5.1.6.5.5: multiqueue is off until the driver turns it on
+  ++counters_.resets;
+  return Ok{};
+}
+
+template <class Faults>
+bool BasicLoopDevice<Faults>::revoke_dma() noexcept {
+  if constexpr (kFaulty)
+    if (faults_.dma_not_revocable) return false;
+  cut_off_ = true;
+  return true;
+}
+
+template <class Faults>
+void BasicLoopDevice<Faults>::set_status(std::uint8_t status) {
+  if (status == 0) {
+    (void)reset();
+    return;
+  }
+  if constexpr (kFaulty) {
+    if (faults_.status_log) faults_.status_log->push_back(status);
+    if (faults_.reject_features_ok) status &= static_cast<std::uint8_t>(~VIRTIO_CONFIG_S_FEATURES_OK);
+  }
+  status_ = static_cast<std::uint8_t>(status | (status_ & VIRTIO_CONFIG_S_DEVICE_NEEDS_RESET));
+}
+
+template <class Faults>
+std::uint64_t BasicLoopDevice<Faults>::device_features() {
+  std::uint64_t f = feature_bit(VIRTIO_NET_F_MAC) | feature_bit(VIRTIO_NET_F_MTU) | feature_bit(VIRTIO_NET_F_STATUS) |
+                    // Offloads a real device offers; the driver must decline them cleanly.
+                    feature_bit(VIRTIO_NET_F_CSUM) | feature_bit(VIRTIO_NET_F_GUEST_CSUM) |
+                    feature_bit(VIRTIO_NET_F_HOST_TSO4) | feature_bit(VIRTIO_NET_F_GUEST_TSO4) |
+                    feature_bit(VIRTIO_F_VERSION_1) | feature_bit(VIRTIO_NET_F_CTRL_VQ) |
+                    (pairs_ > 1 ? feature_bit(VIRTIO_NET_F_MQ) : 0);
+  if (options_.mrg_rxbuf) f |= feature_bit(VIRTIO_NET_F_MRG_RXBUF);
+  if (options_.event_idx) f |= feature_bit(VIRTIO_F_EVENT_IDX);
+  if (options_.packed) f |= feature_bit(VIRTIO_F_RING_PACKED);
+  if (options_.in_order) f |= feature_bit(VIRTIO_F_IN_ORDER);
+  if (options_.indirect) f |= feature_bit(VIRTIO_F_INDIRECT_DESC);
+  if constexpr (kFaulty) {
+    if (faults_.no_version_1) f &= ~feature_bit(VIRTIO_F_VERSION_1);
+    if (faults_.mq_without_ctrl_vq) f = (f & ~feature_bit(VIRTIO_NET_F_CTRL_VQ)) | feature_bit(VIRTIO_NET_F_MQ);
+    f &= ~faults_.withdraw_features;
+  }
+  return f;
+}
+
+template <class Faults>
+std::uint32_t BasicLoopDevice<Faults>::config_generation() {
+  if constexpr (kFaulty)
+    if (faults_.unstable_config_generation) ++generation_;
+  return generation_;
+}
+
+template <class Faults>
+std::size_t BasicLoopDevice<Faults>::config_size() const { return kConfigSize; }
+
+template <class Faults>
+void BasicLoopDevice<Faults>::read_config(std::size_t offset, std::span<std::byte> out) {
+  std::byte config[kConfigSize]{};
+  MacAddress mac{{0x52, 0x54, 0x00, 0x00, 0x00, 0x01}};
+  auto pairs = static_cast<std::uint16_t>(pairs_);
+  std::uint16_t mtu = kMtu;
+  if constexpr (kFaulty) {
+    mac = faults_.mac.value_or(mac);
+    pairs = faults_.max_virtqueue_pairs.value_or(pairs);
+    mtu = faults_.mtu.value_or(mtu);
+  }
+  std::memcpy(config + kConfigMac, mac.bytes.data(), 6);
+  const std::uint16_t status = link_up_ ? VIRTIO_NET_S_LINK_UP : 0;
+  std::memcpy(config + kConfigStatus, &status, 2);
+  std::memcpy(config + kConfigMaxVirtqueuePairs, &pairs, 2);
+  std::memcpy(config + kConfigMtu, &mtu, 2);
+  for (std::size_t i = 0; i < out.size(); ++i) out[i] = offset + i < kConfigSize ? config[offset + i] : std::byte{0};
+}
+
+template <class Faults>
+std::uint16_t BasicLoopDevice<Faults>::queue_max_size(std::uint16_t index) {
+  if (index >= queue_count()) return 0;
+  if constexpr (kFaulty)
+    if (const auto smaller = faults_.queue_max_sizes.find(index); smaller != faults_.queue_max_sizes.end())
+      return smaller->second;
+  return static_cast<std::uint16_t>(options_.queue_size);
+}
+
+template <class Faults>
+std::uint32_t BasicLoopDevice<Faults>::control_index() const noexcept { return control_queue_index(driver_features_, pairs_); }
+
+template <class Faults>
+Result<> BasicLoopDevice<Faults>::enable_queue(const transport::QueueSetup& setup) {
+  if (setup.index >= queue_count() || setup.size == 0 || setup.size > queue_max_size(setup.index))
+    return Error::unknown(Error::Cause::BadArgument, "loop device: queue " + std::to_string(setup.index) + " of size " + std::to_string(setup.size) +
+                          " cannot be set up");
+  auto ring = device_side::make_device_ring(driver_features_, setup.size, setup.addresses);
+  ring->request_notifications();
+  auto area = [](std::uint64_t a) { return reinterpret_cast<std::byte*>(a); };
+  if (has_feature(driver_features_, VIRTIO_F_RING_PACKED)) {
+    ring_areas_.emplace_back(area(setup.addresses.desc), sizeof(ring::pvirtq_desc) * setup.size);
+    ring_areas_.emplace_back(area(setup.addresses.driver), sizeof(ring::pvirtq_event_suppress));
+    ring_areas_.emplace_back(area(setup.addresses.device), sizeof(ring::pvirtq_event_suppress));
+  } else {
+    ring_areas_.emplace_back(area(setup.addresses.desc), sizeof(ring::virtq_desc) * setup.size);
+    ring_areas_.emplace_back(area(setup.addresses.driver), 6u + 2u * setup.size);
+    ring_areas_.emplace_back(area(setup.addresses.device), 6u + sizeof(ring::virtq_used_elem) * setup.size);
+  }
+  const bool control = has_feature(driver_features_, VIRTIO_NET_F_CTRL_VQ) && setup.index == control_index();
+  if (control) {
+    control_ = std::make_unique<device_side::NetControlServer>(
+        std::move(ring), [this](std::uint8_t cls, std::uint8_t command, std::span<const std::byte> data) {
+          return control_command(cls, command, data);
+        });
+    return Ok{};
+  }
+  if (setup.index >= control_index())  // the data queues come before the control queue (§5.1.2)
+    return Error::unknown(Error::Cause::BadArgument, "loop device: queue " + std::to_string(setup.index) + " does not exist with these features");
+  Pair& p = *queues_[setup.index / 2];
+  if (setup.index % 2 == 0) {
+    p.rx = std::move(ring);
+    p.rx_size = setup.size;
+    p.rx_ready.assign(setup.size, DeviceChain{});
+    for (auto& c : p.rx_ready) c.segments.reserve(4);
+    p.rx_first = p.rx_count = p.rx_capacity = 0;
+  } else {
+    p.tx = std::move(ring);
+    p.tx_size = setup.size;
+    p.tx_chain.segments.reserve(detail::kBurst + 1);
+  }
+  return Ok{};
+}
+
+template <class Faults>
+bool BasicLoopDevice<Faults>::notify(std::uint16_t index) noexcept {
+  counters_.notifications.fetch_add(1, std::memory_order_relaxed);
+  // Like a device whose control queue is served when its doorbell rings.
+  if (control_ && index == control_index()) serve_control();
+  if constexpr (kFaulty) return !faults_.notify_fails;
+  return true;
+}
+
+template <class Faults>
+unsigned BasicLoopDevice<Faults>::serve_control() {
+  if (!control_ || !(status_ & VIRTIO_CONFIG_S_DRIVER_OK) || cut_off_) return 0;
+  if constexpr (kFaulty)
+    if (faults_.stall || faults_.control_no_answer) return 0;
+  return control_->serve();
+}
+
+template <class Faults>
+std::uint8_t BasicLoopDevice<Faults>::control_command(std::uint8_t cls, std::uint8_t command, std::span<const std::byte> data) {
+  ++counters_.control_commands;
+  if constexpr (kFaulty)
+    if (faults_.control_ack) return *faults_.control_ack;
+  // The only command this device implements, and only with MQ negotiated.
+  const auto pairs = has_feature(driver_features_, VIRTIO_NET_F_MQ) ? device_side::vq_pairs_requested(cls, command, data, pairs_)
+                                                                    : std::nullopt;
+  if (!pairs) return VIRTIO_NET_ERR;
+  active_pairs_ = *pairs;
+  return VIRTIO_NET_OK;
+}
+
+// The scribble switch: what a device that holds the driver's memory table can do at any time.
+template <class Faults>
+void BasicLoopDevice<Faults>::scribble() {
+  if constexpr (kFaulty) {
+    auto next = [this] {
+      random_ ^= random_ << 13;
+      random_ ^= random_ >> 7;
+      random_ ^= random_ << 17;
+      return random_;
+    };
+    auto garble = [&](std::byte* p, std::size_t n) {
+      for (std::size_t i = 0; i < n; ++i) p[i] = static_cast<std::byte>(next());
+      ++counters_.scribbles;
+    };
+    auto in_rings = [&](const std::byte* p, std::size_t n) {
+      for (auto [a, len] : ring_areas_)
+        if (p < a + len && a < p + n) return true;
+      return false;
+    };
+    // Half of what it just handed the driver: headers (num_buffers, flags) and frame bytes.
+    for (auto [p, n] : just_used_)
+      if (next() % 2 == 0) {
+        const std::size_t off = next() % std::min<std::size_t>(n, 64);
+        garble(p + off, std::min<std::size_t>(1 + next() % 16, n - off));
+      }
+    const auto blocks = runtime::DeviceMemory::blocks();
+    std::size_t total = 0;
+    for (auto [p, n] : blocks) total += n;
+    for (unsigned i = 0; i < faults_.scribble && total > 0; ++i) {
+      std::size_t at = next() % total;
+      for (auto [p, n] : blocks) {
+        if (at >= n) {
+          at -= n;
+          continue;
+        }
+        const std::size_t len = std::min<std::size_t>(1 + next() % 64, n - at);
+        if (faults_.scribble_rings || !in_rings(p + at, len)) garble(p + at, len);
+        break;
+      }
+      if (faults_.scribble_rings && !ring_areas_.empty()) {
+        auto [a, len] = ring_areas_[next() % ring_areas_.size()];
+        const std::size_t off = next() % len;
+        garble(a + off, std::min<std::size_t>(1 + next() % 8, len - off));
+      }
+    }
+  }
+}
+
+template <class Faults>
+unsigned BasicLoopDevice<Faults>::poll() {
+  if constexpr (kFaulty) {
+    if (std::exchange(faults_.needs_reset, false)) status_ |= VIRTIO_CONFIG_S_DEVICE_NEEDS_RESET;
+    if (faults_.stall) return 0;
+  }
+  if (!(status_ & VIRTIO_CONFIG_S_DRIVER_OK) || (status_ & VIRTIO_CONFIG_S_DEVICE_NEEDS_RESET) || cut_off_) return 0;
+  unsigned work = serve_control();
+  // §5.1.6.5.5: only the enabled pairs carry traffic.
+  for (unsigned i = 0; i < active_pairs_; ++i) work += work_tx(*queues_[i]);
+  if constexpr (kFaulty) {
+    // After its turn, so the driver finds the garbage in what it was just given.
+    if (faults_.scribble) scribble();
+    just_used_.clear();
+  }
+  return work;
+}
+
+// Takes receive chains off the ring until `bytes` fit (mergeable) or the first chain alone
+// holds them (not mergeable).
+template <class Faults>
+bool BasicLoopDevice<Faults>::ensure_rx(Pair& p, std::size_t bytes) {
+  if (!p.rx) return false;
+  const bool mrg = has_feature(driver_features_, VIRTIO_NET_F_MRG_RXBUF);
+  auto enough = [&] {
+    if (p.rx_count == 0) return false;
+    return mrg ? p.rx_capacity >= bytes : room_of(p.rx_ready[p.rx_first]) >= bytes;
+  };
+  while (!enough() && p.rx_count < p.rx_size) {
+    DeviceChain& slot = p.rx_ready[(p.rx_first + p.rx_count) % p.rx_size];
+    if (!p.rx->pop(slot)) break;
+    ++p.rx_count;
+    p.rx_capacity += room_of(slot);
+  }
+  return enough();
+}
+
+template <class Faults>
+bool BasicLoopDevice<Faults>::deliver(Pair& p, std::span<const std::byte> frame) {
+  const std::size_t total = detail::kHeader + frame.size();
+  if (!ensure_rx(p, total)) {
+    ++counters_.dropped;
+    return false;
+  }
+  // §5.1.6.4: fill whole buffers, the last one partly; num_buffers says how many.
+  std::size_t written = 0;
+  std::uint16_t buffers = 0;
+  const std::size_t first = p.rx_first;
+  while (written < total) {
+    DeviceChain& c = p.rx_ready[(p.rx_first + buffers) % p.rx_size];
+    const std::size_t room = room_of(c);
+    const std::size_t n = std::min(room, total - written);
+    // The header is virtual bytes 0..11 of the stream; the frame follows.
+    std::size_t at = 0;
+    if (written < detail::kHeader) {
+      virtio_net_hdr hdr{};
+      hdr.gso_type = VIRTIO_NET_HDR_GSO_NONE;
+      at = detail::write_chain(c, 0, std::as_bytes(std::span(&hdr, 1)));
+    }
+    const std::size_t from = written + at - detail::kHeader;
+    detail::write_chain(c, at, frame.subspan(from, n - at));
+    written += n;
+    ++buffers;
+  }
+  std::uint16_t num_buffers = buffers;
+  if constexpr (kFaulty) {
+    if (std::exchange(faults_.rx_num_buffers_zero, false)) num_buffers = 0;
+    if (std::exchange(faults_.rx_num_buffers_too_many, false)) num_buffers = 1000;
+  }
+  detail::write_chain(p.rx_ready[first], offsetof(virtio_net_hdr, num_buffers), std::as_bytes(std::span(&num_buffers, 1)));
+
+  written = 0;
+  for (std::uint16_t b = 0; b < buffers; ++b) {
+    DeviceChain& c = p.rx_ready[p.rx_first];
+    const std::size_t room = room_of(c);
+    auto len = static_cast<std::uint32_t>(std::min(room, total - written));
+    written += len;
+    if constexpr (kFaulty) len = faulty_rx_len(c, b, len);
+    p.rx->push_used({c.id, len}, c.descriptors);
+    if constexpr (kFaulty)
+      if (faults_.scribble)
+        for (const DeviceSegment& s : c.segments)
+          if (s.writable) just_used_.emplace_back(s.data, s.len);
+    p.rx_capacity -= room;
+    p.rx_first = (p.rx_first + 1) % p.rx_size;
+    --p.rx_count;
+  }
+  p.rx->publish_used();
+  ++counters_.rx_frames;
+  ++pair_counters_[p.number].rx_frames;
+  return true;
+}
+
+// The used length of receive buffer `b` of a frame, as a device that lies writes it.
+template <class Faults>
+std::uint32_t BasicLoopDevice<Faults>::faulty_rx_len(const DeviceChain& c, std::uint16_t b, std::uint32_t len) {
+  if constexpr (kFaulty) {
+    // Beyond what the driver posted, whatever share of it this device fills.
+    const auto too_long = static_cast<std::uint32_t>(c.writable_bytes() + 100);
+    if (b == 0 && std::exchange(faults_.rx_len_too_long, false)) return too_long;
+    if (b == 0 && std::exchange(faults_.rx_len_too_short, false)) return detail::kHeader + 5;
+    if (b == 0 && std::exchange(faults_.rx_len_without_header, false)) return 5;
+    if (b == 1 && std::exchange(faults_.rx_follower_len_too_long, false)) return too_long;
+  }
+  return len;
+}
+
+// Writes a transmit chain's completion the way a device that lies does; whether it did.
+template <class Faults>
+bool BasicLoopDevice<Faults>::complete_tx_faultily(Pair& p, const DeviceChain& chain, std::uint32_t len) {
+  if constexpr (kFaulty) {
+    if (!faults_.used_id_out_of_range && !faults_.used_id_not_outstanding && !faults_.used_index_jump) return false;
+    flush_tx_batch(p);
+    if (std::exchange(faults_.used_id_out_of_range, false)) {
+      p.tx->push_used({static_cast<std::uint32_t>(p.tx_size + 3), len}, chain.descriptors);
+      return true;
+    }
+    p.tx->push_used({chain.id, len}, chain.descriptors);
+    if (std::exchange(faults_.used_id_not_outstanding, false))
+      p.tx->push_used({chain.id, len}, chain.descriptors);  // the same chain completed twice
+    if (std::exchange(faults_.used_index_jump, false)) {
+      // A broken device: it corrupts the ring and stops, so nothing it does later hides it.
+      p.tx->corrupt_used_index(static_cast<std::uint16_t>(p.tx_size + 1));
+      faults_.stall = true;
+    }
+    return true;
+  }
+  return false;
+}
+
+template <class Faults>
+void BasicLoopDevice<Faults>::flush_tx_batch(Pair& p) {
+  if (!p.batch_chains) return;
+  std::uint16_t chains = p.batch_chains;
+  if constexpr (kFaulty)
+    if (faults_.in_order_batch_overreach && chains > 1) {
+      // The entry names the batch's last chain, but the used index moves by one: a broken
+      // device, which stops (its ring is out of step now).
+      faults_.in_order_batch_overreach = false;
+      faults_.stall = true;
+      chains = 1;
+    }
+  p.tx->push_used_batch(p.batch_last, chains, p.batch_descriptors);
+  p.batch_chains = p.batch_descriptors = 0;
+}
+
+template <class Faults>
+void BasicLoopDevice<Faults>::complete_tx(Pair& p, const DeviceChain& chain) {
+  std::uint32_t len = 0;
+  if constexpr (kFaulty) {
+    if (faults_.tx_used_len_garbage) len = 0xfffffff0u;  // C3: TX len means nothing
+    if (complete_tx_faultily(p, chain, len)) return;
+  }
+  if (has_feature(driver_features_, VIRTIO_F_IN_ORDER)) {
+    p.batch_last = {chain.id, len};
+    ++p.batch_chains;
+    p.batch_descriptors = static_cast<std::uint16_t>(p.batch_descriptors + chain.descriptors);
+    return;
+  }
+  p.tx->push_used({chain.id, len}, chain.descriptors);
+}
+
+template <class Faults>
+unsigned BasicLoopDevice<Faults>::work_tx(Pair& p) {
+  if (!p.tx || !p.rx) return 0;
+  std::size_t mtu = kMtu;
+  if constexpr (kFaulty) mtu = faults_.mtu.value_or(kMtu);
+  const std::size_t max_frame = detail::kHeader + mtu + 14;
+  unsigned n = 0;
+  for (; n < detail::kBurst; ++n) {
+    if constexpr (kFaulty)
+      if (faults_.stall) break;
+    // Echo is lossless: a frame stays on the transmit ring until a receive buffer can take it.
+    if (options_.echo && !ensure_rx(p, max_frame)) break;
+    if (!p.tx->pop(p.tx_chain)) break;
+    if constexpr (kFaulty)
+      if (std::exchange(faults_.scribble_descriptors, false)) p.tx->scribble_last_chain();
+    std::size_t len = 0;
+    for (const DeviceSegment& s : p.tx_chain.segments) {
+      if (s.writable || len + s.len > scratch_.size()) continue;
+      std::memcpy(scratch_.data() + len, s.data, s.len);
+      len += s.len;
+    }
+    complete_tx(p, p.tx_chain);
+    ++counters_.tx_frames;
+    ++pair_counters_[p.number].tx_frames;
+    if (p.tx_chain.indirect) ++counters_.tx_indirect;
+    if (len < detail::kHeader) {
+      ++counters_.dropped;
+      continue;
+    }
+    const std::span<const std::byte> frame(scratch_.data() + detail::kHeader, len - detail::kHeader);
+    if (!options_.echo || !deliver(p, frame)) ++counters_.dropped;
+  }
+  flush_tx_batch(p);
+  p.tx->publish_used();
+  p.tx->request_notifications();
+  return n;
+}
+
+template <class Faults>
+bool BasicLoopDevice<Faults>::inject(unsigned pair, std::span<const std::byte> frame) {
+  if (pair >= active_pairs_ || !(status_ & VIRTIO_CONFIG_S_DRIVER_OK) || cut_off_) return false;
+  return deliver(*queues_[pair], frame);
+}
+
+}  // namespace netfront::virtio::transport::loop
