@@ -139,7 +139,7 @@ Result<> VirtioNetDevice::create_queues() {
     rx_pool_.emplace(std::move(*pool));
   }
   pairs_.clear();
-  reset_owners(pairs);
+  pair_loops_.reset(pairs);
   for (unsigned pair = 0; pair < pairs; ++pair) {
     QueuePairConfig qc;
     set_ring_layout(qc);

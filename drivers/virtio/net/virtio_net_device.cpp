@@ -22,24 +22,15 @@ constexpr std::uint64_t kStatusCheckInterval = PairPoller::kCheckInterval;
 // On `loop`'s own thread, after a pause: fail the writers the device failed, follow the device
 // state, and leave the loop for good once the device is shut.
 void VirtioNetDevice::settle_pairs_of(EventLoop& loop) {
-  for (unsigned i = 0; i < pairs_.size(); ++i) {
-    if (owners_[i] != &loop) continue;
-    pairs_[i]->settle();
-    PairPoller& poller = *pair_pollers_[i];
+  pair_loops_.for_each_of(loop, [&](unsigned pair, PairPoller& poller) {
+    pairs_[pair]->settle();
     poller.active = state_ == State::Running;
     if (state_ == State::Shut && poller.registered) {
       loop.remove_poller(poller);
       poller.stop_watching();
       poller.registered = false;
     }
-  }
-}
-
-// Every pair on our own loop again (before the pairs are made).
-void VirtioNetDevice::reset_owners(unsigned pairs) {
-  owners_.assign(pairs, nullptr);
-  pair_pollers_.clear();
-  pair_pollers_.resize(pairs);
+  });
 }
 
 void VirtioNetDevice::fail_pair_writers(unsigned pair, const Error& why) {
@@ -56,17 +47,7 @@ Result<> VirtioNetDevice::hand_over(unsigned queue, EventLoop& loop) {
   if (state_ == State::Shut) return Error::disconnected();
   if (pairs_[queue]->has_writers())
     return Error::unknown(Error::Cause::BadArgument, "queue pair " + std::to_string(queue) + " has writers waiting; hand it over before using it");
-  owners_[queue] = &loop;
-  pair_pollers_[queue] = std::make_unique<PairPoller>(*pairs_[queue], options_.tx_stall_timeout, foreign_pair_broken_);
-  PairPoller* poller = pair_pollers_[queue].get();
-  poller->active = state_ == State::Running;
-  // Registered by the loop itself; anything posted later (a pause) runs after this.
-  loop.post([poller, &loop, queue, &t = *transport_] {
-    loop.add_poller(*poller);
-    poller->registered = true;
-    if (auto watched = poller->watch_interrupts(loop, t, queue); !watched)
-      runtime::logger("net").warn("queue pair {}: {}; its loop will keep polling", queue, watched.error().to_string());
-  });
+  pair_loops_.hand_over(queue, *pairs_[queue], loop, *transport_, options_.tx_stall_timeout, state_ == State::Running);
   watch_interrupts();  // our loop no longer sleeps on that pair's notifications
   runtime::logger("net").debug("{}: queue pair {} handed to another loop", transport_->describe(), queue);
   return Ok{};
@@ -102,7 +83,7 @@ VirtioNetDevice::VirtioNetDevice(std::unique_ptr<transport::Transport> t, const 
 VirtioNetDevice::~VirtioNetDevice() {
   loop_.remove_poller(*this);
   if (state_ != State::Shut) close_now(nullptr);
-  pair_pollers_.clear();
+  pair_loops_.drop_pollers();
   pairs_.clear();
   // Frames the application still holds point into the receive pool: it must outlive them.
   if (rx_pool_ && rx_pool_->in_use() > 0) {
@@ -198,9 +179,7 @@ unsigned VirtioNetDevice::poll() {
     fail(broken);
     return work;
   }
-  // A plain load first: the exchange is a locked instruction, too dear for every poll.
-  if (foreign_pair_broken_.load(std::memory_order_relaxed) &&
-      foreign_pair_broken_.exchange(false, std::memory_order_acquire)) [[unlikely]] {
+  if (pair_loops_.take_broken()) [[unlikely]] {
     // A pair on another loop caught the device; its loop stopped polling it and left the rest
     // to us.
     ring::RingError e = ring::RingError::None;
@@ -291,9 +270,7 @@ void VirtioNetDevice::close_now(const Error* why) {
     reset_device(why);
     state_ = State::Shut;  // the pairs' loops let go of them (settle_pairs_of)
   });
-  // The other loops have let go of their pairs (settle_pairs_of): nothing of ours runs there
-  // any more, and those loops may end.
-  owners_.assign(owners_.size(), nullptr);
+  pair_loops_.let_go();  // the other loops have let go of their pairs (settle_pairs_of)
 }
 
 }  // namespace netfront::virtio::net

@@ -14,8 +14,6 @@
 // failing and closing); a pair handed over is polled by a PairPoller (pair_poller.hpp).
 #pragma once
 
-#include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -26,12 +24,11 @@
 #include "drivers/virtio/net/control_queue.hpp"
 #include "drivers/virtio/net/interrupt_watch.hpp"
 #include "drivers/virtio/net/net_config.hpp"
-#include "drivers/virtio/net/pair_poller.hpp"
+#include "drivers/virtio/net/pair_loops.hpp"
 #include "drivers/virtio/net/queue_pair.hpp"
 #include "drivers/virtio/transport/transport.hpp"
 #include "netfront/event_loop.hpp"
 #include "netfront/packet_pool.hpp"
-#include "runtime/cross_loop.hpp"
 
 namespace netfront::virtio::net {
 
@@ -109,14 +106,15 @@ class VirtioNetDevice final : public drivers::NetDevice, public Poller {
   void reset_device(const Error* why);
   void update_usable();
   void watch_interrupts();
-  bool local(unsigned pair) const noexcept { return owners_[pair] == nullptr; }
-  // Runs `op` with every pair still: pairs of other loops are held by a LoopPause (unless one
-  // already holds them), then settle on their own threads.
+  bool local(unsigned pair) const noexcept { return pair_loops_.local(pair); }
+  // Runs `op` with every pair still (PairLoops::hold_still); the pairs of other loops then
+  // settle on their own threads.
   template <typename Op>
-  void with_pairs_still(Op&& op);
+  void with_pairs_still(Op&& op) {
+    pair_loops_.hold_still(op, [this](EventLoop& loop) { settle_pairs_of(loop); });
+  }
   void settle_pairs_of(EventLoop& loop);
   void fail_pair_writers(unsigned pair, const Error& why);
-  void reset_owners(unsigned pairs);
 
   std::unique_ptr<transport::Transport> transport_;
   DeviceOptions options_;
@@ -128,10 +126,7 @@ class VirtioNetDevice final : public drivers::NetDevice, public Poller {
   std::optional<PacketPool> rx_pool_;
   std::vector<std::unique_ptr<QueuePair>> pairs_;
   std::unique_ptr<ControlQueue> control_;  // when CTRL_VQ is negotiated
-  std::vector<EventLoop*> owners_;  // per pair: the loop it was handed to, or nullptr (ours)
-  std::vector<std::unique_ptr<PairPoller>> pair_pollers_;
-  std::atomic<bool> foreign_pair_broken_{false};  // set by a pair's own loop, acted on by ours
-  unsigned pause_depth_ = 0;
+  PairLoops pair_loops_;
   drivers::FrameSink* sink_ = nullptr;
   State state_ = State::Down;
   // A12: a reset was not confirmed and the device could not be cut off from our memory; its
@@ -147,23 +142,5 @@ class VirtioNetDevice final : public drivers::NetDevice, public Poller {
   // F10: looks at the transmit progress of our own pairs (a timer, so a sleeping loop wakes for it).
   std::optional<Timer> watchdog_;
 };
-
-template <typename Op>
-inline void VirtioNetDevice::with_pairs_still(Op&& op) {
-  std::vector<EventLoop*> loops;
-  if (pause_depth_ == 0)
-    for (EventLoop* owner : owners_)
-      if (owner && std::find(loops.begin(), loops.end(), owner) == loops.end()) loops.push_back(owner);
-  if (loops.empty()) {
-    ++pause_depth_;
-    op();
-    --pause_depth_;
-    return;
-  }
-  runtime::LoopPause pause(loops, [this](EventLoop& loop) { settle_pairs_of(loop); });
-  ++pause_depth_;
-  op();
-  --pause_depth_;
-}
 
 }  // namespace netfront::virtio::net
