@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "drivers/virtio/transport/vhost_user/channel.hpp"
+#include "drivers/virtio/transport/vhost_user/fd_passing.hpp"
 #include "runtime/log.hpp"
 
 using namespace netfront::virtio::transport::vhost_user;
@@ -57,22 +58,10 @@ unsigned open_fds() {
 void backend_writes(int fd, std::span<const std::uint8_t> bytes, std::size_t split, bool attach) {
   auto send = [&](std::span<const std::uint8_t> part, bool with_fd) {
     if (part.empty()) return;
-    iovec iov{const_cast<std::uint8_t*>(part.data()), part.size()};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))]{};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
+    const iovec iov{const_cast<std::uint8_t*>(part.data()), part.size()};
     const int extra = with_fd ? ::eventfd(0, EFD_CLOEXEC) : -1;
-    if (extra >= 0) {
-      msg.msg_control = control;
-      msg.msg_controllen = sizeof control;
-      cmsghdr* c = CMSG_FIRSTHDR(&msg);
-      c->cmsg_level = SOL_SOCKET;
-      c->cmsg_type = SCM_RIGHTS;
-      c->cmsg_len = CMSG_LEN(sizeof(int));
-      std::memcpy(CMSG_DATA(c), &extra, sizeof(int));
-    }
-    if (::sendmsg(fd, &msg, MSG_NOSIGNAL) != static_cast<ssize_t>(part.size())) std::abort();
+    const auto sent = send_with_fds(fd, std::span(&iov, 1), std::span(&extra, extra >= 0 ? 1 : 0));
+    if (sent != static_cast<ssize_t>(part.size())) std::abort();
     if (extra >= 0) ::close(extra);
   };
   send(bytes.first(split), attach);

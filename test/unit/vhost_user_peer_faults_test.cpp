@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "drivers/virtio/net/virtio_net_device.hpp"
+#include "drivers/virtio/transport/vhost_user/fd_passing.hpp"
 #include "drivers/virtio/transport/vhost_user/vhost_user_transport.hpp"
 #include "drivers/virtio/virtio_spec.hpp"
 #include "netfront/event_loop.hpp"
@@ -109,21 +110,8 @@ class FakeBackend {
   }
   void reply(std::uint32_t request, std::uint32_t flags, const void* payload, std::uint32_t size, int attach_fd = -1) {
     MessageHeader h{request, flags, size};
-    iovec iov[2] = {{&h, sizeof h}, {const_cast<void*>(payload), size}};
-    char control[CMSG_SPACE(sizeof(int))]{};
-    msghdr msg{};
-    msg.msg_iov = iov;
-    msg.msg_iovlen = size ? 2 : 1;
-    if (attach_fd >= 0) {
-      msg.msg_control = control;
-      msg.msg_controllen = sizeof control;
-      cmsghdr* c = CMSG_FIRSTHDR(&msg);
-      c->cmsg_level = SOL_SOCKET;
-      c->cmsg_type = SCM_RIGHTS;
-      c->cmsg_len = CMSG_LEN(sizeof(int));
-      std::memcpy(CMSG_DATA(c), &attach_fd, sizeof(int));
-    }
-    ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+    const iovec iov[2] = {{&h, sizeof h}, {const_cast<void*>(payload), size}};
+    (void)send_with_fds(fd_, std::span(iov, size ? 2 : 1), std::span(&attach_fd, attach_fd >= 0 ? 1 : 0));
   }
   void reply_u64(std::uint32_t request, std::uint64_t v, std::uint32_t flags = VHOST_USER_VERSION | VHOST_USER_REPLY_MASK) {
     reply(request, flags, &v, sizeof v);

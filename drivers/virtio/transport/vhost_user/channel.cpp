@@ -11,6 +11,8 @@
 #include <cstring>
 #include <thread>
 
+#include "drivers/virtio/transport/vhost_user/fd_passing.hpp"
+
 namespace netfront::virtio::transport::vhost_user {
 namespace {
 
@@ -130,24 +132,9 @@ Result<> Channel::send(Request request, std::span<const std::byte> payload, std:
     return Error::unknown(Error::Cause::DeviceFault, std::string("backend sent bytes nobody asked for, before ") + std::string(request_name(request)));
   MessageHeader h{request, VHOST_USER_VERSION | (need_reply ? VHOST_USER_NEED_REPLY_MASK : 0u),
                   static_cast<std::uint32_t>(payload.size())};
-  iovec iov[2] = {{&h, sizeof h}, {const_cast<std::byte*>(payload.data()), payload.size()}};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * VHOST_MEMORY_MAX_NREGIONS)]{};
-  msghdr msg{};
-  msg.msg_iov = iov;
-  msg.msg_iovlen = payload.empty() ? 1 : 2;
-  if (!fds.empty()) {
-    msg.msg_control = control;
-    msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
-    std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
-  }
+  const iovec iov[2] = {{&h, sizeof h}, {const_cast<std::byte*>(payload.data()), payload.size()}};
   const std::size_t total = sizeof h + payload.size();
-  ssize_t n;
-  do n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
+  const ssize_t n = send_with_fds(fd_, std::span(iov, payload.empty() ? 1 : 2), fds);
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
     return Error::unknown(Error::Cause::Timeout, std::string("backend did not take ") + std::string(request_name(request)) + " within " +
                           std::to_string(timeout_.count()) + " ms");
