@@ -99,6 +99,95 @@ Result<PciAddress> parse_pci(const IdParser& p, std::string_view text) {
   return a;
 }
 
+// The option queues=N, which every transport takes.
+Result<> parse_queues(const IdParser& p, std::string_view key, std::string_view value, unsigned& queues) {
+  auto n = p.number(key, value, 1, kMaxQueuePairs);
+  if (!n) return std::move(n).error();
+  queues = *n;
+  return Ok{};
+}
+
+// vhost-user:PATH[,server][,queues=N][,packed=|mrg_rxbuf=|in_order=|event_idx=|indirect=on|off]
+Result<VhostUserAddress> parse_vhost_user(IdParser& p, const std::vector<std::string_view>& parts, unsigned& queues) {
+  VhostUserAddress a;
+  a.socket_path = std::string(parts[0]);
+  if (a.socket_path.empty()) return p.fail("no socket path after 'vhost-user:'");
+  if (a.socket_path.size() >= sizeof(sockaddr_un{}.sun_path))
+    return p.fail("socket path of " + std::to_string(a.socket_path.size()) + " bytes is longer than the " +
+                  std::to_string(sizeof(sockaddr_un{}.sun_path) - 1) + " a unix socket allows");
+  for (std::size_t i = 1; i < parts.size(); ++i) {
+    auto kv = p.option(parts[i]);
+    if (!kv) return std::move(kv).error();
+    const auto [key, value] = *kv;
+    if (key == "server" && value.empty()) {
+      a.server = true;
+    } else if (key == "queues") {
+      if (auto q = parse_queues(p, key, value, queues); !q) return std::move(q).error();
+    } else if (key == "packed" || key == "mrg_rxbuf" || key == "in_order" || key == "event_idx" || key == "indirect") {
+      auto flag = p.on_off(key, value);
+      if (!flag) return std::move(flag).error();
+      (key == "packed" ? a.accept.packed : key == "mrg_rxbuf" ? a.accept.mrg_rxbuf
+                       : key == "in_order" ? a.accept.in_order : key == "indirect" ? a.accept.indirect
+                       : a.accept.event_idx) = *flag;
+    } else {
+      return p.fail("unknown option '" + std::string(parts[i]) +
+                    "' (expected server, queues=N, packed=, mrg_rxbuf=, in_order=, event_idx= or indirect=on|off)");
+    }
+  }
+  return a;
+}
+
+// pci:[DDDD:]BB:DD.F[,queues=N]
+Result<PciAddress> parse_pci_id(IdParser& p, const std::vector<std::string_view>& parts, unsigned& queues) {
+  if (parts[0].empty()) return p.fail("no PCI address after 'pci:'");
+  auto a = parse_pci(p, parts[0]);
+  if (!a) return std::move(a).error();
+  for (std::size_t i = 1; i < parts.size(); ++i) {
+    auto kv = p.option(parts[i]);
+    if (!kv) return std::move(kv).error();
+    const auto [key, value] = *kv;
+    if (key != "queues") return p.fail("unknown option '" + std::string(parts[i]) + "' (expected queues=N)");
+    if (auto q = parse_queues(p, key, value, queues); !q) return std::move(q).error();
+  }
+  return a;
+}
+
+// loop:[packed|split][,mrg_rxbuf=|event_idx=|in_order=|indirect=on|off][,size=N][,mode=echo|sink][,queues=N]
+Result<LoopOptions> parse_loop(IdParser& p, const std::vector<std::string_view>& parts, unsigned& queues) {
+  LoopOptions o;
+  bool split_given = false;
+  if (parts.size() == 1 && parts[0].empty()) return o;
+  for (std::string_view part : parts) {
+    auto kv = p.option(part);
+    if (!kv) return std::move(kv).error();
+    const auto [key, value] = *kv;
+    if (key == "packed" || key == "split") {
+      if (!value.empty()) return p.fail("'" + std::string(key) + "' takes no value");
+      (key == "packed" ? o.packed : split_given) = true;
+    } else if (key == "mrg_rxbuf" || key == "event_idx" || key == "in_order" || key == "indirect") {
+      auto flag = p.on_off(key, value);
+      if (!flag) return std::move(flag).error();
+      (key == "mrg_rxbuf" ? o.mrg_rxbuf : key == "event_idx" ? o.event_idx : key == "in_order" ? o.in_order : o.indirect) = *flag;
+    } else if (key == "size") {
+      auto n = p.number(key, value, 2, 32768);
+      if (!n) return std::move(n).error();
+      if ((*n & (*n - 1)) != 0) return p.fail("size=" + std::to_string(*n) + " is not a power of two");
+      o.queue_size = *n;
+    } else if (key == "mode") {
+      if (value != "echo" && value != "sink") return p.fail("mode='" + std::string(value) + "' is not echo or sink");
+      o.echo = value == "echo";
+    } else if (key == "queues") {
+      if (auto q = parse_queues(p, key, value, queues); !q) return std::move(q).error();
+    } else {
+      return p.fail("unknown option '" + std::string(part) +
+                    "' (expected packed, split, mrg_rxbuf=on|off, event_idx=on|off, in_order=on|off, indirect=on|off, size=N, "
+                    "mode=echo|sink or queues=N)");
+    }
+  }
+  if (o.packed && split_given) return p.fail("'packed' and 'split' both given");
+  return o;
+}
+
 }  // namespace
 
 Result<DeviceId> DeviceId::parse(std::string_view text) {
@@ -107,95 +196,23 @@ Result<DeviceId> DeviceId::parse(std::string_view text) {
   if (colon == std::string_view::npos)
     return p.fail("no transport prefix (expected vhost-user:, pci: or loop:)");
   const std::string_view scheme = text.substr(0, colon);
-  const std::string_view rest = text.substr(colon + 1);
-  const auto parts = split_commas(rest);
+  const auto parts = split_commas(text.substr(colon + 1));
   unsigned queues = 1;
-
-  auto parse_queues = [&](std::string_view key, std::string_view value) -> Result<> {
-    auto n = p.number(key, value, 1, kMaxQueuePairs);
-    if (!n) return std::move(n).error();
-    queues = *n;
-    return Ok{};
-  };
-
   if (scheme == "vhost-user") {
-    VhostUserAddress a;
-    a.socket_path = std::string(parts[0]);
-    if (a.socket_path.empty()) return p.fail("no socket path after 'vhost-user:'");
-    if (a.socket_path.size() >= sizeof(sockaddr_un{}.sun_path))
-      return p.fail("socket path of " + std::to_string(a.socket_path.size()) + " bytes is longer than the " +
-                    std::to_string(sizeof(sockaddr_un{}.sun_path) - 1) + " a unix socket allows");
-    for (std::size_t i = 1; i < parts.size(); ++i) {
-      auto kv = p.option(parts[i]);
-      if (!kv) return std::move(kv).error();
-      const auto [key, value] = *kv;
-      if (key == "server" && value.empty()) {
-        a.server = true;
-      } else if (key == "queues") {
-        if (auto q = parse_queues(key, value); !q) return std::move(q).error();
-      } else if (key == "packed" || key == "mrg_rxbuf" || key == "in_order" || key == "event_idx" || key == "indirect") {
-        auto flag = p.on_off(key, value);
-        if (!flag) return std::move(flag).error();
-        (key == "packed" ? a.accept.packed : key == "mrg_rxbuf" ? a.accept.mrg_rxbuf
-                         : key == "in_order" ? a.accept.in_order : key == "indirect" ? a.accept.indirect
-                         : a.accept.event_idx) = *flag;
-      } else {
-        return p.fail("unknown option '" + std::string(parts[i]) +
-                      "' (expected server, queues=N, packed=, mrg_rxbuf=, in_order=, event_idx= or indirect=on|off)");
-      }
-    }
-    return DeviceId(std::move(a), queues);
-  }
-
-  if (scheme == "pci") {
-    if (parts[0].empty()) return p.fail("no PCI address after 'pci:'");
-    auto a = parse_pci(p, parts[0]);
+    auto a = parse_vhost_user(p, parts, queues);
     if (!a) return std::move(a).error();
-    for (std::size_t i = 1; i < parts.size(); ++i) {
-      auto kv = p.option(parts[i]);
-      if (!kv) return std::move(kv).error();
-      const auto [key, value] = *kv;
-      if (key != "queues") return p.fail("unknown option '" + std::string(parts[i]) + "' (expected queues=N)");
-      if (auto q = parse_queues(key, value); !q) return std::move(q).error();
-    }
+    return DeviceId(std::move(*a), queues);
+  }
+  if (scheme == "pci") {
+    auto a = parse_pci_id(p, parts, queues);
+    if (!a) return std::move(a).error();
     return DeviceId(*a, queues);
   }
-
   if (scheme == "loop") {
-    LoopOptions o;
-    bool split_given = false;
-    if (parts.size() == 1 && parts[0].empty()) return DeviceId(o, queues);
-    for (std::string_view part : parts) {
-      auto kv = p.option(part);
-      if (!kv) return std::move(kv).error();
-      const auto [key, value] = *kv;
-      if (key == "packed" || key == "split") {
-        if (!value.empty()) return p.fail("'" + std::string(key) + "' takes no value");
-        (key == "packed" ? o.packed : split_given) = true;
-      } else if (key == "mrg_rxbuf" || key == "event_idx" || key == "in_order" || key == "indirect") {
-        auto flag = p.on_off(key, value);
-        if (!flag) return std::move(flag).error();
-        (key == "mrg_rxbuf" ? o.mrg_rxbuf : key == "event_idx" ? o.event_idx : key == "in_order" ? o.in_order : o.indirect) = *flag;
-      } else if (key == "size") {
-        auto n = p.number(key, value, 2, 32768);
-        if (!n) return std::move(n).error();
-        if ((*n & (*n - 1)) != 0) return p.fail("size=" + std::to_string(*n) + " is not a power of two");
-        o.queue_size = *n;
-      } else if (key == "mode") {
-        if (value != "echo" && value != "sink") return p.fail("mode='" + std::string(value) + "' is not echo or sink");
-        o.echo = value == "echo";
-      } else if (key == "queues") {
-        if (auto q = parse_queues(key, value); !q) return std::move(q).error();
-      } else {
-        return p.fail("unknown option '" + std::string(part) +
-                      "' (expected packed, split, mrg_rxbuf=on|off, event_idx=on|off, in_order=on|off, indirect=on|off, size=N, "
-                      "mode=echo|sink or queues=N)");
-      }
-    }
-    if (o.packed && split_given) return p.fail("'packed' and 'split' both given");
-    return DeviceId(o, queues);
+    auto o = parse_loop(p, parts, queues);
+    if (!o) return std::move(o).error();
+    return DeviceId(*o, queues);
   }
-
   return p.fail("unknown transport '" + std::string(scheme) + "' (expected vhost-user, pci or loop)");
 }
 
