@@ -13,6 +13,8 @@
 namespace netfront {
 namespace {
 thread_local EventLoop* tls_current_loop = nullptr;
+// Stands in an event's place once its watch is gone (nullptr marks the wake eventfd).
+char gone_watch;
 }
 
 void detail::schedule_resume(std::coroutine_handle<> h) noexcept {
@@ -117,7 +119,11 @@ unsigned EventLoop::check_fds(int timeout_ms) {
   epoll_event events[16];
   const int n = ::epoll_wait(epoll_fd_, events, 16, timeout_ms);
   unsigned work = 0;
+  Dispatch round{events, 0, std::max(n, 0), dispatch_};
+  dispatch_ = &round;
   for (int i = 0; i < n; ++i) {
+    round.next = i + 1;
+    if (events[i].data.ptr == &gone_watch) continue;  // destroyed by an earlier callback
     if (auto* watch = static_cast<FdWatch*>(events[i].data.ptr)) {
       watch->on_ready_(events[i].events);
     } else {
@@ -127,6 +133,7 @@ unsigned EventLoop::check_fds(int timeout_ms) {
     }
     ++work;
   }
+  dispatch_ = round.outer;
   return work + run_posted();
 }
 
@@ -297,6 +304,9 @@ Result<std::unique_ptr<FdWatch>> FdWatch::start(EventLoop& loop, int fd, std::ui
 
 FdWatch::~FdWatch() {
   if (fd_ < 0) return;
+  for (auto* round = loop_.dispatch_; round; round = round->outer)
+    for (int i = round->next; i < round->end; ++i)
+      if (round->events[i].data.ptr == this) round->events[i].data.ptr = &gone_watch;
   ::epoll_ctl(loop_.epoll_fd_, EPOLL_CTL_DEL, fd_, nullptr);
   --loop_.watched_fds_;
 }

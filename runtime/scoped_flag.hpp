@@ -15,4 +15,16 @@ class ScopedFlag {
   bool& flag_;
 };
 
+// The same for a nesting depth: one level more for the life of a scope.
+class ScopedDepth {
+ public:
+  explicit ScopedDepth(unsigned& depth) noexcept : depth_(depth) { ++depth_; }
+  ~ScopedDepth() { --depth_; }
+  ScopedDepth(const ScopedDepth&) = delete;
+  ScopedDepth& operator=(const ScopedDepth&) = delete;
+
+ private:
+  unsigned& depth_;
+};
+
 }  // namespace netfront::runtime

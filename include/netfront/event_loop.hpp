@@ -133,6 +133,15 @@ class EventLoop {
   int epoll_fd_ = -1;
   int wake_fd_ = -1;  // eventfd: post() from other threads
   unsigned watched_fds_ = 0;
+  // The events check_fds() is handing out (the innermost round first, when a callback ran
+  // the loop again), so that a watch destroyed by an earlier callback of a round is not
+  // called: FdWatch::~FdWatch blanks its entries.
+  struct Dispatch {
+    epoll_event* events;
+    int next, end;
+    Dispatch* outer;
+  };
+  Dispatch* dispatch_ = nullptr;
 
   std::atomic<bool> has_posted_{false};
   std::mutex posted_mutex_;

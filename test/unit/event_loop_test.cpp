@@ -307,6 +307,43 @@ TEST(EventLoopTest, AnFdEpollRefusesIsABadArgumentNotAnException) {
   EXPECT_NE(closed.error().message().find("fd " + std::to_string(fd)), std::string::npos) << closed.error().message();
 }
 
+// One round of epoll may report fds whose watch an earlier callback of the round destroyed
+// (a vhost-user backend replaced: its channel's watch goes, a new one may take its memory).
+// The destroyed watch is not called, and neither is one made in its place.
+TEST(EventLoopTest, AWatchDestroyedEarlierInARoundIsNotCalled) {
+  EventLoop loop({.clock_check_interval = 1, .fd_check_period = 0ms});
+  AlwaysBusyPoller busy;
+  loop.add_poller(busy);
+  const int a = eventfd(0, EFD_NONBLOCK), b = eventfd(0, EFD_NONBLOCK), c = eventfd(0, EFD_NONBLOCK);
+  int a_calls = 0, b_calls = 0, c_calls = 0;
+  std::unique_ptr<FdWatch> watch_b, watch_c;
+  auto watch_a = FdWatch::start(loop, a, EPOLLIN, [&](std::uint32_t) {
+    std::uint64_t v;
+    (void)!read(a, &v, sizeof v);
+    ++a_calls;
+    watch_b.reset();
+    auto started = FdWatch::start(loop, c, EPOLLIN, [&](std::uint32_t) { ++c_calls; });
+    ASSERT_TRUE(started);
+    watch_c = std::move(*started);
+  });
+  ASSERT_TRUE(watch_a);
+  auto started_b = FdWatch::start(loop, b, EPOLLIN, [&](std::uint32_t) { ++b_calls; });
+  ASSERT_TRUE(started_b);
+  watch_b = std::move(*started_b);
+  const std::uint64_t one = 1;
+  (void)!write(a, &one, sizeof one);
+  (void)!write(b, &one, sizeof one);
+  for (int i = 0; i < 20 && a_calls == 0; ++i) loop.run_once();
+  for (int i = 0; i < 20; ++i) loop.run_once();
+  EXPECT_EQ(a_calls, 1);
+  EXPECT_EQ(b_calls, 0);  // epoll reports in the order fds became ready: a first, b's watch then gone
+  EXPECT_EQ(c_calls, 0);  // c was never written
+  watch_c.reset();
+  watch_a = Error::unknown("done");
+  loop.remove_poller(busy);
+  close(a), close(b), close(c);
+}
+
 // A process out of file descriptors still gets a loop: one that busy-polls, fires its timers
 // and runs posted work, and says it cannot watch fds.
 TEST(EventLoopTest, ALoopWithoutFileDescriptorsBusyPollsAndStillWorks) {

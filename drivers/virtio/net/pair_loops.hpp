@@ -18,6 +18,7 @@
 #include "drivers/virtio/transport/transport.hpp"
 #include "netfront/event_loop.hpp"
 #include "runtime/cross_loop.hpp"
+#include "runtime/scoped_flag.hpp"
 
 namespace netfront::virtio::net {
 
@@ -76,9 +77,8 @@ void PairLoops::hold_still(Op&& op, const std::function<void(EventLoop&)>& settl
       if (owner && std::find(loops.begin(), loops.end(), owner) == loops.end()) loops.push_back(owner);
   std::optional<runtime::LoopPause> pause;
   if (!loops.empty()) pause.emplace(std::move(loops), settle);
-  ++pause_depth_;
+  runtime::ScopedDepth held(pause_depth_);
   op();
-  --pause_depth_;
 }
 
 }  // namespace netfront::virtio::net

@@ -109,6 +109,7 @@ class BasicLoopDevice final : public transport::Transport, public Poller {
   bool deliver(Pair& p, std::span<const std::byte> frame);
   void complete_tx(Pair& p, const DeviceChain& chain);
   void flush_tx_batch(Pair& p);
+  void push_tx_batch(Pair& p, std::uint16_t chains);
   bool complete_tx_faultily(Pair& p, const DeviceChain& chain, std::uint32_t len);
   std::uint32_t faulty_rx_len(const DeviceChain& c, std::uint16_t buffer, std::uint32_t len);
   std::uint32_t control_index() const noexcept;

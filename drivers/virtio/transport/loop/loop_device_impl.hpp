@@ -397,10 +397,11 @@ std::uint32_t BasicLoopDevice<Faults>::faulty_rx_len(const DeviceChain& c, std::
   if constexpr (kFaulty) {
     // Beyond what the driver posted, whatever share of it this device fills.
     const auto too_long = static_cast<std::uint32_t>(c.writable_bytes() + 100);
-    if (b == 0 && std::exchange(faults_.rx_len_too_long, false)) return too_long;
-    if (b == 0 && std::exchange(faults_.rx_len_too_short, false)) return detail::kHeader + 5;
-    if (b == 0 && std::exchange(faults_.rx_len_without_header, false)) return 5;
-    if (b == 1 && std::exchange(faults_.rx_follower_len_too_long, false)) return too_long;
+    // Switches set together all fire on this frame; the last one's length is written.
+    if (b == 0 && std::exchange(faults_.rx_len_too_long, false)) len = too_long;
+    if (b == 0 && std::exchange(faults_.rx_len_too_short, false)) len = detail::kHeader + 5;
+    if (b == 0 && std::exchange(faults_.rx_len_without_header, false)) len = 5;
+    if (b == 1 && std::exchange(faults_.rx_follower_len_too_long, false)) len = too_long;
   }
   return len;
 }
@@ -410,7 +411,7 @@ template <class Faults>
 bool BasicLoopDevice<Faults>::complete_tx_faultily(Pair& p, const DeviceChain& chain, std::uint32_t len) {
   if constexpr (kFaulty) {
     if (!faults_.used_id_out_of_range && !faults_.used_id_not_outstanding && !faults_.used_index_jump) return false;
-    flush_tx_batch(p);
+    if (p.batch_chains) push_tx_batch(p, p.batch_chains);  // what came before, as it was
     if (std::exchange(faults_.used_id_out_of_range, false)) {
       p.tx->push_used({static_cast<std::uint32_t>(p.tx_size + 3), len}, chain.descriptors);
       return true;
@@ -429,6 +430,12 @@ bool BasicLoopDevice<Faults>::complete_tx_faultily(Pair& p, const DeviceChain& c
 }
 
 template <class Faults>
+void BasicLoopDevice<Faults>::push_tx_batch(Pair& p, std::uint16_t chains) {
+  p.tx->push_used_batch(p.batch_last, chains, p.batch_descriptors);
+  p.batch_chains = p.batch_descriptors = 0;
+}
+
+template <class Faults>
 void BasicLoopDevice<Faults>::flush_tx_batch(Pair& p) {
   if (!p.batch_chains) return;
   std::uint16_t chains = p.batch_chains;
@@ -440,8 +447,7 @@ void BasicLoopDevice<Faults>::flush_tx_batch(Pair& p) {
       faults_.stall = true;
       chains = 1;
     }
-  p.tx->push_used_batch(p.batch_last, chains, p.batch_descriptors);
-  p.batch_chains = p.batch_descriptors = 0;
+  push_tx_batch(p, chains);
 }
 
 template <class Faults>
