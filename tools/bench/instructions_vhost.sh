@@ -26,17 +26,8 @@ done
 referee_mode=$([[ $mode == txonly ]] && echo rxonly || echo txonly)
 dir=$(mktemp -d /tmp/nfinstr-XXXXXX)
 sock=$dir/vh.sock
-# What this script reserves or mounts it gives back: a later run must not depend on it.
-hugepages_before=$(cat /proc/sys/vm/nr_hugepages) mounted_here=0
-restore() {
-  rm -rf "$dir"
-  ((mounted_here)) && umount /dev/hugepages
-  echo "$hugepages_before" >/proc/sys/vm/nr_hugepages
-  rm -rf /var/run/dpdk/nfiref /var/run/dpdk/nfidpdk
-}
-trap restore EXIT
-if (( $(awk '/HugePages_Free/ {print $2}' /proc/meminfo) < 768 )); then echo 1024 > /proc/sys/vm/nr_hugepages; fi
-mountpoint -q /dev/hugepages || { mkdir -p /dev/hugepages && mount -t hugetlbfs nodev /dev/hugepages && mounted_here=1; }
+source tools/bench/hugepages.sh
+on_exit() { rm -rf "$dir"; }
 
 [[ -z $keep ]] || mkdir -p "$keep"
 

@@ -9,8 +9,8 @@
 #
 #   tools/bench/vs_dpdk.sh [runs] [secs]      # default 8 runs of 3 s each, per comparison
 #
-# It needs hugepages for the referee and DPDK's frontend (it reserves 1024 x 2 MiB and mounts
-# hugetlbfs if they are not there: this machine's own memory, no device is touched), and
+# It needs hugepages for the referee and DPDK's frontend (tools/bench/hugepages.sh reserves
+# them and gives them back at the end), and
 # writes the JSON lines it prints to build/bench/vs_dpdk.jsonl, every run's rates and c2c to
 # build/bench/vs_dpdk.runs.log.
 set -euo pipefail
@@ -22,10 +22,7 @@ referee=${NETFRONT_REFEREE:-$(cd .. && pwd)/shared/bench/vhost_pair.py}
 [[ -x $referee || -f $referee ]] || { echo "no referee at $referee" >&2; exit 1; }
 tools/build.sh
 
-if (( $(awk '/HugePages_Free/ {print $2}' /proc/meminfo) < 768 )); then
-  echo 1024 > /proc/sys/vm/nr_hugepages
-fi
-mountpoint -q /dev/hugepages || { mkdir -p /dev/hugepages && mount -t hugetlbfs nodev /dev/hugepages; }
+source tools/bench/hugepages.sh
 
 perf="$build/tools/perf/netfront-perf"
 out="$build/bench"
