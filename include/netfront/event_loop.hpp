@@ -25,10 +25,9 @@
 #include <coroutine>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <vector>
-
-#include <memory>
 
 #include "netfront/detail/ring_queue.hpp"
 #include "netfront/io.hpp"

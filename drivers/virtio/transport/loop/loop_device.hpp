@@ -130,9 +130,11 @@ class BasicLoopDevice final : public transport::Transport, public Poller {
   std::unique_ptr<device_side::NetControlServer> control_;
   std::vector<LoopPairCounters> pair_counters_;
   std::vector<std::byte> scratch_;  // one frame being echoed
-  std::vector<std::pair<std::byte*, std::size_t>> ring_areas_;  // what the driver's rings occupy
-  std::vector<std::pair<std::byte*, std::size_t>> just_used_;   // receive buffers used this poll (scribble)
-  std::uint64_t random_ = 0x9e3779b97f4a7c15;                   // xorshift state for scribbles
+  // The faulty build's: what the driver's rings occupy, receive buffers used this poll, and
+  // the xorshift state for scribbles.
+  std::vector<std::pair<std::byte*, std::size_t>> ring_areas_;
+  std::vector<std::pair<std::byte*, std::size_t>> just_used_;
+  std::uint64_t random_ = 0x9e3779b97f4a7c15;
   [[no_unique_address]] Faults faults_;
   LoopDeviceCounters counters_;
 };

@@ -185,15 +185,17 @@ Result<> BasicLoopDevice<Faults>::enable_queue(const transport::QueueSetup& setu
                           " cannot be set up");
   auto ring = device_side::make_device_ring(driver_features_, setup.size, setup.addresses);
   ring->request_notifications();
-  auto area = [](std::uint64_t a) { return reinterpret_cast<std::byte*>(a); };
-  if (has_feature(driver_features_, VIRTIO_F_RING_PACKED)) {
-    ring_areas_.emplace_back(area(setup.addresses.desc), sizeof(ring::pvirtq_desc) * setup.size);
-    ring_areas_.emplace_back(area(setup.addresses.driver), sizeof(ring::pvirtq_event_suppress));
-    ring_areas_.emplace_back(area(setup.addresses.device), sizeof(ring::pvirtq_event_suppress));
-  } else {
-    ring_areas_.emplace_back(area(setup.addresses.desc), sizeof(ring::virtq_desc) * setup.size);
-    ring_areas_.emplace_back(area(setup.addresses.driver), 6u + 2u * setup.size);
-    ring_areas_.emplace_back(area(setup.addresses.device), 6u + sizeof(ring::virtq_used_elem) * setup.size);
+  if constexpr (kFaulty) {  // where the scribble switch may write, or must not
+    auto area = [](std::uint64_t a) { return reinterpret_cast<std::byte*>(a); };
+    if (has_feature(driver_features_, VIRTIO_F_RING_PACKED)) {
+      ring_areas_.emplace_back(area(setup.addresses.desc), sizeof(ring::pvirtq_desc) * setup.size);
+      ring_areas_.emplace_back(area(setup.addresses.driver), sizeof(ring::pvirtq_event_suppress));
+      ring_areas_.emplace_back(area(setup.addresses.device), sizeof(ring::pvirtq_event_suppress));
+    } else {
+      ring_areas_.emplace_back(area(setup.addresses.desc), sizeof(ring::virtq_desc) * setup.size);
+      ring_areas_.emplace_back(area(setup.addresses.driver), 6u + 2u * setup.size);
+      ring_areas_.emplace_back(area(setup.addresses.device), 6u + sizeof(ring::virtq_used_elem) * setup.size);
+    }
   }
   const bool control = has_feature(driver_features_, VIRTIO_NET_F_CTRL_VQ) && setup.index == control_index();
   if (control) {

@@ -11,8 +11,9 @@
 
 namespace netfront::virtio::transport::vhost_user {
 
-// sendmsg(2) of `parts` on `socket` with `fds` attached, retried on EINTR; its result (-1
-// with errno EINVAL for more than VHOST_MEMORY_MAX_NREGIONS (a memory table's regions, the most a message carries) descriptors). Never raises SIGPIPE.
+// sendmsg(2) of `parts` on `socket` with `fds` attached, retried on EINTR, never raising
+// SIGPIPE; its result. At most VHOST_MEMORY_MAX_NREGIONS descriptors (a memory table's
+// regions, the most one message carries): more is -1 with errno EINVAL.
 ssize_t send_with_fds(int socket, std::span<const iovec> parts, std::span<const int> fds);
 
 }  // namespace netfront::virtio::transport::vhost_user
