@@ -121,19 +121,19 @@ Result<std::unique_ptr<DeviceRegionArena>> make_arena(int node, std::size_t byte
   a->physical = physical;
   const std::string name = "netfront-device-" + std::to_string(node);
   a->fd = ::memfd_create(name.c_str(), MFD_CLOEXEC | (huge ? MFD_HUGETLB : 0u));
-  if (a->fd < 0) return Error::unknown(Error::Cause::System, "memfd_create for device memory: " + std::string(std::strerror(errno)));
-  auto fail = [&](Error::Cause cause, const std::string& what) {
+  if (a->fd < 0) return Fault(RuntimeError::System, "memfd_create for device memory: " + std::string(std::strerror(errno)));
+  auto fail = [&](RuntimeError code, const std::string& what) {
     const std::string why = what + ": " + std::strerror(errno);
     if (a->base) ::munmap(a->base, a->size);
     ::close(a->fd);
-    return Error::unknown(cause, "device memory of " + std::to_string(a->size >> 20) + " MiB on node " + std::to_string(node) +
+    return Fault(code, "device memory of " + std::to_string(a->size >> 20) + " MiB on node " + std::to_string(node) +
                           ": " + why);
   };
-  if (::ftruncate(a->fd, static_cast<off_t>(a->size)) != 0) return fail(Error::Cause::System, "ftruncate");
+  if (::ftruncate(a->fd, static_cast<off_t>(a->size)) != 0) return fail(RuntimeError::System, "ftruncate");
   // A hugetlb mapping reserves its pages here (and fails if they are not free), so nothing
   // faults for want of one later.
   void* p = ::mmap(nullptr, a->size, PROT_READ | PROT_WRITE, MAP_SHARED, a->fd, 0);
-  if (p == MAP_FAILED) return fail(Error::Cause::NoResources, huge ? "mmap (are enough hugepages free?)" : "mmap");
+  if (p == MAP_FAILED) return fail(huge ? RuntimeError::NoHugepages : RuntimeError::Exhausted, huge ? "mmap (are enough hugepages free?)" : "mmap");
   a->base = static_cast<std::byte*>(p);
   numa::bind_memory(a->base, a->size, node);
   if (physical) {
@@ -143,7 +143,7 @@ Result<std::unique_ptr<DeviceRegionArena>> make_arena(int node, std::size_t byte
       std::byte* page = a->base + i * a->page;
       *reinterpret_cast<volatile std::byte*>(page) = std::byte{0};
       a->page_iova[i] = rte_mem_virt2phy(page);
-      if (a->page_iova[i] == RTE_BAD_IOVA) return fail(Error::Cause::System, "no physical address for device memory (root, /proc/self/pagemap?)");
+      if (a->page_iova[i] == RTE_BAD_IOVA) return fail(RuntimeError::System, "no physical address for device memory (root, /proc/self/pagemap?)");
     }
   }
   a->free.emplace(0, a->size);
@@ -151,12 +151,12 @@ Result<std::unique_ptr<DeviceRegionArena>> make_arena(int node, std::size_t byte
 }
 
 Result<> create_regions(State& s) {
-  if (auto started = DpdkEnv::start(); !started) return started;
+  if (auto started = DpdkEnv::start(); !started) return Fault(std::move(started).error());
   const DpdkEnvInfo& env = DpdkEnv::info();
   const bool huge = env.memory == MemoryBacking::Hugepages;
   s.physical = rte_eal_iova_mode() == RTE_IOVA_PA;
   if (s.physical && !huge)
-    return Error::unknown(Error::Cause::NoResources, "devices that take physical addresses need hugepage-backed device memory (DPDK runs on 4 KiB pages)");
+    return Fault(RuntimeError::NoHugepages, "devices that take physical addresses need hugepage-backed device memory (DPDK runs on 4 KiB pages)");
   const int nodes = std::max(1, numa::nodes());
   // Device addresses a PCI function behind an IOMMU is given: its IOMMU domain holds nothing
   // but these regions, so they need not be our virtual addresses, which lie above what an
@@ -209,9 +209,9 @@ Result<DeviceBlock> DeviceMemory::allocate(std::size_t size, std::size_t align, 
   if (auto r = ensure_regions(); !r) return std::move(r).error();
   State& s = state();
   if (size == 0) size = 1;
-  if (align == 0 || (align & (align - 1)) != 0) return Error::unknown(Error::Cause::BadArgument, "device memory alignment must be a power of two");
+  if (align == 0 || (align & (align - 1)) != 0) return Fault(RuntimeError::BadRequest, "device memory alignment must be a power of two");
   if (s.physical && !page_chunked && size > s.page)
-    return Error::unknown(Error::Cause::BadArgument, "a block of " + std::to_string(size) + " bytes is not contiguous for a device that takes physical "
+    return Fault(RuntimeError::BadRequest, "a block of " + std::to_string(size) + " bytes is not contiguous for a device that takes physical "
                           "addresses (pages of " + std::to_string(s.page) + " bytes)");
   if (node < 0 || static_cast<std::size_t>(node) >= s.arenas.size()) node = numa::current_node();
   if (node < 0 || static_cast<std::size_t>(node) >= s.arenas.size()) node = 0;
@@ -224,7 +224,7 @@ Result<DeviceBlock> DeviceMemory::allocate(std::size_t size, std::size_t align, 
     if (page_chunked && s.physical) taken = (size + a->page - 1) / a->page * a->page;
   }
   if (!off)
-    return Error::unknown(Error::Cause::NoResources, "device memory exhausted: " + std::to_string(size) + " bytes wanted on node " + std::to_string(node) +
+    return Fault(RuntimeError::Exhausted, "device memory exhausted: " + std::to_string(size) + " bytes wanted on node " + std::to_string(node) +
                           ", " + std::to_string((a->size - a->used) >> 10) + " KiB free of " + std::to_string(a->size >> 20) +
                           " MiB (DpdkConfig::device_memory_mb, NETFRONT_DEVICE_MEMORY_MB)");
   std::memset(a->base + *off, 0, taken);

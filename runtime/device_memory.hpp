@@ -28,7 +28,8 @@
 #include <utility>
 #include <vector>
 
-#include "netfront/result.hpp"
+#include "runtime/fault.hpp"
+#include "runtime/runtime_error.hpp"
 
 namespace netfront::runtime {
 

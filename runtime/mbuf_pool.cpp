@@ -89,7 +89,7 @@ Result<MbufPool> make_mbuf_pool(const std::string& name, const MbufPoolSpec& spe
   const std::size_t page = DeviceMemory::page_size();
   const std::size_t per_page = by_page ? page / stride : 0;
   if (by_page && per_page == 0)
-    return Error::unknown(Error::Cause::BadArgument, "a data room of " + std::to_string(stride) + " bytes is larger than a device page");
+    return Fault(RuntimeError::BadRequest, "a data room of " + std::to_string(stride) + " bytes is larger than a device page");
   const std::size_t bytes = by_page ? (spec.count + per_page - 1) / per_page * page : spec.count * stride;
   MbufPool made;
   auto rooms = DeviceMemory::allocate(bytes, spec.align, spec.socket, /*page_chunked=*/by_page);
@@ -98,7 +98,7 @@ Result<MbufPool> make_mbuf_pool(const std::string& name, const MbufPoolSpec& spe
   made.pool = make_headers(name, spec, spec.socket);
   // No DPDK memory on the asked node (a single-node machine, memfd memory): anywhere will do.
   if (!made.pool && spec.socket != SOCKET_ID_ANY) made.pool = make_headers(name, spec, SOCKET_ID_ANY);
-  if (!made.pool) return Error::unknown(Error::Cause::NoResources, rte_strerror(rte_errno));
+  if (!made.pool) return Fault(RuntimeError::Exhausted, rte_strerror(rte_errno));
   Slots slots{&made, stride, per_page, page, spec.room};
   rte_mempool_obj_iter(made.pool, init_mbuf, &slots);
   return made;

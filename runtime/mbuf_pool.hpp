@@ -17,7 +17,8 @@
 #include <cstring>
 #include <string>
 
-#include "netfront/result.hpp"
+#include "runtime/fault.hpp"
+#include "runtime/runtime_error.hpp"
 #include "runtime/device_memory.hpp"
 
 namespace netfront::runtime {

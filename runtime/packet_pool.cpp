@@ -21,7 +21,7 @@ Result<PacketPool> PacketPool::create(const PacketPoolOptions& options) {
   auto made = runtime::make_mbuf_pool(name, {.count = options.size, .cache = options.cache, .room = options.data_room,
                                               .align = RTE_CACHE_LINE_SIZE, .socket = options.socket});
   if (!made)
-    return made.error().with_context("cannot create packet pool of " + std::to_string(options.size) + " buffers");
+    return made.error().with_context("cannot create packet pool of " + std::to_string(options.size) + " buffers").to_error();
   return PacketPool(made->pool, std::make_unique<runtime::DeviceBlock>(std::move(made->rooms)));
 }
 

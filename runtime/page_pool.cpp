@@ -22,7 +22,7 @@ Result<PagePool> PagePool::create(std::size_t pages_per_buffer, unsigned count) 
   const std::string name = "nfpage" + std::to_string(serial.fetch_add(1));
   auto made = runtime::make_mbuf_pool(name, {.count = count, .cache = 0, .room = static_cast<std::uint16_t>(elt),
                                              .align = PageAlignedBuffer::kPageSize, .socket = SOCKET_ID_ANY});
-  if (!made) return made.error().with_context("cannot create page pool");
+  if (!made) return made.error().with_context("cannot create page pool").to_error();
   return PagePool(made->pool, std::make_unique<runtime::DeviceBlock>(std::move(made->rooms)), elt);
 }
 

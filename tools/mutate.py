@@ -228,7 +228,7 @@ MUTATIONS = [
       "  made.pool = rte_pktmbuf_pool_create(name.c_str(), spec.count, spec.cache, 0, spec.room, spec.socket);\n  return made;",
       "unit-faults", "DeviceMemoryTest.TheDeviceIsGivenRingsAndDataRoomsAndNothingElse"),
     M("memory", "a frame outside device memory posted", QUEUE_PAIR,
-      "    if (!runtime::DeviceMemory::holds(frame.data(), frame.length())) return make_ready_io(Result<>(not_device_memory()));\n",
+      "    if (!runtime::DeviceMemory::holds(frame.data(), frame.length())) return make_ready_io(WriteResult(not_device_memory()));\n",
       "",
       "unit-faults", "DeviceMemoryTest.AFrameOutsideDeviceMemoryIsRefusedAndTheRingGoesOn"),
     M("memory", "a clone taken for its room's owner", "runtime/mbuf_pool.hpp",

@@ -15,7 +15,13 @@ namespace {
 
 using drivers::NetDevice;
 using net::VirtioNetDevice;
-using Opened = Result<std::unique_ptr<NetDevice>>;
+using Opened = Result<std::unique_ptr<NetDevice>>;  // a Fault of whichever layer failed
+
+// The registry is the API's door: an opener's Fault becomes the application's Error there.
+template <Opened (*Open)(const DeviceId&, EventLoop&)>
+netfront::Result<std::unique_ptr<NetDevice>> answer(const DeviceId& id, EventLoop& loop) {
+  return runtime::to_api(Open(id, loop));
+}
 
 // The features a vhost-user id's options turn down.
 std::uint64_t declined(const FeatureChoice& accept) {
@@ -37,7 +43,7 @@ Opened open_loop(const DeviceId& id, EventLoop& loop) {
 
 Opened open_vhost_user(const DeviceId& id, EventLoop& loop) {
   // vhost-user backends map our memory by file descriptor: DPDK must be up before we connect.
-  if (auto started = DpdkEnv::start(); !started) return std::move(started).error();
+  if (auto started = DpdkEnv::start(); !started) return Fault(std::move(started).error());
   auto transport = transport::vhost_user::VhostUserTransport::open(id.vhost_user(), loop);
   if (!transport) return std::move(transport).error();
   auto opened = VirtioNetDevice::open(std::move(*transport), {.queue_pairs = id.queue_pairs(),
@@ -48,7 +54,7 @@ Opened open_vhost_user(const DeviceId& id, EventLoop& loop) {
 
 Opened open_pci(const DeviceId& id, EventLoop&) {
   // The device is given DPDK's IOVAs: DPDK (and its VFIO container, if any) must be up first.
-  if (auto started = DpdkEnv::start(); !started) return std::move(started).error();
+  if (auto started = DpdkEnv::start(); !started) return Fault(std::move(started).error());
   auto function = transport::pci::open_pci_function(id.pci());
   if (!function) return std::move(function).error();
   auto transport = transport::pci::VirtioPciTransport::open(std::move(*function));
@@ -63,9 +69,9 @@ Opened open_pci(const DeviceId& id, EventLoop&) {
 }
 
 constexpr drivers::DeviceOpener kOpeners[] = {
-    {DeviceId::Kind::Loop, open_loop},
-    {DeviceId::Kind::VhostUser, open_vhost_user},
-    {DeviceId::Kind::Pci, open_pci},
+    {DeviceId::Kind::Loop, answer<open_loop>},
+    {DeviceId::Kind::VhostUser, answer<open_vhost_user>},
+    {DeviceId::Kind::Pci, answer<open_pci>},
 };
 
 }  // namespace

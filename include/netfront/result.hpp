@@ -1,6 +1,8 @@
 // Result<T>: a value or a netfront::Error, the `('a, error) result` of the signature.
 // std::expected is C++23; this is the small subset netfront needs, with no allocation of
-// its own (an Error's message may allocate, and only on the error path).
+// its own (an Error's message may allocate, and only on the error path). The error type is a
+// parameter because the library's layers use the same shape with their own typed errors
+// inside; applications only ever see Result<T> with netfront::Error.
 #pragma once
 
 #include <cassert>
@@ -14,21 +16,23 @@ namespace netfront {
 
 struct Ok {};  // the unit value of `(unit, error) result`
 
-template <typename T = Ok>
+template <typename T = Ok, typename E = Error>
 class [[nodiscard]] Result {
   static_assert(!std::is_reference_v<T>, "Result holds values");
   static_assert(std::is_nothrow_move_constructible_v<T>, "moves must not fail half-way");
+  static_assert(std::is_nothrow_move_constructible_v<E>, "moves must not fail half-way");
 
  public:
   using value_type = T;
+  using error_type = E;
 
   Result(T value) noexcept : ok_(true) { new (&value_) T(std::move(value)); }  // NOLINT: implicit by design
-  Result(Error error) noexcept : ok_(false) { new (&error_) Error(std::move(error)); }  // NOLINT: implicit by design
+  Result(E error) noexcept : ok_(false) { new (&error_) E(std::move(error)); }  // NOLINT: implicit by design
   Result(const Result& o) : ok_(o.ok_) {
     if (ok_)
       new (&value_) T(o.value_);
     else
-      new (&error_) Error(o.error_);
+      new (&error_) E(o.error_);
   }
   Result(Result&& o) noexcept : ok_(o.ok_) { take(std::move(o)); }
   // By value: a copy that throws does so before anything here is destroyed.
@@ -52,15 +56,15 @@ class [[nodiscard]] Result {
   const T& operator*() const& { return value(); }
   T&& operator*() && { return std::move(*this).value(); }
 
-  const Error& error() const& { assert(!ok()); return error_; }
-  Error&& error() && { assert(!ok()); return std::move(error_); }
+  const E& error() const& { assert(!ok()); return error_; }
+  E&& error() && { assert(!ok()); return std::move(error_); }
 
  private:
   void take(Result&& o) noexcept {
     if (ok_)
       new (&value_) T(std::move(o.value_));
     else
-      new (&error_) Error(std::move(o.error_));
+      new (&error_) E(std::move(o.error_));
   }
   // HOT PATH: every write's result is made and dropped once per frame. A tagged union rather
   // than std::variant: for Result<> (T = Ok) the success case destroys nothing, inline,
@@ -69,12 +73,12 @@ class [[nodiscard]] Result {
     if (ok_)
       value_.~T();
     else [[unlikely]]
-      error_.~Error();
+      error_.~E();
   }
 
   union {
     T value_;
-    Error error_;
+    E error_;
   };
   bool ok_;
 };

@@ -54,7 +54,7 @@ class RecordingTransport final : public transport::Transport {
  public:
   std::string describe() const override { return "fuzz"; }
   ring::AddressMode address_mode() const noexcept override { return ring::AddressMode::VirtualAddress; }
-  Result<> reset() override { return Ok{}; }
+  virtio::Result<> reset() override { return Ok{}; }
   bool revoke_dma() noexcept override { return true; }
   std::uint8_t status() override { return 0; }
   void set_status(std::uint8_t) override {}
@@ -65,7 +65,7 @@ class RecordingTransport final : public transport::Transport {
   void read_config(std::size_t, std::span<std::byte>) override {}
   std::uint16_t queue_count() override { return 2; }
   std::uint16_t queue_max_size(std::uint16_t) override { return kRing; }
-  Result<> enable_queue(const transport::QueueSetup& s) override {
+  virtio::Result<> enable_queue(const transport::QueueSetup& s) override {
     if (s.index == 0) rx = s;
     return Ok{};
   }

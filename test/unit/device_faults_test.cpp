@@ -36,7 +36,7 @@ void send_and_wait(LoopRig& rig, unsigned n, unsigned first_seed, std::size_t le
 // counted, the rule named is the one broken, and disconnect still gives every buffer back.
 void expect_broken_and_clean(LoopRig& rig, virtio::ring::RingError rule) {
   rig.run_rounds(100);
-  EXPECT_EQ(rig.driver->broken_by(), rule) << virtio::ring::to_string(rig.driver->broken_by());
+  EXPECT_EQ(rig.driver->broken_by(), rule) << virtio::ring::describe(rig.driver->broken_by());
   EXPECT_FALSE(rig.netif->link_up());
   Result<> w = rig.netif->write(rig.frame(60, 0)).get();
   ASSERT_FALSE(w);

@@ -57,7 +57,7 @@ struct FakeConfig {
     c.notify(4, 0x3000, 0x1000, 4);
     return c;
   }
-  netfront::Result<VirtioPciLayout> parse() const { return find_virtio_capabilities(bytes, bars); }
+  virtio::Result<VirtioPciLayout> parse() const { return find_virtio_capabilities(bytes, bars); }
 };
 
 }  // namespace netfront::testing

@@ -44,7 +44,7 @@ struct LoopRig {
     auto opened = virtio::net::VirtioNetDevice::open(std::move(dev), options);
     if (!opened) {
       device = nullptr;
-      return std::move(opened).error();
+      return std::move(opened).error().to_error();
     }
     driver = opened->get();
     netif.emplace(drivers::attach(*parsed, std::move(*opened)));

@@ -505,7 +505,7 @@ TEST(PackedRingInOrder, OneUsedDescriptorCompletesTheBatchAndOnlyTheLastHasALeng
     ASSERT_EQ(chains.size(), 3u);
     s.device.push_batch(chains[2].id, 1);
     ASSERT_EQ(s.take_all().size(), 3u) << round;
-    ASSERT_FALSE(s.driver.broken()) << round << ": " << to_string(s.driver.error());
+    ASSERT_FALSE(s.driver.broken()) << round << ": " << describe(s.driver.error());
   }
 }
 
@@ -776,7 +776,7 @@ TEST(PackedRingWrap, WrapCountersHoldOverManyLapsOfRingsThatAreNotPowersOfTwo) {
             got.push_back(u.token);
           }
         }
-        ASSERT_FALSE(s.driver.broken()) << to_string(s.driver.error());
+        ASSERT_FALSE(s.driver.broken()) << describe(s.driver.error());
       }
       EXPECT_EQ(got, expected) << size << " in order " << in_order;
       EXPECT_EQ(s.driver.in_flight(), held.size());

@@ -80,7 +80,7 @@ TEST(PackedRingBatch, AnUnpublishedSlotIsNeverTakenForAUsedOne) {
 
   ASSERT_TRUE(p.add(5));  // slot 1, still showing lap 1's available flags
   EXPECT_FALSE(p.driver->take_used(u));
-  EXPECT_FALSE(p.driver->broken()) << ring::to_string(p.driver->error());
+  EXPECT_FALSE(p.driver->broken()) << ring::describe(p.driver->error());
   p.driver->publish();
   ASSERT_EQ(p.device_takes(), 1u);
   p.device->push_used({p.chains.back().id, 0}, 1);
@@ -109,7 +109,7 @@ TEST(PackedRingBatch, DrainingInOrderBatchesReturnsEveryTokenOnceAndFreesTheRing
     for (std::uint64_t t : got) EXPECT_EQ(t, expected++);
     EXPECT_EQ(p.driver->free_descriptors(), 8);
     EXPECT_EQ(p.driver->in_flight(), 0);
-    EXPECT_FALSE(p.driver->broken()) << ring::to_string(p.driver->error());
+    EXPECT_FALSE(p.driver->broken()) << ring::describe(p.driver->error());
   }
 }
 

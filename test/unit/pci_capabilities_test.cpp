@@ -13,6 +13,7 @@
 
 using namespace netfront::virtio::transport::pci;
 using netfront::testing::FakeConfig;
+using netfront::virtio::transport::TransportError;
 
 namespace {
 
@@ -37,6 +38,7 @@ TEST(VirtioCapabilities, NoCapabilityListIsLegacyOnly) {
   FakeConfig c = FakeConfig::qemu();
   c.set16(kPciStatus, 0);
   EXPECT_NE(error_of(c).find("legacy-only"), std::string::npos) << error_of(c);
+  EXPECT_TRUE(c.parse().error().is(TransportError::Unsupported)) << "a device netfront does not drive, not a broken one";
 }
 
 TEST(VirtioCapabilities, NoVirtioCapabilitiesIsLegacyOnly) {
@@ -49,6 +51,7 @@ TEST(VirtioCapabilities, LoopingListIsAnError) {
   FakeConfig c = FakeConfig::qemu();
   c.set8(c.last + 1, 0x40);
   EXPECT_NE(error_of(c).find("loops"), std::string::npos) << error_of(c);
+  EXPECT_TRUE(c.parse().error().is(TransportError::ProtocolViolation)) << error_of(c);
 }
 
 TEST(VirtioCapabilities, PointerIntoTheHeaderIsAnError) {
@@ -137,6 +140,7 @@ TEST(VirtioNetIdentity, ModernAndTransitionalNetworkDevicesOnly) {
     return r ? std::string("(ok)") : r.error().to_string();
   };
   EXPECT_NE(text(0x8086, 0x100e, 0).find("8086:100e is not a virtio device"), std::string::npos);
+  EXPECT_TRUE(check_virtio_net_identity(0x8086, 0x100e, 0).error().is(TransportError::NoSuchDevice));
   EXPECT_NE(text(0x1af4, 0x1042, 0).find("is not a network device (virtio type 2)"), std::string::npos);
   EXPECT_NE(text(0x1af4, 0x1001, 0x0002).find("is not a network device"), std::string::npos);
   EXPECT_NE(text(0x1af4, 0x1000, 0x0002).find("is not a network device"), std::string::npos);

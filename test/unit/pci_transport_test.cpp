@@ -56,21 +56,21 @@ class FakeFunction final : public PciFunction, public RegisterWriteObserver {
   explicit FakeFunction(FakeDevice& d) : d_(d) {}
   KernelDriver kernel_driver() const noexcept override { return KernelDriver::Uio; }
   const PciAddress& address() const noexcept override { return d_.address; }
-  Result<> read_config(std::size_t offset, std::span<std::byte> out) override {
-    if (offset + out.size() > d_.config.bytes.size()) return Error::unknown("beyond config space");
+  virtio::Result<> read_config(std::size_t offset, std::span<std::byte> out) override {
+    if (offset + out.size() > d_.config.bytes.size()) return virtio::Fault(virtio::transport::TransportError::BadRequest, "beyond config space");
     std::memcpy(out.data(), d_.config.bytes.data() + offset, out.size());
     return Ok{};
   }
-  Result<> write_config(std::size_t offset, std::span<const std::byte> in) override {
-    if (offset + in.size() > d_.config.bytes.size()) return Error::unknown("beyond config space");
+  virtio::Result<> write_config(std::size_t offset, std::span<const std::byte> in) override {
+    if (offset + in.size() > d_.config.bytes.size()) return virtio::Fault(virtio::transport::TransportError::BadRequest, "beyond config space");
     const bool master = d_.command() & kPciCommandBusMaster;
     std::memcpy(d_.config.bytes.data() + offset, in.data(), in.size());
     if (d_.bus_master_stuck && master) d_.config.set16(kPciCommand, static_cast<std::uint16_t>(d_.command() | kPciCommandBusMaster));
     return Ok{};
   }
   const std::array<std::uint64_t, 6>& bar_sizes() const noexcept override { return d_.config.bars; }
-  Result<volatile std::byte*> map_bar(unsigned bar) override {
-    if (bar != 4) return Error::unknown("only BAR 4 is mapped");
+  virtio::Result<volatile std::byte*> map_bar(unsigned bar) override {
+    if (bar != 4) return virtio::Fault(virtio::transport::TransportError::BadRequest, "only BAR 4 is mapped");
     return static_cast<volatile std::byte*>(d_.bar4.data());
   }
   RegisterWriteObserver* register_observer() noexcept override { return this; }

@@ -37,7 +37,7 @@
 // gtest prints a RingError by the rule it names (found by argument-dependent lookup, so in
 // the enum's namespace).
 namespace netfront::virtio::ring {
-inline void PrintTo(RingError e, std::ostream* os) { *os << to_string(e); }
+inline void PrintTo(RingError e, std::ostream* os) { *os << describe(e); }
 }  // namespace netfront::virtio::ring
 
 namespace netfront::testing::ring_model {

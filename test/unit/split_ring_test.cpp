@@ -857,7 +857,7 @@ TEST(SplitRingWrap, SixteenBitIndicesWrapWithoutLosingAChain) {
           got.push_back(u.token);
         }
       }
-      ASSERT_FALSE(s.driver.broken()) << to_string(s.driver.error());
+      ASSERT_FALSE(s.driver.broken()) << describe(s.driver.error());
     }
     EXPECT_EQ(got, expected) << in_order;
     EXPECT_EQ(s.device.avail_idx(), static_cast<std::uint16_t>(next));

@@ -26,6 +26,7 @@ namespace netfront {
 namespace {
 
 using namespace virtio::transport::vhost_user;
+using virtio::transport::TransportError;
 using namespace std::chrono_literals;
 
 using testing::open_fds;
@@ -211,21 +212,23 @@ class FakeBackend {
 };
 
 // Connects with short timeouts; returns the error connect ended with.
-Error connect_error(const FakeBackend& backend) {
+virtio::Fault connect_error(const FakeBackend& backend) {
   EventLoop loop;
   auto t = VhostUserTransport::open({backend.path(), false, {}}, loop, {.connect_timeout = 2000ms, .reply_timeout = 300ms});
   if (!t) return t.error();
   auto dev = virtio::net::VirtioNetDevice::open(std::move(*t));
   EXPECT_FALSE(dev) << "a misbehaving backend was accepted";
-  return dev ? Error::unknown("accepted") : dev.error();
+  if (dev) return virtio::Fault(virtio::net::DeviceError::BadArgument, "accepted");
+  return dev.error();
 }
 
 TEST(VhostUserPeerFaultTest, BackendThatNeverAnswersTimesOut) {  // F3
   const unsigned fds = open_fds();
   {
     FakeBackend b([](FakeBackend& f) { f.behave_until(VHOST_USER_GET_FEATURES, [](const Msg&) {}); std::this_thread::sleep_for(1s); });
-    const Error e = connect_error(b);
+    const virtio::Fault e = connect_error(b);
     EXPECT_NE(e.message().find("did not answer"), std::string::npos) << e.to_string();
+    EXPECT_TRUE(e.is(TransportError::NoAnswer)) << e.to_string();
   }
   EXPECT_EQ(open_fds(), fds);
 }
@@ -234,8 +237,9 @@ TEST(VhostUserPeerFaultTest, ReplyToAnotherRequestIsRefused) {  // F2
   FakeBackend b([](FakeBackend& f) {
     f.behave_until(VHOST_USER_GET_FEATURES, [&](const Msg&) { f.reply_u64(VHOST_USER_GET_QUEUE_NUM, 1); });
   });
-  const Error e = connect_error(b);
+  const virtio::Fault e = connect_error(b);
   EXPECT_NE(e.message().find("GET_FEATURES reply answers request 17"), std::string::npos) << e.to_string();
+  EXPECT_TRUE(e.is(TransportError::ProtocolViolation)) << e.to_string();
 }
 
 TEST(VhostUserPeerFaultTest, ReplyWithWrongSizeIsRefused) {  // F2
@@ -245,8 +249,9 @@ TEST(VhostUserPeerFaultTest, ReplyWithWrongSizeIsRefused) {  // F2
       f.reply(m.header.request, VHOST_USER_VERSION | VHOST_USER_REPLY_MASK, &four, sizeof four);
     });
   });
-  const Error e = connect_error(b);
+  const virtio::Fault e = connect_error(b);
   EXPECT_NE(e.message().find("4 payload bytes, expected 8"), std::string::npos) << e.to_string();
+  EXPECT_TRUE(e.is(TransportError::ProtocolViolation)) << e.to_string();
 }
 
 TEST(VhostUserPeerFaultTest, ReplyWithoutReplyFlagOrWrongVersionIsRefused) {  // F2
@@ -257,8 +262,9 @@ TEST(VhostUserPeerFaultTest, ReplyWithoutReplyFlagOrWrongVersionIsRefused) {  //
     FakeBackend b([flags](FakeBackend& f) {
       f.behave_until(VHOST_USER_GET_FEATURES, [&](const Msg& m) { f.reply_u64(m.header.request, 1, flags); });
     });
-    const Error e = connect_error(b);
+    const virtio::Fault e = connect_error(b);
     EXPECT_NE(e.message().find("bad flags"), std::string::npos) << e.to_string();
+    EXPECT_TRUE(e.is(TransportError::ProtocolViolation)) << e.to_string();
   }
 }
 
@@ -274,8 +280,9 @@ TEST(VhostUserPeerFaultTest, UnexpectedFileDescriptorsAreClosed) {  // F4
       });
       std::this_thread::sleep_for(200ms);
     });
-    const Error e = connect_error(b);
+    const virtio::Fault e = connect_error(b);
     EXPECT_NE(e.message().find("VERSION_1"), std::string::npos) << e.to_string();
+    EXPECT_TRUE(e.is(virtio::net::DeviceError::Refused)) << e.to_string();
   }
   ::close(extra);
   EXPECT_EQ(open_fds(), fds - 1) << "the fd the backend sent was not closed";
@@ -283,7 +290,7 @@ TEST(VhostUserPeerFaultTest, UnexpectedFileDescriptorsAreClosed) {  // F4
 
 TEST(VhostUserPeerFaultTest, BackendHangingUpMidHandshakeIsAnError) {  // F1
   FakeBackend b([](FakeBackend& f) { f.behave_until(VHOST_USER_GET_FEATURES, [&](const Msg&) { f.hang_up(); }); });
-  const Error e = connect_error(b);
+  const virtio::Fault e = connect_error(b);
   EXPECT_TRUE(e.is_disconnected() || e.message().find("closed") != std::string::npos) << e.to_string();
 }
 
@@ -305,8 +312,9 @@ TEST(VhostUserPeerFaultTest, NackWithReplyAckFailsTheStep) {  // F2: REPLY_ACK w
       }
     }
   });
-  const Error e = connect_error(b);
+  const virtio::Fault e = connect_error(b);
   EXPECT_NE(e.message().find("refused SET_MEM_TABLE"), std::string::npos) << e.to_string();
+  EXPECT_TRUE(e.is(TransportError::Refused)) << e.to_string();
 }
 
 using virtio::feature_bit;
@@ -372,7 +380,7 @@ TEST(VhostUserPeerFaultTest, RefusedSetStatusFailsAndClosesTheConnection) {  // 
   EventLoop loop;
   auto t = VhostUserTransport::open({b.path(), false, {}}, loop, kShortTimeouts);
   ASSERT_TRUE(t) << t.error().to_string();
-  Result<> r = (*t)->reset();
+  virtio::Result<> r = (*t)->reset();
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message().find("refused SET_STATUS"), std::string::npos) << r.error().to_string();
   EXPECT_FALSE((*t)->connected());
@@ -409,7 +417,7 @@ TEST(VhostUserPeerFaultTest, ReplySentBeforeItsRequestClosesTheConnection) {  //
   EventLoop loop;
   auto t = VhostUserTransport::open({b.path(), false, {}}, loop, kShortTimeouts);
   ASSERT_TRUE(t) << t.error().to_string();
-  Result<> r = (*t)->reset();
+  virtio::Result<> r = (*t)->reset();
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message().find("nobody asked for"), std::string::npos) << r.error().to_string();
   EXPECT_FALSE((*t)->connected());

@@ -34,10 +34,10 @@ class RingControlQueue final : public ControlQueue {
 
   Result<> execute(std::uint8_t cls, std::uint8_t command, std::span<const std::byte> data) override {
     const std::string what = "control command " + std::to_string(cls) + "." + std::to_string(command);
-    if (data.size() > kMaxCommandData) return Error::unknown(Error::Cause::BadArgument, what + ": " + std::to_string(data.size()) + " bytes of data is too much");
-    if (abandoned_) return Error::unknown(Error::Cause::Timeout, what + ": the device never confirmed its reset; the queue is left to it");
-    if (stuck_) return Error::unknown(Error::Cause::Timeout, what + ": the control queue is stuck on an earlier command the device never answered");
-    if (ring_.broken()) return Error::unknown(Error::Cause::DeviceFault, what + ": control queue broken: " + std::string(ring::to_string(ring_.error())));
+    if (data.size() > kMaxCommandData) return Fault(DeviceError::BadArgument, what + ": " + std::to_string(data.size()) + " bytes of data is too much");
+    if (abandoned_) return Fault(DeviceError::NoAnswer, what + ": the device never confirmed its reset; the queue is left to it");
+    if (stuck_) return Fault(DeviceError::NoAnswer, what + ": the control queue is stuck on an earlier command the device never answered");
+    if (ring_.broken()) return Fault(DeviceError::Misbehaved, what + ": control queue broken: " + std::string(ring::describe(ring_.error())));
 
     std::byte* b = buffer_.data();
     b[0] = std::byte{cls};
@@ -46,25 +46,25 @@ class RingControlQueue final : public ControlQueue {
     b[kAckOffset] = std::byte{kAckUnwritten};
     const std::uint64_t base = buffer_.device_address();
     const ring::Segment chain[2] = {{base, static_cast<std::uint32_t>(2 + data.size()), false}, {base + kAckOffset, 1, true}};
-    if (!ring_.add(chain, kToken)) return Error::unknown(Error::Cause::NoResources, what + ": no room on the control queue");
+    if (!ring_.add(chain, kToken)) return Fault(DeviceError::NoBuffers, what + ": no room on the control queue");
     ring_.publish();  // the answer is polled for, so the device is always told
-    if (!transport_.notify(config_.index)) return Error::disconnected(what + ": the device could not be notified");
+    if (!transport_.notify(config_.index)) return Fault(DeviceError::Unreachable, what + ": the device could not be notified");
 
     const auto deadline = std::chrono::steady_clock::now() + config_.timeout;
     ring::UsedChain used{};
     for (unsigned spins = 0;; ++spins) {
       if (ring_.take_used(used)) break;
       if (ring_.broken())
-        return Error::unknown(Error::Cause::DeviceFault, what + ": device broke the control queue: " + std::string(ring::to_string(ring_.error())));
+        return Fault(DeviceError::Misbehaved, what + ": device broke the control queue: " + std::string(ring::describe(ring_.error())));
       if (spins % 1024 == 0) {
         // D1: a device that asked for a reset will not answer; neither will one past the deadline.
         if (transport_.status() & VIRTIO_CONFIG_S_DEVICE_NEEDS_RESET) {
           stuck_ = true;
-          return Error::unknown(Error::Cause::DeviceFault, what + ": device needs a reset");
+          return Fault(DeviceError::Misbehaved, what + ": device needs a reset");
         }
         if (std::chrono::steady_clock::now() > deadline) {
           stuck_ = true;  // the buffer stays the device's until a reset
-          return Error::unknown(Error::Cause::Timeout, what + ": no answer from the device within " + std::to_string(config_.timeout.count()) + " ms");
+          return Fault(DeviceError::NoAnswer, what + ": no answer from the device within " + std::to_string(config_.timeout.count()) + " ms");
         }
       }
       rte_pause();
@@ -72,9 +72,9 @@ class RingControlQueue final : public ControlQueue {
     // D2: the ack is one byte the device wrote; a chain reported as carrying nothing, or an ack
     // that is neither OK nor ERR, is not an answer.
     const auto ack = static_cast<std::uint8_t>(ring::read_shared(reinterpret_cast<const std::uint8_t*>(b + kAckOffset)));
-    if (used.len_valid && used.len < 1) return Error::unknown(Error::Cause::DeviceFault, what + ": device reported no ack written");
-    if (ack == VIRTIO_NET_ERR) return Error::unknown(Error::Cause::DeviceRefused, what + ": device answered VIRTIO_NET_ERR");
-    if (ack != VIRTIO_NET_OK) return Error::unknown(Error::Cause::DeviceFault, what + ": device answered " + std::to_string(ack) + ", neither OK nor ERR");
+    if (used.len_valid && used.len < 1) return Fault(DeviceError::Misbehaved, what + ": device reported no ack written");
+    if (ack == VIRTIO_NET_ERR) return Fault(DeviceError::Refused, what + ": device answered VIRTIO_NET_ERR");
+    if (ack != VIRTIO_NET_OK) return Fault(DeviceError::Misbehaved, what + ": device answered " + std::to_string(ack) + ", neither OK nor ERR");
     return Ok{};
   }
 
@@ -122,7 +122,7 @@ Result<std::unique_ptr<ControlQueue>> ControlQueue::create(const ControlQueueCon
 Result<> set_queue_pairs(ControlQueue& control, std::uint16_t pairs) {
   // §5.1.6.5.5: le16 virtqueue_pairs, within VQ_PAIRS_MIN..VQ_PAIRS_MAX.
   if (pairs < VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MIN || pairs > VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MAX)
-    return Error::unknown(Error::Cause::BadArgument, "cannot ask for " + std::to_string(pairs) + " queue pairs");
+    return Fault(DeviceError::BadArgument, "cannot ask for " + std::to_string(pairs) + " queue pairs");
   std::array<std::byte, 2> data;
   std::memcpy(data.data(), &pairs, 2);
   auto r = control.execute(VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, data);

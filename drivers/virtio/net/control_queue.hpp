@@ -12,7 +12,8 @@
 
 #include "drivers/virtio/ring/ring_error.hpp"
 #include "drivers/virtio/transport/transport.hpp"
-#include "netfront/result.hpp"
+#include "drivers/virtio/net/device_error.hpp"
+#include "drivers/virtio/virtio_result.hpp"
 
 namespace netfront::virtio::net {
 

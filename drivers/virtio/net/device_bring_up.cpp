@@ -21,12 +21,12 @@ Result<> VirtioNetDevice::negotiate() {
   auto chosen = negotiate_features(offered, {.access_platform = options_.access_platform, .accept_access_platform = options_.accept_access_platform});
   if (!chosen) return std::move(chosen).error();
   if (features_ != 0 && *chosen != features_)  // after a reset the device must still be the same device
-    return Error::unknown(Error::Cause::DeviceFault, "device features changed across a reset: was " + describe_features(features_) + ", now " +
+    return Fault(DeviceError::Misbehaved, "device features changed across a reset: was " + describe_features(features_) + ", now " +
                           describe_features(*chosen));
   t.set_driver_features(*chosen);
   t.set_status(VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK);
   if (!(t.status() & VIRTIO_CONFIG_S_FEATURES_OK))  // A1: the device refused our subset
-    return Error::unknown(Error::Cause::DeviceRefused, "device did not accept features " + describe_features(*chosen));
+    return Fault(DeviceError::Refused, "device did not accept features " + describe_features(*chosen));
   features_ = *chosen;
   runtime::logger("net").debug("{}: offered {}; using {}", t.describe(), describe_features(offered),
                                describe_features(features_));
@@ -59,10 +59,10 @@ Result<> VirtioNetDevice::check_queue_pairs() const {
   const unsigned wanted = options_.queue_pairs;
   if (wanted == 1) return Ok{};
   if (!has_feature(features_, VIRTIO_NET_F_MQ))
-    return Error::unknown(Error::Cause::DeviceRefused, std::to_string(wanted) + " queue pairs asked for, but the device offers no multiqueue "
+    return Fault(DeviceError::Refused, std::to_string(wanted) + " queue pairs asked for, but the device offers no multiqueue "
                           "(VIRTIO_NET_F_MQ with a control queue): it has 1");
   if (wanted > config_.max_queue_pairs)
-    return Error::unknown(Error::Cause::DeviceRefused, std::to_string(wanted) + " queue pairs asked for, but the device has at most " +
+    return Fault(DeviceError::Refused, std::to_string(wanted) + " queue pairs asked for, but the device has at most " +
                           std::to_string(config_.max_queue_pairs));
   return Ok{};
 }
@@ -80,7 +80,7 @@ void VirtioNetDevice::set_ring_layout(RingConfig& c) const noexcept {
 // two on a split ring (§2.7); Unknown for a queue the device does not offer (A11).
 Result<std::uint16_t> VirtioNetDevice::queue_size(std::uint16_t index, std::uint16_t cap) const {
   const std::uint16_t max = transport_->queue_max_size(index);
-  if (max == 0) return Error::unknown(Error::Cause::DeviceRefused, "device queue " + std::to_string(index) + " is not available");
+  if (max == 0) return Fault(DeviceError::Refused, "device queue " + std::to_string(index) + " is not available");
   const std::uint16_t size = std::min(max, cap);
   return has_feature(features_, VIRTIO_F_RING_PACKED) ? size : std::bit_floor(size);
 }
@@ -90,11 +90,11 @@ Result<> VirtioNetDevice::create_control_queue() {
   transport::Transport& t = *transport_;
   const std::uint32_t at = control_queue_index(features_, config_.max_queue_pairs);
   if (at > 0xffffu)
-    return Error::unknown(Error::Cause::DeviceFault, "the control queue of " + std::to_string(config_.max_queue_pairs) + " queue pairs would be queue " +
+    return Fault(DeviceError::Misbehaved, "the control queue of " + std::to_string(config_.max_queue_pairs) + " queue pairs would be queue " +
                           std::to_string(at) + ", beyond the 16-bit queue numbers");
   const auto index = static_cast<std::uint16_t>(at);
   if (index >= t.queue_count())
-    return Error::unknown(Error::Cause::DeviceFault, "device has " + std::to_string(t.queue_count()) + " queues, none for the control queue at " +
+    return Fault(DeviceError::Misbehaved, "device has " + std::to_string(t.queue_count()) + " queues, none for the control queue at " +
                           std::to_string(index));
   auto size = queue_size(index, 64);
   if (!size) return std::move(size).error();
@@ -113,7 +113,7 @@ Result<> VirtioNetDevice::create_queues() {
   transport::Transport& t = *transport_;
   const unsigned pairs = options_.queue_pairs;
   if (t.queue_count() < 2 * pairs)
-    return Error::unknown(Error::Cause::DeviceRefused, "device has " + std::to_string(t.queue_count()) + " queues, " + std::to_string(2 * pairs) +
+    return Fault(DeviceError::Refused, "device has " + std::to_string(t.queue_count()) + " queues, " + std::to_string(2 * pairs) +
                           " needed");
   // Receive buffers hold a whole frame plus the header (so MRG_RXBUF never has to merge for
   // frames within the MTU), rounded to a cache line.
@@ -135,7 +135,7 @@ Result<> VirtioNetDevice::create_queues() {
                                              .cache = 256,
                                              .data_room = static_cast<std::uint16_t>(RTE_PKTMBUF_HEADROOM + frame_room),
                                              .socket = numa_node_});
-    if (!pool) return std::move(pool).error();
+    if (!pool) return Fault(std::move(pool).error());
     rx_pool_.emplace(std::move(*pool));
   }
   pairs_.clear();

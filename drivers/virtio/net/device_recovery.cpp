@@ -39,7 +39,7 @@ void VirtioNetDevice::recover() {
     update_usable();
     reset_device(nullptr);
     if (abandoned_) {
-      fail(Error::unknown(Error::Cause::Timeout, "device did not confirm its reset; it is not used again"));
+      fail(Fault(DeviceError::NoAnswer, "device did not confirm its reset; it is not used again"));
       return;
     }
     Result<> r = negotiate();
@@ -71,7 +71,7 @@ Result<> VirtioNetDevice::follow_config() {
   auto c = read_net_config(*transport_, features_);
   if (!c) return std::move(c).error();
   if (c->mtu != config_.mtu)
-    return Error::unknown(Error::Cause::DeviceFault, "device MTU changed across a reset: was " + std::to_string(config_.mtu) + ", now " +
+    return Fault(DeviceError::Misbehaved, "device MTU changed across a reset: was " + std::to_string(config_.mtu) + ", now " +
                           std::to_string(c->mtu));
   config_.link_up = c->link_up;
   if (c->max_queue_pairs == config_.max_queue_pairs) return Ok{};

@@ -45,12 +45,12 @@ constexpr std::uint64_t kSupported = feature_bit(VIRTIO_F_VERSION_1) | feature_b
 Result<std::uint64_t> negotiate_features(std::uint64_t offered, const FeatureRequest& request) {
   // A3: netfront is a modern-only driver (§6: a driver MUST NOT accept a device without VERSION_1).
   if (!has_feature(offered, VIRTIO_F_VERSION_1))
-    return Error::unknown(Error::Cause::DeviceRefused, "device does not offer VIRTIO_F_VERSION_1 (legacy-only devices are not supported)");
+    return Fault(DeviceError::Refused, "device does not offer VIRTIO_F_VERSION_1 (legacy-only devices are not supported)");
   std::uint64_t wanted = kSupported;
   if (request.access_platform) {
     // A3: behind an IOMMU the device must promise to use IOVAs, or it could reach any memory.
     if (!has_feature(offered, VIRTIO_F_ACCESS_PLATFORM))
-      return Error::unknown(Error::Cause::DeviceRefused, "device does not offer VIRTIO_F_ACCESS_PLATFORM, required behind an IOMMU");
+      return Fault(DeviceError::Refused, "device does not offer VIRTIO_F_ACCESS_PLATFORM, required behind an IOMMU");
     wanted |= feature_bit(VIRTIO_F_ACCESS_PLATFORM);
   } else if (request.accept_access_platform) {
     wanted |= feature_bit(VIRTIO_F_ACCESS_PLATFORM);

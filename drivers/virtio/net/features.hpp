@@ -6,7 +6,8 @@
 #include <cstdint>
 #include <string>
 
-#include "netfront/result.hpp"
+#include "drivers/virtio/net/device_error.hpp"
+#include "drivers/virtio/virtio_result.hpp"
 
 namespace netfront::virtio::net {
 

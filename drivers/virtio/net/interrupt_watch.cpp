@@ -26,7 +26,7 @@ Result<InterruptWatches> drain_on_wake(EventLoop& loop, std::span<const int> fds
       std::uint64_t count;
       (void)!::read(fd, &count, sizeof count);
     });
-    if (!watch) return std::move(watch).error();
+    if (!watch) return Fault(std::move(watch).error());
     watches.push_back(std::move(*watch));
   }
   return watches;

@@ -18,7 +18,7 @@ Result<> read_config_consistent(transport::Transport& t, std::size_t offset, std
     t.read_config(offset, out);
     if (t.config_generation() == before) return Ok{};
   }
-  return Error::unknown(Error::Cause::DeviceFault, "device configuration space never settled (generation kept changing)");
+  return Fault(DeviceError::Misbehaved, "device configuration space never settled (generation kept changing)");
 }
 
 Result<NetConfig> read_net_config(transport::Transport& t, std::uint64_t features) {

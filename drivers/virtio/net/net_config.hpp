@@ -6,7 +6,8 @@
 
 #include "drivers/virtio/transport/transport.hpp"
 #include "netfront/mac_address.hpp"
-#include "netfront/result.hpp"
+#include "drivers/virtio/net/device_error.hpp"
+#include "drivers/virtio/virtio_result.hpp"
 
 namespace netfront::virtio::net {
 

@@ -32,7 +32,7 @@ class RingQueuePair final : public QueuePair {
       if (auto r = transport_.enable_queue({index, size, addresses}); !r) return r;
     }
     rx_.refill();
-    if (rx_.ring().in_flight() == 0) return Error::unknown(Error::Cause::NoResources, "no receive buffers could be posted (packet pool exhausted)");
+    if (rx_.ring().in_flight() == 0) return Fault(DeviceError::NoBuffers, "no receive buffers could be posted (packet pool exhausted)");
     usable_ = true;
     return Ok{};
   }
@@ -54,22 +54,22 @@ class RingQueuePair final : public QueuePair {
   // a frame only we view) is one function from here to the descriptor with no call in it but
   // the flush every TxQueue::kFlushBurst frames; everything else is out of line
   // (transmit_slowly).
-  io<Result<>> transmit(Buffer&& frame) override {
+  io<WriteResult> transmit(Buffer&& frame) override {
     if (usable_ && writers_.empty() && tx_.post_fast(frame, counters_)) [[likely]] {
       tx_.flush_if_due();
-      return make_ready_io(Result<>(Ok{}));
+      return make_ready_io(WriteResult(Ok{}));
     }
     return transmit_slowly(std::move(frame));
   }
 
-  io<Result<>> transmit_chain(std::span<const Buffer> pieces) override {
+  io<WriteResult> transmit_chain(std::span<const Buffer> pieces) override {
     // E1/E2 (§2.7.5.2): never a chain longer than the queue size, counting the entries of an
     // indirect table too.
     if (pieces.size() + 1 > tx_.ring().size())
-      return make_ready_io(Result<>(Error::invalid_length("frame of " + std::to_string(pieces.size()) +
+      return make_ready_io(WriteResult(Error::invalid_length("frame of " + std::to_string(pieces.size()) +
                                                           " pieces needs more descriptors than the ring has")));
     for (const Buffer& piece : pieces)
-      if (!runtime::DeviceMemory::holds(piece.data(), piece.length())) return make_ready_io(Result<>(not_device_memory()));
+      if (!runtime::DeviceMemory::holds(piece.data(), piece.length())) return make_ready_io(WriteResult(not_device_memory()));
     return post_or_park([&] { return tx_.post_chain(pieces, counters_); },
                         [&](WriterQueue::Writer& w) {
                           w.single = false;
@@ -117,8 +117,8 @@ class RingQueuePair final : public QueuePair {
         break;
     }
     if (!writers_.empty())
-      fail_writers(Error::unknown(Error::Cause::Timeout, "transmit stalled: the device completed nothing for " + std::to_string(limit.count()) +
-                                  " ms"));
+      fail_writers(Fault(DeviceError::NoAnswer, "transmit stalled: the device completed nothing for " + std::to_string(limit.count()) +
+                                  " ms").to_error());
   }
 
   ring::RingError error() const noexcept override {
@@ -140,13 +140,13 @@ class RingQueuePair final : public QueuePair {
   // Only device memory is ever given to the device (runtime/device_memory.hpp): a frame built
   // elsewhere (an mbuf of another pool, adopted) is refused, not posted.
   static Error not_device_memory() {
-    return Error::unknown(Error::Cause::BadArgument, "frame bytes are not in device memory, the only memory a device is given: build frames in "
-                          "buffers of a netfront PacketPool");
+    return Fault(DeviceError::BadArgument, "frame bytes are not in device memory, the only memory a device is given: build frames in "
+                                           "buffers of a netfront PacketPool").to_error();
   }
 
   // post_fast() changed nothing when it said no, so this starts over.
-  [[gnu::noinline]] io<Result<>> transmit_slowly(Buffer&& frame) {
-    if (!runtime::DeviceMemory::holds(frame.data(), frame.length())) return make_ready_io(Result<>(not_device_memory()));
+  [[gnu::noinline]] io<WriteResult> transmit_slowly(Buffer&& frame) {
+    if (!runtime::DeviceMemory::holds(frame.data(), frame.length())) return make_ready_io(WriteResult(not_device_memory()));
     return post_or_park([&] { return tx_.post_single(frame, counters_); },
                         [&](WriterQueue::Writer& w) {
                           w.single = true;
@@ -157,8 +157,8 @@ class RingQueuePair final : public QueuePair {
   // Posts at once when the ring has room (reclaiming first if it has not); otherwise the frame
   // joins the writers waiting for room, behind any that wait already (FIFO).
   template <typename Post, typename Fill>
-  io<Result<>> post_or_park(Post&& post, Fill&& fill) {
-    if (!usable_) return make_ready_io(Result<>(refusal_));
+  io<WriteResult> post_or_park(Post&& post, Fill&& fill) {
+    if (!usable_) return make_ready_io(WriteResult(refusal_));
     if (writers_.empty()) {
       bool posted = post();
       if (!posted) {
@@ -167,7 +167,7 @@ class RingQueuePair final : public QueuePair {
       }
       if (posted) {
         tx_.flush_if_due();
-        return make_ready_io(Result<>(Ok{}));
+        return make_ready_io(WriteResult(Ok{}));
       }
     }
     counters_.tx_ring_full.add(1);
@@ -210,7 +210,7 @@ Result<std::unique_ptr<QueuePair>> make(const QueuePairConfig& c, transport::Tra
 }  // namespace
 
 Result<std::unique_ptr<QueuePair>> QueuePair::create(const QueuePairConfig& c, transport::Transport& t) {
-  if (RTE_PKTMBUF_HEADROOM < c.header_len) return Error::unknown(Error::Cause::BadArgument, "mbuf headroom is smaller than the virtio-net header");
+  if (RTE_PKTMBUF_HEADROOM < c.header_len) return Fault(DeviceError::BadArgument, "mbuf headroom is smaller than the virtio-net header");
   return c.packed ? make<ring::PackedRing>(c, t) : make<ring::SplitRing>(c, t);
 }
 

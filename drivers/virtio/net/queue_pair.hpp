@@ -19,6 +19,7 @@
 #include <span>
 
 #include "drivers/netif/net_device.hpp"
+#include "drivers/virtio/net/device_error.hpp"
 #include "drivers/virtio/ring/ring_error.hpp"
 #include "drivers/virtio/transport/transport.hpp"
 #include "netfront/buffer.hpp"
@@ -52,8 +53,8 @@ class QueuePair {
   virtual Result<> start() = 0;
   // One round: reclaim, serve waiting writers, receive, refill, ring doorbells. Returns work done.
   virtual unsigned poll() = 0;
-  virtual io<Result<>> transmit(Buffer&& frame) = 0;
-  virtual io<Result<>> transmit_chain(std::span<const Buffer> pieces) = 0;
+  virtual io<WriteResult> transmit(Buffer&& frame) = 0;
+  virtual io<WriteResult> transmit_chain(std::span<const Buffer> pieces) = 0;
 
   // After the device was reset (it no longer touches our memory): give back every buffer in
   // flight, fail waiting writers with `why` if set, and start over from empty rings.

@@ -40,13 +40,17 @@ void VirtioNetDevice::fail_pair_writers(unsigned pair, const Error& why) {
     pairs_[pair]->defer_failure(why);
 }
 
-Result<> VirtioNetDevice::hand_over(unsigned queue, EventLoop& loop) {
-  if (queue >= pairs_.size()) return Error::unknown(Error::Cause::BadArgument, "no queue pair " + std::to_string(queue));
+netfront::Result<> VirtioNetDevice::hand_over(unsigned queue, EventLoop& loop) {
+  return runtime::to_api(hand_over_pair(queue, loop));
+}
+
+Result<> VirtioNetDevice::hand_over_pair(unsigned queue, EventLoop& loop) {
+  if (queue >= pairs_.size()) return Fault(DeviceError::BadArgument, "no queue pair " + std::to_string(queue));
   if (&loop == &loop_) return Ok{};
-  if (!local(queue)) return Error::unknown(Error::Cause::BadArgument, "queue pair " + std::to_string(queue) + " was handed over already");
-  if (state_ == State::Shut) return Error::disconnected();
+  if (!local(queue)) return Fault(DeviceError::BadArgument, "queue pair " + std::to_string(queue) + " was handed over already");
+  if (state_ == State::Shut) return Fault(DeviceError::Closed);
   if (pairs_[queue]->has_writers())
-    return Error::unknown(Error::Cause::BadArgument, "queue pair " + std::to_string(queue) + " has writers waiting; hand it over before using it");
+    return Fault(DeviceError::BadArgument, "queue pair " + std::to_string(queue) + " has writers waiting; hand it over before using it");
   pair_loops_.hand_over(queue, *pairs_[queue], loop, *transport_, options_.tx_stall_timeout, state_ == State::Running);
   watch_interrupts();  // our loop no longer sleeps on that pair's notifications
   runtime::logger("net").debug("{}: queue pair {} handed to another loop", transport_->describe(), queue);
@@ -56,9 +60,9 @@ Result<> VirtioNetDevice::hand_over(unsigned queue, EventLoop& loop) {
 Result<std::unique_ptr<VirtioNetDevice>> VirtioNetDevice::open(std::unique_ptr<transport::Transport> t,
                                                                const DeviceOptions& o) {
   EventLoop* loop = EventLoop::current();
-  if (!loop) return Error::unknown(Error::Cause::BadArgument, "a device needs an event loop on the thread that opens it");
+  if (!loop) return Fault(DeviceError::BadArgument, "a device needs an event loop on the thread that opens it");
   if (o.queue_pairs < 1 || o.queue_pairs > VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MAX)
-    return Error::unknown(Error::Cause::BadArgument, "cannot use " + std::to_string(o.queue_pairs) + " queue pairs");
+    return Fault(DeviceError::BadArgument, "cannot use " + std::to_string(o.queue_pairs) + " queue pairs");
   std::unique_ptr<VirtioNetDevice> dev(new VirtioNetDevice(std::move(t), o, *loop));
   if (auto r = dev->initialize(); !r) return std::move(r).error();
   loop->add_poller(*dev);
@@ -94,10 +98,11 @@ VirtioNetDevice::~VirtioNetDevice() {
 }
 
 // §3.1.1: on failure the driver sets FAILED; nothing of ours stays with the device.
-void VirtioNetDevice::fail(const Error& why) {
+void VirtioNetDevice::fail(const Fault& why) {
   runtime::logger("net").error("{}: {}", transport_->describe(), why.message());
+  const Error told = why.to_error();  // what the application's writes are answered with
   with_pairs_still([&] {
-    reset_device(&why);
+    reset_device(&told);
     transport_->set_status(VIRTIO_CONFIG_S_FAILED);  // after the reset, so it is what the device sees last
     state_ = State::Broken;
   });
@@ -136,7 +141,7 @@ void VirtioNetDevice::reset_device(const Error* why) {
 
 void VirtioNetDevice::update_usable() {
   const bool usable = state_ == State::Running && config_.link_up;
-  const Error down = Error::disconnected("link down");
+  const Error down = Fault(DeviceError::LinkDown).to_error();
   with_pairs_still([&] {
     for (unsigned i = 0; i < pairs_.size(); ++i) {
       pairs_[i]->set_usable(usable, down);
@@ -199,7 +204,7 @@ unsigned VirtioNetDevice::poll() {
   }
   if (close_requested_) {
     close_requested_ = false;
-    const Error gone = Error::disconnected();
+    const Error gone = Fault(DeviceError::Closed).to_error();
     close_now(&gone);
     close_done_.set_value();
   }
@@ -209,9 +214,8 @@ unsigned VirtioNetDevice::poll() {
 // B1-B9: the device broke a ring rule. Stop it; the application sees Disconnected.
 void VirtioNetDevice::fail(ring::RingError e) {
   broken_by_ = e;
-  runtime::logger("net").error("{}: queue broken: {}", transport_->describe(), ring::to_string(e));
-  fail(Error::disconnected(Error::Cause::DeviceFault,
-                           std::string("device broke the ring protocol: ") + std::string(ring::to_string(e))));
+  runtime::logger("net").error("{}: queue broken: {}", transport_->describe(), ring::describe(e));
+  fail(Fault(e, std::string("device broke the ring protocol: ") + std::string(ring::describe(e))));
 }
 
 void VirtioNetDevice::watch_interrupts() {
@@ -259,7 +263,7 @@ io<void> VirtioNetDevice::close() {
     close_requested_ = true;
     return close_done_.get_io();
   }
-  const Error gone = Error::disconnected();
+  const Error gone = Fault(DeviceError::Closed).to_error();
   close_now(&gone);
   return make_ready_io();
 }

@@ -58,14 +58,14 @@ class VirtioNetDevice final : public drivers::NetDevice, public Poller {
   bool link_up() const noexcept override { return state_ == State::Running && config_.link_up; }
   unsigned queue_pairs() const noexcept override { return static_cast<unsigned>(pairs_.size()); }
   const drivers::QueueCounters& counters(unsigned queue) const noexcept override { return pairs_[queue]->counters(); }
-  io<Result<>> transmit(unsigned queue, Buffer&& frame) override { return pairs_[queue]->transmit(std::move(frame)); }
-  io<Result<>> transmit_chain(unsigned queue, std::span<const Buffer> pieces) override {
+  io<WriteResult> transmit(unsigned queue, Buffer&& frame) override { return pairs_[queue]->transmit(std::move(frame)); }
+  io<WriteResult> transmit_chain(unsigned queue, std::span<const Buffer> pieces) override {
     return pairs_[queue]->transmit_chain(pieces);
   }
   void set_sink(drivers::FrameSink* sink) noexcept override;
   io<void> close() override;
   // From the device's own thread, before the pair carries traffic.
-  Result<> hand_over(unsigned queue, EventLoop& loop) override;
+  netfront::Result<> hand_over(unsigned queue, EventLoop& loop) override;
 
   // Poller. The loop may sleep only when every queue can wake it (Transport::interrupt_fd).
   unsigned poll() override;
@@ -86,6 +86,7 @@ class VirtioNetDevice final : public drivers::NetDevice, public Poller {
   enum class State { Down, Running, Broken, Shut };
 
   VirtioNetDevice(std::unique_ptr<transport::Transport> t, const DeviceOptions& o, EventLoop& loop);
+  Result<> hand_over_pair(unsigned queue, EventLoop& loop);
   Result<> negotiate();
   Result<> initialize();
   Result<> check_queue_pairs() const;
@@ -93,7 +94,7 @@ class VirtioNetDevice final : public drivers::NetDevice, public Poller {
   Result<> create_queues();
   Result<> create_control_queue();
   Result<> start_queues();
-  void fail(const Error& why);
+  void fail(const Fault& why);
   void fail(ring::RingError e);
   ring::RingError poll_local_pairs(unsigned& work);
   Result<std::uint16_t> queue_size(std::uint16_t index, std::uint16_t cap) const;

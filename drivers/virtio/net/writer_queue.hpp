@@ -11,7 +11,7 @@
 
 #include "netfront/buffer.hpp"
 #include "netfront/detail/ring_queue.hpp"
-#include "netfront/error.hpp"
+#include "drivers/virtio/net/device_error.hpp"
 #include "netfront/io.hpp"
 
 namespace netfront::virtio::net {
@@ -19,7 +19,7 @@ namespace netfront::virtio::net {
 class WriterQueue {
  public:
   struct Writer {
-    Promise<Result<>> done;
+    Promise<WriteResult> done;
     std::vector<Buffer> pieces;  // the frame, or the pieces of a writev
     bool single = true;          // one frame (write), not pieces (writev)
   };
@@ -57,7 +57,7 @@ class WriterQueue {
  private:
   static constexpr unsigned kSlots = 16;
 
-  Promise<Result<>> pop() noexcept {
+  Promise<WriteResult> pop() noexcept {
     Writer& w = writers_.front();
     w.pieces.clear();  // the frames' references go now, not when the slot is next used
     writers_.pop_front();

@@ -9,7 +9,7 @@
 #include <span>
 #include <utility>
 
-#include "netfront/result.hpp"
+#include "drivers/virtio/virtio_result.hpp"
 #include "runtime/device_memory.hpp"
 
 namespace netfront::virtio::ring {

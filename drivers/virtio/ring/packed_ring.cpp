@@ -8,7 +8,7 @@ namespace netfront::virtio::ring {
 static Result<> check_size(const RingOptions& o) {
   // §2.8: up to 2^15 entries, no power-of-two requirement.
   if (o.size == 0 || o.size > kMaxQueueSize)
-    return Error::unknown(Error::Cause::BadArgument, "packed queue size " + std::to_string(o.size) + " is not from 1 to 32768");
+    return Fault(RingError::BadSize, "packed queue size " + std::to_string(o.size) + " is not from 1 to 32768");
   return Ok{};
 }
 

@@ -6,7 +6,8 @@
 #include <string>
 
 #include "drivers/virtio/ring/dma_memory.hpp"
-#include "netfront/result.hpp"
+#include "drivers/virtio/ring/ring_error.hpp"
+#include "drivers/virtio/virtio_result.hpp"
 
 namespace netfront::virtio::ring {
 
@@ -33,11 +34,11 @@ inline Result<> check_ring_memory(const RingOptions& o, const DmaMemory& ring, s
     return reinterpret_cast<std::uintptr_t>(m.data()) % 16 == 0 && m.device_address() % 16 == 0;
   };
   if (ring.data() == nullptr || ring.size() < ring_size || !aligned(ring))
-    return Error::unknown(Error::Cause::BadArgument, "ring memory of " + std::to_string(ring.size()) + " bytes cannot hold a ring of " +
+    return Fault(RingError::BadMemory, "ring memory of " + std::to_string(ring.size()) + " bytes cannot hold a ring of " +
                           std::to_string(o.size) + " (" + std::to_string(ring_size) + " bytes, 16-byte aligned)");
   const std::size_t tables = indirect_tables_size(o, descriptor_size);
   if (tables > 0 && (indirect.data() == nullptr || indirect.size() < tables || !aligned(indirect)))
-    return Error::unknown(Error::Cause::BadArgument, "indirect table memory of " + std::to_string(indirect.size()) + " bytes is short of " +
+    return Fault(RingError::BadMemory, "indirect table memory of " + std::to_string(indirect.size()) + " bytes is short of " +
                           std::to_string(tables) + " bytes, 16-byte aligned");
   return Ok{};
 }

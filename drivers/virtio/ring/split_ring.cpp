@@ -8,7 +8,7 @@ namespace netfront::virtio::ring {
 static Result<> check_size(const RingOptions& o) {
   // §2.7: split queue sizes are powers of two up to 32768.
   if (o.size == 0 || o.size > kMaxQueueSize || (o.size & (o.size - 1)) != 0)
-    return Error::unknown(Error::Cause::BadArgument, "split queue size " + std::to_string(o.size) + " is not a power of two from 1 to 32768");
+    return Fault(RingError::BadSize, "split queue size " + std::to_string(o.size) + " is not a power of two from 1 to 32768");
   return Ok{};
 }
 

@@ -18,7 +18,7 @@
 #include "drivers/virtio/ring/ring_core.hpp"
 #include "drivers/virtio/ring/ring_layout.hpp"
 #include "drivers/virtio/ring/ring_options.hpp"
-#include "netfront/result.hpp"
+#include "drivers/virtio/virtio_result.hpp"
 #include "runtime/prefetch.hpp"
 
 namespace netfront::virtio::ring {

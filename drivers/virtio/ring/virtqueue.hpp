@@ -12,7 +12,7 @@
 #include "drivers/virtio/ring/dma_memory.hpp"
 #include "drivers/virtio/ring/ring_error.hpp"
 #include "drivers/virtio/ring/ring_options.hpp"
-#include "netfront/result.hpp"
+#include "drivers/virtio/virtio_result.hpp"
 
 namespace netfront::virtio::ring {
 

@@ -10,7 +10,8 @@
 
 #include "drivers/virtio/ring/chain.hpp"
 #include "drivers/virtio/ring/dma_memory.hpp"
-#include "netfront/result.hpp"
+#include "drivers/virtio/transport/transport_error.hpp"
+#include "drivers/virtio/virtio_result.hpp"
 
 namespace netfront::virtio::transport {
 

@@ -83,7 +83,7 @@ template <class Faults>
 Result<> BasicLoopDevice<Faults>::reset() {
   if constexpr (kFaulty) {
     if (faults_.status_log) faults_.status_log->push_back(0);
-    if (faults_.reset_never_completes) return Error::unknown(Error::Cause::Timeout, "loop device did not complete its reset");
+    if (faults_.reset_never_completes) return Fault(TransportError::NoAnswer, "loop device did not complete its reset");
   }
   status_ = 0;
   driver_features_ = 0;
@@ -181,7 +181,7 @@ std::uint32_t BasicLoopDevice<Faults>::control_index() const noexcept { return c
 template <class Faults>
 Result<> BasicLoopDevice<Faults>::enable_queue(const transport::QueueSetup& setup) {
   if (setup.index >= queue_count() || setup.size == 0 || setup.size > queue_max_size(setup.index))
-    return Error::unknown(Error::Cause::BadArgument, "loop device: queue " + std::to_string(setup.index) + " of size " + std::to_string(setup.size) +
+    return Fault(TransportError::BadRequest, "loop device: queue " + std::to_string(setup.index) + " of size " + std::to_string(setup.size) +
                           " cannot be set up");
   auto ring = device_side::make_device_ring(driver_features_, setup.size, setup.addresses);
   ring->request_notifications();
@@ -206,7 +206,7 @@ Result<> BasicLoopDevice<Faults>::enable_queue(const transport::QueueSetup& setu
     return Ok{};
   }
   if (setup.index >= control_index())  // the data queues come before the control queue (§5.1.2)
-    return Error::unknown(Error::Cause::BadArgument, "loop device: queue " + std::to_string(setup.index) + " does not exist with these features");
+    return Fault(TransportError::BadRequest, "loop device: queue " + std::to_string(setup.index) + " does not exist with these features");
   Pair& p = *queues_[setup.index / 2];
   if (setup.index % 2 == 0) {
     p.rx = std::move(ring);

@@ -24,27 +24,27 @@ std::string hex4(unsigned v) {
 // type in the subsystem device id. netfront drives network devices (type 1) only.
 Result<> check_virtio_net_identity(std::uint16_t vendor, std::uint16_t device, std::uint16_t subsystem) {
   const std::string ids = hex4(vendor) + ":" + hex4(device);
-  if (vendor != kVirtioVendor) return Error::unknown(Error::Cause::BadArgument, "PCI function " + ids + " is not a virtio device (vendor is not 1af4)");
+  if (vendor != kVirtioVendor) return Fault(TransportError::NoSuchDevice, "PCI function " + ids + " is not a virtio device (vendor is not 1af4)");
   if (device >= kVirtioModernFirst && device <= kVirtioModernLast) {
     if (device == kVirtioNetModernId) return Ok{};
-    return Error::unknown(Error::Cause::BadArgument, "virtio PCI function " + ids + " is not a network device (virtio type " +
+    return Fault(TransportError::NoSuchDevice, "virtio PCI function " + ids + " is not a network device (virtio type " +
                           std::to_string(device - kVirtioModernFirst) + ")");
   }
   if (device >= kVirtioTransitionalFirst && device <= kVirtioTransitionalLast) {
     if (device == kVirtioNetTransitionalId && subsystem == 1) return Ok{};  // modern capabilities are checked later
-    return Error::unknown(Error::Cause::BadArgument, "virtio PCI function " + ids + " (subsystem " + hex4(subsystem) + ") is not a network device");
+    return Fault(TransportError::NoSuchDevice, "virtio PCI function " + ids + " (subsystem " + hex4(subsystem) + ") is not a network device");
   }
-  return Error::unknown(Error::Cause::BadArgument, "PCI function " + ids + " has a device id outside the virtio ranges");
+  return Fault(TransportError::NoSuchDevice, "PCI function " + ids + " has a device id outside the virtio ranges");
 }
 
 Result<std::unique_ptr<PciFunction>> open_pci_function(const PciAddress& a) {
   const std::string dir = sysfs::device_dir(a);
   const std::string name = a.to_string();
-  if (::access(dir.c_str(), F_OK) != 0) return Error::unknown(Error::Cause::BadArgument, "no PCI function " + name + " on this machine");
+  if (::access(dir.c_str(), F_OK) != 0) return Fault(TransportError::NoSuchDevice, "no PCI function " + name + " on this machine");
   const auto vendor = sysfs::read_number(dir + "/vendor");
   const auto device = sysfs::read_number(dir + "/device");
   const auto subsystem = sysfs::read_number(dir + "/subsystem_device");
-  if (!vendor || !device) return Error::unknown(Error::Cause::System, "cannot read the identity of PCI function " + name);
+  if (!vendor || !device) return Fault(TransportError::System, "cannot read the identity of PCI function " + name);
   if (auto ok = check_virtio_net_identity(static_cast<std::uint16_t>(*vendor), static_cast<std::uint16_t>(*device),
                                           static_cast<std::uint16_t>(subsystem.value_or(0)));
       !ok)
@@ -55,13 +55,13 @@ Result<std::unique_ptr<PciFunction>> open_pci_function(const PciAddress& a) {
   if (driver == "uio_pci_generic") {
     // No IOMMU: the device is given physical addresses, which DPDK only knows with hugepages.
     if (rte_eal_iova_mode() != RTE_IOVA_PA)
-      return Error::unknown(Error::Cause::DeviceRefused, name + " is bound to uio_pci_generic, which needs physical addresses, but DPDK runs in "
+      return Fault(TransportError::Unsupported, name + " is bound to uio_pci_generic, which needs physical addresses, but DPDK runs in "
                                    "IOVA-as-VA mode (hugepages are needed, as root)");
     return open_uio_function(a);
   }
   if (driver.empty())
-    return Error::unknown(Error::Cause::DeviceRefused, name + " is not bound to a driver; bind it to vfio-pci (with an IOMMU) or uio_pci_generic");
-  return Error::unknown(Error::Cause::DeviceRefused, name + " is bound to " + driver + "; unbind it and bind vfio-pci or uio_pci_generic");
+    return Fault(TransportError::Unsupported, name + " is not bound to a driver; bind it to vfio-pci (with an IOMMU) or uio_pci_generic");
+  return Fault(TransportError::Unsupported, name + " is bound to " + driver + "; unbind it and bind vfio-pci or uio_pci_generic");
 }
 
 }  // namespace netfront::virtio::transport::pci

@@ -14,7 +14,8 @@
 
 #include "drivers/virtio/transport/pci/mmio.hpp"
 #include "netfront/device_id.hpp"
-#include "netfront/result.hpp"
+#include "drivers/virtio/transport/transport_error.hpp"
+#include "drivers/virtio/virtio_result.hpp"
 
 namespace netfront::virtio::transport::pci {
 

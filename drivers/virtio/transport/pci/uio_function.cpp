@@ -35,15 +35,15 @@ class UioFunction final : public PciFunction {
   }
   const std::array<std::uint64_t, 6>& bar_sizes() const noexcept override { return sizes_; }
   Result<volatile std::byte*> map_bar(unsigned bar) override {
-    if (bar >= 6 || sizes_[bar] == 0) return Error::unknown(Error::Cause::BadArgument, "BAR " + std::to_string(bar) + " is not a memory BAR");
+    if (bar >= 6 || sizes_[bar] == 0) return Fault(TransportError::BadRequest, "BAR " + std::to_string(bar) + " is not a memory BAR");
     if (maps_[bar]) return maps_[bar];
     const std::string path = sysfs::device_dir(address_) + "/resource" + std::to_string(bar);
     const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
-    if (fd < 0) return Error::unknown(Error::Cause::System, "open " + path + ": " + std::strerror(errno));
+    if (fd < 0) return Fault(TransportError::System, "open " + path + ": " + std::strerror(errno));
     void* p = ::mmap(nullptr, sizes_[bar], PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     const int err = errno;
     ::close(fd);
-    if (p == MAP_FAILED) return Error::unknown(Error::Cause::System, "mmap " + path + ": " + std::strerror(err));
+    if (p == MAP_FAILED) return Fault(TransportError::System, "mmap " + path + ": " + std::strerror(err));
     maps_[bar] = static_cast<volatile std::byte*>(p);
     return maps_[bar];
   }
@@ -51,7 +51,7 @@ class UioFunction final : public PciFunction {
  private:
   Result<> checked_io(ssize_t done, std::size_t wanted, const char* what) {
     if (done == static_cast<ssize_t>(wanted)) return Ok{};
-    return Error::unknown(Error::Cause::System, std::string("PCI configuration ") + what + " on " + address_.to_string() + " failed" +
+    return Fault(TransportError::System, std::string("PCI configuration ") + what + " on " + address_.to_string() + " failed" +
                           (done < 0 ? std::string(": ") + std::strerror(errno) : std::string(" (short)")));
   }
   PciAddress address_;
@@ -65,7 +65,7 @@ class UioFunction final : public PciFunction {
 Result<std::unique_ptr<PciFunction>> open_uio_function(const PciAddress& a) {
   const std::string path = sysfs::device_dir(a) + "/config";
   const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
-  if (fd < 0) return Error::unknown(Error::Cause::System, "open " + path + ": " + std::strerror(errno) + " (netfront needs root for uio)");
+  if (fd < 0) return Fault(TransportError::System, "open " + path + ": " + std::strerror(errno) + " (netfront needs root for uio)");
   runtime::logger("pci").warn("{}: uio_pci_generic has no IOMMU: the device can reach all of this machine's memory, not only "
                               "netfront's rings and packet buffers (bind it to vfio-pci behind an IOMMU to confine it)",
                               a.to_string());

@@ -51,20 +51,20 @@ class VfioFunction final : public PciFunction {
   KernelDriver kernel_driver() const noexcept override { return KernelDriver::Vfio; }
   const PciAddress& address() const noexcept override { return address_; }
   Result<> read_config(std::size_t offset, std::span<std::byte> out) override {
-    if (offset + out.size() > config_.size) return Error::unknown(Error::Cause::BadArgument, "PCI configuration read beyond the region");
+    if (offset + out.size() > config_.size) return Fault(TransportError::BadRequest, "PCI configuration read beyond the region");
     return checked_io(::pread(fd_, out.data(), out.size(), static_cast<off_t>(config_.offset + offset)), out.size(), "read");
   }
   Result<> write_config(std::size_t offset, std::span<const std::byte> in) override {
-    if (offset + in.size() > config_.size) return Error::unknown(Error::Cause::BadArgument, "PCI configuration write beyond the region");
+    if (offset + in.size() > config_.size) return Fault(TransportError::BadRequest, "PCI configuration write beyond the region");
     return checked_io(::pwrite(fd_, in.data(), in.size(), static_cast<off_t>(config_.offset + offset)), in.size(), "write");
   }
   const std::array<std::uint64_t, 6>& bar_sizes() const noexcept override { return sizes_; }
   Result<volatile std::byte*> map_bar(unsigned bar) override {
-    if (bar >= 6 || sizes_[bar] == 0) return Error::unknown(Error::Cause::BadArgument, "BAR " + std::to_string(bar) + " is not a memory BAR");
+    if (bar >= 6 || sizes_[bar] == 0) return Fault(TransportError::BadRequest, "BAR " + std::to_string(bar) + " is not a memory BAR");
     if (maps_[bar]) return maps_[bar];
-    if (!bars_[bar].mappable) return Error::unknown(Error::Cause::System, "VFIO does not let BAR " + std::to_string(bar) + " be mapped");
+    if (!bars_[bar].mappable) return Fault(TransportError::System, "VFIO does not let BAR " + std::to_string(bar) + " be mapped");
     void* p = ::mmap(nullptr, bars_[bar].size, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, static_cast<off_t>(bars_[bar].offset));
-    if (p == MAP_FAILED) return Error::unknown(Error::Cause::System, "mmap of BAR " + std::to_string(bar) + ": " + std::strerror(errno));
+    if (p == MAP_FAILED) return Fault(TransportError::System, "mmap of BAR " + std::to_string(bar) + ": " + std::strerror(errno));
     maps_[bar] = static_cast<volatile std::byte*>(p);
     return maps_[bar];
   }
@@ -72,7 +72,7 @@ class VfioFunction final : public PciFunction {
  private:
   Result<> checked_io(ssize_t done, std::size_t wanted, const char* what) {
     if (done == static_cast<ssize_t>(wanted)) return Ok{};
-    return Error::unknown(Error::Cause::System, std::string("PCI configuration ") + what + " on " + name_ + " failed" +
+    return Fault(TransportError::System, std::string("PCI configuration ") + what + " on " + name_ + " failed" +
                           (done < 0 ? std::string(": ") + std::strerror(errno) : std::string(" (short)")));
   }
   PciAddress address_;
@@ -90,24 +90,24 @@ class VfioFunction final : public PciFunction {
 Result<std::unique_ptr<PciFunction>> open_vfio_function(const PciAddress& a) {
   const std::string name = a.to_string();
   if (!rte_vfio_is_enabled("vfio_pci") && !rte_vfio_is_enabled("vfio"))
-    return Error::unknown(Error::Cause::DeviceRefused, "VFIO is not enabled in DPDK (load vfio-pci before netfront starts)");
+    return Fault(TransportError::Unsupported, "VFIO is not enabled in DPDK (load vfio-pci before netfront starts)");
   // Without an IOMMU VFIO confines nothing, and its device addresses would be taken for
   // physical ones: that is uio's case, with its own path (and its warning).
   if (rte_vfio_noiommu_is_enabled() == 1)
-    return Error::unknown(Error::Cause::DeviceRefused, "VFIO is in no-IOMMU mode: nothing confines the device; bind " + name +
+    return Fault(TransportError::Unsupported, "VFIO is in no-IOMMU mode: nothing confines the device; bind " + name +
                           " to uio_pci_generic instead (netfront then says so at connect)");
   int group = -1;
   if (rte_vfio_get_group_num(kSysfsDevices, name.c_str(), &group) != 1)
-    return Error::unknown(Error::Cause::DeviceRefused, name + " has no IOMMU group (is the IOMMU on?)");
+    return Fault(TransportError::Unsupported, name + " has no IOMMU group (is the IOMMU on?)");
   // Device memory exists before the container, so what is mapped covers every later pool.
   const std::vector<runtime::DeviceRegion> regions = runtime::DeviceMemory::regions();
-  if (regions.empty()) return Error::unknown(Error::Cause::NoResources, "no device memory to map for " + name);
+  if (regions.empty()) return Fault(TransportError::NoMemory, "no device memory to map for " + name);
   const int container = rte_vfio_container_create();
-  if (container < 0) return Error::unknown(Error::Cause::System, "cannot create a VFIO container for " + name);
-  auto give_up = [&](const std::string& why, int fd = -1) -> Error {
+  if (container < 0) return Fault(TransportError::System, "cannot create a VFIO container for " + name);
+  auto give_up = [&](const std::string& why, int fd = -1) {
     if (fd >= 0) rte_vfio_release_device(kSysfsDevices, name.c_str(), fd);
     rte_vfio_container_destroy(container);
-    return Error::unknown(Error::Cause::System, why);
+    return Fault(TransportError::System, why);
   };
   if (rte_vfio_container_group_bind(container, group) < 0)
     return give_up("cannot bind IOMMU group " + std::to_string(group) + " of " + name + " to its container");

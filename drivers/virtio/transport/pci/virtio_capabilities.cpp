@@ -43,12 +43,12 @@ Result<BarRegion> checked_region(const ConfigView& c, std::size_t at, CfgType ty
   BarRegion r{c.u8(at + kCapBar), c.u32(at + kCapOffset), c.u32(at + kCapLength)};
   const std::string what = std::string("virtio ") + type_name(type) + " capability at " + hex(static_cast<unsigned>(at));
   const std::uint64_t bar_size = bar_sizes[r.bar];
-  if (bar_size == 0) return Error::unknown(Error::Cause::DeviceFault, what + " points into BAR " + std::to_string(r.bar) + ", which is not a memory BAR");
+  if (bar_size == 0) return Fault(TransportError::ProtocolViolation, what + " points into BAR " + std::to_string(r.bar) + ", which is not a memory BAR");
   if (std::uint64_t{r.offset} + r.length > bar_size)
-    return Error::unknown(Error::Cause::DeviceFault, what + " claims " + hex(r.offset) + "+" + hex(r.length) + " in BAR " + std::to_string(r.bar) +
+    return Fault(TransportError::ProtocolViolation, what + " claims " + hex(r.offset) + "+" + hex(r.length) + " in BAR " + std::to_string(r.bar) +
                           " of only " + hex(static_cast<unsigned>(bar_size)) + " bytes");
   if (r.offset % required_alignment(type) != 0)
-    return Error::unknown(Error::Cause::DeviceFault, what + " has a misaligned offset " + hex(r.offset));
+    return Fault(TransportError::ProtocolViolation, what + " has a misaligned offset " + hex(r.offset));
   return r;
 }
 
@@ -56,10 +56,10 @@ Result<BarRegion> checked_region(const ConfigView& c, std::size_t at, CfgType ty
 
 Result<VirtioPciLayout> find_virtio_capabilities(std::span<const std::byte> config,
                                                  const std::array<std::uint64_t, 6>& bar_sizes) {
-  if (config.size() < kPciConfigSize) return Error::unknown(Error::Cause::BadArgument, "PCI configuration space shorter than 256 bytes");
+  if (config.size() < kPciConfigSize) return Fault(TransportError::BadRequest, "PCI configuration space shorter than 256 bytes");
   const ConfigView c{config.first(kPciConfigSize)};
   if (!(c.u16(kPciStatus) & kPciStatusCapabilityList))
-    return Error::unknown(Error::Cause::DeviceRefused, "PCI function has no capability list: a legacy-only virtio device, which netfront does not drive");
+    return Fault(TransportError::Unsupported, "PCI function has no capability list: a legacy-only virtio device, which netfront does not drive");
 
   std::optional<BarRegion> common, notify, isr, device;
   std::uint32_t multiplier = 0;
@@ -68,8 +68,8 @@ Result<VirtioPciLayout> find_virtio_capabilities(std::span<const std::byte> conf
   std::bitset<kPciConfigSize> seen;
   for (std::size_t at = c.u8(kPciCapabilityPointer) & 0xfc; at != 0; at = c.u8(at + kCapNext) & 0xfc) {
     if (at < kPciConfigHeaderSize || at + 4 > kPciConfigSize)
-      return Error::unknown(Error::Cause::DeviceFault, "PCI capability pointer " + hex(static_cast<unsigned>(at)) + " is outside the capability area");
-    if (seen.test(at)) return Error::unknown(Error::Cause::DeviceFault, "PCI capability list loops");
+      return Fault(TransportError::ProtocolViolation, "PCI capability pointer " + hex(static_cast<unsigned>(at)) + " is outside the capability area");
+    if (seen.test(at)) return Fault(TransportError::ProtocolViolation, "PCI capability list loops");
     seen.set(at);
     if (c.u8(at + kCapVndr) != kPciCapabilityVendor) continue;
     // §4.1.4: a capability too short, of a type we do not know or pointing at a reserved BAR
@@ -91,7 +91,7 @@ Result<VirtioPciLayout> find_virtio_capabilities(std::span<const std::byte> conf
       multiplier = c.u32(at + kNotifyCapMultiplier);
       // §4.1.4.4: "an even power of 2, or 0".
       if (multiplier != 0 && (!std::has_single_bit(multiplier) || multiplier == 1))
-        return Error::unknown(Error::Cause::DeviceFault, "virtio notify_off_multiplier " + std::to_string(multiplier) + " is not 0 or an even power of 2");
+        return Fault(TransportError::ProtocolViolation, "virtio notify_off_multiplier " + std::to_string(multiplier) + " is not 0 or an even power of 2");
     }
     auto region = checked_region(c, at, type, bar_sizes);
     if (!region) return std::move(region).error();
@@ -99,12 +99,12 @@ Result<VirtioPciLayout> find_virtio_capabilities(std::span<const std::byte> conf
   }
 
   if (!common)
-    return Error::unknown(Error::Cause::DeviceRefused, "PCI function has no virtio common configuration capability: a legacy-only virtio device, which netfront does not drive");
+    return Fault(TransportError::Unsupported, "PCI function has no virtio common configuration capability: a legacy-only virtio device, which netfront does not drive");
   if (common->length < common::kMinimumLength)
-    return Error::unknown(Error::Cause::DeviceFault, "virtio common configuration is " + std::to_string(common->length) + " bytes, less than the " +
+    return Fault(TransportError::ProtocolViolation, "virtio common configuration is " + std::to_string(common->length) + " bytes, less than the " +
                           std::to_string(common::kMinimumLength) + " the spec requires");
-  if (!notify) return Error::unknown(Error::Cause::DeviceFault, "PCI function has no virtio notification capability");
-  if (notify->length < 2) return Error::unknown(Error::Cause::DeviceFault, "virtio notification area is shorter than one doorbell");
+  if (!notify) return Fault(TransportError::ProtocolViolation, "PCI function has no virtio notification capability");
+  if (notify->length < 2) return Fault(TransportError::ProtocolViolation, "virtio notification area is shorter than one doorbell");
   VirtioPciLayout layout;
   layout.common = *common;
   layout.notify = *notify;

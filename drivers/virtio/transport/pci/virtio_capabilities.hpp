@@ -10,7 +10,8 @@
 #include <cstdint>
 #include <span>
 
-#include "netfront/result.hpp"
+#include "drivers/virtio/transport/transport_error.hpp"
+#include "drivers/virtio/virtio_result.hpp"
 
 namespace netfront::virtio::transport::pci {
 

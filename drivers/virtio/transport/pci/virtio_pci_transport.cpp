@@ -73,13 +73,13 @@ Result<> VirtioPciTransport::set_command_bits(std::uint16_t set, std::uint16_t c
 // until then it may still be using our rings and buffers (A12).
 Result<> VirtioPciTransport::reset() {
   doorbells_.clear();
-  if (unresponsive_) return Error::unknown(Error::Cause::Timeout, describe() + ": device did not complete an earlier reset; not trying again");
+  if (unresponsive_) return Fault(TransportError::NoAnswer, describe() + ": device did not complete an earlier reset; not trying again");
   common_.write8(common::kDeviceStatus, 0);
   const auto deadline = std::chrono::steady_clock::now() + kResetTimeout;
   while (common_.read8(common::kDeviceStatus) != 0) {
     if (std::chrono::steady_clock::now() > deadline) {
       unresponsive_ = true;
-      return Error::unknown(Error::Cause::Timeout, describe() + ": device did not complete its reset within 2 s");
+      return Fault(TransportError::NoAnswer, describe() + ": device did not complete its reset within 2 s");
     }
     std::this_thread::sleep_for(std::chrono::microseconds(100));
   }
@@ -155,7 +155,7 @@ std::uint16_t VirtioPciTransport::queue_max_size(std::uint16_t index) {
 Result<> VirtioPciTransport::enable_queue(const transport::QueueSetup& s) {
   const std::uint16_t max = queue_max_size(s.index);  // also selects the queue
   if (max == 0 || s.size == 0 || s.size > max)
-    return Error::unknown(max == 0 ? Error::Cause::DeviceRefused : Error::Cause::BadArgument,
+    return Fault(max == 0 ? TransportError::Refused : TransportError::BadRequest,
                           describe() + ": queue " + std::to_string(s.index) + " cannot take " + std::to_string(s.size) +
                           " entries (device allows " + std::to_string(max) + ")");
   common_.write16(common::kQueueSize, s.size);
@@ -167,7 +167,7 @@ Result<> VirtioPciTransport::enable_queue(const transport::QueueSetup& s) {
   // must keep it inside the notification area; a device that does not is not written to.
   const std::uint64_t at = std::uint64_t{common_.read16(common::kQueueNotifyOff)} * layout_.notify_off_multiplier;
   if (at + 2 > layout_.notify.length)
-    return Error::unknown(Error::Cause::DeviceFault, describe() + ": queue " + std::to_string(s.index) + " doorbell at +" + std::to_string(at) +
+    return Fault(TransportError::ProtocolViolation, describe() + ": queue " + std::to_string(s.index) + " doorbell at +" + std::to_string(at) +
                           " is outside the notification area of " + std::to_string(layout_.notify.length) + " bytes");
   if (doorbells_.size() <= s.index) doorbells_.resize(s.index + 1u);
   doorbells_[s.index] = Doorbell(notify_base_ + at);

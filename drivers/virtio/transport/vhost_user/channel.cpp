@@ -28,7 +28,7 @@ Result<> read_exact(int fd, std::span<std::byte> out, std::chrono::milliseconds 
     pollfd p{fd, POLLIN, 0};
     const int ready = ::poll(&p, 1, static_cast<int>(std::max<long long>(0, left.count())));
     if (ready < 0 && errno == EINTR) continue;
-    if (ready <= 0) return Error::unknown(Error::Cause::Timeout, "backend did not answer within " + std::to_string(timeout.count()) + " ms");
+    if (ready <= 0) return Fault(TransportError::NoAnswer, "backend did not answer within " + std::to_string(timeout.count()) + " ms");
     iovec iov{out.data() + got, out.size() - got};
     alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * VHOST_MEMORY_MAX_NREGIONS)];
     msghdr msg{};
@@ -47,10 +47,10 @@ Result<> read_exact(int fd, std::span<std::byte> out, std::chrono::milliseconds 
         ::close(unexpected);
       }
     }
-    if (n < 0) return Error::unknown(Error::Cause::System, "reading from backend: " + errno_text());
+    if (n < 0) return Fault(TransportError::System, "reading from backend: " + errno_text());
     if (n == 0) {
       eof = true;
-      return Error::disconnected("backend closed the connection");
+      return Fault(TransportError::BackendClosed, "backend closed the connection");
     }
     got += static_cast<std::size_t>(n);
   }
@@ -100,18 +100,18 @@ void Channel::close() noexcept {
 Result<Channel> Channel::connect(const std::string& path, std::chrono::milliseconds timeout) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path) return Error::unknown(Error::Cause::BadArgument, "socket path too long: " + path);
+  if (path.size() >= sizeof addr.sun_path) return Fault(TransportError::BadRequest, "socket path too long: " + path);
   std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return Error::unknown(Error::Cause::System, "socket: " + errno_text());
+    if (fd < 0) return Fault(TransportError::System, "socket: " + errno_text());
     if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) return Channel(fd);
     const int err = errno;
     ::close(fd);
     // A backend that is still starting has no socket yet, or does not accept yet.
     if ((err != ENOENT && err != ECONNREFUSED) || std::chrono::steady_clock::now() >= deadline)
-      return Error::unknown(err == ENOENT || err == ECONNREFUSED ? Error::Cause::Timeout : Error::Cause::System,
+      return Fault(err == ENOENT || err == ECONNREFUSED ? TransportError::NoBackend : TransportError::System,
                             "cannot connect to vhost-user backend at " + path + ": " + std::strerror(err));
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
@@ -126,21 +126,21 @@ void Channel::apply_send_timeout() noexcept {
 }
 
 Result<> Channel::send(Request request, std::span<const std::byte> payload, std::span<const int> fds, bool need_reply) {
-  if (fd_ < 0) return Error::disconnected("no connection to the backend");
+  if (fd_ < 0) return Fault(TransportError::BackendClosed, "no connection to the backend");
   // Bytes already waiting would be taken for this request's reply: they were sent unasked.
   if (unasked() == Unasked::Bytes)
-    return Error::unknown(Error::Cause::DeviceFault, std::string("backend sent bytes nobody asked for, before ") + std::string(request_name(request)));
+    return Fault(TransportError::ProtocolViolation, std::string("backend sent bytes nobody asked for, before ") + std::string(request_name(request)));
   MessageHeader h{request, VHOST_USER_VERSION | (need_reply ? VHOST_USER_NEED_REPLY_MASK : 0u),
                   static_cast<std::uint32_t>(payload.size())};
   const iovec iov[2] = {{&h, sizeof h}, {const_cast<std::byte*>(payload.data()), payload.size()}};
   const std::size_t total = sizeof h + payload.size();
   const ssize_t n = send_with_fds(fd_, std::span(iov, payload.empty() ? 1 : 2), fds);
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-    return Error::unknown(Error::Cause::Timeout, std::string("backend did not take ") + std::string(request_name(request)) + " within " +
+    return Fault(TransportError::NoAnswer, std::string("backend did not take ") + std::string(request_name(request)) + " within " +
                           std::to_string(timeout_.count()) + " ms");
-  if (n < 0) return Error::disconnected(std::string("sending ") + std::string(request_name(request)) + ": " + errno_text());
+  if (n < 0) return Fault(TransportError::BackendClosed, std::string("sending ") + std::string(request_name(request)) + ": " + errno_text());
   if (static_cast<std::size_t>(n) != total)
-    return Error::unknown(Error::Cause::Timeout, std::string("short write of ") + std::string(request_name(request)));
+    return Fault(TransportError::NoAnswer, std::string("short write of ") + std::string(request_name(request)));
   return Ok{};
 }
 
@@ -148,7 +148,7 @@ Result<> Channel::send(Request request, std::span<const std::byte> payload, std:
 // version 1 and "reply" and nothing else (as DPDK's virtio-user wants them): need_reply in a
 // reply, or a reserved bit, is a backend speaking another protocol.
 Result<> Channel::receive_reply(Request request, std::span<std::byte> out) {
-  if (fd_ < 0) return Error::disconnected("no connection to the backend");
+  if (fd_ < 0) return Fault(TransportError::BackendClosed, "no connection to the backend");
   MessageHeader h{};
   bool eof = false;
   if (auto r = read_exact(fd_, std::as_writable_bytes(std::span(&h, 1)), timeout_, eof); !r) return r;
@@ -156,11 +156,11 @@ Result<> Channel::receive_reply(Request request, std::span<std::byte> out) {
   if (h.flags != (VHOST_USER_VERSION | VHOST_USER_REPLY_MASK)) {
     char flags[16];
     std::snprintf(flags, sizeof flags, "0x%x", h.flags);
-    return Error::unknown(Error::Cause::DeviceFault, what + " has bad flags " + flags);
+    return Fault(TransportError::ProtocolViolation, what + " has bad flags " + flags);
   }
-  if (h.request != request) return Error::unknown(Error::Cause::DeviceFault, what + " answers request " + std::to_string(h.request));
+  if (h.request != request) return Fault(TransportError::ProtocolViolation, what + " answers request " + std::to_string(h.request));
   if (h.size != out.size())
-    return Error::unknown(Error::Cause::DeviceFault, what + " has " + std::to_string(h.size) + " payload bytes, expected " + std::to_string(out.size()));
+    return Fault(TransportError::ProtocolViolation, what + " has " + std::to_string(h.size) + " payload bytes, expected " + std::to_string(out.size()));
   return read_exact(fd_, out, timeout_, eof);
 }
 

@@ -8,9 +8,9 @@ namespace netfront::virtio::transport::vhost_user {
 
 Result<MemoryMap> collect_memory() {
   const std::vector<runtime::DeviceRegion> regions = runtime::DeviceMemory::regions();
-  if (regions.empty()) return Error::unknown(Error::Cause::NoResources, "no device memory to share");
+  if (regions.empty()) return Fault(TransportError::NoMemory, "no device memory to share");
   if (regions.size() > VHOST_MEMORY_MAX_NREGIONS)
-    return Error::unknown(Error::Cause::DeviceRefused, "device memory is in " + std::to_string(regions.size()) + " regions (one per NUMA node); a vhost-user "
+    return Fault(TransportError::Unsupported, "device memory is in " + std::to_string(regions.size()) + " regions (one per NUMA node); a vhost-user "
                           "backend takes " + std::to_string(VHOST_MEMORY_MAX_NREGIONS));
   MemoryMap m;
   m.table.num_regions = static_cast<std::uint32_t>(regions.size());

@@ -7,7 +7,8 @@
 #include <vector>
 
 #include "drivers/virtio/transport/vhost_user/protocol.hpp"
-#include "netfront/result.hpp"
+#include "drivers/virtio/transport/transport_error.hpp"
+#include "drivers/virtio/virtio_result.hpp"
 
 namespace netfront::virtio::transport::vhost_user {
 

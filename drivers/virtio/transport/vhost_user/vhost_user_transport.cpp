@@ -42,10 +42,10 @@ Result<std::unique_ptr<VhostUserTransport>> VhostUserTransport::open(const Vhost
     t->listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (t->listen_fd_ < 0 || ::bind(t->listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
         ::listen(t->listen_fd_, 1) != 0)
-      return Error::unknown(Error::Cause::System, "cannot listen on " + address.socket_path + ": " + std::strerror(errno));
+      return Fault(TransportError::System, "cannot listen on " + address.socket_path + ": " + std::strerror(errno));
     if (auto r = t->accept_backend(options.connect_timeout); !r) return std::move(r).error();
     auto watch = FdWatch::start(loop, t->listen_fd_, EPOLLIN, [p = t.get()](std::uint32_t) { p->on_listen_event(); });
-    if (!watch) return std::move(watch).error().with_context("vhost-user server " + address.socket_path);
+    if (!watch) return Fault(std::move(watch).error()).with_context("vhost-user server " + address.socket_path);
     t->listen_watch_ = std::move(*watch);
   } else {
     auto ch = Channel::connect(address.socket_path, options.connect_timeout);
@@ -77,10 +77,10 @@ VhostUserTransport::~VhostUserTransport() {
 Result<> VhostUserTransport::accept_backend(std::chrono::milliseconds timeout) {
   pollfd p{listen_fd_, POLLIN, 0};
   if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0)
-    return Error::unknown(Error::Cause::Timeout, "no vhost-user backend connected to " + address_.socket_path + " within " +
+    return Fault(TransportError::NoAnswer, "no vhost-user backend connected to " + address_.socket_path + " within " +
                           std::to_string(timeout.count()) + " ms");
   const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-  if (fd < 0) return Error::unknown(Error::Cause::System, std::string("accept: ") + std::strerror(errno));
+  if (fd < 0) return Fault(TransportError::System, std::string("accept: ") + std::strerror(errno));
   channel_ = Channel(fd);
   channel_.set_timeout(options_.reply_timeout);
   return Ok{};
@@ -91,7 +91,7 @@ Result<> VhostUserTransport::watch_channel() {
   channel_watch_.reset();
   if (!channel_.open()) return Ok{};
   auto watch = FdWatch::start(loop_, channel_.fd(), EPOLLIN | EPOLLRDHUP, [this](std::uint32_t) { on_channel_event(); });
-  if (!watch) return std::move(watch).error().with_context(describe());
+  if (!watch) return Fault(std::move(watch).error()).with_context(describe());
   channel_watch_ = std::move(*watch);
   return Ok{};
 }
@@ -155,7 +155,7 @@ Result<> VhostUserTransport::request(Request r, std::span<const std::byte> paylo
   if (done && ack) {
     std::uint64_t status = 0;
     done = channel_.receive_reply(r, std::as_writable_bytes(std::span(&status, 1)));
-    if (done && status != 0) done = Error::unknown(Error::Cause::DeviceRefused, "backend refused " + std::string(request_name(r)));  // F2: NACK
+    if (done && status != 0) done = Fault(TransportError::Refused, "backend refused " + std::string(request_name(r)));  // F2: NACK
   }
   if (!done) lost_backend(done.error().message());
   return done;
@@ -208,7 +208,7 @@ void VhostUserTransport::stop_rings() {
     ring_started_[i] = false;
     VringState state{static_cast<std::uint32_t>(i), 0};
     Result<> r = channel_.call(VHOST_USER_GET_VRING_BASE, bytes_of(state), std::as_writable_bytes(std::span(&state, 1)));
-    if (r && state.index != i) r = Error::unknown(Error::Cause::DeviceFault, "GET_VRING_BASE reply names ring " + std::to_string(state.index) +
+    if (r && state.index != i) r = Fault(TransportError::ProtocolViolation, "GET_VRING_BASE reply names ring " + std::to_string(state.index) +
                                                   ", not " + std::to_string(i));
     if (!r) {
       if (!r.error().is_disconnected()) stop_unconfirmed_ = true;
@@ -219,13 +219,13 @@ void VhostUserTransport::stop_rings() {
 
 Result<> VhostUserTransport::reset() {
   stop_rings();
-  if (stop_unconfirmed_) return Error::unknown(Error::Cause::Timeout, "the backend did not confirm that it stopped its rings");
+  if (stop_unconfirmed_) return Fault(TransportError::NoAnswer, "the backend did not confirm that it stopped its rings");
   control_.reset();
   status_ = 0;
   features_accepted_ = false;
   mem_table_sent_ = false;
   needs_reset_ = false;
-  if (!channel_.open()) return Error::disconnected("vhost-user backend at " + address_.socket_path + " is gone");
+  if (!channel_.open()) return Fault(TransportError::BackendClosed, "vhost-user backend at " + address_.socket_path + " is gone");
   if (!handshake_done_) {
     if (auto r = handshake(); !r) {
       lost_backend("handshake failed");
@@ -307,9 +307,9 @@ Result<> VhostUserTransport::enable_queue(const transport::QueueSetup& s) {
         });
     return Ok{};
   }
-  if (!channel_.open()) return Error::disconnected("vhost-user backend is gone");
+  if (!channel_.open()) return Fault(TransportError::BackendClosed, "vhost-user backend is gone");
   if (s.index >= control_index())  // the data queues come before the control queue (§5.1.2)
-    return Error::unknown(Error::Cause::BadArgument, "queue " + std::to_string(s.index) + " does not exist");
+    return Fault(TransportError::BadRequest, "queue " + std::to_string(s.index) + " does not exist");
   if (!mem_table_sent_) {
     // Sent once the rings and pools exist, so it covers all of them.
     auto mem = collect_memory();
@@ -326,7 +326,7 @@ Result<> VhostUserTransport::enable_queue(const transport::QueueSetup& s) {
   }
   for (int* fd : {&kick_fds_[s.index], &call_fds_[s.index]}) {
     if (*fd < 0) *fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (*fd < 0) return Error::unknown(Error::Cause::System, std::string("eventfd: ") + std::strerror(errno));
+    if (*fd < 0) return Fault(TransportError::System, std::string("eventfd: ") + std::strerror(errno));
   }
   const bool packed = has_feature(driver_features_, VIRTIO_F_RING_PACKED);
   // Packed rings start with both wrap counters at 1 (bit 15 of the base, §2.8.1).
