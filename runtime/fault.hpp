@@ -28,9 +28,11 @@ struct CodeInfo {
   Error::Cause cause;
 };
 
-// A layer's table, one row per code in the enum's order (checked where the table is made).
+// A layer's table: one row per code, in the enum's order, for every code before E::Count (the
+// enum's last enumerator, which is no code). Checked where the table is made.
 template <typename E, std::size_t N>
 constexpr bool in_enum_order(const CodeInfo<E> (&table)[N]) {
+  if (N != static_cast<std::size_t>(E::Count)) return false;
   for (std::size_t i = 0; i < N; ++i)
     if (static_cast<std::size_t>(table[i].code) != i) return false;
   return true;
@@ -69,7 +71,7 @@ class Fault {
   // it is.
   explicit Fault(Error error)
       : kind_(error.kind()), cause_(error.cause()), layer_("api"), what_(netfront::to_string(error.cause())),
-        message_(error.message()) {}
+        message_(error.message().empty() ? std::string(what_) : error.message()) {}
 
   template <FaultCode E>
   bool is(E code) const noexcept {
@@ -100,10 +102,12 @@ class Fault {
   std::string to_string() const;
 
  private:
+  // One address per layer enum: which enum code_ belongs to. Writable, so that no linker folds
+  // two of them into one.
   template <typename E>
-  static constexpr char tag = 0;  // one address per layer enum: which enum code_ belongs to
+  static inline char tag = 0;
 
-  const char* tag_ = nullptr;
+  const char* tag_ = nullptr;  // nullptr: an Error of a public call
   unsigned code_ = 0;
   Error::Kind kind_;
   Error::Cause cause_;
@@ -115,13 +119,6 @@ class Fault {
 // The library's internal results: a value or a Fault.
 template <typename T = Ok>
 using Result = netfront::Result<T, Fault>;
-
-// A public call's result carried into a layer's own Result.
-template <typename T>
-Result<T> carry(netfront::Result<T>&& r) {
-  if (!r) return Fault(std::move(r).error());
-  return std::move(r).value();
-}
 
 // A layer's result handed to the application.
 template <typename T>

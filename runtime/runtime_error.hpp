@@ -13,6 +13,7 @@ enum class RuntimeError : std::uint8_t {
   Exhausted,    // device memory or a pool ran out
   NoHugepages,  // the memory asked for needs hugepages the machine does not have free
   System,       // the operating system refused a call
+  Count,        // not a code: how many there are
 };
 
 inline constexpr CodeInfo<RuntimeError> kRuntimeErrors[] = {

@@ -1,6 +1,7 @@
 // The virtio layers' results: a value or a runtime::Fault carrying the code of the layer that
-// failed (ring::RingError, transport::TransportError, net::DeviceError). Only the device's
-// NetDevice face turns one into a netfront::Error.
+// failed (ring::RingError, transport::TransportError, net::DeviceError). It becomes a
+// netfront::Error only where the API answers: the device registry's openers, the device's
+// NetDevice calls, and the writes a queue pair completes.
 #pragma once
 
 #include "runtime/fault.hpp"

@@ -17,10 +17,10 @@ using virtio::net::DeviceError;
 using virtio::ring::RingError;
 using virtio::transport::TransportError;
 
-// Every code of an enum, from its first to `last`.
+// Every code of an enum.
 template <typename E>
-void for_each_code(E last, auto&& check) {
-  for (unsigned i = 0; i <= static_cast<unsigned>(last); ++i) check(static_cast<E>(i));
+void for_each_code(auto&& check) {
+  for (unsigned i = 0; i < static_cast<unsigned>(E::Count); ++i) check(static_cast<E>(i));
 }
 
 TEST(FaultTest, EveryCodeOfEveryLayerHasADescriptionAndACause) {
@@ -31,11 +31,10 @@ TEST(FaultTest, EveryCodeOfEveryLayerHasADescriptionAndACause) {
     EXPECT_NE(f.cause(), Error::Cause::Unspecified) << f.to_string();
     EXPECT_EQ(f.message(), f.what()) << "with no message of its own, a fault says what its code is";
   };
-  for_each_code(RuntimeError::System, check);
-  for_each_code(TransportError::System, check);
-  for_each_code(DeviceError::Closed, check);
-  for (auto code = static_cast<unsigned>(RingError::IdOutOfRange); code <= static_cast<unsigned>(RingError::BadMemory); ++code)
-    check(static_cast<RingError>(code));
+  for_each_code<RuntimeError>(check);
+  for_each_code<TransportError>(check);
+  for_each_code<DeviceError>(check);
+  for_each_code<RingError>(check);
 }
 
 TEST(FaultTest, ACodeIsOnlyItsOwnLayersCode) {
@@ -81,11 +80,12 @@ TEST(FaultTest, ContextIsAddedInFrontAndTheCodeKept) {
 
 TEST(FaultTest, AnErrorOfAPublicCallIsCarriedAsItIs) {
   const Error e = Error::unknown(Error::Cause::BadArgument, "epoll refuses fd 7");
-  const Result<int> carried = carry(netfront::Result<int>(e));
-  ASSERT_FALSE(carried);
-  EXPECT_EQ(carried.error().layer(), "api");
-  EXPECT_FALSE(carried.error().is(TransportError::BadRequest));
-  EXPECT_EQ(carried.error().to_error(), e);
+  const Fault carried(e);
+  EXPECT_EQ(carried.layer(), "api");
+  EXPECT_FALSE(carried.is(TransportError::BadRequest));
+  EXPECT_EQ(carried.to_error(), e);
+  // A carried error without a message says what its cause is, so that context reads well.
+  EXPECT_EQ(Fault(Error::disconnected()).with_context("sending").message(), "sending: device gone");
 
   const netfront::Result<int> back = to_api(Result<int>(Fault(DeviceError::Closed)));
   ASSERT_FALSE(back);

@@ -21,6 +21,7 @@ enum class DeviceError : std::uint8_t {
   Unreachable,   // the device could not be notified
   LinkDown,      // the device reports its link down (§5.1.4 VIRTIO_NET_S_LINK_UP clear)
   Closed,        // the application closed the device
+  Count,         // not a code: how many there are
 };
 
 inline constexpr runtime::CodeInfo<DeviceError> kDeviceErrors[] = {

@@ -21,12 +21,15 @@ enum class RingError : std::uint8_t {
   FramingLost,           // [C4] a used receive buffer that tells nothing of where its frame ends
   BadSize,               // a queue size the layout does not allow (§2.7, §2.8)
   BadMemory,             // memory too small or misaligned for the ring or its tables
+  Count,                 // not a code: how many there are
 };
 
 // A ring that broke takes its device with it (the device layer stops it): to the application
 // that device is gone, by the device's fault.
 inline constexpr runtime::CodeInfo<RingError> kRingErrors[] = {
-    {RingError::None, "none", Error::Kind::Unknown, Error::Cause::Unspecified},
+    // Only a ring that reported itself broken is ever made a Fault: None then means the rule
+    // was not kept, and it is still the device's doing.
+    {RingError::None, "a ring rule (not recorded)", Error::Kind::Disconnected, Error::Cause::DeviceFault},
     {RingError::IdOutOfRange, "used id out of range", Error::Kind::Disconnected, Error::Cause::DeviceFault},
     {RingError::IdNotOutstanding, "used id is not an outstanding chain", Error::Kind::Disconnected, Error::Cause::DeviceFault},
     {RingError::UsedIndexJump, "used index moved back or past the chains in flight", Error::Kind::Disconnected, Error::Cause::DeviceFault},

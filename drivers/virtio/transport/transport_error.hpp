@@ -20,6 +20,7 @@ enum class TransportError : std::uint8_t {
   ProtocolViolation,  // the device or backend broke its protocol (§4.1.4, vhost-user)
   NoMemory,           // no device memory to give the device
   System,             // the operating system refused a call
+  Count,              // not a code: how many there are
 };
 
 inline constexpr runtime::CodeInfo<TransportError> kTransportErrors[] = {
