@@ -9,6 +9,7 @@
 #include "netfront/buffer.hpp"
 #include "netfront/device_id.hpp"
 #include "netfront/io.hpp"
+#include "netfront/link.hpp"
 #include "netfront/mac_address.hpp"
 #include "netfront/result.hpp"
 #include "drivers/netif/queue_counters.hpp"
@@ -28,6 +29,13 @@ class FrameSink {
   virtual bool on_frame(unsigned queue, Buffer frame) = 0;
 };
 
+// Told when a device's link status may have changed (see NetDevice::set_link_observer).
+class LinkObserver {
+ public:
+  virtual ~LinkObserver() = default;
+  virtual void on_link_change() = 0;
+};
+
 class NetDevice {
  public:
   virtual ~NetDevice() = default;
@@ -35,6 +43,12 @@ class NetDevice {
   virtual MacAddress mac() const noexcept = 0;
   virtual std::uint16_t mtu() const noexcept = 0;
   virtual bool link_up() const noexcept = 0;
+  // The link as the device last reported it (up is link_up()).
+  virtual LinkStatus link_status() const noexcept { return {.up = link_up()}; }
+  // Told, on the device's loop, whenever link_status() may have changed: the link went down
+  // or up, its speed changed, the device asked to be announced, the device failed or closed
+  // (nullptr: nobody is told).
+  virtual void set_link_observer(LinkObserver* observer) noexcept { (void)observer; }
   virtual unsigned queue_pairs() const noexcept = 0;
   // The NUMA node its memory was placed on (-1: not known).
   virtual int numa_node() const noexcept { return -1; }

@@ -29,7 +29,7 @@ std::size_t room_after_headroom(rte_mempool* pool) noexcept {
 }
 }  // namespace
 
-struct Netif::State final : drivers::FrameSink, drivers::TelemetrySource {
+struct Netif::State final : drivers::FrameSink, drivers::LinkObserver, drivers::TelemetrySource {
   State(DeviceId i, std::unique_ptr<drivers::NetDevice> d)
       : id(std::move(i)), device(std::move(d)), max_frame(std::size_t{device->mtu()} + kEthernetHeaderLength),
         frame_pool(device->frame_pool()),
@@ -37,6 +37,7 @@ struct Netif::State final : drivers::FrameSink, drivers::TelemetrySource {
         queue_count(device->queue_pairs()), queue_listeners(queue_count), queue_owners(queue_count, nullptr),
         baseline(queue_count) {
     device->set_sink(this);
+    device->set_link_observer(this);
     drivers::telemetry_publish(*this);
   }
   ~State() override { drivers::telemetry_withdraw(*this); }
@@ -88,6 +89,31 @@ struct Netif::State final : drivers::FrameSink, drivers::TelemetrySource {
     return true;
   }
 
+  // A link_change waiting for the status to differ from what its caller saw.
+  struct LinkWaiter {
+    LinkStatus seen;
+    Promise<Result<LinkStatus>> done;
+  };
+
+  LinkStatus link_status() const noexcept { return disconnected ? LinkStatus{} : device->link_status(); }
+
+  io<Result<LinkStatus>> link_change(const LinkStatus& seen) {
+    if (disconnected) return make_ready_io(Result<LinkStatus>(Error::disconnected()));
+    const LinkStatus now = link_status();
+    if (now != seen) return make_ready_io(Result<LinkStatus>(now));
+    return link_waiters.emplace_back(LinkWaiter{seen, {}}).done.get_io();
+  }
+
+  // LinkObserver, on the device's loop (this Netif's thread).
+  void on_link_change() override {
+    const LinkStatus now = link_status();
+    std::erase_if(link_waiters, [&](LinkWaiter& w) {
+      if (w.seen == now) return false;
+      w.done.set_value(now);
+      return true;
+    });
+  }
+
   io<Result<>> listen(Listener& l, std::size_t max_length, FrameHandler&& handler) {
     if (disconnected) return make_ready_io(Result<>(Error::disconnected()));
     if (l.handler) return make_ready_io(Result<>(Error::unknown(Error::Cause::BadArgument, "listen is already running on this device or queue")));
@@ -106,6 +132,8 @@ struct Netif::State final : drivers::FrameSink, drivers::TelemetrySource {
       co_return;
     }
     device->set_sink(nullptr);
+    device->set_link_observer(nullptr);
+    for (LinkWaiter& w : std::exchange(link_waiters, {})) w.done.set_value(Error::disconnected());
     co_await device->close();
     finish(device_listener);
     for (std::size_t q = 0; q < queue_listeners.size(); ++q) {
@@ -141,6 +169,7 @@ struct Netif::State final : drivers::FrameSink, drivers::TelemetrySource {
   bool disconnect_done = false;                   // ... and everything it does is done
   std::vector<Promise<void>> disconnect_waiters;  // later disconnect() calls, waiting for that
   Listener device_listener;
+  std::vector<LinkWaiter> link_waiters;
   std::vector<Listener> queue_listeners;
   std::vector<EventLoop*> queue_owners;  // per pair: where it was handed, or nullptr
   mutable std::mutex baseline_mutex;  // reset/get may come from another thread
@@ -331,6 +360,11 @@ io<Result<>> Netif::listen_on(unsigned queue, std::size_t max_length, FrameHandl
 MacAddress Netif::mac() const noexcept { return state_ ? state_->device->mac() : MacAddress{}; }
 std::uint16_t Netif::mtu() const noexcept { return state_ ? state_->device->mtu() : 0; }
 bool Netif::link_up() const noexcept { return state_ && !state_->disconnected && state_->device->link_up(); }
+LinkStatus Netif::link_status() const noexcept { return state_ ? state_->link_status() : LinkStatus{}; }
+io<Result<LinkStatus>> Netif::link_change(LinkStatus seen) {
+  if (!state_) return make_ready_io(Result<LinkStatus>(Error::disconnected()));
+  return state_->link_change(seen);
+}
 unsigned Netif::queue_pairs() const noexcept { return state_ ? state_->queues() : 0; }
 int Netif::numa_node() const noexcept { return state_ ? state_->device->numa_node() : -1; }
 

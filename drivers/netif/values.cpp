@@ -1,8 +1,9 @@
-// Out-of-line parts of the API's value types: Error, MacAddress, Stats.
+// Out-of-line parts of the API's value types: Error, MacAddress, Stats, LinkStatus.
 #include <cstdio>
 
 #include "drivers/netif/queue_counters.hpp"
 #include "netfront/error.hpp"
+#include "netfront/link.hpp"
 #include "netfront/mac_address.hpp"
 #include "netfront/stats.hpp"
 
@@ -88,6 +89,14 @@ Stats drivers::QueueCounters::snapshot() const noexcept {
   s.device_errors = device_errors.read();
   s.tx_stalls = tx_stalls.read();
   s.rx_length_errors = rx_length_errors.read();
+  return s;
+}
+
+std::string LinkStatus::to_string() const {
+  if (!up) return "down";
+  std::string s = "up";
+  if (speed_mbps != 0) s += " " + std::to_string(speed_mbps) + " Mbit/s";
+  if (duplex != Duplex::Unknown) s += duplex == Duplex::Full ? " full duplex" : " half duplex";
   return s;
 }
 

@@ -23,6 +23,7 @@
 #include "netfront/frame_limits.hpp"
 #include "netfront/function_ref.hpp"
 #include "netfront/io.hpp"
+#include "netfront/link.hpp"
 #include "netfront/mac_address.hpp"
 #include "netfront/result.hpp"
 #include "netfront/stats.hpp"
@@ -101,6 +102,13 @@ class Netif {
   MacAddress mac() const noexcept;
   std::uint16_t mtu() const noexcept;
   bool link_up() const noexcept;
+  // The link as the device last reported it: up or down, speed and duplex, announcements
+  // (link.hpp). Down once disconnected.
+  LinkStatus link_status() const noexcept;
+  // Completes with the link's status once it differs from `seen` (at once if it does
+  // already), so that no change between two calls is missed: pass what the last call (or
+  // link_status()) gave. Disconnected once disconnected.
+  io<Result<LinkStatus>> link_change(LinkStatus seen);
   unsigned queue_pairs() const noexcept;
   // The NUMA node the device's rings and buffers were placed on (-1: not known): pin the loop
   // threads of handed-over queue pairs to CPUs of this node (numa::cpus_of_node).

@@ -176,7 +176,7 @@ Result<> VirtioNetDevice::start_queues() {
   watch_interrupts();
   runtime::logger("net").info("{}: up, {} ring, {} queue pair(s), mtu {}, link {}, numa node {}", transport_->describe(),
                               has_feature(features_, VIRTIO_F_RING_PACKED) ? "packed" : "split", pairs_.size(),
-                              config_.mtu, config_.link_up ? "up" : "down", numa_node_);
+                              config_.mtu, link_status().to_string(), numa_node_);
   return Ok{};
 }
 

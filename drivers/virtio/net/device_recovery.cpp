@@ -1,7 +1,8 @@
-// Following the device once it runs: its link status, and its requests to be reset (A13),
-// after which it is brought up again with what it says then.
+// Following the device once it runs: its link status, its requests to be announced, and its
+// requests to be reset (A13), after which it is brought up again with what it says then.
 #include <cstring>
 
+#include "drivers/virtio/net/announce.hpp"
 #include "drivers/virtio/net/net_spec.hpp"
 #include "drivers/virtio/net/virtio_net_device.hpp"
 #include "drivers/virtio/virtio_spec.hpp"
@@ -14,19 +15,43 @@ void VirtioNetDevice::check_device() {
     recover();
     return;
   }
-  if (has_feature(features_, VIRTIO_NET_F_STATUS)) {
-    std::byte raw[2];
-    if (read_config_consistent(*transport_, kConfigStatus, raw)) {
-      std::uint16_t status;
-      std::memcpy(&status, raw, 2);
-      const bool up = status & VIRTIO_NET_S_LINK_UP;
-      if (up != config_.link_up) {
-        config_.link_up = up;
-        runtime::logger("net").info("{}: link {}", transport_->describe(), up ? "up" : "down");
-        update_usable();
-      }
-    }
+  if (!has_feature(features_, VIRTIO_NET_F_STATUS)) return;
+  auto read = read_link_config(*transport_, features_);
+  if (!read) return;
+  const LinkConfig& now = *read;
+  // An announcement is asked for by the bit being set: answered once per setting seen (a
+  // device that never clears it is not answered again and again).
+  const bool announce = now.announce && !announce_answered_;
+  if (!now.announce) announce_answered_ = false;
+  const bool changed = now.up != config_.link.up || now.speed_mbps != config_.link.speed_mbps || now.duplex != config_.link.duplex;
+  config_.link = now;
+  if (changed) {
+    runtime::logger("net").info("{}: link {}", transport_->describe(), link_status().to_string());
+    update_usable();
   }
+  if (announce) this->announce();
+}
+
+// §5.1.6.5.4: a RARP for our MAC on the first pair this loop polls, then the acknowledgement,
+// then the application is told (LinkStatus::announcements).
+void VirtioNetDevice::announce() {
+  auto& log = runtime::logger("net");
+  if (state_ != State::Running || !control_) return;
+  for (unsigned pair = 0; pair < pairs_.size(); ++pair) {
+    if (!local(pair)) continue;
+    const auto frame = rarp_frame(config_.mac);
+    if (auto b = Buffer::copy_from(rx_pool(), frame))
+      (void)pairs_[pair]->transmit(std::move(*b));  // not awaited: it goes out once there is room
+    else
+      log.warn("{}: no buffer for the announcement: {}", transport_->describe(), b.error().to_string());
+    break;
+  }
+  if (auto r = control_->execute(VIRTIO_NET_CTRL_ANNOUNCE, VIRTIO_NET_CTRL_ANNOUNCE_ACK, {}); !r)
+    log.warn("{}: announcement not acknowledged: {}", transport_->describe(), r.error().to_string());
+  announce_answered_ = true;
+  ++announcements_;
+  log.info("{}: announced {} ({} time(s))", transport_->describe(), config_.mac.to_string(), announcements_);
+  if (link_observer_) link_observer_->on_link_change();
 }
 
 // A13: the device asked to be reset. Whatever was in flight is gone (counted as drops);
@@ -50,7 +75,7 @@ void VirtioNetDevice::recover() {
       // waiting with the link down; it may come back and ask for another reset.
       log.warn("{}: device gone during reset: {}", transport_->describe(), r.error().message());
       state_ = State::Running;
-      config_.link_up = false;
+      config_.link.up = false;
       update_usable();
       return;
     }
@@ -73,7 +98,8 @@ Result<> VirtioNetDevice::follow_config() {
   if (c->mtu != config_.mtu)
     return Fault(DeviceError::Misbehaved, "device MTU changed across a reset: was " + std::to_string(config_.mtu) + ", now " +
                           std::to_string(c->mtu));
-  config_.link_up = c->link_up;
+  config_.link = c->link;
+  announce_answered_ = false;  // a request the device shows after its reset is a new one
   if (c->max_queue_pairs == config_.max_queue_pairs) return Ok{};
   runtime::logger("net").info("{}: the device has {} queue pairs now, {} before", transport_->describe(), c->max_queue_pairs,
                               config_.max_queue_pairs);

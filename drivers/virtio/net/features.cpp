@@ -9,7 +9,7 @@
 namespace netfront::virtio::net {
 namespace {
 
-constexpr std::array<std::pair<unsigned, const char*>, 18> kNames{{
+constexpr std::array<std::pair<unsigned, const char*>, 20> kNames{{
     {VIRTIO_NET_F_CSUM, "CSUM"},
     {VIRTIO_NET_F_GUEST_CSUM, "GUEST_CSUM"},
     {VIRTIO_NET_F_MTU, "MTU"},
@@ -19,6 +19,7 @@ constexpr std::array<std::pair<unsigned, const char*>, 18> kNames{{
     {VIRTIO_NET_F_MRG_RXBUF, "MRG_RXBUF"},
     {VIRTIO_NET_F_STATUS, "STATUS"},
     {VIRTIO_NET_F_CTRL_VQ, "CTRL_VQ"},
+    {VIRTIO_NET_F_GUEST_ANNOUNCE, "GUEST_ANNOUNCE"},
     {VIRTIO_NET_F_MQ, "MQ"},
     {VIRTIO_NET_F_RSS, "RSS"},
     {VIRTIO_F_INDIRECT_DESC, "INDIRECT_DESC"},
@@ -28,6 +29,7 @@ constexpr std::array<std::pair<unsigned, const char*>, 18> kNames{{
     {VIRTIO_F_RING_PACKED, "RING_PACKED"},
     {VIRTIO_F_IN_ORDER, "IN_ORDER"},
     {VIRTIO_NET_F_HASH_REPORT, "HASH_REPORT"},
+    {VIRTIO_NET_F_SPEED_DUPLEX, "SPEED_DUPLEX"},
 }};
 
 // What the engine implements today. Offloads (CSUM, TSO, ...) are declined so the header
@@ -38,7 +40,8 @@ constexpr std::uint64_t kSupported = feature_bit(VIRTIO_F_VERSION_1) | feature_b
                                      feature_bit(VIRTIO_NET_F_MRG_RXBUF) | feature_bit(VIRTIO_F_EVENT_IDX) |
                                      feature_bit(VIRTIO_F_RING_PACKED) | feature_bit(VIRTIO_F_IN_ORDER) |
                                      feature_bit(VIRTIO_F_INDIRECT_DESC) | feature_bit(VIRTIO_NET_F_CTRL_VQ) |
-                                     feature_bit(VIRTIO_NET_F_MQ);
+                                     feature_bit(VIRTIO_NET_F_MQ) | feature_bit(VIRTIO_NET_F_GUEST_ANNOUNCE) |
+                                     feature_bit(VIRTIO_NET_F_SPEED_DUPLEX);
 
 }  // namespace
 
@@ -55,10 +58,12 @@ Result<std::uint64_t> negotiate_features(std::uint64_t offered, const FeatureReq
   } else if (request.accept_access_platform) {
     wanted |= feature_bit(VIRTIO_F_ACCESS_PLATFORM);
   }
-  // A2 (§5.1.3.1): a feature whose prerequisite is missing is never accepted: MQ needs the
-  // control queue to be turned on.
+  // A2 (§5.1.3.1): a feature whose prerequisite is missing is never accepted: MQ and
+  // GUEST_ANNOUNCE need the control queue to be turned on, GUEST_ANNOUNCE the status field.
   std::uint64_t chosen = offered & wanted;
-  if (!has_feature(chosen, VIRTIO_NET_F_CTRL_VQ)) chosen &= ~feature_bit(VIRTIO_NET_F_MQ);
+  if (!has_feature(chosen, VIRTIO_NET_F_CTRL_VQ))
+    chosen &= ~(feature_bit(VIRTIO_NET_F_MQ) | feature_bit(VIRTIO_NET_F_GUEST_ANNOUNCE));
+  if (!has_feature(chosen, VIRTIO_NET_F_STATUS)) chosen &= ~feature_bit(VIRTIO_NET_F_GUEST_ANNOUNCE);
   return chosen;
 }
 

@@ -2,6 +2,7 @@
 
 #include <rte_random.h>
 
+#include <array>
 #include <cstring>
 
 #include "drivers/virtio/net/net_spec.hpp"
@@ -21,19 +22,64 @@ Result<> read_config_consistent(transport::Transport& t, std::size_t offset, std
   return Fault(DeviceError::Misbehaved, "device configuration space never settled (generation kept changing)");
 }
 
-Result<NetConfig> read_net_config(transport::Transport& t, std::uint64_t features) {
-  std::byte raw[kConfigSize]{};
+namespace {
+
+using RawConfig = std::array<std::byte, kConfigSize>;
+
+template <typename T>
+T field(const RawConfig& raw, std::size_t offset) {
+  T v;
+  std::memcpy(&v, raw.data() + offset, sizeof v);
+  return v;
+}
+
+Result<RawConfig> read_raw(transport::Transport& t) {
+  RawConfig raw{};
   const std::size_t n = std::min(kConfigSize, t.config_size());
-  if (auto r = read_config_consistent(t, 0, std::span(raw, n)); !r) return std::move(r).error();
-  auto u16 = [&](std::size_t off) {
-    std::uint16_t v;
-    std::memcpy(&v, raw + off, 2);
-    return v;
-  };
+  if (auto r = read_config_consistent(t, 0, std::span(raw.data(), n)); !r) return std::move(r).error();
+  return raw;
+}
+
+// §5.1.4. A speed beyond 0x7fffffff other than "unknown", or a duplex other than the three
+// values, is a device's mistake: not known, rather than believed (A5).
+LinkConfig parse_link(const RawConfig& raw, std::uint64_t features, bool warn) {
+  LinkConfig l;
+  const auto status = field<std::uint16_t>(raw, kConfigStatus);
+  l.up = !has_feature(features, VIRTIO_NET_F_STATUS) || (status & VIRTIO_NET_S_LINK_UP);
+  l.announce = has_feature(features, VIRTIO_NET_F_GUEST_ANNOUNCE) && (status & VIRTIO_NET_S_ANNOUNCE);
+  if (!has_feature(features, VIRTIO_NET_F_SPEED_DUPLEX)) return l;
+  const auto speed = field<std::uint32_t>(raw, kConfigSpeed);
+  if (speed <= 0x7fffffff)
+    l.speed_mbps = speed;
+  else if (speed != VIRTIO_NET_SPEED_UNKNOWN && warn)
+    runtime::logger("net").warn("device speed {:#x} is neither 0..0x7fffffff nor unknown; taken as unknown", speed);
+  switch (const auto duplex = field<std::uint8_t>(raw, kConfigDuplex)) {
+    case VIRTIO_NET_DUPLEX_HALF: l.duplex = Duplex::Half; break;
+    case VIRTIO_NET_DUPLEX_FULL: l.duplex = Duplex::Full; break;
+    case VIRTIO_NET_DUPLEX_UNKNOWN: break;
+    default:
+      if (warn) runtime::logger("net").warn("device duplex {:#x} is neither half, full nor unknown; taken as unknown", duplex);
+  }
+  return l;
+}
+
+}  // namespace
+
+Result<LinkConfig> read_link_config(transport::Transport& t, std::uint64_t features) {
+  auto raw = read_raw(t);
+  if (!raw) return std::move(raw).error();
+  return parse_link(*raw, features, false);
+}
+
+Result<NetConfig> read_net_config(transport::Transport& t, std::uint64_t features) {
+  auto read = read_raw(t);
+  if (!read) return std::move(read).error();
+  const RawConfig& raw = *read;
+  auto u16 = [&](std::size_t off) { return field<std::uint16_t>(raw, off); };
   auto& log = runtime::logger("net");
   NetConfig c;
 
-  std::memcpy(c.mac.bytes.data(), raw + kConfigMac, 6);
+  std::memcpy(c.mac.bytes.data(), raw.data() + kConfigMac, 6);
   c.mac_from_device = has_feature(features, VIRTIO_NET_F_MAC) && c.mac.valid_unicast();
   if (!c.mac_from_device) {
     // A6: no usable address from the device: a random locally administered unicast one.
@@ -52,7 +98,7 @@ Result<NetConfig> read_net_config(transport::Transport& t, std::uint64_t feature
       c.mtu = mtu;
   }
 
-  c.link_up = !has_feature(features, VIRTIO_NET_F_STATUS) || (u16(kConfigStatus) & VIRTIO_NET_S_LINK_UP);
+  c.link = parse_link(raw, features, true);
 
   if (has_feature(features, VIRTIO_NET_F_MQ)) {
     // A4: the spec allows 1..0x8000; anything else is clamped.

@@ -5,17 +5,26 @@
 #include <cstdint>
 
 #include "drivers/virtio/transport/transport.hpp"
+#include "netfront/link.hpp"
 #include "netfront/mac_address.hpp"
 #include "drivers/virtio/net/device_error.hpp"
 #include "drivers/virtio/virtio_result.hpp"
 
 namespace netfront::virtio::net {
 
+// The fields that change while the device runs: status, speed and duplex.
+struct LinkConfig {
+  bool up = true;
+  bool announce = false;  // VIRTIO_NET_S_ANNOUNCE, with GUEST_ANNOUNCE negotiated
+  std::uint32_t speed_mbps = 0;  // 0: not known
+  Duplex duplex = Duplex::Unknown;
+};
+
 struct NetConfig {
   MacAddress mac;
   bool mac_from_device = false;
   std::uint16_t mtu = 1500;
-  bool link_up = true;
+  LinkConfig link;
   std::uint16_t max_queue_pairs = 1;
 };
 
@@ -25,5 +34,7 @@ Result<> read_config_consistent(transport::Transport& t, std::size_t offset, std
 
 // The fields netfront uses, for the negotiated `features`.
 Result<NetConfig> read_net_config(transport::Transport& t, std::uint64_t features);
+// The link's fields alone, as the device shows them now.
+Result<LinkConfig> read_link_config(transport::Transport& t, std::uint64_t features);
 
 }  // namespace netfront::virtio::net

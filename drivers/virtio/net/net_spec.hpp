@@ -28,16 +28,25 @@ inline constexpr unsigned VIRTIO_NET_F_MQ = 22;
 inline constexpr unsigned VIRTIO_NET_F_CTRL_MAC_ADDR = 23;
 inline constexpr unsigned VIRTIO_NET_F_HASH_REPORT = 57;
 inline constexpr unsigned VIRTIO_NET_F_RSS = 60;
+inline constexpr unsigned VIRTIO_NET_F_SPEED_DUPLEX = 63;
 
 // §5.1.4 config space status bits
 inline constexpr std::uint16_t VIRTIO_NET_S_LINK_UP = 1;
+inline constexpr std::uint16_t VIRTIO_NET_S_ANNOUNCE = 2;
+// speed and duplex (VIRTIO_NET_F_SPEED_DUPLEX): Mbit/s from 0 to 0x7fffffff, or unknown
+inline constexpr std::uint32_t VIRTIO_NET_SPEED_UNKNOWN = 0xffffffff;
+inline constexpr std::uint8_t VIRTIO_NET_DUPLEX_HALF = 0x00;
+inline constexpr std::uint8_t VIRTIO_NET_DUPLEX_FULL = 0x01;
+inline constexpr std::uint8_t VIRTIO_NET_DUPLEX_UNKNOWN = 0xff;
 
 // §5.1.4 struct virtio_net_config field offsets
 inline constexpr std::size_t kConfigMac = 0;
 inline constexpr std::size_t kConfigStatus = 6;
 inline constexpr std::size_t kConfigMaxVirtqueuePairs = 8;
 inline constexpr std::size_t kConfigMtu = 10;
-inline constexpr std::size_t kConfigSize = 12;  // the fields netfront reads
+inline constexpr std::size_t kConfigSpeed = 12;
+inline constexpr std::size_t kConfigDuplex = 16;
+inline constexpr std::size_t kConfigSize = 17;  // the fields netfront reads
 
 // §5.1.6 struct virtio_net_hdr. With VIRTIO_F_VERSION_1 num_buffers is always there, so the
 // header is 12 bytes unless HASH_REPORT (never negotiated here) makes it 20 (§5.1.6, C9).
@@ -57,6 +66,9 @@ inline constexpr std::uint8_t VIRTIO_NET_HDR_GSO_NONE = 0;
 // (all device-readable), then one device-writable ack byte.
 inline constexpr std::uint8_t VIRTIO_NET_OK = 0;
 inline constexpr std::uint8_t VIRTIO_NET_ERR = 1;
+// §5.1.6.5.4 gratuitous packet sending: the driver acknowledges an announcement request
+inline constexpr std::uint8_t VIRTIO_NET_CTRL_ANNOUNCE = 3;
+inline constexpr std::uint8_t VIRTIO_NET_CTRL_ANNOUNCE_ACK = 0;
 // §5.1.6.5.5 automatic receive steering in multiqueue mode
 inline constexpr std::uint8_t VIRTIO_NET_CTRL_MQ = 4;
 inline constexpr std::uint8_t VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET = 0;

@@ -140,7 +140,7 @@ void VirtioNetDevice::reset_device(const Error* why) {
 }
 
 void VirtioNetDevice::update_usable() {
-  const bool usable = state_ == State::Running && config_.link_up;
+  const bool usable = state_ == State::Running && config_.link.up;
   const Error down = Fault(DeviceError::LinkDown).to_error();
   with_pairs_still([&] {
     for (unsigned i = 0; i < pairs_.size(); ++i) {
@@ -148,6 +148,11 @@ void VirtioNetDevice::update_usable() {
       if (!usable) fail_pair_writers(i, down);
     }
   });
+  if (link_observer_) link_observer_->on_link_change();
+}
+
+LinkStatus VirtioNetDevice::link_status() const noexcept {
+  return {.up = link_up(), .speed_mbps = config_.link.speed_mbps, .duplex = config_.link.duplex, .announcements = announcements_};
 }
 
 void VirtioNetDevice::set_sink(drivers::FrameSink* sink) noexcept {

@@ -55,7 +55,9 @@ class VirtioNetDevice final : public drivers::NetDevice, public Poller {
   // NetDevice
   MacAddress mac() const noexcept override { return config_.mac; }
   std::uint16_t mtu() const noexcept override { return config_.mtu; }
-  bool link_up() const noexcept override { return state_ == State::Running && config_.link_up; }
+  bool link_up() const noexcept override { return state_ == State::Running && config_.link.up; }
+  LinkStatus link_status() const noexcept override;
+  void set_link_observer(drivers::LinkObserver* observer) noexcept override { link_observer_ = observer; }
   unsigned queue_pairs() const noexcept override { return static_cast<unsigned>(pairs_.size()); }
   const drivers::QueueCounters& counters(unsigned queue) const noexcept override { return pairs_[queue]->counters(); }
   io<WriteResult> transmit(unsigned queue, Buffer&& frame) override { return pairs_[queue]->transmit(std::move(frame)); }
@@ -102,6 +104,7 @@ class VirtioNetDevice final : public drivers::NetDevice, public Poller {
   template <typename RingConfig>
   void set_ring_layout(RingConfig& c) const noexcept;
   void check_device();
+  void announce();
   void recover();
   void close_now(const Error* why);
   void reset_device(const Error* why);
@@ -129,6 +132,9 @@ class VirtioNetDevice final : public drivers::NetDevice, public Poller {
   std::unique_ptr<ControlQueue> control_;  // when CTRL_VQ is negotiated
   PairLoops pair_loops_;
   drivers::FrameSink* sink_ = nullptr;
+  drivers::LinkObserver* link_observer_ = nullptr;
+  std::uint64_t announcements_ = 0;
+  bool announce_answered_ = false;  // the device's announcement request seen set was answered
   State state_ = State::Down;
   // A12: a reset was not confirmed and the device could not be cut off from our memory; its
   // rings and buffers are left to it and it is never started again.

@@ -47,6 +47,7 @@ struct LoopDeviceCounters {
   std::uint64_t resets = 0;
   std::uint64_t dropped = 0;     // sink mode, or frames no receive chain could hold
   std::uint64_t control_commands = 0;
+  std::uint64_t announcements_acked = 0;
   std::uint64_t scribbles = 0;   // garbage writes made (a faulty build's scribble switch)
 };
 
@@ -96,6 +97,18 @@ class BasicLoopDevice final : public transport::Transport, public Poller {
   unsigned active_pairs() const noexcept { return active_pairs_; }
   std::uint64_t negotiated_features() const noexcept { return driver_features_; }
   void set_link(bool up) noexcept { link_up_ = up; ++generation_; }
+  // The speed and duplex fields as they are written (VIRTIO_NET_SPEED_UNKNOWN, _DUPLEX_*).
+  void set_speed_duplex(std::uint32_t speed, std::uint8_t duplex) noexcept {
+    speed_ = speed;
+    duplex_ = duplex;
+    ++generation_;
+  }
+  // Sets VIRTIO_NET_S_ANNOUNCE, as a device does after a live migration, until acknowledged.
+  void request_announce() noexcept {
+    announce_ = true;
+    ++generation_;
+  }
+  bool announce_pending() const noexcept { return announce_; }
   // Puts a frame on queue pair `pair`'s receive queue as if it came from the wire.
   bool inject(unsigned pair, std::span<const std::byte> frame);
 
@@ -125,6 +138,9 @@ class BasicLoopDevice final : public transport::Transport, public Poller {
   std::uint64_t driver_features_ = 0;
   std::uint32_t generation_ = 0;
   bool link_up_ = true;
+  bool announce_ = false;
+  std::uint32_t speed_ = 10000;
+  std::uint8_t duplex_ = 0x01;  // full
   bool cut_off_ = false;  // revoke_dma(): it touches the driver's memory no more
   std::vector<std::unique_ptr<Pair>> queues_;
   std::unique_ptr<device_side::NetControlServer> control_;

@@ -123,6 +123,7 @@ std::uint64_t BasicLoopDevice<Faults>::device_features() {
                     feature_bit(VIRTIO_NET_F_CSUM) | feature_bit(VIRTIO_NET_F_GUEST_CSUM) |
                     feature_bit(VIRTIO_NET_F_HOST_TSO4) | feature_bit(VIRTIO_NET_F_GUEST_TSO4) |
                     feature_bit(VIRTIO_F_VERSION_1) | feature_bit(VIRTIO_NET_F_CTRL_VQ) |
+                    feature_bit(VIRTIO_NET_F_GUEST_ANNOUNCE) | feature_bit(VIRTIO_NET_F_SPEED_DUPLEX) |
                     (pairs_ > 1 ? feature_bit(VIRTIO_NET_F_MQ) : 0);
   if (options_.mrg_rxbuf) f |= feature_bit(VIRTIO_NET_F_MRG_RXBUF);
   if (options_.event_idx) f |= feature_bit(VIRTIO_F_EVENT_IDX);
@@ -159,10 +160,12 @@ void BasicLoopDevice<Faults>::read_config(std::size_t offset, std::span<std::byt
     mtu = faults_.mtu.value_or(mtu);
   }
   std::memcpy(config + kConfigMac, mac.bytes.data(), 6);
-  const std::uint16_t status = link_up_ ? VIRTIO_NET_S_LINK_UP : 0;
+  const std::uint16_t status = (link_up_ ? VIRTIO_NET_S_LINK_UP : 0) | (announce_ ? VIRTIO_NET_S_ANNOUNCE : 0);
   std::memcpy(config + kConfigStatus, &status, 2);
   std::memcpy(config + kConfigMaxVirtqueuePairs, &pairs, 2);
   std::memcpy(config + kConfigMtu, &mtu, 2);
+  std::memcpy(config + kConfigSpeed, &speed_, 4);
+  std::memcpy(config + kConfigDuplex, &duplex_, 1);
   for (std::size_t i = 0; i < out.size(); ++i) out[i] = offset + i < kConfigSize ? config[offset + i] : std::byte{0};
 }
 
@@ -244,7 +247,15 @@ std::uint8_t BasicLoopDevice<Faults>::control_command(std::uint8_t cls, std::uin
   ++counters_.control_commands;
   if constexpr (kFaulty)
     if (faults_.control_ack) return *faults_.control_ack;
-  // The only command this device implements, and only with MQ negotiated.
+  // §5.1.6.5.4: an announcement acknowledged clears the request.
+  if (cls == VIRTIO_NET_CTRL_ANNOUNCE && has_feature(driver_features_, VIRTIO_NET_F_GUEST_ANNOUNCE)) {
+    if (command != VIRTIO_NET_CTRL_ANNOUNCE_ACK || !data.empty()) return VIRTIO_NET_ERR;
+    ++counters_.announcements_acked;
+    if (announce_) ++generation_;
+    announce_ = false;
+    return VIRTIO_NET_OK;
+  }
+  // VQ_PAIRS_SET, only with MQ negotiated.
   const auto pairs = has_feature(driver_features_, VIRTIO_NET_F_MQ) ? device_side::vq_pairs_requested(cls, command, data, pairs_)
                                                                     : std::nullopt;
   if (!pairs) return VIRTIO_NET_ERR;
