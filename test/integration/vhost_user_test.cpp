@@ -481,6 +481,30 @@ TEST_F(VhostUserTest, BackendKilledMidTrafficGivesDisconnectedAndCleanShutdown) 
   EXPECT_EQ(s.pool->in_use(), 0u);
 }
 
+// The application hears of a backend that went away as a link event it awaits, not only as
+// failed writes. A vhost-user backend says nothing of speed and duplex (unknown), and is not
+// asked for announcements (it sends its own RARP when told to, VHOST_USER_SEND_RARP).
+TEST_F(VhostUserTest, ABackendThatGoesAwayIsALinkDownEvent) {
+  Session s;
+  start("io", s);
+  const LinkStatus up = s.netif->link_status();
+  EXPECT_TRUE(up.up);
+  EXPECT_EQ(up.speed_mbps, 0u);
+  EXPECT_EQ(up.duplex, Duplex::Unknown);
+  io<Result<LinkStatus>> w = s.netif->link_change(up);
+  s.run_for(50ms);
+  EXPECT_FALSE(w.ready());
+  peer_->kill_hard();
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!w.ready() && std::chrono::steady_clock::now() < deadline) s.loop.run_once();
+  ASSERT_TRUE(w.ready()) << "no link event after the backend died";
+  Result<LinkStatus> down = w.get();
+  ASSERT_TRUE(down) << down.error().to_string();
+  EXPECT_FALSE(down->up);
+  EXPECT_FALSE(s.netif->link_up());
+  s.loop.run_until(s.netif->disconnect());
+}
+
 TEST_F(VhostUserTest, ServerModeSurvivesFiveBackendRestarts) {
   const std::string sock = socket();
   std::optional<TestpmdPeer>& peer = peer_;

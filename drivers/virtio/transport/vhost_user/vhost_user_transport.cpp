@@ -265,6 +265,9 @@ std::uint64_t VhostUserTransport::device_features() {
   f &= ~(feature_bit(VHOST_USER_F_PROTOCOL_FEATURES) | feature_bit(VHOST_F_LOG_ALL));
   // No configuration space behind a vhost-user net backend: no MAC or MTU to read from it.
   f &= ~(feature_bit(net::VIRTIO_NET_F_MAC) | feature_bit(net::VIRTIO_NET_F_MTU));
+  // Nor an announcement request: a vhost-user backend told to announce (VHOST_USER_SEND_RARP)
+  // sends the RARP itself.
+  f &= ~feature_bit(net::VIRTIO_NET_F_GUEST_ANNOUNCE);
   f |= feature_bit(net::VIRTIO_NET_F_STATUS);  // link status is the connection's
   f |= feature_bit(net::VIRTIO_NET_F_CTRL_VQ);  // served here
   if (queue_pairs_ > 1)
@@ -291,6 +294,11 @@ void VhostUserTransport::read_config(std::size_t offset, std::span<std::byte> ou
   const auto pairs = static_cast<std::uint16_t>(queue_pairs_);
   std::memcpy(config + net::kConfigStatus, &status, 2);
   std::memcpy(config + net::kConfigMaxVirtqueuePairs, &pairs, 2);
+  // The backend says nothing of speed and duplex here: a backend that offers SPEED_DUPLEX is
+  // not made to claim 0 Mbit/s half duplex.
+  const std::uint32_t speed = net::VIRTIO_NET_SPEED_UNKNOWN;
+  std::memcpy(config + net::kConfigSpeed, &speed, 4);
+  config[net::kConfigDuplex] = std::byte{net::VIRTIO_NET_DUPLEX_UNKNOWN};
   for (std::size_t i = 0; i < out.size(); ++i) out[i] = offset + i < net::kConfigSize ? config[offset + i] : std::byte{0};
 }
 
