@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # netfront against DPDK's own virtio-user PMD, side by side, on the same vhost-user referee.
 #
-# The referee is ../shared/bench/vhost_pair.py: a stock dpdk-testpmd with net_vhost polls on
-# CPU 1 and counts; the two frontends poll on CPU 0 and run in turn, A B A B ..., each against
-# a fresh referee, every per-second sample kept; they are compared by the ratio of their 90th
+# The referee is tools/bench/referee.py: a stock dpdk-testpmd with net_vhost polls on CPU 1
+# and counts; the two frontends poll on CPU 0 and run in turn, A B A B ..., each against a
+# fresh referee, every per-second sample kept; they are compared by the ratio of their 90th
 # percentiles and medians (the machine's two vCPUs move between near and far physical cores,
 # which swings rates by up to 4x even within one run: only paired, alternating runs compare).
 #
@@ -18,7 +18,7 @@ cd "$(dirname "$0")/../.."
 runs=${1:-8}
 secs=${2:-3}
 build=${NETFRONT_BUILD:-build}
-referee=${NETFRONT_REFEREE:-$(cd .. && pwd)/shared/bench/vhost_pair.py}
+referee=${NETFRONT_REFEREE:-tools/bench/referee.py}  # another referee with the same options may be named
 [[ -x $referee || -f $referee ]] || { echo "no referee at $referee" >&2; exit 1; }
 tools/build.sh
 
