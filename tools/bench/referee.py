@@ -66,15 +66,22 @@ def one_run(args, name, command, index):
             time.sleep(0.05)
         frontend = subprocess.Popen(shlex.split(command.replace("{sock}", sock)), stdout=log, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL)
-        # The first sample covers the connection and the start: dropped.
-        wanted = args.secs + 1
+        # Samples before the frontend's first frame (its start-up) and the first second with
+        # frames (a part of a second) are dropped; a frontend that never moves a frame times out.
+        started = False
+        give_up = time.monotonic() + args.secs + 60
         for line in referee.stdout:
             log.write("referee: " + line)
             m = RATE[args.dir].search(line)
             if m:
-                samples.append(int(m.group(1)))
-                if len(samples) >= wanted:
+                rate = int(m.group(1))
+                if started:
+                    samples.append(rate)
+                started = started or rate > 0
+                if len(samples) >= args.secs:
                     break
+            if time.monotonic() > give_up:
+                raise RuntimeError(f"frontend {name} moved no frames (see {log.name})")
             if frontend.poll() is not None:
                 raise RuntimeError(f"frontend {name} exited early (see {log.name})")
     finally:
@@ -82,7 +89,7 @@ def one_run(args, name, command, index):
             stop(frontend)
         stop(referee)
         log.close()
-    return {"run": index, "frontend": name, "c2c_ns": int(float(c2c)), "pps": samples[1:]}
+    return {"run": index, "frontend": name, "c2c_ns": int(float(c2c)), "pps": samples}
 
 
 def percentile(values, p):
