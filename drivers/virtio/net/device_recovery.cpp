@@ -25,9 +25,9 @@ void VirtioNetDevice::check_device() {
   // device that never clears it is not answered again and again).
   const bool announce = now.announce && !announce_answered_;
   if (!now.announce) announce_answered_ = false;
-  const bool changed = now.up != config_.link.up || now.speed_mbps != config_.link.speed_mbps || now.duplex != config_.link.duplex;
+  const LinkStatus before = link_status();
   config_.link = now;
-  if (changed) {
+  if (link_status() != before) {
     runtime::logger("net").info("{}: link {}", transport_->describe(), link_status().to_string());
     update_usable();
   }

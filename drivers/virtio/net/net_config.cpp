@@ -65,10 +65,15 @@ LinkConfig parse_link(const RawConfig& raw, std::uint64_t features, bool warn) {
 
 }  // namespace
 
+// Read every few thousand polls: only the link's fields, the status word alone unless speed
+// and duplex were negotiated (on PCI each byte read may be a trap to the hypervisor).
 Result<LinkConfig> read_link_config(transport::Transport& t, std::uint64_t features) {
-  auto raw = read_raw(t);
-  if (!raw) return std::move(raw).error();
-  return parse_link(*raw, features, false);
+  RawConfig raw{};
+  const std::size_t end = has_feature(features, VIRTIO_NET_F_SPEED_DUPLEX) ? kConfigDuplex + 1 : kConfigStatus + 2;
+  const std::size_t n = std::min(end, t.config_size()) - std::min(kConfigStatus, t.config_size());
+  if (auto r = read_config_consistent(t, kConfigStatus, std::span(raw.data() + kConfigStatus, n)); !r)
+    return std::move(r).error();
+  return parse_link(raw, features, false);
 }
 
 Result<NetConfig> read_net_config(transport::Transport& t, std::uint64_t features) {
