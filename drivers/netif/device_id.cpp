@@ -4,7 +4,9 @@
 
 #include <sys/un.h>
 
+#include <algorithm>
 #include <charconv>
+#include <optional>
 #include <cstdio>
 #include <set>
 #include <vector>
@@ -99,16 +101,67 @@ Result<PciAddress> parse_pci(const IdParser& p, std::string_view text) {
   return a;
 }
 
-// The option queues=N, which every transport takes.
-Result<> parse_queues(const IdParser& p, std::string_view key, std::string_view value, unsigned& queues) {
-  auto n = p.number(key, value, 1, kMaxQueuePairs);
-  if (!n) return std::move(n).error();
-  queues = *n;
-  return Ok{};
+// The options every transport takes.
+struct Common {
+  unsigned queues = 1;
+  Offloads offloads;
+};
+
+// The offload names of offloads=, in the order to_string() writes them.
+struct OffloadName {
+  const char* name;
+  bool Offloads::*flag;
+};
+constexpr OffloadName kOffloadNames[] = {
+    {"csum", &Offloads::tx_checksum}, {"tso4", &Offloads::tso4}, {"tso6", &Offloads::tso6},
+    {"ecn", &Offloads::tso_ecn},      {"uso", &Offloads::uso},   {"rx_csum", &Offloads::rx_checksum},
+};
+
+// offloads=NAME[+NAME...]; "all" asks for every one. A request that needs another one it
+// lacks (tso4 without csum) is refused here, where the user can still change the id.
+Result<Offloads> parse_offloads(const IdParser& p, std::string_view value) {
+  Offloads o;
+  if (value.empty()) return p.fail("offloads= names no offload (expected csum, tso4, tso6, ecn, uso, rx_csum or all, joined by '+')");
+  for (;;) {
+    const auto plus = value.find('+');
+    const std::string_view name = value.substr(0, plus);
+    if (name == "all") {
+      for (const OffloadName& n : kOffloadNames) o.*n.flag = true;
+    } else {
+      const auto* n = std::find_if(std::begin(kOffloadNames), std::end(kOffloadNames),
+                                   [&](const OffloadName& x) { return name == x.name; });
+      if (n == std::end(kOffloadNames))
+        return p.fail("unknown offload '" + std::string(name) + "' (expected csum, tso4, tso6, ecn, uso, rx_csum or all)");
+      o.*n->flag = true;
+    }
+    if (plus == std::string_view::npos) break;
+    value.remove_prefix(plus + 1);
+  }
+  // §5.1.3.1: segmentation needs the checksum offload; ECN needs segmentation.
+  if ((o.tso4 || o.tso6 || o.uso) && !o.tx_checksum) return p.fail("offloads tso4, tso6 and uso need csum too");
+  if (o.tso_ecn && !(o.tso4 || o.tso6)) return p.fail("offload ecn needs tso4 or tso6 too");
+  return o;
+}
+
+// Parses `key` if it is an option of every transport: nullopt when it is not one.
+std::optional<Result<>> parse_common(const IdParser& p, std::string_view key, std::string_view value, Common& common) {
+  if (key == "queues") {
+    auto n = p.number(key, value, 1, kMaxQueuePairs);
+    if (!n) return Result<>(std::move(n).error());
+    common.queues = *n;
+    return Result<>(Ok{});
+  }
+  if (key == "offloads") {
+    auto o = parse_offloads(p, value);
+    if (!o) return Result<>(std::move(o).error());
+    common.offloads = *o;
+    return Result<>(Ok{});
+  }
+  return std::nullopt;
 }
 
 // vhost-user:PATH[,server][,queues=N][,packed=|mrg_rxbuf=|in_order=|event_idx=|indirect=on|off]
-Result<VhostUserAddress> parse_vhost_user(IdParser& p, const std::vector<std::string_view>& parts, unsigned& queues) {
+Result<VhostUserAddress> parse_vhost_user(IdParser& p, const std::vector<std::string_view>& parts, Common& common) {
   VhostUserAddress a;
   a.socket_path = std::string(parts[0]);
   if (a.socket_path.empty()) return p.fail("no socket path after 'vhost-user:'");
@@ -119,10 +172,10 @@ Result<VhostUserAddress> parse_vhost_user(IdParser& p, const std::vector<std::st
     auto kv = p.option(parts[i]);
     if (!kv) return std::move(kv).error();
     const auto [key, value] = *kv;
-    if (key == "server" && value.empty()) {
+    if (auto c = parse_common(p, key, value, common)) {
+      if (!*c) return std::move(*c).error();
+    } else if (key == "server" && value.empty()) {
       a.server = true;
-    } else if (key == "queues") {
-      if (auto q = parse_queues(p, key, value, queues); !q) return std::move(q).error();
     } else if (key == "packed" || key == "mrg_rxbuf" || key == "in_order" || key == "event_idx" || key == "indirect") {
       auto flag = p.on_off(key, value);
       if (!flag) return std::move(flag).error();
@@ -131,14 +184,14 @@ Result<VhostUserAddress> parse_vhost_user(IdParser& p, const std::vector<std::st
                        : a.accept.event_idx) = *flag;
     } else {
       return p.fail("unknown option '" + std::string(parts[i]) +
-                    "' (expected server, queues=N, packed=, mrg_rxbuf=, in_order=, event_idx= or indirect=on|off)");
+                    "' (expected server, queues=N, offloads=, packed=, mrg_rxbuf=, in_order=, event_idx= or indirect=on|off)");
     }
   }
   return a;
 }
 
 // pci:[DDDD:]BB:DD.F[,queues=N]
-Result<PciAddress> parse_pci_id(IdParser& p, const std::vector<std::string_view>& parts, unsigned& queues) {
+Result<PciAddress> parse_pci_id(IdParser& p, const std::vector<std::string_view>& parts, Common& common) {
   if (parts[0].empty()) return p.fail("no PCI address after 'pci:'");
   auto a = parse_pci(p, parts[0]);
   if (!a) return std::move(a).error();
@@ -146,14 +199,15 @@ Result<PciAddress> parse_pci_id(IdParser& p, const std::vector<std::string_view>
     auto kv = p.option(parts[i]);
     if (!kv) return std::move(kv).error();
     const auto [key, value] = *kv;
-    if (key != "queues") return p.fail("unknown option '" + std::string(parts[i]) + "' (expected queues=N)");
-    if (auto q = parse_queues(p, key, value, queues); !q) return std::move(q).error();
+    auto c = parse_common(p, key, value, common);
+    if (!c) return p.fail("unknown option '" + std::string(parts[i]) + "' (expected queues=N or offloads=)");
+    if (!*c) return std::move(*c).error();
   }
   return a;
 }
 
 // loop:[packed|split][,mrg_rxbuf=|event_idx=|in_order=|indirect=on|off][,size=N][,mode=echo|sink][,queues=N]
-Result<LoopOptions> parse_loop(IdParser& p, const std::vector<std::string_view>& parts, unsigned& queues) {
+Result<LoopOptions> parse_loop(IdParser& p, const std::vector<std::string_view>& parts, Common& common) {
   LoopOptions o;
   bool split_given = false;
   if (parts.size() == 1 && parts[0].empty()) return o;
@@ -161,7 +215,9 @@ Result<LoopOptions> parse_loop(IdParser& p, const std::vector<std::string_view>&
     auto kv = p.option(part);
     if (!kv) return std::move(kv).error();
     const auto [key, value] = *kv;
-    if (key == "packed" || key == "split") {
+    if (auto c = parse_common(p, key, value, common)) {
+      if (!*c) return std::move(*c).error();
+    } else if (key == "packed" || key == "split") {
       if (!value.empty()) return p.fail("'" + std::string(key) + "' takes no value");
       (key == "packed" ? o.packed : split_given) = true;
     } else if (key == "mrg_rxbuf" || key == "event_idx" || key == "in_order" || key == "indirect") {
@@ -176,12 +232,10 @@ Result<LoopOptions> parse_loop(IdParser& p, const std::vector<std::string_view>&
     } else if (key == "mode") {
       if (value != "echo" && value != "sink") return p.fail("mode='" + std::string(value) + "' is not echo or sink");
       o.echo = value == "echo";
-    } else if (key == "queues") {
-      if (auto q = parse_queues(p, key, value, queues); !q) return std::move(q).error();
     } else {
       return p.fail("unknown option '" + std::string(part) +
                     "' (expected packed, split, mrg_rxbuf=on|off, event_idx=on|off, in_order=on|off, indirect=on|off, size=N, "
-                    "mode=echo|sink or queues=N)");
+                    "mode=echo|sink, queues=N or offloads=)");
     }
   }
   if (o.packed && split_given) return p.fail("'packed' and 'split' both given");
@@ -197,21 +251,21 @@ Result<DeviceId> DeviceId::parse(std::string_view text) {
     return p.fail("no transport prefix (expected vhost-user:, pci: or loop:)");
   const std::string_view scheme = text.substr(0, colon);
   const auto parts = split_commas(text.substr(colon + 1));
-  unsigned queues = 1;
+  Common c;
   if (scheme == "vhost-user") {
-    auto a = parse_vhost_user(p, parts, queues);
+    auto a = parse_vhost_user(p, parts, c);
     if (!a) return std::move(a).error();
-    return DeviceId(std::move(*a), queues);
+    return DeviceId(std::move(*a), c.queues, c.offloads);
   }
   if (scheme == "pci") {
-    auto a = parse_pci_id(p, parts, queues);
+    auto a = parse_pci_id(p, parts, c);
     if (!a) return std::move(a).error();
-    return DeviceId(*a, queues);
+    return DeviceId(*a, c.queues, c.offloads);
   }
   if (scheme == "loop") {
-    auto o = parse_loop(p, parts, queues);
+    auto o = parse_loop(p, parts, c);
     if (!o) return std::move(o).error();
-    return DeviceId(*o, queues);
+    return DeviceId(*o, c.queues, c.offloads);
   }
   return p.fail("unknown transport '" + std::string(scheme) + "' (expected vhost-user, pci or loop)");
 }
@@ -222,8 +276,16 @@ std::string PciAddress::to_string() const {
   return b;
 }
 
+std::string Offloads::to_string() const {
+  std::string s;
+  for (const OffloadName& n : kOffloadNames)
+    if (this->*n.flag) s += (s.empty() ? "" : "+") + std::string(n.name);
+  return s;
+}
+
 std::string DeviceId::to_string() const {
-  const std::string q = queues_ == 1 ? "" : ",queues=" + std::to_string(queues_);
+  const std::string q = (queues_ == 1 ? "" : ",queues=" + std::to_string(queues_)) +
+                        (offloads_.any() ? ",offloads=" + offloads_.to_string() : "");
   switch (kind()) {
     case Kind::VhostUser: {
       const auto& v = vhost_user();
@@ -249,7 +311,7 @@ std::string DeviceId::to_string() const {
   if (o.indirect != defaults.indirect) add(std::string("indirect=") + (o.indirect ? "on" : "off"));
   if (o.queue_size != defaults.queue_size) add("size=" + std::to_string(o.queue_size));
   if (!o.echo) add("mode=sink");
-  if (queues_ != 1) add("queues=" + std::to_string(queues_));
+  if (!q.empty()) add(q.substr(1));
   return "loop:" + s;
 }
 

@@ -11,6 +11,7 @@
 #include "netfront/io.hpp"
 #include "netfront/link.hpp"
 #include "netfront/mac_address.hpp"
+#include "netfront/offload.hpp"
 #include "netfront/result.hpp"
 #include "drivers/netif/queue_counters.hpp"
 #include "netfront/stats.hpp"
@@ -61,6 +62,22 @@ class NetDevice {
   // Sends one frame made of `pieces` (1..kMaxWritevPieces, none of them empty: checked by
   // Netif); the device takes references of its own before it returns.
   virtual io<Result<>> transmit_chain(unsigned queue, std::span<const Buffer> pieces) = 0;
+
+  // The offloads agreed with the device (none unless the id asked for them).
+  virtual Offloads offloads() const noexcept { return {}; }
+  // Sends one frame of `pieces` (as transmit_chain) with `offload`, which Netif checked against
+  // offloads() and the frame.
+  virtual io<Result<>> transmit_offloaded(unsigned queue, std::span<const Buffer> pieces, const TxOffload& offload) {
+    (void)queue;
+    (void)pieces;
+    (void)offload;
+    return make_ready_io(Result<>(Error::unimplemented("this device has no transmit offloads")));
+  }
+  // Turns the receive offloads of `on` on and the others off, at run time.
+  virtual io<Result<>> set_receive_offloads(const Offloads& on) {
+    (void)on;
+    return make_ready_io(Result<>(Error::unimplemented("this device cannot change its receive offloads")));
+  }
 
   // The pool the fill-style write builds frames in (the device's own, in memory it reaches;
   // safe to take buffers from on any loop a pair was handed to). Null: the device has none.

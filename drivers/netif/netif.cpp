@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "drivers/netif/net_device.hpp"
+#include "drivers/netif/offload_check.hpp"
 #include "drivers/netif/telemetry.hpp"
 #include "runtime/cross_loop.hpp"
 #include "runtime/log.hpp"
@@ -242,6 +243,24 @@ Error Netif::frame_error(std::size_t pieces, std::size_t length, unsigned queue)
 }
 
 io<Result<>> Netif::write(Buffer frame) { return write_on(0, std::move(frame)); }
+io<Result<>> Netif::write(Buffer frame, const TxOffload& offload) {
+  return offloaded_on(0, std::span<const Buffer>(&frame, 1), offload);
+}
+io<Result<>> Netif::writev(std::span<const Buffer> pieces, const TxOffload& offload) {
+  return offloaded_on(0, pieces, offload);
+}
+Offloads Netif::offloads() const noexcept { return state_ ? state_->device->offloads() : Offloads{}; }
+
+io<Result<>> Netif::set_receive_offloads(const Offloads& on) {
+  if (!state_ || state_->disconnected) return make_ready_io(Result<>(Error::disconnected()));
+  if (on.tx_checksum || on.tso4 || on.tso6 || on.tso_ecn || on.uso)
+    return make_ready_io(Result<>(Error::unknown(Error::Cause::BadArgument,
+                                                 "set_receive_offloads takes receive offloads only (rx_checksum)")));
+  if (on.rx_checksum && !offloads().rx_checksum)
+    return make_ready_io(Result<>(Error::unknown(Error::Cause::BadArgument,
+                                                 "receive checksum offload was not agreed with the device (offloads=rx_csum)")));
+  return state_->device->set_receive_offloads(on);
+}
 io<Result<>> Netif::writev(std::span<const Buffer> pieces) { return writev_on(0, pieces); }
 io<Result<>> Netif::write(std::size_t size, FrameFill fill) { return fill_on(0, size, fill); }
 io<Result<>> Netif::listen(FrameHandler handler) {
@@ -296,6 +315,26 @@ io<Result<>> Netif::writev_on(unsigned queue, std::span<const Buffer> pieces) {
   if (empty > 0) [[unlikely]]
     return writev_without_empty(queue, pieces);
   return state_->device->transmit_chain(queue, pieces);
+}
+
+// A frame with offloads: the pieces checked as writev's, but against the bound the request
+// allows (a segmented frame may be beyond the MTU), then the request itself.
+io<Result<>> Netif::offloaded_on(unsigned queue, std::span<const Buffer> pieces, const TxOffload& offload) {
+  std::array<Buffer, kMaxWritevPieces> kept;
+  std::size_t n = 0, length = 0;
+  if (!state_ || state_->disconnected || queue >= state_->queues()) return refuse_write(1, 0, queue);
+  for (const Buffer& piece : pieces) {
+    if (piece.empty()) continue;
+    if (n == kMaxWritevPieces) return refuse_write(pieces.size(), length, queue);
+    kept[n++] = piece;
+    length += piece.length();
+  }
+  if (n == 0 || length < kEthernetHeaderLength) return refuse_write(n, length, queue);
+  const std::span<const Buffer> frame(kept.data(), n);
+  if (offload == TxOffload{}) return writev_on(queue, frame);
+  if (auto refused = drivers::check_tx_offload(frame, length, offload, offloads(), state_->max_frame))
+    return make_ready_io(Result<>(std::move(*refused)));
+  return state_->device->transmit_offloaded(queue, frame, offload);
 }
 
 // Empty pieces (a default Buffer, a zero-length slice) carry nothing and are left out: a

@@ -2,6 +2,8 @@
 //   vhost-user:/path/to.sock[,server][,queues=N]   a vhost-user backend's unix socket
 //   pci:[DDDD:]BB:DD.F[,queues=N]                  a virtio-net PCI function (domain 0 if omitted)
 //   loop:[option[,option...]]                      the in-process device (see LoopOptions)
+// Every kind also takes offloads=NAME[+NAME...] (netfront/offload.hpp): the offloads to ask
+// the device for, of csum, tso4, tso6, ecn, uso and rx_csum, or all of them as "all".
 // Anything else is an error whose message names the part that is wrong.
 //
 // vhost-user ids may also decline ring features the backend offers, the way DPDK's
@@ -14,6 +16,7 @@
 #include <string_view>
 #include <variant>
 
+#include "netfront/offload.hpp"
 #include "netfront/result.hpp"
 
 namespace netfront {
@@ -69,6 +72,8 @@ class DeviceId {
 
   Kind kind() const noexcept { return static_cast<Kind>(address_.index()); }
   unsigned queue_pairs() const noexcept { return queues_; }
+  // The offloads asked for (offloads=...): negotiated where the device offers them.
+  const Offloads& offloads() const noexcept { return offloads_; }
   const VhostUserAddress& vhost_user() const { return std::get<VhostUserAddress>(address_); }
   const PciAddress& pci() const { return std::get<PciAddress>(address_); }
   const LoopOptions& loop() const { return std::get<LoopOptions>(address_); }
@@ -79,9 +84,11 @@ class DeviceId {
 
  private:
   using Address = std::variant<VhostUserAddress, PciAddress, LoopOptions, std::monostate>;
-  DeviceId(Address address, unsigned queues) : address_(std::move(address)), queues_(queues) {}
+  DeviceId(Address address, unsigned queues, Offloads offloads)
+      : address_(std::move(address)), queues_(queues), offloads_(offloads) {}
   Address address_{std::monostate{}};
   unsigned queues_ = 1;
+  Offloads offloads_;
 };
 
 }  // namespace netfront

@@ -14,6 +14,7 @@
 #include "netfront/mac_address.hpp"
 #include "netfront/netif.hpp"
 #include "netfront/numa.hpp"
+#include "netfront/offload.hpp"
 #include "netfront/packet_pool.hpp"
 #include "netfront/page_pool.hpp"
 #include "netfront/poller.hpp"

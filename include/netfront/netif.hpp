@@ -25,6 +25,7 @@
 #include "netfront/io.hpp"
 #include "netfront/link.hpp"
 #include "netfront/mac_address.hpp"
+#include "netfront/offload.hpp"
 #include "netfront/result.hpp"
 #include "netfront/stats.hpp"
 
@@ -88,6 +89,19 @@ class Netif {
   io<Result<>> write(std::size_t size, FrameFill fill);
   // Every length refusal of the three writes is InvalidLength; Disconnected once disconnected.
 
+  // The same writes with offloads (offload.hpp): the device completes the checksum, or cuts
+  // the frame (up to 64 KiB with segmentation) into segments of the MTU. A request the device
+  // did not agree to (offloads()) is Unknown with cause BadArgument; one that points outside
+  // the frame, or makes segments beyond the MTU, InvalidLength. Nothing is sent then.
+  io<Result<>> write(Buffer frame, const TxOffload& offload);
+  io<Result<>> writev(std::span<const Buffer> pieces, const TxOffload& offload);
+  // The offloads agreed with the device: those the id asked for that the device offered.
+  Offloads offloads() const noexcept;
+  // Turns the receive offloads of `on` on and the others off (CTRL_GUEST_OFFLOADS): only
+  // offloads that were agreed can be turned on. Unimplemented when the device cannot change
+  // them at run time; Unknown when it refuses.
+  io<Result<>> set_receive_offloads(const Offloads& on);
+
   // Calls `handler` with every received frame until disconnect; then completes with Ok.
   // Frames of a queue pair that has a listen of its own (queue(q).listen) go there instead.
   // Disconnected if already disconnected; Unknown if another listen is running.
@@ -133,6 +147,7 @@ class Netif {
   [[gnu::cold, gnu::noinline]] io<Result<>> refuse_write(std::size_t pieces, std::size_t length, unsigned queue) const;
   io<Result<>> write_on(unsigned queue, Buffer&& frame);
   io<Result<>> writev_on(unsigned queue, std::span<const Buffer> pieces);
+  io<Result<>> offloaded_on(unsigned queue, std::span<const Buffer> pieces, const TxOffload& offload);
   [[gnu::noinline]] io<Result<>> writev_without_empty(unsigned queue, std::span<const Buffer> pieces);
   io<Result<>> fill_on(unsigned queue, std::size_t size, FrameFill fill);
   [[gnu::cold, gnu::noinline]] io<Result<>> refuse_fill(std::size_t size, std::size_t filled, unsigned queue) const;
@@ -148,6 +163,12 @@ class NetifQueue {
   unsigned index() const noexcept { return queue_; }
   io<Result<>> write(Buffer frame) { return netif_->write_on(queue_, std::move(frame)); }
   io<Result<>> writev(std::span<const Buffer> pieces) { return netif_->writev_on(queue_, pieces); }
+  io<Result<>> write(Buffer frame, const TxOffload& offload) {
+    return netif_->offloaded_on(queue_, std::span<const Buffer>(&frame, 1), offload);
+  }
+  io<Result<>> writev(std::span<const Buffer> pieces, const TxOffload& offload) {
+    return netif_->offloaded_on(queue_, pieces, offload);
+  }
   io<Result<>> write(std::size_t size, FrameFill fill) { return netif_->fill_on(queue_, size, fill); }
   // This pair's frames, until disconnect. Unknown if this pair has a listen running already.
   io<Result<>> listen(FrameHandler handler) { return netif_->listen_on(queue_, Netif::kAnyLength, std::move(handler)); }

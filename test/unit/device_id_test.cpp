@@ -69,11 +69,27 @@ TEST(DeviceIdTest, ToStringRoundTrips) {
                            "vhost-user:/tmp/a.sock,packed=off,mrg_rxbuf=off,in_order=off,event_idx=off,indirect=off",
                            "pci:0000:00:03.0",
                            "pci:0001:02:1f.7,queues=8", "loop:", "loop:packed,in_order=on,size=64,queues=2",
-                           "loop:mrg_rxbuf=off,event_idx=off,mode=sink", "loop:packed,indirect=off"}) {
+                           "loop:mrg_rxbuf=off,event_idx=off,mode=sink", "loop:packed,indirect=off",
+                           "vhost-user:/tmp/a.sock,queues=2,offloads=csum+tso4+rx_csum", "pci:0000:00:03.0,offloads=csum",
+                           "loop:offloads=csum+tso4+tso6+ecn+uso+rx_csum"}) {
     DeviceId id = parse_ok(text);
     EXPECT_EQ(id.to_string(), text);
     EXPECT_EQ(parse_ok(id.to_string()), id);
   }
+}
+
+TEST(DeviceIdTest, OffloadsAreAskedForByName) {
+  EXPECT_EQ(parse_ok("loop:").offloads(), Offloads{});
+  const Offloads all = parse_ok("loop:offloads=all").offloads();
+  EXPECT_EQ(all, (Offloads{.tx_checksum = true, .tso4 = true, .tso6 = true, .tso_ecn = true, .uso = true, .rx_checksum = true}));
+  EXPECT_EQ(parse_ok("loop:offloads=all").to_string(), "loop:offloads=csum+tso4+tso6+ecn+uso+rx_csum");
+  EXPECT_EQ(parse_ok("pci:00:03.0,offloads=rx_csum+csum").offloads(), (Offloads{.tx_checksum = true, .rx_checksum = true}));
+  EXPECT_NE(parse_error("loop:offloads=").find("names no offload"), std::string::npos);
+  EXPECT_NE(parse_error("loop:offloads=gro").find("unknown offload 'gro'"), std::string::npos);
+  EXPECT_NE(parse_error("loop:offloads=csum+").find("unknown offload ''"), std::string::npos);
+  EXPECT_NE(parse_error("loop:offloads=tso4").find("need csum too"), std::string::npos);
+  EXPECT_NE(parse_error("loop:offloads=csum+ecn").find("ecn needs tso4 or tso6"), std::string::npos);
+  EXPECT_NE(parse_error("vhost-user:/a,offloads=csum,offloads=csum").find("given twice"), std::string::npos);
 }
 
 TEST(DeviceIdTest, BadIdsNameTheBadPart) {

@@ -41,6 +41,7 @@ struct LoopRig {
     device = dev.get();
     if (before_open) before_open(*device);
     options.queue_pairs = parsed->queue_pairs();
+    options.offloads = parsed->offloads();
     auto opened = virtio::net::VirtioNetDevice::open(std::move(dev), options);
     if (!opened) {
       device = nullptr;

@@ -8,6 +8,7 @@
 #include "drivers/virtio/net/virtio_net_device.hpp"
 #include "drivers/virtio/virtio_spec.hpp"
 #include "runtime/log.hpp"
+#include "runtime/rx_offload_field.hpp"
 
 namespace netfront::virtio::net {
 
@@ -18,7 +19,9 @@ Result<> VirtioNetDevice::negotiate() {
   t.set_status(VIRTIO_CONFIG_S_ACKNOWLEDGE);
   t.set_status(VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
   const std::uint64_t offered = t.device_features() & ~options_.declined_features;
-  auto chosen = negotiate_features(offered, {.access_platform = options_.access_platform, .accept_access_platform = options_.accept_access_platform});
+  auto chosen = negotiate_features(offered, {.access_platform = options_.access_platform,
+                                              .accept_access_platform = options_.accept_access_platform,
+                                              .offloads = options_.offloads});
   if (!chosen) return std::move(chosen).error();
   if (features_ != 0 && *chosen != features_)  // after a reset the device must still be the same device
     return Fault(DeviceError::Misbehaved, "device features changed across a reset: was " + describe_features(features_) + ", now " +
@@ -27,7 +30,9 @@ Result<> VirtioNetDevice::negotiate() {
   t.set_status(VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK);
   if (!(t.status() & VIRTIO_CONFIG_S_FEATURES_OK))  // A1: the device refused our subset
     return Fault(DeviceError::Refused, "device did not accept features " + describe_features(*chosen));
+  const bool first = features_ == 0;
   features_ = *chosen;
+  if (first) receive_offloads_ = {.rx_checksum = has_feature(features_, VIRTIO_NET_F_GUEST_CSUM)};
   runtime::logger("net").debug("{}: offered {}; using {}", t.describe(), describe_features(offered),
                                describe_features(features_));
   return Ok{};
@@ -138,6 +143,8 @@ Result<> VirtioNetDevice::create_queues() {
     if (!pool) return Fault(std::move(pool).error());
     rx_pool_.emplace(std::move(*pool));
   }
+  if (has_feature(features_, VIRTIO_NET_F_GUEST_CSUM))
+    if (auto r = runtime::register_rx_offload_field(); !r) return r;
   pairs_.clear();
   pair_loops_.reset(pairs);
   for (unsigned pair = 0; pair < pairs; ++pair) {
@@ -148,6 +155,7 @@ Result<> VirtioNetDevice::create_queues() {
     qc.tx_size = sizes[pair].second;
     qc.mrg_rxbuf = has_feature(features_, VIRTIO_NET_F_MRG_RXBUF);
     qc.indirect = has_feature(features_, VIRTIO_F_INDIRECT_DESC);
+    qc.rx_checksum = has_feature(features_, VIRTIO_NET_F_GUEST_CSUM);
     qc.header_len = header_len_;
     qc.mtu = config_.mtu;
     qc.rx_pool = rx_pool_->get();
@@ -171,6 +179,9 @@ Result<> VirtioNetDevice::start_queues() {
   // set up by now, as the spec wants before VQ_PAIRS_SET.
   if (pairs_.size() > 1)
     if (auto r = set_queue_pairs(*control_, static_cast<std::uint16_t>(pairs_.size())); !r) return r;
+  // After a reset the device has every negotiated receive offload on again.
+  if (control_ && receive_offloads_.rx_checksum != has_feature(features_, VIRTIO_NET_F_GUEST_CSUM))
+    if (auto r = send_receive_offloads(); !r) return r;
   state_ = State::Running;
   update_usable();
   watch_interrupts();

@@ -9,9 +9,17 @@
 namespace netfront::virtio::net {
 namespace {
 
-constexpr std::array<std::pair<unsigned, const char*>, 20> kNames{{
+constexpr std::array<std::pair<unsigned, const char*>, 28> kNames{{
     {VIRTIO_NET_F_CSUM, "CSUM"},
     {VIRTIO_NET_F_GUEST_CSUM, "GUEST_CSUM"},
+    {VIRTIO_NET_F_CTRL_GUEST_OFFLOADS, "CTRL_GUEST_OFFLOADS"},
+    {VIRTIO_NET_F_GUEST_TSO6, "GUEST_TSO6"},
+    {VIRTIO_NET_F_GUEST_ECN, "GUEST_ECN"},
+    {VIRTIO_NET_F_HOST_TSO6, "HOST_TSO6"},
+    {VIRTIO_NET_F_HOST_ECN, "HOST_ECN"},
+    {VIRTIO_NET_F_HOST_USO, "HOST_USO"},
+    {VIRTIO_NET_F_GUEST_USO4, "GUEST_USO4"},
+    {VIRTIO_NET_F_GUEST_USO6, "GUEST_USO6"},
     {VIRTIO_NET_F_MTU, "MTU"},
     {VIRTIO_NET_F_MAC, "MAC"},
     {VIRTIO_NET_F_GUEST_TSO4, "GUEST_TSO4"},
@@ -32,9 +40,10 @@ constexpr std::array<std::pair<unsigned, const char*>, 20> kNames{{
     {VIRTIO_NET_F_SPEED_DUPLEX, "SPEED_DUPLEX"},
 }};
 
-// What the engine implements today. Offloads (CSUM, TSO, ...) are declined so the header
-// stays all zeroes on transmit and is ignored on receive, and HASH_REPORT is declined so the
-// header stays 12 bytes (C9).
+// What the engine implements whatever the application asks. Offloads are added only as asked
+// (offload_bits): without them the header stays all zeroes on transmit and is not looked at
+// on receive. Receive segmentation (GUEST_TSO4/6, GUEST_USO4/6) is never taken: its frames
+// outgrow what one mbuf holds. HASH_REPORT is declined so the header stays 12 bytes (C9).
 constexpr std::uint64_t kSupported = feature_bit(VIRTIO_F_VERSION_1) | feature_bit(VIRTIO_NET_F_MAC) |
                                      feature_bit(VIRTIO_NET_F_MTU) | feature_bit(VIRTIO_NET_F_STATUS) |
                                      feature_bit(VIRTIO_NET_F_MRG_RXBUF) | feature_bit(VIRTIO_F_EVENT_IDX) |
@@ -43,13 +52,35 @@ constexpr std::uint64_t kSupported = feature_bit(VIRTIO_F_VERSION_1) | feature_b
                                      feature_bit(VIRTIO_NET_F_MQ) | feature_bit(VIRTIO_NET_F_GUEST_ANNOUNCE) |
                                      feature_bit(VIRTIO_NET_F_SPEED_DUPLEX);
 
+// The feature bits of the offloads asked for.
+constexpr std::uint64_t offload_bits(const Offloads& o) noexcept {
+  std::uint64_t f = 0;
+  if (o.tx_checksum) f |= feature_bit(VIRTIO_NET_F_CSUM);
+  if (o.tso4) f |= feature_bit(VIRTIO_NET_F_HOST_TSO4);
+  if (o.tso6) f |= feature_bit(VIRTIO_NET_F_HOST_TSO6);
+  if (o.tso_ecn) f |= feature_bit(VIRTIO_NET_F_HOST_ECN);
+  if (o.uso) f |= feature_bit(VIRTIO_NET_F_HOST_USO);
+  // With the control queue, receive offloads can be turned off and on again at run time.
+  if (o.rx_checksum) f |= feature_bit(VIRTIO_NET_F_GUEST_CSUM) | feature_bit(VIRTIO_NET_F_CTRL_GUEST_OFFLOADS);
+  return f;
+}
+
 }  // namespace
+
+Offloads offloads_of(std::uint64_t f) noexcept {
+  return {.tx_checksum = has_feature(f, VIRTIO_NET_F_CSUM),
+          .tso4 = has_feature(f, VIRTIO_NET_F_HOST_TSO4),
+          .tso6 = has_feature(f, VIRTIO_NET_F_HOST_TSO6),
+          .tso_ecn = has_feature(f, VIRTIO_NET_F_HOST_ECN),
+          .uso = has_feature(f, VIRTIO_NET_F_HOST_USO),
+          .rx_checksum = has_feature(f, VIRTIO_NET_F_GUEST_CSUM)};
+}
 
 Result<std::uint64_t> negotiate_features(std::uint64_t offered, const FeatureRequest& request) {
   // A3: netfront is a modern-only driver (§6: a driver MUST NOT accept a device without VERSION_1).
   if (!has_feature(offered, VIRTIO_F_VERSION_1))
     return Fault(DeviceError::Refused, "device does not offer VIRTIO_F_VERSION_1 (legacy-only devices are not supported)");
-  std::uint64_t wanted = kSupported;
+  std::uint64_t wanted = kSupported | offload_bits(request.offloads);
   if (request.access_platform) {
     // A3: behind an IOMMU the device must promise to use IOVAs, or it could reach any memory.
     if (!has_feature(offered, VIRTIO_F_ACCESS_PLATFORM))
@@ -61,9 +92,17 @@ Result<std::uint64_t> negotiate_features(std::uint64_t offered, const FeatureReq
   // A2 (§5.1.3.1): a feature whose prerequisite is missing is never accepted: MQ and
   // GUEST_ANNOUNCE need the control queue to be turned on, GUEST_ANNOUNCE the status field.
   std::uint64_t chosen = offered & wanted;
+  // Segmentation needs the checksum offload, ECN segmentation; run-time receive offloads need
+  // a receive offload and the control queue.
   if (!has_feature(chosen, VIRTIO_NET_F_CTRL_VQ))
-    chosen &= ~(feature_bit(VIRTIO_NET_F_MQ) | feature_bit(VIRTIO_NET_F_GUEST_ANNOUNCE));
+    chosen &= ~(feature_bit(VIRTIO_NET_F_MQ) | feature_bit(VIRTIO_NET_F_GUEST_ANNOUNCE) |
+                feature_bit(VIRTIO_NET_F_CTRL_GUEST_OFFLOADS));
   if (!has_feature(chosen, VIRTIO_NET_F_STATUS)) chosen &= ~feature_bit(VIRTIO_NET_F_GUEST_ANNOUNCE);
+  if (!has_feature(chosen, VIRTIO_NET_F_CSUM))
+    chosen &= ~(feature_bit(VIRTIO_NET_F_HOST_TSO4) | feature_bit(VIRTIO_NET_F_HOST_TSO6) | feature_bit(VIRTIO_NET_F_HOST_USO));
+  if (!has_feature(chosen, VIRTIO_NET_F_HOST_TSO4) && !has_feature(chosen, VIRTIO_NET_F_HOST_TSO6))
+    chosen &= ~feature_bit(VIRTIO_NET_F_HOST_ECN);
+  if (!has_feature(chosen, VIRTIO_NET_F_GUEST_CSUM)) chosen &= ~feature_bit(VIRTIO_NET_F_CTRL_GUEST_OFFLOADS);
   return chosen;
 }
 

@@ -1,12 +1,13 @@
 // Which features netfront asks for, and the checks on what a device offers (virtio 1.2 §6,
-// §5.1.3.1 "Feature bit requirements"). Offloads are not negotiated yet: a device that offers
-// them simply does not get them.
+// §5.1.3.1 "Feature bit requirements"). Offloads are negotiated only when the application
+// asked for them (the id's offloads=): a device that offers more simply does not get them.
 #pragma once
 
 #include <cstdint>
 #include <string>
 
 #include "drivers/virtio/net/device_error.hpp"
+#include "netfront/offload.hpp"
 #include "drivers/virtio/virtio_result.hpp"
 
 namespace netfront::virtio::net {
@@ -14,11 +15,15 @@ namespace netfront::virtio::net {
 struct FeatureRequest {
   bool access_platform = false;         // the transport needs VIRTIO_F_ACCESS_PLATFORM (PCI behind an IOMMU)
   bool accept_access_platform = false;  // take it if offered (PCI without an IOMMU: identity translation)
+  Offloads offloads;                    // what the application asked for
 };
 
 // The features netfront will drive, from what the device offers. Errors name the reason the
 // device cannot be driven at all (A3: legacy-only).
 Result<std::uint64_t> negotiate_features(std::uint64_t offered, const FeatureRequest& request);
+
+// The offloads `features` (negotiated) give the application.
+Offloads offloads_of(std::uint64_t features) noexcept;
 
 // "VERSION_1 MAC MTU ...": for log lines.
 std::string describe_features(std::uint64_t features);

@@ -17,7 +17,11 @@ inline constexpr unsigned VIRTIO_NET_F_MAC = 5;
 inline constexpr unsigned VIRTIO_NET_F_GUEST_TSO4 = 7;
 inline constexpr unsigned VIRTIO_NET_F_GUEST_TSO6 = 8;
 inline constexpr unsigned VIRTIO_NET_F_GUEST_UFO = 10;
+inline constexpr unsigned VIRTIO_NET_F_GUEST_ECN = 9;
 inline constexpr unsigned VIRTIO_NET_F_HOST_TSO4 = 11;
+inline constexpr unsigned VIRTIO_NET_F_HOST_TSO6 = 12;
+inline constexpr unsigned VIRTIO_NET_F_HOST_ECN = 13;
+inline constexpr unsigned VIRTIO_NET_F_HOST_UFO = 14;
 inline constexpr unsigned VIRTIO_NET_F_MRG_RXBUF = 15;
 inline constexpr unsigned VIRTIO_NET_F_STATUS = 16;
 inline constexpr unsigned VIRTIO_NET_F_CTRL_VQ = 17;
@@ -26,9 +30,22 @@ inline constexpr unsigned VIRTIO_NET_F_CTRL_VLAN = 19;
 inline constexpr unsigned VIRTIO_NET_F_GUEST_ANNOUNCE = 21;
 inline constexpr unsigned VIRTIO_NET_F_MQ = 22;
 inline constexpr unsigned VIRTIO_NET_F_CTRL_MAC_ADDR = 23;
+inline constexpr unsigned VIRTIO_NET_F_GUEST_USO4 = 54;
+inline constexpr unsigned VIRTIO_NET_F_GUEST_USO6 = 55;
+inline constexpr unsigned VIRTIO_NET_F_HOST_USO = 56;
 inline constexpr unsigned VIRTIO_NET_F_HASH_REPORT = 57;
 inline constexpr unsigned VIRTIO_NET_F_RSS = 60;
 inline constexpr unsigned VIRTIO_NET_F_SPEED_DUPLEX = 63;
+
+// The receive offloads CTRL_GUEST_OFFLOADS switches (§5.1.6.5.6), all on after negotiation.
+inline constexpr std::uint64_t kGuestOffloadFeatures =
+    feature_bit(VIRTIO_NET_F_GUEST_CSUM) | feature_bit(VIRTIO_NET_F_GUEST_TSO4) | feature_bit(VIRTIO_NET_F_GUEST_TSO6) |
+    feature_bit(VIRTIO_NET_F_GUEST_ECN) | feature_bit(VIRTIO_NET_F_GUEST_UFO) | feature_bit(VIRTIO_NET_F_GUEST_USO4) |
+    feature_bit(VIRTIO_NET_F_GUEST_USO6);
+// The transmit segmentation offloads.
+inline constexpr std::uint64_t kHostSegmentationFeatures =
+    feature_bit(VIRTIO_NET_F_HOST_TSO4) | feature_bit(VIRTIO_NET_F_HOST_TSO6) | feature_bit(VIRTIO_NET_F_HOST_UFO) |
+    feature_bit(VIRTIO_NET_F_HOST_USO);
 
 // §5.1.4 config space status bits
 inline constexpr std::uint16_t VIRTIO_NET_S_LINK_UP = 1;
@@ -60,7 +77,16 @@ struct virtio_net_hdr {
   std::uint16_t num_buffers;
 };
 static_assert(sizeof(virtio_net_hdr) == 12);
+// §5.1.6 flags and gso_type values
+inline constexpr std::uint8_t VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
+inline constexpr std::uint8_t VIRTIO_NET_HDR_F_DATA_VALID = 2;
+inline constexpr std::uint8_t VIRTIO_NET_HDR_F_RSC_INFO = 4;
 inline constexpr std::uint8_t VIRTIO_NET_HDR_GSO_NONE = 0;
+inline constexpr std::uint8_t VIRTIO_NET_HDR_GSO_TCPV4 = 1;
+inline constexpr std::uint8_t VIRTIO_NET_HDR_GSO_UDP = 3;
+inline constexpr std::uint8_t VIRTIO_NET_HDR_GSO_TCPV6 = 4;
+inline constexpr std::uint8_t VIRTIO_NET_HDR_GSO_UDP_L4 = 5;
+inline constexpr std::uint8_t VIRTIO_NET_HDR_GSO_ECN = 0x80;
 
 // §5.1.6.5 control queue: struct virtio_net_ctrl is class, command, command-specific data
 // (all device-readable), then one device-writable ack byte.
@@ -69,6 +95,9 @@ inline constexpr std::uint8_t VIRTIO_NET_ERR = 1;
 // §5.1.6.5.4 gratuitous packet sending: the driver acknowledges an announcement request
 inline constexpr std::uint8_t VIRTIO_NET_CTRL_ANNOUNCE = 3;
 inline constexpr std::uint8_t VIRTIO_NET_CTRL_ANNOUNCE_ACK = 0;
+// §5.1.6.5.6 offloads state configuration: the receive offloads on, as a u64 of GUEST_* bits
+inline constexpr std::uint8_t VIRTIO_NET_CTRL_GUEST_OFFLOADS = 5;
+inline constexpr std::uint8_t VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET = 0;
 // §5.1.6.5.5 automatic receive steering in multiqueue mode
 inline constexpr std::uint8_t VIRTIO_NET_CTRL_MQ = 4;
 inline constexpr std::uint8_t VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET = 0;

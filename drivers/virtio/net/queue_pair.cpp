@@ -1,5 +1,6 @@
 #include "drivers/virtio/net/queue_pair.hpp"
 
+#include <optional>
 #include <string>
 
 #include "drivers/virtio/net/rx_queue.hpp"
@@ -20,8 +21,8 @@ namespace {
 template <ring::Virtqueue Ring>
 class RingQueuePair final : public QueuePair {
  public:
-  RingQueuePair(const QueuePairConfig& c, transport::Transport& t, Ring rx, Ring tx, ring::DmaMemory zero_header)
-      : config_(c), transport_(t), rx_(c, t, std::move(rx)), tx_(c, t, std::move(tx), std::move(zero_header)) {}
+  RingQueuePair(const QueuePairConfig& c, transport::Transport& t, Ring rx, Ring tx, ring::DmaMemory headers)
+      : config_(c), transport_(t), rx_(c, t, std::move(rx)), tx_(c, t, std::move(tx), std::move(headers)) {}
 
   ~RingQueuePair() override { reset(nullptr); }
 
@@ -63,16 +64,20 @@ class RingQueuePair final : public QueuePair {
   }
 
   io<WriteResult> transmit_chain(std::span<const Buffer> pieces) override {
-    // E1/E2 (§2.7.5.2): never a chain longer than the queue size, counting the entries of an
-    // indirect table too.
-    if (pieces.size() + 1 > tx_.ring().size())
-      return make_ready_io(WriteResult(Error::invalid_length("frame of " + std::to_string(pieces.size()) +
-                                                          " pieces needs more descriptors than the ring has")));
-    for (const Buffer& piece : pieces)
-      if (!runtime::DeviceMemory::holds(piece.data(), piece.length())) return make_ready_io(WriteResult(not_device_memory()));
+    if (auto refused = refuse_chain(pieces)) return make_ready_io(WriteResult(std::move(*refused)));
     return post_or_park([&] { return tx_.post_chain(pieces, counters_); },
                         [&](WriterQueue::Writer& w) {
                           w.single = false;
+                          w.pieces.assign(pieces.begin(), pieces.end());
+                        });
+  }
+
+  io<WriteResult> transmit_with_header(std::span<const Buffer> pieces, const virtio_net_hdr& header) override {
+    if (auto refused = refuse_chain(pieces)) return make_ready_io(WriteResult(std::move(*refused)));
+    return post_or_park([&] { return tx_.post_with_header(pieces, header, counters_); },
+                        [&](WriterQueue::Writer& w) {
+                          w.single = false;
+                          w.header = header;
                           w.pieces.assign(pieces.begin(), pieces.end());
                         });
   }
@@ -144,6 +149,17 @@ class RingQueuePair final : public QueuePair {
                                            "buffers of a netfront PacketPool").to_error();
   }
 
+  // Why a chain of `pieces` cannot go to the device at all, if it cannot.
+  std::optional<Error> refuse_chain(std::span<const Buffer> pieces) const {
+    // E1/E2 (§2.7.5.2): never a chain longer than the queue size, counting the entries of an
+    // indirect table too.
+    if (pieces.size() + 1 > tx_.ring().size())
+      return Error::invalid_length("frame of " + std::to_string(pieces.size()) + " pieces needs more descriptors than the ring has");
+    for (const Buffer& piece : pieces)
+      if (!runtime::DeviceMemory::holds(piece.data(), piece.length())) return not_device_memory();
+    return std::nullopt;
+  }
+
   // post_fast() changed nothing when it said no, so this starts over.
   [[gnu::noinline]] io<WriteResult> transmit_slowly(Buffer&& frame) {
     if (!runtime::DeviceMemory::holds(frame.data(), frame.length())) return make_ready_io(WriteResult(not_device_memory()));
@@ -179,7 +195,9 @@ class RingQueuePair final : public QueuePair {
 
   void serve_writers() noexcept {
     writers_.serve([&](WriterQueue::Writer& w) {
-      return usable_ && (w.single ? tx_.post_single(w.pieces[0], counters_) : tx_.post_chain(w.pieces, counters_));
+      if (!usable_) return false;
+      if (w.single) return tx_.post_single(w.pieces[0], counters_);
+      return w.header ? tx_.post_with_header(w.pieces, *w.header, counters_) : tx_.post_chain(w.pieces, counters_);
     });
   }
 
@@ -201,10 +219,10 @@ Result<std::unique_ptr<QueuePair>> make(const QueuePairConfig& c, transport::Tra
   if (c.indirect) o.indirect_max = kMaxWritevPieces + 1;  // the header and every piece
   auto tx = Ring::create(o);
   if (!tx) return std::move(tx).error();
-  auto header = ring::DmaMemory::allocate(c.header_len, 64, c.address_mode, c.socket);
-  if (!header) return std::move(header).error();
+  auto headers = ring::DmaMemory::allocate(TxQueue<Ring>::header_memory_size(), 64, c.address_mode, c.socket);
+  if (!headers) return std::move(headers).error();
   return std::unique_ptr<QueuePair>(
-      std::make_unique<RingQueuePair<Ring>>(c, t, std::move(*rx), std::move(*tx), std::move(*header)));
+      std::make_unique<RingQueuePair<Ring>>(c, t, std::move(*rx), std::move(*tx), std::move(*headers)));
 }
 
 }  // namespace

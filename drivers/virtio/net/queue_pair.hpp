@@ -20,6 +20,7 @@
 
 #include "drivers/netif/net_device.hpp"
 #include "drivers/virtio/net/device_error.hpp"
+#include "drivers/virtio/net/net_spec.hpp"
 #include "drivers/virtio/ring/ring_error.hpp"
 #include "drivers/virtio/transport/transport.hpp"
 #include "netfront/buffer.hpp"
@@ -37,6 +38,7 @@ struct QueuePairConfig {
   bool in_order = false;
   bool mrg_rxbuf = false;
   bool indirect = false;  // VIRTIO_F_INDIRECT_DESC: writev chains go out as one indirect entry
+  bool rx_checksum = false;  // VIRTIO_NET_F_GUEST_CSUM: received headers carry checksum states
   std::uint16_t header_len = 12;
   std::uint16_t mtu = 1500;
   ring::AddressMode address_mode = ring::AddressMode::VirtualAddress;
@@ -55,6 +57,8 @@ class QueuePair {
   virtual unsigned poll() = 0;
   virtual io<WriteResult> transmit(Buffer&& frame) = 0;
   virtual io<WriteResult> transmit_chain(std::span<const Buffer> pieces) = 0;
+  // One frame of `pieces` behind `header` (checked already), a header of its own.
+  virtual io<WriteResult> transmit_with_header(std::span<const Buffer> pieces, const virtio_net_hdr& header) = 0;
 
   // After the device was reset (it no longer touches our memory): give back every buffer in
   // flight, fail waiting writers with `why` if set, and start over from empty rings.

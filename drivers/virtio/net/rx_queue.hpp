@@ -22,6 +22,7 @@
 #include "drivers/netif/queue_counters.hpp"
 #include "drivers/virtio/net/frame_address.hpp"
 #include "drivers/virtio/net/net_spec.hpp"
+#include "drivers/virtio/net/offload_header.hpp"
 #include "drivers/virtio/net/queue_pair.hpp"
 #include "drivers/virtio/ring/chain.hpp"
 #include "drivers/virtio/ring/virtqueue.hpp"
@@ -29,6 +30,7 @@
 #include "netfront/buffer.hpp"
 #include "netfront/frame_limits.hpp"
 #include "runtime/free_segments.hpp"
+#include "runtime/rx_offload_field.hpp"
 
 namespace netfront::virtio::net {
 
@@ -41,7 +43,7 @@ class RxQueue {
   RxQueue(const QueuePairConfig& c, transport::Transport& t, Ring ring)
       : ring_(std::move(ring)), transport_(t), pool_(c.rx_pool), pair_(c.index),
         header_len_(c.header_len), address_mode_(c.address_mode),
-        mergeable_(c.mrg_rxbuf), max_frame_(std::size_t{c.mtu} + kEthernetHeaderLength),
+        mergeable_(c.mrg_rxbuf), checksums_(c.rx_checksum), max_frame_(std::size_t{c.mtu} + kEthernetHeaderLength),
         posted_len_(static_cast<std::uint32_t>(rte_pktmbuf_data_room_size(c.rx_pool) - RTE_PKTMBUF_HEADROOM +
                                                c.header_len)) {}
 
@@ -173,6 +175,11 @@ class RxQueue {
     m->data_off = RTE_PKTMBUF_HEADROOM;
     m->data_len = static_cast<std::uint16_t>(u.len - header_len_);
     m->pkt_len = m->data_len;
+    if (checksums_) [[unlikely]] {
+      virtio_net_hdr hdr;  // C10: copied out of device-writable memory once
+      std::memcpy(&hdr, posted_start(m), sizeof hdr);
+      if (!take_offload(m, hdr, to)) return;
+    }
     deliver(m, to);
   }
 
@@ -214,9 +221,10 @@ class RxQueue {
     m->pkt_len = m->data_len;
     if (frame_left_ > 0) {
       partial_ = m;
+      partial_header_ = hdr;
       return;
     }
-    finish_frame(m, to);
+    finish_frame(m, hdr, to);
   }
 
   // §5.1.6.4.2: the rest of a merged frame follows in the next used buffers, data only. A Buffer
@@ -243,16 +251,31 @@ class RxQueue {
     partial_->data_len = static_cast<std::uint16_t>(partial_->data_len + u.len);
     partial_->pkt_len = partial_->data_len;
     runtime::free_segment(m);
-    if (frame_left_ == 0) finish_frame(std::exchange(partial_, nullptr), to);
+    if (frame_left_ == 0) finish_frame(std::exchange(partial_, nullptr), partial_header_, to);
   }
 
-  // C2 on the whole frame: at least an Ethernet header.
-  void finish_frame(rte_mbuf* m, const Delivery& to) noexcept {
+  // C2 on the whole frame: at least an Ethernet header. Then what its header says of it.
+  void finish_frame(rte_mbuf* m, const virtio_net_hdr& hdr, const Delivery& to) noexcept {
     if (m->data_len < kEthernetHeaderLength) {
       drop(m, DropReason::Length, to.counters);
       return;
     }
+    if (checksums_ && !take_offload(m, hdr, to)) [[unlikely]]
+      return;
     deliver(m, to);
+  }
+
+  // §5.1.6.4 with GUEST_CSUM: the checksum state the header (a private copy) gives the whole
+  // frame, recorded on it; a header that breaks a rule (C6, C7) drops the frame as the
+  // device's fault.
+  bool take_offload(rte_mbuf* m, const virtio_net_hdr& hdr, const Delivery& to) noexcept {
+    const auto o = rx_offload_of(hdr, m->data_len);
+    if (!o) {
+      drop(m, DropReason::Device, to.counters);
+      return false;
+    }
+    runtime::store_rx_offload(m, *o);
+    return true;
   }
 
   Ring ring_;
@@ -262,11 +285,13 @@ class RxQueue {
   std::uint16_t header_len_;
   ring::AddressMode address_mode_;
   bool mergeable_;
+  bool checksums_;            // GUEST_CSUM: headers say whether checksums are valid or partial
   std::size_t max_frame_;     // MTU + Ethernet header: the longest frame delivered
   std::uint32_t posted_len_;  // what each posted buffer offers the device: header and data room
   // Mergeable receive (§5.1.6.4.2): the frame being assembled in its first buffer, if any, and
   // how many of its buffers are still to come (discarded when the frame was dropped).
   rte_mbuf* partial_ = nullptr;
+  virtio_net_hdr partial_header_{};  // its header, copied when its first buffer came
   std::uint16_t frame_left_ = 0;
 };
 

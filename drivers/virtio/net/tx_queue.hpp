@@ -3,7 +3,9 @@
 //
 // A frame nobody else views gets its header written into its own headroom (one descriptor);
 // otherwise a shared all-zero header goes first (two descriptors). A frame of several pieces
-// (writev) is one chain, or one indirect entry when the device takes indirect tables.
+// (writev) is one chain, or one indirect entry when the device takes indirect tables. A frame
+// with offloads (a header that is not all zeroes) has a header slot of its own for as long as
+// it is in flight, whoever else views it.
 //
 // What it sends and drops is counted in the pair's counters, passed with each call that
 // counts: held as a member, a reference would cost a load per frame (the compiler cannot know
@@ -39,9 +41,16 @@ class TxQueue {
   static constexpr unsigned kRecords = 64;       // multi-piece frames in flight at once
   static constexpr unsigned kReclaimBurst = 64;  // completed frames freed per mempool operation
 
-  TxQueue(const QueuePairConfig& c, transport::Transport& t, Ring ring, ring::DmaMemory zero_header)
-      : ring_(std::move(ring)), transport_(t), zero_header_(std::move(zero_header)),
+  // Where each header lies in the header memory: the shared zero header first, then one slot
+  // per record.
+  static constexpr std::size_t kHeaderSlot = 32;
+  static constexpr std::size_t header_memory_size() noexcept { return kHeaderSlot * (1 + kRecords); }
+
+  // `headers`: header_memory_size() bytes.
+  TxQueue(const QueuePairConfig& c, transport::Transport& t, Ring ring, ring::DmaMemory headers)
+      : ring_(std::move(ring)), transport_(t), headers_(std::move(headers)),
         queue_(tx_queue_index(c.index)), header_len_(c.header_len), address_mode_(c.address_mode), records_(kRecords) {
+    headers_.zero();
     free_records_.reserve(kRecords);
     for (unsigned i = kRecords; i > 0; --i) free_records_.push_back(static_cast<std::uint16_t>(i - 1));
   }
@@ -107,22 +116,35 @@ class TxQueue {
 
   // A frame of several pieces (writev), as one chain behind the shared zero header.
   bool post_chain(std::span<const Buffer> pieces, drivers::QueueCounters& counters) noexcept {
+    return post_pieces(pieces, nullptr, counters);
+  }
+
+  // A frame with offloads (§5.1.6.2): its pieces behind `header`, in a slot of its own.
+  bool post_with_header(std::span<const Buffer> pieces, const virtio_net_hdr& header,
+                        drivers::QueueCounters& counters) noexcept {
+    return post_pieces(pieces, &header, counters);
+  }
+
+ private:
+  // The pieces as one chain behind `header` (nullptr: the shared zero header).
+  bool post_pieces(std::span<const Buffer> pieces, const virtio_net_hdr* header, drivers::QueueCounters& counters) noexcept {
     const auto n = static_cast<std::uint16_t>(pieces.size());
     // With indirect descriptors (§2.7.5.3, §2.8.19) the whole chain takes one ring entry, so a
     // frame of many pieces neither waits for many free entries nor crowds out other frames:
     // a ring of N entries holds N such frames in flight instead of N / (pieces + 1).
     const bool indirect = ring_.has_indirect();
     const std::uint16_t needed = indirect ? 1 : static_cast<std::uint16_t>(n + 1);
-    if (ring_.broken() || ring_.free_descriptors() < needed || (n > 1 && free_records_.empty())) return false;
+    const bool record = n > 1 || header;
+    if (ring_.broken() || ring_.free_descriptors() < needed || (record && free_records_.empty())) return false;
     std::array<ring::Segment, kMaxWritevPieces + 1> segs;
-    segs[0] = {zero_header_.device_address(), header_len_, false};
+    segs[0] = {headers_.device_address(), header_len_, false};
     std::size_t len = 0;
     for (std::uint16_t i = 0; i < n; ++i) {
       segs[i + 1] = {address_of(pieces[i]), static_cast<std::uint32_t>(pieces[i].length()), false};
       len += pieces[i].length();
     }
     std::uint64_t token;
-    if (n == 1) {
+    if (!record) {
       token = reinterpret_cast<std::uint64_t>(Buffer(pieces[0]).into_mbuf());
     } else {
       const std::uint16_t r = free_records_.back();
@@ -130,6 +152,12 @@ class TxQueue {
       records_[r].count = n;
       for (std::uint16_t i = 0; i < n; ++i) records_[r].mbufs[i] = Buffer(pieces[i]).into_mbuf();
       token = (std::uint64_t{r} << 1) | 1;  // mbuf pointers are even: bit 0 marks a record
+      if (header) {
+        // The rest of a longer header (fields of features netfront does not use) stays zero.
+        const std::size_t at = kHeaderSlot * (1u + r);
+        std::memcpy(headers_.data() + at, header, sizeof *header);
+        segs[0].addr = headers_.device_address() + at;
+      }
     }
     const std::span<const ring::Segment> chain(segs.data(), std::size_t{n} + 1u);
     if (indirect)
@@ -140,6 +168,7 @@ class TxQueue {
     return true;
   }
 
+ public:
   // The caller calls this after each posted frame (poll() flushes anyway).
   void flush_if_due() noexcept {
     if (pending_ >= kFlushBurst) [[unlikely]] flush();
@@ -192,7 +221,7 @@ class TxQueue {
   void abandon(drivers::QueueCounters& counters) noexcept {
     counters.tx_drops.add(ring_.in_flight());
     ring_.abandon();
-    zero_header_.abandon();
+    headers_.abandon();
     pending_ = 0;
   }
 
@@ -248,7 +277,7 @@ class TxQueue {
       ring_.add_one(s, reinterpret_cast<std::uint64_t>(std::move(frame).into_mbuf()));
     } else {
       if (ring_.free_descriptors() < 2) return false;
-      const ring::Segment s[2] = {{zero_header_.device_address(), header_len_, false},
+      const ring::Segment s[2] = {{headers_.device_address(), header_len_, false},
                                   {address_of(frame), static_cast<std::uint32_t>(len), false}};
       ring_.add(s, reinterpret_cast<std::uint64_t>(std::move(frame).into_mbuf()));
     }
@@ -268,7 +297,7 @@ class TxQueue {
 
   Ring ring_;
   transport::Transport& transport_;
-  ring::DmaMemory zero_header_;  // the header of every frame that cannot carry its own
+  ring::DmaMemory headers_;  // the zero header of frames that cannot carry their own, and the records' headers
   std::uint16_t queue_;    // the transmit queue's number, for the doorbell
   std::uint16_t header_len_;
   ring::AddressMode address_mode_;

@@ -10,7 +10,8 @@
 // (runtime::LoopPause) and lets each owner finish its part on its own thread.
 //
 // Its parts by file: device_bring_up.cpp (§3.1.1, and the queues), device_recovery.cpp (link
-// status, DEVICE_NEEDS_RESET), virtio_net_device.cpp (polling, hand-over to other loops,
+// status, DEVICE_NEEDS_RESET), device_offloads.cpp (offloaded frames, receive offloads at run
+// time), virtio_net_device.cpp (polling, hand-over to other loops,
 // failing and closing); a pair handed over is polled by a PairPoller (pair_poller.hpp).
 #pragma once
 
@@ -22,6 +23,7 @@
 
 #include "drivers/netif/net_device.hpp"
 #include "drivers/virtio/net/control_queue.hpp"
+#include "drivers/virtio/net/features.hpp"
 #include "drivers/virtio/net/interrupt_watch.hpp"
 #include "drivers/virtio/net/net_config.hpp"
 #include "drivers/virtio/net/pair_loops.hpp"
@@ -38,6 +40,7 @@ struct DeviceOptions {
   // a vhost-user backend offers up to 32768, and a longer ring only keeps more frames (and
   // their cache lines) circulating, none of them faster (docs/benchmarks.md).
   std::uint16_t max_queue_size = 256;
+  Offloads offloads;                     // asked for: negotiated where the device offers them
   bool access_platform = false;          // require VIRTIO_F_ACCESS_PLATFORM (IOMMU)
   bool accept_access_platform = false;   // accept it if offered (PCI without an IOMMU)
   std::uint64_t declined_features = 0;   // never accept these, even if offered
@@ -64,6 +67,9 @@ class VirtioNetDevice final : public drivers::NetDevice, public Poller {
   io<WriteResult> transmit_chain(unsigned queue, std::span<const Buffer> pieces) override {
     return pairs_[queue]->transmit_chain(pieces);
   }
+  Offloads offloads() const noexcept override { return offloads_of(features_); }
+  io<WriteResult> transmit_offloaded(unsigned queue, std::span<const Buffer> pieces, const TxOffload& offload) override;
+  io<netfront::Result<>> set_receive_offloads(const Offloads& on) override;
   void set_sink(drivers::FrameSink* sink) noexcept override;
   io<void> close() override;
   // From the device's own thread, before the pair carries traffic.
@@ -105,6 +111,8 @@ class VirtioNetDevice final : public drivers::NetDevice, public Poller {
   void set_ring_layout(RingConfig& c) const noexcept;
   void check_device();
   void announce();
+  std::uint64_t guest_offload_bits() const noexcept;
+  Result<> send_receive_offloads();
   void recover();
   void close_now(const Error* why);
   void reset_device(const Error* why);
@@ -134,6 +142,9 @@ class VirtioNetDevice final : public drivers::NetDevice, public Poller {
   drivers::FrameSink* sink_ = nullptr;
   drivers::LinkObserver* link_observer_ = nullptr;
   std::uint64_t announcements_ = 0;
+  // The receive offloads the application has on: all negotiated ones until it says otherwise,
+  // and sent again after a reset (which turns them all back on, §5.1.6.5.6).
+  Offloads receive_offloads_;
   bool announce_answered_ = false;  // the device's announcement request seen set was answered
   State state_ = State::Down;
   // A12: a reset was not confirmed and the device could not be cut off from our memory; its

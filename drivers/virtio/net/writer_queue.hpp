@@ -6,12 +6,14 @@
 // for the next one parked in that slot, so once the queue was used, parking allocates nothing.
 #pragma once
 
+#include <optional>
 #include <utility>
 #include <vector>
 
 #include "netfront/buffer.hpp"
 #include "netfront/detail/ring_queue.hpp"
 #include "drivers/virtio/net/device_error.hpp"
+#include "drivers/virtio/net/net_spec.hpp"
 #include "netfront/io.hpp"
 
 namespace netfront::virtio::net {
@@ -22,6 +24,7 @@ class WriterQueue {
     Promise<WriteResult> done;
     std::vector<Buffer> pieces;  // the frame, or the pieces of a writev
     bool single = true;          // one frame (write), not pieces (writev)
+    std::optional<virtio_net_hdr> header;  // a frame with offloads: its own header
   };
 
   // Each of the first slots has room for one piece already, so that a writer parked there
@@ -37,6 +40,7 @@ class WriterQueue {
   Writer& park() {
     Writer& w = writers_.push_slot();
     w.pieces.clear();
+    w.header.reset();
     return w;
   }
 

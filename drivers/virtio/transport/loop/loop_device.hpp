@@ -6,6 +6,10 @@
 // there (so tests can demand every frame back). Tests build it with a set of faults
 // (test/support/loop_faults.hpp) to make it misbehave in the ways docs/reliability.md lists.
 //
+// It offers the offloads a real device does. A frame sent with a partial checksum comes back
+// partial to a driver that takes them (GUEST_CSUM on), completed otherwise; a segmentation
+// request comes back as the segments a wire would carry, checksums complete (DATA_VALID).
+//
 // It has a control queue (CTRL_VQ) and, built with more than one queue pair, offers MQ: only
 // the first pair carries traffic until the driver sends VQ_PAIRS_SET (§5.1.6.5.5), and
 // commands are answered when the driver rings the control queue's doorbell.
@@ -49,6 +53,9 @@ struct LoopDeviceCounters {
   std::uint64_t control_commands = 0;
   std::uint64_t announcements_acked = 0;
   std::uint64_t scribbles = 0;   // garbage writes made (a faulty build's scribble switch)
+  std::uint64_t checksums_completed = 0;  // partial checksums it filled in
+  std::uint64_t segments = 0;    // frames it cut segmentation requests into
+  std::uint64_t bad_offloads = 0;  // transmitted frames whose offload header was wrong (dropped)
 };
 
 // What one queue pair of the device moved.
@@ -73,7 +80,10 @@ class BasicLoopDevice final : public transport::Transport, public Poller {
   std::uint8_t status() override { return status_; }
   void set_status(std::uint8_t status) override;
   std::uint64_t device_features() override;
-  void set_driver_features(std::uint64_t features) override { driver_features_ = features; }
+  void set_driver_features(std::uint64_t features) override {
+    driver_features_ = features;
+    guest_offloads_ = features & virtio::net::kGuestOffloadFeatures;  // all on (§5.1.6.5.6)
+  }
   std::uint32_t config_generation() override;
   std::size_t config_size() const override;
   void read_config(std::size_t offset, std::span<std::byte> out) override;
@@ -109,17 +119,27 @@ class BasicLoopDevice final : public transport::Transport, public Poller {
     ++generation_;
   }
   bool announce_pending() const noexcept { return announce_; }
-  // Puts a frame on queue pair `pair`'s receive queue as if it came from the wire.
-  bool inject(unsigned pair, std::span<const std::byte> frame);
+  // Puts a frame on queue pair `pair`'s receive queue as if it came from the wire, behind
+  // `header` (num_buffers is the device's to write): a test's way to send any header at all.
+  bool inject(unsigned pair, std::span<const std::byte> frame, const virtio::net::virtio_net_hdr& header = {});
+  // The receive offloads the driver has on (GUEST_* bits, §5.1.6.5.6).
+  std::uint64_t guest_offloads() const noexcept { return guest_offloads_; }
 
  private:
   static constexpr bool kFaulty = Faults::kEnabled;
   static constexpr std::uint16_t kMtu = 1500;  // what it offers in VIRTIO_NET_F_MTU
+  // Receive buffers held before a frame that may be a segmentation request is taken: the
+  // segments of a 64 KiB frame of TCP's usual segment size.
+  static constexpr std::size_t kSegmentsAtOnce = 48;
+  // The longest transmitted chain it reads: a header and a 64 KiB segmentation request, with room.
+  static constexpr std::size_t kScratch = 72 * 1024;
   struct Pair;
   unsigned work_tx(Pair& p);
   bool ensure_rx(Pair& p, std::size_t bytes);
+  bool ensure_rx_chains(Pair& p, std::size_t count);
   std::size_t room_of(const DeviceChain& c) const noexcept;
-  bool deliver(Pair& p, std::span<const std::byte> frame);
+  bool deliver(Pair& p, std::span<const std::byte> frame, const virtio::net::virtio_net_hdr& header);
+  void echo(Pair& p, std::span<std::byte> frame, const virtio::net::virtio_net_hdr& header);
   void complete_tx(Pair& p, const DeviceChain& chain);
   void flush_tx_batch(Pair& p);
   void push_tx_batch(Pair& p, std::uint16_t chains);
@@ -136,6 +156,7 @@ class BasicLoopDevice final : public transport::Transport, public Poller {
   EventLoop* loop_;
   std::uint8_t status_ = 0;
   std::uint64_t driver_features_ = 0;
+  std::uint64_t guest_offloads_ = 0;  // the negotiated GUEST_* offloads the driver has on
   std::uint32_t generation_ = 0;
   bool link_up_ = true;
   bool announce_ = false;

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <utility>
 
+#include "drivers/virtio/device_side/offload_engine.hpp"
 #include "drivers/virtio/transport/loop/loop_device.hpp"
 #include "drivers/virtio/net/net_spec.hpp"
 #include "drivers/virtio/ring/ring_layout.hpp"
@@ -66,7 +67,7 @@ struct BasicLoopDevice<Faults>::Pair {
 
 template <class Faults>
 BasicLoopDevice<Faults>::BasicLoopDevice(const LoopOptions& options, unsigned queue_pairs, EventLoop* loop)
-    : options_(options), pairs_(queue_pairs), loop_(loop), pair_counters_(queue_pairs), scratch_(64 * 1024) {
+    : options_(options), pairs_(queue_pairs), loop_(loop), pair_counters_(queue_pairs), scratch_(kScratch) {
   for (unsigned i = 0; i < pairs_; ++i) queues_.push_back(std::make_unique<Pair>(i));
   if (loop_) loop_->add_poller(*this);
 }
@@ -87,6 +88,7 @@ Result<> BasicLoopDevice<Faults>::reset() {
   }
   status_ = 0;
   driver_features_ = 0;
+  guest_offloads_ = 0;
   for (auto& p : queues_) p = std::make_unique<Pair>(p->number);
   control_.reset();
   ring_areas_.clear();
@@ -120,8 +122,13 @@ template <class Faults>
 std::uint64_t BasicLoopDevice<Faults>::device_features() {
   std::uint64_t f = feature_bit(VIRTIO_NET_F_MAC) | feature_bit(VIRTIO_NET_F_MTU) | feature_bit(VIRTIO_NET_F_STATUS) |
                     // Offloads a real device offers; the driver must decline them cleanly.
+                    // Offloads: those netfront takes when asked, and receive segmentation, which
+                    // it must decline.
                     feature_bit(VIRTIO_NET_F_CSUM) | feature_bit(VIRTIO_NET_F_GUEST_CSUM) |
-                    feature_bit(VIRTIO_NET_F_HOST_TSO4) | feature_bit(VIRTIO_NET_F_GUEST_TSO4) |
+                    feature_bit(VIRTIO_NET_F_CTRL_GUEST_OFFLOADS) | feature_bit(VIRTIO_NET_F_HOST_TSO4) |
+                    feature_bit(VIRTIO_NET_F_HOST_TSO6) | feature_bit(VIRTIO_NET_F_HOST_ECN) |
+                    feature_bit(VIRTIO_NET_F_HOST_USO) | feature_bit(VIRTIO_NET_F_GUEST_TSO4) |
+                    feature_bit(VIRTIO_NET_F_GUEST_TSO6) | feature_bit(VIRTIO_NET_F_GUEST_USO4) |
                     feature_bit(VIRTIO_F_VERSION_1) | feature_bit(VIRTIO_NET_F_CTRL_VQ) |
                     feature_bit(VIRTIO_NET_F_GUEST_ANNOUNCE) | feature_bit(VIRTIO_NET_F_SPEED_DUPLEX) |
                     (pairs_ > 1 ? feature_bit(VIRTIO_NET_F_MQ) : 0);
@@ -248,6 +255,15 @@ std::uint8_t BasicLoopDevice<Faults>::control_command(std::uint8_t cls, std::uin
   if constexpr (kFaulty)
     if (faults_.control_ack) return *faults_.control_ack;
   // §5.1.6.5.4: an announcement acknowledged clears the request.
+  // §5.1.6.5.6: only negotiated receive offloads may be turned on.
+  if (cls == VIRTIO_NET_CTRL_GUEST_OFFLOADS && has_feature(driver_features_, VIRTIO_NET_F_CTRL_GUEST_OFFLOADS)) {
+    std::uint64_t bits = 0;
+    if (command != VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET || data.size() != sizeof bits) return VIRTIO_NET_ERR;
+    std::memcpy(&bits, data.data(), sizeof bits);
+    if ((bits & ~(driver_features_ & kGuestOffloadFeatures)) != 0) return VIRTIO_NET_ERR;
+    guest_offloads_ = bits;
+    return VIRTIO_NET_OK;
+  }
   if (cls == VIRTIO_NET_CTRL_ANNOUNCE && has_feature(driver_features_, VIRTIO_NET_F_GUEST_ANNOUNCE)) {
     if (command != VIRTIO_NET_CTRL_ANNOUNCE_ACK || !data.empty()) return VIRTIO_NET_ERR;
     ++counters_.announcements_acked;
@@ -348,8 +364,21 @@ bool BasicLoopDevice<Faults>::ensure_rx(Pair& p, std::size_t bytes) {
   return enough();
 }
 
+// Takes receive chains off the ring until `count` are held (or the ring has no more).
 template <class Faults>
-bool BasicLoopDevice<Faults>::deliver(Pair& p, std::span<const std::byte> frame) {
+bool BasicLoopDevice<Faults>::ensure_rx_chains(Pair& p, std::size_t count) {
+  if (!p.rx) return false;
+  while (p.rx_count < count && p.rx_count < p.rx_size) {
+    DeviceChain& slot = p.rx_ready[(p.rx_first + p.rx_count) % p.rx_size];
+    if (!p.rx->pop(slot)) break;
+    ++p.rx_count;
+    p.rx_capacity += room_of(slot);
+  }
+  return p.rx_count >= count;
+}
+
+template <class Faults>
+bool BasicLoopDevice<Faults>::deliver(Pair& p, std::span<const std::byte> frame, const virtio_net_hdr& header) {
   const std::size_t total = detail::kHeader + frame.size();
   if (!ensure_rx(p, total)) {
     ++counters_.dropped;
@@ -365,11 +394,7 @@ bool BasicLoopDevice<Faults>::deliver(Pair& p, std::span<const std::byte> frame)
     const std::size_t n = std::min(room, total - written);
     // The header is virtual bytes 0..11 of the stream; the frame follows.
     std::size_t at = 0;
-    if (written < detail::kHeader) {
-      virtio_net_hdr hdr{};
-      hdr.gso_type = VIRTIO_NET_HDR_GSO_NONE;
-      at = detail::write_chain(c, 0, std::as_bytes(std::span(&hdr, 1)));
-    }
+    if (written < detail::kHeader) at = detail::write_chain(c, 0, std::as_bytes(std::span(&header, 1)));
     const std::size_t from = written + at - detail::kHeader;
     detail::write_chain(c, at, frame.subspan(from, n - at));
     written += n;
@@ -485,12 +510,15 @@ unsigned BasicLoopDevice<Faults>::work_tx(Pair& p) {
   std::size_t mtu = kMtu;
   if constexpr (kFaulty) mtu = faults_.mtu.value_or(kMtu);
   const std::size_t max_frame = detail::kHeader + mtu + 14;
+  const bool segmenting = (driver_features_ & kHostSegmentationFeatures) != 0;
   unsigned n = 0;
   for (; n < detail::kBurst; ++n) {
     if constexpr (kFaulty)
       if (faults_.stall) break;
-    // Echo is lossless: a frame stays on the transmit ring until a receive buffer can take it.
+    // Echo is lossless: a frame stays on the transmit ring until a receive buffer can take it,
+    // or, where the driver may ask for segmentation, the buffers of a frame's segments.
     if (options_.echo && !ensure_rx(p, max_frame)) break;
+    if (options_.echo && segmenting && !ensure_rx_chains(p, std::min<std::size_t>(p.rx_size, kSegmentsAtOnce))) break;
     if (!p.tx->pop(p.tx_chain)) break;
     if constexpr (kFaulty)
       if (std::exchange(faults_.scribble_descriptors, false)) p.tx->scribble_last_chain();
@@ -508,8 +536,17 @@ unsigned BasicLoopDevice<Faults>::work_tx(Pair& p) {
       ++counters_.dropped;
       continue;
     }
-    const std::span<const std::byte> frame(scratch_.data() + detail::kHeader, len - detail::kHeader);
-    if (!options_.echo || !deliver(p, frame)) ++counters_.dropped;
+    if (!options_.echo) {
+      ++counters_.dropped;
+      continue;
+    }
+    virtio_net_hdr header;
+    std::memcpy(&header, scratch_.data(), sizeof header);
+    echo(p, std::span(scratch_.data() + detail::kHeader, len - detail::kHeader), header);
+    if (header.gso_type != VIRTIO_NET_HDR_GSO_NONE) {  // one per turn: the driver takes its segments in between
+      ++n;
+      break;
+    }
   }
   flush_tx_batch(p);
   p.tx->publish_used();
@@ -517,10 +554,45 @@ unsigned BasicLoopDevice<Faults>::work_tx(Pair& p) {
   return n;
 }
 
+// A transmitted frame back to the driver, with what its header asked done (§5.1.6.2): a
+// partial checksum passed on to a driver that has GUEST_CSUM on (as between two guests of one
+// host), completed for one that has not; a segmentation request cut into its segments.
 template <class Faults>
-bool BasicLoopDevice<Faults>::inject(unsigned pair, std::span<const std::byte> frame) {
+void BasicLoopDevice<Faults>::echo(Pair& p, std::span<std::byte> frame, const virtio_net_hdr& sent) {
+  const bool partial_ok = has_feature(guest_offloads_, VIRTIO_NET_F_GUEST_CSUM);
+  const bool needs_csum = has_feature(driver_features_, VIRTIO_NET_F_CSUM) && (sent.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM);
+  virtio_net_hdr back{};
+  if (sent.gso_type != VIRTIO_NET_HDR_GSO_NONE) {
+    if (partial_ok) back.flags = VIRTIO_NET_HDR_F_DATA_VALID;
+    bool all = true;
+    const bool cut = needs_csum && device_side::segment(frame, sent, [&](std::span<const std::byte> s) {
+      ++counters_.segments;
+      all = deliver(p, s, back) && all;
+    });
+    if (!cut) ++counters_.bad_offloads;
+    if (!cut || !all) ++counters_.dropped;
+    return;
+  }
+  if (needs_csum) {
+    if (partial_ok) {
+      back.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+      back.csum_start = sent.csum_start;
+      back.csum_offset = sent.csum_offset;
+    } else if (device_side::complete_checksum(frame, sent.csum_start, sent.csum_offset)) {
+      ++counters_.checksums_completed;
+    } else {
+      ++counters_.bad_offloads;
+      ++counters_.dropped;
+      return;
+    }
+  }
+  if (!deliver(p, frame, back)) ++counters_.dropped;
+}
+
+template <class Faults>
+bool BasicLoopDevice<Faults>::inject(unsigned pair, std::span<const std::byte> frame, const virtio_net_hdr& header) {
   if (pair >= active_pairs_ || !(status_ & VIRTIO_CONFIG_S_DRIVER_OK) || cut_off_) return false;
-  return deliver(*queues_[pair], frame);
+  return deliver(*queues_[pair], frame, header);
 }
 
 }  // namespace netfront::virtio::transport::loop

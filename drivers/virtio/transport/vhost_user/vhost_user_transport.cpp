@@ -268,6 +268,9 @@ std::uint64_t VhostUserTransport::device_features() {
   // Nor an announcement request: a vhost-user backend told to announce (VHOST_USER_SEND_RARP)
   // sends the RARP itself.
   f &= ~feature_bit(net::VIRTIO_NET_F_GUEST_ANNOUNCE);
+  // The control queue is served here, not by the backend: no receive offloads switched at run
+  // time either.
+  f &= ~feature_bit(net::VIRTIO_NET_F_CTRL_GUEST_OFFLOADS);
   f |= feature_bit(net::VIRTIO_NET_F_STATUS);  // link status is the connection's
   f |= feature_bit(net::VIRTIO_NET_F_CTRL_VQ);  // served here
   if (queue_pairs_ > 1)

@@ -1,0 +1,73 @@
+#include <rte_errno.h>
+#include <rte_mbuf_dyn.h>
+
+#include <atomic>
+#include <cstring>
+#include <string>
+
+#include "runtime/rx_offload_field.hpp"
+#include "runtime/runtime_error.hpp"
+
+namespace netfront {
+namespace {
+
+struct PartialChecksum {
+  std::uint16_t start;
+  std::uint16_t offset;
+};
+
+// The field's offset in every mbuf; -1 until registered.
+std::atomic<int> field_offset{-1};
+
+}  // namespace
+
+RxOffload rx_offload(const Buffer& frame) noexcept {
+  const rte_mbuf* m = frame.mbuf();
+  if (!m) return {};
+  switch (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) {
+    case RTE_MBUF_F_RX_L4_CKSUM_GOOD:
+      return {.checksum = RxChecksum::Valid};
+    case RTE_MBUF_F_RX_L4_CKSUM_NONE: {
+      const int at = field_offset.load(std::memory_order_relaxed);
+      if (at < 0) return {};
+      PartialChecksum p;
+      std::memcpy(&p, RTE_MBUF_DYNFIELD(m, at, const PartialChecksum*), sizeof p);
+      return {.checksum = RxChecksum::Partial, .csum_start = p.start, .csum_offset = p.offset};
+    }
+    default:
+      return {};
+  }
+}
+
+namespace runtime {
+
+Result<> register_rx_offload_field() {
+  if (field_offset.load() >= 0) return Ok{};
+  static const rte_mbuf_dynfield kField = {
+      .name = "netfront_partial_checksum", .size = sizeof(PartialChecksum), .align = alignof(PartialChecksum), .flags = 0};
+  const int at = rte_mbuf_dynfield_register(&kField);
+  if (at < 0)
+    return Fault(RuntimeError::Exhausted, std::string("cannot register the mbuf field of partial checksums: ") + rte_strerror(rte_errno));
+  field_offset.store(at);
+  return Ok{};
+}
+
+void store_rx_offload(rte_mbuf* m, const RxOffload& o) noexcept {
+  m->ol_flags &= ~RTE_MBUF_F_RX_L4_CKSUM_MASK;
+  switch (o.checksum) {
+    case RxChecksum::Valid:
+      m->ol_flags |= RTE_MBUF_F_RX_L4_CKSUM_GOOD;
+      return;
+    case RxChecksum::Partial: {
+      const PartialChecksum p{o.csum_start, o.csum_offset};
+      std::memcpy(RTE_MBUF_DYNFIELD(m, field_offset.load(std::memory_order_relaxed), PartialChecksum*), &p, sizeof p);
+      m->ol_flags |= RTE_MBUF_F_RX_L4_CKSUM_NONE;
+      return;
+    }
+    case RxChecksum::Unknown:
+      return;
+  }
+}
+
+}  // namespace runtime
+}  // namespace netfront

@@ -1,0 +1,21 @@
+// Where a received frame's offload state lives: the mbuf's own checksum flags (ol_flags) say
+// whether the device checked the checksum or left it partial, and a dynamic mbuf field holds
+// the partial checksum's positions. Written by the driver once the header was checked, read by
+// netfront::rx_offload(); a frame whose flags say nothing costs no read of the field.
+#pragma once
+
+#include <rte_mbuf.h>
+
+#include "netfront/offload.hpp"
+#include "runtime/fault.hpp"
+#include "runtime/runtime_error.hpp"
+
+namespace netfront::runtime {
+
+// Registers the field (once per process; again is a no-op). Before the first store.
+Result<> register_rx_offload_field();
+
+// Records `o` on a received frame's mbuf (after register_rx_offload_field()).
+void store_rx_offload(rte_mbuf* m, const RxOffload& o) noexcept;
+
+}  // namespace netfront::runtime
