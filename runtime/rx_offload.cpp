@@ -18,12 +18,17 @@ struct PartialChecksum {
 
 // The field's offset in every mbuf; -1 until registered.
 std::atomic<int> field_offset{-1};
+// A flag of netfront's own in ol_flags: the checksum flags were set by netfront's driver from a
+// header it checked. Any other driver may set the same checksum flags on its mbufs, but not
+// this one, and mbufs lose it when they are allocated again (rte_pktmbuf_reset). 0 until
+// registered.
+std::atomic<std::uint64_t> checked_flag{0};
 
 }  // namespace
 
 RxOffload rx_offload(const Buffer& frame) noexcept {
   const rte_mbuf* m = frame.mbuf();
-  if (!m) return {};
+  if (!m || !(m->ol_flags & checked_flag.load(std::memory_order_relaxed))) return {};
   switch (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) {
     case RTE_MBUF_F_RX_L4_CKSUM_GOOD:
       return {.checksum = RxChecksum::Valid};
@@ -42,18 +47,24 @@ RxOffload rx_offload(const Buffer& frame) noexcept {
 namespace runtime {
 
 Result<> register_rx_offload_field() {
-  if (field_offset.load() >= 0) return Ok{};
+  if (field_offset.load() >= 0 && checked_flag.load() != 0) return Ok{};
   static const rte_mbuf_dynfield kField = {
       .name = "netfront_partial_checksum", .size = sizeof(PartialChecksum), .align = alignof(PartialChecksum), .flags = 0};
+  static const rte_mbuf_dynflag kFlag = {.name = "netfront_checked_header", .flags = 0};
   const int at = rte_mbuf_dynfield_register(&kField);
   if (at < 0)
     return Fault(RuntimeError::Exhausted, std::string("cannot register the mbuf field of partial checksums: ") + rte_strerror(rte_errno));
+  const int bit = rte_mbuf_dynflag_register(&kFlag);
+  if (bit < 0)
+    return Fault(RuntimeError::Exhausted, std::string("cannot register the mbuf flag of checked headers: ") + rte_strerror(rte_errno));
   field_offset.store(at);
+  checked_flag.store(std::uint64_t{1} << bit);
   return Ok{};
 }
 
 void store_rx_offload(rte_mbuf* m, const RxOffload& o) noexcept {
   m->ol_flags &= ~RTE_MBUF_F_RX_L4_CKSUM_MASK;
+  m->ol_flags |= checked_flag.load(std::memory_order_relaxed);
   switch (o.checksum) {
     case RxChecksum::Valid:
       m->ol_flags |= RTE_MBUF_F_RX_L4_CKSUM_GOOD;

@@ -1,6 +1,6 @@
 // Where a received frame's offload state lives: the mbuf's own checksum flags (ol_flags) say
-// whether the device checked the checksum or left it partial, and a dynamic mbuf field holds
-// the partial checksum's positions. Written by the driver once the header was checked, read by
+// whether the device checked the checksum or left it partial, a dynamic flag says netfront set
+// them, and a dynamic mbuf field holds the partial checksum's positions. Written by the driver once the header was checked, read by
 // netfront::rx_offload(); a frame whose flags say nothing costs no read of the field.
 #pragma once
 

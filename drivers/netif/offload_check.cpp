@@ -45,11 +45,12 @@ Error not_agreed(const std::string& what) {
 
 }  // namespace
 
-std::uint16_t segment_header_end(std::span<const Buffer> pieces, const TxOffload& o) noexcept {
-  if (o.gso == Gso::Udp) return static_cast<std::uint16_t>(o.checksum.start + kUdpHeader);
+std::size_t segment_header_end(std::span<const Buffer> pieces, const TxOffload& o) noexcept {
+  const std::size_t start = o.checksum.start;
+  if (o.gso == Gso::Udp) return start + kUdpHeader;
   // TCP: the data offset is the high nibble of byte 12, in 32-bit words.
-  const auto offset_byte = byte_at(pieces, std::size_t{o.checksum.start} + 12);
-  return static_cast<std::uint16_t>(o.checksum.start + 4u * (offset_byte.value_or(0x50) >> 4));
+  const auto offset_byte = byte_at(pieces, start + 12);
+  return start + 4u * (offset_byte.value_or(0x50) >> 4);
 }
 
 std::optional<Error> check_tx_offload(std::span<const Buffer> pieces, std::size_t length, const TxOffload& o,
@@ -73,7 +74,9 @@ std::optional<Error> check_tx_offload(std::span<const Buffer> pieces, std::size_
   if (!o.checksum.requested)
     return Error::unknown(Error::Cause::BadArgument, std::string(gso_name(o.gso)) + " needs the checksum request too: every segment's "
                                                      "checksum is the device's to complete");
-  if (o.ecn && (!agreed.tso_ecn || o.gso == Gso::Udp)) return not_agreed("segmentation with ECN (ecn)");
+  if (o.ecn && o.gso == Gso::Udp)
+    return Error::unknown(Error::Cause::BadArgument, "ECN applies to TCP segmentation only, not to UDP's");
+  if (o.ecn && !agreed.tso_ecn) return not_agreed("segmentation with ECN (ecn)");
   if (length > kMaxSegmentedFrameLength)
     return Error::invalid_length(frame + " is beyond the " + std::to_string(kMaxSegmentedFrameLength) + " a segmentation request takes");
   if (o.segment_size == 0) return Error::invalid_length("segmentation with a segment size of 0");

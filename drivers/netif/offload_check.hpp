@@ -19,8 +19,9 @@ namespace netfront::drivers {
 inline constexpr std::size_t kMaxSegmentedFrameLength = 65536 + 14;
 
 // Where the headers repeated in every segment end: the TCP header's end (its data offset read
-// from the frame) or the UDP header's. Only for a request check_tx_offload accepted.
-std::uint16_t segment_header_end(std::span<const Buffer> pieces, const TxOffload& offload) noexcept;
+// from the frame) or the UDP header's. Counted in size_t: a checksum start near 64 KiB plus
+// a header would wrap 16 bits. Below the MTU for a request check_tx_offload accepted.
+std::size_t segment_header_end(std::span<const Buffer> pieces, const TxOffload& offload) noexcept;
 
 // Why `offload` cannot go with the frame of `pieces` (`length` bytes in all) on a device that
 // agreed to `agreed`, whose frames are at most `max_frame` bytes; nullopt when it can.

@@ -4,6 +4,7 @@
 // (CTRL_GUEST_OFFLOADS, §5.1.6.5.6), and a device that writes any header at all into what it
 // hands the driver (C6, C7, C8).
 #include <gtest/gtest.h>
+#include <rte_mbuf.h>
 
 #include <cstring>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "drivers/virtio/net/net_spec.hpp"
 #include "drivers/virtio/virtio_spec.hpp"
 #include "loop_harness.hpp"
+#include "test/support/l4_packet.hpp"
 #include "netfront/offload.hpp"
 
 namespace netfront {
@@ -21,88 +23,10 @@ using testing::LoopRig;
 namespace net = virtio::net;
 namespace side = virtio::device_side;
 
-constexpr std::size_t kL3 = 14;
-
-std::uint16_t be16(std::span<const std::byte> b, std::size_t at) {
-  return static_cast<std::uint16_t>((std::to_integer<unsigned>(b[at]) << 8) | std::to_integer<unsigned>(b[at + 1]));
-}
-std::uint32_t be32(std::span<const std::byte> b, std::size_t at) { return (std::uint32_t{be16(b, at)} << 16) | be16(b, at + 2); }
-void put16(std::vector<std::byte>& b, std::size_t at, std::uint16_t v) {
-  b[at] = static_cast<std::byte>(v >> 8);
-  b[at + 1] = static_cast<std::byte>(v);
-}
-
-// A TCP or UDP packet over IPv4 or IPv6 in an Ethernet frame, with the L4 checksum field
-// holding the pseudo-header's sum (what a stack leaves for the device to complete).
-struct Packet {
-  bool ipv6 = false;
-  bool udp = false;
-  std::size_t payload = 100;
-  std::uint8_t tcp_flags = 0x18;  // PSH ACK
-
-  std::size_t l4() const { return kL3 + (ipv6 ? 40 : 20); }
-  std::size_t headers() const { return l4() + (udp ? 8 : 20); }
-  std::uint16_t check_offset() const { return udp ? 6 : 16; }
-
-  std::vector<std::byte> bytes() const {
-    std::vector<std::byte> f(headers() + payload);
-    for (std::size_t i = 0; i < 6; ++i) f[i] = std::byte{0xff};
-    f[6] = std::byte{0x52};
-    put16(f, 12, ipv6 ? 0x86dd : 0x0800);
-    const std::uint8_t proto = udp ? 17 : 6;
-    const std::size_t l4_len = f.size() - l4();
-    if (ipv6) {
-      f[kL3] = std::byte{0x60};
-      put16(f, kL3 + 4, static_cast<std::uint16_t>(l4_len));
-      f[kL3 + 6] = std::byte{proto};
-      f[kL3 + 7] = std::byte{64};
-      for (std::size_t i = 0; i < 32; ++i) f[kL3 + 8 + i] = static_cast<std::byte>(i + 1);
-    } else {
-      f[kL3] = std::byte{0x45};
-      put16(f, kL3 + 2, static_cast<std::uint16_t>(f.size() - kL3));
-      put16(f, kL3 + 4, 0x1234);
-      f[kL3 + 8] = std::byte{64};
-      f[kL3 + 9] = std::byte{proto};
-      for (std::size_t i = 0; i < 8; ++i) f[kL3 + 12 + i] = static_cast<std::byte>(10 + i);
-      put16(f, kL3 + 10, static_cast<std::uint16_t>(~side::fold(side::ones_sum(std::span(f).subspan(kL3, 20)))));
-    }
-    if (udp) {
-      put16(f, l4(), 4000);
-      put16(f, l4() + 2, 5000);
-      put16(f, l4() + 4, static_cast<std::uint16_t>(l4_len));
-    } else {
-      put16(f, l4(), 4000);
-      put16(f, l4() + 2, 80);
-      put16(f, l4() + 4, 0x0102);
-      put16(f, l4() + 6, 0x0304);  // sequence 0x01020304
-      f[l4() + 12] = std::byte{0x50};
-      f[l4() + 13] = std::byte{tcp_flags};
-      put16(f, l4() + 14, 0xffff);
-    }
-    for (std::size_t i = 0; i < payload; ++i) f[headers() + i] = static_cast<std::byte>(i % 251);
-    put16(f, l4() + check_offset(), side::fold(pseudo_sum(f, l4_len)));
-    return f;
-  }
-
-  std::uint32_t pseudo_sum(std::span<const std::byte> f, std::size_t l4_len) const {
-    std::uint32_t sum = ipv6 ? side::ones_sum(f.subspan(kL3 + 8, 32)) : side::ones_sum(f.subspan(kL3 + 12, 8));
-    return sum + (udp ? 17u : 6u) + static_cast<std::uint32_t>(l4_len);
-  }
-  // Whether the L4 checksum of `f` (a packet of this shape) is right.
-  bool checksum_ok(std::span<const std::byte> f) const {
-    const std::size_t l4_len = f.size() - l4();
-    return side::fold(side::ones_sum(f.subspan(l4()), pseudo_sum(f, l4_len))) == 0xffff;
-  }
-  TxOffload checksum_only() const {
-    return {.checksum = {.requested = true, .start = static_cast<std::uint16_t>(l4()), .offset = check_offset()}};
-  }
-  TxOffload segmented(std::uint16_t mss) const {
-    TxOffload o = checksum_only();
-    o.gso = udp ? Gso::Udp : ipv6 ? Gso::Tcp6 : Gso::Tcp4;
-    o.segment_size = mss;
-    return o;
-  }
-};
+using testing::be16;
+using testing::be32;
+using testing::kL3;
+using testing::Packet;
 
 class OffloadTest : public ::testing::TestWithParam<std::string> {
  protected:
@@ -440,10 +364,11 @@ TEST_P(OffloadTest, WithoutReceiveOffloadsTheHeaderIsNotLookedAt) {
 }
 
 TEST_P(OffloadTest, AMergedFrameIsCheckedWhole) {
-  if (GetParam().find("mrg_rxbuf=off") != std::string::npos) GTEST_SKIP() << "no merged frames without MRG_RXBUF";
   open(",offloads=rx_csum");
   listen();
-  rig_.device->faults().rx_chunk = 100;  // every frame in buffers of 100 bytes
+  // Every frame in buffers of 100 bytes, where buffers merge; without MRG_RXBUF one buffer.
+  const bool merged = GetParam().find("mrg_rxbuf=off") == std::string::npos;
+  if (merged) rig_.device->faults().rx_chunk = 100;
   const auto f = Packet{.payload = 1000}.bytes();
   const auto len = static_cast<std::uint16_t>(f.size());
   // The checksum's place lies in the last buffer: only the whole frame says it is inside.
@@ -458,9 +383,60 @@ TEST_P(OffloadTest, AMergedFrameIsCheckedWhole) {
   rig_.device->faults().rx_chunk.reset();
 }
 
+// A checksum start near 64 KiB plus the TCP or UDP header is beyond 16 bits: counted as it
+// is, a TCP header ending beyond the frame, or headers alone beyond the MTU, are refused (a
+// 16-bit sum wrapped and let both through, with a hdr_len of a few bytes).
+TEST_P(OffloadTest, HeaderEndsPast64KiBAreRefusedNotWrapped) {
+  open(",offloads=csum+tso4+uso");
+  std::vector<std::byte> f(65550);
+  f[12] = std::byte{0x08};  // IPv4
+  // TCP at 65500 with a data offset of 15 words: its header would end at 65560, beyond the frame.
+  f[65500 + 12] = std::byte{0xf0};
+  auto tcp = send(f, TxOffload{.checksum = {.requested = true, .start = 65500, .offset = 16}, .gso = Gso::Tcp4,
+                               .segment_size = 1000});
+  EXPECT_FALSE(tcp) << "a TCP header ending 10 bytes beyond the frame was accepted";
+  if (!tcp) EXPECT_EQ(tcp.error().kind(), Error::Kind::InvalidLength);
+  // UDP at 65530: headers of 65538 bytes, so every segment is 65538 + 1000 bytes.
+  auto udp = send(f, TxOffload{.checksum = {.requested = true, .start = 65530, .offset = 6}, .gso = Gso::Udp,
+                               .segment_size = 1000});
+  EXPECT_FALSE(udp) << "segments of 66538 bytes were accepted on an MTU of 1500";
+  if (!udp) EXPECT_EQ(udp.error().kind(), Error::Kind::InvalidLength);
+  // The same without the wrap is refused, as it should be.
+  auto control = send(f, TxOffload{.checksum = {.requested = true, .start = 65000, .offset = 6}, .gso = Gso::Udp,
+                                   .segment_size = 1000});
+  ASSERT_FALSE(control);
+  EXPECT_EQ(control.error().kind(), Error::Kind::InvalidLength);
+}
+
+// rx_offload() believes only what netfront's driver recorded: an mbuf whose ol_flags carry
+// the checksum flags of another driver (a DPDK PMD's) is Unknown, its field never read.
+TEST_P(OffloadTest, AFrameOfAnotherOriginIsUnknown) {
+  open(",offloads=rx_csum");  // the field is registered
+  const auto f = Packet{}.bytes();
+  auto b = Buffer::copy_from(rig_.pool->get(), std::span(f));
+  ASSERT_TRUE(b);
+  b->mbuf()->ol_flags |= RTE_MBUF_F_RX_L4_CKSUM_NONE;  // what another driver left on its mbuf
+  EXPECT_EQ(rx_offload(*b).checksum, RxChecksum::Unknown);
+}
+
 INSTANTIATE_TEST_SUITE_P(Rings, OffloadTest,
                          ::testing::Values("split", "packed", "split,mrg_rxbuf=off", "split,in_order=on",
                                            "packed,in_order=on,indirect=off"));
+
+// The loop device's model sums the IPv4 header over its IHL in every segment: an IHL that
+// reaches past the L4 header (15 words in front of csum_start 34) is refused, not read
+// beyond the segment (netfront's own checks do not look at the IP header).
+TEST(OffloadEngineTest, AnIpv4HeaderLongerThanTheSegmentIsRefused) {
+  std::vector<std::byte> f(14 + 20 + 8 + 1);
+  f[12] = std::byte{0x08};
+  f[14] = std::byte{0x4f};  // IPv4, IHL 15 words (60 bytes), but csum_start says the UDP header is at 34
+  f[23] = std::byte{17};
+  const net::virtio_net_hdr h{.flags = net::VIRTIO_NET_HDR_F_NEEDS_CSUM, .gso_type = net::VIRTIO_NET_HDR_GSO_UDP_L4,
+                              .hdr_len = 42, .gso_size = 1, .csum_start = 34, .csum_offset = 6, .num_buffers = 0};
+  unsigned segments = 0;
+  EXPECT_FALSE(side::segment(f, h, [&](std::span<const std::byte>) { ++segments; }));
+  EXPECT_EQ(segments, 0u);
+}
 
 }  // namespace
 }  // namespace netfront

@@ -78,6 +78,10 @@ bool segment(std::span<const std::byte> frame, const net::virtio_net_hdr& h,
   if ((type == net::VIRTIO_NET_HDR_GSO_TCPV4) != ipv4 && !udp) return false;
   const std::size_t l4 = h.csum_start;
   if (l4 < l3 + (ipv4 ? 20 : 40) || l4 + (udp ? 8 : 20) > frame.size()) return false;
+  // The IPv4 header's own length (IHL): at least 5 words, and ending where the L4 header starts
+  // at the latest, since its checksum is summed over it in every segment.
+  const std::size_t ihl = ipv4 ? 4u * (std::to_integer<unsigned>(frame[l3]) & 0xf) : 0;
+  if (ipv4 && (ihl < 20 || l3 + ihl > l4)) return false;
   const std::size_t l4_header = udp ? 8 : 4u * (std::to_integer<unsigned>(frame[l4 + 12]) >> 4);
   if (l4_header < (udp ? 8u : 20u) || l4 + l4_header > frame.size()) return false;
   const std::size_t headers = l4 + l4_header;
@@ -97,7 +101,6 @@ bool segment(std::span<const std::byte> frame, const net::virtio_net_hdr& h,
       put_be16(s.data() + l3 + 2, static_cast<std::uint16_t>(s.size() - l3));
       put_be16(s.data() + l3 + 4, static_cast<std::uint16_t>(id + i));
       put_be16(s.data() + l3 + 10, 0);
-      const std::size_t ihl = 4u * (std::to_integer<unsigned>(s[l3]) & 0xf);
       put_be16(s.data() + l3 + 10, static_cast<std::uint16_t>(~fold(ones_sum(std::span(s).subspan(l3, ihl)))));
     } else {
       put_be16(s.data() + l3 + 4, static_cast<std::uint16_t>(s.size() - l3 - 40));

@@ -20,7 +20,7 @@ virtio_net_hdr tx_header(std::span<const Buffer> pieces, const TxOffload& o) noe
   if (o.ecn) h.gso_type |= VIRTIO_NET_HDR_GSO_ECN;
   h.gso_size = o.segment_size;
   // Without GUEST_HDRLEN a hint, "not less than the length of the headers": their exact length.
-  h.hdr_len = drivers::segment_header_end(pieces, o);
+  h.hdr_len = static_cast<std::uint16_t>(drivers::segment_header_end(pieces, o));  // below the MTU: checked
   return h;
 }
 
