@@ -19,6 +19,7 @@
 #include "netfront/netif.hpp"
 #include "netfront/packet_pool.hpp"
 #include "runtime/cross_loop.hpp"
+#include "test/support/l4_packet.hpp"
 #include "tools/peers/testpmd_peer.hpp"
 
 namespace netfront {
@@ -199,10 +200,10 @@ class VhostUserTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
   // Starts testpmd in `mode` and connects a session to it.
-  void start(const std::string& mode, Session& s) {
+  void start(const std::string& mode, Session& s, const std::string& id_options = "") {
     peer_.emplace(TestpmdPeer::Options{.socket = socket(), .mode = mode});
     ASSERT_EQ(peer_->error(), "");
-    ASSERT_TRUE(s.connect("vhost-user:" + socket()));
+    ASSERT_TRUE(s.connect("vhost-user:" + socket() + id_options));
   }
   std::string socket() const { return dir_ + "/vh.sock"; }
   std::string dir_ = testing::make_temp_dir();
@@ -220,6 +221,45 @@ TEST_F(VhostUserTest, EveryFrameWrittenReachesAnRxonlyPeer) {
   s.loop.run_until(s.netif->disconnect());
   peer.stop();
   EXPECT_EQ(peer.rx_packets(), kFrames) << peer.log();
+  EXPECT_EQ(s.pool->in_use(), 0u);
+}
+
+// VIRTIO_NET_F_CSUM against DPDK's vhost library, which completes a partial checksum in
+// software when its port does not hand checksums on: a frame sent with its checksum left to the
+// device comes back from testpmd (io) with the checksum right; the same frame sent without the
+// request comes back as it left, its checksum field still the pseudo-header's sum only.
+TEST_F(VhostUserTest, ChecksumsLeftToTheBackendAreCompletedByIt) {
+  Session s;
+  start("io", s, ",offloads=csum");
+  ASSERT_TRUE(s.netif->offloads().tx_checksum) << "DPDK's vhost library offers VIRTIO_NET_F_CSUM";
+  ASSERT_TRUE(s.wait_for_echo_path()) << "testpmd never echoed a probe frame";
+  using testing::Packet;
+  for (const Packet& p : {Packet{.payload = 1000}, Packet{.ipv6 = true, .payload = 1400}, Packet{.udp = true, .payload = 1},
+                          Packet{.ipv6 = true, .udp = true, .payload = 333}}) {
+    s.received.clear();
+    const std::vector<std::byte> f = p.bytes();
+    for (bool offloaded : {true, false}) {
+      auto b = Buffer::copy_from(s.pool->get(), f);
+      ASSERT_TRUE(b);
+      io<Result<>> w = offloaded ? s.netif->write(std::move(*b), p.checksum_only()) : s.netif->write(std::move(*b));
+      while (w.pending()) s.loop.run_once();
+      ASSERT_TRUE(w.get());
+      ASSERT_TRUE(s.run_until_received(offloaded ? 1 : 2));
+    }
+    const auto& completed = s.received[0];
+    ASSERT_EQ(completed.size(), f.size());
+    EXPECT_TRUE(p.checksum_ok(completed)) << "the backend completed the checksum of a " << f.size() << "-byte frame";
+    std::vector<std::byte> only_the_checksum_differs = completed;
+    const std::size_t at = p.l4() + p.check_offset();
+    only_the_checksum_differs[at] = f[at];
+    only_the_checksum_differs[at + 1] = f[at + 1];
+    EXPECT_EQ(only_the_checksum_differs, f);
+    EXPECT_EQ(s.received[1], f) << "without the request the frame is passed on as it is";
+    EXPECT_FALSE(p.checksum_ok(s.received[1]));
+  }
+  EXPECT_EQ(s.netif->get_stats_counters().device_errors, 0u);
+  s.loop.run_until(s.netif->disconnect());
+  s.received.clear();
   EXPECT_EQ(s.pool->in_use(), 0u);
 }
 
