@@ -119,7 +119,7 @@ MUTATIONS = [
     M("A4", "control queue index in 16 bits", SPEC, "return 2u * (has_feature(features, VIRTIO_NET_F_MQ) ? max_pairs : 1u);",
       "return static_cast<std::uint16_t>(2u * (has_feature(features, VIRTIO_NET_F_MQ) ? max_pairs : 1u));",
       "unit-faults", "BringUpFaultTest.MaxVirtqueuePairsOutOfRangeIsClampedAndRespected"),
-    M("A5", "MTU range not checked", CONFIG, "if (mtu < 68 || mtu > 9000)", "if (false)",
+    M("A5", "MTU range not checked", CONFIG, "if (mtu < kMinMtu || mtu > kMaxMtu)", "if (false)",
       "unit-faults", "BringUpFaultTest.InvalidMtuIsReplacedAndJumboMtuIsHonoured"),
     M("A6", "device MAC taken unchecked", CONFIG, "has_feature(features, VIRTIO_NET_F_MAC) && c.mac.valid_unicast()",
       "has_feature(features, VIRTIO_NET_F_MAC)",

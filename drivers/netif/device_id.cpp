@@ -105,6 +105,7 @@ Result<PciAddress> parse_pci(const IdParser& p, std::string_view text) {
 struct Common {
   unsigned queues = 1;
   Offloads offloads;
+  std::uint16_t mtu = 0;
 };
 
 // The offload names of offloads=, in the order to_string() writes them.
@@ -151,6 +152,12 @@ std::optional<Result<>> parse_common(const IdParser& p, std::string_view key, st
     common.queues = *n;
     return Result<>(Ok{});
   }
+  if (key == "mtu") {
+    auto n = p.number(key, value, kMinMtu, kMaxMtu);
+    if (!n) return Result<>(std::move(n).error());
+    common.mtu = static_cast<std::uint16_t>(*n);
+    return Result<>(Ok{});
+  }
   if (key == "offloads") {
     auto o = parse_offloads(p, value);
     if (!o) return Result<>(std::move(o).error());
@@ -184,7 +191,7 @@ Result<VhostUserAddress> parse_vhost_user(IdParser& p, const std::vector<std::st
                        : a.accept.event_idx) = *flag;
     } else {
       return p.fail("unknown option '" + std::string(parts[i]) +
-                    "' (expected server, queues=N, offloads=, packed=, mrg_rxbuf=, in_order=, event_idx= or indirect=on|off)");
+                    "' (expected server, queues=N, offloads=, mtu=N, packed=, mrg_rxbuf=, in_order=, event_idx= or indirect=on|off)");
     }
   }
   return a;
@@ -200,7 +207,7 @@ Result<PciAddress> parse_pci_id(IdParser& p, const std::vector<std::string_view>
     if (!kv) return std::move(kv).error();
     const auto [key, value] = *kv;
     auto c = parse_common(p, key, value, common);
-    if (!c) return p.fail("unknown option '" + std::string(parts[i]) + "' (expected queues=N or offloads=)");
+    if (!c) return p.fail("unknown option '" + std::string(parts[i]) + "' (expected queues=N, offloads= or mtu=N)");
     if (!*c) return std::move(*c).error();
   }
   return a;
@@ -235,7 +242,7 @@ Result<LoopOptions> parse_loop(IdParser& p, const std::vector<std::string_view>&
     } else {
       return p.fail("unknown option '" + std::string(part) +
                     "' (expected packed, split, mrg_rxbuf=on|off, event_idx=on|off, in_order=on|off, indirect=on|off, size=N, "
-                    "mode=echo|sink, queues=N or offloads=)");
+                    "mode=echo|sink, queues=N, offloads= or mtu=N)");
     }
   }
   if (o.packed && split_given) return p.fail("'packed' and 'split' both given");
@@ -255,17 +262,17 @@ Result<DeviceId> DeviceId::parse(std::string_view text) {
   if (scheme == "vhost-user") {
     auto a = parse_vhost_user(p, parts, c);
     if (!a) return std::move(a).error();
-    return DeviceId(std::move(*a), c.queues, c.offloads);
+    return DeviceId(std::move(*a), c.queues, c.offloads, c.mtu);
   }
   if (scheme == "pci") {
     auto a = parse_pci_id(p, parts, c);
     if (!a) return std::move(a).error();
-    return DeviceId(*a, c.queues, c.offloads);
+    return DeviceId(*a, c.queues, c.offloads, c.mtu);
   }
   if (scheme == "loop") {
     auto o = parse_loop(p, parts, c);
     if (!o) return std::move(o).error();
-    return DeviceId(*o, c.queues, c.offloads);
+    return DeviceId(*o, c.queues, c.offloads, c.mtu);
   }
   return p.fail("unknown transport '" + std::string(scheme) + "' (expected vhost-user, pci or loop)");
 }
@@ -285,7 +292,8 @@ std::string Offloads::to_string() const {
 
 std::string DeviceId::to_string() const {
   const std::string q = (queues_ == 1 ? "" : ",queues=" + std::to_string(queues_)) +
-                        (offloads_.any() ? ",offloads=" + offloads_.to_string() : "");
+                        (offloads_.any() ? ",offloads=" + offloads_.to_string() : "") +
+                        (mtu_ != 0 ? ",mtu=" + std::to_string(mtu_) : "");
   switch (kind()) {
     case Kind::VhostUser: {
       const auto& v = vhost_user();

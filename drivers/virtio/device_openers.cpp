@@ -36,7 +36,7 @@ std::uint64_t declined(const FeatureChoice& accept) {
 
 Opened open_loop(const DeviceId& id, EventLoop& loop) {
   auto device = std::make_unique<transport::loop::LoopDevice>(id.loop(), id.queue_pairs(), &loop);
-  auto opened = VirtioNetDevice::open(std::move(device), {.queue_pairs = id.queue_pairs(), .offloads = id.offloads()});
+  auto opened = VirtioNetDevice::open(std::move(device), {.queue_pairs = id.queue_pairs(), .offloads = id.offloads(), .mtu = id.mtu()});
   if (!opened) return std::move(opened).error();
   return std::unique_ptr<NetDevice>(std::move(*opened));
 }
@@ -47,7 +47,7 @@ Opened open_vhost_user(const DeviceId& id, EventLoop& loop) {
   auto transport = transport::vhost_user::VhostUserTransport::open(id.vhost_user(), loop);
   if (!transport) return std::move(transport).error();
   auto opened = VirtioNetDevice::open(std::move(*transport), {.queue_pairs = id.queue_pairs(),
-                                                              .offloads = id.offloads(),
+                                                              .offloads = id.offloads(), .mtu = id.mtu(),
                                                               .declined_features = declined(id.vhost_user().accept)});
   if (!opened) return std::move(opened).error();
   return std::unique_ptr<NetDevice>(std::move(*opened));
@@ -64,7 +64,7 @@ Opened open_pci(const DeviceId& id, EventLoop&) {
   // translation is the identity, so the feature is taken if offered but not required.
   const bool iommu = (*transport)->kernel_driver() == transport::pci::KernelDriver::Vfio;
   auto opened = VirtioNetDevice::open(
-      std::move(*transport), {.queue_pairs = id.queue_pairs(), .offloads = id.offloads(), .access_platform = iommu, .accept_access_platform = !iommu});
+      std::move(*transport), {.queue_pairs = id.queue_pairs(), .offloads = id.offloads(), .mtu = id.mtu(), .access_platform = iommu, .accept_access_platform = !iommu});
   if (!opened) return std::move(opened).error();
   return std::unique_ptr<NetDevice>(std::move(*opened));
 }

@@ -3,7 +3,9 @@
 //   pci:[DDDD:]BB:DD.F[,queues=N]                  a virtio-net PCI function (domain 0 if omitted)
 //   loop:[option[,option...]]                      the in-process device (see LoopOptions)
 // Every kind also takes offloads=NAME[+NAME...] (netfront/offload.hpp): the offloads to ask
-// the device for, of csum, tso4, tso6, ecn, uso and rx_csum, or all of them as "all".
+// the device for, of csum, tso4, tso6, ecn, uso and rx_csum, or all of them as "all"; and
+// mtu=N (kMinMtu..kMaxMtu): the MTU to use where the device says none (vhost-user backends),
+// or a smaller one than it says.
 // Anything else is an error whose message names the part that is wrong.
 //
 // vhost-user ids may also decline ring features the backend offers, the way DPDK's
@@ -16,6 +18,7 @@
 #include <string_view>
 #include <variant>
 
+#include "netfront/frame_limits.hpp"
 #include "netfront/offload.hpp"
 #include "netfront/result.hpp"
 
@@ -74,6 +77,8 @@ class DeviceId {
   unsigned queue_pairs() const noexcept { return queues_; }
   // The offloads asked for (offloads=...): negotiated where the device offers them.
   const Offloads& offloads() const noexcept { return offloads_; }
+  // The MTU asked for (mtu=N); 0: the device's (1500 where it says none).
+  std::uint16_t mtu() const noexcept { return mtu_; }
   const VhostUserAddress& vhost_user() const { return std::get<VhostUserAddress>(address_); }
   const PciAddress& pci() const { return std::get<PciAddress>(address_); }
   const LoopOptions& loop() const { return std::get<LoopOptions>(address_); }
@@ -84,11 +89,12 @@ class DeviceId {
 
  private:
   using Address = std::variant<VhostUserAddress, PciAddress, LoopOptions, std::monostate>;
-  DeviceId(Address address, unsigned queues, Offloads offloads)
-      : address_(std::move(address)), queues_(queues), offloads_(offloads) {}
+  DeviceId(Address address, unsigned queues, Offloads offloads, std::uint16_t mtu)
+      : address_(std::move(address)), queues_(queues), offloads_(offloads), mtu_(mtu) {}
   Address address_{std::monostate{}};
   unsigned queues_ = 1;
   Offloads offloads_;
+  std::uint16_t mtu_ = 0;
 };
 
 }  // namespace netfront

@@ -263,6 +263,40 @@ TEST_F(VhostUserTest, ChecksumsLeftToTheBackendAreCompletedByIt) {
   EXPECT_EQ(s.pool->in_use(), 0u);
 }
 
+// A vhost-user backend says no MTU: the id's mtu=9000 makes 9000-byte frames go out and come
+// back through testpmd (io) byte for byte, beside small ones.
+TEST_F(VhostUserTest, JumboFramesGoBothWaysWithTheIdsMtu) {
+  Session s;
+  start("io", s, ",mtu=9000");
+  ASSERT_EQ(s.netif->mtu(), 9000);
+  ASSERT_TRUE(s.wait_for_echo_path()) << "testpmd never echoed a probe frame";
+  std::vector<std::vector<std::byte>> sent;
+  for (unsigned i = 0; i < 20; ++i) {
+    const std::size_t len = i % 2 ? 9014 - i : 64 + i;
+    std::vector<Buffer> pieces;
+    std::vector<std::byte> whole;
+    for (std::size_t at = 0; at < len; at += 2000) {
+      const std::size_t n = std::min<std::size_t>(2000, len - at);
+      Buffer b = s.frame(n, i * 7 + static_cast<unsigned>(at));
+      if (at > 0) b.set_be16(12, static_cast<std::uint16_t>(0x1000 + at));  // only the first piece is a header
+      whole.insert(whole.end(), b.bytes().begin(), b.bytes().end());
+      pieces.push_back(std::move(b));
+    }
+    io<Result<>> w = s.netif->writev(pieces);
+    while (w.pending()) s.loop.run_once();
+    ASSERT_TRUE(w.get()) << len;
+    sent.push_back(std::move(whole));
+  }
+  ASSERT_TRUE(s.run_until_received(sent.size())) << "got " << s.received.size();
+  for (std::size_t i = 0; i < sent.size(); ++i) EXPECT_EQ(s.received[i], sent[i]) << "frame " << i << " of " << sent[i].size();
+  const Stats st = s.netif->get_stats_counters();
+  EXPECT_EQ(st.rx_length_errors, 0u);
+  EXPECT_EQ(st.device_errors, 0u);
+  s.loop.run_until(s.netif->disconnect());
+  s.received.clear();
+  EXPECT_EQ(s.pool->in_use(), 0u);
+}
+
 // A loop allowed to sleep sleeps in epoll_wait between frames, with used-buffer notifications
 // on; the backend's write to the call eventfd is what wakes it when the echo comes back (no
 // timer runs while a frame is on its way, and the control socket is quiet).

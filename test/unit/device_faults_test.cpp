@@ -651,6 +651,64 @@ TEST(BringUpFaultTest, InvalidMtuIsReplacedAndJumboMtuIsHonoured) {  // A5
   rig.loop.run_until(rig.netif->disconnect());
 }
 
+// Where the device says no MTU (vhost-user backends), the id's mtu= is the MTU: 9000-byte
+// frames go out and come back whole, on every layout, merged or not.
+TEST(JumboMtuTest, TheIdSetsTheMtuWhereTheDeviceSaysNone) {
+  for (const char* id : {"loop:mtu=9000", "loop:mrg_rxbuf=off,mtu=9000", "loop:packed,in_order=on,mtu=9000"}) {
+    LoopRig rig;
+    ASSERT_TRUE(rig.open(id, [](auto& d) { d.faults().withdraw_features = virtio::feature_bit(virtio::net::VIRTIO_NET_F_MTU); })) << id;
+    EXPECT_EQ(rig.netif->mtu(), 9000) << id;
+    rig.listen();
+    std::vector<Buffer> pieces;
+    std::vector<std::byte> whole;
+    for (unsigned p = 0; p < 5; ++p) {
+      const std::size_t len = p < 4 ? 1800 : 9014 - 4 * 1800;
+      pieces.push_back(rig.frame(len, 90 + p));
+      auto e = LoopRig::expected(len, 90 + p);
+      whole.insert(whole.end(), e.begin(), e.end());
+    }
+    ASSERT_TRUE(rig.loop.run_until(rig.netif->writev(pieces))) << id;
+    pieces.push_back(rig.frame(1, 99));  // one byte beyond MTU + 14
+    EXPECT_EQ(rig.loop.run_until(rig.netif->writev(pieces)).error().kind(), Error::Kind::InvalidLength) << id;
+    rig.run_until_received(1, 100000);
+    ASSERT_EQ(rig.received.size(), 1u) << id;
+    EXPECT_EQ(rig.received[0], whole) << id;
+    // A frame from the wire beyond the MTU is still dropped whole.
+    rig.received.clear();
+    ASSERT_TRUE(rig.device->inject(0, LoopRig::expected(9015, 3)));
+    ASSERT_TRUE(rig.device->inject(0, LoopRig::expected(9014, 4)));
+    rig.run_until_received(1, 100000);
+    rig.run_rounds(100);
+    ASSERT_EQ(rig.received.size(), 1u) << id;
+    EXPECT_EQ(rig.received[0], LoopRig::expected(9014, 4)) << id;
+    EXPECT_EQ(rig.netif->get_stats_counters().rx_length_errors, 1u) << id;
+    rig.received.clear();
+    rig.loop.run_until(rig.netif->disconnect());
+  }
+}
+
+// §5.1.4.1: with VIRTIO_NET_F_MTU the device's MTU bounds what may be sent: an id asking for
+// more is refused at connect, naming both; one asking for less gets less.
+TEST(JumboMtuTest, TheDevicesMtuBoundsWhatTheIdMayAsk) {
+  {
+    LoopRig rig;
+    auto r = rig.open("loop:mtu=9000");  // the loop device says 1500
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().to_string().find("mtu=9000 asked for, but the device's MTU is 1500"), std::string::npos)
+        << r.error().to_string();
+  }
+  LoopRig rig;
+  ASSERT_TRUE(rig.open("loop:mtu=1400"));
+  EXPECT_EQ(rig.netif->mtu(), 1400);
+  EXPECT_EQ(rig.loop.run_until(rig.netif->write(rig.frame(1415, 1))).error().kind(), Error::Kind::InvalidLength);
+  rig.listen();
+  ASSERT_TRUE(rig.loop.run_until(rig.netif->write(rig.frame(1414, 2))));
+  rig.run_until_received(1, 100000);
+  EXPECT_EQ(rig.received.size(), 1u);
+  rig.received.clear();
+  rig.loop.run_until(rig.netif->disconnect());
+}
+
 TEST(BringUpFaultTest, ZeroOrMulticastMacBecomesARandomLocalUnicastMac) {  // A6
   for (MacAddress bad : {MacAddress{}, MacAddress{{0x01, 0x00, 0x5e, 0x00, 0x00, 0x01}}}) {
     LoopRig rig;

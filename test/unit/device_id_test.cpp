@@ -71,7 +71,8 @@ TEST(DeviceIdTest, ToStringRoundTrips) {
                            "pci:0001:02:1f.7,queues=8", "loop:", "loop:packed,in_order=on,size=64,queues=2",
                            "loop:mrg_rxbuf=off,event_idx=off,mode=sink", "loop:packed,indirect=off",
                            "vhost-user:/tmp/a.sock,queues=2,offloads=csum+tso4+rx_csum", "pci:0000:00:03.0,offloads=csum",
-                           "loop:offloads=csum+tso4+tso6+ecn+uso+rx_csum"}) {
+                           "loop:offloads=csum+tso4+tso6+ecn+uso+rx_csum", "vhost-user:/tmp/a.sock,mtu=9000",
+                           "loop:packed,offloads=csum,mtu=68"}) {
     DeviceId id = parse_ok(text);
     EXPECT_EQ(id.to_string(), text);
     EXPECT_EQ(parse_ok(id.to_string()), id);
@@ -90,6 +91,14 @@ TEST(DeviceIdTest, OffloadsAreAskedForByName) {
   EXPECT_NE(parse_error("loop:offloads=tso4").find("need csum too"), std::string::npos);
   EXPECT_NE(parse_error("loop:offloads=csum+ecn").find("ecn needs tso4 or tso6"), std::string::npos);
   EXPECT_NE(parse_error("vhost-user:/a,offloads=csum,offloads=csum").find("given twice"), std::string::npos);
+}
+
+TEST(DeviceIdTest, TheMtuIsAskedForInRange) {
+  EXPECT_EQ(parse_ok("loop:").mtu(), 0);
+  EXPECT_EQ(parse_ok("vhost-user:/a,mtu=9216").mtu(), 9216);
+  EXPECT_NE(parse_error("vhost-user:/a,mtu=9217").find("mtu='9217' is not a number from 68 to 9216"), std::string::npos);
+  EXPECT_NE(parse_error("pci:00:03.0,mtu=67").find("mtu='67'"), std::string::npos);
+  EXPECT_NE(parse_error("loop:mtu=jumbo").find("mtu='jumbo'"), std::string::npos);
 }
 
 TEST(DeviceIdTest, BadIdsNameTheBadPart) {

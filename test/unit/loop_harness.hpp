@@ -42,6 +42,7 @@ struct LoopRig {
     if (before_open) before_open(*device);
     options.queue_pairs = parsed->queue_pairs();
     options.offloads = parsed->offloads();
+    options.mtu = parsed->mtu();
     auto opened = virtio::net::VirtioNetDevice::open(std::move(dev), options);
     if (!opened) {
       device = nullptr;

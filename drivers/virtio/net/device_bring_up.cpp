@@ -47,6 +47,7 @@ Result<> VirtioNetDevice::initialize() {
     else
       r = std::move(c).error();
   }
+  if (r) r = choose_mtu();
   if (r) r = check_queue_pairs();
   if (r) r = create_queues();
   if (r) r = create_control_queue();
@@ -55,6 +56,17 @@ Result<> VirtioNetDevice::initialize() {
     fail(r.error());
     return r;
   }
+  return Ok{};
+}
+
+// §5.1.4.1: with VIRTIO_NET_F_MTU the device's MTU is the most the driver may send, so an id's
+// mtu= above it is refused and one below it is used; without it the id's is the MTU.
+Result<> VirtioNetDevice::choose_mtu() {
+  const std::uint16_t asked = options_.mtu;
+  if (asked != 0 && has_feature(features_, VIRTIO_NET_F_MTU) && asked > config_.mtu)
+    return Fault(DeviceError::Refused, "mtu=" + std::to_string(asked) + " asked for, but the device's MTU is " +
+                                           std::to_string(config_.mtu));
+  mtu_ = asked != 0 ? asked : config_.mtu;
   return Ok{};
 }
 
@@ -121,8 +133,10 @@ Result<> VirtioNetDevice::create_queues() {
     return Fault(DeviceError::Refused, "device has " + std::to_string(t.queue_count()) + " queues, " + std::to_string(2 * pairs) +
                           " needed");
   // Receive buffers hold a whole frame plus the header (so MRG_RXBUF never has to merge for
-  // frames within the MTU), rounded to a cache line.
-  const unsigned frame_room = ((std::max(2048u, config_.mtu + 14u + header_len_) + 63u) & ~63u);
+  // frames within the MTU), rounded to a cache line: a frame of the device's MTU too, which it
+  // may send whatever MTU the application chose (§5.1.6.3.1).
+  const unsigned largest = std::max(mtu_, config_.mtu);
+  const unsigned frame_room = ((std::max(2048u, largest + 14u + header_len_) + 63u) & ~63u);
   // Each queue its own size: a device may offer different maxima per queue.
   std::vector<std::pair<std::uint16_t, std::uint16_t>> sizes;  // rx, tx per pair
   unsigned rx_entries = 0;
@@ -157,7 +171,7 @@ Result<> VirtioNetDevice::create_queues() {
     qc.indirect = has_feature(features_, VIRTIO_F_INDIRECT_DESC);
     qc.rx_checksum = has_feature(features_, VIRTIO_NET_F_GUEST_CSUM);
     qc.header_len = header_len_;
-    qc.mtu = config_.mtu;
+    qc.mtu = mtu_;
     qc.rx_pool = rx_pool_->get();
     auto qp = QueuePair::create(qc, t);
     if (!qp) return std::move(qp).error();
@@ -187,7 +201,7 @@ Result<> VirtioNetDevice::start_queues() {
   watch_interrupts();
   runtime::logger("net").info("{}: up, {} ring, {} queue pair(s), mtu {}, link {}, numa node {}", transport_->describe(),
                               has_feature(features_, VIRTIO_F_RING_PACKED) ? "packed" : "split", pairs_.size(),
-                              config_.mtu, link_status().to_string(), numa_node_);
+                              mtu_, link_status().to_string(), numa_node_);
   return Ok{};
 }
 

@@ -7,6 +7,7 @@
 
 #include "drivers/virtio/net/net_spec.hpp"
 #include "drivers/virtio/virtio_spec.hpp"
+#include "netfront/frame_limits.hpp"
 #include "runtime/log.hpp"
 
 namespace netfront::virtio::net {
@@ -97,8 +98,8 @@ Result<NetConfig> read_net_config(transport::Transport& t, std::uint64_t feature
   // A5: an MTU below the IPv4 minimum or above what a frame can hold is not believed.
   if (has_feature(features, VIRTIO_NET_F_MTU)) {
     const std::uint16_t mtu = u16(kConfigMtu);
-    if (mtu < 68 || mtu > 9000)
-      log.warn("device MTU {} is outside 68..9000; using 1500", mtu);
+    if (mtu < kMinMtu || mtu > kMaxMtu)
+      log.warn("device MTU {} is outside {}..{}; using 1500", mtu, kMinMtu, kMaxMtu);
     else
       c.mtu = mtu;
   }

@@ -41,6 +41,7 @@ struct DeviceOptions {
   // their cache lines) circulating, none of them faster (docs/benchmarks.md).
   std::uint16_t max_queue_size = 256;
   Offloads offloads;                     // asked for: negotiated where the device offers them
+  std::uint16_t mtu = 0;                 // the MTU to use (0: the device's, or 1500 where it says none)
   bool access_platform = false;          // require VIRTIO_F_ACCESS_PLATFORM (IOMMU)
   bool accept_access_platform = false;   // accept it if offered (PCI without an IOMMU)
   std::uint64_t declined_features = 0;   // never accept these, even if offered
@@ -57,7 +58,7 @@ class VirtioNetDevice final : public drivers::NetDevice, public Poller {
 
   // NetDevice
   MacAddress mac() const noexcept override { return config_.mac; }
-  std::uint16_t mtu() const noexcept override { return config_.mtu; }
+  std::uint16_t mtu() const noexcept override { return mtu_; }
   bool link_up() const noexcept override { return state_ == State::Running && config_.link.up; }
   LinkStatus link_status() const noexcept override;
   void set_link_observer(drivers::LinkObserver* observer) noexcept override { link_observer_ = observer; }
@@ -98,6 +99,7 @@ class VirtioNetDevice final : public drivers::NetDevice, public Poller {
   Result<> negotiate();
   Result<> initialize();
   Result<> check_queue_pairs() const;
+  Result<> choose_mtu();
   Result<> follow_config();
   Result<> create_queues();
   Result<> create_control_queue();
@@ -135,6 +137,7 @@ class VirtioNetDevice final : public drivers::NetDevice, public Poller {
   std::uint16_t header_len_ = 12;
   int numa_node_ = 0;  // rings, buffers and control memory live here
   NetConfig config_;
+  std::uint16_t mtu_ = 1500;  // the MTU frames are checked against: the device's, or the id's mtu=
   std::optional<PacketPool> rx_pool_;
   std::vector<std::unique_ptr<QueuePair>> pairs_;
   std::unique_ptr<ControlQueue> control_;  // when CTRL_VQ is negotiated
