@@ -55,7 +55,7 @@ struct TxOffload {
     std::uint16_t start = 0;
     std::uint16_t offset = 0;
     friend bool operator==(const Checksum&, const Checksum&) = default;
-  } checksum;
+  } checksum{};
   Gso gso = Gso::None;
   // With gso: the payload bytes of each segment (TCP's MSS, or the UDP payload of each
   // datagram). The headers, up to the end of the TCP or UDP header, are the frame's first bytes

@@ -395,12 +395,16 @@ TEST_P(OffloadTest, HeaderEndsPast64KiBAreRefusedNotWrapped) {
   auto tcp = send(f, TxOffload{.checksum = {.requested = true, .start = 65500, .offset = 16}, .gso = Gso::Tcp4,
                                .segment_size = 1000});
   EXPECT_FALSE(tcp) << "a TCP header ending 10 bytes beyond the frame was accepted";
-  if (!tcp) EXPECT_EQ(tcp.error().kind(), Error::Kind::InvalidLength);
+  if (!tcp) {
+    EXPECT_EQ(tcp.error().kind(), Error::Kind::InvalidLength);
+  }
   // UDP at 65530: headers of 65538 bytes, so every segment is 65538 + 1000 bytes.
   auto udp = send(f, TxOffload{.checksum = {.requested = true, .start = 65530, .offset = 6}, .gso = Gso::Udp,
                                .segment_size = 1000});
   EXPECT_FALSE(udp) << "segments of 66538 bytes were accepted on an MTU of 1500";
-  if (!udp) EXPECT_EQ(udp.error().kind(), Error::Kind::InvalidLength);
+  if (!udp) {
+    EXPECT_EQ(udp.error().kind(), Error::Kind::InvalidLength);
+  }
   // The same without the wrap is refused, as it should be.
   auto control = send(f, TxOffload{.checksum = {.requested = true, .start = 65000, .offset = 6}, .gso = Gso::Udp,
                                    .segment_size = 1000});

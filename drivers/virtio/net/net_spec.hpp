@@ -68,13 +68,13 @@ inline constexpr std::size_t kConfigSize = 17;  // the fields netfront reads
 // §5.1.6 struct virtio_net_hdr. With VIRTIO_F_VERSION_1 num_buffers is always there, so the
 // header is 12 bytes unless HASH_REPORT (never negotiated here) makes it 20 (§5.1.6, C9).
 struct virtio_net_hdr {
-  std::uint8_t flags;
-  std::uint8_t gso_type;
-  std::uint16_t hdr_len;
-  std::uint16_t gso_size;
-  std::uint16_t csum_start;
-  std::uint16_t csum_offset;
-  std::uint16_t num_buffers;
+  std::uint8_t flags = 0;
+  std::uint8_t gso_type = 0;
+  std::uint16_t hdr_len = 0;
+  std::uint16_t gso_size = 0;
+  std::uint16_t csum_start = 0;
+  std::uint16_t csum_offset = 0;
+  std::uint16_t num_buffers = 0;
 };
 static_assert(sizeof(virtio_net_hdr) == 12);
 // §5.1.6 flags and gso_type values
