@@ -15,7 +15,7 @@ namespace netfront::virtio::net {
 struct FeatureRequest {
   bool access_platform = false;         // the transport needs VIRTIO_F_ACCESS_PLATFORM (PCI behind an IOMMU)
   bool accept_access_platform = false;  // take it if offered (PCI without an IOMMU: identity translation)
-  Offloads offloads;                    // what the application asked for
+  Offloads offloads{};                  // what the application asked for
 };
 
 // The features netfront will drive, from what the device offers. Errors name the reason the

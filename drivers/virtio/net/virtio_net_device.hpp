@@ -40,7 +40,7 @@ struct DeviceOptions {
   // a vhost-user backend offers up to 32768, and a longer ring only keeps more frames (and
   // their cache lines) circulating, none of them faster (docs/benchmarks.md).
   std::uint16_t max_queue_size = 256;
-  Offloads offloads;                     // asked for: negotiated where the device offers them
+  Offloads offloads{};                   // asked for: negotiated where the device offers them
   std::uint16_t mtu = 0;                 // the MTU to use (0: the device's, or 1500 where it says none)
   bool access_platform = false;          // require VIRTIO_F_ACCESS_PLATFORM (IOMMU)
   bool accept_access_platform = false;   // accept it if offered (PCI without an IOMMU)
