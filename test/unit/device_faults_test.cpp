@@ -624,6 +624,19 @@ TEST(ControlQueueFaultTest, PairsBeyondTheDeviceMaximumAreNeverAskedFor) {  // D
   EXPECT_EQ(r.error().message().find("control command"), std::string::npos);
 }
 
+// A 9014-byte frame is larger than one mbuf of the test pool: five pieces of one frame, and
+// the bytes they make.
+std::pair<std::vector<Buffer>, std::vector<std::byte>> jumbo_frame(LoopRig& rig, unsigned seed) {
+  std::pair<std::vector<Buffer>, std::vector<std::byte>> f;
+  for (unsigned p = 0; p < 5; ++p) {
+    const std::size_t len = p < 4 ? 1800 : 9014 - 4 * 1800;
+    f.first.push_back(rig.frame(len, seed + p));
+    auto e = LoopRig::expected(len, seed + p);
+    f.second.insert(f.second.end(), e.begin(), e.end());
+  }
+  return f;
+}
+
 TEST(BringUpFaultTest, InvalidMtuIsReplacedAndJumboMtuIsHonoured) {  // A5
   {
     LoopRig rig;
@@ -635,15 +648,7 @@ TEST(BringUpFaultTest, InvalidMtuIsReplacedAndJumboMtuIsHonoured) {  // A5
   ASSERT_TRUE(rig.open("loop:", [](auto& d) { d.faults().mtu = 9000; }));
   EXPECT_EQ(rig.netif->mtu(), 9000);
   rig.listen();
-  // A 9014-byte frame is larger than one mbuf of the test pool: five pieces, one frame.
-  std::vector<Buffer> pieces;
-  std::vector<std::byte> whole;
-  for (unsigned p = 0; p < 5; ++p) {
-    const std::size_t len = p < 4 ? 1800 : 9014 - 4 * 1800;
-    pieces.push_back(rig.frame(len, 70 + p));
-    auto e = LoopRig::expected(len, 70 + p);
-    whole.insert(whole.end(), e.begin(), e.end());
-  }
+  auto [pieces, whole] = jumbo_frame(rig, 70);
   ASSERT_TRUE(rig.netif->writev(pieces).get());
   rig.run_until_received(1, 100000);
   ASSERT_EQ(rig.received.size(), 1u);
@@ -659,14 +664,7 @@ TEST(JumboMtuTest, TheIdSetsTheMtuWhereTheDeviceSaysNone) {
     ASSERT_TRUE(rig.open(id, [](auto& d) { d.faults().withdraw_features = virtio::feature_bit(virtio::net::VIRTIO_NET_F_MTU); })) << id;
     EXPECT_EQ(rig.netif->mtu(), 9000) << id;
     rig.listen();
-    std::vector<Buffer> pieces;
-    std::vector<std::byte> whole;
-    for (unsigned p = 0; p < 5; ++p) {
-      const std::size_t len = p < 4 ? 1800 : 9014 - 4 * 1800;
-      pieces.push_back(rig.frame(len, 90 + p));
-      auto e = LoopRig::expected(len, 90 + p);
-      whole.insert(whole.end(), e.begin(), e.end());
-    }
+    auto [pieces, whole] = jumbo_frame(rig, 90);
     ASSERT_TRUE(rig.loop.run_until(rig.netif->writev(pieces))) << id;
     pieces.push_back(rig.frame(1, 99));  // one byte beyond MTU + 14
     EXPECT_EQ(rig.loop.run_until(rig.netif->writev(pieces)).error().kind(), Error::Kind::InvalidLength) << id;
