@@ -106,6 +106,7 @@ struct Common {
   unsigned queues = 1;
   Offloads offloads;
   std::uint16_t mtu = 0;
+  bool vlan_filter = false;
 };
 
 // The offload names of offloads=, in the order to_string() writes them.
@@ -158,6 +159,11 @@ std::optional<Result<>> parse_common(const IdParser& p, std::string_view key, st
     common.mtu = static_cast<std::uint16_t>(*n);
     return Result<>(Ok{});
   }
+  if (key == "vlan_filter") {
+    if (!value.empty()) return Result<>(p.fail("'vlan_filter' takes no value"));
+    common.vlan_filter = true;
+    return Result<>(Ok{});
+  }
   if (key == "offloads") {
     auto o = parse_offloads(p, value);
     if (!o) return Result<>(std::move(o).error());
@@ -191,7 +197,7 @@ Result<VhostUserAddress> parse_vhost_user(IdParser& p, const std::vector<std::st
                        : a.accept.event_idx) = *flag;
     } else {
       return p.fail("unknown option '" + std::string(parts[i]) +
-                    "' (expected server, queues=N, offloads=, mtu=N, packed=, mrg_rxbuf=, in_order=, event_idx= or indirect=on|off)");
+                    "' (expected server, queues=N, offloads=, mtu=N, vlan_filter, packed=, mrg_rxbuf=, in_order=, event_idx= or indirect=on|off)");
     }
   }
   return a;
@@ -207,7 +213,7 @@ Result<PciAddress> parse_pci_id(IdParser& p, const std::vector<std::string_view>
     if (!kv) return std::move(kv).error();
     const auto [key, value] = *kv;
     auto c = parse_common(p, key, value, common);
-    if (!c) return p.fail("unknown option '" + std::string(parts[i]) + "' (expected queues=N, offloads= or mtu=N)");
+    if (!c) return p.fail("unknown option '" + std::string(parts[i]) + "' (expected queues=N, offloads=, mtu=N or vlan_filter)");
     if (!*c) return std::move(*c).error();
   }
   return a;
@@ -242,7 +248,7 @@ Result<LoopOptions> parse_loop(IdParser& p, const std::vector<std::string_view>&
     } else {
       return p.fail("unknown option '" + std::string(part) +
                     "' (expected packed, split, mrg_rxbuf=on|off, event_idx=on|off, in_order=on|off, indirect=on|off, size=N, "
-                    "mode=echo|sink, queues=N, offloads= or mtu=N)");
+                    "mode=echo|sink, queues=N, offloads=, mtu=N or vlan_filter)");
     }
   }
   if (o.packed && split_given) return p.fail("'packed' and 'split' both given");
@@ -262,17 +268,17 @@ Result<DeviceId> DeviceId::parse(std::string_view text) {
   if (scheme == "vhost-user") {
     auto a = parse_vhost_user(p, parts, c);
     if (!a) return std::move(a).error();
-    return DeviceId(std::move(*a), c.queues, c.offloads, c.mtu);
+    return DeviceId(std::move(*a), c.queues, c.offloads, c.mtu, c.vlan_filter);
   }
   if (scheme == "pci") {
     auto a = parse_pci_id(p, parts, c);
     if (!a) return std::move(a).error();
-    return DeviceId(*a, c.queues, c.offloads, c.mtu);
+    return DeviceId(*a, c.queues, c.offloads, c.mtu, c.vlan_filter);
   }
   if (scheme == "loop") {
     auto o = parse_loop(p, parts, c);
     if (!o) return std::move(o).error();
-    return DeviceId(*o, c.queues, c.offloads, c.mtu);
+    return DeviceId(*o, c.queues, c.offloads, c.mtu, c.vlan_filter);
   }
   return p.fail("unknown transport '" + std::string(scheme) + "' (expected vhost-user, pci or loop)");
 }
@@ -293,7 +299,7 @@ std::string Offloads::to_string() const {
 std::string DeviceId::to_string() const {
   const std::string q = (queues_ == 1 ? "" : ",queues=" + std::to_string(queues_)) +
                         (offloads_.any() ? ",offloads=" + offloads_.to_string() : "") +
-                        (mtu_ != 0 ? ",mtu=" + std::to_string(mtu_) : "");
+                        (mtu_ != 0 ? ",mtu=" + std::to_string(mtu_) : "") + (vlan_filter_ ? ",vlan_filter" : "");
   switch (kind()) {
     case Kind::VhostUser: {
       const auto& v = vhost_user();

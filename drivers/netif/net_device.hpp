@@ -13,6 +13,7 @@
 #include "netfront/mac_address.hpp"
 #include "netfront/offload.hpp"
 #include "netfront/result.hpp"
+#include "netfront/rx_filter.hpp"
 #include "drivers/netif/queue_counters.hpp"
 #include "netfront/stats.hpp"
 
@@ -78,6 +79,29 @@ class NetDevice {
     (void)on;
     return make_ready_io(Result<>(Error::unimplemented("this device cannot change its receive offloads")));
   }
+
+  // Receive filters (rx_filter.hpp), each checked by Netif for its arguments. Unimplemented
+  // where the device cannot filter so.
+  virtual io<Result<>> set_rx_mode(RxMode mode, bool on) {
+    (void)mode;
+    (void)on;
+    return make_ready_io(Result<>(Error::unimplemented("this device has no receive modes")));
+  }
+  virtual io<Result<>> set_mac(const MacAddress& mac) {
+    (void)mac;
+    return make_ready_io(Result<>(Error::unimplemented("this device cannot change its MAC address")));
+  }
+  virtual io<Result<>> set_mac_filter(std::span<const MacAddress> unicast, std::span<const MacAddress> multicast) {
+    (void)unicast;
+    (void)multicast;
+    return make_ready_io(Result<>(Error::unimplemented("this device has no MAC filter table")));
+  }
+  virtual io<Result<>> set_vlan(std::uint16_t vlan, bool member) {
+    (void)vlan;
+    (void)member;
+    return make_ready_io(Result<>(Error::unimplemented("this device has no VLAN filter")));
+  }
+  virtual RxFilter rx_filter() const { return {}; }
 
   // The pool the fill-style write builds frames in (the device's own, in memory it reaches;
   // safe to take buffers from on any loop a pair was handed to). Null: the device has none.

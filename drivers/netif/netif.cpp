@@ -261,6 +261,47 @@ io<Result<>> Netif::set_receive_offloads(const Offloads& on) {
                                                  "receive checksum offload was not agreed with the device (offloads=rx_csum)")));
   return state_->device->set_receive_offloads(on);
 }
+namespace {
+io<Result<>> refuse(Error e) { return make_ready_io(Result<>(std::move(e))); }
+Error bad_argument(std::string why) { return Error::unknown(Error::Cause::BadArgument, std::move(why)); }
+}  // namespace
+
+io<Result<>> Netif::set_rx_mode(RxMode mode, bool on) {
+  if (!state_ || state_->disconnected) return refuse(Error::disconnected());
+  if (static_cast<std::size_t>(mode) >= kRxModes) return refuse(bad_argument("no such receive mode"));
+  return state_->device->set_rx_mode(mode, on);
+}
+
+io<Result<>> Netif::set_mac(const MacAddress& mac) {
+  if (!state_ || state_->disconnected) return refuse(Error::disconnected());
+  if (!mac.valid_unicast())
+    return refuse(bad_argument(mac.to_string() + " is " + (mac.is_zero() ? "zero" : "a multicast address") + ", not a device's own MAC"));
+  return state_->device->set_mac(mac);
+}
+
+io<Result<>> Netif::set_mac_filter(std::span<const MacAddress> unicast, std::span<const MacAddress> multicast) {
+  if (!state_ || state_->disconnected) return refuse(Error::disconnected());
+  if (unicast.size() + multicast.size() > kMaxMacFilterEntries)
+    return refuse(Error::invalid_length(std::to_string(unicast.size() + multicast.size()) + " MAC filter entries, more than the " +
+                                        std::to_string(kMaxMacFilterEntries) + " a table holds"));
+  for (const MacAddress& m : unicast)
+    if (!m.valid_unicast()) return refuse(bad_argument(m.to_string() + " in the unicast table is not a unicast address"));
+  for (const MacAddress& m : multicast)
+    if (!m.is_multicast()) return refuse(bad_argument(m.to_string() + " in the multicast table is not a multicast address"));
+  return state_->device->set_mac_filter(unicast, multicast);
+}
+
+io<Result<>> Netif::add_vlan(std::uint16_t vlan) { return set_vlan(vlan, true); }
+io<Result<>> Netif::remove_vlan(std::uint16_t vlan) { return set_vlan(vlan, false); }
+
+io<Result<>> Netif::set_vlan(std::uint16_t vlan, bool member) {
+  if (!state_ || state_->disconnected) return refuse(Error::disconnected());
+  if (vlan > kMaxVlanId) return refuse(bad_argument("VLAN id " + std::to_string(vlan) + " is beyond " + std::to_string(kMaxVlanId)));
+  return state_->device->set_vlan(vlan, member);
+}
+
+RxFilter Netif::rx_filter() const { return state_ ? state_->device->rx_filter() : RxFilter{}; }
+
 io<Result<>> Netif::writev(std::span<const Buffer> pieces) { return writev_on(0, pieces); }
 io<Result<>> Netif::write(std::size_t size, FrameFill fill) { return fill_on(0, size, fill); }
 io<Result<>> Netif::listen(FrameHandler handler) {

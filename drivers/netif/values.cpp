@@ -1,10 +1,11 @@
-// Out-of-line parts of the API's value types: Error, MacAddress, Stats, LinkStatus.
+// Out-of-line parts of the API's value types: Error, MacAddress, Stats, LinkStatus, RxMode.
 #include <cstdio>
 
 #include "drivers/netif/queue_counters.hpp"
 #include "netfront/error.hpp"
 #include "netfront/link.hpp"
 #include "netfront/mac_address.hpp"
+#include "netfront/rx_filter.hpp"
 #include "netfront/stats.hpp"
 
 namespace netfront {
@@ -41,6 +42,18 @@ std::string Error::to_string() const {
   if (!said) s += " (" + std::string(netfront::to_string(cause_)) + ")";
   if (!message_.empty()) s += ": " + message_;
   return s;
+}
+
+std::string_view to_string(RxMode mode) noexcept {
+  switch (mode) {
+    case RxMode::Promiscuous: return "promiscuous";
+    case RxMode::AllMulticast: return "all-multicast";
+    case RxMode::AllUnicast: return "all-unicast";
+    case RxMode::NoMulticast: return "no-multicast";
+    case RxMode::NoUnicast: return "no-unicast";
+    case RxMode::NoBroadcast: return "no-broadcast";
+  }
+  return "?";
 }
 
 std::string MacAddress::to_string() const {

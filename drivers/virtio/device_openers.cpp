@@ -14,6 +14,7 @@ namespace netfront::virtio {
 namespace {
 
 using drivers::NetDevice;
+using net::DeviceOptions;
 using net::VirtioNetDevice;
 using Opened = Result<std::unique_ptr<NetDevice>>;  // a Fault of whichever layer failed
 
@@ -34,9 +35,14 @@ std::uint64_t declined(const FeatureChoice& accept) {
   return bits;
 }
 
+// What every kind of id asks of the device.
+DeviceOptions options_of(const DeviceId& id) {
+  return {.queue_pairs = id.queue_pairs(), .offloads = id.offloads(), .mtu = id.mtu(), .vlan_filter = id.vlan_filter()};
+}
+
 Opened open_loop(const DeviceId& id, EventLoop& loop) {
   auto device = std::make_unique<transport::loop::LoopDevice>(id.loop(), id.queue_pairs(), &loop);
-  auto opened = VirtioNetDevice::open(std::move(device), {.queue_pairs = id.queue_pairs(), .offloads = id.offloads(), .mtu = id.mtu()});
+  auto opened = VirtioNetDevice::open(std::move(device), options_of(id));
   if (!opened) return std::move(opened).error();
   return std::unique_ptr<NetDevice>(std::move(*opened));
 }
@@ -46,9 +52,9 @@ Opened open_vhost_user(const DeviceId& id, EventLoop& loop) {
   if (auto started = DpdkEnv::start(); !started) return Fault(std::move(started).error());
   auto transport = transport::vhost_user::VhostUserTransport::open(id.vhost_user(), loop);
   if (!transport) return std::move(transport).error();
-  auto opened = VirtioNetDevice::open(std::move(*transport), {.queue_pairs = id.queue_pairs(),
-                                                              .offloads = id.offloads(), .mtu = id.mtu(),
-                                                              .declined_features = declined(id.vhost_user().accept)});
+  DeviceOptions options = options_of(id);
+  options.declined_features = declined(id.vhost_user().accept);
+  auto opened = VirtioNetDevice::open(std::move(*transport), options);
   if (!opened) return std::move(opened).error();
   return std::unique_ptr<NetDevice>(std::move(*opened));
 }
@@ -63,8 +69,10 @@ Opened open_pci(const DeviceId& id, EventLoop&) {
   // A3: behind an IOMMU (VFIO) the device must translate through it; without one (uio) the
   // translation is the identity, so the feature is taken if offered but not required.
   const bool iommu = (*transport)->kernel_driver() == transport::pci::KernelDriver::Vfio;
-  auto opened = VirtioNetDevice::open(
-      std::move(*transport), {.queue_pairs = id.queue_pairs(), .offloads = id.offloads(), .mtu = id.mtu(), .access_platform = iommu, .accept_access_platform = !iommu});
+  DeviceOptions options = options_of(id);
+  options.access_platform = iommu;
+  options.accept_access_platform = !iommu;
+  auto opened = VirtioNetDevice::open(std::move(*transport), options);
   if (!opened) return std::move(opened).error();
   return std::unique_ptr<NetDevice>(std::move(*opened));
 }

@@ -5,7 +5,9 @@
 // Every kind also takes offloads=NAME[+NAME...] (netfront/offload.hpp): the offloads to ask
 // the device for, of csum, tso4, tso6, ecn, uso and rx_csum, or all of them as "all"; and
 // mtu=N (kMinMtu..kMaxMtu): the MTU to use where the device says none (vhost-user backends),
-// or a smaller one than it says.
+// or a smaller one than it says; and vlan_filter: negotiate the device's VLAN filter
+// (VIRTIO_NET_F_CTRL_VLAN, rx_filter.hpp), under which it drops tagged frames of every VLAN
+// not added with Netif::add_vlan; without it every tagged frame is received.
 // Anything else is an error whose message names the part that is wrong.
 //
 // vhost-user ids may also decline ring features the backend offers, the way DPDK's
@@ -79,6 +81,8 @@ class DeviceId {
   const Offloads& offloads() const noexcept { return offloads_; }
   // The MTU asked for (mtu=N); 0: the device's (1500 where it says none).
   std::uint16_t mtu() const noexcept { return mtu_; }
+  // vlan_filter: the device's VLAN filter is negotiated (and starts empty).
+  bool vlan_filter() const noexcept { return vlan_filter_; }
   const VhostUserAddress& vhost_user() const { return std::get<VhostUserAddress>(address_); }
   const PciAddress& pci() const { return std::get<PciAddress>(address_); }
   const LoopOptions& loop() const { return std::get<LoopOptions>(address_); }
@@ -89,12 +93,13 @@ class DeviceId {
 
  private:
   using Address = std::variant<VhostUserAddress, PciAddress, LoopOptions, std::monostate>;
-  DeviceId(Address address, unsigned queues, Offloads offloads, std::uint16_t mtu)
-      : address_(std::move(address)), queues_(queues), offloads_(offloads), mtu_(mtu) {}
+  DeviceId(Address address, unsigned queues, Offloads offloads, std::uint16_t mtu, bool vlan_filter)
+      : address_(std::move(address)), queues_(queues), offloads_(offloads), mtu_(mtu), vlan_filter_(vlan_filter) {}
   Address address_{std::monostate{}};
   unsigned queues_ = 1;
   Offloads offloads_;
   std::uint16_t mtu_ = 0;
+  bool vlan_filter_ = false;
 };
 
 }  // namespace netfront

@@ -27,6 +27,7 @@
 #include "netfront/mac_address.hpp"
 #include "netfront/offload.hpp"
 #include "netfront/result.hpp"
+#include "netfront/rx_filter.hpp"
 #include "netfront/stats.hpp"
 
 namespace netfront {
@@ -102,6 +103,26 @@ class Netif {
   // them at run time; Unknown when it refuses.
   io<Result<>> set_receive_offloads(const Offloads& on);
 
+  // Receive filters (rx_filter.hpp), through the device's control queue: each completes once
+  // the device took the change. Unimplemented when the device cannot filter so; Unknown when
+  // it refused or did not answer (rx_filter() then says what holds); Disconnected once
+  // disconnected. A bad argument is Unknown with cause BadArgument and nothing is sent.
+  // One receive mode on or off (§5.1.6.5.1).
+  io<Result<>> set_rx_mode(RxMode mode, bool on);
+  // The device's own MAC (§5.1.6.5.2, VIRTIO_NET_F_CTRL_MAC_ADDR): what it receives for, and
+  // what mac() and announcements say from then on. It must be unicast and non-zero. Where the
+  // device has no MAC of its own (vhost-user backends), netfront's changes without asking it.
+  io<Result<>> set_mac(const MacAddress& mac);
+  // Replaces the MAC filter table: unicast addresses received beside mac(), and multicast
+  // groups received without AllMulticast. InvalidLength beyond kMaxMacFilterEntries in all.
+  io<Result<>> set_mac_filter(std::span<const MacAddress> unicast, std::span<const MacAddress> multicast);
+  // Adds a VLAN id (0..kMaxVlanId) to the VLAN filter, or removes it (§5.1.6.5.3). Needs
+  // vlan_filter in the id; adding one twice, or removing one not added, is no error.
+  io<Result<>> add_vlan(std::uint16_t vlan);
+  io<Result<>> remove_vlan(std::uint16_t vlan);
+  // What the application has set; sent to the device again after it resets.
+  RxFilter rx_filter() const;
+
   // Calls `handler` with every received frame until disconnect; then completes with Ok.
   // Frames of a queue pair that has a listen of its own (queue(q).listen) go there instead.
   // Disconnected if already disconnected; Unknown if another listen is running.
@@ -147,6 +168,7 @@ class Netif {
   [[gnu::cold, gnu::noinline]] io<Result<>> refuse_write(std::size_t pieces, std::size_t length, unsigned queue) const;
   io<Result<>> write_on(unsigned queue, Buffer&& frame);
   io<Result<>> writev_on(unsigned queue, std::span<const Buffer> pieces);
+  io<Result<>> set_vlan(std::uint16_t vlan, bool member);
   io<Result<>> offloaded_on(unsigned queue, std::span<const Buffer> pieces, const TxOffload& offload);
   [[gnu::noinline]] io<Result<>> writev_without_empty(unsigned queue, std::span<const Buffer> pieces);
   io<Result<>> fill_on(unsigned queue, std::size_t size, FrameFill fill);

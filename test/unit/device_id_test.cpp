@@ -72,7 +72,8 @@ TEST(DeviceIdTest, ToStringRoundTrips) {
                            "loop:mrg_rxbuf=off,event_idx=off,mode=sink", "loop:packed,indirect=off",
                            "vhost-user:/tmp/a.sock,queues=2,offloads=csum+tso4+rx_csum", "pci:0000:00:03.0,offloads=csum",
                            "loop:offloads=csum+tso4+tso6+ecn+uso+rx_csum", "vhost-user:/tmp/a.sock,mtu=9000",
-                           "loop:packed,offloads=csum,mtu=68"}) {
+                           "loop:packed,offloads=csum,mtu=68", "pci:0000:00:03.0,vlan_filter",
+                           "vhost-user:/tmp/a.sock,queues=2,mtu=9000,vlan_filter"}) {
     DeviceId id = parse_ok(text);
     EXPECT_EQ(id.to_string(), text);
     EXPECT_EQ(parse_ok(id.to_string()), id);
@@ -99,6 +100,14 @@ TEST(DeviceIdTest, TheMtuIsAskedForInRange) {
   EXPECT_NE(parse_error("vhost-user:/a,mtu=9217").find("mtu='9217' is not a number from 68 to 9216"), std::string::npos);
   EXPECT_NE(parse_error("pci:00:03.0,mtu=67").find("mtu='67'"), std::string::npos);
   EXPECT_NE(parse_error("loop:mtu=jumbo").find("mtu='jumbo'"), std::string::npos);
+}
+
+TEST(DeviceIdTest, TheVlanFilterIsAskedForByName) {
+  EXPECT_FALSE(parse_ok("pci:00:03.0").vlan_filter());
+  EXPECT_TRUE(parse_ok("pci:00:03.0,vlan_filter").vlan_filter());
+  EXPECT_TRUE(parse_ok("loop:packed,vlan_filter").vlan_filter());
+  EXPECT_NE(parse_error("loop:vlan_filter=on").find("'vlan_filter' takes no value"), std::string::npos);
+  EXPECT_NE(parse_error("loop:vlan_filter,vlan_filter").find("given twice"), std::string::npos);
 }
 
 TEST(DeviceIdTest, BadIdsNameTheBadPart) {

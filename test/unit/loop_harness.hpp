@@ -43,6 +43,7 @@ struct LoopRig {
     options.queue_pairs = parsed->queue_pairs();
     options.offloads = parsed->offloads();
     options.mtu = parsed->mtu();
+    options.vlan_filter = parsed->vlan_filter();
     auto opened = virtio::net::VirtioNetDevice::open(std::move(dev), options);
     if (!opened) {
       device = nullptr;

@@ -15,7 +15,7 @@ unsigned NetControlServer::serve() {
     ++served;
     // The command may be split over descriptors any way the driver likes (§2.6.4 message
     // framing): gather the readable part, find the first writable byte for the ack.
-    std::array<std::byte, 64> command{};
+    std::array<std::byte, kMaxCommand>& command = command_;
     std::size_t length = 0;
     std::byte* ack = nullptr;
     bool too_long = false;

@@ -5,6 +5,8 @@
 // class and command readable, then a writable ack byte) before the handler sees the command.
 #pragma once
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -26,10 +28,15 @@ class NetControlServer {
   unsigned serve();
   bool faulted() const noexcept { return ring_->faulted(); }
 
+  // The longest command it reads (class, command and data): a MAC filter table of 64
+  // addresses with room to spare; a longer one is answered VIRTIO_NET_ERR.
+  static constexpr std::size_t kMaxCommand = 1024;
+
  private:
   std::unique_ptr<DeviceRing> ring_;
   Handler handler_;
   DeviceChain chain_;
+  std::array<std::byte, kMaxCommand> command_{};
 };
 
 // §5.1.6.5.5, the device's side of VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET: the pairs asked for when

@@ -17,10 +17,11 @@
 namespace netfront::virtio::net {
 namespace {
 
-// One command buffer: class, command and data from offset 0, the ack byte at kAckOffset.
-constexpr std::size_t kMaxCommandData = 60;
+// One command buffer: class, command and data from offset 0, the ack byte at kAckOffset. The
+// largest command is a full MAC filter table (§5.1.6.5.2).
+constexpr std::size_t kMaxCommandData = kMaxControlData;
 constexpr std::size_t kAckOffset = 2 + kMaxCommandData;
-constexpr std::size_t kBufferSize = 64;
+constexpr std::size_t kBufferSize = kAckOffset + 62;  // the ack, then up to a cache line's end
 constexpr std::uint64_t kToken = 1;
 constexpr std::uint8_t kAckUnwritten = 0xff;  // neither OK nor ERR: what the device overwrites
 

@@ -17,6 +17,9 @@
 
 namespace netfront::virtio::net {
 
+// The most command-specific data one command carries.
+inline constexpr std::size_t kMaxControlData = 512;
+
 struct ControlQueueConfig {
   std::uint16_t index = 2;  // control_queue_index(features, max_virtqueue_pairs)
   std::uint16_t size = 64;

@@ -21,7 +21,8 @@ Result<> VirtioNetDevice::negotiate() {
   const std::uint64_t offered = t.device_features() & ~options_.declined_features;
   auto chosen = negotiate_features(offered, {.access_platform = options_.access_platform,
                                               .accept_access_platform = options_.accept_access_platform,
-                                              .offloads = options_.offloads});
+                                              .offloads = options_.offloads,
+                                              .vlan_filter = options_.vlan_filter});
   if (!chosen) return std::move(chosen).error();
   if (features_ != 0 && *chosen != features_)  // after a reset the device must still be the same device
     return Fault(DeviceError::Misbehaved, "device features changed across a reset: was " + describe_features(features_) + ", now " +
@@ -196,6 +197,7 @@ Result<> VirtioNetDevice::start_queues() {
   // After a reset the device has every negotiated receive offload on again.
   if (control_ && receive_offloads_.rx_checksum != has_feature(features_, VIRTIO_NET_F_GUEST_CSUM))
     if (auto r = send_receive_offloads(); !r) return r;
+  if (auto r = restore_filters(); !r) return r;
   state_ = State::Running;
   update_usable();
   watch_interrupts();

@@ -9,7 +9,7 @@
 namespace netfront::virtio::net {
 namespace {
 
-constexpr std::array<std::pair<unsigned, const char*>, 28> kNames{{
+constexpr std::array<std::pair<unsigned, const char*>, 32> kNames{{
     {VIRTIO_NET_F_CSUM, "CSUM"},
     {VIRTIO_NET_F_GUEST_CSUM, "GUEST_CSUM"},
     {VIRTIO_NET_F_CTRL_GUEST_OFFLOADS, "CTRL_GUEST_OFFLOADS"},
@@ -27,6 +27,10 @@ constexpr std::array<std::pair<unsigned, const char*>, 28> kNames{{
     {VIRTIO_NET_F_MRG_RXBUF, "MRG_RXBUF"},
     {VIRTIO_NET_F_STATUS, "STATUS"},
     {VIRTIO_NET_F_CTRL_VQ, "CTRL_VQ"},
+    {VIRTIO_NET_F_CTRL_RX, "CTRL_RX"},
+    {VIRTIO_NET_F_CTRL_VLAN, "CTRL_VLAN"},
+    {VIRTIO_NET_F_CTRL_RX_EXTRA, "CTRL_RX_EXTRA"},
+    {VIRTIO_NET_F_CTRL_MAC_ADDR, "CTRL_MAC_ADDR"},
     {VIRTIO_NET_F_GUEST_ANNOUNCE, "GUEST_ANNOUNCE"},
     {VIRTIO_NET_F_MQ, "MQ"},
     {VIRTIO_NET_F_RSS, "RSS"},
@@ -42,7 +46,9 @@ constexpr std::array<std::pair<unsigned, const char*>, 28> kNames{{
 
 // What the engine implements whatever the application asks. Offloads are added only as asked
 // (offload_bits): without them the header stays all zeroes on transmit and is not looked at
-// on receive. Receive segmentation (GUEST_TSO4/6, GUEST_USO4/6) is never taken: its frames
+// on receive; the VLAN filter only as asked, since under it the device drops tagged frames of
+// every VLAN the application has not added. The receive modes and the MAC table change
+// nothing until the application sets them. Receive segmentation (GUEST_TSO4/6, GUEST_USO4/6) is never taken: its frames
 // outgrow what one mbuf holds. HASH_REPORT is declined so the header stays 12 bytes (C9).
 constexpr std::uint64_t kSupported = feature_bit(VIRTIO_F_VERSION_1) | feature_bit(VIRTIO_NET_F_MAC) |
                                      feature_bit(VIRTIO_NET_F_MTU) | feature_bit(VIRTIO_NET_F_STATUS) |
@@ -50,7 +56,8 @@ constexpr std::uint64_t kSupported = feature_bit(VIRTIO_F_VERSION_1) | feature_b
                                      feature_bit(VIRTIO_F_RING_PACKED) | feature_bit(VIRTIO_F_IN_ORDER) |
                                      feature_bit(VIRTIO_F_INDIRECT_DESC) | feature_bit(VIRTIO_NET_F_CTRL_VQ) |
                                      feature_bit(VIRTIO_NET_F_MQ) | feature_bit(VIRTIO_NET_F_GUEST_ANNOUNCE) |
-                                     feature_bit(VIRTIO_NET_F_SPEED_DUPLEX);
+                                     feature_bit(VIRTIO_NET_F_SPEED_DUPLEX) | feature_bit(VIRTIO_NET_F_CTRL_RX) |
+                                     feature_bit(VIRTIO_NET_F_CTRL_RX_EXTRA) | feature_bit(VIRTIO_NET_F_CTRL_MAC_ADDR);
 
 // The feature bits of the offloads asked for.
 constexpr std::uint64_t offload_bits(const Offloads& o) noexcept {
@@ -81,6 +88,7 @@ Result<std::uint64_t> negotiate_features(std::uint64_t offered, const FeatureReq
   if (!has_feature(offered, VIRTIO_F_VERSION_1))
     return Fault(DeviceError::Refused, "device does not offer VIRTIO_F_VERSION_1 (legacy-only devices are not supported)");
   std::uint64_t wanted = kSupported | offload_bits(request.offloads);
+  if (request.vlan_filter) wanted |= feature_bit(VIRTIO_NET_F_CTRL_VLAN);
   if (request.access_platform) {
     // A3: behind an IOMMU the device must promise to use IOVAs, or it could reach any memory.
     if (!has_feature(offered, VIRTIO_F_ACCESS_PLATFORM))
@@ -96,7 +104,11 @@ Result<std::uint64_t> negotiate_features(std::uint64_t offered, const FeatureReq
   // a receive offload and the control queue.
   if (!has_feature(chosen, VIRTIO_NET_F_CTRL_VQ))
     chosen &= ~(feature_bit(VIRTIO_NET_F_MQ) | feature_bit(VIRTIO_NET_F_GUEST_ANNOUNCE) |
-                feature_bit(VIRTIO_NET_F_CTRL_GUEST_OFFLOADS));
+                feature_bit(VIRTIO_NET_F_CTRL_GUEST_OFFLOADS) | feature_bit(VIRTIO_NET_F_CTRL_RX) |
+                feature_bit(VIRTIO_NET_F_CTRL_RX_EXTRA) | feature_bit(VIRTIO_NET_F_CTRL_VLAN) |
+                feature_bit(VIRTIO_NET_F_CTRL_MAC_ADDR));
+  // §5.1.6.5.2: MAC class commands, MAC_ADDR_SET among them, may be sent only with CTRL_RX.
+  if (!has_feature(chosen, VIRTIO_NET_F_CTRL_RX)) chosen &= ~feature_bit(VIRTIO_NET_F_CTRL_MAC_ADDR);
   if (!has_feature(chosen, VIRTIO_NET_F_STATUS)) chosen &= ~feature_bit(VIRTIO_NET_F_GUEST_ANNOUNCE);
   if (!has_feature(chosen, VIRTIO_NET_F_CSUM))
     chosen &= ~(feature_bit(VIRTIO_NET_F_HOST_TSO4) | feature_bit(VIRTIO_NET_F_HOST_TSO6) | feature_bit(VIRTIO_NET_F_HOST_USO));

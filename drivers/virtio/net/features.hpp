@@ -16,6 +16,7 @@ struct FeatureRequest {
   bool access_platform = false;         // the transport needs VIRTIO_F_ACCESS_PLATFORM (PCI behind an IOMMU)
   bool accept_access_platform = false;  // take it if offered (PCI without an IOMMU: identity translation)
   Offloads offloads{};                  // what the application asked for
+  bool vlan_filter = false;             // CTRL_VLAN: the device then drops tagged frames of VLANs not added
 };
 
 // The features netfront will drive, from what the device offers. Errors name the reason the

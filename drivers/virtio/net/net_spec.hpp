@@ -27,6 +27,7 @@ inline constexpr unsigned VIRTIO_NET_F_STATUS = 16;
 inline constexpr unsigned VIRTIO_NET_F_CTRL_VQ = 17;
 inline constexpr unsigned VIRTIO_NET_F_CTRL_RX = 18;
 inline constexpr unsigned VIRTIO_NET_F_CTRL_VLAN = 19;
+inline constexpr unsigned VIRTIO_NET_F_CTRL_RX_EXTRA = 20;
 inline constexpr unsigned VIRTIO_NET_F_GUEST_ANNOUNCE = 21;
 inline constexpr unsigned VIRTIO_NET_F_MQ = 22;
 inline constexpr unsigned VIRTIO_NET_F_CTRL_MAC_ADDR = 23;
@@ -92,6 +93,25 @@ inline constexpr std::uint8_t VIRTIO_NET_HDR_GSO_ECN = 0x80;
 // (all device-readable), then one device-writable ack byte.
 inline constexpr std::uint8_t VIRTIO_NET_OK = 0;
 inline constexpr std::uint8_t VIRTIO_NET_ERR = 1;
+// §5.1.6.5.1 packet receive filtering: each command takes one byte, 0 (off) or 1 (on).
+// PROMISC and ALLMULTI need CTRL_RX, the other four CTRL_RX_EXTRA.
+inline constexpr std::uint8_t VIRTIO_NET_CTRL_RX = 0;
+inline constexpr std::uint8_t VIRTIO_NET_CTRL_RX_PROMISC = 0;
+inline constexpr std::uint8_t VIRTIO_NET_CTRL_RX_ALLMULTI = 1;
+inline constexpr std::uint8_t VIRTIO_NET_CTRL_RX_ALLUNI = 2;
+inline constexpr std::uint8_t VIRTIO_NET_CTRL_RX_NOMULTI = 3;
+inline constexpr std::uint8_t VIRTIO_NET_CTRL_RX_NOUNI = 4;
+inline constexpr std::uint8_t VIRTIO_NET_CTRL_RX_NOBCAST = 5;
+// §5.1.6.5.2 MAC address filtering (only with CTRL_RX): TABLE_SET takes two struct
+// virtio_net_ctrl_mac { le32 entries; u8 macs[entries][6]; }, unicast then multicast;
+// ADDR_SET (CTRL_MAC_ADDR) the six bytes of the default MAC.
+inline constexpr std::uint8_t VIRTIO_NET_CTRL_MAC = 1;
+inline constexpr std::uint8_t VIRTIO_NET_CTRL_MAC_TABLE_SET = 0;
+inline constexpr std::uint8_t VIRTIO_NET_CTRL_MAC_ADDR_SET = 1;
+// §5.1.6.5.3 VLAN filtering (CTRL_VLAN): a le16 VLAN id, of the 12 bits a tag carries.
+inline constexpr std::uint8_t VIRTIO_NET_CTRL_VLAN = 2;
+inline constexpr std::uint8_t VIRTIO_NET_CTRL_VLAN_ADD = 0;
+inline constexpr std::uint8_t VIRTIO_NET_CTRL_VLAN_DEL = 1;
 // §5.1.6.5.4 gratuitous packet sending: the driver acknowledges an announcement request
 inline constexpr std::uint8_t VIRTIO_NET_CTRL_ANNOUNCE = 3;
 inline constexpr std::uint8_t VIRTIO_NET_CTRL_ANNOUNCE_ACK = 0;

@@ -11,7 +11,7 @@
 //
 // Its parts by file: device_bring_up.cpp (§3.1.1, and the queues), device_recovery.cpp (link
 // status, DEVICE_NEEDS_RESET), device_offloads.cpp (offloaded frames, receive offloads at run
-// time), virtio_net_device.cpp (polling, hand-over to other loops,
+// time), device_filters.cpp (receive filters and the MAC), virtio_net_device.cpp (polling, hand-over to other loops,
 // failing and closing); a pair handed over is polled by a PairPoller (pair_poller.hpp).
 #pragma once
 
@@ -42,6 +42,7 @@ struct DeviceOptions {
   std::uint16_t max_queue_size = 256;
   Offloads offloads{};                   // asked for: negotiated where the device offers them
   std::uint16_t mtu = 0;                 // the MTU to use (0: the device's, or 1500 where it says none)
+  bool vlan_filter = false;              // negotiate CTRL_VLAN: tagged frames of VLANs not added are dropped
   bool access_platform = false;          // require VIRTIO_F_ACCESS_PLATFORM (IOMMU)
   bool accept_access_platform = false;   // accept it if offered (PCI without an IOMMU)
   std::uint64_t declined_features = 0;   // never accept these, even if offered
@@ -71,6 +72,11 @@ class VirtioNetDevice final : public drivers::NetDevice, public Poller {
   Offloads offloads() const noexcept override { return offloads_of(features_); }
   io<WriteResult> transmit_offloaded(unsigned queue, std::span<const Buffer> pieces, const TxOffload& offload) override;
   io<netfront::Result<>> set_receive_offloads(const Offloads& on) override;
+  io<netfront::Result<>> set_rx_mode(RxMode mode, bool on) override;
+  io<netfront::Result<>> set_mac(const MacAddress& mac) override;
+  io<netfront::Result<>> set_mac_filter(std::span<const MacAddress> unicast, std::span<const MacAddress> multicast) override;
+  io<netfront::Result<>> set_vlan(std::uint16_t vlan, bool member) override;
+  RxFilter rx_filter() const override { return rx_filter_; }
   void set_sink(drivers::FrameSink* sink) noexcept override;
   io<void> close() override;
   // From the device's own thread, before the pair carries traffic.
@@ -115,6 +121,8 @@ class VirtioNetDevice final : public drivers::NetDevice, public Poller {
   void announce();
   std::uint64_t guest_offload_bits() const noexcept;
   Result<> send_receive_offloads();
+  std::optional<netfront::Error> filter_refusal(unsigned feature, const char* what) const;
+  Result<> restore_filters();
   void recover();
   void close_now(const Error* why);
   void reset_device(const Error* why);
@@ -148,6 +156,10 @@ class VirtioNetDevice final : public drivers::NetDevice, public Poller {
   // The receive offloads the application has on: all negotiated ones until it says otherwise,
   // and sent again after a reset (which turns them all back on, §5.1.6.5.6).
   Offloads receive_offloads_;
+  // The receive filters the application set, sent again after a reset (which clears them),
+  // and whether it set the MAC (config_.mac then holds its choice, not the device's).
+  RxFilter rx_filter_;
+  bool mac_set_ = false;
   bool announce_answered_ = false;  // the device's announcement request seen set was answered
   State state_ = State::Down;
   // A12: a reset was not confirmed and the device could not be cut off from our memory; its

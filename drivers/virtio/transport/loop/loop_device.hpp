@@ -10,6 +10,10 @@
 // partial to a driver that takes them (GUEST_CSUM on), completed otherwise; a segmentation
 // request comes back as the segments a wire would carry, checksums complete (DATA_VALID).
 //
+// It filters what it receives as the driver asks (CTRL_RX, CTRL_RX_EXTRA, CTRL_MAC_ADDR,
+// CTRL_VLAN), starting promiscuous as QEMU's virtio-net does: an echoed or injected frame the
+// filters keep out is counted (filtered) and never reaches the driver.
+//
 // It has a control queue (CTRL_VQ) and, built with more than one queue pair, offers MQ: only
 // the first pair carries traffic until the driver sends VQ_PAIRS_SET (§5.1.6.5.5), and
 // commands are answered when the driver rings the control queue's doorbell.
@@ -23,10 +27,12 @@
 
 #include "drivers/virtio/device_side/device_ring.hpp"
 #include "drivers/virtio/device_side/net_control_server.hpp"
+#include "drivers/virtio/device_side/rx_filter_model.hpp"
 #include "drivers/virtio/net/net_spec.hpp"
 #include "drivers/virtio/transport/transport.hpp"
 #include "netfront/device_id.hpp"
 #include "netfront/event_loop.hpp"
+#include "netfront/mac_address.hpp"
 
 namespace netfront::virtio::transport::loop {
 
@@ -56,6 +62,7 @@ struct LoopDeviceCounters {
   std::uint64_t checksums_completed = 0;  // partial checksums it filled in
   std::uint64_t segments = 0;    // frames it cut segmentation requests into
   std::uint64_t bad_offloads = 0;  // transmitted frames whose offload header was wrong (dropped)
+  std::uint64_t filtered = 0;    // frames its receive filters kept from the driver
 };
 
 // What one queue pair of the device moved.
@@ -124,6 +131,10 @@ class BasicLoopDevice final : public transport::Transport, public Poller {
   bool inject(unsigned pair, std::span<const std::byte> frame, const virtio::net::virtio_net_hdr& header = {});
   // The receive offloads the driver has on (GUEST_* bits, §5.1.6.5.6).
   std::uint64_t guest_offloads() const noexcept { return guest_offloads_; }
+  // What the driver's receive filter commands set (§5.1.6.5.1-3).
+  const device_side::RxFilterModel& rx_filter() const noexcept { return filter_; }
+  // The MAC in its configuration space: its own, or the one the driver set.
+  MacAddress mac() const noexcept;
 
  private:
   static constexpr bool kFaulty = Faults::kEnabled;
@@ -139,6 +150,8 @@ class BasicLoopDevice final : public transport::Transport, public Poller {
   bool ensure_rx_chains(Pair& p, std::size_t count);
   std::size_t room_of(const DeviceChain& c) const noexcept;
   bool deliver(Pair& p, std::span<const std::byte> frame, const virtio::net::virtio_net_hdr& header);
+  bool filtered_out(std::span<const std::byte> frame);
+  MacAddress own_mac() const noexcept;  // before the driver sets one
   void echo(Pair& p, std::span<std::byte> frame, const virtio::net::virtio_net_hdr& header);
   void complete_tx(Pair& p, const DeviceChain& chain);
   void flush_tx_batch(Pair& p);
@@ -165,6 +178,7 @@ class BasicLoopDevice final : public transport::Transport, public Poller {
   bool cut_off_ = false;  // revoke_dma(): it touches the driver's memory no more
   std::vector<std::unique_ptr<Pair>> queues_;
   std::unique_ptr<device_side::NetControlServer> control_;
+  device_side::RxFilterModel filter_;
   std::vector<LoopPairCounters> pair_counters_;
   std::vector<std::byte> scratch_;  // one frame being echoed
   // The faulty build's: what the driver's rings occupy, receive buffers used this poll, and

@@ -91,6 +91,7 @@ Result<> BasicLoopDevice<Faults>::reset() {
   guest_offloads_ = 0;
   for (auto& p : queues_) p = std::make_unique<Pair>(p->number);
   control_.reset();
+  filter_.reset();
   ring_areas_.clear();
   active_pairs_ = 1;  // §5.1.6.5.5: multiqueue is off until the driver turns it on
   ++counters_.resets;
@@ -131,6 +132,8 @@ std::uint64_t BasicLoopDevice<Faults>::device_features() {
                     feature_bit(VIRTIO_NET_F_GUEST_TSO6) | feature_bit(VIRTIO_NET_F_GUEST_USO4) |
                     feature_bit(VIRTIO_F_VERSION_1) | feature_bit(VIRTIO_NET_F_CTRL_VQ) |
                     feature_bit(VIRTIO_NET_F_GUEST_ANNOUNCE) | feature_bit(VIRTIO_NET_F_SPEED_DUPLEX) |
+                    feature_bit(VIRTIO_NET_F_CTRL_RX) | feature_bit(VIRTIO_NET_F_CTRL_RX_EXTRA) |
+                    feature_bit(VIRTIO_NET_F_CTRL_VLAN) | feature_bit(VIRTIO_NET_F_CTRL_MAC_ADDR) |
                     (pairs_ > 1 ? feature_bit(VIRTIO_NET_F_MQ) : 0);
   if (options_.mrg_rxbuf) f |= feature_bit(VIRTIO_NET_F_MRG_RXBUF);
   if (options_.event_idx) f |= feature_bit(VIRTIO_F_EVENT_IDX);
@@ -158,11 +161,10 @@ std::size_t BasicLoopDevice<Faults>::config_size() const { return kConfigSize; }
 template <class Faults>
 void BasicLoopDevice<Faults>::read_config(std::size_t offset, std::span<std::byte> out) {
   std::byte config[kConfigSize]{};
-  MacAddress mac{{0x52, 0x54, 0x00, 0x00, 0x00, 0x01}};
+  const MacAddress mac = this->mac();
   auto pairs = static_cast<std::uint16_t>(pairs_);
   std::uint16_t mtu = kMtu;
   if constexpr (kFaulty) {
-    mac = faults_.mac.value_or(mac);
     pairs = faults_.max_virtqueue_pairs.value_or(pairs);
     mtu = faults_.mtu.value_or(mtu);
   }
@@ -175,6 +177,17 @@ void BasicLoopDevice<Faults>::read_config(std::size_t offset, std::span<std::byt
   std::memcpy(config + kConfigDuplex, &duplex_, 1);
   for (std::size_t i = 0; i < out.size(); ++i) out[i] = offset + i < kConfigSize ? config[offset + i] : std::byte{0};
 }
+
+template <class Faults>
+MacAddress BasicLoopDevice<Faults>::own_mac() const noexcept {
+  const MacAddress own{{0x52, 0x54, 0x00, 0x00, 0x00, 0x01}};
+  if constexpr (kFaulty) return faults_.mac.value_or(own);
+  return own;
+}
+
+// §5.1.6.5.2: MAC_ADDR_SET shows in the configuration space.
+template <class Faults>
+MacAddress BasicLoopDevice<Faults>::mac() const noexcept { return filter_.mac().value_or(own_mac()); }
 
 template <class Faults>
 std::uint16_t BasicLoopDevice<Faults>::queue_max_size(std::uint16_t index) {
@@ -254,6 +267,7 @@ std::uint8_t BasicLoopDevice<Faults>::control_command(std::uint8_t cls, std::uin
   ++counters_.control_commands;
   if constexpr (kFaulty)
     if (faults_.control_ack) return *faults_.control_ack;
+  if (auto filtering = filter_.command(driver_features_, cls, command, data)) return *filtering;
   // §5.1.6.5.4: an announcement acknowledged clears the request.
   // §5.1.6.5.6: only negotiated receive offloads may be turned on.
   if (cls == VIRTIO_NET_CTRL_GUEST_OFFLOADS && has_feature(driver_features_, VIRTIO_NET_F_CTRL_GUEST_OFFLOADS)) {
@@ -559,6 +573,7 @@ unsigned BasicLoopDevice<Faults>::work_tx(Pair& p) {
 // host), completed for one that has not; a segmentation request cut into its segments.
 template <class Faults>
 void BasicLoopDevice<Faults>::echo(Pair& p, std::span<std::byte> frame, const virtio_net_hdr& sent) {
+  if (filtered_out(frame)) return;
   const bool partial_ok = has_feature(guest_offloads_, VIRTIO_NET_F_GUEST_CSUM);
   const bool needs_csum = has_feature(driver_features_, VIRTIO_NET_F_CSUM) && (sent.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM);
   virtio_net_hdr back{};
@@ -592,7 +607,16 @@ void BasicLoopDevice<Faults>::echo(Pair& p, std::span<std::byte> frame, const vi
 template <class Faults>
 bool BasicLoopDevice<Faults>::inject(unsigned pair, std::span<const std::byte> frame, const virtio_net_hdr& header) {
   if (pair >= active_pairs_ || !(status_ & VIRTIO_CONFIG_S_DRIVER_OK) || cut_off_) return false;
+  if (filtered_out(frame)) return false;
   return deliver(*queues_[pair], frame, header);
+}
+
+// The receive filters, before a frame takes receive buffers (its segments share its address).
+template <class Faults>
+bool BasicLoopDevice<Faults>::filtered_out(std::span<const std::byte> frame) {
+  if (filter_.accepts(driver_features_, frame, own_mac())) return false;
+  ++counters_.filtered;
+  return true;
 }
 
 }  // namespace netfront::virtio::transport::loop
