@@ -56,6 +56,23 @@ std::string_view to_string(RxMode mode) noexcept {
   return "?";
 }
 
+std::optional<MacAddress> MacAddress::parse(std::string_view text) noexcept {
+  if (text.size() != 17) return std::nullopt;
+  MacAddress m;
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (std::size_t i = 0; i < 6; ++i) {
+    const int hi = hex(text[3 * i]), lo = hex(text[3 * i + 1]);
+    if (hi < 0 || lo < 0 || (i < 5 && text[3 * i + 2] != ':')) return std::nullopt;
+    m.bytes[i] = static_cast<std::uint8_t>(hi * 16 + lo);
+  }
+  return m;
+}
+
 std::string MacAddress::to_string() const {
   char b[18];
   std::snprintf(b, sizeof b, "%02x:%02x:%02x:%02x:%02x:%02x", bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5]);

@@ -3,7 +3,9 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace netfront {
 
@@ -15,6 +17,8 @@ struct MacAddress {
   // A unicast, non-zero address: what a device may use as its own.
   bool valid_unicast() const noexcept { return !is_zero() && !is_multicast(); }
   std::string to_string() const;
+  // "52:54:00:12:34:56" (either case); nullopt for anything else.
+  static std::optional<MacAddress> parse(std::string_view text) noexcept;
   friend bool operator==(const MacAddress&, const MacAddress&) = default;
 };
 

@@ -238,3 +238,83 @@ TEST(ApplianceRefuses, AbsentAndForeignFunctions) {
 }
 
 }  // namespace
+
+namespace {
+
+// --- the control queue and the configuration space with QEMU's own virtio-net: what the
+// appliance sets through netfront is what QEMU says its device was told (QMP query-rx-filter),
+// and what a hypervisor does to the NIC (QMP set_link, announce-self) reaches the application
+// as link events.
+
+// Whether QMP's `json` has "key": value (value as JSON spells it).
+bool has_field(const std::string& json, const std::string& key, const std::string& value) {
+  return std::regex_search(json, std::regex("\"" + key + "\":\\s*" + value));
+}
+
+TEST(ApplianceControl, FiltersLinkEventsAndAnnouncementsReachQemusDevice) {
+  char dir[] = "/tmp/netfront-qmp-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir), nullptr);
+  GuestOptions g;
+  g.kernel = image_dir() + "/vmlinuz";
+  g.initramfs = image_dir() + "/initramfs.img";
+  g.host_port = free_udp_port();
+  g.qmp = std::string(dir) + "/qmp.sock";
+  g.append = "netfront.options=vlan_filter";
+  auto guest = QemuGuest::boot(g);
+  ASSERT_TRUE(guest) << guest.error().to_string();
+  QemuGuest& vm = **guest;
+  struct Cleanup {
+    std::string dir, socket;
+    ~Cleanup() {
+      ::unlink(socket.c_str());
+      ::rmdir(dir.c_str());
+    }
+  } cleanup{dir, g.qmp};
+  ASSERT_TRUE(vm.wait_for("netfront-echo: up:", 120s)) << "appliance did not come up; console:\n" << vm.console();
+  auto rx_filter = [&] {
+    auto r = vm.qmp(R"({"execute": "query-rx-filter", "arguments": {"name": "nic0"}})");
+    EXPECT_TRUE(r) << r.error().to_string();
+    return r ? *r : std::string();
+  };
+  EXPECT_TRUE(has_field(rx_filter(), "promiscuous", "true")) << "QEMU's device starts promiscuous";
+
+  // Before any traffic, so that QEMU's user networking learns the new MAC from the guest's ARP.
+  for (const std::string command : {"rx-mode promiscuous off", "mac 52:54:00:12:34:99",
+                                    "mac-table 02:00:00:00:00:02 01:00:5e:00:00:fb", "vlan add 100"}) {
+    vm.send_line(command);
+    ASSERT_TRUE(vm.wait_for(command + ": ok", 30s)) << command << "; console:\n" << vm.console();
+  }
+  const std::string told = rx_filter();
+  EXPECT_TRUE(has_field(told, "promiscuous", "false")) << told;
+  EXPECT_TRUE(has_field(told, "main-mac", "\"52:54:00:12:34:99\"")) << told;
+  EXPECT_TRUE(has_field(told, "unicast-table", R"(\[\s*"02:00:00:00:00:02"\s*\])")) << told;
+  EXPECT_TRUE(has_field(told, "multicast-table", R"(\[\s*"01:00:5e:00:00:fb"\s*\])")) << told;
+  EXPECT_TRUE(has_field(told, "vlan-table", R"(\[\s*100\s*\])")) << told;
+
+  // Not promiscuous any more, the device still hands the guest what is sent to its new MAC.
+  EchoRunOptions e;
+  e.port = g.host_port;
+  e.count = 100;
+  const EchoRunResult r = run_udp_echo(e);
+  EXPECT_TRUE(r.all_echoed()) << "echoed " << r.echoed << " of " << r.sent << " (" << r.error << "); console:\n" << vm.console();
+
+  auto link = [&](bool up) {
+    auto set = vm.qmp(std::string(R"({"execute": "set_link", "arguments": {"name": "nic0", "up": )") + (up ? "true" : "false") + "}}");
+    ASSERT_TRUE(set) << set.error().to_string();
+  };
+  link(false);
+  EXPECT_TRUE(vm.wait_for("link: down", 30s)) << vm.console();
+  link(true);
+  EXPECT_TRUE(vm.wait_for("link: up", 30s)) << vm.console();
+  auto announce = vm.qmp(R"({"execute": "announce-self", "arguments": {"initial": 50, "max": 550, "rounds": 1, "step": 50}})");
+  ASSERT_TRUE(announce) << announce.error().to_string();
+  EXPECT_TRUE(vm.wait_for("1 announcement(s)", 30s)) << vm.console();
+  EXPECT_NE(vm.console().find("announced 52:54:00:12:34:99"), std::string::npos)
+      << "the RARP says the MAC the device has now; console:\n" << vm.console();
+
+  vm.send_line("stop");
+  ASSERT_TRUE(vm.wait_exit(60s)) << "appliance did not power off; console:\n" << vm.console();
+  EXPECT_NE(vm.console().find("disconnected (clean)"), std::string::npos) << vm.console();
+}
+
+}  // namespace

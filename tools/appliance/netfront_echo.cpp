@@ -12,7 +12,10 @@
 //                   netfront.memory_mb=N, netfront.device_memory_mb=N (default 64 each)
 //                   netfront.bind=0 (leave the NIC's driver alone)
 //                   netfront.queues=N (queue pairs, each answering on itself; default 1)
-// Stop: the line "stop" on the console (standard input), SIGINT or SIGTERM.
+//                   netfront.options=OPT[,OPT...] (more device id options, e.g. vlan_filter)
+// Stop: the line "stop" on the console (standard input), SIGINT or SIGTERM. The console also
+// takes the commands of console_commands.hpp (receive filters, the MAC, the link); any other
+// line prints the stats. Every change of the link the device reports is printed ("link: ...").
 #include <arpa/inet.h>
 #include <signal.h>
 #include <sys/epoll.h>
@@ -30,6 +33,7 @@
 #include "netfront/event_loop.hpp"
 #include "netfront/netif.hpp"
 #include "netfront/stats.hpp"
+#include "tools/appliance/console_commands.hpp"
 #include "tools/appliance/echo_responder.hpp"
 #include "tools/appliance/pid1.hpp"
 
@@ -50,6 +54,7 @@ struct Options {
   unsigned memory_mb = 64;
   unsigned device_memory_mb = 64;
   unsigned queues = 1;  // queue pairs: each answers what arrives on it
+  std::string id_options;  // appended to the device id
 };
 
 void say(const char* fmt, auto... args) {
@@ -89,6 +94,7 @@ void apply_kernel_options(Options& o, const std::map<std::string, std::string>& 
   if (auto* v = get("memory_mb")) o.memory_mb = static_cast<unsigned>(std::stoul(*v));
   if (auto* v = get("device_memory_mb")) o.device_memory_mb = static_cast<unsigned>(std::stoul(*v));
   if (auto* v = get("queues")) o.queues = static_cast<unsigned>(std::stoul(*v));
+  if (auto* v = get("options")) o.id_options = *v;
 }
 
 // PID 1's work: file systems, hugepages, the NIC bound to vfio-pci or uio_pci_generic.
@@ -152,6 +158,29 @@ io<void> send_reply(NetifQueue queue, Buffer reply, std::uint64_t& failed) {
   if (Result<> r = co_await queue.write(std::move(reply)); !r) ++failed;
 }
 
+// A console line: a command of console_commands.hpp (the answer is printed; a new MAC is
+// what ARP is answered with from then on), or anything else, which prints the stats.
+io<void> console_line(Netif& dev, std::string line, appliance::EchoAddress& self, const appliance::EchoCounters& counters) {
+  std::optional<std::string> answer = co_await appliance::run_console_command(dev, std::move(line));
+  if (!answer) {
+    print_stats(dev, counters, "stats");
+    co_return;
+  }
+  self.mac = dev.mac();
+  say("%s", answer->c_str());
+}
+
+// Prints every change of the link the device reports, until disconnect.
+io<void> follow_link(Netif& dev) {
+  LinkStatus seen = dev.link_status();
+  for (;;) {
+    Result<LinkStatus> now = co_await dev.link_change(seen);
+    if (!now) co_return;
+    say("link: %s, %llu announcement(s)", now->to_string().c_str(), static_cast<unsigned long long>(now->announcements));
+    seen = *now;
+  }
+}
+
 io<int> serve(EventLoop& loop, const Options& o, bool as_init) {
   DpdkConfig dpdk;
   dpdk.memory_mb = o.memory_mb;
@@ -173,6 +202,7 @@ io<int> serve(EventLoop& loop, const Options& o, bool as_init) {
   // (Named, not a temporary in the co_await: GCC 12 destroys such temporaries twice.)
   std::string device = o.device.empty() ? std::string("loop:") : o.device;
   if (o.queues > 1) device += (device.back() == ':' ? "queues=" : ",queues=") + std::to_string(o.queues);
+  if (!o.id_options.empty()) device += (device.back() == ':' ? "" : ",") + o.id_options;
   Result<Netif> connected = co_await Netif::connect(device);
   if (!connected) {
     say("connect %s: %s", o.device.c_str(), connected.error().to_string().c_str());
@@ -189,6 +219,7 @@ io<int> serve(EventLoop& loop, const Options& o, bool as_init) {
   bool stopping = false;
   Timer ticker(loop, [&] { print_stats(dev, counters, "stats"); });
   ticker.arm_periodic(1s);
+  io<void> link_follower = follow_link(dev);
 
   auto stop = [&](const char* why) {
     if (stopping) return;
@@ -199,15 +230,21 @@ io<int> serve(EventLoop& loop, const Options& o, bool as_init) {
     (void)dev.disconnect();
   };
   // The console (a terminal or a pipe; nothing to watch otherwise): "stop" ends the
-  // appliance, any other line prints the stats, end of input stops it too.
+  // appliance, end of input stops it too; other lines are commands or ask for the stats.
   Result<std::unique_ptr<FdWatch>> console = Error::unknown(Error::Cause::BadArgument, "not a terminal or a pipe");
+  std::string pending;  // input after the last complete line
   if (console_is_watchable()) console = FdWatch::start(loop, STDIN_FILENO, EPOLLIN, [&](std::uint32_t) {
-    char line[128];
-    const ssize_t n = ::read(STDIN_FILENO, line, sizeof line - 1);
+    char chunk[256];
+    const ssize_t n = ::read(STDIN_FILENO, chunk, sizeof chunk);
     if (n <= 0) return stop("console closed");
-    line[n] = '\0';
-    if (std::strstr(line, "stop")) return stop("asked on the console");
-    print_stats(dev, counters, "stats");
+    pending.append(chunk, static_cast<std::size_t>(n));
+    for (std::size_t end; !stopping && (end = pending.find_first_of("\r\n")) != std::string::npos;) {
+      std::string line = pending.substr(0, end);
+      pending.erase(0, end + 1);
+      if (line.find("stop") != std::string::npos) return stop("asked on the console");
+      if (!line.empty()) (void)console_line(dev, std::move(line), self, counters);  // runs on; its answer is printed
+    }
+    if (pending.size() > 4096) pending.clear();  // no line is that long
   });
   if (!console && console_is_watchable()) say("the console is not read: %s", console.error().to_string().c_str());
   const sigset_t signals = stop_signals();

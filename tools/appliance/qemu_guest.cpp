@@ -4,6 +4,8 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,8 +21,8 @@ std::vector<std::string> qemu_command(const GuestOptions& o) {
   std::string append = "console=ttyS0 quiet panic=-1 netfront.port=" + std::to_string(o.guest_port);
   append += vfio ? " netfront.path=vfio intel_iommu=on iommu=pt" : " netfront.path=uio";
   if (!o.append.empty()) append += " " + o.append;
-  std::string nic = o.legacy_only ? "virtio-net-pci,netdev=n0,disable-legacy=off,disable-modern=on,romfile="
-                                  : "virtio-net-pci,netdev=n0,disable-legacy=on,romfile=";
+  std::string nic = o.legacy_only ? "virtio-net-pci,id=nic0,netdev=n0,disable-legacy=off,disable-modern=on,romfile="
+                                  : "virtio-net-pci,id=nic0,netdev=n0,disable-legacy=on,romfile=";
   if (!o.legacy_only) nic += o.packed ? ",packed=on" : ",packed=off";
   nic += o.mrg_rxbuf ? ",mrg_rxbuf=on" : ",mrg_rxbuf=off";
   if (vfio) nic += ",iommu_platform=on,ats=on";
@@ -40,6 +42,7 @@ std::vector<std::string> qemu_command(const GuestOptions& o) {
       o.tap.empty() ? "user,id=n0,hostfwd=udp:127.0.0.1:" + std::to_string(o.host_port) + "-:" + std::to_string(o.guest_port)
                     : "tap,id=n0,ifname=" + o.tap + ",script=no,downscript=no,vhost=off,queues=" + std::to_string(o.queues);
   cmd.insert(cmd.end(), {"-kernel", o.kernel, "-initrd", o.initramfs, "-append", append, "-netdev", netdev, "-device", nic});
+  if (!o.qmp.empty()) cmd.insert(cmd.end(), {"-qmp", "unix:" + o.qmp + ",server=on,wait=off"});
   return cmd;
 }
 
@@ -70,6 +73,7 @@ Result<std::unique_ptr<QemuGuest>> QemuGuest::boot(const GuestOptions& o) {
     return Error::unknown(std::string("cannot start qemu-system-x86_64: ") + std::strerror(rc));
   }
   g->reader_ = std::thread([p = g.get()] { p->pump(); });
+  g->qmp_path_ = o.qmp;
   return g;
 }
 
@@ -78,6 +82,7 @@ QemuGuest::~QemuGuest() {
     ::kill(pid_, SIGKILL);
     ::waitpid(pid_, nullptr, 0);
   }
+  if (qmp_fd_ >= 0) ::close(qmp_fd_);
   if (console_in_ >= 0) ::close(console_in_);
   if (reader_.joinable()) reader_.join();  // ends at EOF, once QEMU is gone
   if (console_out_ >= 0) ::close(console_out_);
@@ -130,6 +135,68 @@ bool QemuGuest::wait_exit(std::chrono::milliseconds timeout) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return true;
+}
+
+// One line from the QMP socket, waiting at most `timeout` for it.
+Result<std::string> QemuGuest::qmp_line(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (const auto end = qmp_input_.find('\n'); end != std::string::npos) {
+      std::string line = qmp_input_.substr(0, end);
+      qmp_input_.erase(0, end + 1);
+      return line;
+    }
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return Error::unknown("QMP: no answer from QEMU in time");
+    pollfd p{qmp_fd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+    char buf[4096];
+    const ssize_t n = ::read(qmp_fd_, buf, sizeof buf);
+    if (n <= 0) return Error::unknown("QMP: QEMU closed the socket");
+    qmp_input_.append(buf, static_cast<std::size_t>(n));
+  }
+}
+
+Result<std::string> QemuGuest::qmp(const std::string& command) {
+  using namespace std::chrono_literals;
+  if (qmp_path_.empty()) return Error::unknown("QMP: the guest was booted without a QMP socket");
+  auto answer = [&]() -> Result<std::string> {
+    for (;;) {
+      auto line = qmp_line(10s);
+      if (!line) return line;
+      if (line->find("\"return\"") != std::string::npos) return line;
+      if (line->find("\"error\"") != std::string::npos) return Error::unknown("QMP: " + *line);
+      // An event ({"event": ...}) or the greeting: not the answer.
+    }
+  };
+  auto send = [&](const std::string& json) {
+    const std::string text = json + "\n";
+    return ::send(qmp_fd_, text.data(), text.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(text.size());
+  };
+  if (qmp_fd_ < 0) {
+    // QEMU makes the socket as it starts: wait for it a little.
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    if (qmp_path_.size() >= sizeof a.sun_path) return Error::unknown("QMP: socket path too long");
+    std::memcpy(a.sun_path, qmp_path_.c_str(), qmp_path_.size() + 1);
+    for (int attempt = 0; attempt < 100 && qmp_fd_ < 0; ++attempt) {
+      const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      if (fd < 0) return Error::unknown(std::string("QMP: socket: ") + std::strerror(errno));
+      if (::connect(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) == 0) {
+        qmp_fd_ = fd;
+        break;
+      }
+      ::close(fd);
+      std::this_thread::sleep_for(100ms);
+    }
+    if (qmp_fd_ < 0) return Error::unknown("QMP: cannot connect to " + qmp_path_);
+    // The greeting ({"QMP": ...}), then capabilities negotiation to leave its mode.
+    if (auto greeting = qmp_line(10s); !greeting) return greeting;
+    if (!send(R"({"execute": "qmp_capabilities"})")) return Error::unknown("QMP: cannot send");
+    if (auto r = answer(); !r) return r;
+  }
+  if (!send(command)) return Error::unknown("QMP: cannot send");
+  return answer();
 }
 
 std::string QemuGuest::console() const {

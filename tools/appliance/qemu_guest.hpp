@@ -1,6 +1,8 @@
-// Boots the appliance image in QEMU with one virtio-net-pci NIC behind QEMU's user networking
-// (a host UDP port forwarded to the guest) and keeps the guest's serial console: read from a
-// thread so a chatty guest never blocks on a full pipe, written to for console commands.
+// Boots the appliance image in QEMU with one virtio-net-pci NIC (id "nic0") behind QEMU's user
+// networking (a host UDP port forwarded to the guest) and keeps the guest's serial console:
+// read from a thread so a chatty guest never blocks on a full pipe, written to for console
+// commands. With a QMP socket, tests act on the NIC as a hypervisor does (link, announcements)
+// and read what the device was told (query-rx-filter).
 // Used by the README's main command and by the end-to-end tests.
 #pragma once
 
@@ -37,6 +39,7 @@ struct GuestOptions {
   unsigned queues = 1;
   std::string tap;
   std::string netns;
+  std::string qmp;  // a path for QEMU's QMP socket (-qmp unix:PATH,server=on,wait=off), or none
 };
 
 // The QEMU command line for `o` (also printed by the tools, so a run can be repeated by hand).
@@ -55,11 +58,16 @@ class QemuGuest {
   // Waits for QEMU to exit; true if it did in time. The guest powers off when told "stop".
   bool wait_exit(std::chrono::milliseconds timeout);
   std::string console() const;
+  // Runs one QMP command (a JSON object: {"execute": ..., "arguments": ...}) on the socket of
+  // GuestOptions::qmp, and gives QEMU's answer: its "return" line, or an error with its
+  // "error" line. Asynchronous events QEMU sends meanwhile are skipped.
+  Result<std::string> qmp(const std::string& command);
   pid_t pid() const noexcept { return pid_; }
 
  private:
   QemuGuest() = default;
   void pump();
+  Result<std::string> qmp_line(std::chrono::milliseconds timeout);
   pid_t pid_ = -1;
   int console_in_ = -1;
   int console_out_ = -1;
@@ -67,6 +75,9 @@ class QemuGuest {
   mutable std::mutex mutex_;
   std::string console_;
   std::thread reader_;
+  std::string qmp_path_;
+  int qmp_fd_ = -1;
+  std::string qmp_input_;  // read from the QMP socket, not yet a whole line
 };
 
 }  // namespace netfront::appliance

@@ -1,0 +1,81 @@
+// The echo appliance's console commands (tools/appliance/console_commands.hpp) on a loop:
+// device: each sets what it names on the device and answers in one line; malformed ones are
+// answered with what was expected and change nothing.
+#include <gtest/gtest.h>
+
+#include <optional>
+#include <string>
+
+#include "netfront/event_loop.hpp"
+#include "netfront/netif.hpp"
+#include "tools/appliance/console_commands.hpp"
+
+using namespace netfront;
+
+namespace {
+
+class ConsoleCommands : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto c = loop_.run_until(Netif::connect(std::string_view("loop:vlan_filter")));
+    ASSERT_TRUE(c) << c.error().to_string();
+    dev_.emplace(std::move(*c));
+  }
+  void TearDown() override { loop_.run_until(dev_->disconnect()); }
+  std::optional<std::string> run(const std::string& line) { return loop_.run_until(appliance::run_console_command(*dev_, line)); }
+
+  EventLoop loop_;
+  std::optional<Netif> dev_;
+};
+
+TEST_F(ConsoleCommands, EachSetsWhatItNames) {
+  EXPECT_EQ(run("rx-mode promiscuous off"), "rx-mode promiscuous off: ok");
+  EXPECT_EQ(run("  rx-mode   no-broadcast on "), "rx-mode no-broadcast on: ok");
+  EXPECT_EQ(run("mac 02:00:00:00:00:2A"), "mac 02:00:00:00:00:2A: ok");
+  EXPECT_EQ(run("mac-table 02:00:00:00:00:03,02:00:00:00:00:04 01:00:5e:00:00:fb"),
+            "mac-table 02:00:00:00:00:03,02:00:00:00:00:04 01:00:5e:00:00:fb: ok");
+  EXPECT_EQ(run("vlan add 100"), "vlan add 100: ok");
+  EXPECT_EQ(run("vlan add 7"), "vlan add 7: ok");
+  EXPECT_EQ(run("vlan remove 7"), "vlan remove 7: ok");
+  const RxFilter f = dev_->rx_filter();
+  EXPECT_EQ(f.mode(RxMode::Promiscuous), false);
+  EXPECT_EQ(f.mode(RxMode::NoBroadcast), true);
+  EXPECT_EQ(dev_->mac().to_string(), "02:00:00:00:00:2a");
+  EXPECT_EQ(f.unicast.size(), 2u);
+  ASSERT_EQ(f.multicast.size(), 1u);
+  EXPECT_EQ(f.multicast[0].to_string(), "01:00:5e:00:00:fb");
+  EXPECT_EQ(f.vlans, std::vector<std::uint16_t>{100});
+  EXPECT_EQ(run("mac-table - -"), "mac-table - -: ok");
+  EXPECT_TRUE(dev_->rx_filter().unicast.empty());
+  EXPECT_EQ(run("link"), "link: up 10000 Mbit/s full duplex");
+}
+
+TEST_F(ConsoleCommands, MalformedOnesSayWhatWasExpected) {
+  const RxFilter before = dev_->rx_filter();
+  EXPECT_EQ(run("rx-mode promiscuous maybe"), "rx-mode promiscuous maybe: expected rx-mode NAME on|off");
+  EXPECT_EQ(run("rx-mode loud on"), "rx-mode loud on: expected rx-mode NAME on|off");
+  EXPECT_EQ(run("mac 02:00:00:00:00"), "mac 02:00:00:00:00: expected mac XX:XX:XX:XX:XX:XX");
+  EXPECT_EQ(run("mac 02-00-00-00-00-01"), "mac 02-00-00-00-00-01: expected mac XX:XX:XX:XX:XX:XX");
+  EXPECT_EQ(run("mac-table 02:00:00:00:00:03"), "mac-table 02:00:00:00:00:03: expected mac-table UNICAST,... MULTICAST,... ('-' for none)");
+  EXPECT_EQ(run("vlan add 1x"), "vlan add 1x: expected vlan add|remove N");
+  EXPECT_EQ(run("vlan add 70000"), "vlan add 70000: expected vlan add|remove N");
+  EXPECT_EQ(run("vlan drop 1"), "vlan drop 1: expected vlan add|remove N");
+  // Well formed but refused by netfront: the error is the answer.
+  const auto refused = run("vlan add 4096");
+  ASSERT_TRUE(refused);
+  EXPECT_NE(refused->find("bad argument"), std::string::npos) << *refused;
+  const auto multicast = run("mac 01:00:5e:00:00:01");
+  ASSERT_TRUE(multicast);
+  EXPECT_NE(multicast->find("not a device's own MAC"), std::string::npos) << *multicast;
+  EXPECT_EQ(dev_->rx_filter(), before);
+  EXPECT_EQ(run("stats"), std::nullopt) << "not a command of these";
+  EXPECT_EQ(run(""), std::nullopt);
+}
+
+TEST(MacAddressParse, TakesTheUsualSpellingOnly) {
+  EXPECT_EQ(MacAddress::parse("52:54:00:AB:cd:01"), (MacAddress{{0x52, 0x54, 0x00, 0xab, 0xcd, 0x01}}));
+  for (const char* bad : {"", "52:54:00:ab:cd", "52:54:00:ab:cd:0g", "52-54-00-ab-cd-01", "52:54:00:ab:cd:01:", "5:54:00:ab:cd:011"})
+    EXPECT_FALSE(MacAddress::parse(bad)) << bad;
+}
+
+}  // namespace
