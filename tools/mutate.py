@@ -65,6 +65,9 @@ VHOST = "drivers/virtio/transport/vhost_user/vhost_user_transport.cpp"
 CONTROL = "drivers/virtio/net/control_queue.cpp"
 NETIF = "drivers/netif/netif.cpp"
 SPEC = "drivers/virtio/net/net_spec.hpp"
+OFFLOAD_HEADER = "drivers/virtio/net/offload_header.cpp"
+CHECKSUM_PLACE = "    if (std::size_t{h.csum_start} + h.csum_offset + 2 > length) return std::nullopt;\n"  # C6
+NO_GSO = "  if (h.gso_type != VIRTIO_NET_HDR_GSO_NONE) return std::nullopt;\n"  # C7
 
 MUTATIONS = [
     # A. negotiation, configuration space, PCI transport
@@ -93,16 +96,18 @@ MUTATIONS = [
       "  if (request.vlan_filter) wanted |= feature_bit(VIRTIO_NET_F_CTRL_VLAN);",
       "  wanted |= feature_bit(VIRTIO_NET_F_CTRL_VLAN);",
       "unit-engine", "Rings/RxFilterTest.VlansAreFilteredOnlyWhenTheIdAsks/0"),
-    M("C6", "a partial checksum outside the frame believed", "drivers/virtio/net/offload_header.cpp",
-      "    if (std::size_t{h.csum_start} + h.csum_offset + 2 > length) return std::nullopt;\n", "",
+    M("C6", "a partial checksum outside the frame believed", OFFLOAD_HEADER, CHECKSUM_PLACE, "",
       "unit-engine", "Rings/OffloadTest.EveryHeaderADeviceWritesIsCheckedBeforeItIsBelieved/0"),
+    M("C6", "a partial checksum outside the frame believed, as the fuzz target sees it", OFFLOAD_HEADER, CHECKSUM_PLACE, "",
+      "fuzz-mergeable-rx", "mergeable-rx"),
+    M("C7", "a segmented frame believed, as the fuzz target sees it", OFFLOAD_HEADER, NO_GSO, "",
+      "fuzz-mergeable-rx", "mergeable-rx"),
     M("C6", "a merged frame's partial checksum checked against its first buffer", "drivers/virtio/net/rx_queue.hpp",
       "    if (frame_left_ > 0) {\n      partial_ = m;\n      partial_header_ = hdr;\n      return;\n    }\n",
       "    if (frame_left_ > 0) {\n      if (checksums_ && !take_offload(m, hdr, to)) return;\n      partial_ = m;\n"
       "      partial_header_ = {};\n      return;\n    }\n",
       "unit-engine", "Rings/OffloadTest.AMergedFrameIsCheckedWhole/0"),
-    M("C7", "a segmented frame accepted though no receive segmentation is negotiated", "drivers/virtio/net/offload_header.cpp",
-      "  if (h.gso_type != VIRTIO_NET_HDR_GSO_NONE) return std::nullopt;\n", "",
+    M("C7", "a segmented frame accepted though no receive segmentation is negotiated", OFFLOAD_HEADER, NO_GSO, "",
       "unit-engine", "Rings/OffloadTest.EveryHeaderADeviceWritesIsCheckedBeforeItIsBelieved/0"),
     M("E1", "a transmit checksum position beyond the frame passed on", "drivers/netif/offload_check.cpp",
       "    if (std::size_t{o.checksum.start} + o.checksum.offset + 2 > length)\n", "    if (false)\n",

@@ -14,13 +14,21 @@
 // else; when the device lied nowhere, those are exactly the frames it meant to send. Once
 // released, every receive buffer is back in its pool.
 //
+// With GUEST_CSUM on (byte 0's 32) every header's offload fields are checked too (§5.1.6.4,
+// checklist C6-C8): the reference drops a frame whose gso_type is not NONE or whose
+// NEEDS_CSUM place is not inside the whole (merged) frame, ignores hdr_len, gso_size and
+// unknown flags, and says what rx_offload() must give each frame delivered (Partial with its
+// place, Valid for DATA_VALID, Unknown otherwise); the application must see exactly that.
+//
 // Input: byte 0 picks the ring layout and features (1 packed, 2 mergeable, 4 event index,
 // 8 in order; 16: in order, each frame's buffers completed as one batch, whose entry gives
 // only the last buffer's length); then 6-byte records, one frame each: u16 frame length (mod 9200), u8 bytes
 // per buffer (0: whole buffers; else 16 * n), u8 lie (mod 8: 0 none, 1 first length beyond
 // posted, 2 a follower's length beyond posted, 3 first buffer shorter than the header,
 // 4 num_buffers 0, 5 num_buffers beyond the ring, 6 num_buffers one too many or too few,
-// 7 garbage header bytes), u16 seed of the frame's bytes.
+// 7 garbage header bytes; with GUEST_CSUM its upper five bits pick the offload fields: 1
+// NEEDS_CSUM, 2 DATA_VALID, 4 an unknown flag, 8 a gso_type from the seed, 16 the checksum's
+// place from the seed rather than inside the frame), u16 seed of the frame's bytes.
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -29,13 +37,16 @@
 
 #include "drivers/netif/net_device.hpp"
 #include "drivers/virtio/device_side/device_ring.hpp"
+#include "drivers/virtio/net/net_spec.hpp"
 #include "drivers/virtio/net/queue_pair.hpp"
 #include "drivers/virtio/transport/transport.hpp"
 #include "drivers/virtio/virtio_spec.hpp"
 #include "netfront/event_loop.hpp"
 #include "netfront/frame_limits.hpp"
+#include "netfront/offload.hpp"
 #include "netfront/packet_pool.hpp"
 #include "ring_fuzz_support.hpp"
+#include "runtime/rx_offload_field.hpp"
 
 using namespace netfront;
 using namespace netfront::virtio;
@@ -80,9 +91,11 @@ class RecordingSink final : public drivers::FrameSink {
     const auto* start = static_cast<const std::byte*>(m->buf_addr);
     if (frame.data() < start || frame.data() + frame.length() > start + m->buf_len) std::abort();
     frames.emplace_back(frame.bytes().begin(), frame.bytes().end());
+    offloads.push_back(rx_offload(frame));
     return true;  // the frame is freed here
   }
   std::vector<Bytes> frames;
+  std::vector<RxOffload> offloads;
 };
 
 PacketPool& pool() {
@@ -102,15 +115,33 @@ struct Used {
 };
 
 // The reference reassembler (see the file comment), over the buffers in the order they were used.
+// What a header's offload fields (flags, gso_type, csum_start, csum_offset: bytes 0, 1, 6-9)
+// make of a frame of `length` bytes with GUEST_CSUM: nullopt when the frame must be dropped.
+std::optional<RxOffload> offload_of(const Bytes& header, std::size_t length) {
+  const auto u8 = [&](std::size_t i) { return std::to_integer<unsigned>(header[i]); };
+  const unsigned flags = u8(0), gso = u8(1), start = u8(6) | u8(7) << 8, offset = u8(8) | u8(9) << 8;
+  if (gso != 0) return std::nullopt;  // C7
+  if (flags & 1) {
+    if (std::size_t{start} + offset + 2 > length) return std::nullopt;  // C6
+    return RxOffload{.checksum = RxChecksum::Partial, .csum_start = static_cast<std::uint16_t>(start),
+                     .csum_offset = static_cast<std::uint16_t>(offset)};
+  }
+  if (flags & 2) return RxOffload{.checksum = RxChecksum::Valid};
+  return RxOffload{};  // C8: other flags, hdr_len and gso_size are not looked at
+}
+
 struct Reference {
-  Reference(bool m, std::size_t p) : mergeable(m), posted(p) {}
+  Reference(bool m, std::size_t p, bool c) : mergeable(m), posted(p), checksums(c) {}
   bool mergeable;
   std::size_t posted;
+  bool checksums;
   std::vector<Bytes> frames;
+  std::vector<RxOffload> offloads;
   bool stopped = false;
   unsigned left = 0;      // buffers of the current merged frame still to come
   bool dropping = false;  // ... and they are thrown away
   Bytes current;
+  Bytes header;  // the current frame's, as its first buffer held it
 
   // A buffer whose length the device did not give is not believed: its frame is dropped (the
   // header of a first one still says how many buffers the frame takes).
@@ -128,8 +159,11 @@ struct Reference {
       return;
     }
     if (!mergeable) {
-      if (u.len_known && u.len <= posted && u.len >= kHeader + 14 && u.len <= kHeader + kMaxFrame)
-        frames.emplace_back(u.bytes.begin() + kHeader, u.bytes.begin() + u.len);
+      if (u.len_known && u.len <= posted && u.len >= kHeader + 14 && u.len <= kHeader + kMaxFrame) {
+        header.assign(u.bytes.begin(), u.bytes.begin() + kHeader);
+        current.assign(u.bytes.begin() + kHeader, u.bytes.begin() + u.len);
+        finish();
+      }
       return;
     }
     if (u.len_known && u.len < kHeader) {
@@ -144,11 +178,16 @@ struct Reference {
     left = n - 1;
     dropping = !u.len_known || u.len > posted || u.len - kHeader > kMaxFrame;
     if (dropping) return;
+    header.assign(u.bytes.begin(), u.bytes.begin() + kHeader);
     current.assign(u.bytes.begin() + kHeader, u.bytes.begin() + u.len);
     if (left == 0) finish();
   }
   void finish() {
-    if (current.size() >= 14) frames.push_back(current);
+    if (current.size() < 14) return;
+    const auto o = checksums ? offload_of(header, current.size()) : std::optional<RxOffload>(RxOffload{});
+    if (!o) return;
+    frames.push_back(current);
+    offloads.push_back(*o);
   }
 };
 
@@ -157,6 +196,7 @@ struct Reference {
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   fuzz::start_dpdk();
   runtime::logger("net").set_level(spdlog::level::off);
+  if (!runtime::register_rx_offload_field()) std::abort();
   (void)pool();
   return 0;
 }
@@ -172,6 +212,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   c.event_idx = data[0] & 4;
   c.in_order = data[0] & 8;
   const bool batched = c.in_order && (data[0] & 16);
+  c.rx_checksum = data[0] & 32;
   c.mtu = kMtu;
   c.rx_pool = pool().get();
   RecordingSink sink;
@@ -197,7 +238,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     take_posted();
     if (ready.empty()) std::abort();
     posted = ready.front().segments.at(0).len;
-    reference.emplace(c.mrg_rxbuf, posted);
+    reference.emplace(c.mrg_rxbuf, posted, c.rx_checksum);
     for (std::size_t at = 1; at + 6 <= size && !reference->stopped; at += 6) {
       const std::uint8_t* r = data + at;
       std::uint16_t len, seed;
@@ -219,10 +260,25 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (lie == 5) num_buffers = static_cast<std::uint16_t>(kRing + 1 + seed % 100);
       if (lie == 6) num_buffers = static_cast<std::uint16_t>(buffers + (seed & 1 ? 1 : -1));
       std::memcpy(stream.data() + 10, &num_buffers, 2);
+      if (c.rx_checksum) {
+        // The offload fields of the header (§5.1.6.4): flags, gso_type, hdr_len, gso_size,
+        // csum_start, csum_offset.
+        const unsigned pick = r[3] >> 3;
+        net::virtio_net_hdr h{};
+        h.flags = static_cast<std::uint8_t>((pick & 1 ? 1 : 0) | (pick & 2 ? 2 : 0) | (pick & 4 ? 4 << (seed % 5) : 0));
+        h.gso_type = pick & 8 ? static_cast<std::uint8_t>(seed % 7 | (seed & 0x80)) : 0;
+        h.hdr_len = static_cast<std::uint16_t>(seed * 3);
+        h.gso_size = static_cast<std::uint16_t>(seed * 5);
+        const std::size_t room = len > 2 ? len - 2 : 0;
+        h.csum_start = pick & 16 ? seed : static_cast<std::uint16_t>(room ? seed % (room + 1) : 0);
+        h.csum_offset = static_cast<std::uint16_t>(pick & 16 ? seed >> 4 : room > h.csum_start ? (seed >> 3) % (room - h.csum_start + 1) : 0);
+        std::memcpy(stream.data(), &h, 10);
+      }
       if (lie == 7) std::memcpy(stream.data(), r, std::min<std::size_t>(kHeader, 6));
       // Without MRG_RXBUF the header's num_buffers and flags are not looked at: only lengths lie.
       // A batched frame of several buffers gives no length for all but its last: dropped.
-      const bool lies = (c.mrg_rxbuf ? lie != 0 : lie >= 1 && lie <= 3) || (batched && buffers > 1);
+      const bool bad_offload = c.rx_checksum && !offload_of(Bytes(stream.begin(), stream.begin() + kHeader), len);
+      const bool lies = (c.mrg_rxbuf ? lie != 0 : lie >= 1 && lie <= 3) || (batched && buffers > 1) || bad_offload;
       lied = lied || lies;
       if (!lies && len >= 14 && len <= kMaxFrame) meant.push_back(frame);
       std::uint16_t descriptors = 0;
@@ -255,6 +311,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     for (int i = 0; i < 4; ++i) (*qp)->poll();
     if (sink.frames != reference->frames) std::abort();
+    if (sink.offloads != reference->offloads) std::abort();  // what the application is told of each
     if (!lied && reference->frames != meant) std::abort();  // the reference itself, held to the device's intent
     // A reset device gives everything back; then no receive buffer may be missing.
     (*qp)->reset(nullptr);

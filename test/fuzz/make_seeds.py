@@ -104,3 +104,13 @@ write("mergeable-rx", "split-wraps", rx(0x06, [((i * 397) % 1600, i % 3 * 4, 0, 
 write("mergeable-rx", "packed-wraps", rx(0x07, [((i * 211) % 1520, i % 2 * 8, 0, i) for i in range(90)]))
 write("mergeable-rx", "in-order-batches", rx(0x1a, [(1514, 0, 0, 1), (64, 0, 0, 2), (900, 4, 0, 3), (60, 0, 0, 4)]))
 write("mergeable-rx", "packed-in-order-batches", rx(0x1b, [(64, 0, 0, 1), (1400, 6, 0, 2), (128, 0, 0, 3)]))
+# GUEST_CSUM (32): the lie byte's upper bits pick the offload fields (1 NEEDS_CSUM, 2 DATA_VALID,
+# 4 an unknown flag, 8 a gso_type, 16 the checksum's place anywhere).
+def offload(lie, pick):
+    return lie | pick << 3
+write("mergeable-rx", "checksums-merged", rx(0x22, [(1000, 8, offload(0, 1), 2), (64, 0, offload(0, 2), 3),
+                                                   (1514, 4, offload(0, 1 | 16), 4), (300, 0, offload(0, 8), 5),
+                                                   (60, 0, offload(0, 4 | 2), 6), (900, 4, offload(0, 1), 7)]))
+write("mergeable-rx", "checksums-packed-plain", rx(0x21, [(1514, 0, offload(0, 1), 1), (60, 0, offload(0, 1 | 16), 2),
+                                                         (128, 0, offload(7, 0), 3), (64, 0, offload(0, 8 | 1), 4)]))
+write("mergeable-rx", "checksums-in-order-batches", rx(0x3b, [(64, 0, offload(0, 1), 1), (1400, 6, offload(0, 2), 2)]))
