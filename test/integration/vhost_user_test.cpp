@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <gtest/gtest.h>
 
+#include <array>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -222,6 +223,30 @@ TEST_F(VhostUserTest, EveryFrameWrittenReachesAnRxonlyPeer) {
   peer.stop();
   EXPECT_EQ(peer.rx_packets(), kFrames) << peer.log();
   EXPECT_EQ(s.pool->in_use(), 0u);
+}
+
+// A vhost-user backend filters nothing and netfront serves the control queue itself: no
+// receive filter is offered (whatever the backend's features say), even with vlan_filter asked;
+// the MAC, netfront's own, changes without the backend.
+TEST_F(VhostUserTest, ReceiveFiltersAreUnimplementedAndTheMacIsNetfrontsOwn) {
+  Session s;
+  start("rxonly", s, ",vlan_filter");
+  for (RxMode m : {RxMode::Promiscuous, RxMode::AllMulticast, RxMode::NoBroadcast}) {
+    auto r = s.loop.run_until(s.netif->set_rx_mode(m, false));
+    ASSERT_FALSE(r) << to_string(m);
+    EXPECT_EQ(r.error().kind(), Error::Kind::Unimplemented) << to_string(m);
+  }
+  const std::array<MacAddress, 1> group{MacAddress{{0x01, 0x00, 0x5e, 0x00, 0x00, 0xfb}}};
+  EXPECT_EQ(s.loop.run_until(s.netif->set_mac_filter({}, group)).error().kind(), Error::Kind::Unimplemented);
+  EXPECT_EQ(s.loop.run_until(s.netif->add_vlan(10)).error().kind(), Error::Kind::Unimplemented);
+  const MacAddress mine{{0x02, 0x11, 0x22, 0x33, 0x44, 0x55}};
+  ASSERT_TRUE(s.loop.run_until(s.netif->set_mac(mine)));
+  EXPECT_EQ(s.netif->mac(), mine);
+  ASSERT_TRUE(s.send(s.frame(64, 1)));
+  s.run_for(200ms);
+  s.loop.run_until(s.netif->disconnect());
+  peer_->stop();
+  EXPECT_EQ(peer_->rx_packets(), 1u) << peer_->log();
 }
 
 // VIRTIO_NET_F_CSUM against DPDK's vhost library, which completes a partial checksum in
