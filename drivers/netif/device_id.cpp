@@ -101,14 +101,6 @@ Result<PciAddress> parse_pci(const IdParser& p, std::string_view text) {
   return a;
 }
 
-// The options every transport takes.
-struct Common {
-  unsigned queues = 1;
-  Offloads offloads;
-  std::uint16_t mtu = 0;
-  bool vlan_filter = false;
-};
-
 // The offload names of offloads=, in the order to_string() writes them.
 struct OffloadName {
   const char* name;
@@ -146,7 +138,7 @@ Result<Offloads> parse_offloads(const IdParser& p, std::string_view value) {
 }
 
 // Parses `key` if it is an option of every transport: nullopt when it is not one.
-std::optional<Result<>> parse_common(const IdParser& p, std::string_view key, std::string_view value, Common& common) {
+std::optional<Result<>> parse_common(const IdParser& p, std::string_view key, std::string_view value, CommonOptions& common) {
   if (key == "queues") {
     auto n = p.number(key, value, 1, kMaxQueuePairs);
     if (!n) return Result<>(std::move(n).error());
@@ -159,9 +151,9 @@ std::optional<Result<>> parse_common(const IdParser& p, std::string_view key, st
     common.mtu = static_cast<std::uint16_t>(*n);
     return Result<>(Ok{});
   }
-  if (key == "vlan_filter") {
-    if (!value.empty()) return Result<>(p.fail("'vlan_filter' takes no value"));
-    common.vlan_filter = true;
+  if (key == "vlan_filter" || key == "hash_report") {
+    if (!value.empty()) return Result<>(p.fail("'" + std::string(key) + "' takes no value"));
+    (key == "vlan_filter" ? common.vlan_filter : common.hash_report) = true;
     return Result<>(Ok{});
   }
   if (key == "offloads") {
@@ -174,7 +166,7 @@ std::optional<Result<>> parse_common(const IdParser& p, std::string_view key, st
 }
 
 // vhost-user:PATH[,server][,queues=N][,packed=|mrg_rxbuf=|in_order=|event_idx=|indirect=on|off]
-Result<VhostUserAddress> parse_vhost_user(IdParser& p, const std::vector<std::string_view>& parts, Common& common) {
+Result<VhostUserAddress> parse_vhost_user(IdParser& p, const std::vector<std::string_view>& parts, CommonOptions& common) {
   VhostUserAddress a;
   a.socket_path = std::string(parts[0]);
   if (a.socket_path.empty()) return p.fail("no socket path after 'vhost-user:'");
@@ -197,14 +189,14 @@ Result<VhostUserAddress> parse_vhost_user(IdParser& p, const std::vector<std::st
                        : a.accept.event_idx) = *flag;
     } else {
       return p.fail("unknown option '" + std::string(parts[i]) +
-                    "' (expected server, queues=N, offloads=, mtu=N, vlan_filter, packed=, mrg_rxbuf=, in_order=, event_idx= or indirect=on|off)");
+                    "' (expected server, queues=N, offloads=, mtu=N, vlan_filter, hash_report, packed=, mrg_rxbuf=, in_order=, event_idx= or indirect=on|off)");
     }
   }
   return a;
 }
 
 // pci:[DDDD:]BB:DD.F[,queues=N]
-Result<PciAddress> parse_pci_id(IdParser& p, const std::vector<std::string_view>& parts, Common& common) {
+Result<PciAddress> parse_pci_id(IdParser& p, const std::vector<std::string_view>& parts, CommonOptions& common) {
   if (parts[0].empty()) return p.fail("no PCI address after 'pci:'");
   auto a = parse_pci(p, parts[0]);
   if (!a) return std::move(a).error();
@@ -213,14 +205,14 @@ Result<PciAddress> parse_pci_id(IdParser& p, const std::vector<std::string_view>
     if (!kv) return std::move(kv).error();
     const auto [key, value] = *kv;
     auto c = parse_common(p, key, value, common);
-    if (!c) return p.fail("unknown option '" + std::string(parts[i]) + "' (expected queues=N, offloads=, mtu=N or vlan_filter)");
+    if (!c) return p.fail("unknown option '" + std::string(parts[i]) + "' (expected queues=N, offloads=, mtu=N, vlan_filter or hash_report)");
     if (!*c) return std::move(*c).error();
   }
   return a;
 }
 
 // loop:[packed|split][,mrg_rxbuf=|event_idx=|in_order=|indirect=on|off][,size=N][,mode=echo|sink][,queues=N]
-Result<LoopOptions> parse_loop(IdParser& p, const std::vector<std::string_view>& parts, Common& common) {
+Result<LoopOptions> parse_loop(IdParser& p, const std::vector<std::string_view>& parts, CommonOptions& common) {
   LoopOptions o;
   bool split_given = false;
   if (parts.size() == 1 && parts[0].empty()) return o;
@@ -230,9 +222,9 @@ Result<LoopOptions> parse_loop(IdParser& p, const std::vector<std::string_view>&
     const auto [key, value] = *kv;
     if (auto c = parse_common(p, key, value, common)) {
       if (!*c) return std::move(*c).error();
-    } else if (key == "packed" || key == "split") {
+    } else if (key == "packed" || key == "split" || key == "rss") {
       if (!value.empty()) return p.fail("'" + std::string(key) + "' takes no value");
-      (key == "packed" ? o.packed : split_given) = true;
+      (key == "packed" ? o.packed : key == "rss" ? o.rss : split_given) = true;
     } else if (key == "mrg_rxbuf" || key == "event_idx" || key == "in_order" || key == "indirect") {
       auto flag = p.on_off(key, value);
       if (!flag) return std::move(flag).error();
@@ -247,8 +239,8 @@ Result<LoopOptions> parse_loop(IdParser& p, const std::vector<std::string_view>&
       o.echo = value == "echo";
     } else {
       return p.fail("unknown option '" + std::string(part) +
-                    "' (expected packed, split, mrg_rxbuf=on|off, event_idx=on|off, in_order=on|off, indirect=on|off, size=N, "
-                    "mode=echo|sink, queues=N, offloads=, mtu=N or vlan_filter)");
+                    "' (expected packed, split, rss, mrg_rxbuf=on|off, event_idx=on|off, in_order=on|off, indirect=on|off, size=N, "
+                    "mode=echo|sink, queues=N, offloads=, mtu=N, vlan_filter or hash_report)");
     }
   }
   if (o.packed && split_given) return p.fail("'packed' and 'split' both given");
@@ -264,21 +256,21 @@ Result<DeviceId> DeviceId::parse(std::string_view text) {
     return p.fail("no transport prefix (expected vhost-user:, pci: or loop:)");
   const std::string_view scheme = text.substr(0, colon);
   const auto parts = split_commas(text.substr(colon + 1));
-  Common c;
+  CommonOptions c;
   if (scheme == "vhost-user") {
     auto a = parse_vhost_user(p, parts, c);
     if (!a) return std::move(a).error();
-    return DeviceId(std::move(*a), c.queues, c.offloads, c.mtu, c.vlan_filter);
+    return DeviceId(std::move(*a), c);
   }
   if (scheme == "pci") {
     auto a = parse_pci_id(p, parts, c);
     if (!a) return std::move(a).error();
-    return DeviceId(*a, c.queues, c.offloads, c.mtu, c.vlan_filter);
+    return DeviceId(*a, c);
   }
   if (scheme == "loop") {
     auto o = parse_loop(p, parts, c);
     if (!o) return std::move(o).error();
-    return DeviceId(*o, c.queues, c.offloads, c.mtu, c.vlan_filter);
+    return DeviceId(*o, c);
   }
   return p.fail("unknown transport '" + std::string(scheme) + "' (expected vhost-user, pci or loop)");
 }
@@ -297,9 +289,11 @@ std::string Offloads::to_string() const {
 }
 
 std::string DeviceId::to_string() const {
-  const std::string q = (queues_ == 1 ? "" : ",queues=" + std::to_string(queues_)) +
-                        (offloads_.any() ? ",offloads=" + offloads_.to_string() : "") +
-                        (mtu_ != 0 ? ",mtu=" + std::to_string(mtu_) : "") + (vlan_filter_ ? ",vlan_filter" : "");
+  const CommonOptions& c = common_;
+  const std::string q = (c.queues == 1 ? "" : ",queues=" + std::to_string(c.queues)) +
+                        (c.offloads.any() ? ",offloads=" + c.offloads.to_string() : "") +
+                        (c.mtu != 0 ? ",mtu=" + std::to_string(c.mtu) : "") + (c.vlan_filter ? ",vlan_filter" : "") +
+                        (c.hash_report ? ",hash_report" : "");
   switch (kind()) {
     case Kind::VhostUser: {
       const auto& v = vhost_user();
@@ -325,6 +319,7 @@ std::string DeviceId::to_string() const {
   if (o.indirect != defaults.indirect) add(std::string("indirect=") + (o.indirect ? "on" : "off"));
   if (o.queue_size != defaults.queue_size) add("size=" + std::to_string(o.queue_size));
   if (!o.echo) add("mode=sink");
+  if (o.rss) add("rss");
   if (!q.empty()) add(q.substr(1));
   return "loop:" + s;
 }

@@ -13,6 +13,7 @@
 #include "netfront/mac_address.hpp"
 #include "netfront/offload.hpp"
 #include "netfront/result.hpp"
+#include "netfront/rss.hpp"
 #include "netfront/rx_filter.hpp"
 #include "drivers/netif/queue_counters.hpp"
 #include "netfront/stats.hpp"
@@ -102,6 +103,15 @@ class NetDevice {
     return make_ready_io(Result<>(Error::unimplemented("this device has no VLAN filter")));
   }
   virtual RxFilter rx_filter() const { return {}; }
+
+  // RSS and the hash report (rss.hpp): what the device can do, and its configuration, checked
+  // by Netif against those capabilities.
+  virtual RssCapabilities rss_capabilities() const noexcept { return {}; }
+  virtual io<Result<>> set_rss(const RssConfig& config) {
+    (void)config;
+    return make_ready_io(Result<>(Error::unimplemented("this device has no RSS or hash report")));
+  }
+  virtual RssConfig rss_config() const { return {}; }
 
   // The pool the fill-style write builds frames in (the device's own, in memory it reaches;
   // safe to take buffers from on any loop a pair was handed to). Null: the device has none.

@@ -16,6 +16,7 @@
 
 #include "drivers/netif/net_device.hpp"
 #include "drivers/netif/offload_check.hpp"
+#include "drivers/netif/rss_check.hpp"
 #include "drivers/netif/telemetry.hpp"
 #include "runtime/cross_loop.hpp"
 #include "runtime/log.hpp"
@@ -290,6 +291,21 @@ io<Result<>> Netif::set_mac_filter(std::span<const MacAddress> unicast, std::spa
     if (!m.is_multicast()) return refuse(bad_argument(m.to_string() + " in the multicast table is not a multicast address"));
   return state_->device->set_mac_filter(unicast, multicast);
 }
+
+RssCapabilities Netif::rss_capabilities() const noexcept {
+  return state_ ? state_->device->rss_capabilities() : RssCapabilities{};
+}
+
+io<Result<>> Netif::set_rss(const RssConfig& config) {
+  if (!state_ || state_->disconnected) return refuse(Error::disconnected());
+  const RssCapabilities caps = rss_capabilities();
+  if (!caps.steering && !caps.hash_report)
+    return refuse(Error::unimplemented("the device has no RSS (VIRTIO_NET_F_RSS) or hash report (hash_report in the id)"));
+  if (auto r = drivers::check_rss_config(config, caps, queue_pairs()); !r) return refuse(std::move(r).error());
+  return state_->device->set_rss(config);
+}
+
+RssConfig Netif::rss_config() const { return state_ ? state_->device->rss_config() : RssConfig{}; }
 
 io<Result<>> Netif::add_vlan(std::uint16_t vlan) { return set_vlan(vlan, true); }
 io<Result<>> Netif::remove_vlan(std::uint16_t vlan) { return set_vlan(vlan, false); }

@@ -37,7 +37,11 @@ std::uint64_t declined(const FeatureChoice& accept) {
 
 // What every kind of id asks of the device.
 DeviceOptions options_of(const DeviceId& id) {
-  return {.queue_pairs = id.queue_pairs(), .offloads = id.offloads(), .mtu = id.mtu(), .vlan_filter = id.vlan_filter()};
+  return {.queue_pairs = id.queue_pairs(),
+          .offloads = id.offloads(),
+          .mtu = id.mtu(),
+          .vlan_filter = id.vlan_filter(),
+          .hash_report = id.hash_report()};
 }
 
 Opened open_loop(const DeviceId& id, EventLoop& loop) {

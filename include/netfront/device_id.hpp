@@ -5,9 +5,10 @@
 // Every kind also takes offloads=NAME[+NAME...] (netfront/offload.hpp): the offloads to ask
 // the device for, of csum, tso4, tso6, ecn, uso and rx_csum, or all of them as "all"; and
 // mtu=N (kMinMtu..kMaxMtu): the MTU to use where the device says none (vhost-user backends),
-// or a smaller one than it says; and vlan_filter: negotiate the device's VLAN filter
+// or a smaller one than it says; vlan_filter: negotiate the device's VLAN filter
 // (VIRTIO_NET_F_CTRL_VLAN, rx_filter.hpp), under which it drops tagged frames of every VLAN
-// not added with Netif::add_vlan; without it every tagged frame is received.
+// not added with Netif::add_vlan; without it every tagged frame is received; and hash_report:
+// negotiate the device's per-frame hash (VIRTIO_NET_F_HASH_REPORT, rss.hpp).
 // Anything else is an error whose message names the part that is wrong.
 //
 // vhost-user ids may also decline ring features the backend offers, the way DPDK's
@@ -64,7 +65,18 @@ struct LoopOptions {
   bool indirect = true;      // VIRTIO_F_INDIRECT_DESC
   unsigned queue_size = 256; // ring entries, a power of two from 2 to 32768
   bool echo = true;          // echo frames back (false: sink them)
+  bool rss = false;          // offer VIRTIO_NET_F_RSS (with queues=N over 1)
   friend bool operator==(const LoopOptions&, const LoopOptions&) = default;
+};
+
+// The options every kind of id takes.
+struct CommonOptions {
+  unsigned queues = 1;
+  Offloads offloads{};
+  std::uint16_t mtu = 0;
+  bool vlan_filter = false;
+  bool hash_report = false;
+  friend bool operator==(const CommonOptions&, const CommonOptions&) = default;
 };
 
 class DeviceId {
@@ -76,13 +88,16 @@ class DeviceId {
   DeviceId() noexcept = default;
 
   Kind kind() const noexcept { return static_cast<Kind>(address_.index()); }
-  unsigned queue_pairs() const noexcept { return queues_; }
+  unsigned queue_pairs() const noexcept { return common_.queues; }
   // The offloads asked for (offloads=...): negotiated where the device offers them.
-  const Offloads& offloads() const noexcept { return offloads_; }
+  const Offloads& offloads() const noexcept { return common_.offloads; }
   // The MTU asked for (mtu=N); 0: the device's (1500 where it says none).
-  std::uint16_t mtu() const noexcept { return mtu_; }
+  std::uint16_t mtu() const noexcept { return common_.mtu; }
   // vlan_filter: the device's VLAN filter is negotiated (and starts empty).
-  bool vlan_filter() const noexcept { return vlan_filter_; }
+  bool vlan_filter() const noexcept { return common_.vlan_filter; }
+  // hash_report: received frames carry the hash the device computed, where it can.
+  bool hash_report() const noexcept { return common_.hash_report; }
+  const CommonOptions& common() const noexcept { return common_; }
   const VhostUserAddress& vhost_user() const { return std::get<VhostUserAddress>(address_); }
   const PciAddress& pci() const { return std::get<PciAddress>(address_); }
   const LoopOptions& loop() const { return std::get<LoopOptions>(address_); }
@@ -93,13 +108,9 @@ class DeviceId {
 
  private:
   using Address = std::variant<VhostUserAddress, PciAddress, LoopOptions, std::monostate>;
-  DeviceId(Address address, unsigned queues, Offloads offloads, std::uint16_t mtu, bool vlan_filter)
-      : address_(std::move(address)), queues_(queues), offloads_(offloads), mtu_(mtu), vlan_filter_(vlan_filter) {}
+  DeviceId(Address address, const CommonOptions& common) : address_(std::move(address)), common_(common) {}
   Address address_{std::monostate{}};
-  unsigned queues_ = 1;
-  Offloads offloads_;
-  std::uint16_t mtu_ = 0;
-  bool vlan_filter_ = false;
+  CommonOptions common_;
 };
 
 }  // namespace netfront

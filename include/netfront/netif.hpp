@@ -27,6 +27,7 @@
 #include "netfront/mac_address.hpp"
 #include "netfront/offload.hpp"
 #include "netfront/result.hpp"
+#include "netfront/rss.hpp"
 #include "netfront/rx_filter.hpp"
 #include "netfront/stats.hpp"
 
@@ -122,6 +123,19 @@ class Netif {
   io<Result<>> remove_vlan(std::uint16_t vlan);
   // What the application has set; sent to the device again after it resets.
   RxFilter rx_filter() const;
+
+  // RSS and the hash report (rss.hpp). What the device can do (all zero when neither was
+  // negotiated).
+  RssCapabilities rss_capabilities() const noexcept;
+  // Replaces the hashing and steering configuration, checked first against rss_capabilities()
+  // and queue_pairs(): a hash type the device does not support, a pair beyond queue_pairs(),
+  // or an indirection table without steering is Unknown with cause BadArgument; a key or
+  // table of a wrong length InvalidLength. Unimplemented without RSS or hash report; Unknown
+  // when the device refuses (rss_config() then says what holds).
+  io<Result<>> set_rss(const RssConfig& config);
+  // The configuration in effect: the application's, netfront's default, or empty (no hashing:
+  // the device refused the default, or has neither feature).
+  RssConfig rss_config() const;
 
   // Calls `handler` with every received frame until disconnect; then completes with Ok.
   // Frames of a queue pair that has a listen of its own (queue(q).listen) go there instead.

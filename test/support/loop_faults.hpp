@@ -9,6 +9,7 @@
 #include <optional>
 #include <vector>
 
+#include "drivers/virtio/net/net_spec.hpp"
 #include "drivers/virtio/transport/loop/loop_device.hpp"
 #include "netfront/mac_address.hpp"
 
@@ -30,6 +31,8 @@ struct LoopFaults {
   bool rx_follower_len_too_long = false; // C1: the second buffer of the next merged frame claims too much
   bool rx_num_buffers_zero = false;      // C4
   bool rx_num_buffers_too_many = false;  // C4
+  // C9, persistent: with HASH_REPORT, every received header's hash fields are these instead.
+  std::optional<virtio::net::virtio_net_hash> rx_hash;
   bool tx_used_len_garbage = false;      // C3, persistent: TX used len is nonsense
   bool notify_fails = false;             // B9, persistent
   bool stall = false;                    // persistent: the device stops working its rings

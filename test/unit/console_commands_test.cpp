@@ -8,6 +8,7 @@
 
 #include "netfront/event_loop.hpp"
 #include "netfront/netif.hpp"
+#include "netfront/rss.hpp"
 #include "tools/appliance/console_commands.hpp"
 
 using namespace netfront;
@@ -70,6 +71,28 @@ TEST_F(ConsoleCommands, MalformedOnesSayWhatWasExpected) {
   EXPECT_EQ(dev_->rx_filter(), before);
   EXPECT_EQ(run("stats"), std::nullopt) << "not a command of these";
   EXPECT_EQ(run(""), std::nullopt);
+}
+
+TEST(ConsoleRss, ShowsAndSetsTheTableAndTypes) {
+  EventLoop loop;
+  auto c = loop.run_until(Netif::connect(std::string_view("loop:rss,queues=2,hash_report")));
+  ASSERT_TRUE(c) << c.error().to_string();
+  auto run = [&](const std::string& line) { return loop.run_until(appliance::run_console_command(*c, line)); };
+  const auto shown = run("rss");
+  ASSERT_TRUE(shown);
+  EXPECT_EQ(shown->rfind("rss: steering, hash report, types ipv4+tcpv4+udpv4+ipv6+tcpv6+udpv6, key 6d5a6d5a", 0), 0u) << *shown;
+  EXPECT_NE(shown->find(", table 0,1,0,1,"), std::string::npos) << *shown;
+  EXPECT_EQ(run("rss table 1,1,0,1"), "rss table 1,1,0,1: ok");
+  EXPECT_EQ(c->rss_config().indirection_table, (std::vector<std::uint16_t>{1, 1, 0, 1}));
+  EXPECT_EQ(run("rss types ipv4+udpv4"), "rss types ipv4+udpv4: ok");
+  EXPECT_EQ(c->rss_config().hash_types, HashTypes{}.with(HashType::Ipv4).with(HashType::Udpv4));
+  EXPECT_EQ(run("rss table 1,x"), "rss table 1,x: expected rss, rss table P[,P...] or rss types T[+T...]");
+  EXPECT_EQ(run("rss types tcpv9"), "rss types tcpv9: expected rss, rss table P[,P...] or rss types T[+T...]");
+  const auto refused = run("rss table 0,1,2");  // neither a power of two nor pairs it has
+  ASSERT_TRUE(refused);
+  EXPECT_NE(refused->find("indirection table of 3 entries"), std::string::npos) << *refused;
+  EXPECT_EQ(c->rss_config().indirection_table, (std::vector<std::uint16_t>{1, 1, 0, 1}));
+  loop.run_until(c->disconnect());
 }
 
 TEST(MacAddressParse, TakesTheUsualSpellingOnly) {

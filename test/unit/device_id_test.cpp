@@ -73,7 +73,8 @@ TEST(DeviceIdTest, ToStringRoundTrips) {
                            "vhost-user:/tmp/a.sock,queues=2,offloads=csum+tso4+rx_csum", "pci:0000:00:03.0,offloads=csum",
                            "loop:offloads=csum+tso4+tso6+ecn+uso+rx_csum", "vhost-user:/tmp/a.sock,mtu=9000",
                            "loop:packed,offloads=csum,mtu=68", "pci:0000:00:03.0,vlan_filter",
-                           "vhost-user:/tmp/a.sock,queues=2,mtu=9000,vlan_filter"}) {
+                           "vhost-user:/tmp/a.sock,queues=2,mtu=9000,vlan_filter", "pci:0000:00:03.0,queues=4,hash_report",
+                           "loop:rss,queues=4,vlan_filter,hash_report"}) {
     DeviceId id = parse_ok(text);
     EXPECT_EQ(id.to_string(), text);
     EXPECT_EQ(parse_ok(id.to_string()), id);
@@ -108,6 +109,16 @@ TEST(DeviceIdTest, TheVlanFilterIsAskedForByName) {
   EXPECT_TRUE(parse_ok("loop:packed,vlan_filter").vlan_filter());
   EXPECT_NE(parse_error("loop:vlan_filter=on").find("'vlan_filter' takes no value"), std::string::npos);
   EXPECT_NE(parse_error("loop:vlan_filter,vlan_filter").find("given twice"), std::string::npos);
+}
+
+TEST(DeviceIdTest, TheHashReportIsAskedForByName) {
+  EXPECT_FALSE(parse_ok("pci:00:03.0").hash_report());
+  EXPECT_TRUE(parse_ok("pci:00:03.0,hash_report").hash_report());
+  EXPECT_TRUE(parse_ok("vhost-user:/a,hash_report").hash_report());
+  EXPECT_TRUE(parse_ok("loop:rss,hash_report").loop().rss);
+  EXPECT_FALSE(parse_ok("loop:hash_report").loop().rss);
+  EXPECT_NE(parse_error("loop:hash_report=1").find("'hash_report' takes no value"), std::string::npos);
+  EXPECT_NE(parse_error("pci:00:03.0,rss").find("unknown option 'rss'"), std::string::npos) << "the loop device's switch only";
 }
 
 TEST(DeviceIdTest, BadIdsNameTheBadPart) {

@@ -44,6 +44,7 @@ struct LoopRig {
     options.offloads = parsed->offloads();
     options.mtu = parsed->mtu();
     options.vlan_filter = parsed->vlan_filter();
+    options.hash_report = parsed->hash_report();
     auto opened = virtio::net::VirtioNetDevice::open(std::move(dev), options);
     if (!opened) {
       device = nullptr;
@@ -81,6 +82,14 @@ struct LoopRig {
   }
   void run_rounds(unsigned n) {
     for (unsigned i = 0; i < n; ++i) loop.run_once();
+  }
+  // Makes the device ask for a reset (A13) and runs the loop until the driver has it back up;
+  // whether it came back.
+  bool reset_device() {
+    const auto resets = device->counters().resets;
+    device->faults().needs_reset = true;
+    for (unsigned i = 0; i < 100000 && !(device->counters().resets > resets && netif->link_up()); ++i) loop.run_once();
+    return device->counters().resets > resets && netif->link_up();
   }
   unsigned rx_pool_in_use() const { return rte_mempool_in_use_count(driver->rx_pool()); }
 };

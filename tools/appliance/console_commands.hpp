@@ -8,6 +8,9 @@
 //   mac-table UNICAST MULTICAST   comma-separated MAC lists, "-" for an empty one
 //   vlan add|remove N
 //   link                    the link as the device reports it
+//   rss                     the RSS configuration in effect (rss.hpp)
+//   rss table P[,P...]      the indirection table: queue pairs, a power of two of them
+//   rss types T[+T...]      the hash types (ipv4, tcpv4, udpv4, ...), "none" for none
 #pragma once
 
 #include <optional>

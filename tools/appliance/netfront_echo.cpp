@@ -14,8 +14,10 @@
 //                   netfront.queues=N (queue pairs, each answering on itself; default 1)
 //                   netfront.options=OPT[,OPT...] (more device id options, e.g. vlan_filter)
 // Stop: the line "stop" on the console (standard input), SIGINT or SIGTERM. The console also
-// takes the commands of console_commands.hpp (receive filters, the MAC, the link); any other
-// line prints the stats. Every change of the link the device reports is printed ("link: ...").
+// takes the commands of console_commands.hpp (receive filters, the MAC, the link, RSS), and
+// "hash-log N": the queue and reported hash of the next N UDP datagrams received are printed
+// ("hash: queue Q port P value 0xH type T"); any other line prints the stats. Every change of
+// the link the device reports is printed ("link: ...").
 #include <arpa/inet.h>
 #include <signal.h>
 #include <sys/epoll.h>
@@ -32,6 +34,7 @@
 #include "netfront/dpdk_env.hpp"
 #include "netfront/event_loop.hpp"
 #include "netfront/netif.hpp"
+#include "netfront/rss.hpp"
 #include "netfront/stats.hpp"
 #include "tools/appliance/console_commands.hpp"
 #include "tools/appliance/echo_responder.hpp"
@@ -170,6 +173,26 @@ io<void> console_line(Netif& dev, std::string line, appliance::EchoAddress& self
   say("%s", answer->c_str());
 }
 
+// "hash-log N": how many UDP datagrams' hashes to print; nullopt for another line.
+std::optional<unsigned> hash_log_request(const std::string& line) {
+  unsigned n = 0;
+  char rest = 0;
+  if (std::sscanf(line.c_str(), " hash-log %u %c", &n, &rest) != 1) return std::nullopt;
+  return n;
+}
+
+// For hash-log: a received IPv4 UDP datagram's queue, source port and the hash the device
+// reported with it; whether it was one.
+bool log_hash(unsigned queue, const Buffer& frame) {
+  if (frame.length() < 42 || frame.get_be16(12) != 0x0800 || frame.get_u8(23) != 17) return false;
+  const std::size_t l4 = 14 + 4 * (frame.get_u8(14) & 0xf);
+  if (frame.length() < l4 + 8) return false;
+  const auto h = rx_hash(frame);
+  say("hash: queue %u port %u value 0x%08x type %s", queue, frame.get_be16(l4), h ? h->value : 0u,
+      h ? std::string(to_string(h->type)).c_str() : "none");
+  return true;
+}
+
 // Prints every change of the link the device reports, until disconnect.
 io<void> follow_link(Netif& dev) {
   LinkStatus seen = dev.link_status();
@@ -217,6 +240,7 @@ io<int> serve(EventLoop& loop, const Options& o, bool as_init) {
   std::uint64_t failed_writes = 0;
   bool first = true;
   bool stopping = false;
+  unsigned hash_log = 0;  // UDP datagrams whose hash is still to be printed
   Timer ticker(loop, [&] { print_stats(dev, counters, "stats"); });
   ticker.arm_periodic(1s);
   io<void> link_follower = follow_link(dev);
@@ -242,7 +266,10 @@ io<int> serve(EventLoop& loop, const Options& o, bool as_init) {
       std::string line = pending.substr(0, end);
       pending.erase(0, end + 1);
       if (line.find("stop") != std::string::npos) return stop("asked on the console");
-      if (!line.empty()) (void)console_line(dev, std::move(line), self, counters);  // runs on; its answer is printed
+      if (auto n = hash_log_request(line)) {
+        hash_log = *n;
+        say("hash-log %u: ok", *n);
+      } else if (!line.empty()) (void)console_line(dev, std::move(line), self, counters);  // runs on; its answer is printed
     }
     if (pending.size() > 4096) pending.clear();  // no line is that long
   });
@@ -255,11 +282,13 @@ io<int> serve(EventLoop& loop, const Options& o, bool as_init) {
   // Every queue pair answers on itself: a reply leaves on the pair its request came in on.
   std::vector<io<Result<>>> listens;
   for (unsigned q = 0; q < dev.queue_pairs(); ++q)
-    listens.push_back(dev.queue(q).listen([&, queue = dev.queue(q)](Buffer frame) -> io<void> {
+    listens.push_back(dev.queue(q).listen([&, q, queue = dev.queue(q)](Buffer frame) -> io<void> {
       if (first) {
         first = false;
         say("first frame %.3f s after boot", appliance::pid1::uptime_seconds());
       }
+      if (hash_log > 0 && log_hash(q, frame)) [[unlikely]]
+        --hash_log;
       if (appliance::answer_in_place(frame, self, counters) == appliance::Answer::None) return make_ready_io();
       return send_reply(queue, std::move(frame), failed_writes);
     }));

@@ -27,6 +27,7 @@ std::vector<std::string> qemu_command(const GuestOptions& o) {
   nic += o.mrg_rxbuf ? ",mrg_rxbuf=on" : ",mrg_rxbuf=off";
   if (vfio) nic += ",iommu_platform=on,ats=on";
   if (o.queues > 1) nic += ",mq=on,vectors=" + std::to_string(2 * o.queues + 2);
+  nic += o.nic_options;
   std::vector<std::string> cmd;
   if (!o.netns.empty()) cmd = {"ip", "netns", "exec", o.netns};
   cmd.insert(cmd.end(), {"qemu-system-x86_64", "-accel", o.kvm ? "kvm" : "tcg", "-cpu", o.kvm ? "host" : "max",

@@ -40,6 +40,7 @@ struct GuestOptions {
   std::string tap;
   std::string netns;
   std::string qmp;  // a path for QEMU's QMP socket (-qmp unix:PATH,server=on,wait=off), or none
+  std::string nic_options;  // more virtio-net-pci properties, e.g. ",rss=on,hash=on"
 };
 
 // The QEMU command line for `o` (also printed by the tools, so a run can be repeated by hand).

@@ -22,7 +22,8 @@ Result<> VirtioNetDevice::negotiate() {
   auto chosen = negotiate_features(offered, {.access_platform = options_.access_platform,
                                               .accept_access_platform = options_.accept_access_platform,
                                               .offloads = options_.offloads,
-                                              .vlan_filter = options_.vlan_filter});
+                                              .vlan_filter = options_.vlan_filter,
+                                              .hash_report = options_.hash_report});
   if (!chosen) return std::move(chosen).error();
   if (features_ != 0 && *chosen != features_)  // after a reset the device must still be the same device
     return Fault(DeviceError::Misbehaved, "device features changed across a reset: was " + describe_features(features_) + ", now " +
@@ -33,6 +34,7 @@ Result<> VirtioNetDevice::negotiate() {
     return Fault(DeviceError::Refused, "device did not accept features " + describe_features(*chosen));
   const bool first = features_ == 0;
   features_ = *chosen;
+  header_len_ = has_feature(features_, VIRTIO_NET_F_HASH_REPORT) ? kHashHeaderLength : sizeof(virtio_net_hdr);
   if (first) receive_offloads_ = {.rx_checksum = has_feature(features_, VIRTIO_NET_F_GUEST_CSUM)};
   runtime::logger("net").debug("{}: offered {}; using {}", t.describe(), describe_features(offered),
                                describe_features(features_));
@@ -158,7 +160,7 @@ Result<> VirtioNetDevice::create_queues() {
     if (!pool) return Fault(std::move(pool).error());
     rx_pool_.emplace(std::move(*pool));
   }
-  if (has_feature(features_, VIRTIO_NET_F_GUEST_CSUM))
+  if (has_feature(features_, VIRTIO_NET_F_GUEST_CSUM) || has_feature(features_, VIRTIO_NET_F_HASH_REPORT))
     if (auto r = runtime::register_rx_offload_field(); !r) return r;
   pairs_.clear();
   pair_loops_.reset(pairs);
@@ -171,6 +173,8 @@ Result<> VirtioNetDevice::create_queues() {
     qc.mrg_rxbuf = has_feature(features_, VIRTIO_NET_F_MRG_RXBUF);
     qc.indirect = has_feature(features_, VIRTIO_F_INDIRECT_DESC);
     qc.rx_checksum = has_feature(features_, VIRTIO_NET_F_GUEST_CSUM);
+    qc.hash_report = has_feature(features_, VIRTIO_NET_F_HASH_REPORT);
+    qc.hash_types = config_.rss.supported;
     qc.header_len = header_len_;
     qc.mtu = mtu_;
     qc.rx_pool = rx_pool_->get();
@@ -198,6 +202,7 @@ Result<> VirtioNetDevice::start_queues() {
   if (control_ && receive_offloads_.rx_checksum != has_feature(features_, VIRTIO_NET_F_GUEST_CSUM))
     if (auto r = send_receive_offloads(); !r) return r;
   if (auto r = restore_filters(); !r) return r;
+  if (auto r = send_rss(); !r) return r;
   state_ = State::Running;
   update_usable();
   watch_interrupts();

@@ -49,7 +49,9 @@ constexpr std::array<std::pair<unsigned, const char*>, 32> kNames{{
 // on receive; the VLAN filter only as asked, since under it the device drops tagged frames of
 // every VLAN the application has not added. The receive modes and the MAC table change
 // nothing until the application sets them. Receive segmentation (GUEST_TSO4/6, GUEST_USO4/6) is never taken: its frames
-// outgrow what one mbuf holds. HASH_REPORT is declined so the header stays 12 bytes (C9).
+// outgrow what one mbuf holds. RSS is taken with multi-queue: netfront sends a default that
+// spreads flows as automatic steering does. HASH_REPORT only as asked: it makes the header 20
+// bytes (C9).
 constexpr std::uint64_t kSupported = feature_bit(VIRTIO_F_VERSION_1) | feature_bit(VIRTIO_NET_F_MAC) |
                                      feature_bit(VIRTIO_NET_F_MTU) | feature_bit(VIRTIO_NET_F_STATUS) |
                                      feature_bit(VIRTIO_NET_F_MRG_RXBUF) | feature_bit(VIRTIO_F_EVENT_IDX) |
@@ -57,7 +59,8 @@ constexpr std::uint64_t kSupported = feature_bit(VIRTIO_F_VERSION_1) | feature_b
                                      feature_bit(VIRTIO_F_INDIRECT_DESC) | feature_bit(VIRTIO_NET_F_CTRL_VQ) |
                                      feature_bit(VIRTIO_NET_F_MQ) | feature_bit(VIRTIO_NET_F_GUEST_ANNOUNCE) |
                                      feature_bit(VIRTIO_NET_F_SPEED_DUPLEX) | feature_bit(VIRTIO_NET_F_CTRL_RX) |
-                                     feature_bit(VIRTIO_NET_F_CTRL_RX_EXTRA) | feature_bit(VIRTIO_NET_F_CTRL_MAC_ADDR);
+                                     feature_bit(VIRTIO_NET_F_CTRL_RX_EXTRA) | feature_bit(VIRTIO_NET_F_CTRL_MAC_ADDR) |
+                                     feature_bit(VIRTIO_NET_F_RSS);
 
 // The feature bits of the offloads asked for.
 constexpr std::uint64_t offload_bits(const Offloads& o) noexcept {
@@ -89,6 +92,7 @@ Result<std::uint64_t> negotiate_features(std::uint64_t offered, const FeatureReq
     return Fault(DeviceError::Refused, "device does not offer VIRTIO_F_VERSION_1 (legacy-only devices are not supported)");
   std::uint64_t wanted = kSupported | offload_bits(request.offloads);
   if (request.vlan_filter) wanted |= feature_bit(VIRTIO_NET_F_CTRL_VLAN);
+  if (request.hash_report) wanted |= feature_bit(VIRTIO_NET_F_HASH_REPORT);
   if (request.access_platform) {
     // A3: behind an IOMMU the device must promise to use IOVAs, or it could reach any memory.
     if (!has_feature(offered, VIRTIO_F_ACCESS_PLATFORM))
@@ -106,7 +110,10 @@ Result<std::uint64_t> negotiate_features(std::uint64_t offered, const FeatureReq
     chosen &= ~(feature_bit(VIRTIO_NET_F_MQ) | feature_bit(VIRTIO_NET_F_GUEST_ANNOUNCE) |
                 feature_bit(VIRTIO_NET_F_CTRL_GUEST_OFFLOADS) | feature_bit(VIRTIO_NET_F_CTRL_RX) |
                 feature_bit(VIRTIO_NET_F_CTRL_RX_EXTRA) | feature_bit(VIRTIO_NET_F_CTRL_VLAN) |
-                feature_bit(VIRTIO_NET_F_CTRL_MAC_ADDR));
+                feature_bit(VIRTIO_NET_F_CTRL_MAC_ADDR) | feature_bit(VIRTIO_NET_F_RSS) |
+                feature_bit(VIRTIO_NET_F_HASH_REPORT));
+  // RSS is taken with MQ only: its queues are MQ's (netfront does not size pairs by RSS alone).
+  if (!has_feature(chosen, VIRTIO_NET_F_MQ)) chosen &= ~feature_bit(VIRTIO_NET_F_RSS);
   // §5.1.6.5.2: MAC class commands, MAC_ADDR_SET among them, may be sent only with CTRL_RX.
   if (!has_feature(chosen, VIRTIO_NET_F_CTRL_RX)) chosen &= ~feature_bit(VIRTIO_NET_F_CTRL_MAC_ADDR);
   if (!has_feature(chosen, VIRTIO_NET_F_STATUS)) chosen &= ~feature_bit(VIRTIO_NET_F_GUEST_ANNOUNCE);

@@ -17,6 +17,7 @@ struct FeatureRequest {
   bool accept_access_platform = false;  // take it if offered (PCI without an IOMMU: identity translation)
   Offloads offloads{};                  // what the application asked for
   bool vlan_filter = false;             // CTRL_VLAN: the device then drops tagged frames of VLANs not added
+  bool hash_report = false;             // HASH_REPORT: every header 8 bytes longer, with the frame's hash
 };
 
 // The features netfront will drive, from what the device offers. Errors name the reason the

@@ -64,6 +64,28 @@ LinkConfig parse_link(const RawConfig& raw, std::uint64_t features, bool warn) {
   return l;
 }
 
+// The RSS fields (§5.1.4). A device must offer a key of 40 bytes and a table of 128 entries at
+// least; one that says less is taken at its word (netfront sends no more than it says), and
+// one that says nothing usable has no RSS (A5).
+RssCapabilities parse_rss(const RawConfig& raw, std::uint64_t features) {
+  RssCapabilities r;
+  r.steering = has_feature(features, VIRTIO_NET_F_RSS);
+  r.hash_report = has_feature(features, VIRTIO_NET_F_HASH_REPORT);
+  if (!r.steering && !r.hash_report) return r;
+  auto& log = runtime::logger("net");
+  r.max_key_size = field<std::uint8_t>(raw, kConfigRssMaxKeySize);
+  r.supported = {field<std::uint32_t>(raw, kConfigSupportedHashTypes) & HashTypes::all().bits};
+  if (r.steering) r.max_indirection_table_length = field<std::uint16_t>(raw, kConfigRssMaxIndirectionTableLength);
+  if (r.max_key_size < kMinRssKeySize || (r.steering && r.max_indirection_table_length < kMinRssIndirectionTableLength))
+    log.warn("device RSS limits (key {} bytes, indirection table {} entries) are below the spec's 40 and 128", r.max_key_size,
+             r.max_indirection_table_length);
+  if (r.max_key_size == 0 || r.supported.empty() || (r.steering && r.max_indirection_table_length == 0)) {
+    log.warn("device offers RSS or hash report without a key, a table or a hash type; not used");
+    return {};
+  }
+  return r;
+}
+
 }  // namespace
 
 // Read every few thousand polls: only the link's fields, the status word alone unless speed
@@ -112,6 +134,7 @@ Result<NetConfig> read_net_config(transport::Transport& t, std::uint64_t feature
     c.max_queue_pairs = pairs == 0 ? 1 : std::min<std::uint16_t>(pairs, 0x8000);
     if (pairs == 0 || pairs > 0x8000) log.warn("device max_virtqueue_pairs {} is outside 1..32768", pairs);
   }
+  c.rss = parse_rss(raw, features);
   return c;
 }
 

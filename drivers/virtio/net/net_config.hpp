@@ -7,6 +7,7 @@
 #include "drivers/virtio/transport/transport.hpp"
 #include "netfront/link.hpp"
 #include "netfront/mac_address.hpp"
+#include "netfront/rss.hpp"
 #include "drivers/virtio/net/device_error.hpp"
 #include "drivers/virtio/virtio_result.hpp"
 
@@ -26,6 +27,7 @@ struct NetConfig {
   std::uint16_t mtu = 1500;
   LinkConfig link;
   std::uint16_t max_queue_pairs = 1;
+  RssCapabilities rss;  // with RSS or HASH_REPORT negotiated
 };
 
 // Reads [offset, offset + out.size()) with the generation counter loop of §2.5.1; fails if the

@@ -64,10 +64,15 @@ inline constexpr std::size_t kConfigMaxVirtqueuePairs = 8;
 inline constexpr std::size_t kConfigMtu = 10;
 inline constexpr std::size_t kConfigSpeed = 12;
 inline constexpr std::size_t kConfigDuplex = 16;
-inline constexpr std::size_t kConfigSize = 17;  // the fields netfront reads
+// With RSS or HASH_REPORT (rss_max_indirection_table_length with RSS only).
+inline constexpr std::size_t kConfigRssMaxKeySize = 17;
+inline constexpr std::size_t kConfigRssMaxIndirectionTableLength = 18;
+inline constexpr std::size_t kConfigSupportedHashTypes = 20;
+inline constexpr std::size_t kConfigSize = 24;  // the fields netfront reads
 
 // §5.1.6 struct virtio_net_hdr. With VIRTIO_F_VERSION_1 num_buffers is always there, so the
-// header is 12 bytes unless HASH_REPORT (never negotiated here) makes it 20 (§5.1.6, C9).
+// header is 12 bytes unless HASH_REPORT makes it 20 (virtio_net_hash follows it, C9), in both
+// directions.
 struct virtio_net_hdr {
   std::uint8_t flags = 0;
   std::uint8_t gso_type = 0;
@@ -78,6 +83,18 @@ struct virtio_net_hdr {
   std::uint16_t num_buffers = 0;
 };
 static_assert(sizeof(virtio_net_hdr) == 12);
+// With HASH_REPORT, after virtio_net_hdr: what the device computed (§5.1.6.4, "Hash reporting
+// for incoming packets"); zero on transmit.
+struct virtio_net_hash {
+  std::uint32_t hash_value = 0;
+  std::uint16_t hash_report = 0;
+  std::uint16_t padding_reserved = 0;
+};
+static_assert(sizeof(virtio_net_hash) == 8);
+inline constexpr std::uint16_t kHashHeaderLength = sizeof(virtio_net_hdr) + sizeof(virtio_net_hash);
+// hash_report values: VIRTIO_NET_HASH_REPORT_NONE, or the hash type's bit number + 1.
+inline constexpr std::uint16_t VIRTIO_NET_HASH_REPORT_NONE = 0;
+inline constexpr std::uint16_t VIRTIO_NET_HASH_REPORT_UDPv6_EX = 9;  // the last
 // §5.1.6 flags and gso_type values
 inline constexpr std::uint8_t VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
 inline constexpr std::uint8_t VIRTIO_NET_HDR_F_DATA_VALID = 2;
@@ -123,6 +140,16 @@ inline constexpr std::uint8_t VIRTIO_NET_CTRL_MQ = 4;
 inline constexpr std::uint8_t VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET = 0;
 inline constexpr std::uint16_t VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MIN = 1;
 inline constexpr std::uint16_t VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MAX = 0x8000;
+// "Receive-side scaling (RSS)": struct virtio_net_rss_config { le32 hash_types; le16
+// indirection_table_mask; le16 unclassified_queue; le16 indirection_table[mask + 1]; le16
+// max_tx_vq; u8 hash_key_length; u8 hash_key_data[]; }, queues as receive virtqueue indices.
+inline constexpr std::uint8_t VIRTIO_NET_CTRL_MQ_RSS_CONFIG = 1;
+// "Hash calculation" (HASH_REPORT without RSS): struct virtio_net_hash_config { le32
+// hash_types; le16 reserved[4]; u8 hash_key_length; u8 hash_key_data[]; }.
+inline constexpr std::uint8_t VIRTIO_NET_CTRL_MQ_HASH_CONFIG = 2;
+// The device's minimums when it offers RSS or HASH_REPORT (§5.1.4 device requirements).
+inline constexpr std::size_t kMinRssKeySize = 40;
+inline constexpr std::size_t kMinRssIndirectionTableLength = 128;
 
 // §5.1.2: queue 2N is receiveqN+1's, 2N+1 transmitqN+1's; the control queue comes last.
 constexpr std::uint16_t rx_queue_index(unsigned pair) noexcept { return static_cast<std::uint16_t>(2 * pair); }

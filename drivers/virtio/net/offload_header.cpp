@@ -36,4 +36,15 @@ std::optional<RxOffload> rx_offload_of(const virtio_net_hdr& h, std::size_t leng
   return RxOffload{};
 }
 
+ReportedHash reported_hash_of(const virtio_net_hash& h, HashTypes supported, RxHash& out) noexcept {
+  if (h.hash_report == VIRTIO_NET_HASH_REPORT_NONE) return ReportedHash::None;
+  // C9: HASH_TYPE_x is bit (REPORT_x - 1); a report of no known type, or of a type the device
+  // cannot compute, is a lie.
+  if (h.hash_report > VIRTIO_NET_HASH_REPORT_UDPv6_EX) return ReportedHash::Lie;
+  const auto type = static_cast<HashType>(h.hash_report - 1);
+  if (!supported.has(type)) return ReportedHash::Lie;
+  out = {.value = h.hash_value, .type = type};
+  return ReportedHash::Present;
+}
+
 }  // namespace netfront::virtio::net

@@ -3,12 +3,14 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <span>
 
 #include "drivers/virtio/net/net_spec.hpp"
 #include "netfront/buffer.hpp"
 #include "netfront/offload.hpp"
+#include "netfront/rss.hpp"
 
 namespace netfront::virtio::net {
 
@@ -21,5 +23,12 @@ virtio_net_hdr tx_header(std::span<const Buffer> pieces, const TxOffload& offloa
 // frame; C7: any segmentation type, none being negotiated). Unknown flag bits are ignored and
 // hdr_len is never used (C8).
 std::optional<RxOffload> rx_offload_of(const virtio_net_hdr& header, std::size_t length) noexcept;
+
+// §5.1.6.4 "Hash reporting for incoming packets", on a copy of a received hash (C10): no hash
+// (REPORT_NONE), a hash (then in `out`), or a lie (C9: a type beyond the spec's, or one the
+// device does not support, `supported`). The value of a frame without hash and the padding
+// are not looked at.
+enum class ReportedHash : std::uint8_t { None, Present, Lie };
+ReportedHash reported_hash_of(const virtio_net_hash& hash, HashTypes supported, RxHash& out) noexcept;
 
 }  // namespace netfront::virtio::net

@@ -25,6 +25,7 @@
 #include "drivers/virtio/transport/transport.hpp"
 #include "netfront/buffer.hpp"
 #include "netfront/io.hpp"
+#include "netfront/rss.hpp"
 #include "netfront/stats.hpp"
 
 namespace netfront::virtio::net {
@@ -39,6 +40,9 @@ struct QueuePairConfig {
   bool mrg_rxbuf = false;
   bool indirect = false;  // VIRTIO_F_INDIRECT_DESC: writev chains go out as one indirect entry
   bool rx_checksum = false;  // VIRTIO_NET_F_GUEST_CSUM: received headers carry checksum states
+  // HASH_REPORT: received headers carry a hash, of one of these types (those the device supports).
+  bool hash_report = false;
+  HashTypes hash_types{};
   std::uint16_t header_len = 12;
   std::uint16_t mtu = 1500;
   ring::AddressMode address_mode = ring::AddressMode::VirtualAddress;

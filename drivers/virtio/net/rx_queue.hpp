@@ -43,7 +43,9 @@ class RxQueue {
   RxQueue(const QueuePairConfig& c, transport::Transport& t, Ring ring)
       : ring_(std::move(ring)), transport_(t), pool_(c.rx_pool), pair_(c.index),
         header_len_(c.header_len), address_mode_(c.address_mode),
-        mergeable_(c.mrg_rxbuf), checksums_(c.rx_checksum), max_frame_(std::size_t{c.mtu} + kEthernetHeaderLength),
+        mergeable_(c.mrg_rxbuf), checksums_(c.rx_checksum), hash_report_(c.hash_report),
+        header_fields_(c.rx_checksum || c.hash_report), hash_types_(c.hash_types),
+        max_frame_(std::size_t{c.mtu} + kEthernetHeaderLength),
         posted_len_(static_cast<std::uint32_t>(rte_pktmbuf_data_room_size(c.rx_pool) - RTE_PKTMBUF_HEADROOM +
                                                c.header_len)) {}
 
@@ -129,6 +131,18 @@ class RxQueue {
     return static_cast<std::byte*>(m->buf_addr) + RTE_PKTMBUF_HEADROOM - header_len_;
   }
 
+  // A received header: the fields every header has, and the hash after them with HASH_REPORT.
+  struct Header {
+    virtio_net_hdr hdr;
+    virtio_net_hash hash;
+  };
+  // C10: copied out of device-writable memory once, then only the copy is used; the hash only
+  // where the device writes one.
+  void copy_header(rte_mbuf* m, Header& h) const noexcept {
+    std::memcpy(&h.hdr, posted_start(m), sizeof h.hdr);
+    if (hash_report_) std::memcpy(&h.hash, posted_start(m) + sizeof h.hdr, sizeof h.hash);
+  }
+
   static void drop(rte_mbuf* m, DropReason why, drivers::QueueCounters& counters) noexcept {
     runtime::free_segment(m);
     counters.rx_drops.add(1);
@@ -175,10 +189,10 @@ class RxQueue {
     m->data_off = RTE_PKTMBUF_HEADROOM;
     m->data_len = static_cast<std::uint16_t>(u.len - header_len_);
     m->pkt_len = m->data_len;
-    if (checksums_) [[unlikely]] {
-      virtio_net_hdr hdr;  // C10: copied out of device-writable memory once
-      std::memcpy(&hdr, posted_start(m), sizeof hdr);
-      if (!take_offload(m, hdr, to)) return;
+    if (header_fields_) [[unlikely]] {
+      Header h;
+      copy_header(m, h);
+      if (!take_header_fields(m, h, to)) return;
     }
     deliver(m, to);
   }
@@ -196,9 +210,9 @@ class RxQueue {
       ring_.mark_broken(ring::RingError::FramingLost);
       return;
     }
-    // C10: the header is copied out of device-writable memory once, then only the copy is used.
-    virtio_net_hdr hdr;
-    std::memcpy(&hdr, posted_start(m), sizeof hdr);
+    Header h;
+    copy_header(m, h);
+    const virtio_net_hdr& hdr = h.hdr;
     // C4: a frame of one buffer at least, and of no more buffers than the ring holds.
     if (hdr.num_buffers == 0 || hdr.num_buffers > ring_.size()) {
       drop(m, DropReason::Device, to.counters);
@@ -221,10 +235,10 @@ class RxQueue {
     m->pkt_len = m->data_len;
     if (frame_left_ > 0) {
       partial_ = m;
-      partial_header_ = hdr;
+      partial_header_ = h;
       return;
     }
-    finish_frame(m, hdr, to);
+    finish_frame(m, h, to);
   }
 
   // §5.1.6.4.2: the rest of a merged frame follows in the next used buffers, data only. A Buffer
@@ -255,26 +269,37 @@ class RxQueue {
   }
 
   // C2 on the whole frame: at least an Ethernet header. Then what its header says of it.
-  void finish_frame(rte_mbuf* m, const virtio_net_hdr& hdr, const Delivery& to) noexcept {
+  void finish_frame(rte_mbuf* m, const Header& h, const Delivery& to) noexcept {
     if (m->data_len < kEthernetHeaderLength) {
       drop(m, DropReason::Length, to.counters);
       return;
     }
-    if (checksums_ && !take_offload(m, hdr, to)) [[unlikely]]
+    if (header_fields_ && !take_header_fields(m, h, to)) [[unlikely]]
       return;
     deliver(m, to);
   }
 
-  // §5.1.6.4 with GUEST_CSUM: the checksum state the header (a private copy) gives the whole
-  // frame, recorded on it; a header that breaks a rule (C6, C7) drops the frame as the
-  // device's fault.
-  bool take_offload(rte_mbuf* m, const virtio_net_hdr& hdr, const Delivery& to) noexcept {
-    const auto o = rx_offload_of(hdr, m->data_len);
-    if (!o) {
-      drop(m, DropReason::Device, to.counters);
-      return false;
+  // What the header (a private copy) says of the whole frame, recorded on it: with GUEST_CSUM
+  // the checksum state (§5.1.6.4), with HASH_REPORT the hash. A header that breaks a rule
+  // (C6, C7, C9) drops the frame as the device's fault.
+  bool take_header_fields(rte_mbuf* m, const Header& h, const Delivery& to) noexcept {
+    if (checksums_) {
+      const auto o = rx_offload_of(h.hdr, m->data_len);
+      if (!o) {
+        drop(m, DropReason::Device, to.counters);
+        return false;
+      }
+      runtime::store_rx_offload(m, *o);
     }
-    runtime::store_rx_offload(m, *o);
+    if (hash_report_) {
+      RxHash hash;
+      const ReportedHash reported = reported_hash_of(h.hash, hash_types_, hash);
+      if (reported == ReportedHash::Lie) {
+        drop(m, DropReason::Device, to.counters);
+        return false;
+      }
+      if (reported == ReportedHash::Present) runtime::store_rx_hash(m, hash);
+    }
     return true;
   }
 
@@ -286,12 +311,15 @@ class RxQueue {
   ring::AddressMode address_mode_;
   bool mergeable_;
   bool checksums_;            // GUEST_CSUM: headers say whether checksums are valid or partial
+  bool hash_report_;          // HASH_REPORT: headers carry the frame's hash
+  bool header_fields_;        // either: each header is looked at beyond num_buffers
+  HashTypes hash_types_;      // the hash types the device may report (those it supports)
   std::size_t max_frame_;     // MTU + Ethernet header: the longest frame delivered
   std::uint32_t posted_len_;  // what each posted buffer offers the device: header and data room
   // Mergeable receive (§5.1.6.4.2): the frame being assembled in its first buffer, if any, and
   // how many of its buffers are still to come (discarded when the frame was dropped).
   rte_mbuf* partial_ = nullptr;
-  virtio_net_hdr partial_header_{};  // its header, copied when its first buffer came
+  Header partial_header_{};  // its header, copied when its first buffer came
   std::uint16_t frame_left_ = 0;
 };
 

@@ -11,7 +11,8 @@
 //
 // Its parts by file: device_bring_up.cpp (§3.1.1, and the queues), device_recovery.cpp (link
 // status, DEVICE_NEEDS_RESET), device_offloads.cpp (offloaded frames, receive offloads at run
-// time), device_filters.cpp (receive filters and the MAC), virtio_net_device.cpp (polling, hand-over to other loops,
+// time), device_filters.cpp (receive filters and the MAC), device_rss.cpp (RSS and the hash
+// report), virtio_net_device.cpp (polling, hand-over to other loops,
 // failing and closing); a pair handed over is polled by a PairPoller (pair_poller.hpp).
 #pragma once
 
@@ -43,6 +44,7 @@ struct DeviceOptions {
   Offloads offloads{};                   // asked for: negotiated where the device offers them
   std::uint16_t mtu = 0;                 // the MTU to use (0: the device's, or 1500 where it says none)
   bool vlan_filter = false;              // negotiate CTRL_VLAN: tagged frames of VLANs not added are dropped
+  bool hash_report = false;              // negotiate HASH_REPORT: frames carry the device's hash
   bool access_platform = false;          // require VIRTIO_F_ACCESS_PLATFORM (IOMMU)
   bool accept_access_platform = false;   // accept it if offered (PCI without an IOMMU)
   std::uint64_t declined_features = 0;   // never accept these, even if offered
@@ -77,6 +79,9 @@ class VirtioNetDevice final : public drivers::NetDevice, public Poller {
   io<netfront::Result<>> set_mac_filter(std::span<const MacAddress> unicast, std::span<const MacAddress> multicast) override;
   io<netfront::Result<>> set_vlan(std::uint16_t vlan, bool member) override;
   RxFilter rx_filter() const override { return rx_filter_; }
+  RssCapabilities rss_capabilities() const noexcept override { return control_ ? config_.rss : RssCapabilities{}; }
+  io<netfront::Result<>> set_rss(const RssConfig& config) override;
+  RssConfig rss_config() const override { return rss_; }
   void set_sink(drivers::FrameSink* sink) noexcept override;
   io<void> close() override;
   // From the device's own thread, before the pair carries traffic.
@@ -123,6 +128,8 @@ class VirtioNetDevice final : public drivers::NetDevice, public Poller {
   Result<> send_receive_offloads();
   std::optional<netfront::Error> filter_refusal(unsigned feature, const char* what) const;
   Result<> restore_filters();
+  Result<> send_rss();
+  Result<> send_rss_config(const RssConfig& c);
   void recover();
   void close_now(const Error* why);
   void reset_device(const Error* why);
@@ -160,6 +167,10 @@ class VirtioNetDevice final : public drivers::NetDevice, public Poller {
   // and whether it set the MAC (config_.mac then holds its choice, not the device's).
   RxFilter rx_filter_;
   bool mac_set_ = false;
+  // The RSS configuration in effect (empty: none, the device steers by itself), and whether
+  // the application set it (else it is netfront's default, made again for each bring-up).
+  RssConfig rss_;
+  bool rss_set_ = false;
   bool announce_answered_ = false;  // the device's announcement request seen set was answered
   State state_ = State::Down;
   // A12: a reset was not confirmed and the device could not be cut off from our memory; its

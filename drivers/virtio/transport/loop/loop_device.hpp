@@ -17,6 +17,10 @@
 // It has a control queue (CTRL_VQ) and, built with more than one queue pair, offers MQ: only
 // the first pair carries traffic until the driver sends VQ_PAIRS_SET (§5.1.6.5.5), and
 // commands are answered when the driver rings the control queue's doorbell.
+//
+// It offers the hash report (HASH_REPORT) and, with the id's rss, RSS (device_side/rss_model):
+// with steering configured an echoed or injected frame goes to the pair the indirection table
+// gives its hash, not the pair it came on.
 #pragma once
 
 #include <atomic>
@@ -27,6 +31,7 @@
 
 #include "drivers/virtio/device_side/device_ring.hpp"
 #include "drivers/virtio/device_side/net_control_server.hpp"
+#include "drivers/virtio/device_side/rss_model.hpp"
 #include "drivers/virtio/device_side/rx_filter_model.hpp"
 #include "drivers/virtio/net/net_spec.hpp"
 #include "drivers/virtio/transport/transport.hpp"
@@ -133,6 +138,8 @@ class BasicLoopDevice final : public transport::Transport, public Poller {
   std::uint64_t guest_offloads() const noexcept { return guest_offloads_; }
   // What the driver's receive filter commands set (§5.1.6.5.1-3).
   const device_side::RxFilterModel& rx_filter() const noexcept { return filter_; }
+  // What the driver's RSS and hash commands set.
+  const device_side::RssModel& rss() const noexcept { return rss_; }
   // The MAC in its configuration space: its own, or the one the driver set.
   MacAddress mac() const noexcept;
 
@@ -151,6 +158,11 @@ class BasicLoopDevice final : public transport::Transport, public Poller {
   std::size_t room_of(const DeviceChain& c) const noexcept;
   bool deliver(Pair& p, std::span<const std::byte> frame, const virtio::net::virtio_net_hdr& header);
   bool filtered_out(std::span<const std::byte> frame);
+  Pair& steered(Pair& p, std::span<const std::byte> frame);
+  std::size_t header_length() const noexcept {
+    return has_feature(driver_features_, virtio::net::VIRTIO_NET_F_HASH_REPORT) ? virtio::net::kHashHeaderLength
+                                                                                : sizeof(virtio::net::virtio_net_hdr);
+  }
   MacAddress own_mac() const noexcept;  // before the driver sets one
   void echo(Pair& p, std::span<std::byte> frame, const virtio::net::virtio_net_hdr& header);
   void complete_tx(Pair& p, const DeviceChain& chain);
@@ -179,6 +191,7 @@ class BasicLoopDevice final : public transport::Transport, public Poller {
   std::vector<std::unique_ptr<Pair>> queues_;
   std::unique_ptr<device_side::NetControlServer> control_;
   device_side::RxFilterModel filter_;
+  device_side::RssModel rss_;
   std::vector<LoopPairCounters> pair_counters_;
   std::vector<std::byte> scratch_;  // one frame being echoed
   // The faulty build's: what the driver's rings occupy, receive buffers used this poll, and

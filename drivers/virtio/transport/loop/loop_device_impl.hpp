@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <utility>
 
@@ -20,7 +21,6 @@ namespace netfront::virtio::transport::loop {
 using namespace virtio::net;
 
 namespace detail {
-constexpr std::size_t kHeader = sizeof(virtio_net_hdr);
 constexpr unsigned kBurst = 64;
 
 // Writes `bytes` into the writable segments of `chain` from byte `offset` on; returns how many fit.
@@ -92,6 +92,7 @@ Result<> BasicLoopDevice<Faults>::reset() {
   for (auto& p : queues_) p = std::make_unique<Pair>(p->number);
   control_.reset();
   filter_.reset();
+  rss_.reset();
   ring_areas_.clear();
   active_pairs_ = 1;  // §5.1.6.5.5: multiqueue is off until the driver turns it on
   ++counters_.resets;
@@ -134,7 +135,8 @@ std::uint64_t BasicLoopDevice<Faults>::device_features() {
                     feature_bit(VIRTIO_NET_F_GUEST_ANNOUNCE) | feature_bit(VIRTIO_NET_F_SPEED_DUPLEX) |
                     feature_bit(VIRTIO_NET_F_CTRL_RX) | feature_bit(VIRTIO_NET_F_CTRL_RX_EXTRA) |
                     feature_bit(VIRTIO_NET_F_CTRL_VLAN) | feature_bit(VIRTIO_NET_F_CTRL_MAC_ADDR) |
-                    (pairs_ > 1 ? feature_bit(VIRTIO_NET_F_MQ) : 0);
+                    feature_bit(VIRTIO_NET_F_HASH_REPORT) | (pairs_ > 1 ? feature_bit(VIRTIO_NET_F_MQ) : 0);
+  if (options_.rss && pairs_ > 1) f |= feature_bit(VIRTIO_NET_F_RSS);
   if (options_.mrg_rxbuf) f |= feature_bit(VIRTIO_NET_F_MRG_RXBUF);
   if (options_.event_idx) f |= feature_bit(VIRTIO_F_EVENT_IDX);
   if (options_.packed) f |= feature_bit(VIRTIO_F_RING_PACKED);
@@ -175,6 +177,12 @@ void BasicLoopDevice<Faults>::read_config(std::size_t offset, std::span<std::byt
   std::memcpy(config + kConfigMtu, &mtu, 2);
   std::memcpy(config + kConfigSpeed, &speed_, 4);
   std::memcpy(config + kConfigDuplex, &duplex_, 1);
+  const auto key_size = static_cast<std::uint8_t>(device_side::RssModel::kMaxKeySize);
+  const auto table = static_cast<std::uint16_t>(device_side::RssModel::kMaxIndirectionTable);
+  const std::uint32_t hash_types = device_side::RssModel::kSupported.bits;
+  std::memcpy(config + kConfigRssMaxKeySize, &key_size, 1);
+  std::memcpy(config + kConfigRssMaxIndirectionTableLength, &table, 2);
+  std::memcpy(config + kConfigSupportedHashTypes, &hash_types, 4);
   for (std::size_t i = 0; i < out.size(); ++i) out[i] = offset + i < kConfigSize ? config[offset + i] : std::byte{0};
 }
 
@@ -268,6 +276,12 @@ std::uint8_t BasicLoopDevice<Faults>::control_command(std::uint8_t cls, std::uin
   if constexpr (kFaulty)
     if (faults_.control_ack) return *faults_.control_ack;
   if (auto filtering = filter_.command(driver_features_, cls, command, data)) return *filtering;
+  if (cls == VIRTIO_NET_CTRL_MQ)
+    if (auto hashing = rss_.command(driver_features_, command, data, pairs_)) {
+      // "Receive-side scaling (RSS)": max_tx_vq says how many pairs are in use.
+      if (*hashing == VIRTIO_NET_OK && command == VIRTIO_NET_CTRL_MQ_RSS_CONFIG) active_pairs_ = rss_.transmit_pairs();
+      return *hashing;
+    }
   // §5.1.6.5.4: an announcement acknowledged clears the request.
   // §5.1.6.5.6: only negotiated receive offloads may be turned on.
   if (cls == VIRTIO_NET_CTRL_GUEST_OFFLOADS && has_feature(driver_features_, VIRTIO_NET_F_CTRL_GUEST_OFFLOADS)) {
@@ -290,6 +304,7 @@ std::uint8_t BasicLoopDevice<Faults>::control_command(std::uint8_t cls, std::uin
                                                                     : std::nullopt;
   if (!pairs) return VIRTIO_NET_ERR;
   active_pairs_ = *pairs;
+  rss_.disable();  // as QEMU's virtio-net: automatic steering again
   return VIRTIO_NET_OK;
 }
 
@@ -393,7 +408,18 @@ bool BasicLoopDevice<Faults>::ensure_rx_chains(Pair& p, std::size_t count) {
 
 template <class Faults>
 bool BasicLoopDevice<Faults>::deliver(Pair& p, std::span<const std::byte> frame, const virtio_net_hdr& header) {
-  const std::size_t total = detail::kHeader + frame.size();
+  // The header as the driver negotiated it: with HASH_REPORT, the frame's hash after it.
+  std::array<std::byte, kHashHeaderLength> head{};
+  const std::size_t header_length = this->header_length();
+  std::memcpy(head.data(), &header, sizeof header);
+  if (header_length > sizeof header) {
+    const auto c = rss_.classify(frame);
+    virtio_net_hash hash{.hash_value = c.report ? c.hash : 0, .hash_report = c.report};
+    if constexpr (kFaulty)
+      if (faults_.rx_hash) hash = *faults_.rx_hash;
+    std::memcpy(head.data() + sizeof header, &hash, sizeof hash);
+  }
+  const std::size_t total = header_length + frame.size();
   if (!ensure_rx(p, total)) {
     ++counters_.dropped;
     return false;
@@ -406,10 +432,10 @@ bool BasicLoopDevice<Faults>::deliver(Pair& p, std::span<const std::byte> frame,
     DeviceChain& c = p.rx_ready[(p.rx_first + buffers) % p.rx_size];
     const std::size_t room = room_of(c);
     const std::size_t n = std::min(room, total - written);
-    // The header is virtual bytes 0..11 of the stream; the frame follows.
+    // The header is the stream's first bytes; the frame follows.
     std::size_t at = 0;
-    if (written < detail::kHeader) at = detail::write_chain(c, 0, std::as_bytes(std::span(&header, 1)));
-    const std::size_t from = written + at - detail::kHeader;
+    if (written < header_length) at = detail::write_chain(c, 0, std::span(head.data(), header_length));
+    const std::size_t from = written + at - header_length;
     detail::write_chain(c, at, frame.subspan(from, n - at));
     written += n;
     ++buffers;
@@ -451,7 +477,7 @@ std::uint32_t BasicLoopDevice<Faults>::faulty_rx_len(const DeviceChain& c, std::
     const auto too_long = static_cast<std::uint32_t>(c.writable_bytes() + 100);
     // Switches set together all fire on this frame; the last one's length is written.
     if (b == 0 && std::exchange(faults_.rx_len_too_long, false)) len = too_long;
-    if (b == 0 && std::exchange(faults_.rx_len_too_short, false)) len = detail::kHeader + 5;
+    if (b == 0 && std::exchange(faults_.rx_len_too_short, false)) len = static_cast<std::uint32_t>(header_length() + 5);
     if (b == 0 && std::exchange(faults_.rx_len_without_header, false)) len = 5;
     if (b == 1 && std::exchange(faults_.rx_follower_len_too_long, false)) len = too_long;
   }
@@ -523,7 +549,8 @@ unsigned BasicLoopDevice<Faults>::work_tx(Pair& p) {
   if (!p.tx || !p.rx) return 0;
   std::size_t mtu = kMtu;
   if constexpr (kFaulty) mtu = faults_.mtu.value_or(kMtu);
-  const std::size_t max_frame = detail::kHeader + mtu + 14;
+  const std::size_t header_length = this->header_length();
+  const std::size_t max_frame = header_length + mtu + 14;
   const bool segmenting = (driver_features_ & kHostSegmentationFeatures) != 0;
   unsigned n = 0;
   for (; n < detail::kBurst; ++n) {
@@ -546,7 +573,7 @@ unsigned BasicLoopDevice<Faults>::work_tx(Pair& p) {
     ++counters_.tx_frames;
     ++pair_counters_[p.number].tx_frames;
     if (p.tx_chain.indirect) ++counters_.tx_indirect;
-    if (len < detail::kHeader) {
+    if (len < header_length) {
       ++counters_.dropped;
       continue;
     }
@@ -556,7 +583,7 @@ unsigned BasicLoopDevice<Faults>::work_tx(Pair& p) {
     }
     virtio_net_hdr header;
     std::memcpy(&header, scratch_.data(), sizeof header);
-    echo(p, std::span(scratch_.data() + detail::kHeader, len - detail::kHeader), header);
+    echo(p, std::span(scratch_.data() + header_length, len - header_length), header);
     if (header.gso_type != VIRTIO_NET_HDR_GSO_NONE) {  // one per turn: the driver takes its segments in between
       ++n;
       break;
@@ -572,8 +599,9 @@ unsigned BasicLoopDevice<Faults>::work_tx(Pair& p) {
 // partial checksum passed on to a driver that has GUEST_CSUM on (as between two guests of one
 // host), completed for one that has not; a segmentation request cut into its segments.
 template <class Faults>
-void BasicLoopDevice<Faults>::echo(Pair& p, std::span<std::byte> frame, const virtio_net_hdr& sent) {
+void BasicLoopDevice<Faults>::echo(Pair& from, std::span<std::byte> frame, const virtio_net_hdr& sent) {
   if (filtered_out(frame)) return;
+  Pair& p = steered(from, frame);
   const bool partial_ok = has_feature(guest_offloads_, VIRTIO_NET_F_GUEST_CSUM);
   const bool needs_csum = has_feature(driver_features_, VIRTIO_NET_F_CSUM) && (sent.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM);
   virtio_net_hdr back{};
@@ -608,7 +636,16 @@ template <class Faults>
 bool BasicLoopDevice<Faults>::inject(unsigned pair, std::span<const std::byte> frame, const virtio_net_hdr& header) {
   if (pair >= active_pairs_ || !(status_ & VIRTIO_CONFIG_S_DRIVER_OK) || cut_off_) return false;
   if (filtered_out(frame)) return false;
-  return deliver(*queues_[pair], frame, header);
+  return deliver(steered(*queues_[pair], frame), frame, header);
+}
+
+// With RSS steering on, the pair its indirection table gives the frame's hash (a frame's
+// segments share its addresses and ports); else the pair it came for.
+template <class Faults>
+typename BasicLoopDevice<Faults>::Pair& BasicLoopDevice<Faults>::steered(Pair& p, std::span<const std::byte> frame) {
+  if (!rss_.steering()) return p;
+  const auto c = rss_.classify(frame);
+  return c.pair && *c.pair < active_pairs_ ? *queues_[*c.pair] : p;
 }
 
 // The receive filters, before a frame takes receive buffers (its segments share its address).

@@ -269,10 +269,12 @@ std::uint64_t VhostUserTransport::device_features() {
   // sends the RARP itself.
   f &= ~feature_bit(net::VIRTIO_NET_F_GUEST_ANNOUNCE);
   // The control queue is served here, not by the backend: no receive offloads switched at run
-  // time either, and no receive filters (the backend hands over every frame it has).
+  // time either, no receive filters (the backend hands over every frame it has), and no RSS or
+  // hash report (steering is the vring enables', and its configuration would reach no one).
   f &= ~(feature_bit(net::VIRTIO_NET_F_CTRL_GUEST_OFFLOADS) | feature_bit(net::VIRTIO_NET_F_CTRL_RX) |
          feature_bit(net::VIRTIO_NET_F_CTRL_RX_EXTRA) | feature_bit(net::VIRTIO_NET_F_CTRL_VLAN) |
-         feature_bit(net::VIRTIO_NET_F_CTRL_MAC_ADDR));
+         feature_bit(net::VIRTIO_NET_F_CTRL_MAC_ADDR) | feature_bit(net::VIRTIO_NET_F_RSS) |
+         feature_bit(net::VIRTIO_NET_F_HASH_REPORT));
   f |= feature_bit(net::VIRTIO_NET_F_STATUS);  // link status is the connection's
   f |= feature_bit(net::VIRTIO_NET_F_CTRL_VQ);  // served here
   if (queue_pairs_ > 1)

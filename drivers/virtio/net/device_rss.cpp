@@ -1,0 +1,52 @@
+// RSS and the hash report at run time (virtio 1.2 §5.1.6.5, "Receive-side scaling (RSS)" and
+// "Hash calculation"): netfront's default sent at bring-up, the application's configuration
+// sent when it sets one, and whichever holds sent again after a reset (which turns hashing
+// off on the device).
+#include <string>
+
+#include "drivers/virtio/net/net_spec.hpp"
+#include "drivers/virtio/net/rss_commands.hpp"
+#include "drivers/virtio/net/virtio_net_device.hpp"
+#include "drivers/virtio/virtio_spec.hpp"
+#include "runtime/log.hpp"
+
+namespace netfront::virtio::net {
+
+Result<> VirtioNetDevice::send_rss_config(const RssConfig& c) {
+  if (config_.rss.steering) return net::send_rss_config(*control_, c, static_cast<std::uint16_t>(pairs_.size()));
+  return send_hash_config(*control_, c);
+}
+
+// At bring-up: the application's configuration if it set one (a refusal then fails the
+// bring-up, as a filter's does), else the default. A device that refuses the default (QEMU
+// refuses RSS over a vhost backend without its eBPF program) keeps steering by itself: a
+// warning, not a failure.
+Result<> VirtioNetDevice::send_rss() {
+  if (!control_ || (!config_.rss.steering && !config_.rss.hash_report)) return Ok{};
+  if (rss_set_) return send_rss_config(rss_);
+  const RssConfig d = default_rss_config(config_.rss, static_cast<unsigned>(pairs_.size()));
+  if (auto r = send_rss_config(d); !r) {
+    runtime::logger("net").warn("{}: default RSS refused; the device steers by itself: {}", transport_->describe(),
+                                r.error().to_string());
+    rss_ = {};
+    return Ok{};
+  }
+  rss_ = d;
+  return Ok{};
+}
+
+// D2: on any failure the device's configuration is not known to have changed; ours does not.
+io<netfront::Result<>> VirtioNetDevice::set_rss(const RssConfig& c) {
+  if (!control_ || (!config_.rss.steering && !config_.rss.hash_report))
+    return make_ready_io(netfront::Result<>(
+        Error::unimplemented("the device has no RSS (VIRTIO_NET_F_RSS) or hash report (hash_report in the id)")));
+  if (state_ != State::Running) return make_ready_io(netfront::Result<>(Error::disconnected("the device is not running")));
+  if (auto r = send_rss_config(c); !r) return make_ready_io(runtime::to_api(std::move(r)));
+  rss_ = c;
+  rss_set_ = true;
+  runtime::logger("net").info("{}: RSS hash types {}, key of {} bytes, indirection table of {} entries", transport_->describe(),
+                              c.hash_types.empty() ? "none" : c.hash_types.to_string(), c.key.size(), c.indirection_table.size());
+  return make_ready_io(netfront::Result<>(Ok{}));
+}
+
+}  // namespace netfront::virtio::net
