@@ -49,7 +49,10 @@ struct RxFilter {
   // tagged frames of other VLANs (when not promiscuous, which takes every frame).
   std::vector<std::uint16_t> vlans;
 
-  std::optional<bool> mode(RxMode m) const noexcept { return modes[static_cast<std::size_t>(m)]; }
+  std::optional<bool> mode(RxMode m) const noexcept {
+    const auto i = static_cast<std::size_t>(m);
+    return i < kRxModes ? modes[i] : std::nullopt;
+  }
   friend bool operator==(const RxFilter&, const RxFilter&) = default;
 };
 

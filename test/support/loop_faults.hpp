@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "drivers/virtio/net/net_spec.hpp"
@@ -58,6 +59,8 @@ struct LoopFaults {
   bool dma_not_revocable = false;
   bool control_no_answer = false;        // D1, persistent: control commands are never answered
   std::optional<std::uint8_t> control_ack;  // D2, persistent: answer every command with this byte
+  // D2, persistent: answer VIRTIO_NET_ERR to this one command (class, command) only.
+  std::optional<std::pair<std::uint8_t, std::uint8_t>> refuse_command;
   // Persistent: a device gone bad writes garbage wherever it can reach, this many times each
   // poll: random bytes at random places of all the driver's device memory in use (packet data
   // rooms, headers, indirect tables), its own rings too with scribble_rings.

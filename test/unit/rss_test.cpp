@@ -332,6 +332,20 @@ TEST_P(RssTest, TheApplicationsConfigurationComesBackAfterADeviceReset) {
   expect_steered_by(c, through(ports(24)));
 }
 
+TEST_P(RssTest, AConfigurationRefusedAfterAResetLeavesTheDeviceSteeringByItself) {
+  open(",rss,hash_report");
+  RssConfig c = rig_.netif->rss_config();
+  c.indirection_table.assign(2, 1);
+  ASSERT_TRUE(set(c));
+  rig_.device->faults().refuse_command = std::pair{net::VIRTIO_NET_CTRL_MQ, net::VIRTIO_NET_CTRL_MQ_RSS_CONFIG};
+  EXPECT_TRUE(rig_.reset_device()) << "the device was failed for a refused RSS configuration";
+  rig_.device->faults().refuse_command.reset();
+  EXPECT_EQ(rig_.netif->rss_config(), RssConfig{}) << "nothing holds";
+  EXPECT_FALSE(rig_.device->rss().enabled());
+  ASSERT_TRUE(set(c)) << "and it can be set again";
+  expect_steered_by(c, through(ports(8)));
+}
+
 TEST_P(RssTest, AHashReportThatLiesDropsTheFrameAsTheDevicesError) {
   open(",rss,hash_report");
   const auto errors_before = rig_.netif->get_stats_counters().device_errors;

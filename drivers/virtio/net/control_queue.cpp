@@ -92,6 +92,7 @@ class RingControlQueue final : public ControlQueue {
   }
 
   ring::RingError error() const noexcept override { return ring_.error(); }
+  bool stuck() const noexcept override { return stuck_; }
 
  private:
   ControlQueueConfig config_;

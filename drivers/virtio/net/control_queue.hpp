@@ -48,6 +48,9 @@ class ControlQueue {
   // good (see QueuePair::abandon) and the queue refuses commands.
   virtual void abandon() = 0;
   virtual ring::RingError error() const noexcept = 0;
+  // A command went unanswered in time: its buffer stays the device's, and the queue refuses
+  // commands until reset() (after a device reset).
+  virtual bool stuck() const noexcept = 0;
 };
 
 // §5.1.6.5.5: VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, the driver's way to turn on `pairs` queue pairs.

@@ -45,9 +45,11 @@ Result<> VirtioNetDevice::initialize() {
   auto r = negotiate();
   if (r) {
     auto c = read_net_config(*transport_, features_);
-    if (c)
+    if (c) {
       config_ = *c;
-    else
+      device_mac_ = config_.mac;
+      publish_mac();
+    } else
       r = std::move(c).error();
   }
   if (r) r = choose_mtu();

@@ -3,6 +3,7 @@
 // table and VLAN table start empty, its MAC is its own again).
 #include <algorithm>
 #include <string>
+#include <vector>
 
 #include "drivers/virtio/net/filter_commands.hpp"
 #include "drivers/virtio/net/net_spec.hpp"
@@ -29,31 +30,41 @@ io<netfront::Result<>> VirtioNetDevice::set_rx_mode(RxMode mode, bool on) {
   if (auto no = filter_refusal(extra ? VIRTIO_NET_F_CTRL_RX_EXTRA : VIRTIO_NET_F_CTRL_RX,
                                extra ? "extra receive modes (VIRTIO_NET_F_CTRL_RX_EXTRA)" : "receive modes (VIRTIO_NET_F_CTRL_RX)"))
     return ready(std::move(*no));
-  if (auto r = send_rx_mode(*control_, mode, on); !r) return ready(runtime::to_api(std::move(r)));
+  if (auto r = send_rx_mode(*control_, mode, on); !r) {
+    after_control_failure();
+    return ready(runtime::to_api(std::move(r)));
+  }
   rx_filter_.modes[static_cast<std::size_t>(mode)] = on;
   runtime::logger("net").info("{}: {} {}", transport_->describe(), to_string(mode), on ? "on" : "off");
   return ready(Ok{});
 }
 
+// §5.1.6.5.2: with CTRL_MAC_ADDR the device is told, whether its MAC came from it or from
+// netfront (A6): it receives for the MAC it has.
 io<netfront::Result<>> VirtioNetDevice::set_mac(const MacAddress& mac) {
   if (state_ != State::Running) return ready(Error::disconnected("the device is not running"));
-  if (has_feature(features_, VIRTIO_NET_F_MAC)) {
-    // The device receives for the MAC it has: only MAC_ADDR_SET changes that.
-    if (auto no = filter_refusal(VIRTIO_NET_F_CTRL_MAC_ADDR, "way to change its MAC (VIRTIO_NET_F_CTRL_MAC_ADDR)"))
-      return ready(std::move(*no));
-    if (auto r = send_mac_address(*control_, mac); !r) return ready(runtime::to_api(std::move(r)));
+  if (control_ && has_feature(features_, VIRTIO_NET_F_CTRL_MAC_ADDR)) {
+    if (auto r = send_mac_address(*control_, mac); !r) {
+      after_control_failure();
+      return ready(runtime::to_api(std::move(r)));
+    }
+  } else if (has_feature(features_, VIRTIO_NET_F_MAC)) {
+    return ready(Error::unimplemented("the device has no way to change its MAC (VIRTIO_NET_F_CTRL_MAC_ADDR)"));
   }
-  // Without VIRTIO_NET_F_MAC the MAC is netfront's own choice (A6), which the device never
-  // filters on.
+  // Without either the MAC is netfront's own choice (A6), which the device never filters on.
   config_.mac = mac;
   mac_set_ = true;
+  publish_mac();
   runtime::logger("net").info("{}: MAC now {}", transport_->describe(), mac.to_string());
   return ready(Ok{});
 }
 
 io<netfront::Result<>> VirtioNetDevice::set_mac_filter(std::span<const MacAddress> unicast, std::span<const MacAddress> multicast) {
   if (auto no = filter_refusal(VIRTIO_NET_F_CTRL_RX, "MAC filter table (VIRTIO_NET_F_CTRL_RX)")) return ready(std::move(*no));
-  if (auto r = send_mac_table(*control_, unicast, multicast); !r) return ready(runtime::to_api(std::move(r)));
+  if (auto r = send_mac_table(*control_, unicast, multicast); !r) {
+    after_control_failure();
+    return ready(runtime::to_api(std::move(r)));
+  }
   rx_filter_.unicast.assign(unicast.begin(), unicast.end());
   rx_filter_.multicast.assign(multicast.begin(), multicast.end());
   runtime::logger("net").info("{}: MAC filter table of {} unicast and {} multicast addresses", transport_->describe(),
@@ -65,7 +76,10 @@ io<netfront::Result<>> VirtioNetDevice::set_vlan(std::uint16_t vlan, bool member
   if (auto no = filter_refusal(VIRTIO_NET_F_CTRL_VLAN,
                                "VLAN filter negotiated (vlan_filter in the id asks for it, of a device with VIRTIO_NET_F_CTRL_VLAN)"))
     return ready(std::move(*no));
-  if (auto r = send_vlan(*control_, vlan, member); !r) return ready(runtime::to_api(std::move(r)));
+  if (auto r = send_vlan(*control_, vlan, member); !r) {
+    after_control_failure();
+    return ready(runtime::to_api(std::move(r)));
+  }
   auto& vlans = rx_filter_.vlans;
   const auto at = std::lower_bound(vlans.begin(), vlans.end(), vlan);
   const bool there = at != vlans.end() && *at == vlan;
@@ -75,18 +89,53 @@ io<netfront::Result<>> VirtioNetDevice::set_vlan(std::uint16_t vlan, bool member
   return ready(Ok{});
 }
 
-// After a reset the device filters as it did when new: what the application set goes back.
+// A refusal while the filters go back after a reset costs that filter, not the device:
+// filtering is best-effort (§5.1.6.5.1), and rx_filter() then says what holds. A device that
+// does not answer, or answers garbage, is another matter (D1, D2): not tolerated.
+bool VirtioNetDevice::tolerated(const Fault& why, const char* what) const {
+  if (!why.is(DeviceError::Refused)) return false;
+  runtime::logger("net").warn("{}: {} not restored: {}", transport_->describe(), what, why.to_string());
+  return true;
+}
+
+// After a reset the device filters as it did when new: what the application set goes back,
+// and a MAC of netfront's own (no VIRTIO_NET_F_MAC) is told to it for the first time.
 Result<> VirtioNetDevice::restore_filters() {
   if (!control_) return Ok{};
-  if (mac_set_ && has_feature(features_, VIRTIO_NET_F_CTRL_MAC_ADDR))
-    if (auto r = send_mac_address(*control_, config_.mac); !r) return r;
-  for (std::size_t m = 0; m < kRxModes; ++m)
-    if (rx_filter_.modes[m])
-      if (auto r = send_rx_mode(*control_, static_cast<RxMode>(m), *rx_filter_.modes[m]); !r) return r;
-  if (!rx_filter_.unicast.empty() || !rx_filter_.multicast.empty())
-    if (auto r = send_mac_table(*control_, rx_filter_.unicast, rx_filter_.multicast); !r) return r;
-  for (std::uint16_t vlan : rx_filter_.vlans)
-    if (auto r = send_vlan(*control_, vlan, true); !r) return r;
+  if ((mac_set_ || !config_.mac_from_device) && has_feature(features_, VIRTIO_NET_F_CTRL_MAC_ADDR)) {
+    if (auto r = send_mac_address(*control_, config_.mac); !r) {
+      if (!tolerated(r.error(), "the MAC")) return r;
+      if (has_feature(features_, VIRTIO_NET_F_MAC)) {
+        config_.mac = device_mac_;  // the device receives for its own again
+        mac_set_ = false;
+        publish_mac();
+      }
+    }
+  }
+  for (std::size_t m = 0; m < kRxModes; ++m) {
+    auto& mode = rx_filter_.modes[m];
+    if (!mode) continue;
+    if (auto r = send_rx_mode(*control_, static_cast<RxMode>(m), *mode); !r) {
+      if (!tolerated(r.error(), "a receive mode")) return r;
+      mode.reset();
+    }
+  }
+  if (!rx_filter_.unicast.empty() || !rx_filter_.multicast.empty()) {
+    if (auto r = send_mac_table(*control_, rx_filter_.unicast, rx_filter_.multicast); !r) {
+      if (!tolerated(r.error(), "the MAC filter table")) return r;
+      rx_filter_.unicast.clear();
+      rx_filter_.multicast.clear();
+    }
+  }
+  std::vector<std::uint16_t> kept;
+  for (std::uint16_t vlan : rx_filter_.vlans) {
+    if (auto r = send_vlan(*control_, vlan, true); !r) {
+      if (!tolerated(r.error(), "a VLAN")) return r;
+      continue;
+    }
+    kept.push_back(vlan);
+  }
+  rx_filter_.vlans = std::move(kept);
   return Ok{};
 }
 

@@ -36,6 +36,7 @@ io<netfront::Result<>> VirtioNetDevice::set_receive_offloads(const Offloads& on)
   // D2: on any failure the device's state is not known to have changed; ours does not.
   if (auto r = send_receive_offloads(); !r) {
     receive_offloads_ = before;
+    after_control_failure();
     return make_ready_io(runtime::to_api(std::move(r)));
   }
   runtime::logger("net").info("{}: receive offloads now {}", transport_->describe(),

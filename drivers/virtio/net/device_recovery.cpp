@@ -13,7 +13,8 @@
 namespace netfront::virtio::net {
 
 void VirtioNetDevice::check_device() {
-  if (transport_->status() & VIRTIO_CONFIG_S_DEVICE_NEEDS_RESET) {
+  if (reset_wanted_ || (transport_->status() & VIRTIO_CONFIG_S_DEVICE_NEEDS_RESET)) {
+    reset_wanted_ = false;
     recover();
     return;
   }

@@ -17,13 +17,19 @@ Result<> VirtioNetDevice::send_rss_config(const RssConfig& c) {
   return send_hash_config(*control_, c);
 }
 
-// At bring-up: the application's configuration if it set one (a refusal then fails the
-// bring-up, as a filter's does), else the default. A device that refuses the default (QEMU
+// At bring-up: the application's configuration if it set one (a refusal then costs it, as a
+// filter's does), else the default. A device that refuses the default (QEMU
 // refuses RSS over a vhost backend without its eBPF program) keeps steering by itself: a
 // warning, not a failure.
 Result<> VirtioNetDevice::send_rss() {
   if (!control_ || (!config_.rss.steering && !config_.rss.hash_report)) return Ok{};
-  if (rss_set_) return send_rss_config(rss_);
+  if (rss_set_) {
+    auto r = send_rss_config(rss_);
+    if (r || !tolerated(r.error(), "the RSS configuration")) return r;
+    rss_ = {};  // the device steers by itself now, as after a refused default
+    rss_set_ = false;
+    return Ok{};
+  }
   const RssConfig d = default_rss_config(config_.rss, static_cast<unsigned>(pairs_.size()));
   if (auto r = send_rss_config(d); !r) {
     runtime::logger("net").warn("{}: default RSS refused; the device steers by itself: {}", transport_->describe(),
@@ -41,7 +47,10 @@ io<netfront::Result<>> VirtioNetDevice::set_rss(const RssConfig& c) {
     return make_ready_io(netfront::Result<>(
         Error::unimplemented("the device has no RSS (VIRTIO_NET_F_RSS) or hash report (hash_report in the id)")));
   if (state_ != State::Running) return make_ready_io(netfront::Result<>(Error::disconnected("the device is not running")));
-  if (auto r = send_rss_config(c); !r) return make_ready_io(runtime::to_api(std::move(r)));
+  if (auto r = send_rss_config(c); !r) {
+    after_control_failure();
+    return make_ready_io(runtime::to_api(std::move(r)));
+  }
   rss_ = c;
   rss_set_ = true;
   runtime::logger("net").info("{}: RSS hash types {}, key of {} bytes, indirection table of {} entries", transport_->describe(),

@@ -3,6 +3,7 @@
 #include "drivers/virtio/net/virtio_net_device.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 #include "drivers/virtio/net/interrupt_watch.hpp"
 #include "drivers/virtio/net/net_spec.hpp"
@@ -254,6 +255,30 @@ bool VirtioNetDevice::arm_wakeup() {
     }
   }
   return true;
+}
+
+// D1 at run time: a command the device did not answer in time may still be carried out by it
+// later, and leaves the control queue stuck. The device is reset (at the next look at it, the
+// next poll or before the loop sleeps), which ends both: what the application set is sent
+// again, and the command that failed is not among it.
+void VirtioNetDevice::after_control_failure() {
+  if (!control_ || !control_->stuck() || state_ != State::Running) return;
+  runtime::logger("net").warn("{}: a control command went unanswered; resetting the device", transport_->describe());
+  reset_wanted_ = true;
+  polls_ = (polls_ / kStatusCheckInterval + 1) * kStatusCheckInterval - 1;  // the next poll looks
+}
+
+void VirtioNetDevice::publish_mac() noexcept {
+  std::uint64_t bits = 0;
+  std::memcpy(&bits, config_.mac.bytes.data(), 6);
+  published_mac_.store(bits, std::memory_order_relaxed);
+}
+
+MacAddress VirtioNetDevice::published_mac() const noexcept {
+  const std::uint64_t bits = published_mac_.load(std::memory_order_relaxed);
+  MacAddress m;
+  std::memcpy(m.bytes.data(), &bits, 6);
+  return m;
 }
 
 void VirtioNetDevice::disarm_wakeup() {

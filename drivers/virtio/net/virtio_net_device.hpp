@@ -16,6 +16,7 @@
 // failing and closing); a pair handed over is polled by a PairPoller (pair_poller.hpp).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -60,7 +61,7 @@ class VirtioNetDevice final : public drivers::NetDevice, public Poller {
   ~VirtioNetDevice() override;
 
   // NetDevice
-  MacAddress mac() const noexcept override { return config_.mac; }
+  MacAddress mac() const noexcept override { return published_mac(); }
   std::uint16_t mtu() const noexcept override { return mtu_; }
   bool link_up() const noexcept override { return state_ == State::Running && config_.link.up; }
   LinkStatus link_status() const noexcept override;
@@ -128,6 +129,10 @@ class VirtioNetDevice final : public drivers::NetDevice, public Poller {
   Result<> send_receive_offloads();
   std::optional<netfront::Error> filter_refusal(unsigned feature, const char* what) const;
   Result<> restore_filters();
+  bool tolerated(const Fault& why, const char* what) const;
+  void after_control_failure();
+  void publish_mac() noexcept;
+  MacAddress published_mac() const noexcept;
   Result<> send_rss();
   Result<> send_rss_config(const RssConfig& c);
   void recover();
@@ -167,6 +172,13 @@ class VirtioNetDevice final : public drivers::NetDevice, public Poller {
   // and whether it set the MAC (config_.mac then holds its choice, not the device's).
   RxFilter rx_filter_;
   bool mac_set_ = false;
+  // The MAC as the device had it at bring-up: what it filters on again when a reset loses ours.
+  MacAddress device_mac_;
+  // mac() is read on DPDK's telemetry thread too: config_.mac, published as one word.
+  std::atomic<std::uint64_t> published_mac_{0};
+  // A control command went unanswered: the device is reset at the next look at it, which
+  // frees the control queue and puts back on the device what netfront says holds.
+  bool reset_wanted_ = false;
   // The RSS configuration in effect (empty: none, the device steers by itself), and whether
   // the application set it (else it is netfront's default, made again for each bring-up).
   RssConfig rss_;

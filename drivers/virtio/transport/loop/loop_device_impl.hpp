@@ -273,8 +273,10 @@ unsigned BasicLoopDevice<Faults>::serve_control() {
 template <class Faults>
 std::uint8_t BasicLoopDevice<Faults>::control_command(std::uint8_t cls, std::uint8_t command, std::span<const std::byte> data) {
   ++counters_.control_commands;
-  if constexpr (kFaulty)
+  if constexpr (kFaulty) {
     if (faults_.control_ack) return *faults_.control_ack;
+    if (faults_.refuse_command == std::pair{cls, command}) return VIRTIO_NET_ERR;
+  }
   if (auto filtering = filter_.command(driver_features_, cls, command, data)) return *filtering;
   if (cls == VIRTIO_NET_CTRL_MQ)
     if (auto hashing = rss_.command(driver_features_, command, data, pairs_)) {
