@@ -5,7 +5,9 @@
 //
 //   fuzz-<target> CORPUS_DIR [--seconds N] [--runs N]
 //   (default: $NETFRONT_FUZZ_SECONDS or 2 seconds; --runs: exactly that many mutated inputs,
-//   the same ones on every machine, whatever its speed)
+//   the same ones on every machine, whatever its speed). With $NETFRONT_FUZZ_LAST set, each
+//   mutated input is written to that file before it runs: after a crash it holds the input
+//   that crashed, to be run alone as a one-file corpus.
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -53,6 +55,7 @@ int main(int argc, char** argv) {
   const auto deadline = start + std::chrono::duration<double>(seconds);
   unsigned long runs = 0;
   const std::uint8_t interesting[] = {0x00, 0x01, 0x7f, 0x80, 0xfe, 0xff};
+  const char* last = std::getenv("NETFRONT_FUZZ_LAST");
   while (max_runs ? runs < max_runs : std::chrono::steady_clock::now() < deadline) {
     std::vector<std::uint8_t> input = seeds[rng() % seeds.size()];
     const unsigned edits = 1 + static_cast<unsigned>(rng() % 8);
@@ -71,6 +74,10 @@ int main(int argc, char** argv) {
         case 3: if (!input.empty()) input.resize(rng() % input.size()); break;
         case 4: input.push_back(static_cast<std::uint8_t>(rng())); break;
       }
+    }
+    if (last) {
+      std::ofstream out(last, std::ios::binary | std::ios::trunc);
+      out.write(reinterpret_cast<const char*>(input.data()), static_cast<std::streamsize>(input.size()));
     }
     LLVMFuzzerTestOneInput(input.data(), input.size());
     ++runs;

@@ -20,6 +20,12 @@
 // unknown flags, and says what rx_offload() must give each frame delivered (Partial with its
 // place, Valid for DATA_VALID, Unknown otherwise); the application must see exactly that.
 //
+// With HASH_REPORT on (byte 0's 64) the header is 20 bytes (checklist C9): every length check
+// moves with it, and each frame's hash_report (from its seed: NONE, each of the nine types, or
+// beyond them) and hash_value are checked too. The device supports six types (IPv4, TCPv4,
+// UDPv4, IPv6, TCPv6, UDPv6): the reference drops a frame reported as another type or none
+// known, and says what rx_hash() must give each frame delivered (nothing for NONE).
+//
 // Input: byte 0 picks the ring layout and features (1 packed, 2 mergeable, 4 event index,
 // 8 in order; 16: in order, each frame's buffers completed as one batch, whose entry gives
 // only the last buffer's length); then 6-byte records, one frame each: u16 frame length (mod 9200), u8 bytes
@@ -45,6 +51,7 @@
 #include "netfront/frame_limits.hpp"
 #include "netfront/offload.hpp"
 #include "netfront/packet_pool.hpp"
+#include "netfront/rss.hpp"
 #include "ring_fuzz_support.hpp"
 #include "runtime/rx_offload_field.hpp"
 
@@ -54,8 +61,8 @@ using namespace netfront::virtio;
 namespace {
 
 constexpr std::uint16_t kMtu = 1500;
-constexpr std::size_t kHeader = 12;
 constexpr std::size_t kMaxFrame = kMtu + 14;
+constexpr HashTypes kSupportedHashes{0x3f};
 constexpr std::uint16_t kRing = 64;
 
 using Bytes = std::vector<std::byte>;
@@ -92,10 +99,12 @@ class RecordingSink final : public drivers::FrameSink {
     if (frame.data() < start || frame.data() + frame.length() > start + m->buf_len) std::abort();
     frames.emplace_back(frame.bytes().begin(), frame.bytes().end());
     offloads.push_back(rx_offload(frame));
+    hashes.push_back(rx_hash(frame));
     return true;  // the frame is freed here
   }
   std::vector<Bytes> frames;
   std::vector<RxOffload> offloads;
+  std::vector<std::optional<RxHash>> hashes;
 };
 
 PacketPool& pool() {
@@ -130,13 +139,29 @@ std::optional<RxOffload> offload_of(const Bytes& header, std::size_t length) {
   return RxOffload{};  // C8: other flags, hdr_len and gso_size are not looked at
 }
 
+// What a header's hash fields (hash_value, hash_report: bytes 12-15, 16-17) say with
+// HASH_REPORT: false for a lie that drops the frame; else `out` is the hash, or none.
+bool hash_of(const Bytes& header, std::optional<RxHash>& out) {
+  const auto u8 = [&](std::size_t i) { return std::to_integer<std::uint32_t>(header[i]); };
+  const std::uint32_t value = u8(12) | u8(13) << 8 | u8(14) << 16 | u8(15) << 24;
+  const std::uint32_t report = u8(16) | u8(17) << 8;
+  out.reset();
+  if (report == 0) return true;
+  if (report > kHashTypes || !kSupportedHashes.has(static_cast<HashType>(report - 1))) return false;
+  out = RxHash{.value = value, .type = static_cast<HashType>(report - 1)};
+  return true;
+}
+
 struct Reference {
-  Reference(bool m, std::size_t p, bool c) : mergeable(m), posted(p), checksums(c) {}
+  Reference(bool m, std::size_t p, bool c, bool h) : mergeable(m), posted(p), checksums(c), hashes(h), header_len(h ? 20 : 12) {}
   bool mergeable;
   std::size_t posted;
   bool checksums;
+  bool hashes;
+  std::size_t header_len;  // 12 bytes, 20 with HASH_REPORT
   std::vector<Bytes> frames;
   std::vector<RxOffload> offloads;
+  std::vector<std::optional<RxHash>> reported;
   bool stopped = false;
   unsigned left = 0;      // buffers of the current merged frame still to come
   bool dropping = false;  // ... and they are thrown away
@@ -159,14 +184,14 @@ struct Reference {
       return;
     }
     if (!mergeable) {
-      if (u.len_known && u.len <= posted && u.len >= kHeader + 14 && u.len <= kHeader + kMaxFrame) {
-        header.assign(u.bytes.begin(), u.bytes.begin() + kHeader);
-        current.assign(u.bytes.begin() + kHeader, u.bytes.begin() + u.len);
+      if (u.len_known && u.len <= posted && u.len >= header_len + 14 && u.len <= header_len + kMaxFrame) {
+        header.assign(u.bytes.begin(), u.bytes.begin() + header_len);
+        current.assign(u.bytes.begin() + header_len, u.bytes.begin() + u.len);
         finish();
       }
       return;
     }
-    if (u.len_known && u.len < kHeader) {
+    if (u.len_known && u.len < header_len) {
       stopped = true;
       return;
     }
@@ -176,18 +201,21 @@ struct Reference {
       return;
     }
     left = n - 1;
-    dropping = !u.len_known || u.len > posted || u.len - kHeader > kMaxFrame;
+    dropping = !u.len_known || u.len > posted || u.len - header_len > kMaxFrame;
     if (dropping) return;
-    header.assign(u.bytes.begin(), u.bytes.begin() + kHeader);
-    current.assign(u.bytes.begin() + kHeader, u.bytes.begin() + u.len);
+    header.assign(u.bytes.begin(), u.bytes.begin() + header_len);
+    current.assign(u.bytes.begin() + header_len, u.bytes.begin() + u.len);
     if (left == 0) finish();
   }
   void finish() {
     if (current.size() < 14) return;
     const auto o = checksums ? offload_of(header, current.size()) : std::optional<RxOffload>(RxOffload{});
     if (!o) return;
+    std::optional<RxHash> h;
+    if (hashes && !hash_of(header, h)) return;
     frames.push_back(current);
     offloads.push_back(*o);
+    reported.push_back(h);
   }
 };
 
@@ -213,6 +241,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   c.in_order = data[0] & 8;
   const bool batched = c.in_order && (data[0] & 16);
   c.rx_checksum = data[0] & 32;
+  c.hash_report = data[0] & 64;
+  c.hash_types = kSupportedHashes;
+  const std::size_t header_len = c.hash_report ? 20 : 12;
+  c.header_len = static_cast<std::uint16_t>(header_len);
   c.mtu = kMtu;
   c.rx_pool = pool().get();
   RecordingSink sink;
@@ -238,7 +270,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     take_posted();
     if (ready.empty()) std::abort();
     posted = ready.front().segments.at(0).len;
-    reference.emplace(c.mrg_rxbuf, posted, c.rx_checksum);
+    reference.emplace(c.mrg_rxbuf, posted, c.rx_checksum, c.hash_report);
     for (std::size_t at = 1; at + 6 <= size && !reference->stopped; at += 6) {
       const std::uint8_t* r = data + at;
       std::uint16_t len, seed;
@@ -250,8 +282,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       Bytes frame(len);
       for (std::size_t i = 0; i < len; ++i) frame[i] = static_cast<std::byte>(seed * 131 + i * 7 + (i >> 8));
       // The stream the device writes: a header (gso none, num_buffers below), then the frame.
-      Bytes stream(kHeader + len);
-      if (len > 0) std::memcpy(stream.data() + kHeader, frame.data(), len);
+      Bytes stream(header_len + len);
+      if (len > 0) std::memcpy(stream.data() + header_len, frame.data(), len);
       const std::size_t buffers = c.mrg_rxbuf ? (stream.size() + per_buffer - 1) / per_buffer : 1;
       if (!c.mrg_rxbuf && stream.size() > per_buffer) continue;  // it does not fit a buffer: not sent
       if (buffers > ready.size()) break;                          // the device has no more buffers to use
@@ -274,11 +306,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         h.csum_offset = static_cast<std::uint16_t>(pick & 16 ? seed >> 4 : room > h.csum_start ? (seed >> 3) % (room - h.csum_start + 1) : 0);
         std::memcpy(stream.data(), &h, 10);
       }
-      if (lie == 7) std::memcpy(stream.data(), r, std::min<std::size_t>(kHeader, 6));
+      if (c.hash_report) {
+        // The hash fields: NONE, each of the nine types, or beyond them; any value.
+        const net::virtio_net_hash h{.hash_value = seed * 2654435761u, .hash_report = static_cast<std::uint16_t>(seed % 12)};
+        std::memcpy(stream.data() + 12, &h, sizeof h);
+      }
+      if (lie == 7) std::memcpy(stream.data(), r, std::min<std::size_t>(header_len, 6));
       // Without MRG_RXBUF the header's num_buffers and flags are not looked at: only lengths lie.
       // A batched frame of several buffers gives no length for all but its last: dropped.
-      const bool bad_offload = c.rx_checksum && !offload_of(Bytes(stream.begin(), stream.begin() + kHeader), len);
-      const bool lies = (c.mrg_rxbuf ? lie != 0 : lie >= 1 && lie <= 3) || (batched && buffers > 1) || bad_offload;
+      const Bytes head(stream.begin(), stream.begin() + header_len);
+      std::optional<RxHash> unused;
+      const bool bad_offload = (c.rx_checksum && !offload_of(head, len)) || (c.hash_report && !hash_of(head, unused));
+      // A first buffer filled with less than the header (16 bytes of a 20-byte one) is a lie too.
+      const bool lies = (c.mrg_rxbuf ? lie != 0 || per_buffer < header_len : lie >= 1 && lie <= 3) ||
+                        (batched && buffers > 1) || bad_offload;
       lied = lied || lies;
       if (!lies && len >= 14 && len <= kMaxFrame) meant.push_back(frame);
       std::uint16_t descriptors = 0;
@@ -293,7 +334,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         Used u{static_cast<std::uint32_t>(n), true, Bytes(s.data, s.data + s.len)};
         if (b == 0 && lie == 1) u.len = static_cast<std::uint32_t>(posted + 1 + seed % 1000);
         if (b == 1 && lie == 2) u.len = static_cast<std::uint32_t>(posted + 1 + seed % 1000);
-        if (b == 0 && lie == 3) u.len = seed % kHeader;
+        if (b == 0 && lie == 3) u.len = seed % header_len;
         descriptors = static_cast<std::uint16_t>(descriptors + chain.descriptors);
         if (!batched) {
           device->push_used({chain.id, u.len}, chain.descriptors);
@@ -312,6 +353,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (int i = 0; i < 4; ++i) (*qp)->poll();
     if (sink.frames != reference->frames) std::abort();
     if (sink.offloads != reference->offloads) std::abort();  // what the application is told of each
+    if (c.hash_report ? sink.hashes != reference->reported
+                      : std::any_of(sink.hashes.begin(), sink.hashes.end(), [](const auto& h) { return h.has_value(); }))
+      std::abort();
     if (!lied && reference->frames != meant) std::abort();  // the reference itself, held to the device's intent
     // A reset device gives everything back; then no receive buffer may be missing.
     (*qp)->reset(nullptr);

@@ -114,3 +114,10 @@ write("mergeable-rx", "checksums-merged", rx(0x22, [(1000, 8, offload(0, 1), 2),
 write("mergeable-rx", "checksums-packed-plain", rx(0x21, [(1514, 0, offload(0, 1), 1), (60, 0, offload(0, 1 | 16), 2),
                                                          (128, 0, offload(7, 0), 3), (64, 0, offload(0, 8 | 1), 4)]))
 write("mergeable-rx", "checksums-in-order-batches", rx(0x3b, [(64, 0, offload(0, 1), 1), (1400, 6, offload(0, 2), 2)]))
+# HASH_REPORT (64): a 20-byte header; each frame's seed % 12 is its hash_report (0 NONE, 1-6
+# supported, 7-9 not supported, 10-11 no type at all).
+write("mergeable-rx", "hashes-merged", rx(0x42, [(1000, 8, 0, 12), (64, 0, 0, 13), (1514, 4, 0, 14), (300, 0, 0, 19),
+                                                (60, 0, 0, 22), (900, 4, 0, 17), (128, 0, 6, 15)]))
+write("mergeable-rx", "hashes-packed-plain-checksums", rx(0x61, [(1514, 0, offload(0, 1), 1), (60, 0, offload(0, 2), 24),
+                                                                (128, 0, 3, 3), (64, 0, 0, 10)]))
+write("mergeable-rx", "hashes-in-order-batches", rx(0x5b, [(64, 0, 0, 2), (1400, 6, 0, 5), (200, 0, 0, 9)]))
