@@ -1,6 +1,7 @@
 #include "netfront/rss.hpp"
 
 #include <array>
+#include <cstdio>
 
 namespace netfront {
 namespace {
@@ -17,6 +18,11 @@ std::string HashTypes::to_string() const {
   std::string s;
   for (unsigned t = 0; t < kHashTypes; ++t)
     if (has(static_cast<HashType>(t))) s += (s.empty() ? "" : "+") + std::string(kNames[t]);
+  if (const std::uint32_t unknown = bits & ~all().bits) {
+    char hex[16];
+    std::snprintf(hex, sizeof hex, "0x%x", unknown);
+    s += (s.empty() ? "" : "+") + std::string(hex);
+  }
   return s;
 }
 

@@ -15,9 +15,10 @@ Result<> check_rss_config(const RssConfig& c, const RssCapabilities& caps, unsig
     return bad_argument("hash types " + c.hash_types.to_string() + " are not all supported by the device (it supports " +
                         caps.supported.to_string() + ")");
   // Hashing needs a key; no hashing needs none (an empty set and an empty key turn it off).
-  if (c.key.size() > caps.max_key_size || (!c.hash_types.empty() && c.key.empty()))
-    return Error::invalid_length("a hash key of " + std::to_string(c.key.size()) + " bytes (the device takes 1 to " +
-                                 std::to_string(caps.max_key_size) + ")");
+  const std::size_t longest_key = std::min(caps.max_key_size, kMaxHashKey);
+  if (c.key.size() > longest_key || (!c.hash_types.empty() && c.key.empty()))
+    return Error::invalid_length("a hash key of " + std::to_string(c.key.size()) + " bytes (1 to " + std::to_string(longest_key) +
+                                 " are taken)");
   if (!caps.steering) {
     if (!c.indirection_table.empty() || c.unclassified_pair != 0)
       return bad_argument("the device reports hashes but does not steer by them (no VIRTIO_NET_F_RSS): no indirection table");

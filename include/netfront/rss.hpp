@@ -44,12 +44,16 @@ struct HashTypes {
   std::uint32_t bits = 0;
 
   static constexpr HashTypes all() noexcept { return {(1u << kHashTypes) - 1}; }
-  constexpr bool has(HashType t) const noexcept { return bits & (1u << static_cast<unsigned>(t)); }
-  constexpr HashTypes with(HashType t) const noexcept { return {bits | (1u << static_cast<unsigned>(t))}; }
+  // A HashType beyond the nine (made from any byte) is none of them.
+  constexpr bool has(HashType t) const noexcept { return static_cast<unsigned>(t) < kHashTypes && (bits & bit(t)); }
+  constexpr HashTypes with(HashType t) const noexcept { return {bits | (static_cast<unsigned>(t) < kHashTypes ? bit(t) : 0u)}; }
   constexpr bool empty() const noexcept { return bits == 0; }
   constexpr bool contains(HashTypes o) const noexcept { return (o.bits & ~bits) == 0; }
   friend constexpr bool operator==(HashTypes, HashTypes) = default;
-  std::string to_string() const;  // "ipv4+tcpv4", "" for none
+  std::string to_string() const;  // "ipv4+tcpv4", bits of no type as "0x..."; "" for none
+
+ private:
+  static constexpr std::uint32_t bit(HashType t) noexcept { return 1u << static_cast<unsigned>(t); }
 };
 
 // What the device can do, from its configuration space; all zero when neither RSS nor the hash
@@ -63,13 +67,18 @@ struct RssCapabilities {
 };
 
 // The longest indirection table netfront sends: the spec's minimum for devices (QEMU's
-// virtio-net offers exactly this), and one command's worth with a key of any length.
+// virtio-net offers exactly this).
 inline constexpr std::size_t kMaxIndirectionTable = 128;
+// The longest key: the spec's minimum for devices, and all the Toeplitz hash of the longest
+// input (an IPv6 4-tuple, 36 bytes) reads. With the table above, one command holds it.
+inline constexpr std::size_t kMaxHashKey = 40;
 
 // The hashing and steering the device is asked for.
 struct RssConfig {
-  HashTypes hash_types{};  // only supported ones; none turns hashing (and steering) off
-  std::vector<std::uint8_t> key;  // the Toeplitz key, 1..max_key_size bytes (40 covers IPv6)
+  // Only supported ones. No types and no key turn RSS off (the device steers by itself again);
+  // no types with a key hash nothing, so every frame goes to the unclassified pair.
+  HashTypes hash_types{};
+  std::vector<std::uint8_t> key;  // the Toeplitz key, 1..min(max_key_size, kMaxHashKey) bytes
   // Steering only: the queue pair of each hash value masked to the table's length, which is a
   // power of two up to min(max_indirection_table_length, kMaxIndirectionTable); and the pair
   // of frames the device computes no hash for.

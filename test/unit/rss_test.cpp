@@ -8,11 +8,16 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <chrono>
+#include <functional>
 #include <cstring>
 #include <map>
 #include <vector>
 
+#include "drivers/netif/attach.hpp"
 #include "drivers/netif/rss_check.hpp"
+#include "drivers/virtio/device_side/rss_model.hpp"
+#include "drivers/virtio/net/control_queue.hpp"
 #include "drivers/virtio/net/net_spec.hpp"
 #include "drivers/virtio/net/rss_commands.hpp"
 #include "drivers/virtio/virtio_spec.hpp"
@@ -307,17 +312,24 @@ TEST_P(RssTest, BadConfigurationsAreRefusedAndNothingIsSent) {
   EXPECT_EQ(rig_.netif->rss_config(), before);
 }
 
-TEST_P(RssTest, ARefusedConfigurationChangesNothing) {
+// A refused configuration changes nothing netfront says holds: what held is sent again (a
+// device may have dropped it, as QEMU's does); refused too, nothing holds and the device
+// steers by itself.
+TEST_P(RssTest, ARefusedConfigurationLeavesWhatTheDeviceHolds) {
   open(",rss,hash_report");
   const RssConfig before = rig_.netif->rss_config();
-  rig_.device->faults().control_ack = net::VIRTIO_NET_ERR;
   RssConfig c = before;
   c.indirection_table.assign(4, 1);
+  rig_.device->faults().refuse_command = std::pair{net::VIRTIO_NET_CTRL_MQ, net::VIRTIO_NET_CTRL_MQ_RSS_CONFIG};
   auto r = set(c);
-  EXPECT_FALSE(r);
-  rig_.device->faults().control_ack.reset();
-  EXPECT_EQ(rig_.netif->rss_config(), before);
-  expect_steered_by(before, through(ports(16)));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().cause(), Error::Cause::DeviceRefused) << r.error().to_string();
+  EXPECT_EQ(rig_.netif->rss_config(), RssConfig{}) << "the one before was refused again";
+  EXPECT_FALSE(rig_.device->rss().enabled());
+  for (const Received& got : through(ports(8))) EXPECT_EQ(got.pair, 0u) << "the device steers by itself";
+  rig_.device->faults().refuse_command.reset();
+  ASSERT_TRUE(set(c));
+  expect_steered_by(c, through(ports(16)));
 }
 
 TEST_P(RssTest, TheApplicationsConfigurationComesBackAfterADeviceReset) {
@@ -417,6 +429,156 @@ TEST_P(RssTest, ADeviceWithoutEitherHasNoRss) {
   EXPECT_EQ(r.error().kind(), Error::Kind::Unimplemented);
   // Automatic steering: what pair 0 sends comes back on pair 0.
   for (const Received& got : through(ports(8))) EXPECT_EQ(got.pair, 0u);
+}
+
+// The spec's RSS processing: "If the device did not calculate the hash for the specific packet,
+// the device directs the packet to the receiveq specified by unclassified_queue". With no hash
+// type enabled no frame gets a hash, so every frame goes to the unclassified pair, as QEMU's
+// device does with a key and the empty set.
+TEST_P(RssTest, NoHashTypesWithAKeyStillSteerToTheUnclassifiedPair) {
+  open(",rss,hash_report");
+  RssConfig c = rig_.netif->rss_config();
+  c.hash_types = {};
+  c.unclassified_pair = 3;
+  ASSERT_TRUE(set(c)) << "the check accepts a key with no hash types";
+  for (const Received& r : through(ports(8))) {
+    EXPECT_EQ(r.pair, 3u) << "a spec device (and QEMU) puts every frame on unclassified_queue";
+    EXPECT_FALSE(r.hash);
+  }
+}
+
+// A refused default leaves the device steering by itself; one never answered, or answered with
+// garbage, fails the bring-up (D1, D2) rather than leave the device up with a stuck control queue.
+TEST_P(RssTest, AnUnansweredOrGarbledDefaultIsNotARefusal) {
+  virtio::net::DeviceOptions options;
+  options.control_timeout = std::chrono::milliseconds(20);
+  {
+    // queues=1 on a device of 4 pairs: RSS is negotiated (MQ is), no VQ_PAIRS_SET is sent, so
+    // the default RSS is the first command of the bring-up.
+    LoopRig rig;
+    auto r = rig.open("loop:" + GetParam() + ",rss,hash_report,queues=1",
+                      [](auto& d) { d.faults().control_no_answer = true; }, 4, options);
+    EXPECT_FALSE(r) << "a default RSS nobody answered was taken for a refusal: the device is up with a stuck control queue";
+    if (r) {
+      rig.device->faults().control_no_answer = false;
+      const RssConfig c = rig.netif->rss_config();
+      EXPECT_EQ(c, RssConfig{});
+      RssConfig want = net::default_rss_config(rig.netif->rss_capabilities(), 1);
+      auto s = rig.loop.run_until(rig.netif->set_rss(want));
+      EXPECT_TRUE(s) << "a device that answers again is refused by netfront's stuck queue: " << (s ? "" : s.error().to_string());
+      rig.loop.run_until(rig.netif->disconnect());
+    }
+  }
+  {
+    LoopRig rig;
+    auto r = rig.open("loop:" + GetParam() + ",rss,hash_report,queues=1",
+                      [](auto& d) { d.faults().control_ack = std::uint8_t{0x55}; }, 4, options);
+    EXPECT_FALSE(r) << "an ack that is neither OK nor ERR was taken for a refusal";
+    if (r) rig.loop.run_until(rig.netif->disconnect());
+  }
+}
+
+// QEMU's virtio-net turns RSS off before it handles any MQ command, and leaves it off when it
+// refuses one: the model does the same.
+TEST(RssModelTest, ARefusedRssConfigLeavesNoRssAsQemusDeviceDoes) {
+  using virtio::feature_bit;
+  const std::uint64_t features = feature_bit(net::VIRTIO_NET_F_RSS) | feature_bit(net::VIRTIO_NET_F_MQ) |
+                                 feature_bit(net::VIRTIO_NET_F_CTRL_VQ) | feature_bit(net::VIRTIO_NET_F_HASH_REPORT);
+  virtio::device_side::RssModel m;
+  const RssConfig good{.hash_types = {0x3f}, .key = std::vector<std::uint8_t>(40, 7), .indirection_table = {0, 1, 2, 3}};
+  ASSERT_EQ(m.command(features, net::VIRTIO_NET_CTRL_MQ_RSS_CONFIG, net::rss_config_data(good, 4), 4), net::VIRTIO_NET_OK);
+  ASSERT_TRUE(m.steering());
+  RssConfig bad = good;
+  bad.key.assign(41, 7);  // more than the model's 40
+  ASSERT_EQ(m.command(features, net::VIRTIO_NET_CTRL_MQ_RSS_CONFIG, net::rss_config_data(bad, 4), 4), net::VIRTIO_NET_ERR);
+  EXPECT_FALSE(m.enabled()) << "QEMU has RSS off after a refused RSS_CONFIG; the model still steers by the old table";
+}
+
+// A device may say rss_max_key_size 255 (a u8): keys beyond kMaxHashKey are refused as of a
+// wrong length, and the longest configuration the check accepts fits in one command.
+TEST(RssCheckTest, EveryConfigurationTheCheckAcceptsFitsInOneCommand) {
+  const RssCapabilities caps{.steering = true, .hash_report = true, .max_key_size = 255,
+                             .max_indirection_table_length = 65535, .supported = {0x3f}};
+  RssConfig c;
+  c.hash_types = {0x3f};
+  c.key.assign(kMaxHashKey + 1, 1);
+  c.indirection_table.assign(kMaxIndirectionTable, 0);
+  auto r = drivers::check_rss_config(c, caps, 4);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind(), Error::Kind::InvalidLength);
+  c.key.resize(kMaxHashKey);
+  ASSERT_TRUE(drivers::check_rss_config(c, caps, 4));
+  EXPECT_LE(net::rss_config_data(c, 4).size(), net::kMaxControlData) << "a configuration the check accepted cannot be sent";
+}
+
+// The same at the API, against a device whose configuration space says rss_max_key_size 255
+// (everything else the loop device's): set_rss of a 250-byte key is refused as InvalidLength.
+class ConfigPatch final : public virtio::transport::Transport {
+ public:
+  ConfigPatch(std::unique_ptr<virtio::transport::Transport> inner, std::function<void(std::span<std::byte>)> patch)
+      : inner_(std::move(inner)), patch_(std::move(patch)) {}
+  std::string describe() const override { return inner_->describe(); }
+  virtio::ring::AddressMode address_mode() const noexcept override { return inner_->address_mode(); }
+  virtio::Result<> reset() override { return inner_->reset(); }
+  bool revoke_dma() noexcept override { return inner_->revoke_dma(); }
+  std::uint8_t status() override { return inner_->status(); }
+  void set_status(std::uint8_t s) override { inner_->set_status(s); }
+  std::uint64_t device_features() override { return inner_->device_features(); }
+  void set_driver_features(std::uint64_t f) override { inner_->set_driver_features(f); }
+  std::uint32_t config_generation() override { return inner_->config_generation(); }
+  std::size_t config_size() const override { return inner_->config_size(); }
+  void read_config(std::size_t offset, std::span<std::byte> out) override {
+    std::vector<std::byte> all(std::max(inner_->config_size(), offset + out.size()));
+    inner_->read_config(0, std::span(all.data(), inner_->config_size()));
+    patch_(all);
+    std::memcpy(out.data(), all.data() + offset, out.size());
+  }
+  std::uint16_t queue_count() override { return inner_->queue_count(); }
+  std::uint16_t queue_max_size(std::uint16_t i) override { return inner_->queue_max_size(i); }
+  virtio::Result<> enable_queue(const virtio::transport::QueueSetup& s) override { return inner_->enable_queue(s); }
+  bool notify(std::uint16_t i) noexcept override { return inner_->notify(i); }
+
+ private:
+  std::unique_ptr<virtio::transport::Transport> inner_;
+  std::function<void(std::span<std::byte>)> patch_;
+};
+
+TEST(RssHostileConfigTest, AKeyTheDeviceSaysItTakesIsSentOrRefusedAsInvalidLength) {
+  LoopRig rig;
+  auto made = PacketPool::create({.size = 4095, .cache = 0});
+  ASSERT_TRUE(made);
+  rig.pool.emplace(std::move(*made));
+  auto id = DeviceId::parse("loop:split,rss,hash_report,queues=4");
+  ASSERT_TRUE(id);
+  auto dev = std::make_unique<virtio::transport::loop::FaultyLoopDevice>(id->loop(), 4, &rig.loop);
+  rig.device = dev.get();
+  auto lying = std::make_unique<ConfigPatch>(std::move(dev), [](std::span<std::byte> c) {
+    c[net::kConfigRssMaxKeySize] = std::byte{255};
+  });
+  virtio::net::DeviceOptions options;
+  options.queue_pairs = 4;
+  options.hash_report = true;
+  auto opened = virtio::net::VirtioNetDevice::open(std::move(lying), options);
+  ASSERT_TRUE(opened) << opened.error().to_string();
+  rig.driver = opened->get();
+  rig.netif.emplace(drivers::attach(*id, std::move(*opened)));
+  ASSERT_EQ(rig.netif->rss_capabilities().max_key_size, 255u);
+  RssConfig c = rig.netif->rss_config();
+  ASSERT_EQ(c.indirection_table.size(), 128u);
+  c.key.assign(250, 0x6d);
+  auto r = rig.loop.run_until(rig.netif->set_rss(c));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind(), Error::Kind::InvalidLength) << r.error().to_string();
+  rig.loop.run_until(rig.netif->disconnect());
+}
+
+// A HashType the application made of any byte is none of the nine (no shift beyond 31 bits).
+TEST(RssCheckTest, AHashTypeBeyondTheNineIsNoneOfThem) {
+  volatile unsigned beyond = 40, wraps = 32;
+  const auto t40 = static_cast<HashType>(beyond);
+  const auto t32 = static_cast<HashType>(wraps);
+  EXPECT_FALSE(HashTypes::all().has(t40)) << "type 40 taken for a supported type";
+  EXPECT_EQ(HashTypes{}.with(t32).bits & HashTypes::all().bits, 0u) << "type 32 became a real type";
 }
 
 INSTANTIATE_TEST_SUITE_P(Rings, RssTest, ::testing::Values("split", "packed", "split,mrg_rxbuf=off", "packed,in_order=on"));

@@ -40,6 +40,9 @@ std::optional<std::uint8_t> RssModel::command(std::uint64_t features, std::uint8
   using namespace virtio::net;
   const bool rss = command == VIRTIO_NET_CTRL_MQ_RSS_CONFIG;
   if (!rss && command != VIRTIO_NET_CTRL_MQ_HASH_CONFIG) return std::nullopt;
+  // As QEMU's virtio-net: RSS is off from the moment the command comes, and stays off if it
+  // is refused.
+  enabled_ = false;
   if (!has_feature(features, rss ? VIRTIO_NET_F_RSS : VIRTIO_NET_F_HASH_REPORT)) return VIRTIO_NET_ERR;
   Reader r{data};
   const HashTypes types{r.get<std::uint32_t>()};
@@ -69,7 +72,9 @@ std::optional<std::uint8_t> RssModel::command(std::uint64_t features, std::uint8
   // and a key at all where there is something to hash.
   if (!r.ok || !r.data.empty() || !kSupported.contains(types) || key.size() > kMaxKeySize || (!types.empty() && key.empty()))
     return VIRTIO_NET_ERR;
-  enabled_ = !types.empty();
+  // No types and no key turn it off; no types with a key hash nothing (every frame then goes
+  // to the unclassified queue).
+  enabled_ = !types.empty() || !key.empty();
   steering_ = rss;
   hash_types_ = types;
   key_ = std::move(key);

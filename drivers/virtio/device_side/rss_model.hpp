@@ -2,7 +2,8 @@
 // incoming packets"; §5.1.6.5, "Receive-side scaling (RSS)" and "Hash calculation"), for the
 // devices netfront plays itself (the loop device): the configuration the driver's RSS_CONFIG
 // and HASH_CONFIG commands set, checked as the spec binds the driver, and the hash and queue
-// pair of each received frame. As QEMU's virtio-net does, VQ_PAIRS_SET and a reset turn it off.
+// pair of each received frame. As QEMU's virtio-net does, VQ_PAIRS_SET, a reset and a refused
+// RSS command turn it off, and so do no hash types with no key.
 //
 // It hashes what the spec names for frames without IPv6 extension headers (the six types it
 // offers): an IPv6 frame whose next header is neither TCP nor UDP is hashed on its addresses.
@@ -26,8 +27,8 @@ class RssModel {
 
   // The answer to a CTRL_MQ command of RSS_CONFIG or HASH_CONFIG, as the negotiated `features`
   // allow it, for a device of `max_pairs` pairs: VIRTIO_NET_OK, or VIRTIO_NET_ERR for one the
-  // features do not allow or whose data is malformed or out of bounds (the state is then
-  // unchanged). nullopt for another command.
+  // features do not allow or whose data is malformed or out of bounds (RSS is then off, the
+  // rest of the configuration as it was). nullopt for another command.
   std::optional<std::uint8_t> command(std::uint64_t features, std::uint8_t command, std::span<const std::byte> data,
                                       unsigned max_pairs);
   // The transmit queues RSS_CONFIG's max_tx_vq allows, from the last one taken.

@@ -32,9 +32,9 @@ Result<> VirtioNetDevice::send_rss() {
   }
   const RssConfig d = default_rss_config(config_.rss, static_cast<unsigned>(pairs_.size()));
   if (auto r = send_rss_config(d); !r) {
-    runtime::logger("net").warn("{}: default RSS refused; the device steers by itself: {}", transport_->describe(),
-                                r.error().to_string());
-    rss_ = {};
+    // A device that does not answer, or answers garbage, fails the bring-up (D1, D2).
+    if (!tolerated(r.error(), "netfront's default RSS")) return r;
+    rss_ = {};  // the device steers by itself
     return Ok{};
   }
   rss_ = d;
@@ -49,6 +49,12 @@ io<netfront::Result<>> VirtioNetDevice::set_rss(const RssConfig& c) {
   if (state_ != State::Running) return make_ready_io(netfront::Result<>(Error::disconnected("the device is not running")));
   if (auto r = send_rss_config(c); !r) {
     after_control_failure();
+    // A device may drop what it held on a refused command (QEMU's virtio-net turns RSS off):
+    // what held is sent again, and if that is refused too, nothing holds.
+    if (r.error().is(DeviceError::Refused) && rss_ != RssConfig{} && !send_rss_config(rss_)) {
+      rss_ = {};
+      rss_set_ = false;
+    }
     return make_ready_io(runtime::to_api(std::move(r)));
   }
   rss_ = c;

@@ -142,7 +142,8 @@ inline constexpr std::uint16_t VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MIN = 1;
 inline constexpr std::uint16_t VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MAX = 0x8000;
 // "Receive-side scaling (RSS)": struct virtio_net_rss_config { le32 hash_types; le16
 // indirection_table_mask; le16 unclassified_queue; le16 indirection_table[mask + 1]; le16
-// max_tx_vq; u8 hash_key_length; u8 hash_key_data[]; }, queues as receive virtqueue indices.
+// max_tx_vq; u8 hash_key_length; u8 hash_key_data[]; }. The queues are rss_rq_id: bits 1-16
+// of a receive queue's index, that is, its pair's number.
 inline constexpr std::uint8_t VIRTIO_NET_CTRL_MQ_RSS_CONFIG = 1;
 // "Hash calculation" (HASH_REPORT without RSS): struct virtio_net_hash_config { le32
 // hash_types; le16 reserved[4]; u8 hash_key_length; u8 hash_key_data[]; }.

@@ -73,7 +73,7 @@ Result<> send_hash_config(ControlQueue& control, const RssConfig& c) {
 RssConfig default_rss_config(const RssCapabilities& caps, unsigned pairs) {
   RssConfig c;
   c.hash_types = caps.supported;
-  c.key.resize(std::min<std::size_t>(caps.max_key_size, kMinRssKeySize));
+  c.key.resize(std::min(caps.max_key_size, kMaxHashKey));
   for (std::size_t i = 0; i < c.key.size(); ++i) c.key[i] = i % 2 == 0 ? 0x6d : 0x5a;
   if (caps.steering && pairs > 0) {
     const std::size_t length = std::bit_floor(std::min(caps.max_indirection_table_length, kMaxIndirectionTable));

@@ -275,7 +275,10 @@ std::uint8_t BasicLoopDevice<Faults>::control_command(std::uint8_t cls, std::uin
   ++counters_.control_commands;
   if constexpr (kFaulty) {
     if (faults_.control_ack) return *faults_.control_ack;
-    if (faults_.refuse_command == std::pair{cls, command}) return VIRTIO_NET_ERR;
+    if (faults_.refuse_command == std::pair{cls, command}) {
+      if (cls == VIRTIO_NET_CTRL_MQ) rss_.disable();  // as its own refusal of an RSS command does
+      return VIRTIO_NET_ERR;
+    }
   }
   if (auto filtering = filter_.command(driver_features_, cls, command, data)) return *filtering;
   if (cls == VIRTIO_NET_CTRL_MQ)
