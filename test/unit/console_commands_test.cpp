@@ -5,11 +5,14 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "netfront/event_loop.hpp"
 #include "netfront/netif.hpp"
+#include "netfront/packet_pool.hpp"
 #include "netfront/rss.hpp"
 #include "tools/appliance/console_commands.hpp"
+#include "tools/appliance/tso_sender.hpp"
 
 using namespace netfront;
 
@@ -93,6 +96,51 @@ TEST(ConsoleRss, ShowsAndSetsTheTableAndTypes) {
   EXPECT_NE(refused->find("indirection table of 3 entries"), std::string::npos) << *refused;
   EXPECT_EQ(c->rss_config().indirection_table, (std::vector<std::uint16_t>{1, 1, 0, 1}));
   loop.run_until(c->disconnect());
+}
+
+TEST(TsoSend, ParsesItsFiveArgumentsOnly) {
+  const auto s = appliance::parse_tso_send("tso-send 02:00:00:00:00:01 10.0.3.2 5001 60000 1448");
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->to.to_string(), "02:00:00:00:00:01");
+  EXPECT_EQ(s->dst_ip, 0x0a000302u);
+  EXPECT_EQ(s->dst_port, 5001);
+  EXPECT_EQ(s->bytes, 60000u);
+  EXPECT_EQ(s->mss, 1448);
+  for (const char* bad : {"tso-send 02:00:00:00:00:01 10.0.3.2 5001 60000", "tso-send 02:00:00:00:00 10.0.3.2 5001 600 100",
+                          "tso-send 02:00:00:00:00:01 10.0.3 5001 600 100", "tso-send 02:00:00:00:00:01 10.0.3.2 0 600 100",
+                          "tso-send 02:00:00:00:00:01 10.0.3.2 70000 600 100", "tso-send 02:00:00:00:00:01 10.0.3.2 1 600 0",
+                          "tso-send 02:00:00:00:00:01 10.0.3.2 1 600 100 x", "stats"})
+    EXPECT_FALSE(appliance::parse_tso_send(bad)) << bad;
+}
+
+// The loop device cuts the super-frame as a wire would: segments of the asked size carrying
+// the stream in order.
+TEST(TsoSend, TheSuperFrameComesBackAsSegmentsOfTheStream) {
+  EventLoop loop;
+  auto c = loop.run_until(Netif::connect(std::string_view("loop:offloads=csum+tso4")));
+  ASSERT_TRUE(c) << c.error().to_string();
+  auto pool = PacketPool::create({.size = 255, .cache = 0});
+  ASSERT_TRUE(pool);
+  std::vector<std::vector<std::byte>> got;
+  auto listening = c->listen([&](Buffer f) {
+    got.emplace_back(f.bytes().begin(), f.bytes().end());
+    return make_ready_io();
+  });
+  const appliance::EchoAddress self{.mac = c->mac(), .ipv4 = 0x0a00020f};
+  const appliance::TsoSend s{.to = c->mac(), .dst_ip = 0x0a000302, .dst_port = 5001, .bytes = 10000, .mss = 1000};
+  ASSERT_TRUE(loop.run_until(appliance::send_tso(*c, *pool, self, s)));
+  for (int i = 0; i < 100000 && got.size() < 10; ++i) loop.run_once();
+  ASSERT_EQ(got.size(), 10u);
+  for (std::size_t k = 0; k < got.size(); ++k) {
+    ASSERT_EQ(got[k].size(), 54u + 1000u);
+    for (std::size_t i = 0; i < 1000; ++i)
+      ASSERT_EQ(std::to_integer<unsigned>(got[k][54 + i]), (k * 1000 + i) % 251) << "segment " << k << " byte " << i;
+  }
+  auto too_long = appliance::TsoSend{s};
+  too_long.bytes = 70000;
+  EXPECT_FALSE(loop.run_until(appliance::send_tso(*c, *pool, self, too_long))) << "beyond what one IPv4 packet holds";
+  loop.run_until(c->disconnect());
+  (void)loop.run_until(std::move(listening));
 }
 
 TEST(MacAddressParse, TakesTheUsualSpellingOnly) {

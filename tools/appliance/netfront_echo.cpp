@@ -16,7 +16,8 @@
 // Stop: the line "stop" on the console (standard input), SIGINT or SIGTERM. The console also
 // takes the commands of console_commands.hpp (receive filters, the MAC, the link, RSS), and
 // "hash-log N": the queue and reported hash of the next N UDP datagrams received are printed
-// ("hash: queue Q port P value 0xH type T"); any other line prints the stats. Every change of
+// ("hash: queue Q port P value 0xH type T"); "tso-send ..." (tso_sender.hpp) sends a TCP
+// super-frame for the device to segment; any other line prints the stats. Every change of
 // the link the device reports is printed ("link: ...").
 #include <arpa/inet.h>
 #include <signal.h>
@@ -34,11 +35,13 @@
 #include "netfront/dpdk_env.hpp"
 #include "netfront/event_loop.hpp"
 #include "netfront/netif.hpp"
+#include "netfront/packet_pool.hpp"
 #include "netfront/rss.hpp"
 #include "netfront/stats.hpp"
 #include "tools/appliance/console_commands.hpp"
 #include "tools/appliance/echo_responder.hpp"
 #include "tools/appliance/pid1.hpp"
+#include "tools/appliance/tso_sender.hpp"
 
 using namespace netfront;
 using namespace std::chrono_literals;
@@ -193,6 +196,22 @@ bool log_hash(unsigned queue, const Buffer& frame) {
   return true;
 }
 
+// "tso-send ...": the super-frame out, its result printed. The pool its pieces come from is
+// made at the first one.
+io<void> tso_line(Netif& dev, std::optional<PacketPool>& pool, const appliance::EchoAddress& self, appliance::TsoSend s,
+                  std::string line) {
+  if (!pool) {
+    auto made = PacketPool::create({.size = 255, .cache = 0});
+    if (!made) {
+      say("%s: %s", line.c_str(), made.error().to_string().c_str());
+      co_return;
+    }
+    pool.emplace(std::move(*made));
+  }
+  const Result<> r = co_await appliance::send_tso(dev, *pool, self, s);
+  say("%s: %s", line.c_str(), r ? "ok" : r.error().to_string().c_str());
+}
+
 // Prints every change of the link the device reports, until disconnect.
 io<void> follow_link(Netif& dev) {
   LinkStatus seen = dev.link_status();
@@ -241,6 +260,7 @@ io<int> serve(EventLoop& loop, const Options& o, bool as_init) {
   bool first = true;
   bool stopping = false;
   unsigned hash_log = 0;  // UDP datagrams whose hash is still to be printed
+  std::optional<PacketPool> tso_pool;
   Timer ticker(loop, [&] { print_stats(dev, counters, "stats"); });
   ticker.arm_periodic(1s);
   io<void> link_follower = follow_link(dev);
@@ -269,6 +289,8 @@ io<int> serve(EventLoop& loop, const Options& o, bool as_init) {
       if (auto n = hash_log_request(line)) {
         hash_log = *n;
         say("hash-log %u: ok", *n);
+      } else if (auto tso = appliance::parse_tso_send(line)) {
+        (void)tso_line(dev, tso_pool, self, *tso, line);  // runs on; its result is printed
       } else if (!line.empty()) (void)console_line(dev, std::move(line), self, counters);  // runs on; its answer is printed
     }
     if (pending.size() > 4096) pending.clear();  // no line is that long
