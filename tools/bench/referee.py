@@ -9,11 +9,14 @@ the vCPUs move between near and far physical cores, which moves rates by several
 only paired, alternating runs compare, read with their round trips.
 
     referee.py --dir tx|rx --runs N --secs S -A CMD -B CMD [--workdir DIR] [--c2c PROGRAM]
+               [--metric pps|bps] [--vhost-args ARGS]
 
 CMD is a frontend's command line, with {sock} where the vhost-user socket goes (the referee
 is the server). Prints one JSON line per run ({"run", "frontend", "c2c_ns", "pps"}) and last
 a summary: each frontend's median and 90th percentile packets per second over all samples,
-and B's over A's ("p50_ratio", "p90_ratio").
+and B's over A's ("p50_ratio", "p90_ratio"). With --metric bps the samples are the referee's
+bits per second instead (the rate of bytes, whatever the frames' sizes: TSO super-frames
+against plain ones); --vhost-args adds net_vhost device arguments (tso=1 for TSO).
 """
 import argparse
 import json
@@ -26,14 +29,15 @@ import subprocess
 import sys
 import time
 
-RATE = {"tx": re.compile(r"Rx-pps:\s+(\d+)"), "rx": re.compile(r"Tx-pps:\s+(\d+)")}
+RATE = {("tx", "pps"): re.compile(r"Rx-pps:\s+(\d+)"), ("rx", "pps"): re.compile(r"Tx-pps:\s+(\d+)"),
+        ("tx", "bps"): re.compile(r"Rx-bps:\s+(\d+)"), ("rx", "bps"): re.compile(r"Tx-bps:\s+(\d+)")}
 
 
-def referee_command(direction, sock):
+def referee_command(direction, sock, vhost_args=""):
     mode = "rxonly" if direction == "tx" else "txonly"
     # Main lcore 0 only prints the stats once a second; lcore 1 forwards.
     return ["stdbuf", "-oL", "dpdk-testpmd", "-l", "0,1", "--main-lcore", "0", "--no-pci", "--single-file-segments",
-            "--file-prefix=nfref", f"--vdev=net_vhost0,iface={sock},queues=1", "--", f"--forward-mode={mode}",
+            "--file-prefix=nfref", f"--vdev=net_vhost0,iface={sock},queues=1{vhost_args}", "--", f"--forward-mode={mode}",
             "--auto-start", "--stats-period", "1", "--nb-cores=1", "--txpkts=64"]
 
 
@@ -54,7 +58,8 @@ def one_run(args, name, command, index):
         os.unlink(sock)
     c2c = subprocess.run([args.c2c, "0", "1"], capture_output=True, text=True, check=True).stdout.strip()
     log = open(os.path.join(args.workdir, f"run{index}-{name}.log"), "w")
-    referee = subprocess.Popen(referee_command(args.dir, sock), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    vhost_args = "," + args.vhost_args if args.vhost_args else ""
+    referee = subprocess.Popen(referee_command(args.dir, sock, vhost_args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                stdin=subprocess.DEVNULL, text=True)
     frontend = None
     samples = []
@@ -72,7 +77,7 @@ def one_run(args, name, command, index):
         give_up = time.monotonic() + args.secs + 60
         for line in referee.stdout:
             log.write("referee: " + line)
-            m = RATE[args.dir].search(line)
+            m = RATE[(args.dir, args.metric)].search(line)
             if m:
                 rate = int(m.group(1))
                 if started:
@@ -108,6 +113,8 @@ def main():
     ap.add_argument("--secs", type=int, default=3)
     ap.add_argument("--workdir", default="/tmp/nfbench")
     ap.add_argument("--c2c", default=os.path.join(os.environ.get("NETFRONT_BUILD", "build"), "tools/bench/netfront-c2c"))
+    ap.add_argument("--metric", choices=["pps", "bps"], default="pps")
+    ap.add_argument("--vhost-args", default="")
     ap.add_argument("-A", required=True)
     ap.add_argument("-B", required=True)
     args = ap.parse_args()

@@ -7,6 +7,9 @@
 // Modes: txonly (send as fast as the ring takes), rxonly (count and drop), io (send every
 // received frame straight back), macswap (the same with MAC addresses swapped), pingpong (one
 // frame in flight, round-trip latency percentiles; the peer must echo, e.g. testpmd macswap).
+// txonly with --tso MSS sends TCP/IPv4 super-frames of --size bytes (up to 65549) with a
+// segmentation request (offloads=csum+tso4 is added to the id): the device cuts them into
+// segments of MSS payload bytes, as a stack with TSO has it do.
 // With --queues N the device is connected with N queue pairs and each pair runs on a loop of
 // its own thread (queue 0 on the main thread), pinned to the CPUs --lcore lists, in order, or
 // else kept on the device's NUMA node.
@@ -32,6 +35,7 @@
 #include "netfront/event_loop.hpp"
 #include "netfront/loop_thread.hpp"
 #include "netfront/netif.hpp"
+#include "netfront/offload.hpp"
 #include "netfront/packet_pool.hpp"
 #include "runtime/cross_loop.hpp"
 #include "runtime/prefetch.hpp"
@@ -78,6 +82,7 @@ struct Args {
   bool json = false;
   bool telemetry = true;
   Api api = Api::Raw;
+  unsigned tso = 0;  // txonly: TCP super-frames of --size bytes, cut by the device into segments of this
 };
 
 [[noreturn]] void usage(const std::string& why) {
@@ -85,7 +90,7 @@ struct Args {
                "netfront-perf: %s\n"
                "usage: netfront-perf --device ID [--mode txonly|rxonly|io|macswap|pingpong] [--size BYTES]\n"
                "                     [--burst N] [--queues N] [--duration SECONDS] [--lcore CPU[,CPU...]] [--json]\n"
-               "                     [--no-telemetry] [--api raw|create|fill]\n",
+               "                     [--no-telemetry] [--api raw|create|fill] [--tso MSS]\n",
                why.c_str());
   std::exit(2);
 }
@@ -126,11 +131,21 @@ Args parse(int argc, char** argv) {
       }
       end = nullptr;
     } else if (k == "--queues") a.queues = static_cast<unsigned>(std::strtoul(v.c_str(), &end, 10));
+    else if (k == "--tso") a.tso = static_cast<unsigned>(std::strtoul(v.c_str(), &end, 10));
     else usage("unknown option " + k);
     if (end && *end) usage("bad number '" + v + "' for " + k);
   }
   if (a.device.empty()) usage("--device is required");
-  if (a.size < 60 || a.size > 1514) usage("--size is 60 to 1514 bytes");
+  if (a.tso) {
+    // The headers, up to the TCP header's end, and at least one byte of payload; no IPv4
+    // packet beyond 65535 bytes.
+    if (a.mode != Mode::TxOnly || a.api != Api::Raw) usage("--tso is for --mode txonly");
+    if (a.size < 55 || a.size > 65535 + 14) usage("--size is 55 to 65549 bytes with --tso");
+    if (a.tso > 1460) usage("--tso MSS is 1 to 1460 (segments within a 1500-byte MTU)");
+    if (a.device.find("offloads=") == std::string::npos) a.device += ",offloads=csum+tso4";
+  } else if (a.size < 60 || a.size > 1514) {
+    usage("--size is 60 to 1514 bytes");
+  }
   if (a.api != Api::Raw && a.mode != Mode::TxOnly) usage("--api create|fill is for --mode txonly");
   if (a.burst == 0 || a.burst > 512) usage("--burst is 1 to 512");
   if (a.queues == 0 || a.queues > 64) usage("--queues is 1 to 64");
@@ -188,9 +203,12 @@ class QueueTraffic final : public Poller {
     if (loop_) loop_->remove_poller(*this);
     waiting_.reset();
     listening_.reset();
+    super_frame_.clear();
   }
 
   unsigned poll() override {
+    if (a_.tso) [[unlikely]]
+      return send_super_frames(a_.burst);
     if (a_.mode == Mode::TxOnly) {
       if (waiting_ && waiting_->ready()) waiting_.reset();
       if (!waiting_) return send_burst(a_.burst);
@@ -250,6 +268,61 @@ class QueueTraffic final : public Poller {
     return sent;
   }
 
+  // --tso: one TCP/IPv4 super-frame of --size bytes, built once in pieces of the pool's buffers
+  // and written again and again (each write takes new references to the same pieces; the
+  // device only reads them), with the checksum and segmentation request of a stack's TSO: the
+  // device sums and cuts it into segments of --tso payload bytes.
+  unsigned send_super_frames(unsigned n) {
+    if (waiting_ && waiting_->ready()) waiting_.reset();
+    if (waiting_) return 0;
+    if (super_frame_.empty() && !build_super_frame()) return 0;
+    const TxOffload o{.checksum = {.requested = true, .start = 34, .offset = 16}, .gso = Gso::Tcp4,
+                      .segment_size = static_cast<std::uint16_t>(a_.tso)};
+    for (unsigned i = 0; i < n; ++i) {
+      io<Result<>> w = q_.writev(super_frame_, o);
+      if (w.pending()) {
+        waiting_.emplace(std::move(w));
+        return i + 1;
+      }
+      if (Result<> r = w.get(); !r) {
+        if (r.error().is_disconnected()) disconnected = true;
+        return i;
+      }
+    }
+    return n;
+  }
+  bool build_super_frame() {
+    const unsigned size = a_.size;
+    std::vector<std::uint8_t> f(size);
+    static constexpr std::uint8_t head[] = {0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01, 0x08, 0x00,  // Ethernet
+                                            0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, 6, 0, 0, 198, 18, 0, 1, 198, 18, 0, 2,  // IPv4
+                                            0x04, 0xd2, 0x00, 0x50, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0};  // TCP
+    std::memcpy(f.data(), head, sizeof head);
+    const unsigned ip_len = size - 14, tcp_len = size - 34;
+    f[16] = static_cast<std::uint8_t>(ip_len >> 8), f[17] = static_cast<std::uint8_t>(ip_len);
+    auto sum = [&](std::size_t from, std::size_t to, std::uint32_t s) {
+      for (std::size_t i = from; i + 1 < to; i += 2) s += static_cast<std::uint32_t>(f[i] << 8 | f[i + 1]);
+      while (s >> 16) s = (s & 0xffff) + (s >> 16);
+      return static_cast<std::uint16_t>(s);
+    };
+    const std::uint16_t ip_check = static_cast<std::uint16_t>(~sum(14, 34, 0));
+    f[24] = static_cast<std::uint8_t>(ip_check >> 8), f[25] = static_cast<std::uint8_t>(ip_check);
+    const std::uint16_t pseudo = sum(26, 34, 6u + tcp_len);  // the pseudo-header's sum, for the device to complete
+    f[50] = static_cast<std::uint8_t>(pseudo >> 8), f[51] = static_cast<std::uint8_t>(pseudo);
+    for (std::size_t i = sizeof head; i < size; ++i) f[i] = static_cast<std::uint8_t>(i % 251);
+    for (std::size_t at = 0; at < size;) {
+      const std::size_t n = std::min<std::size_t>(size - at, 2000);
+      auto b = Buffer::copy_from(pool_, std::as_bytes(std::span(f).subspan(at, n)));
+      if (!b) {
+        super_frame_.clear();
+        return false;
+      }
+      super_frame_.push_back(std::move(*b));
+      at += n;
+    }
+    return true;
+  }
+
   // One write per frame, each frame made as --api says: what an application that builds its
   // frames one by one pays.
   [[gnu::noinline]] unsigned send_frames(unsigned n) {
@@ -285,6 +358,7 @@ class QueueTraffic final : public Poller {
   EventLoop* loop_ = nullptr;
   std::optional<io<Result<>>> waiting_;
   std::optional<io<Result<>>> listening_;
+  std::vector<Buffer> super_frame_;  // --tso: the pieces every write sends
   Clock::time_point ping_sent_{};
   bool ping_outstanding_ = false;
 };
