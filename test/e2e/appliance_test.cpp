@@ -24,12 +24,14 @@
 #include <cstring>
 #include <regex>
 #include <set>
+#include <span>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <tuple>
 #include <vector>
 
+#include "drivers/virtio/device_side/offload_engine.hpp"
 #include "netfront/rss.hpp"
 #include "tools/appliance/qemu_guest.hpp"
 #include "tools/appliance/udp_echo_client.hpp"
@@ -335,11 +337,10 @@ TEST_F(MultiQueueGuest, RssSteersEachFlowWhereNetfrontsTableSaysAndQemuReportsIt
 // off the wire and checked: every segment of the asked size, every byte in its place, every
 // IP and TCP checksum right.
 
+// The Internet checksum's folded sum of `n` bytes at `p`, added to `s` (RFC 1071).
 std::uint16_t ones_complement_sum(const std::uint8_t* p, std::size_t n, std::uint32_t s = 0) {
-  for (std::size_t i = 0; i + 1 < n; i += 2) s += static_cast<std::uint32_t>(p[i] << 8 | p[i + 1]);
-  if (n % 2) s += static_cast<std::uint32_t>(p[n - 1] << 8);
-  while (s >> 16) s = (s & 0xffff) + (s >> 16);
-  return static_cast<std::uint16_t>(s);
+  namespace side = netfront::virtio::device_side;
+  return side::fold(side::ones_sum(std::as_bytes(std::span(p, n)), s));
 }
 
 std::string shell_output(const std::string& command) {

@@ -14,24 +14,15 @@ cd "$(dirname "$0")/../.."
 runs=${1:-10}
 secs=${2:-3}
 build=${NETFRONT_BUILD:-build}
+bench=tso
 [[ -n ${NETFRONT_BUILD:-} ]] || tools/build.sh
 source tools/bench/hugepages.sh
+source tools/bench/compare.sh
 
-perf="$build/tools/perf/netfront-perf"
-out="$build/bench"
-mkdir -p "$out"
-: > "$out/tso.jsonl"
-: > "$out/tso.runs.log"
-compare() {  # name A B
-  echo "== $1" | tee -a "$out/tso.runs.log" >&2
-  local line
-  line=$(python3 tools/bench/referee.py --dir tx --metric bps --vhost-args tso=1 --runs "$runs" --secs "$secs" \
-           --workdir /tmp/nfbench --c2c "$build/tools/bench/netfront-c2c" -A "$2" -B "$3" | tee -a "$out/tso.runs.log" | tail -1)
-  echo "{\"comparison\":\"$1\",\"result\":$line}" | tee -a "$out/tso.jsonl"
-}
+referee_options=(--dir tx --metric bps --vhost-args tso=1)
 netfront_tso="$perf --device vhost-user:{sock} --mode txonly --tso 1448 --size 65549 --lcore 0"
 compare "netfront 1514-byte frames vs netfront TSO" \
-  "$perf --device vhost-user:{sock},offloads=csum+tso4 --mode txonly --size 1514 --lcore 0" "$netfront_tso"
+  "$perf --device vhost-user:{sock},offloads=csum+tso4 --mode txonly --size 1514 --lcore 0" "$netfront_tso" "${referee_options[@]}"
 compare "DPDK virtio-user TSO vs netfront TSO" \
   "$build/tools/bench/dpdk-tso-tx -l 0 --main-lcore 0 --no-pci --single-file-segments --file-prefix=nfdpdk \
---vdev net_virtio_user0,path={sock},queues=1 -- --size 65549 --mss 1448" "$netfront_tso"
+--vdev net_virtio_user0,path={sock},queues=1 -- --size 65549 --mss 1448" "$netfront_tso" "${referee_options[@]}"

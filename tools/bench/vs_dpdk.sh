@@ -18,17 +18,11 @@ cd "$(dirname "$0")/../.."
 runs=${1:-8}
 secs=${2:-3}
 build=${NETFRONT_BUILD:-build}
-referee=${NETFRONT_REFEREE:-tools/bench/referee.py}  # another referee with the same options may be named
-[[ -x $referee || -f $referee ]] || { echo "no referee at $referee" >&2; exit 1; }
+bench=vs_dpdk
 tools/build.sh
 
 source tools/bench/hugepages.sh
-
-perf="$build/tools/perf/netfront-perf"
-out="$build/bench"
-mkdir -p "$out"
-: > "$out/vs_dpdk.jsonl"
-: > "$out/vs_dpdk.runs.log"
+source tools/bench/compare.sh
 
 dpdk() {  # $1 = virtio-user devargs extra, $2 = forward mode
   echo "dpdk-testpmd -l 0,1 --main-lcore 1 --no-pci --single-file-segments --file-prefix=nfdpdk" \
@@ -36,22 +30,11 @@ dpdk() {  # $1 = virtio-user devargs extra, $2 = forward mode
        "--stats-period 1 --nb-cores=1 --txpkts=64"
 }
 
-compare() {  # name dir A B
-  echo "== $1" >&2
-  local line
-  # Every run's line (rates and the CPUs' cache-line round trip) goes to runs.log: which runs
-  # caught near or far cores is what a p90 has to be read with.
-  echo "== $1" >> "$out/vs_dpdk.runs.log"
-  line=$(python3 "$referee" --dir "$2" --runs "$runs" --secs "$secs" --workdir /tmp/nfbench -A "$3" -B "$4" |
-         tee -a "$out/vs_dpdk.runs.log" | tail -1)
-  echo "{\"comparison\":\"$1\",\"result\":$line}" | tee -a "$out/vs_dpdk.jsonl"
-}
-
 # txonly: the frontend transmits 64-byte frames, the referee (rxonly) counts them.
-compare "txonly vs DPDK default" tx "$(dpdk "" txonly)" "$perf --device vhost-user:{sock} --mode txonly --lcore 0"
-compare "txonly vs DPDK packed_vq=1,in_order=1" tx "$(dpdk ",packed_vq=1,in_order=1" txonly)" \
-        "$perf --device vhost-user:{sock} --mode txonly --lcore 0"
+compare "txonly vs DPDK default" "$(dpdk "" txonly)" "$perf --device vhost-user:{sock} --mode txonly --lcore 0" --dir tx
+compare "txonly vs DPDK packed_vq=1,in_order=1" "$(dpdk ",packed_vq=1,in_order=1" txonly)" \
+        "$perf --device vhost-user:{sock} --mode txonly --lcore 0" --dir tx
 # rxonly: the referee (txonly) sends 64-byte frames as fast as the frontend takes them.
-compare "rxonly vs DPDK default" rx "$(dpdk "" rxonly)" "$perf --device vhost-user:{sock} --mode rxonly --lcore 0"
-compare "rxonly vs DPDK packed_vq=1,in_order=1" rx "$(dpdk ",packed_vq=1,in_order=1" rxonly)" \
-        "$perf --device vhost-user:{sock} --mode rxonly --lcore 0"
+compare "rxonly vs DPDK default" "$(dpdk "" rxonly)" "$perf --device vhost-user:{sock} --mode rxonly --lcore 0" --dir rx
+compare "rxonly vs DPDK packed_vq=1,in_order=1" "$(dpdk ",packed_vq=1,in_order=1" rxonly)" \
+        "$perf --device vhost-user:{sock} --mode rxonly --lcore 0" --dir rx

@@ -39,6 +39,7 @@
 #include "netfront/packet_pool.hpp"
 #include "runtime/cross_loop.hpp"
 #include "runtime/prefetch.hpp"
+#include "tools/frames/tcp_super_frame.hpp"
 
 using namespace netfront;
 using Clock = std::chrono::steady_clock;
@@ -207,8 +208,6 @@ class QueueTraffic final : public Poller {
   }
 
   unsigned poll() override {
-    if (a_.tso) [[unlikely]]
-      return send_super_frames(a_.burst);
     if (a_.mode == Mode::TxOnly) {
       if (waiting_ && waiting_->ready()) waiting_.reset();
       if (!waiting_) return send_burst(a_.burst);
@@ -229,8 +228,8 @@ class QueueTraffic final : public Poller {
   // lines were last read by the backend's CPU, and stores to them back to back wait for those
   // lines together rather than one frame at a time.
   unsigned send_burst(unsigned n) {
-    if (a_.api != Api::Raw) [[unlikely]]
-      return send_frames(n);
+    if (a_.api != Api::Raw || a_.tso) [[unlikely]]
+      return a_.tso ? send_super_frames(n) : send_frames(n);
     rte_mbuf* mbufs[512];
     // Raw buffers, as testpmd's txonly takes them: a pool's free mbufs already hold one
     // reference, one segment and no next (rte_mbuf_raw_alloc's promise), so only the fields a
@@ -272,55 +271,20 @@ class QueueTraffic final : public Poller {
   // and written again and again (each write takes new references to the same pieces; the
   // device only reads them), with the checksum and segmentation request of a stack's TSO: the
   // device sums and cuts it into segments of --tso payload bytes.
-  unsigned send_super_frames(unsigned n) {
-    if (waiting_ && waiting_->ready()) waiting_.reset();
-    if (waiting_) return 0;
-    if (super_frame_.empty() && !build_super_frame()) return 0;
-    const TxOffload o{.checksum = {.requested = true, .start = 34, .offset = 16}, .gso = Gso::Tcp4,
-                      .segment_size = static_cast<std::uint16_t>(a_.tso)};
-    for (unsigned i = 0; i < n; ++i) {
-      io<Result<>> w = q_.writev(super_frame_, o);
-      if (w.pending()) {
-        waiting_.emplace(std::move(w));
-        return i + 1;
-      }
-      if (Result<> r = w.get(); !r) {
-        if (r.error().is_disconnected()) disconnected = true;
-        return i;
-      }
+  [[gnu::noinline]] unsigned send_super_frames(unsigned n) {
+    if (super_frame_.empty()) {
+      auto f = frames::tcp_super_frame(pool_, {.src_mac = MacAddress{{0x02, 0, 0, 0, 0, 0x01}},
+                                               .dst_mac = MacAddress{{0x02, 0, 0, 0, 0, 0x02}},
+                                               .src_ip = 0xc6120001,  // 198.18.0.1
+                                               .dst_ip = 0xc6120002,
+                                               .src_port = 1234,
+                                               .dst_port = 80,
+                                               .payload = static_cast<std::uint32_t>(a_.size - frames::kTcpHeadersEnd)});
+      if (!f) return 0;
+      super_frame_ = std::move(*f);
     }
-    return n;
-  }
-  bool build_super_frame() {
-    const unsigned size = a_.size;
-    std::vector<std::uint8_t> f(size);
-    static constexpr std::uint8_t head[] = {0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01, 0x08, 0x00,  // Ethernet
-                                            0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, 6, 0, 0, 198, 18, 0, 1, 198, 18, 0, 2,  // IPv4
-                                            0x04, 0xd2, 0x00, 0x50, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0};  // TCP
-    std::memcpy(f.data(), head, sizeof head);
-    const unsigned ip_len = size - 14, tcp_len = size - 34;
-    f[16] = static_cast<std::uint8_t>(ip_len >> 8), f[17] = static_cast<std::uint8_t>(ip_len);
-    auto sum = [&](std::size_t from, std::size_t to, std::uint32_t s) {
-      for (std::size_t i = from; i + 1 < to; i += 2) s += static_cast<std::uint32_t>(f[i] << 8 | f[i + 1]);
-      while (s >> 16) s = (s & 0xffff) + (s >> 16);
-      return static_cast<std::uint16_t>(s);
-    };
-    const std::uint16_t ip_check = static_cast<std::uint16_t>(~sum(14, 34, 0));
-    f[24] = static_cast<std::uint8_t>(ip_check >> 8), f[25] = static_cast<std::uint8_t>(ip_check);
-    const std::uint16_t pseudo = sum(26, 34, 6u + tcp_len);  // the pseudo-header's sum, for the device to complete
-    f[50] = static_cast<std::uint8_t>(pseudo >> 8), f[51] = static_cast<std::uint8_t>(pseudo);
-    for (std::size_t i = sizeof head; i < size; ++i) f[i] = static_cast<std::uint8_t>(i % 251);
-    for (std::size_t at = 0; at < size;) {
-      const std::size_t n = std::min<std::size_t>(size - at, 2000);
-      auto b = Buffer::copy_from(pool_, std::as_bytes(std::span(f).subspan(at, n)));
-      if (!b) {
-        super_frame_.clear();
-        return false;
-      }
-      super_frame_.push_back(std::move(*b));
-      at += n;
-    }
-    return true;
+    const TxOffload o = frames::tcp4_segmentation(static_cast<std::uint16_t>(a_.tso));
+    return write_each(n, [&] { return q_.writev(super_frame_, o); });
   }
 
   // One write per frame, each frame made as --api says: what an application that builds its
@@ -328,18 +292,25 @@ class QueueTraffic final : public Poller {
   [[gnu::noinline]] unsigned send_frames(unsigned n) {
     const bool fill = a_.api == Api::Fill;
     const unsigned size = a_.size;
+    return write_each(n, [&] {
+      if (fill)
+        return q_.write(size, [size](Buffer& f) {
+          fill_frame(f.data(), size);
+          return std::size_t{size};
+        });
+      Result<Buffer> f = Buffer::create(pool_, size);
+      if (!f) return make_ready_io(Result<>(std::move(f).error()));
+      fill_frame(f->data(), size);
+      return q_.write(std::move(*f));
+    });
+  }
+
+  // Up to `n` writes, each `write()`: stops at one that waits for ring space (kept in waiting_,
+  // counted as sent) or fails. How many frames went out or wait.
+  template <typename Write>
+  unsigned write_each(unsigned n, Write&& write) {
     for (unsigned i = 0; i < n; ++i) {
-      io<Result<>> w = [&] {
-        if (fill)
-          return q_.write(size, [size](Buffer& f) {
-            fill_frame(f.data(), size);
-            return std::size_t{size};
-          });
-        Result<Buffer> f = Buffer::create(pool_, size);
-        if (!f) return make_ready_io(Result<>(std::move(f).error()));
-        fill_frame(f->data(), size);
-        return q_.write(std::move(*f));
-      }();
+      io<Result<>> w = write();
       if (w.pending()) {
         waiting_.emplace(std::move(w));
         return i + 1;

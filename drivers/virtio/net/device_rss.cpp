@@ -22,7 +22,7 @@ Result<> VirtioNetDevice::send_rss_config(const RssConfig& c) {
 // refuses RSS over a vhost backend without its eBPF program) keeps steering by itself: a
 // warning, not a failure.
 Result<> VirtioNetDevice::send_rss() {
-  if (!control_ || (!config_.rss.steering && !config_.rss.hash_report)) return Ok{};
+  if (!has_rss()) return Ok{};
   if (rss_set_) {
     auto r = send_rss_config(rss_);
     if (r || !tolerated(r.error(), "the RSS configuration")) return r;
@@ -43,7 +43,7 @@ Result<> VirtioNetDevice::send_rss() {
 
 // D2: on any failure the device's configuration is not known to have changed; ours does not.
 io<netfront::Result<>> VirtioNetDevice::set_rss(const RssConfig& c) {
-  if (!control_ || (!config_.rss.steering && !config_.rss.hash_report))
+  if (!has_rss())
     return make_ready_io(netfront::Result<>(
         Error::unimplemented("the device has no RSS (VIRTIO_NET_F_RSS) or hash report (hash_report in the id)")));
   if (state_ != State::Running) return make_ready_io(netfront::Result<>(Error::disconnected("the device is not running")));

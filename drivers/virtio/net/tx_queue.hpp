@@ -142,7 +142,7 @@ class TxQueue {
     const unsigned descriptors = n + 1u;
     const bool indirect =
         ring_.has_indirect() && (descriptors <= kShortChain || descriptors > ring_.size() / kLongChainShare);
-    const std::uint16_t needed = indirect ? 1 : static_cast<std::uint16_t>(n + 1);
+    const unsigned needed = indirect ? 1 : descriptors;
     const bool record = n > 1 || header;
     if (ring_.broken() || ring_.free_descriptors() < needed || (record && free_records_.empty())) return false;
     std::array<ring::Segment, kMaxWritevPieces + 1> segs;

@@ -81,6 +81,8 @@ class VirtioNetDevice final : public drivers::NetDevice, public Poller {
   io<netfront::Result<>> set_vlan(std::uint16_t vlan, bool member) override;
   RxFilter rx_filter() const override { return rx_filter_; }
   RssCapabilities rss_capabilities() const noexcept override { return control_ ? config_.rss : RssCapabilities{}; }
+  // RSS or the hash report negotiated, with the control queue that configures them.
+  bool has_rss() const noexcept { return rss_capabilities().steering || rss_capabilities().hash_report; }
   io<netfront::Result<>> set_rss(const RssConfig& config) override;
   RssConfig rss_config() const override { return rss_; }
   void set_sink(drivers::FrameSink* sink) noexcept override;
