@@ -127,6 +127,13 @@ MUTATIONS = [
       "unit-engine", "Rings/OffloadTest.AMergedFrameIsCheckedWhole/0"),
     M("C7", "a segmented frame accepted though no receive segmentation is negotiated", OFFLOAD_HEADER, NO_GSO, "",
       "unit-engine", "Rings/OffloadTest.EveryHeaderADeviceWritesIsCheckedBeforeItIsBelieved/0"),
+    M("E1", "a checksum left to the device not asked of it (NEEDS_CSUM), as testpmd's vhost port sees it",
+      OFFLOAD_HEADER, "    h.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;\n",
+      "    h.flags = o.gso == Gso::None ? 0 : VIRTIO_NET_HDR_F_NEEDS_CSUM;\n",
+      "integration-vhost-user", "VhostUserTest.SegmentationRequestsReachTheBackendWholeWithTheirChecksumsCompleted"),
+    M("E1", "a TCP/IPv6 super-frame sent without its segmentation request, as testpmd's vhost port sees it",
+      OFFLOAD_HEADER, "    case Gso::Tcp6: h.gso_type = VIRTIO_NET_HDR_GSO_TCPV6; break;\n", "    case Gso::Tcp6: return h;\n",
+      "integration-vhost-user", "VhostUserTest.SegmentationRequestsReachTheBackendWholeWithTheirChecksumsCompleted"),
     M("E1", "a transmit checksum position beyond the frame passed on", "drivers/netif/offload_check.cpp",
       "    if (std::size_t{o.checksum.start} + o.checksum.offset + 2 > length)\n", "    if (false)\n",
       "unit-engine", "Rings/OffloadTest.RequestsOutsideTheFrameOrTheAgreementAreRefusedAndNothingIsSent/0"),
@@ -352,7 +359,8 @@ def run(cmd, cwd, timeout, env=None):
 def judge(m, scratch, env):
     """'passed', 'failed' (an assertion of the named test, or the fuzz oracle), 'crashed'
     (a sanitizer report or a signal before the test could report), 'hung', or 'ran nothing'."""
-    exe = os.path.join(scratch, "build", "test", "fuzz" if m.target.startswith("fuzz-") else "unit", m.target)
+    folder = next((f for f in ("fuzz", "integration") if m.target.startswith(f + "-")), "unit")
+    exe = os.path.join(scratch, "build", "test", folder, m.target)
     if m.target.startswith("fuzz-"):
         code, out = run([exe, os.path.join(scratch, "test", "fuzz", "corpus", m.test), "--runs", str(FUZZ_RUNS)], scratch,
                         TEST_TIMEOUT, env)

@@ -5,11 +5,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <regex>
 #include <sstream>
 #include <thread>
@@ -22,6 +26,12 @@ std::string make_temp_dir() {
   return d ? d : "/tmp";
 }
 
+namespace {
+// A pcap file's global header and nothing else (little-endian, version 2.4, Ethernet).
+constexpr std::array<char, 24> kEmptyPcap = {'\xd4', '\xc3', '\xb2', '\xa1', 2, 0, 4, 0, 0, 0, 0, 0,
+                                             0, 0, 0, 0, '\xff', '\xff', 0, 0, 1, 0, 0, 0};
+}  // namespace
+
 TestpmdPeer::TestpmdPeer(const Options& o) : options_(o) {
   static std::atomic<unsigned> serial{0};
   prefix_ = "nftp" + std::to_string(::getpid()) + "x" + std::to_string(serial++);
@@ -29,6 +39,7 @@ TestpmdPeer::TestpmdPeer(const Options& o) : options_(o) {
   log_path_ = dir_ + "/testpmd.log";
   std::string vdev = "net_vhost0,iface=" + o.socket + ",queues=" + std::to_string(o.queues);
   if (o.client) vdev += ",client=1";
+  if (!o.vhost_args.empty()) vdev += "," + o.vhost_args;
   // Backend on CPU 1 (its forwarding lcore), main lcore on CPU 0; its memory is its own
   // memfd, ours reaches it by file descriptor. --no-flush-rx: testpmd otherwise drains and
   // drops, uncounted, whatever its queues hold when forwarding starts, for up to a second;
@@ -38,6 +49,16 @@ TestpmdPeer::TestpmdPeer(const Options& o) : options_(o) {
                                    "--port-topology=loop", "--auto-start", "--no-flush-rx", "--stats-period", "1", "--nb-cores=1",
                                    "--total-num-mbufs=16384", "--rxq=" + std::to_string(o.queues),
                                    "--txq=" + std::to_string(o.queues)};
+  if (!o.capture.empty()) {
+    // net_pcap needs a file to read as well: an empty capture gives it nothing to forward
+    // back. Paired ports: what the vhost port receives goes out through the capture port.
+    const std::string empty = dir_ + "/empty.pcap", commands = dir_ + "/commands";
+    std::ofstream(empty, std::ios::binary).write(kEmptyPcap.data(), kEmptyPcap.size());
+    std::ofstream(commands) << "set verbose 1\n";
+    args.insert(std::find(args.begin(), args.end(), "--"), {"--vdev", "net_pcap0,rx_pcap=" + empty + ",tx_pcap=" + o.capture});
+    args.push_back("--port-topology=paired");
+    args.push_back("--cmdline-file=" + commands);
+  }
   args.insert(args.end(), o.extra.begin(), o.extra.end());
 
   pid_ = ::fork();
@@ -136,6 +157,36 @@ std::uint64_t stream_counter(const std::string& text, unsigned queue, const char
   return v;
 }
 }  // namespace
+
+std::vector<TestpmdPeer::Captured> TestpmdPeer::captured() const {
+  std::ifstream f(options_.capture, std::ios::binary);
+  std::vector<char> file((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  auto u32 = [&](std::size_t at) {
+    std::uint32_t v = 0;
+    for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(file[at + i]);
+    return v;
+  };
+  std::vector<Captured> frames;
+  // 24-byte file header; each record: seconds, microseconds, bytes kept, length, the bytes.
+  for (std::size_t at = 24; at + 16 <= file.size();) {
+    const std::size_t kept = u32(at + 8), length = u32(at + 12);
+    at += 16;
+    if (at + kept > file.size()) break;  // a record cut short by a peer that died
+    Captured c{.length = length, .bytes = std::vector<std::byte>(kept)};
+    std::memcpy(c.bytes.data(), file.data() + at, kept);
+    frames.push_back(std::move(c));
+    at += kept;
+  }
+  return frames;
+}
+
+std::vector<std::string> TestpmdPeer::received_flags() const {
+  std::vector<std::string> flags;
+  std::istringstream in(log());
+  for (std::string line; std::getline(in, line);)
+    if (const auto at = line.find("ol_flags: "); at != std::string::npos) flags.push_back(line.substr(at + 10));
+  return flags;
+}
 
 std::uint64_t TestpmdPeer::queue_rx_packets(unsigned queue) const { return stream_counter(log(), queue, "RX-packets"); }
 std::uint64_t TestpmdPeer::queue_tx_packets(unsigned queue) const { return stream_counter(log(), queue, "TX-packets"); }

@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -18,6 +19,18 @@ class TestpmdPeer {
     bool client = false;           // testpmd connects to us (netfront in server mode)
     unsigned queues = 1;           // queue pairs of its vhost port (and its rxq/txq)
     std::vector<std::string> extra{};  // more testpmd application arguments
+    std::string vhost_args{};      // more net_vhost arguments, e.g. "tso=1"
+    // When set, a second port (net_pcap) writes every frame the vhost port receives into this
+    // file, and testpmd prints what its vhost port said of each (verbose): `captured()` and
+    // `received_flags()` read them back after stop().
+    std::string capture{};
+  };
+
+  // One frame of the capture: its length on the wire and the bytes kept (net_pcap keeps at
+  // most 16128 of a longer frame).
+  struct Captured {
+    std::size_t length = 0;
+    std::vector<std::byte> bytes;
   };
 
   // Starts testpmd; in server mode (client = false) waits until its socket exists.
@@ -43,6 +56,11 @@ class TestpmdPeer {
   std::uint64_t queue_rx_packets(unsigned queue) const;
   std::uint64_t queue_tx_packets(unsigned queue) const;
   std::string log() const;
+  // The frames of `Options::capture`, in the order they arrived (valid after stop()).
+  std::vector<Captured> captured() const;
+  // For each frame the vhost port received, the mbuf flags it set ("RTE_MBUF_F_RX_LRO ..."),
+  // in order (needs `Options::capture`).
+  std::vector<std::string> received_flags() const;
 
  private:
   void reap(int timeout_ms);
