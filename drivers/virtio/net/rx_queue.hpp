@@ -131,16 +131,18 @@ class RxQueue {
     return static_cast<std::byte*>(m->buf_addr) + RTE_PKTMBUF_HEADROOM - header_len_;
   }
 
-  // A received header: the fields every header has, and the hash after them with HASH_REPORT.
-  struct Header {
-    virtio_net_hdr hdr;
-    virtio_net_hash hash;
-  };
-  // C10: copied out of device-writable memory once, then only the copy is used; the hash only
-  // where the device writes one.
-  void copy_header(rte_mbuf* m, Header& h) const noexcept {
-    std::memcpy(&h.hdr, posted_start(m), sizeof h.hdr);
-    if (hash_report_) std::memcpy(&h.hash, posted_start(m) + sizeof h.hdr, sizeof h.hash);
+  // C10: a header is copied out of device-writable memory once, then only the copy is used.
+  // The hash after it (HASH_REPORT) is copied once too, where it is looked at: per frame, not
+  // per buffer, so that a frame without it costs nothing more.
+  virtio_net_hdr copy_header(rte_mbuf* m) const noexcept {
+    virtio_net_hdr h;
+    std::memcpy(&h, posted_start(m), sizeof h);
+    return h;
+  }
+  virtio_net_hash copy_hash(rte_mbuf* head) const noexcept {
+    virtio_net_hash h;
+    std::memcpy(&h, posted_start(head) + sizeof(virtio_net_hdr), sizeof h);
+    return h;
   }
 
   static void drop(rte_mbuf* m, DropReason why, drivers::QueueCounters& counters) noexcept {
@@ -189,11 +191,8 @@ class RxQueue {
     m->data_off = RTE_PKTMBUF_HEADROOM;
     m->data_len = static_cast<std::uint16_t>(u.len - header_len_);
     m->pkt_len = m->data_len;
-    if (header_fields_) [[unlikely]] {
-      Header h;
-      copy_header(m, h);
-      if (!take_header_fields(m, h, to)) return;
-    }
+    if (header_fields_ && !take_header_fields(m, copy_header(m), to)) [[unlikely]]
+      return;
     deliver(m, to);
   }
 
@@ -210,9 +209,7 @@ class RxQueue {
       ring_.mark_broken(ring::RingError::FramingLost);
       return;
     }
-    Header h;
-    copy_header(m, h);
-    const virtio_net_hdr& hdr = h.hdr;
+    const virtio_net_hdr hdr = copy_header(m);
     // C4: a frame of one buffer at least, and of no more buffers than the ring holds.
     if (hdr.num_buffers == 0 || hdr.num_buffers > ring_.size()) {
       drop(m, DropReason::Device, to.counters);
@@ -235,10 +232,10 @@ class RxQueue {
     m->pkt_len = m->data_len;
     if (frame_left_ > 0) {
       partial_ = m;
-      partial_header_ = h;
+      partial_header_ = hdr;
       return;
     }
-    finish_frame(m, h, to);
+    finish_frame(m, hdr, to);
   }
 
   // §5.1.6.4.2: the rest of a merged frame follows in the next used buffers, data only. A Buffer
@@ -269,7 +266,7 @@ class RxQueue {
   }
 
   // C2 on the whole frame: at least an Ethernet header. Then what its header says of it.
-  void finish_frame(rte_mbuf* m, const Header& h, const Delivery& to) noexcept {
+  void finish_frame(rte_mbuf* m, const virtio_net_hdr& h, const Delivery& to) noexcept {
     if (m->data_len < kEthernetHeaderLength) {
       drop(m, DropReason::Length, to.counters);
       return;
@@ -279,12 +276,13 @@ class RxQueue {
     deliver(m, to);
   }
 
-  // What the header (a private copy) says of the whole frame, recorded on it: with GUEST_CSUM
-  // the checksum state (§5.1.6.4), with HASH_REPORT the hash. A header that breaks a rule
-  // (C6, C7, C9) drops the frame as the device's fault.
-  bool take_header_fields(rte_mbuf* m, const Header& h, const Delivery& to) noexcept {
+  // What the header (a private copy) says of the whole frame `m` (its first buffer, which
+  // holds the header), recorded on it: with GUEST_CSUM the checksum state (§5.1.6.4), with
+  // HASH_REPORT the hash. A header that breaks a rule (C6, C7, C9) drops the frame as the
+  // device's fault.
+  bool take_header_fields(rte_mbuf* m, const virtio_net_hdr& h, const Delivery& to) noexcept {
     if (checksums_) {
-      const auto o = rx_offload_of(h.hdr, m->data_len);
+      const auto o = rx_offload_of(h, m->data_len);
       if (!o) {
         drop(m, DropReason::Device, to.counters);
         return false;
@@ -293,7 +291,7 @@ class RxQueue {
     }
     if (hash_report_) {
       RxHash hash;
-      const ReportedHash reported = reported_hash_of(h.hash, hash_types_, hash);
+      const ReportedHash reported = reported_hash_of(copy_hash(m), hash_types_, hash);
       if (reported == ReportedHash::Lie) {
         drop(m, DropReason::Device, to.counters);
         return false;
@@ -319,7 +317,7 @@ class RxQueue {
   // Mergeable receive (§5.1.6.4.2): the frame being assembled in its first buffer, if any, and
   // how many of its buffers are still to come (discarded when the frame was dropped).
   rte_mbuf* partial_ = nullptr;
-  Header partial_header_{};  // its header, copied when its first buffer came
+  virtio_net_hdr partial_header_{};  // its header, copied when its first buffer came
   std::uint16_t frame_left_ = 0;
 };
 
