@@ -46,6 +46,9 @@ struct LoopFaults {
   std::optional<std::uint16_t> mtu;      // A5: offer this MTU
   std::optional<MacAddress> mac;         // A6: offer this MAC
   std::optional<std::uint16_t> max_virtqueue_pairs;  // A4: report this instead of the real count
+  // Persistent: report these RSS limits instead of the model's (seen at the next reset).
+  std::optional<std::uint8_t> rss_max_key_size;
+  std::optional<std::uint32_t> rss_hash_types;
   // A11, persistent: queue index -> the largest size that queue takes (below size=N), so that
   // queues of one device differ; a larger size is refused at set-up, as a device would.
   std::map<std::uint16_t, std::uint16_t> queue_max_sizes;

@@ -344,6 +344,42 @@ TEST_P(RssTest, TheApplicationsConfigurationComesBackAfterADeviceReset) {
   expect_steered_by(c, through(ports(24)));
 }
 
+// A device may come back from a reset with other limits: netfront reads them again, and
+// the application's configuration, whose 40-byte key the device now says it cannot take, gives
+// way to netfront's default for the new limits (sent, and steering) instead of being sent to
+// a device that must refuse it.
+TEST_P(RssTest, AConfigurationBeyondTheLimitsADeviceComesBackWithGivesWayToTheDefault) {
+  open(",rss,hash_report");
+  RssConfig c = rig_.netif->rss_config();
+  ASSERT_EQ(c.key.size(), 40u);
+  c.indirection_table.assign(16, 2);
+  ASSERT_TRUE(set(c));
+  rig_.device->faults().rss_max_key_size = 20;
+  ASSERT_TRUE(rig_.reset_device());
+  EXPECT_EQ(rig_.netif->rss_capabilities().max_key_size, 20u);
+  const RssConfig now = rig_.netif->rss_config();
+  EXPECT_EQ(now.key.size(), 20u);
+  EXPECT_EQ(now.indirection_table.size(), 128u) << "netfront's default again";
+  EXPECT_EQ(rig_.device->rss().key(), now.key);
+  EXPECT_EQ(rig_.device->rss().indirection_table(), now.indirection_table);
+  expect_steered_by(now, through(ports(16)));
+  EXPECT_FALSE(set(c)) << "the old key is refused by netfront itself now";
+  EXPECT_EQ(rig_.netif->get_stats_counters().device_errors, 0u);
+}
+
+// C9: the receive queues check each reported hash against the types the device supports; a
+// device that comes back from a reset supporting others is failed (as one with another MTU),
+// not believed with hash types nobody checks.
+TEST_P(RssTest, HashTypesChangedAcrossAResetFailTheDevice) {
+  open(",rss,hash_report");
+  rig_.device->faults().rss_hash_types = HashTypes{}.with(HashType::Ipv4).bits;
+  rig_.device->faults().needs_reset = true;
+  for (unsigned i = 0; i < 100000; ++i) rig_.loop.run_once();
+  Result<> w = rig_.loop.run_until(rig_.netif->queue(0).write(udp_frame(rig_, 40000, true)));
+  ASSERT_FALSE(w);
+  EXPECT_TRUE(w.error().is_disconnected()) << w.error().to_string();
+}
+
 TEST_P(RssTest, AConfigurationRefusedAfterAResetLeavesTheDeviceSteeringByItself) {
   open(",rss,hash_report");
   RssConfig c = rig_.netif->rss_config();

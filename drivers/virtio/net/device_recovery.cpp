@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "drivers/netif/rss_check.hpp"
 #include "drivers/virtio/net/announce.hpp"
 #include "drivers/virtio/net/net_spec.hpp"
 #include "drivers/virtio/net/virtio_net_device.hpp"
@@ -101,13 +102,28 @@ void VirtioNetDevice::recover() {
 // another number of queue pairs, which moves the control queue (§5.1.2). The pairs in use stay
 // where they are if the device still has them; the control queue follows to its new index, so
 // no ring of ours ever stands where the device expects another. A new MTU would change what
-// the receive buffers must hold, and is refused.
+// the receive buffers must hold, and is refused; so are new hash types; new RSS limits are
+// followed.
 Result<> VirtioNetDevice::follow_config() {
   auto c = read_net_config(*transport_, features_);
   if (!c) return std::move(c).error();
   if (c->mtu != config_.mtu)
     return Fault(DeviceError::Misbehaved, "device MTU changed across a reset: was " + std::to_string(config_.mtu) + ", now " +
                           std::to_string(c->mtu));
+  // The receive queues check each reported hash against the types the device said it
+  // supports: those may not change under them (C9), as the MTU may not.
+  if (config_.rss.hash_report && c->rss.supported != config_.rss.supported)
+    return Fault(DeviceError::Misbehaved, "device hash types changed across a reset: were " + config_.rss.supported.to_string() +
+                                              ", now " + c->rss.supported.to_string());
+  // Its key and table limits may: the configuration held is sent again (send_rss) only where
+  // it still fits them, else netfront's default for the new limits.
+  config_.rss = c->rss;
+  if (rss_set_ && !drivers::check_rss_config(rss_, config_.rss, static_cast<unsigned>(pairs_.size()))) {
+    runtime::logger("net").warn("{}: the RSS configuration set does not fit the device's limits after its reset; the default holds",
+                                transport_->describe());
+    rss_ = {};
+    rss_set_ = false;
+  }
   config_.link = c->link;
   announce_answered_ = false;  // a request the device shows after its reset is a new one
   if (c->max_queue_pairs == config_.max_queue_pairs) return Ok{};

@@ -177,9 +177,13 @@ void BasicLoopDevice<Faults>::read_config(std::size_t offset, std::span<std::byt
   std::memcpy(config + kConfigMtu, &mtu, 2);
   std::memcpy(config + kConfigSpeed, &speed_, 4);
   std::memcpy(config + kConfigDuplex, &duplex_, 1);
-  const auto key_size = static_cast<std::uint8_t>(device_side::RssModel::kMaxKeySize);
+  auto key_size = static_cast<std::uint8_t>(device_side::RssModel::kMaxKeySize);
   const auto table = static_cast<std::uint16_t>(device_side::RssModel::kMaxIndirectionTable);
-  const std::uint32_t hash_types = device_side::RssModel::kSupported.bits;
+  std::uint32_t hash_types = device_side::RssModel::kSupported.bits;
+  if constexpr (kFaulty) {
+    key_size = faults_.rss_max_key_size.value_or(key_size);
+    hash_types = faults_.rss_hash_types.value_or(hash_types);
+  }
   std::memcpy(config + kConfigRssMaxKeySize, &key_size, 1);
   std::memcpy(config + kConfigRssMaxIndirectionTableLength, &table, 2);
   std::memcpy(config + kConfigSupportedHashTypes, &hash_types, 4);
