@@ -343,6 +343,10 @@ MUTATIONS = [
       "(frame.mbuf()->ol_flags & (RTE_MBUF_F_EXTERNAL | RTE_MBUF_F_INDIRECT)) == RTE_MBUF_F_EXTERNAL &&\n"
       "        runtime::owns_pinned_room(frame.mbuf(), frame.mbuf()->shinfo)) {", "true) {",
       "unit-faults", "DeviceMemoryTest.AClonedFrameDoesNotVouchForItsPool"),
+    M("A9", "a structure in an I/O BAR fails the device instead of being passed over", CAPS,
+      "      continue;\n    }\n    if (type == CfgType::Notify) {",
+      "      return Fault(TransportError::ProtocolViolation, passed_over);\n    }\n    if (type == CfgType::Notify) {",
+      "unit-pci", "VirtioCapabilities.AStructureInANonMemoryBarIsPassedOverForALaterOne"),
     M("memory", "a room a clone still views given back", "runtime/mbuf_pool.hpp",
       " && rte_mbuf_ext_refcnt_read(s) == 1) [[likely]]", ") [[likely]]",
       "unit-faults", "DeviceMemoryTest.ClonesCountReferencesOutsideDeviceMemory"),

@@ -4,7 +4,8 @@
 //
 // Oracle: a reference walk of the same bytes, written from the spec (and netfront's stated
 // policy: a capability too short, of an unknown type or naming a reserved BAR is skipped; the
-// first of each type is the one used; a used one that does not fit its BAR, or is misaligned,
+// first of each type is the one used, structures in a BAR that is not memory (size 0) passed
+// over for a later one; a used one that does not fit its BAR, or is misaligned,
 // fails the device; so does a list that leaves the capability area or loops). The parser must
 // accept exactly what the reference accepts, and its layout (common, notify and its
 // multiplier, ISR, device configuration) must be the reference's, field by field.
@@ -45,6 +46,7 @@ std::optional<Layout> reference_walk(const std::array<std::uint8_t, 256>& cfg, c
     if (len < 16 || at + 16 > 256 || bar > 5) continue;
     std::optional<Region>* slot = type == 1 ? &l.common : type == 2 ? &l.notify : type == 3 ? &l.isr : type == 4 ? &l.device : nullptr;
     if (!slot || slot->has_value()) continue;
+    if (bars[bar] == 0) continue;  // not a memory BAR: one netfront cannot use
     if (type == 2) {
       if (len < 20 || at + 20 > 256) continue;
       const std::uint32_t m = u32(at + 16);
@@ -53,7 +55,7 @@ std::optional<Layout> reference_walk(const std::array<std::uint8_t, 256>& cfg, c
     }
     const Region r{bar, u32(at + 8), u32(at + 12)};
     const unsigned align = type == 2 ? 2 : type == 3 ? 1 : 4;
-    if (bars[bar] == 0 || std::uint64_t{r.offset} + r.length > bars[bar] || r.offset % align != 0) return std::nullopt;
+    if (std::uint64_t{r.offset} + r.length > bars[bar] || r.offset % align != 0) return std::nullopt;
     *slot = r;
   }
   if (!l.common || l.common->length < 56 || !l.notify || l.notify->length < 2) return std::nullopt;

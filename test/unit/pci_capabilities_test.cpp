@@ -70,10 +70,34 @@ TEST(VirtioCapabilities, RegionBeyondItsBarIsAnError) {
   EXPECT_NE(error_of(wrap).find("claims"), std::string::npos) << error_of(wrap);
 }
 
-TEST(VirtioCapabilities, RegionInANonMemoryBarIsAnError) {
+// §4.1.4: the first structure of a type the driver can use. QEMU's modern-pio-notify=on
+// lists a notification structure in an I/O BAR (BAR 2 here, no memory size) before the one
+// in memory: it is passed over, and the memory one's multiplier is the one taken.
+TEST(VirtioCapabilities, AStructureInANonMemoryBarIsPassedOverForALaterOne) {
   FakeConfig c;
-  c.vendor(CfgType::Common, 2, 0, 0x100);
-  EXPECT_NE(error_of(c).find("BAR 2, which is not a memory BAR"), std::string::npos) << error_of(c);
+  c.notify(2, 0, 4, 0);
+  c.vendor(CfgType::Common, 4, 0x0000, 0x1000);
+  c.vendor(CfgType::Isr, 4, 0x1000, 0x1000);
+  c.vendor(CfgType::Device, 4, 0x2000, 0x1000);
+  c.notify(4, 0x3000, 0x1000, 4);
+  auto r = c.parse();
+  ASSERT_TRUE(r) << r.error().to_string();
+  EXPECT_EQ(r->notify.bar, 4);
+  EXPECT_EQ(r->notify.offset, 0x3000u);
+  EXPECT_EQ(r->notify_off_multiplier, 4u);
+}
+
+TEST(VirtioCapabilities, OnlyStructuresInNonMemoryBarsAreAClearError) {
+  FakeConfig c;
+  c.vendor(CfgType::Common, 4, 0x0000, 0x1000);
+  c.notify(2, 0, 4, 0);
+  EXPECT_NE(error_of(c).find("no virtio notification capability netfront can use; passed over: a notification structure in "
+                             "BAR 2 (not a memory BAR)"),
+            std::string::npos)
+      << error_of(c);
+  FakeConfig common;
+  common.vendor(CfgType::Common, 2, 0, 0x100);
+  EXPECT_NE(error_of(common).find("passed over: a common configuration structure in BAR 2"), std::string::npos) << error_of(common);
 }
 
 TEST(VirtioCapabilities, ReservedBarShortCapabilityAndUnknownTypeAreIgnored) {

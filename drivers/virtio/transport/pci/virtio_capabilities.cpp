@@ -43,7 +43,6 @@ Result<BarRegion> checked_region(const ConfigView& c, std::size_t at, CfgType ty
   BarRegion r{c.u8(at + kCapBar), c.u32(at + kCapOffset), c.u32(at + kCapLength)};
   const std::string what = std::string("virtio ") + type_name(type) + " capability at " + hex(static_cast<unsigned>(at));
   const std::uint64_t bar_size = bar_sizes[r.bar];
-  if (bar_size == 0) return Fault(TransportError::ProtocolViolation, what + " points into BAR " + std::to_string(r.bar) + ", which is not a memory BAR");
   if (std::uint64_t{r.offset} + r.length > bar_size)
     return Fault(TransportError::ProtocolViolation, what + " claims " + hex(r.offset) + "+" + hex(r.length) + " in BAR " + std::to_string(r.bar) +
                           " of only " + hex(static_cast<unsigned>(bar_size)) + " bytes");
@@ -63,6 +62,7 @@ Result<VirtioPciLayout> find_virtio_capabilities(std::span<const std::byte> conf
 
   std::optional<BarRegion> common, notify, isr, device;
   std::uint32_t multiplier = 0;
+  std::string passed_over;  // the structures netfront cannot use, for the error if nothing else is offered
   // A list that comes back to a capability it has passed loops; there are at most 48 places
   // (dword-aligned, above the header), so the walk ends.
   std::bitset<kPciConfigSize> seen;
@@ -86,6 +86,14 @@ Result<VirtioPciLayout> find_virtio_capabilities(std::span<const std::byte> conf
       default: continue;
     }
     if (slot->has_value()) continue;  // §4.1.4: the first one of each type wins
+    // §4.1.4: the driver "SHOULD use the first interface that it can support". A structure in
+    // a BAR that is not memory mapped (QEMU's modern-pio-notify=on puts a notification
+    // structure in an I/O BAR, first in the list) is passed over for a later one of its type.
+    if (bar_sizes[c.u8(at + kCapBar)] == 0) {
+      passed_over += std::string(passed_over.empty() ? "" : ", ") + "a " + type_name(type) + " structure in BAR " +
+                     std::to_string(c.u8(at + kCapBar)) + " (not a memory BAR)";
+      continue;
+    }
     if (type == CfgType::Notify) {
       if (c.u8(at + kCapLen) < kNotifyCapSize || at + kNotifyCapSize > kPciConfigSize) continue;
       multiplier = c.u32(at + kNotifyCapMultiplier);
@@ -97,13 +105,18 @@ Result<VirtioPciLayout> find_virtio_capabilities(std::span<const std::byte> conf
     if (!region) return std::move(region).error();
     *slot = *region;
   }
+  const std::string unusable = passed_over.empty() ? "" : "; passed over: " + passed_over;
 
   if (!common)
-    return Fault(TransportError::Unsupported, "PCI function has no virtio common configuration capability: a legacy-only virtio device, which netfront does not drive");
+    return Fault(TransportError::Unsupported,
+                 unusable.empty() ? "PCI function has no virtio common configuration capability: a legacy-only virtio device, which "
+                                    "netfront does not drive"
+                                  : "PCI function has no virtio common configuration capability netfront can use" + unusable);
   if (common->length < common::kMinimumLength)
     return Fault(TransportError::ProtocolViolation, "virtio common configuration is " + std::to_string(common->length) + " bytes, less than the " +
                           std::to_string(common::kMinimumLength) + " the spec requires");
-  if (!notify) return Fault(TransportError::ProtocolViolation, "PCI function has no virtio notification capability");
+  if (!notify)
+    return Fault(TransportError::ProtocolViolation, "PCI function has no virtio notification capability netfront can use" + unusable);
   if (notify->length < 2) return Fault(TransportError::ProtocolViolation, "virtio notification area is shorter than one doorbell");
   VirtioPciLayout layout;
   layout.common = *common;
