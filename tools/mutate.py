@@ -343,6 +343,10 @@ MUTATIONS = [
       "(frame.mbuf()->ol_flags & (RTE_MBUF_F_EXTERNAL | RTE_MBUF_F_INDIRECT)) == RTE_MBUF_F_EXTERNAL &&\n"
       "        runtime::owns_pinned_room(frame.mbuf(), frame.mbuf()->shinfo)) {", "true) {",
       "unit-faults", "DeviceMemoryTest.AClonedFrameDoesNotVouchForItsPool"),
+    M("memory", "a jumbo MTU's receive pool of 8191 rooms, beyond a small guest's device memory", BRING_UP,
+      "const unsigned mbufs = std::max(budget, 4u * rx_entries - 1);",
+      "const unsigned mbufs = std::max(8191u, 4u * rx_entries - 1);",
+      "unit-faults", "BringUpFaultTest.AJumboMtusReceivePoolIsSizedToTheRingsNotToEightThousandRooms"),
     M("A9", "a structure in an I/O BAR fails the device instead of being passed over", CAPS,
       "      continue;\n    }\n    if (type == CfgType::Notify) {",
       "      return Fault(TransportError::ProtocolViolation, passed_over);\n    }\n    if (type == CfgType::Notify) {",

@@ -656,6 +656,24 @@ TEST(BringUpFaultTest, InvalidMtuIsReplacedAndJumboMtuIsHonoured) {  // A5
   rig.loop.run_until(rig.netif->disconnect());
 }
 
+// A jumbo MTU's receive pool fits a small guest's device memory (QEMU's host_mtu=9000 was
+// refused at connect by a pool of 8191 9-KiB rooms: 77 MB), and still holds four buffers for
+// each receive entry; a standard MTU's keeps its 8191.
+TEST(BringUpFaultTest, AJumboMtusReceivePoolIsSizedToTheRingsNotToEightThousandRooms) {
+  for (const char* id : {"loop:", "loop:mrg_rxbuf=off", "loop:packed"}) {
+    LoopRig rig;
+    ASSERT_TRUE(rig.open(id, [](auto& d) { d.faults().mtu = 9000; })) << id;
+    const rte_mempool* pool = rig.driver->rx_pool();
+    EXPECT_GE(pool->size, 4 * 256 - 1) << id << ": four per entry of its 256-entry ring";
+    EXPECT_LE(std::uint64_t{pool->size} * pool->elt_size, 20u << 20) << id << ": " << pool->size << " buffers of " << pool->elt_size;
+    rig.loop.run_until(rig.netif->disconnect());
+  }
+  LoopRig standard;
+  ASSERT_TRUE(standard.open("loop:"));
+  EXPECT_EQ(standard.driver->rx_pool()->size, 8191u);
+  standard.loop.run_until(standard.netif->disconnect());
+}
+
 // Where the device says no MTU (vhost-user backends), the id's mtu= is the MTU: 9000-byte
 // frames go out and come back whole, on every layout, merged or not.
 TEST(JumboMtuTest, TheIdSetsTheMtuWhereTheDeviceSaysNone) {

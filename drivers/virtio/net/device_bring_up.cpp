@@ -12,6 +12,11 @@
 
 namespace netfront::virtio::net {
 
+namespace {
+// The data rooms a device's receive pool may take beyond four per receive entry.
+constexpr unsigned kRxPoolRoomBytes = 16u << 20;
+}  // namespace
+
 // §3.1.1 steps 1-6: reset, ACKNOWLEDGE, DRIVER, features, FEATURES_OK and its re-read.
 Result<> VirtioNetDevice::negotiate() {
   transport::Transport& t = *transport_;
@@ -154,7 +159,12 @@ Result<> VirtioNetDevice::create_queues() {
     rx_entries += *rx;
   }
   if (!rx_pool_) {
-    const unsigned mbufs = std::max(8191u, 4u * rx_entries - 1);
+    // Four buffers per receive entry at least (posted, held by the application, in the
+    // per-core caches), and more up to 16 MiB of data rooms: 8191 of a standard frame's, but
+    // a jumbo MTU's rooms are four times as large, and a pool of 8191 of those (77 MB at 9000)
+    // would not fit the device memory a small guest has (a legal QEMU host_mtu=9000 refused).
+    const unsigned budget = std::bit_floor(std::min(8191u, kRxPoolRoomBytes / frame_room) + 1) - 1;
+    const unsigned mbufs = std::max(budget, 4u * rx_entries - 1);
     auto pool = PacketPool::create({.size = mbufs,
                                              .cache = 256,
                                              .data_room = static_cast<std::uint16_t>(RTE_PKTMBUF_HEADROOM + frame_room),
