@@ -211,7 +211,7 @@ Result<PciAddress> parse_pci_id(IdParser& p, const std::vector<std::string_view>
   return a;
 }
 
-// loop:[packed|split][,mrg_rxbuf=|event_idx=|in_order=|indirect=on|off][,size=N][,mode=echo|sink][,queues=N]
+// loop:[packed|split][,legacy][,mrg_rxbuf=|event_idx=|in_order=|indirect=on|off][,size=N][,mode=echo|sink][,queues=N]
 Result<LoopOptions> parse_loop(IdParser& p, const std::vector<std::string_view>& parts, CommonOptions& common) {
   LoopOptions o;
   bool split_given = false;
@@ -222,9 +222,9 @@ Result<LoopOptions> parse_loop(IdParser& p, const std::vector<std::string_view>&
     const auto [key, value] = *kv;
     if (auto c = parse_common(p, key, value, common)) {
       if (!*c) return std::move(*c).error();
-    } else if (key == "packed" || key == "split" || key == "rss") {
+    } else if (key == "packed" || key == "split" || key == "rss" || key == "legacy") {
       if (!value.empty()) return p.fail("'" + std::string(key) + "' takes no value");
-      (key == "packed" ? o.packed : key == "rss" ? o.rss : split_given) = true;
+      (key == "packed" ? o.packed : key == "rss" ? o.rss : key == "legacy" ? o.legacy : split_given) = true;
     } else if (key == "mrg_rxbuf" || key == "event_idx" || key == "in_order" || key == "indirect") {
       auto flag = p.on_off(key, value);
       if (!flag) return std::move(flag).error();
@@ -239,11 +239,12 @@ Result<LoopOptions> parse_loop(IdParser& p, const std::vector<std::string_view>&
       o.echo = value == "echo";
     } else {
       return p.fail("unknown option '" + std::string(part) +
-                    "' (expected packed, split, rss, mrg_rxbuf=on|off, event_idx=on|off, in_order=on|off, indirect=on|off, size=N, "
+                    "' (expected packed, split, rss, legacy, mrg_rxbuf=on|off, event_idx=on|off, in_order=on|off, indirect=on|off, size=N, "
                     "mode=echo|sink, queues=N, offloads=, mtu=N, vlan_filter or hash_report)");
     }
   }
   if (o.packed && split_given) return p.fail("'packed' and 'split' both given");
+  if (o.packed && o.legacy) return p.fail("a legacy device has no packed rings");
   return o;
 }
 
@@ -320,6 +321,7 @@ std::string DeviceId::to_string() const {
   if (o.queue_size != defaults.queue_size) add("size=" + std::to_string(o.queue_size));
   if (!o.echo) add("mode=sink");
   if (o.rss) add("rss");
+  if (o.legacy) add("legacy");
   if (!q.empty()) add(q.substr(1));
   return "loop:" + s;
 }

@@ -5,7 +5,7 @@
 #include "drivers/virtio/net/virtio_net_device.hpp"
 #include "drivers/virtio/transport/loop/loop_device.hpp"
 #include "drivers/virtio/transport/pci/pci_function.hpp"
-#include "drivers/virtio/transport/pci/virtio_pci_transport.hpp"
+#include "drivers/virtio/transport/pci/open_transport.hpp"
 #include "drivers/virtio/transport/vhost_user/vhost_user_transport.hpp"
 #include "drivers/virtio/virtio_spec.hpp"
 #include "netfront/dpdk_env.hpp"
@@ -68,11 +68,11 @@ Opened open_pci(const DeviceId& id, EventLoop&) {
   if (auto started = DpdkEnv::start(); !started) return Fault(std::move(started).error());
   auto function = transport::pci::open_pci_function(id.pci());
   if (!function) return std::move(function).error();
-  auto transport = transport::pci::VirtioPciTransport::open(std::move(*function));
-  if (!transport) return std::move(transport).error();
   // A3: behind an IOMMU (VFIO) the device must translate through it; without one (uio) the
   // translation is the identity, so the feature is taken if offered but not required.
-  const bool iommu = (*transport)->kernel_driver() == transport::pci::KernelDriver::Vfio;
+  const bool iommu = (*function)->kernel_driver() == transport::pci::KernelDriver::Vfio;
+  auto transport = transport::pci::open_virtio_pci(std::move(*function));
+  if (!transport) return std::move(transport).error();
   DeviceOptions options = options_of(id);
   options.access_platform = iommu;
   options.accept_access_platform = !iommu;

@@ -15,6 +15,9 @@ inline constexpr std::uint8_t VIRTIO_CONFIG_S_DEVICE_NEEDS_RESET = 64;
 inline constexpr std::uint8_t VIRTIO_CONFIG_S_FAILED = 128;
 
 // §6 Reserved Feature Bits (bit numbers)
+// §2.6.4.3 legacy interface: the device takes any framing of a request's descriptors (without
+// it, a legacy device expects the virtio-net header in a descriptor of its own).
+inline constexpr unsigned VIRTIO_F_ANY_LAYOUT = 27;
 inline constexpr unsigned VIRTIO_F_INDIRECT_DESC = 28;
 inline constexpr unsigned VIRTIO_F_EVENT_IDX = 29;
 inline constexpr unsigned VIRTIO_F_VERSION_1 = 32;

@@ -66,6 +66,7 @@ struct LoopOptions {
   unsigned queue_size = 256; // ring entries, a power of two from 2 to 32768
   bool echo = true;          // echo frames back (false: sink them)
   bool rss = false;          // offer VIRTIO_NET_F_RSS (with queues=N over 1)
+  bool legacy = false;       // a legacy device (virtio 0.9.5 interface; split rings only)
   friend bool operator==(const LoopOptions&, const LoopOptions&) = default;
 };
 

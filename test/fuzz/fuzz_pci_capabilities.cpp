@@ -4,7 +4,7 @@
 //
 // Oracle: a reference walk of the same bytes, written from the spec (and netfront's stated
 // policy: a capability too short, of an unknown type or naming a reserved BAR is skipped; the
-// first of each type is the one used, structures in a BAR that is not memory (size 0) passed
+// first of each type is the one used, structures in a BAR that is not memory (size 0, or its register's I/O bit set) passed
 // over for a later one; a used one that does not fit its BAR, or is misaligned,
 // fails the device; so does a list that leaves the capability area or loops). The parser must
 // accept exactly what the reference accepts, and its layout (common, notify and its
@@ -46,7 +46,7 @@ std::optional<Layout> reference_walk(const std::array<std::uint8_t, 256>& cfg, c
     if (len < 16 || at + 16 > 256 || bar > 5) continue;
     std::optional<Region>* slot = type == 1 ? &l.common : type == 2 ? &l.notify : type == 3 ? &l.isr : type == 4 ? &l.device : nullptr;
     if (!slot || slot->has_value()) continue;
-    if (bars[bar] == 0) continue;  // not a memory BAR: one netfront cannot use
+    if (bars[bar] == 0 || (cfg[0x10 + 4 * bar] & 1)) continue;  // not a memory BAR (size 0, or I/O space): one netfront cannot use
     if (type == 2) {
       if (len < 20 || at + 20 > 256) continue;
       const std::uint32_t m = u32(at + 16);

@@ -495,7 +495,7 @@ TEST(BringUpFaultTest, DeviceNeverCompletingResetFailsConnectClearly) {  // A12
   EXPECT_NE(r.error().message().find("did not complete its reset"), std::string::npos) << r.error().message();
 }
 
-TEST(BringUpFaultTest, LegacyOnlyDeviceIsRefused) {  // A3
+TEST(BringUpFaultTest, ModernInterfaceWithoutVersion1IsRefused) {  // A3
   LoopRig rig;
   auto r = rig.open("loop:", [](auto& d) { d.faults().no_version_1 = true; });
   ASSERT_FALSE(r);
@@ -672,6 +672,33 @@ TEST(BringUpFaultTest, AJumboMtusReceivePoolIsSizedToTheRingsNotToEightThousandR
   ASSERT_TRUE(standard.open("loop:"));
   EXPECT_EQ(standard.driver->rx_pool()->size, 8191u);
   standard.loop.run_until(standard.netif->disconnect());
+}
+
+// The receive pool is also the one fill-style writes take their frames from (Netif::fill_on),
+// and those wait on the transmit rings until the device is done with them: a jumbo MTU's pool,
+// held to a data-room budget, must still count the transmit entries, or writes the rings have
+// room for are refused. Receive queues of 64 entries and transmit queues of 256 (A11: queues
+// of different maxima), and a device slow to complete transmits (legal).
+TEST(BringUpFaultTest, AJumboMtusPoolHoldsFillWrittenFramesForEveryTransmitEntry) {
+  LoopRig rig;
+  ASSERT_TRUE(rig.open("loop:queues=4", [](auto& d) {
+    d.faults().mtu = 9000;
+    d.faults().queue_max_sizes = {{0, 64}, {2, 64}, {4, 64}, {6, 64}};  // receive queues; transmit queues stay at 256
+  }));
+  const rte_mempool* pool = rig.driver->rx_pool();
+  rig.device->faults().stall = true;
+  unsigned accepted = 0;
+  std::string first_refusal;
+  for (unsigned q = 0; q < 4; ++q)
+    for (unsigned i = 0; i < 256; ++i) {
+      auto r = rig.loop.run_until(rig.netif->queue(q).write(60, [](Buffer&) { return std::size_t{60}; }));
+      if (r) ++accepted;
+      else if (first_refusal.empty()) first_refusal = r.error().to_string();
+    }
+  EXPECT_EQ(accepted, 4u * 256u) << "pool of " << pool->size << " for 4 x 64 receive entries; first refusal: " << first_refusal;
+  rig.device->faults().stall = false;
+  rig.run_rounds(20000);
+  rig.loop.run_until(rig.netif->disconnect());
 }
 
 // Where the device says no MTU (vhost-user backends), the id's mtu= is the MTU: 9000-byte

@@ -65,6 +65,8 @@ class OffloadTest : public ::testing::TestWithParam<std::string> {
     return rig_.loop.run_until(rig_.netif->writev(p, o));
   }
   static std::vector<std::byte> bytes_of(const Buffer& b) { return {b.bytes().begin(), b.bytes().end()}; }
+  // A legacy device has 32 feature bits: HOST_USO (bit 56) is beyond them.
+  static bool uso_possible() { return GetParam().rfind("legacy", 0) != 0; }
 
   LoopRig rig_;
   std::vector<Buffer> frames_;
@@ -87,8 +89,8 @@ TEST_P(OffloadTest, NothingIsNegotiatedUnlessAsked) {
 
 TEST_P(OffloadTest, AllAskedAreNegotiatedButReceiveSegmentation) {
   open(",offloads=all");
-  EXPECT_EQ(rig_.netif->offloads(), (Offloads{.tx_checksum = true, .tso4 = true, .tso6 = true, .tso_ecn = true, .uso = true,
-                                              .rx_checksum = true}));
+  EXPECT_EQ(rig_.netif->offloads(), (Offloads{.tx_checksum = true, .tso4 = true, .tso6 = true, .tso_ecn = true,
+                                              .uso = uso_possible(), .rx_checksum = true}));
   const auto f = rig_.driver->features();
   EXPECT_TRUE(virtio::has_feature(f, net::VIRTIO_NET_F_CTRL_GUEST_OFFLOADS));
   EXPECT_FALSE(virtio::has_feature(f, net::VIRTIO_NET_F_GUEST_TSO4)) << "its frames outgrow one mbuf";
@@ -209,6 +211,7 @@ TEST_P(OffloadTest, ASuperFrameComesBackAsSegmentsOfTheAskedSize) {
   open(",offloads=all");
   listen();
   for (Packet p : {Packet{.payload = 16384}, Packet{.ipv6 = true, .payload = 9000}, Packet{.udp = true, .payload = 5000}}) {
+    if (p.udp && !uso_possible()) continue;
     frames_.clear();
     const std::uint16_t mss = 1000;
     ASSERT_TRUE(send(p.bytes(), p.segmented(mss), p.headers()));
@@ -402,6 +405,7 @@ TEST_P(OffloadTest, HeaderEndsPast64KiBAreRefusedNotWrapped) {
   auto udp = send(f, TxOffload{.checksum = {.requested = true, .start = 65530, .offset = 6}, .gso = Gso::Udp,
                                .segment_size = 1000});
   EXPECT_FALSE(udp) << "segments of 66538 bytes were accepted on an MTU of 1500";
+  if (!uso_possible()) return;  // UDP segmentation is refused as not negotiated before any length is looked at
   if (!udp) {
     EXPECT_EQ(udp.error().kind(), Error::Kind::InvalidLength);
   }
@@ -425,7 +429,7 @@ TEST_P(OffloadTest, AFrameOfAnotherOriginIsUnknown) {
 
 INSTANTIATE_TEST_SUITE_P(Rings, OffloadTest,
                          ::testing::Values("split", "packed", "split,mrg_rxbuf=off", "split,in_order=on",
-                                           "packed,in_order=on,indirect=off"));
+                                           "packed,in_order=on,indirect=off", "legacy", "legacy,mrg_rxbuf=off"));
 
 // The loop device's model sums the IPv4 header over its IHL in every segment: an IHL that
 // reaches past the L4 header (15 words in front of csum_start 34) is refused, not read

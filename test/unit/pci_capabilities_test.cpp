@@ -87,6 +87,23 @@ TEST(VirtioCapabilities, AStructureInANonMemoryBarIsPassedOverForALaterOne) {
   EXPECT_EQ(r->notify_off_multiplier, 4u);
 }
 
+// The VFIO path gives the parser VFIO's region sizes, and VFIO gives an I/O BAR its real
+// length (QEMU's modern-pio-notify BAR 2: 4 bytes): the BAR register's I/O-space bit is what
+// says it is not memory, and its structure is passed over all the same.
+TEST(VirtioCapabilities, AnIoBarIsPassedOverWhateverSizeItIsGiven) {
+  FakeConfig c;
+  c.bars = {0, 0x1000, 4, 0, 0x4000, 0};  // BAR 2: QEMU's 4-byte I/O BAR, as VFIO reports its region
+  c.set32(kPciBar0 + 2 * 4, 0xc041);     // its register: port 0xc040, I/O space
+  c.notify(2, 0, 4, 0);
+  c.vendor(CfgType::Common, 4, 0x0000, 0x1000);
+  c.vendor(CfgType::Isr, 4, 0x1000, 0x1000);
+  c.vendor(CfgType::Device, 4, 0x2000, 0x1000);
+  c.notify(4, 0x3000, 0x1000, 4);
+  auto r = c.parse();
+  ASSERT_TRUE(r) << r.error().to_string();
+  EXPECT_EQ(r->notify.bar, 4) << "the I/O BAR's structure was taken: VFIO would refuse to map it";
+}
+
 TEST(VirtioCapabilities, OnlyStructuresInNonMemoryBarsAreAClearError) {
   FakeConfig c;
   c.vendor(CfgType::Common, 4, 0x0000, 0x1000);

@@ -28,6 +28,10 @@ std::vector<std::string> all_combos() {
       for (bool ev : {false, true})
         for (bool in_order : {false, true})
           for (bool indirect : {false, true}) ids.push_back(combo_id(packed, mrg, ev, in_order, indirect));
+  // The legacy interface (§4.1.4.8): split rings only, 32 feature bits (no IN_ORDER), and
+  // without MRG_RXBUF a 10-byte header.
+  for (bool mrg : {false, true})
+    for (bool ev : {false, true}) ids.push_back(std::string("loop:legacy") + (mrg ? "" : ",mrg_rxbuf=off") + (ev ? "" : ",event_idx=off"));
   return ids;
 }
 
@@ -54,7 +58,8 @@ class EngineTest : public ::testing::TestWithParam<std::string> {
 TEST_P(EngineTest, NegotiatesWhatTheDeviceOffersAndDeclinesOffloads) {
   const std::uint64_t f = rig_.driver->features();
   const LoopOptions& o = rig_.netif->id().loop();
-  EXPECT_TRUE(virtio::has_feature(f, virtio::VIRTIO_F_VERSION_1));
+  EXPECT_EQ(virtio::has_feature(f, virtio::VIRTIO_F_VERSION_1), !o.legacy);
+  EXPECT_EQ(virtio::has_feature(f, virtio::VIRTIO_F_ANY_LAYOUT), o.legacy);  // legacy: one descriptor per header and frame
   EXPECT_EQ(virtio::has_feature(f, virtio::VIRTIO_F_RING_PACKED), o.packed);
   EXPECT_EQ(virtio::has_feature(f, virtio::net::VIRTIO_NET_F_MRG_RXBUF), o.mrg_rxbuf);
   EXPECT_EQ(virtio::has_feature(f, virtio::VIRTIO_F_EVENT_IDX), o.event_idx);

@@ -31,7 +31,7 @@ struct GuestOptions {
   std::uint16_t guest_port = 7;
   std::string memory = "512M";
   bool kvm = false;          // -accel kvm -cpu host where KVM works; TCG otherwise
-  bool legacy_only = false;  // a virtio 0.9 NIC without the modern interface (netfront refuses it)
+  bool legacy_only = false;  // a virtio 0.9.5 NIC without the modern interface (driven through its legacy one)
   std::string append;        // more kernel options, e.g. "netfront.device=pci:0000:00:09.0"
   // Multi-queue: the NIC gets mq=on with this many queue pairs. QEMU's user networking has one
   // queue, so more than one needs `tap`: a multi_queue tap device QEMU attaches to (inside

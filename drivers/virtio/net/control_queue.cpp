@@ -106,7 +106,7 @@ class RingControlQueue final : public ControlQueue {
 template <ring::Virtqueue Ring>
 Result<std::unique_ptr<ControlQueue>> make(const ControlQueueConfig& c, transport::Transport& t) {
   auto ring = Ring::create({.size = c.size, .event_idx = c.event_idx, .in_order = c.in_order, .address_mode = c.address_mode,
-                            .socket = c.socket});
+                            .socket = c.socket, .legacy_layout = c.legacy_layout});
   if (!ring) return std::move(ring).error();
   auto buffer = ring::DmaMemory::allocate(kBufferSize, 64, c.address_mode, c.socket);
   if (!buffer) return std::move(buffer).error();

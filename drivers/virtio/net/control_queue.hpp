@@ -27,6 +27,7 @@ struct ControlQueueConfig {
   bool event_idx = false;
   bool in_order = false;
   ring::AddressMode address_mode = ring::AddressMode::VirtualAddress;
+  bool legacy_layout = false;  // RingOptions::legacy_layout
   int socket = -1;
   std::chrono::milliseconds timeout{2000};  // per command
 };

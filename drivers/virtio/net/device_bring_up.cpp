@@ -28,18 +28,22 @@ Result<> VirtioNetDevice::negotiate() {
                                               .accept_access_platform = options_.accept_access_platform,
                                               .offloads = options_.offloads,
                                               .vlan_filter = options_.vlan_filter,
-                                              .hash_report = options_.hash_report});
+                                              .hash_report = options_.hash_report,
+                                              .legacy = t.legacy()});
   if (!chosen) return std::move(chosen).error();
   if (features_ != 0 && *chosen != features_)  // after a reset the device must still be the same device
     return Fault(DeviceError::Misbehaved, "device features changed across a reset: was " + describe_features(features_) + ", now " +
                           describe_features(*chosen));
   t.set_driver_features(*chosen);
-  t.set_status(VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK);
-  if (!(t.status() & VIRTIO_CONFIG_S_FEATURES_OK))  // A1: the device refused our subset
-    return Fault(DeviceError::Refused, "device did not accept features " + describe_features(*chosen));
+  // §3.1.2 legacy interface: there is no FEATURES_OK step; the features written are taken.
+  if (!t.legacy()) {
+    t.set_status(VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK);
+    if (!(t.status() & VIRTIO_CONFIG_S_FEATURES_OK))  // A1: the device refused our subset
+      return Fault(DeviceError::Refused, "device did not accept features " + describe_features(*chosen));
+  }
   const bool first = features_ == 0;
   features_ = *chosen;
-  header_len_ = has_feature(features_, VIRTIO_NET_F_HASH_REPORT) ? kHashHeaderLength : sizeof(virtio_net_hdr);
+  header_len_ = net_header_length(features_);
   if (first) receive_offloads_ = {.rx_checksum = has_feature(features_, VIRTIO_NET_F_GUEST_CSUM)};
   runtime::logger("net").debug("{}: offered {}; using {}", t.describe(), describe_features(offered),
                                describe_features(features_));
@@ -101,6 +105,7 @@ void VirtioNetDevice::set_ring_layout(RingConfig& c) const noexcept {
   c.in_order = has_feature(features_, VIRTIO_F_IN_ORDER);
   c.address_mode = transport_->address_mode();
   c.socket = numa_node_;
+  c.legacy_layout = transport_->legacy();
 }
 
 // The size queue `index` is set up with: at most `cap` and what the device offers; a power of
@@ -108,6 +113,14 @@ void VirtioNetDevice::set_ring_layout(RingConfig& c) const noexcept {
 Result<std::uint16_t> VirtioNetDevice::queue_size(std::uint16_t index, std::uint16_t cap) const {
   const std::uint16_t max = transport_->queue_max_size(index);
   if (max == 0) return Fault(DeviceError::Refused, "device queue " + std::to_string(index) + " is not available");
+  // §4.1.4.8: a legacy device's queue size is read-only: the ring is of exactly that size,
+  // which must be one a split ring can have (§2.7).
+  if (transport_->legacy()) {
+    if (!std::has_single_bit(max))
+      return Fault(DeviceError::Misbehaved, "legacy device queue " + std::to_string(index) + " has " + std::to_string(max) +
+                                                " entries, not a power of two");
+    return max;
+  }
   const std::uint16_t size = std::min(max, cap);
   return has_feature(features_, VIRTIO_F_RING_PACKED) ? size : std::bit_floor(size);
 }
@@ -149,7 +162,7 @@ Result<> VirtioNetDevice::create_queues() {
   const unsigned frame_room = ((std::max(2048u, largest + 14u + header_len_) + 63u) & ~63u);
   // Each queue its own size: a device may offer different maxima per queue.
   std::vector<std::pair<std::uint16_t, std::uint16_t>> sizes;  // rx, tx per pair
-  unsigned rx_entries = 0;
+  unsigned rx_entries = 0, tx_entries = 0;
   for (unsigned pair = 0; pair < pairs; ++pair) {
     auto rx = queue_size(rx_queue_index(pair), options_.max_queue_size);
     if (!rx) return std::move(rx).error();
@@ -157,14 +170,17 @@ Result<> VirtioNetDevice::create_queues() {
     if (!tx) return std::move(tx).error();
     sizes.emplace_back(*rx, *tx);
     rx_entries += *rx;
+    tx_entries += *tx;
   }
   if (!rx_pool_) {
     // Four buffers per receive entry at least (posted, held by the application, in the
-    // per-core caches), and more up to 16 MiB of data rooms: 8191 of a standard frame's, but
-    // a jumbo MTU's rooms are four times as large, and a pool of 8191 of those (77 MB at 9000)
-    // would not fit the device memory a small guest has (a legal QEMU host_mtu=9000 refused).
+    // per-core caches) and one per transmit entry (the pool is also the one fill-style writes
+    // take their frames from, which wait on the transmit rings until the device is done), and
+    // more up to 16 MiB of data rooms: 8191 of a standard frame's, but a jumbo MTU's rooms are
+    // four times as large, and a pool of 8191 of those (77 MB at 9000) would not fit the
+    // device memory a small guest has (a legal QEMU host_mtu=9000 refused).
     const unsigned budget = std::bit_floor(std::min(8191u, kRxPoolRoomBytes / frame_room) + 1) - 1;
-    const unsigned mbufs = std::max(budget, 4u * rx_entries - 1);
+    const unsigned mbufs = std::max(budget, 4u * rx_entries + tx_entries - 1);
     auto pool = PacketPool::create({.size = mbufs,
                                              .cache = 256,
                                              .data_room = static_cast<std::uint16_t>(RTE_PKTMBUF_HEADROOM + frame_room),
@@ -204,8 +220,8 @@ Result<> VirtioNetDevice::start_queues() {
     if (auto r = qp->start(); !r) return r;
   if (control_)
     if (auto r = control_->start(); !r) return r;
-  transport_->set_status(VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK |
-                         VIRTIO_CONFIG_S_DRIVER_OK);
+  const std::uint8_t features_ok = transport_->legacy() ? 0 : VIRTIO_CONFIG_S_FEATURES_OK;
+  transport_->set_status(VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | features_ok | VIRTIO_CONFIG_S_DRIVER_OK);
   // §5.1.6.5.5: the device uses only the first pair until told otherwise; the queues are all
   // set up by now, as the spec wants before VQ_PAIRS_SET.
   if (pairs_.size() > 1)

@@ -112,7 +112,7 @@ Result<> VirtioNetDevice::follow_config() {
                           std::to_string(c->mtu));
   // The receive queues check each reported hash against the types the device said it
   // supports: those may not change under them (C9), as the MTU may not.
-  if (config_.rss.hash_report && c->rss.supported != config_.rss.supported)
+  if (has_feature(features_, VIRTIO_NET_F_HASH_REPORT) && c->rss.supported != config_.rss.supported)
     return Fault(DeviceError::Misbehaved, "device hash types changed across a reset: were " + config_.rss.supported.to_string() +
                                               ", now " + c->rss.supported.to_string());
   // Its key and table limits may: the configuration held is sent again (send_rss) only where

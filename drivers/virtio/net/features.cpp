@@ -1,6 +1,7 @@
 #include "drivers/virtio/net/features.hpp"
 
 #include <array>
+#include <cstddef>
 #include <utility>
 
 #include "drivers/virtio/net/net_spec.hpp"
@@ -9,7 +10,7 @@
 namespace netfront::virtio::net {
 namespace {
 
-constexpr std::array<std::pair<unsigned, const char*>, 32> kNames{{
+constexpr std::array<std::pair<unsigned, const char*>, 33> kNames{{
     {VIRTIO_NET_F_CSUM, "CSUM"},
     {VIRTIO_NET_F_GUEST_CSUM, "GUEST_CSUM"},
     {VIRTIO_NET_F_CTRL_GUEST_OFFLOADS, "CTRL_GUEST_OFFLOADS"},
@@ -34,6 +35,7 @@ constexpr std::array<std::pair<unsigned, const char*>, 32> kNames{{
     {VIRTIO_NET_F_GUEST_ANNOUNCE, "GUEST_ANNOUNCE"},
     {VIRTIO_NET_F_MQ, "MQ"},
     {VIRTIO_NET_F_RSS, "RSS"},
+    {VIRTIO_F_ANY_LAYOUT, "ANY_LAYOUT"},
     {VIRTIO_F_INDIRECT_DESC, "INDIRECT_DESC"},
     {VIRTIO_F_EVENT_IDX, "EVENT_IDX"},
     {VIRTIO_F_VERSION_1, "VERSION_1"},
@@ -86,11 +88,28 @@ Offloads offloads_of(std::uint64_t f) noexcept {
           .rx_checksum = has_feature(f, VIRTIO_NET_F_GUEST_CSUM)};
 }
 
+std::uint16_t net_header_length(std::uint64_t f) noexcept {
+  if (has_feature(f, VIRTIO_NET_F_HASH_REPORT)) return kHashHeaderLength;
+  if (!has_feature(f, VIRTIO_F_VERSION_1) && !has_feature(f, VIRTIO_NET_F_MRG_RXBUF))
+    return static_cast<std::uint16_t>(offsetof(virtio_net_hdr, num_buffers));
+  return sizeof(virtio_net_hdr);
+}
+
 Result<std::uint64_t> negotiate_features(std::uint64_t offered, const FeatureRequest& request) {
-  // A3: netfront is a modern-only driver (§6: a driver MUST NOT accept a device without VERSION_1).
-  if (!has_feature(offered, VIRTIO_F_VERSION_1))
-    return Fault(DeviceError::Refused, "device does not offer VIRTIO_F_VERSION_1 (legacy-only devices are not supported)");
   std::uint64_t wanted = kSupported | offload_bits(request.offloads);
+  if (request.legacy) {
+    // §4.1.4.8: a legacy device has 32 feature bits. Every receive buffer and every frame
+    // sent carries the header and the frame in one descriptor, which a legacy device takes
+    // only with ANY_LAYOUT (§2.6.4.3); QEMU has offered it since 2.4.
+    offered &= 0xffffffffu;
+    if (!has_feature(offered, VIRTIO_F_ANY_LAYOUT))
+      return Fault(DeviceError::Refused, "legacy device does not offer VIRTIO_F_ANY_LAYOUT (it would want each virtio-net "
+                                         "header in a descriptor of its own)");
+    wanted |= feature_bit(VIRTIO_F_ANY_LAYOUT);
+  } else if (!has_feature(offered, VIRTIO_F_VERSION_1)) {
+    // A3: §6: over the modern interface a driver MUST NOT accept a device without VERSION_1.
+    return Fault(DeviceError::Refused, "device does not offer VIRTIO_F_VERSION_1 over the modern interface");
+  }
   if (request.vlan_filter) wanted |= feature_bit(VIRTIO_NET_F_CTRL_VLAN);
   if (request.hash_report) wanted |= feature_bit(VIRTIO_NET_F_HASH_REPORT);
   if (request.access_platform) {

@@ -18,11 +18,16 @@ struct FeatureRequest {
   Offloads offloads{};                  // what the application asked for
   bool vlan_filter = false;             // CTRL_VLAN: the device then drops tagged frames of VLANs not added
   bool hash_report = false;             // HASH_REPORT: every header 8 bytes longer, with the frame's hash
+  bool legacy = false;                  // the transport is a legacy one (Transport::legacy)
 };
 
 // The features netfront will drive, from what the device offers. Errors name the reason the
-// device cannot be driven at all (A3: legacy-only).
+// device cannot be driven at all (A3: a device without VERSION_1 on a modern transport).
 Result<std::uint64_t> negotiate_features(std::uint64_t offered, const FeatureRequest& request);
+
+// §5.1.6: the virtio-net header's length with `features` negotiated: 12 bytes, 20 with
+// HASH_REPORT, 10 on a legacy device without MRG_RXBUF (§5.1.6.1 legacy: no num_buffers).
+std::uint16_t net_header_length(std::uint64_t features) noexcept;
 
 // The offloads `features` (negotiated) give the application.
 Offloads offloads_of(std::uint64_t features) noexcept;

@@ -13,8 +13,21 @@
 namespace netfront::virtio::net {
 
 Result<> read_config_consistent(transport::Transport& t, std::size_t offset, std::span<std::byte> out) {
-  // §2.5.1: read the generation, the fields, the generation again; retry while it moved.
   constexpr int kAttempts = 16;
+  if (t.legacy()) {
+    // §2.5.4: a legacy device has no generation counter; the fields are read until two reads
+    // in a row agree.
+    std::array<std::byte, kConfigSize> again;
+    if (out.size() > again.size()) return Fault(DeviceError::BadArgument, "configuration read longer than the fields netfront knows");
+    t.read_config(offset, out);
+    for (int i = 0; i < kAttempts; ++i) {
+      t.read_config(offset, std::span(again.data(), out.size()));
+      if (std::memcmp(again.data(), out.data(), out.size()) == 0) return Ok{};
+      std::memcpy(out.data(), again.data(), out.size());
+    }
+    return Fault(DeviceError::Misbehaved, "legacy device configuration space never settled (no two reads agreed)");
+  }
+  // §2.5.1: read the generation, the fields, the generation again; retry while it moved.
   for (int i = 0; i < kAttempts; ++i) {
     const std::uint32_t before = t.config_generation();
     t.read_config(offset, out);

@@ -212,7 +212,8 @@ class RingQueuePair final : public QueuePair {
 
 template <ring::Virtqueue Ring>
 Result<std::unique_ptr<QueuePair>> make(const QueuePairConfig& c, transport::Transport& t) {
-  ring::RingOptions o{c.rx_size, c.event_idx, c.in_order, c.address_mode, c.socket};
+  ring::RingOptions o{.size = c.rx_size, .event_idx = c.event_idx, .in_order = c.in_order, .address_mode = c.address_mode,
+                     .socket = c.socket, .legacy_layout = c.legacy_layout};
   auto rx = Ring::create(o);
   if (!rx) return std::move(rx).error();
   o.size = c.tx_size;

@@ -46,6 +46,7 @@ struct QueuePairConfig {
   std::uint16_t header_len = 12;
   std::uint16_t mtu = 1500;
   ring::AddressMode address_mode = ring::AddressMode::VirtualAddress;
+  bool legacy_layout = false;  // RingOptions::legacy_layout
   rte_mempool* rx_pool = nullptr;
   int socket = -1;
 };

@@ -69,14 +69,19 @@ struct pvirtq_event_suppress {  // §2.8.14
 };
 static_assert(sizeof(pvirtq_event_suppress) == 4);
 
+// §2.7.2 legacy interfaces: a legacy device is told one page number for the whole ring and
+// finds the used ring at the next 4096-byte boundary after the available ring.
+inline constexpr std::size_t kLegacyRingAlign = 4096;
+
 // Split ring parts, with the spec's alignments (§2.7 table): descriptor table 16, available
-// ring 2, used ring 4. netfront lays them out in one block: table, avail, used (at 4-aligned).
+// ring 2, used ring 4. netfront lays them out in one block: table, avail, used (at 4-aligned,
+// or at the legacy 4096 boundary: `used_align`).
 struct SplitLayout {
   std::size_t desc_offset, avail_offset, used_offset, total;
-  static constexpr SplitLayout of(std::uint16_t n) noexcept {
+  static constexpr SplitLayout of(std::uint16_t n, std::size_t used_align = 4) noexcept {
     const std::size_t desc = 16u * n;
     const std::size_t avail = 2 * (3u + n);  // flags, idx, ring[n], used_event
-    const std::size_t used_at = (desc + avail + 3) & ~std::size_t{3};
+    const std::size_t used_at = (desc + avail + used_align - 1) & ~(used_align - 1);
     const std::size_t used = 2 * 3u + 8u * n;  // flags, idx, ring[n], avail_event
     return {0, desc, used_at, used_at + used};
   }

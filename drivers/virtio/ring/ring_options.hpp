@@ -7,6 +7,7 @@
 
 #include "drivers/virtio/ring/dma_memory.hpp"
 #include "drivers/virtio/ring/ring_error.hpp"
+#include "drivers/virtio/ring/ring_layout.hpp"
 #include "drivers/virtio/virtio_result.hpp"
 
 namespace netfront::virtio::ring {
@@ -20,7 +21,11 @@ struct RingOptions {
   // VIRTIO_F_INDIRECT_DESC negotiated: room for an indirect table of this many descriptors
   // per ring entry (0: no indirect tables).
   std::uint16_t indirect_max = 0;
+  // The transport is a legacy one (§2.7.2): a split ring's used ring at a 4096-byte boundary.
+  bool legacy_layout = false;
 };
+
+inline std::size_t used_ring_align(const RingOptions& o) noexcept { return o.legacy_layout ? kLegacyRingAlign : 4; }
 
 inline std::size_t indirect_tables_size(const RingOptions& o, std::size_t descriptor_size) noexcept {
   return std::size_t{o.size} * o.indirect_max * descriptor_size;

@@ -14,7 +14,7 @@ static Result<> check_size(const RingOptions& o) {
 
 Result<SplitRing> SplitRing::create(const RingOptions& o) {
   if (auto ok = check_size(o); !ok) return std::move(ok).error();
-  auto mem = DmaMemory::allocate(SplitLayout::of(o.size).total, 4096, o.address_mode, o.socket);
+  auto mem = DmaMemory::allocate(SplitLayout::of(o.size, used_ring_align(o)).total, 4096, o.address_mode, o.socket);
   if (!mem) return std::move(mem).error();
   auto indirect = allocate_indirect_tables(o, sizeof(virtq_desc));
   if (!indirect) return std::move(indirect).error();
@@ -23,14 +23,14 @@ Result<SplitRing> SplitRing::create(const RingOptions& o) {
 
 Result<SplitRing> SplitRing::over(const RingOptions& o, DmaMemory ring, DmaMemory indirect) {
   if (auto ok = check_size(o); !ok) return std::move(ok).error();
-  if (auto ok = check_ring_memory(o, ring, SplitLayout::of(o.size).total, indirect, sizeof(virtq_desc)); !ok) return std::move(ok).error();
+  if (auto ok = check_ring_memory(o, ring, SplitLayout::of(o.size, used_ring_align(o)).total, indirect, sizeof(virtq_desc)); !ok) return std::move(ok).error();
   return SplitRing(o, std::move(ring), std::move(indirect));
 }
 
 SplitRing::SplitRing(const RingOptions& o, DmaMemory mem, DmaMemory indirect)
     : RingCore(o, std::move(mem), std::move(indirect)), mask_(static_cast<std::uint16_t>(o.size - 1)),
-      event_idx_(o.event_idx), next_(o.size) {
-  const auto layout = SplitLayout::of(size_);
+      event_idx_(o.event_idx), layout_(SplitLayout::of(o.size, used_ring_align(o))), next_(o.size) {
+  const SplitLayout& layout = layout_;
   std::byte* base = mem_.data();
   desc_ = reinterpret_cast<virtq_desc*>(base + layout.desc_offset);
   auto* avail = reinterpret_cast<std::uint16_t*>(base + layout.avail_offset);
@@ -57,9 +57,8 @@ void SplitRing::init_state() noexcept {
 }
 
 QueueAddresses SplitRing::addresses() const noexcept {
-  const auto layout = SplitLayout::of(size_);
   const std::uint64_t base = mem_.device_address();
-  return {base + layout.desc_offset, base + layout.avail_offset, base + layout.used_offset};
+  return {base + layout_.desc_offset, base + layout_.avail_offset, base + layout_.used_offset};
 }
 
 // Out of order, descriptors come off a free list linked through next_. In order (§2.7.5),

@@ -117,6 +117,7 @@ class SplitRing : public RingCore {
 
   std::uint16_t mask_;
   bool event_idx_;
+  SplitLayout layout_;
   // Shared with the device:
   virtq_desc* desc_;
   std::uint16_t* avail_flags_;

@@ -29,6 +29,11 @@ class Transport {
   virtual std::string describe() const = 0;
   // What descriptors must carry: our virtual addresses or DPDK's IOVAs.
   virtual ring::AddressMode address_mode() const noexcept = 0;
+  // The device speaks virtio's legacy interface (§4.1.4.8 for PCI, the 0.9.5 layout): 32
+  // feature bits, no FEATURES_OK, queue sizes the device fixes, split rings only, laid out
+  // with the used ring at a 4096-byte boundary (§2.7.2), and without VERSION_1 the header of
+  // §5.1.6.1 without num_buffers unless MRG_RXBUF.
+  virtual bool legacy() const noexcept { return false; }
 
   // §2.1 status. reset() writes 0 and waits, bounded, for the device to read back 0 (A12).
   virtual Result<> reset() = 0;

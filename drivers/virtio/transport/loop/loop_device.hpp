@@ -33,6 +33,7 @@
 #include "drivers/virtio/device_side/net_control_server.hpp"
 #include "drivers/virtio/device_side/rss_model.hpp"
 #include "drivers/virtio/device_side/rx_filter_model.hpp"
+#include "drivers/virtio/net/features.hpp"
 #include "drivers/virtio/net/net_spec.hpp"
 #include "drivers/virtio/transport/transport.hpp"
 #include "netfront/device_id.hpp"
@@ -87,6 +88,7 @@ class BasicLoopDevice final : public transport::Transport, public Poller {
   // Transport
   std::string describe() const override;
   ring::AddressMode address_mode() const noexcept override { return ring::AddressMode::VirtualAddress; }
+  bool legacy() const noexcept override { return options_.legacy; }
   Result<> reset() override;
   bool revoke_dma() noexcept override;
   std::uint8_t status() override { return status_; }
@@ -159,10 +161,7 @@ class BasicLoopDevice final : public transport::Transport, public Poller {
   bool deliver(Pair& p, std::span<const std::byte> frame, const virtio::net::virtio_net_hdr& header);
   bool filtered_out(std::span<const std::byte> frame);
   Pair& steered(Pair& p, std::span<const std::byte> frame);
-  std::size_t header_length() const noexcept {
-    return has_feature(driver_features_, virtio::net::VIRTIO_NET_F_HASH_REPORT) ? virtio::net::kHashHeaderLength
-                                                                                : sizeof(virtio::net::virtio_net_hdr);
-  }
+  std::size_t header_length() const noexcept { return virtio::net::net_header_length(driver_features_); }
   MacAddress own_mac() const noexcept;  // before the driver sets one
   void echo(Pair& p, std::span<std::byte> frame, const virtio::net::virtio_net_hdr& header);
   void complete_tx(Pair& p, const DeviceChain& chain);

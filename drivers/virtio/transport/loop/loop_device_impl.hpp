@@ -142,6 +142,8 @@ std::uint64_t BasicLoopDevice<Faults>::device_features() {
   if (options_.packed) f |= feature_bit(VIRTIO_F_RING_PACKED);
   if (options_.in_order) f |= feature_bit(VIRTIO_F_IN_ORDER);
   if (options_.indirect) f |= feature_bit(VIRTIO_F_INDIRECT_DESC);
+  // §4.1.4.8: a legacy device has 32 feature bits, and takes any descriptor layout.
+  if (options_.legacy) f = (f & 0xffffffffu) | feature_bit(VIRTIO_F_ANY_LAYOUT);
   if constexpr (kFaulty) {
     if (faults_.no_version_1) f &= ~feature_bit(VIRTIO_F_VERSION_1);
     if (faults_.mq_without_ctrl_vq) f = (f & ~feature_bit(VIRTIO_NET_F_CTRL_VQ)) | feature_bit(VIRTIO_NET_F_MQ);
@@ -218,6 +220,16 @@ Result<> BasicLoopDevice<Faults>::enable_queue(const transport::QueueSetup& setu
   if (setup.index >= queue_count() || setup.size == 0 || setup.size > queue_max_size(setup.index))
     return Fault(TransportError::BadRequest, "loop device: queue " + std::to_string(setup.index) + " of size " + std::to_string(setup.size) +
                           " cannot be set up");
+  if (options_.legacy) {
+    // §4.1.4.8, §2.7.2: a legacy device's queue has the size it says, and it is told one page
+    // number: the rest of the ring is where the legacy layout puts it.
+    const auto layout = ring::SplitLayout::of(setup.size, ring::kLegacyRingAlign);
+    const ring::QueueAddresses& a = setup.addresses;
+    if (setup.size != queue_max_size(setup.index) || a.desc % ring::kLegacyRingAlign != 0 ||
+        a.driver != a.desc + layout.avail_offset || a.device != a.desc + layout.used_offset)
+      return Fault(TransportError::BadRequest, "loop device (legacy): queue " + std::to_string(setup.index) +
+                                                   " not of its fixed size in the legacy layout");
+  }
   auto ring = device_side::make_device_ring(driver_features_, setup.size, setup.addresses);
   ring->request_notifications();
   if constexpr (kFaulty) {  // where the scribble switch may write, or must not
@@ -454,7 +466,9 @@ bool BasicLoopDevice<Faults>::deliver(Pair& p, std::span<const std::byte> frame,
     if (std::exchange(faults_.rx_num_buffers_zero, false)) num_buffers = 0;
     if (std::exchange(faults_.rx_num_buffers_too_many, false)) num_buffers = 1000;
   }
-  detail::write_chain(p.rx_ready[first], offsetof(virtio_net_hdr, num_buffers), std::as_bytes(std::span(&num_buffers, 1)));
+  // A legacy header without MRG_RXBUF has no num_buffers (§5.1.6.1): the frame starts there.
+  if (header_length > offsetof(virtio_net_hdr, num_buffers))
+    detail::write_chain(p.rx_ready[first], offsetof(virtio_net_hdr, num_buffers), std::as_bytes(std::span(&num_buffers, 1)));
 
   written = 0;
   for (std::uint16_t b = 0; b < buffers; ++b) {
@@ -591,7 +605,7 @@ unsigned BasicLoopDevice<Faults>::work_tx(Pair& p) {
       continue;
     }
     virtio_net_hdr header;
-    std::memcpy(&header, scratch_.data(), sizeof header);
+    std::memcpy(&header, scratch_.data(), std::min(sizeof header, header_length));
     echo(p, std::span(scratch_.data() + header_length, len - header_length), header);
     if (header.gso_type != VIRTIO_NET_HDR_GSO_NONE) {  // one per turn: the driver takes its segments in between
       ++n;

@@ -37,6 +37,32 @@ Result<> check_virtio_net_identity(std::uint16_t vendor, std::uint16_t device, s
   return Fault(TransportError::NoSuchDevice, "PCI function " + ids + " has a device id outside the virtio ranges");
 }
 
+Result<> set_command_bits(PciFunction& function, std::uint16_t set, std::uint16_t clear) {
+  std::byte raw[2];
+  if (auto r = function.read_config(kPciCommand, raw); !r) return r;
+  std::uint16_t command = static_cast<std::uint16_t>(std::to_integer<unsigned>(raw[0]) | std::to_integer<unsigned>(raw[1]) << 8);
+  command = static_cast<std::uint16_t>((command | set) & ~clear);
+  raw[0] = static_cast<std::byte>(command & 0xff);
+  raw[1] = static_cast<std::byte>(command >> 8);
+  return function.write_config(kPciCommand, raw);
+}
+
+// With Bus Master Enable clear the function may not issue memory requests, so it can no
+// longer read or write our memory whatever state it is in. The bit is read back: a function
+// that keeps it set has not been cut off.
+bool revoke_bus_mastering(PciFunction& function) noexcept {
+  if (!set_command_bits(function, 0, kPciCommandBusMaster)) return false;
+  std::byte raw[2];
+  if (!function.read_config(kPciCommand, raw)) return false;
+  return (std::to_integer<unsigned>(raw[0]) & kPciCommandBusMaster) == 0;
+}
+
+int numa_node_of(const PciAddress& a) {
+  // "-1" (read back as a huge number) when the platform has no NUMA information.
+  const auto node = sysfs::read_number(sysfs::device_dir(a) + "/numa_node");
+  return node && *node < 1024 ? static_cast<int>(*node) : -1;
+}
+
 Result<std::unique_ptr<PciFunction>> open_pci_function(const PciAddress& a) {
   const std::string dir = sysfs::device_dir(a);
   const std::string name = a.to_string();

@@ -13,12 +13,17 @@ inline constexpr std::uint16_t kPciVendorId = 0x00;
 inline constexpr std::uint16_t kPciDeviceId = 0x02;
 inline constexpr std::uint16_t kPciCommand = 0x04;
 inline constexpr std::uint16_t kPciStatus = 0x06;
+inline constexpr std::uint16_t kPciBar0 = 0x10;          // six 32-bit Base Address Registers from here
+inline constexpr std::uint32_t kPciBarIoSpace = 1u << 0;  // bit 0 of a BAR: it decodes I/O space, not memory
 inline constexpr std::uint16_t kPciSubsystemId = 0x2e;
 inline constexpr std::uint16_t kPciCapabilityPointer = 0x34;
+inline constexpr std::uint16_t kPciCommandIo = 1u << 0;
 inline constexpr std::uint16_t kPciCommandMemory = 1u << 1;
 inline constexpr std::uint16_t kPciCommandBusMaster = 1u << 2;
 inline constexpr std::uint16_t kPciStatusCapabilityList = 1u << 4;
 inline constexpr std::uint8_t kPciCapabilityVendor = 0x09;
+inline constexpr std::uint8_t kPciCapabilityMsix = 0x11;      // PCI 3.0 §6.8.2
+inline constexpr std::uint16_t kPciMsixControlEnable = 1u << 15;  // in its Message Control word, at +2
 inline constexpr std::size_t kPciConfigHeaderSize = 0x40;  // capabilities live above the header
 inline constexpr std::size_t kPciConfigSize = 256;          // the part a capability list can use
 inline constexpr unsigned kPciBarCount = 6;
@@ -66,6 +71,26 @@ inline constexpr std::uint32_t kQueueDriver = 40;
 inline constexpr std::uint32_t kQueueDevice = 48;
 inline constexpr std::uint32_t kMinimumLength = 56;  // up to queue_device: all a 1.0 device must have
 }  // namespace common
+
+// §4.1.4.8 the legacy interface: registers at the start of I/O BAR0, little-endian on x86
+// (guest endianness), then the device-specific configuration, 4 bytes further on while MSI-X
+// is enabled (its two vector registers come first).
+namespace legacy {
+inline constexpr unsigned kBar = 0;
+inline constexpr std::uint32_t kDeviceFeatures = 0;   // 32 bits, read-only
+inline constexpr std::uint32_t kDriverFeatures = 4;   // 32 bits
+inline constexpr std::uint32_t kQueueAddress = 8;     // 32 bits: the ring's page number
+inline constexpr std::uint32_t kQueueSize = 12;       // 16 bits, read-only
+inline constexpr std::uint32_t kQueueSelect = 14;     // 16 bits
+inline constexpr std::uint32_t kQueueNotify = 16;     // 16 bits
+inline constexpr std::uint32_t kDeviceStatus = 18;    // 8 bits
+inline constexpr std::uint32_t kIsrStatus = 19;       // 8 bits
+inline constexpr std::uint32_t kMsixConfigVector = 20;
+inline constexpr std::uint32_t kMsixQueueVector = 22;
+inline constexpr std::uint32_t kDeviceConfig = 20;
+inline constexpr std::uint32_t kDeviceConfigWithMsix = 24;
+inline constexpr unsigned kQueueAddressShift = 12;  // VIRTIO_PCI_QUEUE_ADDR_SHIFT: 4096-byte pages
+}  // namespace legacy
 
 inline constexpr std::uint16_t kNoMsiVector = 0xffff;  // §4.1.5.1.2 VIRTIO_MSI_NO_VECTOR
 

@@ -18,5 +18,11 @@ std::optional<std::uint64_t> read_number(const std::string& path);
 std::string bound_driver(const PciAddress& a);
 // Sizes of the memory BARs from the "resource" file (I/O-port BARs count as 0).
 std::array<std::uint64_t, 6> memory_bar_sizes(const PciAddress& a);
+// An I/O-port BAR's first port and size; nullopt if the BAR is absent or in memory space.
+struct PortRange {
+  std::uint64_t base = 0;
+  std::uint64_t size = 0;
+};
+std::optional<PortRange> io_bar(const PciAddress& a, unsigned bar);
 
 }  // namespace netfront::virtio::transport::pci::sysfs

@@ -47,6 +47,16 @@ class UioFunction final : public PciFunction {
     maps_[bar] = static_cast<volatile std::byte*>(p);
     return maps_[bar];
   }
+  Result<PortIo*> io_bar(unsigned bar) override {
+    if (bar >= 6) return Fault(TransportError::BadRequest, "BAR " + std::to_string(bar) + " does not exist");
+    if (ports_[bar]) return ports_[bar].get();
+    const auto range = sysfs::io_bar(address_, bar);
+    if (!range) return Fault(TransportError::ProtocolViolation, "BAR " + std::to_string(bar) + " is not an I/O-port BAR");
+    auto ports = open_ports(range->base, range->size);
+    if (!ports) return std::move(ports).error();
+    ports_[bar] = std::move(*ports);
+    return ports_[bar].get();
+  }
 
  private:
   Result<> checked_io(ssize_t done, std::size_t wanted, const char* what) {
@@ -58,6 +68,7 @@ class UioFunction final : public PciFunction {
   int config_fd_;
   std::array<std::uint64_t, 6> sizes_;
   std::array<volatile std::byte*, 6> maps_{};
+  std::array<std::unique_ptr<PortIo>, 6> ports_;
 };
 
 }  // namespace

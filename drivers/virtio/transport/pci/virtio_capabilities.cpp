@@ -58,7 +58,7 @@ Result<VirtioPciLayout> find_virtio_capabilities(std::span<const std::byte> conf
   if (config.size() < kPciConfigSize) return Fault(TransportError::BadRequest, "PCI configuration space shorter than 256 bytes");
   const ConfigView c{config.first(kPciConfigSize)};
   if (!(c.u16(kPciStatus) & kPciStatusCapabilityList))
-    return Fault(TransportError::Unsupported, "PCI function has no capability list: a legacy-only virtio device, which netfront does not drive");
+    return Fault(TransportError::Unsupported, "PCI function has no capability list: a legacy-only virtio device, without the modern interface");
 
   std::optional<BarRegion> common, notify, isr, device;
   std::uint32_t multiplier = 0;
@@ -89,9 +89,12 @@ Result<VirtioPciLayout> find_virtio_capabilities(std::span<const std::byte> conf
     // §4.1.4: the driver "SHOULD use the first interface that it can support". A structure in
     // a BAR that is not memory mapped (QEMU's modern-pio-notify=on puts a notification
     // structure in an I/O BAR, first in the list) is passed over for a later one of its type.
-    if (bar_sizes[c.u8(at + kCapBar)] == 0) {
+    // Known by its register's I/O-space bit, whatever size the kernel's interface gives it
+    // (uio's sysfs lists memory BAR sizes only; VFIO gives an I/O BAR its real length).
+    const unsigned bar = c.u8(at + kCapBar);
+    if (bar_sizes[bar] == 0 || (c.u32(kPciBar0 + 4 * bar) & kPciBarIoSpace)) {
       passed_over += std::string(passed_over.empty() ? "" : ", ") + "a " + type_name(type) + " structure in BAR " +
-                     std::to_string(c.u8(at + kCapBar)) + " (not a memory BAR)";
+                     std::to_string(bar) + " (not a memory BAR)";
       continue;
     }
     if (type == CfgType::Notify) {
@@ -109,8 +112,8 @@ Result<VirtioPciLayout> find_virtio_capabilities(std::span<const std::byte> conf
 
   if (!common)
     return Fault(TransportError::Unsupported,
-                 unusable.empty() ? "PCI function has no virtio common configuration capability: a legacy-only virtio device, which "
-                                    "netfront does not drive"
+                 unusable.empty() ? "PCI function has no virtio common configuration capability: a legacy-only virtio device, "
+                                    "without the modern interface"
                                   : "PCI function has no virtio common configuration capability netfront can use" + unusable);
   if (common->length < common::kMinimumLength)
     return Fault(TransportError::ProtocolViolation, "virtio common configuration is " + std::to_string(common->length) + " bytes, less than the " +

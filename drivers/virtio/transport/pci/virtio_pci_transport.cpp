@@ -1,18 +1,14 @@
 #include "drivers/virtio/transport/pci/virtio_pci_transport.hpp"
 
-#include "drivers/virtio/transport/pci/sysfs.hpp"
-
 #include <atomic>
 #include <cstring>
-#include <thread>
 
+#include "drivers/virtio/transport/pci/device_reset.hpp"
 #include "drivers/virtio/transport/pci/pci_spec.hpp"
 #include "runtime/log.hpp"
 
 namespace netfront::virtio::transport::pci {
 namespace {
-// A12: how long a device may take to acknowledge a reset before we give up on it.
-constexpr auto kResetTimeout = std::chrono::seconds(2);
 constexpr std::uint16_t kMaxQueueSize = 32768;  // §2.7 / §2.8: the largest ring either layout allows
 }  // namespace
 
@@ -22,11 +18,9 @@ Result<std::unique_ptr<VirtioPciTransport>> VirtioPciTransport::open(std::unique
   auto layout = find_virtio_capabilities(config, function->bar_sizes());
   if (!layout) return layout.error().with_context(function->address().to_string());
   std::unique_ptr<VirtioPciTransport> t(new VirtioPciTransport(std::move(function), *layout));
-  // "-1" (read back as a huge number) when the platform has no NUMA information.
-  const auto node = sysfs::read_number(sysfs::device_dir(t->function_->address()) + "/numa_node");
-  t->numa_node_ = node && *node < 1024 ? static_cast<int>(*node) : -1;
+  t->numa_node_ = numa_node_of(t->function_->address());
   if (auto r = t->map_regions(); !r) return std::move(r).error();
-  if (auto r = t->set_command_bits(kPciCommandMemory | kPciCommandBusMaster, 0); !r) return std::move(r).error();
+  if (auto r = set_command_bits(*t->function_, kPciCommandMemory | kPciCommandBusMaster, 0); !r) return std::move(r).error();
   return t;
 }
 
@@ -36,7 +30,7 @@ VirtioPciTransport::VirtioPciTransport(std::unique_ptr<PciFunction> function, co
 VirtioPciTransport::~VirtioPciTransport() {
   // Stop the device before DPDK's memory can be reused, then take away its right to DMA.
   if (common_.valid()) (void)reset();
-  (void)set_command_bits(0, kPciCommandBusMaster);
+  (void)set_command_bits(*function_, 0, kPciCommandBusMaster);
 }
 
 Result<> VirtioPciTransport::map_regions() {
@@ -59,42 +53,14 @@ Result<> VirtioPciTransport::map_regions() {
   return Ok{};
 }
 
-Result<> VirtioPciTransport::set_command_bits(std::uint16_t set, std::uint16_t clear) {
-  std::byte raw[2];
-  if (auto r = function_->read_config(kPciCommand, raw); !r) return r;
-  std::uint16_t command = static_cast<std::uint16_t>(std::to_integer<unsigned>(raw[0]) | std::to_integer<unsigned>(raw[1]) << 8);
-  command = static_cast<std::uint16_t>((command | set) & ~clear);
-  raw[0] = static_cast<std::byte>(command & 0xff);
-  raw[1] = static_cast<std::byte>(command >> 8);
-  return function_->write_config(kPciCommand, raw);
-}
-
-// §4.1.4.3.2: writing 0 to device_status resets; the device reads back 0 when done, and
-// until then it may still be using our rings and buffers (A12).
 Result<> VirtioPciTransport::reset() {
   doorbells_.clear();
-  if (unresponsive_) return Fault(TransportError::NoAnswer, describe() + ": device did not complete an earlier reset; not trying again");
-  common_.write8(common::kDeviceStatus, 0);
-  const auto deadline = std::chrono::steady_clock::now() + kResetTimeout;
-  while (common_.read8(common::kDeviceStatus) != 0) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      unresponsive_ = true;
-      return Fault(TransportError::NoAnswer, describe() + ": device did not complete its reset within 2 s");
-    }
-    std::this_thread::sleep_for(std::chrono::microseconds(100));
-  }
-  return Ok{};
+  return reset_device(describe(), unresponsive_, [&] { common_.write8(common::kDeviceStatus, 0); },
+                      [&] { return common_.read8(common::kDeviceStatus); });
 }
 
-// PCI 3.0 §6.2.2 (Command register): with Bus Master Enable clear the function may not issue
-// memory requests, so it can no longer read or write our memory whatever state it is in. The
-// bit is read back: a function that keeps it set has not been cut off.
-bool VirtioPciTransport::revoke_dma() noexcept {
-  if (!set_command_bits(0, kPciCommandBusMaster)) return false;
-  std::byte raw[2];
-  if (!function_->read_config(kPciCommand, raw)) return false;
-  return (std::to_integer<unsigned>(raw[0]) & kPciCommandBusMaster) == 0;
-}
+// PCI 3.0 §6.2.2 (Command register).
+bool VirtioPciTransport::revoke_dma() noexcept { return revoke_bus_mastering(*function_); }
 
 std::uint8_t VirtioPciTransport::status() { return common_.read8(common::kDeviceStatus); }
 void VirtioPciTransport::set_status(std::uint8_t status) { common_.write8(common::kDeviceStatus, status); }

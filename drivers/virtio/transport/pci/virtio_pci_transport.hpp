@@ -44,7 +44,6 @@ class VirtioPciTransport final : public transport::Transport {
  private:
   VirtioPciTransport(std::unique_ptr<PciFunction> function, const VirtioPciLayout& layout);
   Result<> map_regions();
-  Result<> set_command_bits(std::uint16_t set, std::uint16_t clear);
 
   std::unique_ptr<PciFunction> function_;
   VirtioPciLayout layout_;

@@ -1,0 +1,159 @@
+#include "drivers/virtio/transport/pci/legacy_pci_transport.hpp"
+
+#include <atomic>
+#include <bitset>
+#include <cstring>
+
+#include "drivers/virtio/ring/ring_layout.hpp"
+#include "drivers/virtio/transport/pci/device_reset.hpp"
+#include "drivers/virtio/transport/pci/pci_spec.hpp"
+#include "runtime/log.hpp"
+
+namespace netfront::virtio::transport::pci {
+namespace {
+
+// The registers up to the device-specific configuration, which must fit in the BAR.
+constexpr std::size_t kRegistersWithMsix = legacy::kDeviceConfigWithMsix;
+// §4.1.4.8 has no queue count: queues are numbered from 0 while their size reads non-zero.
+// QEMU has at most 1024 (VIRTIO_QUEUE_MAX); a device claiming more is not believed beyond.
+constexpr std::uint16_t kMaxLegacyQueues = 1024;
+
+// Whether the function's MSI-X capability (PCI 3.0 §6.8.2) is enabled, which moves the
+// device-specific configuration 4 bytes further (§4.1.4.8). A malformed capability list
+// (looping, outside the capability area) counts as no MSI-X: the device is then read as a
+// device without it, as the kernel would have found it.
+bool msix_enabled(std::span<const std::byte> config) {
+  auto u8 = [&](std::size_t off) { return std::to_integer<unsigned>(config[off]); };
+  if (!(u8(kPciStatus) & kPciStatusCapabilityList)) return false;
+  std::bitset<kPciConfigSize> seen;
+  for (std::size_t at = u8(kPciCapabilityPointer) & 0xfc; at != 0; at = u8(at + 1) & 0xfc) {
+    if (at < kPciConfigHeaderSize || at + 4 > kPciConfigSize || seen.test(at)) return false;
+    seen.set(at);
+    if (u8(at) == kPciCapabilityMsix) return ((u8(at + 2) | u8(at + 3) << 8) & kPciMsixControlEnable) != 0;
+  }
+  return false;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<LegacyPciTransport>> LegacyPciTransport::open(std::unique_ptr<PciFunction> function) {
+  const std::string name = function->address().to_string();
+  if (function->kernel_driver() != KernelDriver::Uio)
+    return Fault(TransportError::Unsupported, name + " is a legacy-only virtio device, which does not translate through an IOMMU: "
+                                                     "bind it to uio_pci_generic, not vfio-pci");
+  std::byte config[kPciConfigSize];
+  if (auto r = function->read_config(0, config); !r) return std::move(r).error();
+  auto ports = function->io_bar(legacy::kBar);
+  if (!ports) return ports.error().with_context(name + ": legacy virtio registers (I/O BAR0)");
+  const std::size_t config_offset = msix_enabled(config) ? legacy::kDeviceConfigWithMsix : legacy::kDeviceConfig;
+  if ((*ports)->size() < kRegistersWithMsix)
+    return Fault(TransportError::ProtocolViolation, name + ": I/O BAR0 of " + std::to_string((*ports)->size()) +
+                                                         " bytes cannot hold the legacy virtio registers");
+  std::unique_ptr<LegacyPciTransport> t(new LegacyPciTransport(std::move(function), **ports, config_offset));
+  t->numa_node_ = numa_node_of(t->function_->address());
+  if (auto r = set_command_bits(*t->function_, kPciCommandIo | kPciCommandBusMaster, 0); !r) return std::move(r).error();
+  t->queue_count_ = t->count_queues();
+  runtime::logger("pci").info("{}: legacy virtio interface, {} queues, device configuration at +{}", t->describe(),
+                              t->queue_count_, config_offset);
+  return t;
+}
+
+LegacyPciTransport::LegacyPciTransport(std::unique_ptr<PciFunction> function, PortIo& ports, std::size_t config_offset)
+    : function_(std::move(function)), ports_(&ports), config_offset_(config_offset) {}
+
+LegacyPciTransport::~LegacyPciTransport() {
+  // Stop the device before DPDK's memory can be reused, then take away its right to DMA.
+  (void)reset();
+  (void)set_command_bits(*function_, 0, kPciCommandBusMaster);
+}
+
+std::uint16_t LegacyPciTransport::count_queues() {
+  std::uint16_t n = 0;
+  while (n < kMaxLegacyQueues && queue_max_size(n) != 0) ++n;
+  return n;
+}
+
+Result<> LegacyPciTransport::reset() {
+  // A queue's page number goes back to 0 with the reset: no doorbell until it is given again.
+  enabled_.assign(enabled_.size(), false);
+  return reset_device(describe(), unresponsive_, [&] { ports_->write8(legacy::kDeviceStatus, 0); },
+                      [&] { return ports_->read8(legacy::kDeviceStatus); });
+}
+
+bool LegacyPciTransport::revoke_dma() noexcept { return revoke_bus_mastering(*function_); }
+
+std::uint8_t LegacyPciTransport::status() { return ports_->read8(legacy::kDeviceStatus); }
+void LegacyPciTransport::set_status(std::uint8_t status) { ports_->write8(legacy::kDeviceStatus, status); }
+
+std::uint64_t LegacyPciTransport::device_features() { return ports_->read32(legacy::kDeviceFeatures); }
+
+// The engine never chooses a bit beyond the 32 a legacy device has (negotiate_features).
+void LegacyPciTransport::set_driver_features(std::uint64_t features) {
+  ports_->write32(legacy::kDriverFeatures, static_cast<std::uint32_t>(features));
+}
+
+// As for the modern interface (§4.1.3.1): one field with an access of its width, a span of
+// several byte by byte; bytes beyond the BAR read as zero.
+void LegacyPciTransport::read_config(std::size_t offset, std::span<std::byte> out) {
+  std::memset(out.data(), 0, out.size());
+  const std::size_t limit = config_size();
+  if (offset >= limit) return;
+  const std::size_t n = std::min(out.size(), limit - offset);
+  const std::size_t at = config_offset_ + offset;
+  if (n == 4 && offset % 4 == 0) {
+    const std::uint32_t v = ports_->read32(at);
+    std::memcpy(out.data(), &v, 4);
+  } else if (n == 2 && offset % 2 == 0) {
+    const std::uint16_t v = ports_->read16(at);
+    std::memcpy(out.data(), &v, 2);
+  } else {
+    for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<std::byte>(ports_->read8(at + i));
+  }
+}
+
+std::uint16_t LegacyPciTransport::queue_max_size(std::uint16_t index) {
+  if (index >= kMaxLegacyQueues) return 0;
+  ports_->write16(legacy::kQueueSelect, index);
+  const std::uint16_t size = ports_->read16(legacy::kQueueSize);
+  if (size > ring::kMaxQueueSize) {
+    runtime::logger("pci").warn("{}: queue {} claims {} entries, more than any ring may have; not using it", describe(), index, size);
+    return 0;
+  }
+  return size;
+}
+
+// §4.1.4.8 / §2.7.2: the device is given the page number of the descriptor table and finds
+// the available ring after it and the used ring at the next 4096-byte boundary. A ring not
+// laid out so, or beyond the 44 bits a 32-bit page number reaches, is refused here rather
+// than handed to a device that would read it elsewhere.
+Result<> LegacyPciTransport::enable_queue(const transport::QueueSetup& s) {
+  const std::string queue = describe() + ": queue " + std::to_string(s.index);
+  if (s.index >= queue_count_) return Fault(TransportError::Refused, queue + " does not exist");
+  const std::uint16_t size = queue_max_size(s.index);  // also selects the queue
+  if (s.size != size)
+    return Fault(TransportError::BadRequest, queue + " has " + std::to_string(size) + " entries, fixed by the device; a ring of " +
+                                                 std::to_string(s.size) + " was offered");
+  const auto layout = ring::SplitLayout::of(s.size, ring::kLegacyRingAlign);
+  const ring::QueueAddresses& a = s.addresses;
+  const std::uint64_t page = a.desc >> legacy::kQueueAddressShift;
+  if (a.desc % ring::kLegacyRingAlign != 0 || a.driver != a.desc + layout.avail_offset || a.device != a.desc + layout.used_offset)
+    return Fault(TransportError::BadRequest, queue + ": ring not in the legacy layout (table page-aligned, used ring at a 4096 boundary)");
+  if (page == 0 || page > 0xffffffffu)
+    return Fault(TransportError::BadRequest, queue + ": ring address beyond what a legacy page number reaches");
+  ports_->write32(legacy::kQueueAddress, static_cast<std::uint32_t>(page));
+  if (enabled_.size() <= s.index) enabled_.resize(s.index + 1u);
+  enabled_[s.index] = true;
+  return Ok{};
+}
+
+// §4.1.4.8: the queue index written to the notify register. The port write is an I/O
+// instruction, which x86 orders after every earlier store; the fence keeps the compiler from
+// moving ring writes past it.
+bool LegacyPciTransport::notify(std::uint16_t index) noexcept {
+  if (index >= enabled_.size() || !enabled_[index]) return false;
+  std::atomic_thread_fence(std::memory_order_release);
+  ports_->write16(legacy::kQueueNotify, index);
+  return true;
+}
+
+}  // namespace netfront::virtio::transport::pci
