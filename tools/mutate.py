@@ -60,6 +60,7 @@ SPLIT = "drivers/virtio/ring/split_ring.cpp"
 PACKED = "drivers/virtio/ring/packed_ring.cpp"
 CAPS = "drivers/virtio/transport/pci/virtio_capabilities.cpp"
 PCI = "drivers/virtio/transport/pci/virtio_pci_transport.cpp"
+MMIO = "drivers/virtio/transport/mmio/mmio_transport.cpp"
 CHANNEL = "drivers/virtio/transport/vhost_user/channel.cpp"
 VHOST = "drivers/virtio/transport/vhost_user/vhost_user_transport.cpp"
 CONTROL = "drivers/virtio/net/control_queue.cpp"
@@ -159,9 +160,23 @@ MUTATIONS = [
       "    return static_cast<std::uint16_t>(offsetof(virtio_net_hdr, num_buffers));",
       "    return sizeof(virtio_net_hdr);",
       "unit-engine", "AllFeatureCombinations/EngineTest.EchoesFramesOfEverySizeByteForByte/legacy_mrg_rxbuf_off"),
-    M("A10", "a legacy device given a ring outside the legacy layout", "drivers/virtio/transport/pci/legacy_pci_transport.cpp",
+    M("A10", "a legacy device given a ring outside the legacy layout", "drivers/virtio/transport/legacy_ring.hpp",
       "a.desc % ring::kLegacyRingAlign != 0 || a.driver != a.desc + layout.avail_offset || a.device != a.desc + layout.used_offset",
       "false", "unit-pci", "LegacyPciTransport.ARingIsGivenAsItsPageNumberOnlyInTheLegacyLayout"),
+    M("A1", "receive buffers notified before DRIVER_OK", QUEUE_PAIR, "rx_.refill(/*notify=*/false);", "rx_.refill();",
+      "unit-engine", "AllFeatureCombinations/EngineTest.NoDoorbellRingsBeforeDriverOk/split_mrg_rxbuf_off_event_idx_off_in_order_off_indirect_off"),
+    M("A12", "bus mastering on before the first reset", PCI, "set_command_bits(*t->function_, kPciCommandMemory, 0)",
+      "set_command_bits(*t->function_, kPciCommandMemory | kPciCommandBusMaster, 0)",
+      "unit-pci", "VirtioPciTransport.OpeningResetsTheDeviceBeforeItMayReachMemory"),
+    M("A9", "a transitional function's malformed capabilities taken for a legacy-only device",
+      "drivers/virtio/transport/pci/open_transport.cpp", " || !modern.error().is(TransportError::Unsupported)", "",
+      "unit-pci", "OpenVirtioPci.MalformedModernCapabilitiesOfATransitionalFunctionAreReportedNotFallenBackFrom"),
+    M("A10", "a virtio-mmio queue set up over one in use", MMIO, "    if (regs_.read32(kQueueReady) != 0)", "    if (false)",
+      "unit-pci", "MmioTransport.VersionTwoQueuesTakeTheirAddressesAndReadyAndOnlyThenADoorbell"),
+    M("A11", "a virtio-mmio queue size beyond the spec accepted", MMIO, "if (max > ring::kMaxQueueSize) {", "if (false) {",
+      "unit-pci", "MmioTransport.QueueSizesBeyondTheSpecAreUnavailableAndAStuckResetIsBounded"),
+    M("A9", "a virtio-mmio window taken without checking it holds a virtio-net device", MMIO,
+      "  if (type != kNetDeviceId)\n", "  if (false)\n", "unit-pci", "MmioTransport.AWindowThatIsNoVirtioNetDeviceIsAClearError"),
     M("A11", "a legacy queue of a size no split ring has", BRING_UP, "    if (!std::has_single_bit(max))\n", "    if (false)\n",
       "unit-engine", "LegacyDevice.AQueueSizeASplitRingCannotHaveIsAClearError"),
     M("A3", "ACCESS_PLATFORM not required behind an IOMMU", FEATURES,
@@ -191,7 +206,7 @@ MUTATIONS = [
       "unit-pci", "VirtioPciTransport.DoorbellOutsideTheNotifyAreaFailsQueueSetUp"),
     M("A11", "queue size beyond the spec accepted", PCI, "if (size > kMaxQueueSize) {", "if (false) {",
       "unit-pci", "VirtioPciTransport.QueueSizesOfZeroOrBeyondTheSpecAreUnavailable"),
-    M("A12", "reset not waited for", "drivers/virtio/transport/pci/device_reset.hpp",
+    M("A12", "reset not waited for", "drivers/virtio/transport/device_reset.hpp",
       "if (std::chrono::steady_clock::now() > deadline) {", "if (true) {",
       "unit-pci", "VirtioPciTransport.ResetNeverCompletedFailsAfterItsBoundAndIsNotWaitedForAgain"),
     M("A12", "memory freed after an unconfirmed reset", NET_DEVICE, "abandoned_ = !transport_->revoke_dma();",

@@ -196,10 +196,8 @@ Result<VhostUserAddress> parse_vhost_user(IdParser& p, const std::vector<std::st
 }
 
 // pci:[DDDD:]BB:DD.F[,queues=N]
-Result<PciAddress> parse_pci_id(IdParser& p, const std::vector<std::string_view>& parts, CommonOptions& common) {
-  if (parts[0].empty()) return p.fail("no PCI address after 'pci:'");
-  auto a = parse_pci(p, parts[0]);
-  if (!a) return std::move(a).error();
+// The options after a device's address: those of every transport only.
+Result<> parse_common_only(IdParser& p, const std::vector<std::string_view>& parts, CommonOptions& common) {
   for (std::size_t i = 1; i < parts.size(); ++i) {
     auto kv = p.option(parts[i]);
     if (!kv) return std::move(kv).error();
@@ -208,7 +206,31 @@ Result<PciAddress> parse_pci_id(IdParser& p, const std::vector<std::string_view>
     if (!c) return p.fail("unknown option '" + std::string(parts[i]) + "' (expected queues=N, offloads=, mtu=N, vlan_filter or hash_report)");
     if (!*c) return std::move(*c).error();
   }
+  return Ok{};
+}
+
+Result<PciAddress> parse_pci_id(IdParser& p, const std::vector<std::string_view>& parts, CommonOptions& common) {
+  if (parts[0].empty()) return p.fail("no PCI address after 'pci:'");
+  auto a = parse_pci(p, parts[0]);
+  if (!a) return std::move(a).error();
+  if (auto r = parse_common_only(p, parts, common); !r) return std::move(r).error();
   return a;
+}
+
+// mmio:ADDRESS[,options]: a physical address, 0x-prefixed hex or decimal, 4-byte aligned and
+// not 0 (§4.2.2: the registers are 32-bit).
+Result<MmioAddress> parse_mmio_id(IdParser& p, const std::vector<std::string_view>& parts, CommonOptions& common) {
+  const std::string_view text = parts[0];
+  if (text.empty()) return p.fail("no window address after 'mmio:'");
+  const bool hex = text.size() > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X');
+  const std::string_view digits = hex ? text.substr(2) : text;
+  std::uint64_t v = 0;
+  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v, hex ? 16 : 10);
+  if (ec != std::errc{} || end != digits.data() + digits.size())
+    return p.fail("'" + std::string(text) + "' is not a window address (0x... or decimal)");
+  if (v == 0 || v % 4 != 0) return p.fail("window address '" + std::string(text) + "' is 0 or not 4-byte aligned");
+  if (auto r = parse_common_only(p, parts, common); !r) return std::move(r).error();
+  return MmioAddress{v};
 }
 
 // loop:[packed|split][,legacy][,mrg_rxbuf=|event_idx=|in_order=|indirect=on|off][,size=N][,mode=echo|sink][,queues=N]
@@ -254,7 +276,7 @@ Result<DeviceId> DeviceId::parse(std::string_view text) {
   IdParser p(text);
   const auto colon = text.find(':');
   if (colon == std::string_view::npos)
-    return p.fail("no transport prefix (expected vhost-user:, pci: or loop:)");
+    return p.fail("no transport prefix (expected vhost-user:, pci:, mmio: or loop:)");
   const std::string_view scheme = text.substr(0, colon);
   const auto parts = split_commas(text.substr(colon + 1));
   CommonOptions c;
@@ -273,12 +295,23 @@ Result<DeviceId> DeviceId::parse(std::string_view text) {
     if (!o) return std::move(o).error();
     return DeviceId(*o, c);
   }
-  return p.fail("unknown transport '" + std::string(scheme) + "' (expected vhost-user, pci or loop)");
+  if (scheme == "mmio") {
+    auto a = parse_mmio_id(p, parts, c);
+    if (!a) return std::move(a).error();
+    return DeviceId(*a, c);
+  }
+  return p.fail("unknown transport '" + std::string(scheme) + "' (expected vhost-user, pci, mmio or loop)");
 }
 
 std::string PciAddress::to_string() const {
   char b[16];
   std::snprintf(b, sizeof b, "%04x:%02x:%02x.%x", domain, bus, device, function);
+  return b;
+}
+
+std::string MmioAddress::to_string() const {
+  char b[24];
+  std::snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(physical));
   return b;
 }
 
@@ -306,6 +339,7 @@ std::string DeviceId::to_string() const {
       return "vhost-user:" + v.socket_path + (v.server ? ",server" : "") + declined + q;
     }
     case Kind::Pci: return "pci:" + pci().to_string() + q;
+    case Kind::Mmio: return "mmio:" + mmio().to_string() + q;
     case Kind::None: return "";
     case Kind::Loop: break;
   }
@@ -314,6 +348,7 @@ std::string DeviceId::to_string() const {
   std::string s;
   auto add = [&](const std::string& part) { s += (s.empty() ? "" : ",") + part; };
   if (o.packed) add("packed");
+  if (o.legacy) add("legacy");
   if (o.mrg_rxbuf != defaults.mrg_rxbuf) add(std::string("mrg_rxbuf=") + (o.mrg_rxbuf ? "on" : "off"));
   if (o.event_idx != defaults.event_idx) add(std::string("event_idx=") + (o.event_idx ? "on" : "off"));
   if (o.in_order != defaults.in_order) add(std::string("in_order=") + (o.in_order ? "on" : "off"));
@@ -321,7 +356,6 @@ std::string DeviceId::to_string() const {
   if (o.queue_size != defaults.queue_size) add("size=" + std::to_string(o.queue_size));
   if (!o.echo) add("mode=sink");
   if (o.rss) add("rss");
-  if (o.legacy) add("legacy");
   if (!q.empty()) add(q.substr(1));
   return "loop:" + s;
 }

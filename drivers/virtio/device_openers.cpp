@@ -1,9 +1,12 @@
 // The virtio transports' entries in the device registry: how each kind of device id becomes
 // a VirtioNetDevice over its transport.
+#include <rte_eal.h>
+
 #include "drivers/netif/device_registry.hpp"
 #include "drivers/virtio/net/net_spec.hpp"
 #include "drivers/virtio/net/virtio_net_device.hpp"
 #include "drivers/virtio/transport/loop/loop_device.hpp"
+#include "drivers/virtio/transport/mmio/mmio_transport.hpp"
 #include "drivers/virtio/transport/pci/pci_function.hpp"
 #include "drivers/virtio/transport/pci/open_transport.hpp"
 #include "drivers/virtio/transport/vhost_user/vhost_user_transport.hpp"
@@ -81,10 +84,30 @@ Opened open_pci(const DeviceId& id, EventLoop&) {
   return std::unique_ptr<NetDevice>(std::move(*opened));
 }
 
+Opened open_mmio(const DeviceId& id, EventLoop&) {
+  if (auto started = DpdkEnv::start(); !started) return Fault(std::move(started).error());
+  // No IOMMU on this path: the device is given physical addresses, which DPDK only knows with
+  // hugepages, as root.
+  if (rte_eal_iova_mode() != RTE_IOVA_PA)
+    return Fault(transport::TransportError::Unsupported, "mmio:" + id.mmio().to_string() +
+                                                             " needs physical addresses, but DPDK runs in IOVA-as-VA mode (hugepages are "
+                                                             "needed, as root)");
+  auto window = transport::mmio::map_device_window(id.mmio().physical);
+  if (!window) return std::move(window).error();
+  auto transport = transport::mmio::MmioTransport::open(std::move(*window));
+  if (!transport) return std::move(transport).error();
+  DeviceOptions options = options_of(id);
+  options.accept_access_platform = true;  // identity translation: taken if offered
+  auto opened = VirtioNetDevice::open(std::move(*transport), options);
+  if (!opened) return std::move(opened).error();
+  return std::unique_ptr<NetDevice>(std::move(*opened));
+}
+
 constexpr drivers::DeviceOpener kOpeners[] = {
     {DeviceId::Kind::Loop, answer<open_loop>},
     {DeviceId::Kind::VhostUser, answer<open_vhost_user>},
     {DeviceId::Kind::Pci, answer<open_pci>},
+    {DeviceId::Kind::Mmio, answer<open_mmio>},
 };
 
 }  // namespace

@@ -1,6 +1,7 @@
 // DeviceId: the `id` of the NETWORK signature, parsed from a string:
 //   vhost-user:/path/to.sock[,server][,queues=N]   a vhost-user backend's unix socket
 //   pci:[DDDD:]BB:DD.F[,queues=N]                  a virtio-net PCI function (domain 0 if omitted)
+//   mmio:ADDRESS[,queues=N]                        a virtio-mmio device's window (0x... or decimal)
 //   loop:[option[,option...]]                      the in-process device (see LoopOptions)
 // Every kind also takes offloads=NAME[+NAME...] (netfront/offload.hpp): the offloads to ask
 // the device for, of csum, tso4, tso6, ecn, uso and rx_csum, or all of them as "all"; and
@@ -56,6 +57,14 @@ struct PciAddress {
   friend bool operator==(const PciAddress&, const PciAddress&) = default;
 };
 
+// A virtio-mmio device's register window (virtio 1.2 §4.2): its physical address, as the
+// firmware gives it (/proc/iomem; QEMU's microvm: 0xfeb00000 and on, 512 bytes apart).
+struct MmioAddress {
+  std::uint64_t physical = 0;
+  std::string to_string() const;  // "0xfeb00000"
+  friend bool operator==(const MmioAddress&, const MmioAddress&) = default;
+};
+
 // The in-process device's switches; every one has a spelling in the id ("loop:packed,size=256").
 struct LoopOptions {
   bool packed = false;       // packed instead of split virtqueues
@@ -82,7 +91,7 @@ struct CommonOptions {
 
 class DeviceId {
  public:
-  enum class Kind { VhostUser, Pci, Loop, None };
+  enum class Kind { VhostUser, Pci, Loop, Mmio, None };
 
   static Result<DeviceId> parse(std::string_view text);
   // No device (Kind::None): the id of a Netif that is not connected; to_string() is "".
@@ -102,13 +111,14 @@ class DeviceId {
   const VhostUserAddress& vhost_user() const { return std::get<VhostUserAddress>(address_); }
   const PciAddress& pci() const { return std::get<PciAddress>(address_); }
   const LoopOptions& loop() const { return std::get<LoopOptions>(address_); }
+  const MmioAddress& mmio() const { return std::get<MmioAddress>(address_); }
 
   // The canonical spelling; parse(to_string()) gives an equal id.
   std::string to_string() const;
   friend bool operator==(const DeviceId&, const DeviceId&) = default;
 
  private:
-  using Address = std::variant<VhostUserAddress, PciAddress, LoopOptions, std::monostate>;
+  using Address = std::variant<VhostUserAddress, PciAddress, LoopOptions, MmioAddress, std::monostate>;
   DeviceId(Address address, const CommonOptions& common) : address_(std::move(address)), common_(common) {}
   Address address_{std::monostate{}};
   CommonOptions common_;

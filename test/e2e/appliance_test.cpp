@@ -167,6 +167,27 @@ TEST_P(ApplianceLegacyEcho, ALegacyOnlyNicEchoesByteForByte) {
 INSTANTIATE_TEST_SUITE_P(Guests, ApplianceLegacyEcho, ::testing::Bool(),
                          [](const ::testing::TestParamInfo<bool>& i) { return i.param ? "Mergeable" : "NoMergeable"; });
 
+// A microVM (QEMU's microvm machine: no PCI, the NIC a virtio-mmio device the ACPI tables
+// describe) reached through /dev/mem: version 2 (modern) with split and packed rings, and
+// version 1 (legacy, force-legacy=on: page-numbered rings, §4.2.4).
+using MmioCase = std::tuple<bool /*legacy*/, bool /*packed*/>;
+class ApplianceMicrovmEcho : public ::testing::TestWithParam<MmioCase> {};
+
+TEST_P(ApplianceMicrovmEcho, AVirtioMmioNicEchoesByteForByte) {
+  const auto [legacy, packed] = GetParam();
+  GuestOptions g;
+  g.path = GuestPath::Mmio;
+  g.legacy_only = legacy;
+  g.packed = packed;
+  expect_guest_echoes(g, legacy ? "virtio-mmio version 1" : "virtio-mmio version 2");
+}
+
+INSTANTIATE_TEST_SUITE_P(Guests, ApplianceMicrovmEcho,
+                         ::testing::Values(MmioCase{false, false}, MmioCase{false, true}, MmioCase{true, false}),
+                         [](const ::testing::TestParamInfo<MmioCase>& i) {
+                           return std::string(std::get<0>(i.param) ? "Legacy" : "Modern") + (std::get<1>(i.param) ? "Packed" : "Split");
+                         });
+
 std::string case_name(const ::testing::TestParamInfo<Case>& info) {
   const auto [path, packed, mrg] = info.param;
   return std::string(path == GuestPath::Vfio ? "Vfio" : "Uio") + (packed ? "Packed" : "Split") + (mrg ? "Mergeable" : "NoMergeable");

@@ -50,6 +50,21 @@ TEST(DeviceIdTest, PciWithAndWithoutDomain) {
   EXPECT_EQ(b.pci().to_string(), "abcd:ff:1f.7");
 }
 
+TEST(DeviceIdTest, MmioWindowInHexOrDecimal) {
+  DeviceId a = parse_ok("mmio:0xfeb00000");
+  EXPECT_EQ(a.kind(), DeviceId::Kind::Mmio);
+  EXPECT_EQ(a.mmio().physical, 0xfeb00000u);
+  EXPECT_EQ(parse_ok("mmio:4272947200"), a);
+  EXPECT_EQ(parse_ok("mmio:0xfeb00200,queues=2").queue_pairs(), 2u);
+  EXPECT_NE(parse_error("mmio:").find("no window address"), std::string::npos);
+  EXPECT_NE(parse_error("mmio:0x").find("is not a window address"), std::string::npos);
+  EXPECT_NE(parse_error("mmio:feb00000").find("is not a window address"), std::string::npos);
+  EXPECT_NE(parse_error("mmio:0xfeb00002").find("not 4-byte aligned"), std::string::npos);
+  EXPECT_NE(parse_error("mmio:0").find("is 0"), std::string::npos);
+  EXPECT_NE(parse_error("mmio:0x1ffffffffffffffff").find("is not a window address"), std::string::npos);
+  EXPECT_NE(parse_error("mmio:0xfeb00000,packed").find("unknown option 'packed'"), std::string::npos);
+}
+
 TEST(DeviceIdTest, LoopDefaultsAndOptions) {
   DeviceId a = parse_ok("loop:");
   EXPECT_EQ(a.kind(), DeviceId::Kind::Loop);
@@ -74,7 +89,8 @@ TEST(DeviceIdTest, ToStringRoundTrips) {
                            "loop:offloads=csum+tso4+tso6+ecn+uso+rx_csum", "vhost-user:/tmp/a.sock,mtu=9000",
                            "loop:packed,offloads=csum,mtu=68", "pci:0000:00:03.0,vlan_filter",
                            "vhost-user:/tmp/a.sock,queues=2,mtu=9000,vlan_filter", "pci:0000:00:03.0,queues=4,hash_report",
-                           "loop:rss,queues=4,vlan_filter,hash_report"}) {
+                           "loop:rss,queues=4,vlan_filter,hash_report", "mmio:0xfeb00000", "mmio:0xd0000000,queues=2,offloads=csum",
+                           "loop:legacy,mrg_rxbuf=off"}) {
     DeviceId id = parse_ok(text);
     EXPECT_EQ(id.to_string(), text);
     EXPECT_EQ(parse_ok(id.to_string()), id);

@@ -260,5 +260,24 @@ TEST(OpenVirtioPci, TakesTheLegacyInterfaceOnlyOfATransitionalFunctionWithoutThe
   EXPECT_NE(t.error().message().find("no virtio common configuration capability"), std::string::npos) << t.error().message();
 }
 
+// A transitional function whose modern capabilities are there but malformed (a
+// notify_off_multiplier §4.1.4.4 forbids) has broken its modern interface, not left it out:
+// the error says so, rather than driving it through the legacy one or calling it legacy-only.
+TEST(OpenVirtioPci, MalformedModernCapabilitiesOfATransitionalFunctionAreReportedNotFallenBackFrom) {
+  FakeTransitional d;
+  d.driver = KernelDriver::Vfio;
+  d.config.bars[4] = 0x4000;
+  d.config.link(kPciCapabilityMsix, 12);
+  d.config.vendor(virtio::transport::pci::CfgType::Common, 4, 0x0000, 0x1000);
+  d.config.vendor(virtio::transport::pci::CfgType::Isr, 4, 0x1000, 0x1000);
+  d.config.vendor(virtio::transport::pci::CfgType::Device, 4, 0x2000, 0x1000);
+  d.config.notify(4, 0x3000, 0x1000, 3);
+  ASSERT_FALSE(d.config.parse()) << "the fake's modern capabilities are meant to be malformed";
+  auto t = virtio::transport::pci::open_virtio_pci(std::make_unique<FakeFunction>(d));
+  ASSERT_FALSE(t);
+  EXPECT_EQ(t.error().message().find("legacy-only"), std::string::npos) << t.error().message();
+  EXPECT_NE(t.error().message().find("notify_off_multiplier"), std::string::npos) << t.error().message();
+}
+
 }  // namespace
 }  // namespace netfront::testing

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "drivers/virtio/transport/pci/pci_function.hpp"
@@ -28,6 +29,7 @@ struct FakeDevice {
   bool reset_never_completes = false;  // A12: device_status keeps its value when 0 is written
   bool bus_master_stuck = false;       // Bus Master Enable cannot be cleared
   std::uint8_t status_shown = 0;
+  std::optional<bool> bus_master_at_first_reset;  // whether the device could reach memory when first reset
   // §4.1.4.3: device_feature shows the word device_feature_select names (0 beyond the
   // second); driver_feature takes the word driver_feature_select names.
   std::array<std::uint32_t, 2> device_words{};
@@ -87,6 +89,8 @@ class FakeFunction final : public PciFunction, public RegisterWriteObserver {
       return;
     }
     if (at != d_.bar4.data() + kStatusRegister) return;
+    if (d_.u8(kStatusRegister) == 0 && !d_.bus_master_at_first_reset)
+      d_.bus_master_at_first_reset = (d_.command() & kPciCommandBusMaster) != 0;
     if (d_.u8(kStatusRegister) == 0 && d_.reset_never_completes)
       d_.bar4[kStatusRegister] = static_cast<std::byte>(d_.status_shown);
     d_.status_shown = d_.u8(kStatusRegister);
@@ -112,6 +116,17 @@ TEST(VirtioPciTransport, OpeningEnablesMemoryAndBusMasteringAndClosingResetsAndS
   }
   EXPECT_EQ(d.u8(kCommon + common::kDeviceStatus), 0);  // reset before anything is freed
   EXPECT_EQ(d.command() & kPciCommandBusMaster, 0);     // and no more DMA
+}
+
+// A device a previous driver left running is reset before bus mastering lets it reach memory.
+TEST(VirtioPciTransport, OpeningResetsTheDeviceBeforeItMayReachMemory) {
+  FakeDevice d;
+  d.bar4[kStatusRegister] = std::byte{0x0f};  // DRIVER_OK and the rest, as a previous driver left it
+  auto t = open(d);
+  ASSERT_TRUE(t);
+  ASSERT_TRUE(d.bus_master_at_first_reset.has_value()) << "never reset";
+  EXPECT_FALSE(*d.bus_master_at_first_reset);
+  EXPECT_EQ(d.command() & kPciCommandBusMaster, kPciCommandBusMaster);
 }
 
 // A12: the driver must wait for device_status to read back 0, but not forever; a device that

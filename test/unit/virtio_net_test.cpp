@@ -233,6 +233,18 @@ TEST_P(EngineTest, DoorbellsAreCoalescedPerBurstNotPerFrame) {
   EXPECT_LT(doorbells, 2000u / 8) << "one doorbell per frame";
 }
 
+// §3.1.1: no notification before DRIVER_OK, neither at bring-up nor when a reset brings the
+// device up again; the receive buffers posted before it are announced right after.
+TEST_P(EngineTest, NoDoorbellRingsBeforeDriverOk) {
+  EXPECT_EQ(rig_.device->counters().early_notifications, 0u);
+  ASSERT_TRUE(rig_.reset_device());
+  EXPECT_EQ(rig_.device->counters().early_notifications, 0u);
+  rig_.listen();
+  ASSERT_TRUE(rig_.netif->write(rig_.frame(100, 1)).get());
+  rig_.run_until_received(1);
+  EXPECT_EQ(rig_.received.size(), 1u);
+}
+
 TEST_P(EngineTest, FullRingMakesWritesWaitThenAllGoOut) {
   rig_.listen();
   rig_.device->faults().stall = true;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Boots the echo appliance image (building it first if needed) in QEMU with its console on this
-# terminal; prints the image's size. Options: --path uio|vfio, --packed, --no-mrg-rxbuf, --kvm.
+# terminal; prints the image's size. Options: --path uio|vfio|mmio, --legacy, --packed, --no-mrg-rxbuf, --kvm.
 # Type "stop" on the console to power the guest off.
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -111,7 +111,14 @@ Result<> prepare_guest(Options& o) {
   std::string address;
   if (o.device.empty()) {
     address = appliance::pid1::find_virtio_net();
-    if (address.empty()) return Error::unknown("this guest has no virtio-net PCI function");
+    if (address.empty()) {
+      // A microVM's NIC is a virtio-mmio device: nothing to bind, netfront maps its window.
+      auto mmio = appliance::pid1::find_virtio_net_mmio();
+      if (!mmio) return Error::unknown("this guest has no virtio-net PCI function, nor a virtio-mmio one: " + mmio.error().message());
+      o.device = *mmio;
+      say("%s found", o.device.c_str());
+      return Ok{};
+    }
     o.device = "pci:" + address;
   } else if (o.device.rfind("pci:", 0) == 0) {
     address = o.device.substr(4);

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <fstream>
 
+#include "drivers/virtio/transport/mmio/discovery.hpp"
 #include "drivers/virtio/transport/pci/pci_function.hpp"
 #include "drivers/virtio/transport/pci/sysfs.hpp"
 #include "netfront/device_id.hpp"
@@ -122,6 +123,12 @@ std::string find_virtio_net() {
     if (is_virtio_net(entry.path().filename().string())) found.push_back(entry.path().filename().string());
   std::sort(found.begin(), found.end());
   return found.empty() ? "" : found.front();
+}
+
+Result<std::string> find_virtio_net_mmio() {
+  auto window = virtio::transport::mmio::find_virtio_net_window();
+  if (!window) return window.error().to_error();
+  return "mmio:" + MmioAddress{*window}.to_string();
 }
 
 Result<> bind(const std::string& address, const std::string& driver) {

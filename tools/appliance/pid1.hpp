@@ -23,6 +23,9 @@ Result<> load_modules(const std::string& dir, const std::vector<std::string>& fi
 bool iommu_present();
 // The first virtio-net PCI function ("0000:00:03.0"), or "" if there is none.
 std::string find_virtio_net();
+// The device id ("mmio:0x...") of the first virtio-mmio network device (a microVM's NIC);
+// the error says why there is none.
+Result<std::string> find_virtio_net_mmio();
 // Whether `address` is a virtio-net PCI function (only those are ever rebound).
 bool is_virtio_net(const std::string& address);
 // Binds the function to `driver` through driver_override, unbinding it first if needed.

@@ -19,7 +19,9 @@
 
 namespace netfront::appliance {
 
-enum class GuestPath { Uio, Vfio };  // how the guest reaches its NIC (see docs/appliance.md)
+// How the guest reaches its NIC (see docs/appliance.md): a PCI function bound to uio or vfio
+// on a q35 machine, or a virtio-mmio device of QEMU's microvm machine.
+enum class GuestPath { Uio, Vfio, Mmio };
 
 struct GuestOptions {
   std::string kernel;     // build/appliance/vmlinuz
@@ -31,7 +33,9 @@ struct GuestOptions {
   std::uint16_t guest_port = 7;
   std::string memory = "512M";
   bool kvm = false;          // -accel kvm -cpu host where KVM works; TCG otherwise
-  bool legacy_only = false;  // a virtio 0.9.5 NIC without the modern interface (driven through its legacy one)
+  // A NIC without the modern interface, driven through its legacy one: a virtio 0.9.5 PCI
+  // function, or a version 1 virtio-mmio device.
+  bool legacy_only = false;
   std::string append;        // more kernel options, e.g. "netfront.device=pci:0000:00:09.0"
   // Multi-queue: the NIC gets mq=on with this many queue pairs. QEMU's user networking has one
   // queue, so more than one needs `tap`: a multi_queue tap device QEMU attaches to (inside

@@ -3,7 +3,7 @@
 // the host, checks every echo byte for byte, then stops the appliance from its console and
 // shows what it printed (its per-queue stats among it).
 //
-//   netfront-appliance [--image-dir DIR] [--path uio|vfio] [--packed] [--no-mrg-rxbuf] [--kvm] [--count N]
+//   netfront-appliance [--image-dir DIR] [--path uio|vfio|mmio] [--legacy] [--packed] [--no-mrg-rxbuf] [--kvm] [--count N]
 //   netfront-appliance --boot-only [...]   just boots, the console on this terminal ("stop" ends it)
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -43,14 +43,18 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--image-dir" && i + 1 < argc) dir = argv[++i];
-    else if (a == "--path" && i + 1 < argc) g.path = std::string(argv[++i]) == "vfio" ? GuestPath::Vfio : GuestPath::Uio;
+    else if (a == "--path" && i + 1 < argc) {
+      const std::string path = argv[++i];
+      g.path = path == "vfio" ? GuestPath::Vfio : path == "mmio" ? GuestPath::Mmio : GuestPath::Uio;
+    }
     else if (a == "--packed") g.packed = true;
+    else if (a == "--legacy") g.legacy_only = true;
     else if (a == "--no-mrg-rxbuf") g.mrg_rxbuf = false;
     else if (a == "--kvm") g.kvm = true;
     else if (a == "--boot-only") boot_only = true;
     else if (a == "--count" && i + 1 < argc) e.count = static_cast<unsigned>(std::stoul(argv[++i]));
     else {
-      std::fprintf(stderr, "usage: netfront-appliance [--image-dir DIR] [--path uio|vfio] [--packed] [--no-mrg-rxbuf] [--kvm] [--boot-only] [--count N]\n");
+      std::fprintf(stderr, "usage: netfront-appliance [--image-dir DIR] [--path uio|vfio|mmio] [--legacy] [--packed] [--no-mrg-rxbuf] [--kvm] [--boot-only] [--count N]\n");
       return 2;
     }
   }

@@ -222,6 +222,7 @@ Result<> VirtioNetDevice::start_queues() {
     if (auto r = control_->start(); !r) return r;
   const std::uint8_t features_ok = transport_->legacy() ? 0 : VIRTIO_CONFIG_S_FEATURES_OK;
   transport_->set_status(VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | features_ok | VIRTIO_CONFIG_S_DRIVER_OK);
+  for (auto& qp : pairs_) qp->notify_receive_buffers();
   // §5.1.6.5.5: the device uses only the first pair until told otherwise; the queues are all
   // set up by now, as the spec wants before VQ_PAIRS_SET.
   if (pairs_.size() > 1)

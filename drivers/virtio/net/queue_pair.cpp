@@ -32,11 +32,13 @@ class RingQueuePair final : public QueuePair {
           std::tuple{tx_queue_index(config_.index), tx_.ring().addresses(), tx_.ring().size()}}) {
       if (auto r = transport_.enable_queue({index, size, addresses}); !r) return r;
     }
-    rx_.refill();
+    rx_.refill(/*notify=*/false);
     if (rx_.ring().in_flight() == 0) return Fault(DeviceError::NoBuffers, "no receive buffers could be posted (packet pool exhausted)");
     usable_ = true;
     return Ok{};
   }
+
+  void notify_receive_buffers() noexcept override { rx_.notify_posted(); }
 
   // HOT PATH: once per loop iteration per queue pair.
   unsigned poll() override {

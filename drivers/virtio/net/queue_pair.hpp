@@ -58,6 +58,9 @@ class QueuePair {
 
   // Tells the device where the rings are and fills the receive ring.
   virtual Result<> start() = 0;
+  // Once DRIVER_OK is set (§3.1.1: no notification before it): the doorbell for the receive
+  // buffers start() posted.
+  virtual void notify_receive_buffers() noexcept = 0;
   // One round: reclaim, serve waiting writers, receive, refill, ring doorbells. Returns work done.
   virtual unsigned poll() = 0;
   virtual io<WriteResult> transmit(Buffer&& frame) = 0;

@@ -54,7 +54,9 @@ class RxQueue {
 
   // Posts buffers in bursts of up to kRefillBurst, and never waits for more free slots than a
   // small ring can have. A pool that is out of buffers is tried again at the next poll.
-  void refill() noexcept {
+  // `notify` false: before DRIVER_OK, when the device may not be notified yet (§3.1.1); the
+  // buffers are announced once it is (notify_posted).
+  void refill(bool notify = true) noexcept {
     bool added = false;
     const unsigned threshold = std::min<unsigned>(kRefillBurst, ring_.size());
     while (ring_.free_descriptors() >= threshold && !ring_.broken()) {
@@ -68,8 +70,10 @@ class RxQueue {
       }
       added = true;
     }
-    if (added && ring_.publish() && !transport_.notify(rx_queue_index(pair_)))
-      ring_.mark_broken(ring::RingError::NotifyFailed);
+    if (added && ring_.publish() && notify) notify_posted();
+  }
+  void notify_posted() noexcept {
+    if (!transport_.notify(rx_queue_index(pair_))) ring_.mark_broken(ring::RingError::NotifyFailed);
   }
 
   // Takes up to kBurst used buffers and hands the frames they hold to `sink`. Two passes over

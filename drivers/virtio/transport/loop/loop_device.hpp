@@ -33,7 +33,6 @@
 #include "drivers/virtio/device_side/net_control_server.hpp"
 #include "drivers/virtio/device_side/rss_model.hpp"
 #include "drivers/virtio/device_side/rx_filter_model.hpp"
-#include "drivers/virtio/net/features.hpp"
 #include "drivers/virtio/net/net_spec.hpp"
 #include "drivers/virtio/transport/transport.hpp"
 #include "netfront/device_id.hpp"
@@ -60,6 +59,7 @@ struct LoopDeviceCounters {
   std::uint64_t rx_frames = 0;   // frames written into the driver's receive queues
   // Doorbells may ring from the threads of handed-over pairs.
   std::atomic<std::uint64_t> notifications{0};
+  std::atomic<std::uint64_t> early_notifications{0};  // ... of them before DRIVER_OK (§3.1.1 forbids them)
   std::uint64_t resets = 0;
   std::uint64_t dropped = 0;     // sink mode, or frames no receive chain could hold
   std::uint64_t control_commands = 0;
@@ -161,7 +161,15 @@ class BasicLoopDevice final : public transport::Transport, public Poller {
   bool deliver(Pair& p, std::span<const std::byte> frame, const virtio::net::virtio_net_hdr& header);
   bool filtered_out(std::span<const std::byte> frame);
   Pair& steered(Pair& p, std::span<const std::byte> frame);
-  std::size_t header_length() const noexcept { return virtio::net::net_header_length(driver_features_); }
+  // §5.1.6, as the device reads it (not the driver's net_header_length, so that the two
+  // are checked against each other): 20 bytes with HASH_REPORT, 10 without VERSION_1 and
+  // MRG_RXBUF (§5.1.6.1 legacy: no num_buffers), else 12.
+  std::size_t header_length() const noexcept {
+    using namespace virtio::net;
+    if (has_feature(driver_features_, VIRTIO_NET_F_HASH_REPORT)) return sizeof(virtio_net_hdr) + sizeof(virtio_net_hash);
+    if (!has_feature(driver_features_, VIRTIO_F_VERSION_1) && !has_feature(driver_features_, VIRTIO_NET_F_MRG_RXBUF)) return 10;
+    return sizeof(virtio_net_hdr);
+  }
   MacAddress own_mac() const noexcept;  // before the driver sets one
   void echo(Pair& p, std::span<std::byte> frame, const virtio::net::virtio_net_hdr& header);
   void complete_tx(Pair& p, const DeviceChain& chain);
@@ -179,6 +187,7 @@ class BasicLoopDevice final : public transport::Transport, public Poller {
   unsigned active_pairs_ = 1;
   EventLoop* loop_;
   std::uint8_t status_ = 0;
+  std::atomic<bool> driver_ok_{false};  // status_'s DRIVER_OK, for doorbells rung on other threads
   std::uint64_t driver_features_ = 0;
   std::uint64_t guest_offloads_ = 0;  // the negotiated GUEST_* offloads the driver has on
   std::uint32_t generation_ = 0;

@@ -87,6 +87,7 @@ Result<> BasicLoopDevice<Faults>::reset() {
     if (faults_.reset_never_completes) return Fault(TransportError::NoAnswer, "loop device did not complete its reset");
   }
   status_ = 0;
+  driver_ok_.store(false, std::memory_order_relaxed);
   driver_features_ = 0;
   guest_offloads_ = 0;
   for (auto& p : queues_) p = std::make_unique<Pair>(p->number);
@@ -118,6 +119,7 @@ void BasicLoopDevice<Faults>::set_status(std::uint8_t status) {
     if (faults_.reject_features_ok) status &= static_cast<std::uint8_t>(~VIRTIO_CONFIG_S_FEATURES_OK);
   }
   status_ = static_cast<std::uint8_t>(status | (status_ & VIRTIO_CONFIG_S_DEVICE_NEEDS_RESET));
+  driver_ok_.store(status_ & VIRTIO_CONFIG_S_DRIVER_OK, std::memory_order_relaxed);
 }
 
 template <class Faults>
@@ -272,6 +274,8 @@ Result<> BasicLoopDevice<Faults>::enable_queue(const transport::QueueSetup& setu
 template <class Faults>
 bool BasicLoopDevice<Faults>::notify(std::uint16_t index) noexcept {
   counters_.notifications.fetch_add(1, std::memory_order_relaxed);
+  // §3.1.1: the driver MUST NOT notify the device before setting DRIVER_OK.
+  if (!driver_ok_.load(std::memory_order_relaxed)) counters_.early_notifications.fetch_add(1, std::memory_order_relaxed);
   // Like a device whose control queue is served when its doorbell rings.
   if (control_ && index == control_index()) serve_control();
   if constexpr (kFaulty) return !faults_.notify_fails;

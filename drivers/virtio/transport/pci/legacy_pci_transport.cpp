@@ -5,7 +5,9 @@
 #include <cstring>
 
 #include "drivers/virtio/ring/ring_layout.hpp"
-#include "drivers/virtio/transport/pci/device_reset.hpp"
+#include "drivers/virtio/transport/legacy_ring.hpp"
+#include "drivers/virtio/transport/config_reads.hpp"
+#include "drivers/virtio/transport/device_reset.hpp"
 #include "drivers/virtio/transport/pci/pci_spec.hpp"
 #include "runtime/log.hpp"
 
@@ -51,7 +53,10 @@ Result<std::unique_ptr<LegacyPciTransport>> LegacyPciTransport::open(std::unique
                                                          " bytes cannot hold the legacy virtio registers");
   std::unique_ptr<LegacyPciTransport> t(new LegacyPciTransport(std::move(function), **ports, config_offset));
   t->numa_node_ = numa_node_of(t->function_->address());
-  if (auto r = set_command_bits(*t->function_, kPciCommandIo | kPciCommandBusMaster, 0); !r) return std::move(r).error();
+  // Reset before bus mastering, as on the modern interface.
+  if (auto r = set_command_bits(*t->function_, kPciCommandIo, 0); !r) return std::move(r).error();
+  if (auto r = t->reset(); !r) return std::move(r).error();
+  if (auto r = set_command_bits(*t->function_, kPciCommandBusMaster, 0); !r) return std::move(r).error();
   t->queue_count_ = t->count_queues();
   runtime::logger("pci").info("{}: legacy virtio interface, {} queues, device configuration at +{}", t->describe(),
                               t->queue_count_, config_offset);
@@ -92,23 +97,9 @@ void LegacyPciTransport::set_driver_features(std::uint64_t features) {
   ports_->write32(legacy::kDriverFeatures, static_cast<std::uint32_t>(features));
 }
 
-// As for the modern interface (§4.1.3.1): one field with an access of its width, a span of
-// several byte by byte; bytes beyond the BAR read as zero.
+// As for the modern interface (§4.1.3.1, config_reads.hpp), after the registers.
 void LegacyPciTransport::read_config(std::size_t offset, std::span<std::byte> out) {
-  std::memset(out.data(), 0, out.size());
-  const std::size_t limit = config_size();
-  if (offset >= limit) return;
-  const std::size_t n = std::min(out.size(), limit - offset);
-  const std::size_t at = config_offset_ + offset;
-  if (n == 4 && offset % 4 == 0) {
-    const std::uint32_t v = ports_->read32(at);
-    std::memcpy(out.data(), &v, 4);
-  } else if (n == 2 && offset % 2 == 0) {
-    const std::uint16_t v = ports_->read16(at);
-    std::memcpy(out.data(), &v, 2);
-  } else {
-    for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<std::byte>(ports_->read8(at + i));
-  }
+  read_config_registers(*ports_, config_offset_, config_size(), offset, out);
 }
 
 std::uint16_t LegacyPciTransport::queue_max_size(std::uint16_t index) {
@@ -122,10 +113,7 @@ std::uint16_t LegacyPciTransport::queue_max_size(std::uint16_t index) {
   return size;
 }
 
-// §4.1.4.8 / §2.7.2: the device is given the page number of the descriptor table and finds
-// the available ring after it and the used ring at the next 4096-byte boundary. A ring not
-// laid out so, or beyond the 44 bits a 32-bit page number reaches, is refused here rather
-// than handed to a device that would read it elsewhere.
+// §4.1.4.8: the queue's size is the device's, and the ring is given as a page number.
 Result<> LegacyPciTransport::enable_queue(const transport::QueueSetup& s) {
   const std::string queue = describe() + ": queue " + std::to_string(s.index);
   if (s.index >= queue_count_) return Fault(TransportError::Refused, queue + " does not exist");
@@ -133,14 +121,9 @@ Result<> LegacyPciTransport::enable_queue(const transport::QueueSetup& s) {
   if (s.size != size)
     return Fault(TransportError::BadRequest, queue + " has " + std::to_string(size) + " entries, fixed by the device; a ring of " +
                                                  std::to_string(s.size) + " was offered");
-  const auto layout = ring::SplitLayout::of(s.size, ring::kLegacyRingAlign);
-  const ring::QueueAddresses& a = s.addresses;
-  const std::uint64_t page = a.desc >> legacy::kQueueAddressShift;
-  if (a.desc % ring::kLegacyRingAlign != 0 || a.driver != a.desc + layout.avail_offset || a.device != a.desc + layout.used_offset)
-    return Fault(TransportError::BadRequest, queue + ": ring not in the legacy layout (table page-aligned, used ring at a 4096 boundary)");
-  if (page == 0 || page > 0xffffffffu)
-    return Fault(TransportError::BadRequest, queue + ": ring address beyond what a legacy page number reaches");
-  ports_->write32(legacy::kQueueAddress, static_cast<std::uint32_t>(page));
+  auto page = legacy_ring_page(s, queue);
+  if (!page) return std::move(page).error();
+  ports_->write32(legacy::kQueueAddress, *page);
   if (enabled_.size() <= s.index) enabled_.resize(s.index + 1u);
   enabled_[s.index] = true;
   return Ok{};

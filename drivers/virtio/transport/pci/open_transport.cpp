@@ -13,8 +13,10 @@ Result<std::unique_ptr<Transport>> open_virtio_pci(std::unique_ptr<PciFunction> 
   if (auto r = function->read_config(0, config); !r) return std::move(r).error();
   const unsigned device = std::to_integer<unsigned>(config[kPciDeviceId]) | std::to_integer<unsigned>(config[kPciDeviceId + 1]) << 8;
   const bool transitional = device >= kVirtioTransitionalFirst && device <= kVirtioTransitionalLast;
+  // Only a function without a usable modern interface falls back: one whose capabilities are
+  // malformed has broken it (a protocol violation, reported as such), not left it out.
   auto modern = find_virtio_capabilities(config, function->bar_sizes());
-  if (modern || !transitional) {
+  if (modern || !transitional || !modern.error().is(TransportError::Unsupported)) {
     auto t = VirtioPciTransport::open(std::move(function));
     if (!t) return std::move(t).error();
     return std::unique_ptr<Transport>(std::move(*t));

@@ -1,7 +1,8 @@
 // Which interface of a virtio-net PCI function netfront drives: the modern one (§4.1.4) when
-// the function has it, else, on a transitional function (ids 0x1000..0x103f, §4.1.2), the
-// legacy one (§4.1.4.8). A modern-only id without usable capabilities is refused: it has no
-// legacy interface to fall back to.
+// the function has it, else, on a transitional function (ids 0x1000..0x103f, §4.1.2) without
+// the modern capabilities, the legacy one (§4.1.4.8). A modern-only id without usable
+// capabilities is refused (it has no legacy interface to fall back to), and so is any function
+// whose capabilities are malformed.
 #pragma once
 
 #include <memory>

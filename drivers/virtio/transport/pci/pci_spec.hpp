@@ -89,7 +89,6 @@ inline constexpr std::uint32_t kMsixConfigVector = 20;
 inline constexpr std::uint32_t kMsixQueueVector = 22;
 inline constexpr std::uint32_t kDeviceConfig = 20;
 inline constexpr std::uint32_t kDeviceConfigWithMsix = 24;
-inline constexpr unsigned kQueueAddressShift = 12;  // VIRTIO_PCI_QUEUE_ADDR_SHIFT: 4096-byte pages
 }  // namespace legacy
 
 inline constexpr std::uint16_t kNoMsiVector = 0xffff;  // §4.1.5.1.2 VIRTIO_MSI_NO_VECTOR

@@ -52,7 +52,7 @@ class UioFunction final : public PciFunction {
     if (ports_[bar]) return ports_[bar].get();
     const auto range = sysfs::io_bar(address_, bar);
     if (!range) return Fault(TransportError::ProtocolViolation, "BAR " + std::to_string(bar) + " is not an I/O-port BAR");
-    auto ports = open_ports(range->base, range->size);
+    auto ports = open_ports(sysfs::device_dir(address_) + "/resource" + std::to_string(bar), range->size);
     if (!ports) return std::move(ports).error();
     ports_[bar] = std::move(*ports);
     return ports_[bar].get();

@@ -3,7 +3,8 @@
 #include <atomic>
 #include <cstring>
 
-#include "drivers/virtio/transport/pci/device_reset.hpp"
+#include "drivers/virtio/transport/config_reads.hpp"
+#include "drivers/virtio/transport/device_reset.hpp"
 #include "drivers/virtio/transport/pci/pci_spec.hpp"
 #include "runtime/log.hpp"
 
@@ -20,7 +21,11 @@ Result<std::unique_ptr<VirtioPciTransport>> VirtioPciTransport::open(std::unique
   std::unique_ptr<VirtioPciTransport> t(new VirtioPciTransport(std::move(function), *layout));
   t->numa_node_ = numa_node_of(t->function_->address());
   if (auto r = t->map_regions(); !r) return std::move(r).error();
-  if (auto r = set_command_bits(*t->function_, kPciCommandMemory | kPciCommandBusMaster, 0); !r) return std::move(r).error();
+  // The device is reset before it may reach memory: a device a previous driver left running
+  // would otherwise go on using rings that are no longer anyone's.
+  if (auto r = set_command_bits(*t->function_, kPciCommandMemory, 0); !r) return std::move(r).error();
+  if (auto r = t->reset(); !r) return std::move(r).error();
+  if (auto r = set_command_bits(*t->function_, kPciCommandBusMaster, 0); !r) return std::move(r).error();
   return t;
 }
 
@@ -83,24 +88,13 @@ void VirtioPciTransport::set_driver_features(std::uint64_t features) {
 
 std::uint32_t VirtioPciTransport::config_generation() { return common_.read8(common::kConfigGeneration); }
 
-// §4.1.3.1: a field is read with an access of its own width. The engine asks either for one
-// field (2 or 4 bytes, aligned) or for a span of several, which is read byte by byte; the
-// generation counter around the read catches tearing either way. Bytes past the device's
-// window read as zero rather than beyond the mapping.
+// §4.1.3.1 (config_reads.hpp).
 void VirtioPciTransport::read_config(std::size_t offset, std::span<std::byte> out) {
-  std::memset(out.data(), 0, out.size());
-  const std::size_t limit = layout_.device.length;
-  if (!device_config_.valid() || offset >= limit) return;
-  const std::size_t n = std::min(out.size(), limit - offset);
-  if (n == 4 && offset % 4 == 0) {
-    const std::uint32_t v = device_config_.read32(offset);
-    std::memcpy(out.data(), &v, 4);
-  } else if (n == 2 && offset % 2 == 0) {
-    const std::uint16_t v = device_config_.read16(offset);
-    std::memcpy(out.data(), &v, 2);
-  } else {
-    for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<std::byte>(device_config_.read8(offset + i));
+  if (!device_config_.valid()) {
+    std::memset(out.data(), 0, out.size());
+    return;
   }
+  read_config_registers(device_config_, 0, layout_.device.length, offset, out);
 }
 
 std::uint16_t VirtioPciTransport::queue_count() { return common_.read16(common::kNumQueues); }

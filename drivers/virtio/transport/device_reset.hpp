@@ -1,4 +1,4 @@
-// §4.1.4.3.2 (and the legacy interface alike): writing 0 to the device status resets the
+// §4.1.4.3.2, §4.2.3.1 (and the legacy interfaces alike): writing 0 to the device status resets the
 // device, which reads back 0 when done; until then it may still be using our rings and
 // buffers (A12). The wait is bounded, and a device that once did not finish is not waited for
 // again.
@@ -11,7 +11,7 @@
 #include "drivers/virtio/transport/transport_error.hpp"
 #include "drivers/virtio/virtio_result.hpp"
 
-namespace netfront::virtio::transport::pci {
+namespace netfront::virtio::transport {
 
 inline constexpr auto kResetTimeout = std::chrono::seconds(2);
 
@@ -30,4 +30,4 @@ Result<> reset_device(const std::string& who, bool& unresponsive, WriteZero writ
   return Ok{};
 }
 
-}  // namespace netfront::virtio::transport::pci
+}  // namespace netfront::virtio::transport
