@@ -29,6 +29,17 @@ struct FakeMmioDevice final : RegisterWindow, virtio::transport::pci::RegisterWr
   std::vector<std::uint32_t> notified;
   std::uint32_t page_size = 0, align = 0;
   bool reset_never_completes = false;
+  // As QEMU's virtio-net (virtio_net_set_features -> virtio_net_change_num_queue_pairs): this
+  // many queues while MQ is among the driver's features, 3 without; since QEMU 10.1 a reset
+  // sets the features to 0 (virtio_reset -> virtio_set_features_nocheck), so 3 after one.
+  std::uint32_t queues_with_mq = 0;
+  void have_queues(std::size_t n) {
+    max_sizes.assign(n, 256);
+    max_sizes.back() = 64;
+    ready.resize(n);
+    pfn.resize(n);
+    desc.resize(n);
+  }
 
   explicit FakeMmioDevice(std::uint32_t version, std::uint32_t type = kNetDeviceId) {
     set(kMagicValue, kMagic);
@@ -61,6 +72,7 @@ struct FakeMmioDevice final : RegisterWindow, virtio::transport::pci::RegisterWr
     const std::uint32_t q = get(kQueueSel);
     if (off == kDeviceFeaturesSel) set(kDeviceFeatures, v < 2 ? device_words[v] : 0);
     if (off == kDriverFeatures && get(kDriverFeaturesSel) < 2) driver_words[get(kDriverFeaturesSel)] = v;
+    if (off == kDriverFeatures && get(kDriverFeaturesSel) == 0 && queues_with_mq != 0) have_queues(v & (1u << 22) ? queues_with_mq : 3);
     if (off == kQueueSel) show_queue(v);
     if (off == kQueueReady && q < ready.size()) ready[q] = v;
     if (off == kQueueDescLow + 4 && q < desc.size()) desc[q] = std::uint64_t{v} << 32 | get(kQueueDescLow);
@@ -69,6 +81,7 @@ struct FakeMmioDevice final : RegisterWindow, virtio::transport::pci::RegisterWr
     if (off == kQueueAlign) align = v;
     if (off == kQueueNotify) notified.push_back(v);
     if (off == kStatus && v == 0 && !reset_never_completes) {
+      if (queues_with_mq != 0) have_queues(3);
       std::fill(ready.begin(), ready.end(), 0u);
       std::fill(pfn.begin(), pfn.end(), 0u);
       show_queue(q);
@@ -180,6 +193,41 @@ TEST(MmioTransport, QueueSizesBeyondTheSpecAreUnavailableAndAStuckResetIsBounded
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message().find("did not complete its reset within 2 s"), std::string::npos) << r.error().message();
   EXPECT_FALSE((*t)->revoke_dma()) << "nothing cuts a virtio-mmio device off from memory";
+}
+
+// §4.2 has no queue count: the queues are those whose QueueNumMax reads non-zero, and a
+// device may have more once the features are set (QEMU's virtio-net: 2N+1 with MQ, 3 without,
+// and 3 after every reset since QEMU 10.1). Counted before the features, the count would miss
+// the control queue at 2N (§3.1.1 step 7 discovers queues after FEATURES_OK).
+TEST(MmioTransport, QueuesTheDeviceHasOnceMultiqueueIsNegotiatedAreCountedAndCanBeSetUp) {
+  auto d = std::make_unique<FakeMmioDevice>(2);
+  d->queues_with_mq = 5;  // 2 pairs and the control queue
+  FakeMmioDevice* raw = d.get();
+  auto t = MmioTransport::open(std::move(d));
+  ASSERT_TRUE(t);
+  ASSERT_TRUE((*t)->reset());
+  EXPECT_EQ((*t)->queue_count(), 3) << "without MQ: one pair and the control queue";
+  (*t)->set_status(0x03);
+  (*t)->set_driver_features((1ull << 32) | (1u << 22) | (1u << 17));  // VERSION_1, MQ, CTRL_VQ
+  (*t)->set_status(0x0b);
+  ASSERT_EQ(raw->max_sizes.size(), 5u) << "the model grows with MQ";
+  EXPECT_EQ((*t)->queue_count(), 5) << "the control queue is queue 4 now";
+  auto r = (*t)->enable_queue({.index = 4, .size = 64, .addresses = {0x40000, 0x41000, 0x42000}});
+  EXPECT_TRUE(r) << r.error().to_string();
+}
+
+// §4.2.4 (legacy virtqueue configuration): a queue whose QueuePFN is not 0 is in use, and is
+// not set up over (as version 2's QueueReady).
+TEST(MmioTransport, VersionOneQueueAlreadyInUseIsNotSetUpOver) {
+  auto [d, t] = open(1);
+  ASSERT_TRUE(t);
+  d->pfn[0] = 0x1234;  // the device still has a ring at page 0x1234
+  const auto layout = virtio::ring::SplitLayout::of(256, virtio::ring::kLegacyRingAlign);
+  const std::uint64_t at = 0x7654000;
+  auto r = t->enable_queue({.index = 0, .size = 256, .addresses = {at, at + layout.avail_offset, at + layout.used_offset}});
+  EXPECT_FALSE(r) << "a queue in use was set up over";
+  EXPECT_EQ(d->pfn[0], 0x1234u);
+  EXPECT_FALSE(t->notify(0));
 }
 
 TEST(MmioDiscovery, ListsTheWindowsOfVirtioMmioDevicesInProcIomem) {

@@ -129,6 +129,19 @@ TEST(VirtioPciTransport, OpeningResetsTheDeviceBeforeItMayReachMemory) {
   EXPECT_EQ(d.command() & kPciCommandBusMaster, kPciCommandBusMaster);
 }
 
+// A previous netfront that died (or was killed) left the device running with Bus Master Enable
+// on (uio_pci_generic clears nothing): bus mastering is turned off before the reset, which may
+// take up to 2 s, so the device cannot write into memory this process may now hold meanwhile.
+TEST(VirtioPciTransport, OpeningTurnsOffBusMasteringAPreviousDriverLeftOnBeforeTheReset) {
+  FakeDevice d;
+  d.bar4[kStatusRegister] = std::byte{0x0f};
+  d.config.set16(kPciCommand, kPciCommandMemory | kPciCommandBusMaster);
+  auto t = open(d);
+  ASSERT_TRUE(t);
+  ASSERT_TRUE(d.bus_master_at_first_reset.has_value()) << "never reset";
+  EXPECT_FALSE(*d.bus_master_at_first_reset) << "the device could reach memory while it was being reset";
+}
+
 // A12: the driver must wait for device_status to read back 0, but not forever; a device that
 // never gets there is not waited for again, and can still be cut off from memory.
 TEST(VirtioPciTransport, ResetNeverCompletedFailsAfterItsBoundAndIsNotWaitedForAgain) {  // A12

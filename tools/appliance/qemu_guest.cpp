@@ -21,14 +21,17 @@ namespace netfront::appliance {
 
 namespace {
 
-// The host's TSC rate in kHz, from /proc/cpuinfo ("cpu MHz"); 0 if it does not say. Under
-// TCG the guest reads the host's TSC.
+// The host's TSC rate in kHz, from /proc/cpuinfo ("cpu MHz": the TSC rate on a VM without
+// frequency scaling, as here; near it elsewhere); 0 if it does not say. Under TCG the guest
+// reads the host's TSC; a rate somewhat off only makes the guest's clock run off as much.
 unsigned long host_tsc_khz() {
   std::ifstream in("/proc/cpuinfo");
   for (std::string line; std::getline(in, line);)
     if (line.rfind("cpu MHz", 0) == 0) {
       const auto colon = line.find(':');
-      if (colon != std::string::npos) return static_cast<unsigned long>(std::strtod(line.c_str() + colon + 1, nullptr) * 1000);
+      if (colon == std::string::npos) return 0;
+      const double mhz = std::strtod(line.c_str() + colon + 1, nullptr);
+      return mhz > 1 && mhz < 100000 ? static_cast<unsigned long>(mhz * 1000) : 0;
     }
   return 0;
 }

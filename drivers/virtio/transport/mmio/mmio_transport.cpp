@@ -26,7 +26,7 @@ std::string hex(std::uint64_t v) {
 
 }  // namespace
 
-Result<> check_virtio_net_window(RegisterWindow& w) {
+Result<std::uint32_t> check_virtio_net_window(RegisterWindow& w) {
   const std::string at = "virtio-mmio window at " + hex(w.physical_address());
   if (w.size() < kWindowSize) return Fault(TransportError::BadRequest, at + " is shorter than the registers");
   const pci::Mmio r(w.base());
@@ -39,19 +39,15 @@ Result<> check_virtio_net_window(RegisterWindow& w) {
   if (type == 0) return Fault(TransportError::NoSuchDevice, at + " is an empty virtio-mmio slot (device id 0)");
   if (type != kNetDeviceId)
     return Fault(TransportError::NoSuchDevice, at + " is not a network device (virtio type " + std::to_string(type) + ")");
-  return Ok{};
+  return version;
 }
 
 Result<std::unique_ptr<MmioTransport>> MmioTransport::open(std::unique_ptr<RegisterWindow> window) {
-  if (auto ok = check_virtio_net_window(*window); !ok) return std::move(ok).error();
-  const std::uint32_t version = pci::Mmio(window->base()).read32(kVersion);
-  std::unique_ptr<MmioTransport> t(new MmioTransport(std::move(window), version));
-  // A queue count probed once: selecting queues is harmless before the reset the engine
-  // starts with, and the number does not change with one.
-  std::uint16_t n = 0;
-  while (n < kMaxQueues && t->queue_max_size(n) != 0) ++n;
-  t->queue_count_ = n;
-  runtime::logger("mmio").info("{}: virtio-mmio version {}, {} queues", t->describe(), version, n);
+  // The version as checked: read once, so a device cannot pass as one and then be another.
+  auto version = check_virtio_net_window(*window);
+  if (!version) return std::move(version).error();
+  std::unique_ptr<MmioTransport> t(new MmioTransport(std::move(window), *version));
+  runtime::logger("mmio").info("{}: virtio-mmio version {}", t->describe(), *version);
   return t;
 }
 
@@ -66,6 +62,7 @@ std::string MmioTransport::describe() const { return "mmio:" + hex(window_->phys
 // §4.2.3.1: writing 0 to Status resets the device; reading 0 back says it is done (A12).
 Result<> MmioTransport::reset() {
   enabled_.assign(enabled_.size(), false);
+  queue_count_.reset();
   return reset_device(describe(), unresponsive_, [&] { regs_.write32(kStatus, 0); },
                       [&] { return static_cast<std::uint8_t>(regs_.read32(kStatus)); });
 }
@@ -84,6 +81,7 @@ std::uint64_t MmioTransport::device_features() {
 }
 
 void MmioTransport::set_driver_features(std::uint64_t features) {
+  queue_count_.reset();
   for (std::uint32_t word = 0; word < (legacy() ? 1u : 2u); ++word) {
     regs_.write32(kDriverFeaturesSel, word);
     regs_.write32(kDriverFeatures, static_cast<std::uint32_t>(features >> (32 * word)));
@@ -96,6 +94,17 @@ std::uint32_t MmioTransport::config_generation() { return legacy() ? 0 : regs_.r
 // §4.2.2.2 (config_reads.hpp).
 void MmioTransport::read_config(std::size_t offset, std::span<std::byte> out) {
   read_config_registers(regs_, kConfigStart, config_size(), offset, out);
+}
+
+// §3.1.1 step 7: the queues are discovered once the features are set; probed while
+// QueueNumMax reads non-zero.
+std::uint16_t MmioTransport::queue_count() {
+  if (!queue_count_) {
+    std::uint16_t n = 0;
+    while (n < kMaxQueues && queue_max_size(n) != 0) ++n;
+    queue_count_ = n;
+  }
+  return *queue_count_;
 }
 
 std::uint16_t MmioTransport::queue_max_size(std::uint16_t index) {
@@ -112,7 +121,7 @@ std::uint16_t MmioTransport::queue_max_size(std::uint16_t index) {
 // §4.2.3.2 (version 2): size, the three 64-bit addresses as halves, then QueueReady.
 Result<> MmioTransport::enable_queue(const transport::QueueSetup& s) {
   const std::string queue = describe() + ": queue " + std::to_string(s.index);
-  if (s.index >= queue_count_) return Fault(TransportError::Refused, queue + " does not exist");
+  if (s.index >= queue_count()) return Fault(TransportError::Refused, queue + " does not exist");
   const std::uint16_t max = queue_max_size(s.index);  // also selects the queue
   if (s.size == 0 || s.size > max)
     return Fault(TransportError::BadRequest, queue + " cannot take " + std::to_string(s.size) + " entries (device allows " +
@@ -132,10 +141,13 @@ Result<> MmioTransport::enable_queue(const transport::QueueSetup& s) {
   return Ok{};
 }
 
-// §4.2.4: the page size first, then the queue's size, the used ring's alignment and the
-// ring's page number (the legacy layout: legacy_ring_page).
+// §4.2.4: the queue not in use, then the page size, the queue's size, the used ring's
+// alignment and the ring's page number (the legacy layout: legacy_ring_page).
 Result<> MmioTransport::enable_legacy_queue(const transport::QueueSetup& s) {
-  auto page = legacy_ring_page(s, describe() + ": queue " + std::to_string(s.index));
+  const std::string queue = describe() + ": queue " + std::to_string(s.index);
+  // §4.2.4: a queue whose page number is not 0 is in use.
+  if (regs_.read32(kQueuePfn) != 0) return Fault(TransportError::ProtocolViolation, queue + " is in use before it was set up");
+  auto page = legacy_ring_page(s, queue);
   if (!page) return std::move(page).error();
   regs_.write32(kGuestPageSize, kPageSize);
   regs_.write32(kQueueNum, s.size);

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,9 +32,9 @@ class RegisterWindow {
 // The window of the device at `physical` (page-aligned or not), mapped through /dev/mem.
 Result<std::unique_ptr<RegisterWindow>> map_device_window(std::uint64_t physical);
 
-// Whether the window holds a virtio device (magic, version 1 or 2) of type network; the error
-// says what it holds instead.
-Result<> check_virtio_net_window(RegisterWindow& window);
+// Whether the window holds a virtio device (magic, version 1 or 2) of type network: its
+// version; the error says what it holds instead.
+Result<std::uint32_t> check_virtio_net_window(RegisterWindow& window);
 
 class MmioTransport final : public transport::Transport {
  public:
@@ -52,7 +53,7 @@ class MmioTransport final : public transport::Transport {
   std::uint32_t config_generation() override;
   std::size_t config_size() const override { return window_->size() - kConfigStart; }
   void read_config(std::size_t offset, std::span<std::byte> out) override;
-  std::uint16_t queue_count() override { return queue_count_; }
+  std::uint16_t queue_count() override;
   std::uint16_t queue_max_size(std::uint16_t index) override;
   Result<> enable_queue(const transport::QueueSetup& setup) override;
   bool notify(std::uint16_t index) noexcept override;
@@ -65,7 +66,9 @@ class MmioTransport final : public transport::Transport {
   std::unique_ptr<RegisterWindow> window_;
   pci::Mmio regs_;
   std::uint32_t version_;
-  std::uint16_t queue_count_ = 0;
+  // Probed when first asked after a reset or a feature change: a device may have more queues
+  // with some features (QEMU's virtio-net: 2N+1 with MQ, 3 without).
+  std::optional<std::uint16_t> queue_count_;
   std::vector<bool> enabled_;  // per queue index: a ring was given, so its doorbell may ring
   bool unresponsive_ = false;  // A12
 };

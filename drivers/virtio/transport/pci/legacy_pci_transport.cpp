@@ -53,13 +53,11 @@ Result<std::unique_ptr<LegacyPciTransport>> LegacyPciTransport::open(std::unique
                                                          " bytes cannot hold the legacy virtio registers");
   std::unique_ptr<LegacyPciTransport> t(new LegacyPciTransport(std::move(function), **ports, config_offset));
   t->numa_node_ = numa_node_of(t->function_->address());
-  // Reset before bus mastering, as on the modern interface.
-  if (auto r = set_command_bits(*t->function_, kPciCommandIo, 0); !r) return std::move(r).error();
+  // Reset with bus mastering off, as on the modern interface.
+  if (auto r = set_command_bits(*t->function_, kPciCommandIo, kPciCommandBusMaster); !r) return std::move(r).error();
   if (auto r = t->reset(); !r) return std::move(r).error();
   if (auto r = set_command_bits(*t->function_, kPciCommandBusMaster, 0); !r) return std::move(r).error();
-  t->queue_count_ = t->count_queues();
-  runtime::logger("pci").info("{}: legacy virtio interface, {} queues, device configuration at +{}", t->describe(),
-                              t->queue_count_, config_offset);
+  runtime::logger("pci").info("{}: legacy virtio interface, device configuration at +{}", t->describe(), config_offset);
   return t;
 }
 
@@ -72,15 +70,20 @@ LegacyPciTransport::~LegacyPciTransport() {
   (void)set_command_bits(*function_, 0, kPciCommandBusMaster);
 }
 
-std::uint16_t LegacyPciTransport::count_queues() {
-  std::uint16_t n = 0;
-  while (n < kMaxLegacyQueues && queue_max_size(n) != 0) ++n;
-  return n;
+// §3.1.1 step 7: the queues are discovered once the features are set.
+std::uint16_t LegacyPciTransport::queue_count() {
+  if (!queue_count_) {
+    std::uint16_t n = 0;
+    while (n < kMaxLegacyQueues && queue_max_size(n) != 0) ++n;
+    queue_count_ = n;
+  }
+  return *queue_count_;
 }
 
 Result<> LegacyPciTransport::reset() {
   // A queue's page number goes back to 0 with the reset: no doorbell until it is given again.
   enabled_.assign(enabled_.size(), false);
+  queue_count_.reset();
   return reset_device(describe(), unresponsive_, [&] { ports_->write8(legacy::kDeviceStatus, 0); },
                       [&] { return ports_->read8(legacy::kDeviceStatus); });
 }
@@ -94,6 +97,7 @@ std::uint64_t LegacyPciTransport::device_features() { return ports_->read32(lega
 
 // The engine never chooses a bit beyond the 32 a legacy device has (negotiate_features).
 void LegacyPciTransport::set_driver_features(std::uint64_t features) {
+  queue_count_.reset();
   ports_->write32(legacy::kDriverFeatures, static_cast<std::uint32_t>(features));
 }
 
@@ -116,7 +120,7 @@ std::uint16_t LegacyPciTransport::queue_max_size(std::uint16_t index) {
 // §4.1.4.8: the queue's size is the device's, and the ring is given as a page number.
 Result<> LegacyPciTransport::enable_queue(const transport::QueueSetup& s) {
   const std::string queue = describe() + ": queue " + std::to_string(s.index);
-  if (s.index >= queue_count_) return Fault(TransportError::Refused, queue + " does not exist");
+  if (s.index >= queue_count()) return Fault(TransportError::Refused, queue + " does not exist");
   const std::uint16_t size = queue_max_size(s.index);  // also selects the queue
   if (s.size != size)
     return Fault(TransportError::BadRequest, queue + " has " + std::to_string(size) + " entries, fixed by the device; a ring of " +

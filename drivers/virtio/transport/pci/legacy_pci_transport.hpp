@@ -8,6 +8,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "drivers/virtio/transport/pci/pci_function.hpp"
@@ -34,19 +35,20 @@ class LegacyPciTransport final : public transport::Transport {
   std::uint32_t config_generation() override { return 0; }  // none: see read_config_consistent
   std::size_t config_size() const override { return ports_->size() - config_offset_; }
   void read_config(std::size_t offset, std::span<std::byte> out) override;
-  std::uint16_t queue_count() override { return queue_count_; }
+  std::uint16_t queue_count() override;
   std::uint16_t queue_max_size(std::uint16_t index) override;
   Result<> enable_queue(const transport::QueueSetup& setup) override;
   bool notify(std::uint16_t index) noexcept override;
 
  private:
   LegacyPciTransport(std::unique_ptr<PciFunction> function, PortIo& ports, std::size_t config_offset);
-  std::uint16_t count_queues();
 
   std::unique_ptr<PciFunction> function_;
   PortIo* ports_;
   std::size_t config_offset_;
-  std::uint16_t queue_count_ = 0;
+  // Probed when first asked after a reset or a feature change (QEMU's virtio-net has 2N+1
+  // queues with MQ, 3 without).
+  std::optional<std::uint16_t> queue_count_;
   std::vector<bool> enabled_;  // per queue index: a ring was given, so its doorbell may ring
   bool unresponsive_ = false;  // A12, as for the modern interface
   int numa_node_ = -1;

@@ -21,9 +21,10 @@ Result<std::unique_ptr<VirtioPciTransport>> VirtioPciTransport::open(std::unique
   std::unique_ptr<VirtioPciTransport> t(new VirtioPciTransport(std::move(function), *layout));
   t->numa_node_ = numa_node_of(t->function_->address());
   if (auto r = t->map_regions(); !r) return std::move(r).error();
-  // The device is reset before it may reach memory: a device a previous driver left running
-  // would otherwise go on using rings that are no longer anyone's.
-  if (auto r = set_command_bits(*t->function_, kPciCommandMemory, 0); !r) return std::move(r).error();
+  // The device is reset while it cannot reach memory: one a previous driver left running
+  // (with bus mastering on: uio_pci_generic clears nothing) would otherwise go on using rings
+  // that are no longer anyone's while it resets.
+  if (auto r = set_command_bits(*t->function_, kPciCommandMemory, kPciCommandBusMaster); !r) return std::move(r).error();
   if (auto r = t->reset(); !r) return std::move(r).error();
   if (auto r = set_command_bits(*t->function_, kPciCommandBusMaster, 0); !r) return std::move(r).error();
   return t;
