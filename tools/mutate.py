@@ -173,7 +173,7 @@ MUTATIONS = [
       "  if (regs_.read32(kQueuePfn) != 0) return", "  if (false) return",
       "unit-pci", "MmioTransport.VersionOneQueueAlreadyInUseIsNotSetUpOver"),
     M("A11", "virtio-mmio queues counted before the features", MMIO,
-      "void MmioTransport::set_driver_features(std::uint64_t features) {\n  queue_count_.reset();\n",
+      "void MmioTransport::set_driver_features(std::uint64_t features) {\n  queues_.forget_count();\n",
       "void MmioTransport::set_driver_features(std::uint64_t features) {\n",
       "unit-pci", "MmioTransport.QueuesTheDeviceHasOnceMultiqueueIsNegotiatedAreCountedAndCanBeSetUp"),
     M("A9", "a transitional function's malformed capabilities taken for a legacy-only device",

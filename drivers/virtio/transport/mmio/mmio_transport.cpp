@@ -14,10 +14,6 @@
 namespace netfront::virtio::transport::mmio {
 namespace {
 
-// §4.2 has no queue count: queues are numbered from 0 while QueueNumMax reads non-zero. QEMU
-// has at most 1024 (VIRTIO_QUEUE_MAX); a device claiming more is not believed beyond.
-constexpr std::uint16_t kMaxQueues = 1024;
-
 std::string hex(std::uint64_t v) {
   char s[24];
   std::snprintf(s, sizeof s, "0x%llx", static_cast<unsigned long long>(v));
@@ -61,8 +57,7 @@ std::string MmioTransport::describe() const { return "mmio:" + hex(window_->phys
 
 // §4.2.3.1: writing 0 to Status resets the device; reading 0 back says it is done (A12).
 Result<> MmioTransport::reset() {
-  enabled_.assign(enabled_.size(), false);
-  queue_count_.reset();
+  queues_.reset();
   return reset_device(describe(), unresponsive_, [&] { regs_.write32(kStatus, 0); },
                       [&] { return static_cast<std::uint8_t>(regs_.read32(kStatus)); });
 }
@@ -81,7 +76,7 @@ std::uint64_t MmioTransport::device_features() {
 }
 
 void MmioTransport::set_driver_features(std::uint64_t features) {
-  queue_count_.reset();
+  queues_.forget_count();
   for (std::uint32_t word = 0; word < (legacy() ? 1u : 2u); ++word) {
     regs_.write32(kDriverFeaturesSel, word);
     regs_.write32(kDriverFeatures, static_cast<std::uint32_t>(features >> (32 * word)));
@@ -96,19 +91,12 @@ void MmioTransport::read_config(std::size_t offset, std::span<std::byte> out) {
   read_config_registers(regs_, kConfigStart, config_size(), offset, out);
 }
 
-// §3.1.1 step 7: the queues are discovered once the features are set; probed while
-// QueueNumMax reads non-zero.
 std::uint16_t MmioTransport::queue_count() {
-  if (!queue_count_) {
-    std::uint16_t n = 0;
-    while (n < kMaxQueues && queue_max_size(n) != 0) ++n;
-    queue_count_ = n;
-  }
-  return *queue_count_;
+  return queues_.count([&](std::uint16_t i) { return queue_max_size(i); });
 }
 
 std::uint16_t MmioTransport::queue_max_size(std::uint16_t index) {
-  if (index >= kMaxQueues) return 0;
+  if (index >= ProbedQueues::kMax) return 0;
   regs_.write32(kQueueSel, index);
   const std::uint32_t max = regs_.read32(kQueueNumMax);
   if (max > ring::kMaxQueueSize) {
@@ -127,7 +115,7 @@ Result<> MmioTransport::enable_queue(const transport::QueueSetup& s) {
     return Fault(TransportError::BadRequest, queue + " cannot take " + std::to_string(s.size) + " entries (device allows " +
                                                  std::to_string(max) + ")");
   if (legacy()) {
-    if (auto r = enable_legacy_queue(s); !r) return r;
+    if (auto r = enable_legacy_queue(s, queue); !r) return r;
   } else {
     if (regs_.read32(kQueueReady) != 0) return Fault(TransportError::ProtocolViolation, queue + " is in use before it was set up");
     regs_.write32(kQueueNum, s.size);
@@ -136,15 +124,13 @@ Result<> MmioTransport::enable_queue(const transport::QueueSetup& s) {
     regs_.write64_halves(kQueueDeviceLow, s.addresses.device);
     regs_.write32(kQueueReady, 1);
   }
-  if (enabled_.size() <= s.index) enabled_.resize(s.index + 1u);
-  enabled_[s.index] = true;
+  queues_.enabled(s.index);
   return Ok{};
 }
 
 // §4.2.4: the queue not in use, then the page size, the queue's size, the used ring's
 // alignment and the ring's page number (the legacy layout: legacy_ring_page).
-Result<> MmioTransport::enable_legacy_queue(const transport::QueueSetup& s) {
-  const std::string queue = describe() + ": queue " + std::to_string(s.index);
+Result<> MmioTransport::enable_legacy_queue(const transport::QueueSetup& s, const std::string& queue) {
   // §4.2.4: a queue whose page number is not 0 is in use.
   if (regs_.read32(kQueuePfn) != 0) return Fault(TransportError::ProtocolViolation, queue + " is in use before it was set up");
   auto page = legacy_ring_page(s, queue);
@@ -159,7 +145,7 @@ Result<> MmioTransport::enable_legacy_queue(const transport::QueueSetup& s) {
 // §4.2.3.3: the queue index written to QueueNotify. An uncached store after the ring writes:
 // the release fence keeps the compiler from moving them past it (x86 does not reorder stores).
 bool MmioTransport::notify(std::uint16_t index) noexcept {
-  if (index >= enabled_.size() || !enabled_[index]) return false;
+  if (!queues_.may_notify(index)) return false;
   std::atomic_thread_fence(std::memory_order_release);
   regs_.write32(kQueueNotify, index);
   return true;

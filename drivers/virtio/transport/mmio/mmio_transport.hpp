@@ -9,11 +9,10 @@
 
 #include <cstdint>
 #include <memory>
-#include <optional>
 #include <string>
-#include <vector>
 
 #include "drivers/virtio/transport/pci/mmio.hpp"
+#include "drivers/virtio/transport/probed_queues.hpp"
 #include "drivers/virtio/transport/transport.hpp"
 
 namespace netfront::virtio::transport::mmio {
@@ -61,7 +60,7 @@ class MmioTransport final : public transport::Transport {
  private:
   static constexpr std::size_t kConfigStart = 0x100;
   MmioTransport(std::unique_ptr<RegisterWindow> window, std::uint32_t version);
-  Result<> enable_legacy_queue(const transport::QueueSetup& setup);
+  Result<> enable_legacy_queue(const transport::QueueSetup& setup, const std::string& queue);
 
   std::unique_ptr<RegisterWindow> window_;
   pci::Mmio regs_;
@@ -69,7 +68,7 @@ class MmioTransport final : public transport::Transport {
   // Probed when first asked after a reset or a feature change: a device may have more queues
   // with some features (QEMU's virtio-net: 2N+1 with MQ, 3 without).
   std::optional<std::uint16_t> queue_count_;
-  std::vector<bool> enabled_;  // per queue index: a ring was given, so its doorbell may ring
+  ProbedQueues queues_;
   bool unresponsive_ = false;  // A12
 };
 

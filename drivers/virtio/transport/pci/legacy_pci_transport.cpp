@@ -16,9 +16,6 @@ namespace {
 
 // The registers up to the device-specific configuration, which must fit in the BAR.
 constexpr std::size_t kRegistersWithMsix = legacy::kDeviceConfigWithMsix;
-// §4.1.4.8 has no queue count: queues are numbered from 0 while their size reads non-zero.
-// QEMU has at most 1024 (VIRTIO_QUEUE_MAX); a device claiming more is not believed beyond.
-constexpr std::uint16_t kMaxLegacyQueues = 1024;
 
 // Whether the function's MSI-X capability (PCI 3.0 §6.8.2) is enabled, which moves the
 // device-specific configuration 4 bytes further (§4.1.4.8). A malformed capability list
@@ -70,20 +67,13 @@ LegacyPciTransport::~LegacyPciTransport() {
   (void)set_command_bits(*function_, 0, kPciCommandBusMaster);
 }
 
-// §3.1.1 step 7: the queues are discovered once the features are set.
 std::uint16_t LegacyPciTransport::queue_count() {
-  if (!queue_count_) {
-    std::uint16_t n = 0;
-    while (n < kMaxLegacyQueues && queue_max_size(n) != 0) ++n;
-    queue_count_ = n;
-  }
-  return *queue_count_;
+  return queues_.count([&](std::uint16_t i) { return queue_max_size(i); });
 }
 
 Result<> LegacyPciTransport::reset() {
   // A queue's page number goes back to 0 with the reset: no doorbell until it is given again.
-  enabled_.assign(enabled_.size(), false);
-  queue_count_.reset();
+  queues_.reset();
   return reset_device(describe(), unresponsive_, [&] { ports_->write8(legacy::kDeviceStatus, 0); },
                       [&] { return ports_->read8(legacy::kDeviceStatus); });
 }
@@ -97,7 +87,7 @@ std::uint64_t LegacyPciTransport::device_features() { return ports_->read32(lega
 
 // The engine never chooses a bit beyond the 32 a legacy device has (negotiate_features).
 void LegacyPciTransport::set_driver_features(std::uint64_t features) {
-  queue_count_.reset();
+  queues_.forget_count();
   ports_->write32(legacy::kDriverFeatures, static_cast<std::uint32_t>(features));
 }
 
@@ -107,7 +97,7 @@ void LegacyPciTransport::read_config(std::size_t offset, std::span<std::byte> ou
 }
 
 std::uint16_t LegacyPciTransport::queue_max_size(std::uint16_t index) {
-  if (index >= kMaxLegacyQueues) return 0;
+  if (index >= ProbedQueues::kMax) return 0;
   ports_->write16(legacy::kQueueSelect, index);
   const std::uint16_t size = ports_->read16(legacy::kQueueSize);
   if (size > ring::kMaxQueueSize) {
@@ -128,8 +118,7 @@ Result<> LegacyPciTransport::enable_queue(const transport::QueueSetup& s) {
   auto page = legacy_ring_page(s, queue);
   if (!page) return std::move(page).error();
   ports_->write32(legacy::kQueueAddress, *page);
-  if (enabled_.size() <= s.index) enabled_.resize(s.index + 1u);
-  enabled_[s.index] = true;
+  queues_.enabled(s.index);
   return Ok{};
 }
 
@@ -137,7 +126,7 @@ Result<> LegacyPciTransport::enable_queue(const transport::QueueSetup& s) {
 // instruction, which x86 orders after every earlier store; the fence keeps the compiler from
 // moving ring writes past it.
 bool LegacyPciTransport::notify(std::uint16_t index) noexcept {
-  if (index >= enabled_.size() || !enabled_[index]) return false;
+  if (!queues_.may_notify(index)) return false;
   std::atomic_thread_fence(std::memory_order_release);
   ports_->write16(legacy::kQueueNotify, index);
   return true;

@@ -8,10 +8,10 @@
 #pragma once
 
 #include <memory>
-#include <optional>
 #include <vector>
 
 #include "drivers/virtio/transport/pci/pci_function.hpp"
+#include "drivers/virtio/transport/probed_queues.hpp"
 #include "drivers/virtio/transport/transport.hpp"
 
 namespace netfront::virtio::transport::pci {
@@ -49,7 +49,7 @@ class LegacyPciTransport final : public transport::Transport {
   // Probed when first asked after a reset or a feature change (QEMU's virtio-net has 2N+1
   // queues with MQ, 3 without).
   std::optional<std::uint16_t> queue_count_;
-  std::vector<bool> enabled_;  // per queue index: a ring was given, so its doorbell may ring
+  ProbedQueues queues_;
   bool unresponsive_ = false;  // A12, as for the modern interface
   int numa_node_ = -1;
 };
