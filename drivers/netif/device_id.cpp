@@ -165,6 +165,67 @@ std::optional<Result<>> parse_common(const IdParser& p, std::string_view key, st
   return std::nullopt;
 }
 
+// packed=, mrg_rxbuf=, in_order=, event_idx=, indirect=on|off: a ring feature of a vhost
+// backend to take or decline; nullopt when `key` is none of them.
+std::optional<Result<>> parse_declined(const IdParser& p, std::string_view key, std::string_view value, FeatureChoice& accept) {
+  bool FeatureChoice::*flag = key == "packed"      ? &FeatureChoice::packed
+                              : key == "mrg_rxbuf" ? &FeatureChoice::mrg_rxbuf
+                              : key == "in_order"  ? &FeatureChoice::in_order
+                              : key == "event_idx" ? &FeatureChoice::event_idx
+                              : key == "indirect"  ? &FeatureChoice::indirect
+                                                   : nullptr;
+  if (!flag) return std::nullopt;
+  auto on = p.on_off(key, value);
+  if (!on) return Result<>(std::move(on).error());
+  accept.*flag = *on;
+  return Result<>(Ok{});
+}
+
+// The options after a device's address (parts[1] on): those of every transport, and those
+// `own` takes (it returns nullopt for a key that is not one of them); `expected` lists them
+// all for the error about any other.
+template <typename Own>
+Result<> parse_options(IdParser& p, const std::vector<std::string_view>& parts, CommonOptions& common, Own own,
+                       std::string_view expected) {
+  for (std::size_t i = 1; i < parts.size(); ++i) {
+    auto kv = p.option(parts[i]);
+    if (!kv) return std::move(kv).error();
+    const auto [key, value] = *kv;
+    std::optional<Result<>> parsed = parse_common(p, key, value, common);
+    if (!parsed) parsed = own(key, value);
+    if (!parsed) return p.fail("unknown option '" + std::string(parts[i]) + "' (expected " + std::string(expected) + ")");
+    if (!*parsed) return std::move(*parsed).error();
+  }
+  return Ok{};
+}
+
+constexpr std::string_view kCommonOptions = "queues=N, offloads=, mtu=N, vlan_filter or hash_report";
+constexpr std::string_view kVhostOptions =
+    "queues=N, offloads=, mtu=N, vlan_filter, hash_report, packed=, mrg_rxbuf=, in_order=, event_idx= or indirect=on|off";
+
+Result<> parse_common_only(IdParser& p, const std::vector<std::string_view>& parts, CommonOptions& common) {
+  return parse_options(p, parts, common, [](std::string_view, std::string_view) { return std::optional<Result<>>(); },
+                       kCommonOptions);
+}
+
+// vhost-net:TAPNAME[,queues=N][,offloads=...][,mtu=N][,packed=|mrg_rxbuf=|in_order=|event_idx=|indirect=on|off]
+// An interface name as the kernel takes one (net/core/dev.c dev_valid_name): 1 to 15
+// characters, not "." or "..", no '/', ':' or white space; and no '%', which would have the
+// kernel pick the name.
+Result<VhostNetAddress> parse_vhost_net(IdParser& p, const std::vector<std::string_view>& parts, CommonOptions& common) {
+  VhostNetAddress a;
+  const std::string_view name = parts[0];
+  if (name.empty()) return p.fail("no tap name after 'vhost-net:'");
+  if (name.size() > 15) return p.fail("tap name '" + std::string(name) + "' is longer than the 15 characters an interface name has");
+  if (name == "." || name == ".." || name.find_first_of("/:%") != std::string_view::npos ||
+      std::any_of(name.begin(), name.end(), [](char c) { return static_cast<unsigned char>(c) < 0x21 || c == 0x7f; }))
+    return p.fail("'" + std::string(name) + "' is not an interface name (no '/', ':', '%' or white space; not . or ..)");
+  a.tap_name = std::string(name);
+  auto own = [&](std::string_view key, std::string_view value) { return parse_declined(p, key, value, a.accept); };
+  if (auto r = parse_options(p, parts, common, own, kVhostOptions); !r) return std::move(r).error();
+  return a;
+}
+
 // vhost-user:PATH[,server][,queues=N][,packed=|mrg_rxbuf=|in_order=|event_idx=|indirect=on|off]
 Result<VhostUserAddress> parse_vhost_user(IdParser& p, const std::vector<std::string_view>& parts, CommonOptions& common) {
   VhostUserAddress a;
@@ -173,42 +234,18 @@ Result<VhostUserAddress> parse_vhost_user(IdParser& p, const std::vector<std::st
   if (a.socket_path.size() >= sizeof(sockaddr_un{}.sun_path))
     return p.fail("socket path of " + std::to_string(a.socket_path.size()) + " bytes is longer than the " +
                   std::to_string(sizeof(sockaddr_un{}.sun_path) - 1) + " a unix socket allows");
-  for (std::size_t i = 1; i < parts.size(); ++i) {
-    auto kv = p.option(parts[i]);
-    if (!kv) return std::move(kv).error();
-    const auto [key, value] = *kv;
-    if (auto c = parse_common(p, key, value, common)) {
-      if (!*c) return std::move(*c).error();
-    } else if (key == "server" && value.empty()) {
+  auto own = [&](std::string_view key, std::string_view value) -> std::optional<Result<>> {
+    if (key == "server" && value.empty()) {
       a.server = true;
-    } else if (key == "packed" || key == "mrg_rxbuf" || key == "in_order" || key == "event_idx" || key == "indirect") {
-      auto flag = p.on_off(key, value);
-      if (!flag) return std::move(flag).error();
-      (key == "packed" ? a.accept.packed : key == "mrg_rxbuf" ? a.accept.mrg_rxbuf
-                       : key == "in_order" ? a.accept.in_order : key == "indirect" ? a.accept.indirect
-                       : a.accept.event_idx) = *flag;
-    } else {
-      return p.fail("unknown option '" + std::string(parts[i]) +
-                    "' (expected server, queues=N, offloads=, mtu=N, vlan_filter, hash_report, packed=, mrg_rxbuf=, in_order=, event_idx= or indirect=on|off)");
+      return Result<>(Ok{});
     }
-  }
+    return parse_declined(p, key, value, a.accept);
+  };
+  if (auto r = parse_options(p, parts, common, own, "server, " + std::string(kVhostOptions)); !r) return std::move(r).error();
   return a;
 }
 
-// pci:[DDDD:]BB:DD.F[,queues=N]
-// The options after a device's address: those of every transport only.
-Result<> parse_common_only(IdParser& p, const std::vector<std::string_view>& parts, CommonOptions& common) {
-  for (std::size_t i = 1; i < parts.size(); ++i) {
-    auto kv = p.option(parts[i]);
-    if (!kv) return std::move(kv).error();
-    const auto [key, value] = *kv;
-    auto c = parse_common(p, key, value, common);
-    if (!c) return p.fail("unknown option '" + std::string(parts[i]) + "' (expected queues=N, offloads=, mtu=N, vlan_filter or hash_report)");
-    if (!*c) return std::move(*c).error();
-  }
-  return Ok{};
-}
-
+// pci:[DDDD:]BB:DD.F[,options]
 Result<PciAddress> parse_pci_id(IdParser& p, const std::vector<std::string_view>& parts, CommonOptions& common) {
   if (parts[0].empty()) return p.fail("no PCI address after 'pci:'");
   auto a = parse_pci(p, parts[0]);
@@ -276,7 +313,7 @@ Result<DeviceId> DeviceId::parse(std::string_view text) {
   IdParser p(text);
   const auto colon = text.find(':');
   if (colon == std::string_view::npos)
-    return p.fail("no transport prefix (expected vhost-user:, pci:, mmio: or loop:)");
+    return p.fail("no transport prefix (expected vhost-user:, vhost-net:, pci:, mmio: or loop:)");
   const std::string_view scheme = text.substr(0, colon);
   const auto parts = split_commas(text.substr(colon + 1));
   CommonOptions c;
@@ -300,7 +337,12 @@ Result<DeviceId> DeviceId::parse(std::string_view text) {
     if (!a) return std::move(a).error();
     return DeviceId(*a, c);
   }
-  return p.fail("unknown transport '" + std::string(scheme) + "' (expected vhost-user, pci, mmio or loop)");
+  if (scheme == "vhost-net") {
+    auto a = parse_vhost_net(p, parts, c);
+    if (!a) return std::move(a).error();
+    return DeviceId(std::move(*a), c);
+  }
+  return p.fail("unknown transport '" + std::string(scheme) + "' (expected vhost-user, vhost-net, pci, mmio or loop)");
 }
 
 std::string PciAddress::to_string() const {
@@ -328,16 +370,19 @@ std::string DeviceId::to_string() const {
                         (c.offloads.any() ? ",offloads=" + c.offloads.to_string() : "") +
                         (c.mtu != 0 ? ",mtu=" + std::to_string(c.mtu) : "") + (c.vlan_filter ? ",vlan_filter" : "") +
                         (c.hash_report ? ",hash_report" : "");
+  auto declined = [](const FeatureChoice& accept) {
+    std::string s;
+    for (auto [on, name] : {std::pair{accept.packed, "packed"}, {accept.mrg_rxbuf, "mrg_rxbuf"}, {accept.in_order, "in_order"},
+                            {accept.event_idx, "event_idx"}, {accept.indirect, "indirect"}})
+      if (!on) s += "," + std::string(name) + "=off";
+    return s;
+  };
   switch (kind()) {
     case Kind::VhostUser: {
       const auto& v = vhost_user();
-      std::string declined;
-      for (auto [on, name] : {std::pair{v.accept.packed, "packed"}, {v.accept.mrg_rxbuf, "mrg_rxbuf"},
-                              {v.accept.in_order, "in_order"}, {v.accept.event_idx, "event_idx"},
-                              {v.accept.indirect, "indirect"}})
-        if (!on) declined += "," + std::string(name) + "=off";
-      return "vhost-user:" + v.socket_path + (v.server ? ",server" : "") + declined + q;
+      return "vhost-user:" + v.socket_path + (v.server ? ",server" : "") + declined(v.accept) + q;
     }
+    case Kind::VhostNet: return "vhost-net:" + vhost_net().tap_name + declined(vhost_net().accept) + q;
     case Kind::Pci: return "pci:" + pci().to_string() + q;
     case Kind::Mmio: return "mmio:" + mmio().to_string() + q;
     case Kind::None: return "";

@@ -9,6 +9,7 @@
 #include "drivers/virtio/transport/mmio/mmio_transport.hpp"
 #include "drivers/virtio/transport/pci/pci_function.hpp"
 #include "drivers/virtio/transport/pci/open_transport.hpp"
+#include "drivers/virtio/transport/vhost_kernel/vhost_kernel_transport.hpp"
 #include "drivers/virtio/transport/vhost_user/vhost_user_transport.hpp"
 #include "drivers/virtio/virtio_spec.hpp"
 #include "netfront/dpdk_env.hpp"
@@ -27,7 +28,7 @@ netfront::Result<std::unique_ptr<NetDevice>> answer(const DeviceId& id, EventLoo
   return runtime::to_api(Open(id, loop));
 }
 
-// The features a vhost-user id's options turn down.
+// The features a vhost id's options turn down.
 std::uint64_t declined(const FeatureChoice& accept) {
   std::uint64_t bits = 0;
   if (!accept.packed) bits |= feature_bit(VIRTIO_F_RING_PACKED);
@@ -47,23 +48,37 @@ DeviceOptions options_of(const DeviceId& id) {
           .hash_report = id.hash_report()};
 }
 
-Opened open_loop(const DeviceId& id, EventLoop& loop) {
-  auto device = std::make_unique<transport::loop::LoopDevice>(id.loop(), id.queue_pairs(), &loop);
-  auto opened = VirtioNetDevice::open(std::move(device), options_of(id));
+// The engine over an opened transport (or the transport's failure, passed on).
+template <typename T>
+Opened drive(Result<std::unique_ptr<T>> transport, const DeviceOptions& options) {
+  if (!transport) return std::move(transport).error();
+  auto opened = VirtioNetDevice::open(std::move(*transport), options);
   if (!opened) return std::move(opened).error();
   return std::unique_ptr<NetDevice>(std::move(*opened));
+}
+
+Opened open_loop(const DeviceId& id, EventLoop& loop) {
+  return drive(Result<std::unique_ptr<transport::loop::LoopDevice>>(
+                   std::make_unique<transport::loop::LoopDevice>(id.loop(), id.queue_pairs(), &loop)),
+               options_of(id));
 }
 
 Opened open_vhost_user(const DeviceId& id, EventLoop& loop) {
   // vhost-user backends map our memory by file descriptor: DPDK must be up before we connect.
   if (auto started = DpdkEnv::start(); !started) return Fault(std::move(started).error());
   auto transport = transport::vhost_user::VhostUserTransport::open(id.vhost_user(), loop);
-  if (!transport) return std::move(transport).error();
   DeviceOptions options = options_of(id);
   options.declined_features = declined(id.vhost_user().accept);
-  auto opened = VirtioNetDevice::open(std::move(*transport), options);
-  if (!opened) return std::move(opened).error();
-  return std::unique_ptr<NetDevice>(std::move(*opened));
+  return drive(std::move(transport), options);
+}
+
+Opened open_vhost_net(const DeviceId& id, EventLoop&) {
+  // The rings and packet rooms are device memory, which DPDK's start sets up.
+  if (auto started = DpdkEnv::start(); !started) return Fault(std::move(started).error());
+  auto transport = transport::vhost_kernel::VhostKernelTransport::open(id.vhost_net(), id.queue_pairs());
+  DeviceOptions options = options_of(id);
+  options.declined_features = declined(id.vhost_net().accept);
+  return drive(std::move(transport), options);
 }
 
 Opened open_pci(const DeviceId& id, EventLoop&) {
@@ -75,13 +90,10 @@ Opened open_pci(const DeviceId& id, EventLoop&) {
   // translation is the identity, so the feature is taken if offered but not required.
   const bool iommu = (*function)->kernel_driver() == transport::pci::KernelDriver::Vfio;
   auto transport = transport::pci::open_virtio_pci(std::move(*function));
-  if (!transport) return std::move(transport).error();
   DeviceOptions options = options_of(id);
   options.access_platform = iommu;
   options.accept_access_platform = !iommu;
-  auto opened = VirtioNetDevice::open(std::move(*transport), options);
-  if (!opened) return std::move(opened).error();
-  return std::unique_ptr<NetDevice>(std::move(*opened));
+  return drive(std::move(transport), options);
 }
 
 Opened open_mmio(const DeviceId& id, EventLoop&) {
@@ -95,12 +107,9 @@ Opened open_mmio(const DeviceId& id, EventLoop&) {
   auto window = transport::mmio::map_device_window(id.mmio().physical);
   if (!window) return std::move(window).error();
   auto transport = transport::mmio::MmioTransport::open(std::move(*window));
-  if (!transport) return std::move(transport).error();
   DeviceOptions options = options_of(id);
   options.accept_access_platform = true;  // identity translation: taken if offered
-  auto opened = VirtioNetDevice::open(std::move(*transport), options);
-  if (!opened) return std::move(opened).error();
-  return std::unique_ptr<NetDevice>(std::move(*opened));
+  return drive(std::move(transport), options);
 }
 
 constexpr drivers::DeviceOpener kOpeners[] = {
@@ -108,6 +117,7 @@ constexpr drivers::DeviceOpener kOpeners[] = {
     {DeviceId::Kind::VhostUser, answer<open_vhost_user>},
     {DeviceId::Kind::Pci, answer<open_pci>},
     {DeviceId::Kind::Mmio, answer<open_mmio>},
+    {DeviceId::Kind::VhostNet, answer<open_vhost_net>},
 };
 
 }  // namespace

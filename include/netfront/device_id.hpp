@@ -1,5 +1,7 @@
 // DeviceId: the `id` of the NETWORK signature, parsed from a string:
 //   vhost-user:/path/to.sock[,server][,queues=N]   a vhost-user backend's unix socket
+//   vhost-net:TAPNAME[,queues=N]                   the kernel's vhost-net, moving frames to and
+//                                                  from tap TAPNAME (made if there is none)
 //   pci:[DDDD:]BB:DD.F[,queues=N]                  a virtio-net PCI function (domain 0 if omitted)
 //   mmio:ADDRESS[,queues=N]                        a virtio-mmio device's window (0x... or decimal)
 //   loop:[option[,option...]]                      the in-process device (see LoopOptions)
@@ -12,7 +14,7 @@
 // negotiate the device's per-frame hash (VIRTIO_NET_F_HASH_REPORT, rss.hpp).
 // Anything else is an error whose message names the part that is wrong.
 //
-// vhost-user ids may also decline ring features the backend offers, the way DPDK's
+// vhost-user and vhost-net ids may also decline ring features the backend offers, the way DPDK's
 // virtio-user does: packed=off, mrg_rxbuf=off, in_order=off, event_idx=off, indirect=off (all default on:
 // netfront takes what the backend offers).
 #pragma once
@@ -46,6 +48,14 @@ struct VhostUserAddress {
   bool server = false;  // netfront listens and (re-)accepts the backend
   FeatureChoice accept;
   friend bool operator==(const VhostUserAddress&, const VhostUserAddress&) = default;
+};
+
+// A tap of the host's kernel (an interface name, at most 15 characters) that vhost-net joins
+// to the rings; netfront attaches to it with one queue per queue pair.
+struct VhostNetAddress {
+  std::string tap_name;
+  FeatureChoice accept;
+  friend bool operator==(const VhostNetAddress&, const VhostNetAddress&) = default;
 };
 
 struct PciAddress {
@@ -91,7 +101,7 @@ struct CommonOptions {
 
 class DeviceId {
  public:
-  enum class Kind { VhostUser, Pci, Loop, Mmio, None };
+  enum class Kind { VhostUser, Pci, Loop, Mmio, VhostNet, None };
 
   static Result<DeviceId> parse(std::string_view text);
   // No device (Kind::None): the id of a Netif that is not connected; to_string() is "".
@@ -112,13 +122,14 @@ class DeviceId {
   const PciAddress& pci() const { return std::get<PciAddress>(address_); }
   const LoopOptions& loop() const { return std::get<LoopOptions>(address_); }
   const MmioAddress& mmio() const { return std::get<MmioAddress>(address_); }
+  const VhostNetAddress& vhost_net() const { return std::get<VhostNetAddress>(address_); }
 
   // The canonical spelling; parse(to_string()) gives an equal id.
   std::string to_string() const;
   friend bool operator==(const DeviceId&, const DeviceId&) = default;
 
  private:
-  using Address = std::variant<VhostUserAddress, PciAddress, LoopOptions, MmioAddress, std::monostate>;
+  using Address = std::variant<VhostUserAddress, PciAddress, LoopOptions, MmioAddress, VhostNetAddress, std::monostate>;
   DeviceId(Address address, const CommonOptions& common) : address_(std::move(address)), common_(common) {}
   Address address_{std::monostate{}};
   CommonOptions common_;

@@ -65,6 +65,26 @@ TEST(DeviceIdTest, MmioWindowInHexOrDecimal) {
   EXPECT_NE(parse_error("mmio:0xfeb00000,packed").find("unknown option 'packed'"), std::string::npos);
 }
 
+TEST(DeviceIdTest, VhostNetTapNameAndOptions) {
+  DeviceId a = parse_ok("vhost-net:nf0");
+  EXPECT_EQ(a.kind(), DeviceId::Kind::VhostNet);
+  EXPECT_EQ(a.vhost_net().tap_name, "nf0");
+  EXPECT_EQ(a.vhost_net().accept, FeatureChoice{});
+  DeviceId b = parse_ok("vhost-net:tap.with-15char,queues=4,mrg_rxbuf=off,offloads=csum");
+  EXPECT_EQ(b.vhost_net().tap_name, "tap.with-15char");
+  EXPECT_EQ(b.queue_pairs(), 4u);
+  EXPECT_FALSE(b.vhost_net().accept.mrg_rxbuf);
+  EXPECT_TRUE(b.offloads().tx_checksum);
+  EXPECT_NE(parse_error("vhost-net:").find("no tap name"), std::string::npos);
+  EXPECT_NE(parse_error("vhost-net:a-name-of-16-chars").find("longer than the 15 characters"), std::string::npos);
+  for (const char* bad : {"vhost-net:.", "vhost-net:..", "vhost-net:a/b", "vhost-net:tap%d", "vhost-net:a b", "vhost-net:a\tb",
+                          "vhost-net:x\x7f"})
+    EXPECT_NE(parse_error(bad).find("is not an interface name"), std::string::npos) << bad;
+  EXPECT_NE(parse_error("vhost-net:nf0,server").find("unknown option 'server'"), std::string::npos);
+  EXPECT_NE(parse_error("vhost-net:nf0,packed=maybe").find("is not on or off"), std::string::npos);
+  EXPECT_NE(parse_error("vhost-net:nf0,queues=0").find("queues='0'"), std::string::npos);
+}
+
 TEST(DeviceIdTest, LoopDefaultsAndOptions) {
   DeviceId a = parse_ok("loop:");
   EXPECT_EQ(a.kind(), DeviceId::Kind::Loop);
@@ -90,7 +110,7 @@ TEST(DeviceIdTest, ToStringRoundTrips) {
                            "loop:packed,offloads=csum,mtu=68", "pci:0000:00:03.0,vlan_filter",
                            "vhost-user:/tmp/a.sock,queues=2,mtu=9000,vlan_filter", "pci:0000:00:03.0,queues=4,hash_report",
                            "loop:rss,queues=4,vlan_filter,hash_report", "mmio:0xfeb00000", "mmio:0xd0000000,queues=2,offloads=csum",
-                           "loop:legacy,mrg_rxbuf=off"}) {
+                           "loop:legacy,mrg_rxbuf=off", "vhost-net:nf0", "vhost-net:nf0,event_idx=off,indirect=off,queues=2,mtu=9000"}) {
     DeviceId id = parse_ok(text);
     EXPECT_EQ(id.to_string(), text);
     EXPECT_EQ(parse_ok(id.to_string()), id);

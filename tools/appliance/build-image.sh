@@ -14,7 +14,13 @@ out=$build/appliance
 mkdir -p "$out"
 
 # The kernel: whatever linux-image-amd64 currently depends on, fetched once into the build dir.
-if [[ ! -f $out/vmlinuz || ! -d $out/modules ]]; then
+# The modules /init may load: the two ways into a PCI NIC, and vhost-net with its tap.
+modules=(uio/uio.ko uio/uio_pci_generic.ko vfio/vfio.ko vfio/vfio_iommu_type1.ko vfio/vfio_virqfd.ko
+         vfio/pci/vfio-pci-core.ko vfio/pci/vfio-pci.ko vhost/vhost_iotlb.ko vhost/vhost.ko vhost/vhost_net.ko
+         net/tun.ko net/tap.ko)
+missing=0
+for m in "${modules[@]}"; do [[ -f $out/modules/$(basename "$m") ]] || missing=1; done
+if [[ ! -f $out/vmlinuz || $missing == 1 ]]; then
   kernel_package() { apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}'; }
   package=$(kernel_package)
   if [[ -z $package ]]; then  # a machine whose package lists were never fetched
@@ -29,8 +35,7 @@ if [[ ! -f $out/vmlinuz || ! -d $out/modules ]]; then
   dpkg -x "$work"/*.deb "$work/root"
   cp "$work"/root/boot/vmlinuz-* "$out/vmlinuz"
   rm -rf "$out/modules" && mkdir -p "$out/modules"
-  for m in uio/uio.ko uio/uio_pci_generic.ko vfio/vfio.ko vfio/vfio_iommu_type1.ko vfio/vfio_virqfd.ko \
-           vfio/pci/vfio-pci-core.ko vfio/pci/vfio-pci.ko; do
+  for m in "${modules[@]}"; do
     cp "$work"/root/lib/modules/*/kernel/drivers/$m "$out/modules/"
   done
   cp "$work"/root/lib/modules/*/kernel/virt/lib/irqbypass.ko "$out/modules/"

@@ -13,6 +13,11 @@
 //                   netfront.bind=0 (leave the NIC's driver alone)
 //                   netfront.queues=N (queue pairs, each answering on itself; default 1)
 //                   netfront.options=OPT[,OPT...] (more device id options, e.g. vlan_filter)
+//                   netfront.device=vhost-net:TAP loads vhost-net and the tap driver first;
+//                   netfront.peer=A.B.C.D then gives the guest kernel that address on the tap
+//                   (a /24) and has it send netfront.peer_count=N (default 1000) UDP
+//                   datagrams to the appliance, every echo checked byte for byte, the result
+//                   printed ("kernel peer: ..."); the appliance stops after it.
 // Stop: the line "stop" on the console (standard input), SIGINT or SIGTERM. The console also
 // takes the commands of console_commands.hpp (receive filters, the MAC, the link, RSS), and
 // "hash-log N": the queue and reported hash of the next N UDP datagrams received are printed
@@ -22,6 +27,7 @@
 #include <arpa/inet.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -31,6 +37,8 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <thread>
+#include <utility>
 
 #include "netfront/dpdk_env.hpp"
 #include "netfront/event_loop.hpp"
@@ -42,6 +50,7 @@
 #include "tools/appliance/echo_responder.hpp"
 #include "tools/appliance/pid1.hpp"
 #include "tools/appliance/tso_sender.hpp"
+#include "tools/appliance/udp_echo_client.hpp"
 
 using namespace netfront;
 using namespace std::chrono_literals;
@@ -61,6 +70,8 @@ struct Options {
   unsigned device_memory_mb = 64;
   unsigned queues = 1;  // queue pairs: each answers what arrives on it
   std::string id_options;  // appended to the device id
+  std::string peer;  // the kernel's address on a vhost-net device's tap, which sends it traffic
+  unsigned peer_count = 1000;
 };
 
 void say(const char* fmt, auto... args) {
@@ -101,6 +112,8 @@ void apply_kernel_options(Options& o, const std::map<std::string, std::string>& 
   if (auto* v = get("device_memory_mb")) o.device_memory_mb = static_cast<unsigned>(std::stoul(*v));
   if (auto* v = get("queues")) o.queues = static_cast<unsigned>(std::stoul(*v));
   if (auto* v = get("options")) o.id_options = *v;
+  if (auto* v = get("peer")) o.peer = *v;
+  if (auto* v = get("peer_count")) o.peer_count = static_cast<unsigned>(std::stoul(*v));
 }
 
 // PID 1's work: file systems, hugepages, the NIC bound to vfio-pci or uio_pci_generic.
@@ -108,6 +121,13 @@ Result<> prepare_guest(Options& o) {
   if (auto r = appliance::pid1::mount_file_systems(); !r) return r;
   apply_kernel_options(o, appliance::pid1::kernel_options());
   if (auto r = appliance::pid1::reserve_hugepages(o.hugepages); !r) return r;
+  if (o.device.rfind("vhost-net:", 0) == 0) {
+    // The kernel's half of the device: the tap and vhost-net (which needs both).
+    if (auto r = appliance::pid1::load_modules("/lib/modules", {"tun.ko", "tap.ko", "vhost_iotlb.ko", "vhost.ko", "vhost_net.ko"}); !r)
+      return r;
+    say("vhost-net and tun loaded; %u hugepages reserved", o.hugepages);
+    return Ok{};
+  }
   std::string address;
   if (o.device.empty()) {
     address = appliance::pid1::find_virtio_net();
@@ -230,6 +250,55 @@ io<void> follow_link(Netif& dev) {
   }
 }
 
+// netfront.peer: the guest kernel's own stack as the far end of a vhost-net device. A thread
+// of ours sends the echo run through a kernel socket (it leaves by the tap, vhost-net puts it
+// on our receive ring, the echo goes back the same way) while the loop answers it.
+class KernelPeer {
+ public:
+  static Result<KernelPeer> start(const Netif& dev, const Options& o, std::uint32_t netfront_ip) {
+    if (dev.id().kind() != DeviceId::Kind::VhostNet)
+      return Error::unknown(Error::Cause::BadArgument, "netfront.peer needs a vhost-net device, not " + dev.id().to_string());
+    if (auto r = appliance::pid1::configure_interface(dev.id().vhost_net().tap_name, o.peer, 24); !r) return std::move(r).error();
+    KernelPeer p;
+    p.done_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (p.done_fd_ < 0) return Error::unknown(std::string("eventfd: ") + std::strerror(errno));
+    appliance::EchoRunOptions run;
+    run.address = netfront_ip;
+    run.port = o.port;
+    run.count = o.peer_count;
+    say("kernel peer: %s on %s sends %u datagrams to %s", o.peer.c_str(), dev.id().vhost_net().tap_name.c_str(), run.count,
+        o.ip.c_str());
+    p.thread_ = std::thread([run, fd = p.done_fd_, result = p.result_.get()] {
+      *result = appliance::run_udp_echo(run);
+      const std::uint64_t one = 1;
+      (void)!::write(fd, &one, sizeof one);
+    });
+    return p;
+  }
+  KernelPeer(KernelPeer&& other) noexcept
+      : done_fd_(std::exchange(other.done_fd_, -1)), result_(std::move(other.result_)), thread_(std::move(other.thread_)) {}
+  ~KernelPeer() {
+    finish();
+    if (done_fd_ >= 0) ::close(done_fd_);
+  }
+  int done_fd() const noexcept { return done_fd_; }
+
+  // Waits for the run (a stop before it ended waits for its last retries) and prints it.
+  void finish() {
+    if (!thread_.joinable()) return;
+    thread_.join();
+    const appliance::EchoRunResult& r = *result_;
+    say("kernel peer: %u of %u datagrams echoed byte for byte, %u mismatched, %u lost, %u retransmits, %.3f s%s%s",
+        r.echoed, r.sent, r.mismatched, r.lost, r.retransmits, r.seconds, r.error.empty() ? "" : "; ", r.error.c_str());
+  }
+
+ private:
+  KernelPeer() = default;
+  int done_fd_ = -1;
+  std::unique_ptr<appliance::EchoRunResult> result_ = std::make_unique<appliance::EchoRunResult>();
+  std::thread thread_;
+};
+
 io<int> serve(EventLoop& loop, const Options& o, bool as_init) {
   DpdkConfig dpdk;
   dpdk.memory_mb = o.memory_mb;
@@ -264,6 +333,16 @@ io<int> serve(EventLoop& loop, const Options& o, bool as_init) {
 
   appliance::EchoCounters counters;
   std::uint64_t failed_writes = 0;
+  std::optional<KernelPeer> peer;
+  if (!o.peer.empty()) {
+    auto started = KernelPeer::start(dev, o, self.ipv4);
+    if (!started) {
+      say("kernel peer: %s", started.error().to_string().c_str());
+      (void)dev.disconnect();
+      co_return 1;
+    }
+    peer.emplace(std::move(*started));
+  }
   bool first = true;
   bool stopping = false;
   unsigned hash_log = 0;  // UDP datagrams whose hash is still to be printed
@@ -274,6 +353,7 @@ io<int> serve(EventLoop& loop, const Options& o, bool as_init) {
 
   auto stop = [&](const char* why) {
     if (stopping) return;
+    if (peer) peer->finish();
     stopping = true;
     say("stopping (%s)", why);
     ticker.cancel();
@@ -303,6 +383,16 @@ io<int> serve(EventLoop& loop, const Options& o, bool as_init) {
     if (pending.size() > 4096) pending.clear();  // no line is that long
   });
   if (!console && console_is_watchable()) say("the console is not read: %s", console.error().to_string().c_str());
+  std::unique_ptr<FdWatch> peer_watch;
+  if (peer) {
+    auto watch = FdWatch::start(loop, peer->done_fd(), EPOLLIN, [&](std::uint32_t) { stop("the kernel peer is done"); });
+    if (!watch) {
+      say("kernel peer: %s", watch.error().to_string().c_str());
+      stop("the kernel peer cannot be watched");
+    } else {
+      peer_watch = std::move(*watch);
+    }
+  }
   const sigset_t signals = stop_signals();
   const int signal_fd = ::signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK);
   auto signal_watch = FdWatch::start(loop, signal_fd, EPOLLIN, [&](std::uint32_t) { stop("signal"); });

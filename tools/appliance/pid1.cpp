@@ -1,6 +1,11 @@
 #include "tools/appliance/pid1.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
@@ -141,6 +146,31 @@ Result<> bind(const std::string& address, const std::string& driver) {
   if (!id) return std::move(id).error();
   const std::string bound = virtio::transport::pci::sysfs::bound_driver(id->pci());
   if (bound != driver) return Error::unknown(address + " did not bind to " + driver + (bound.empty() ? "" : " (bound to " + bound + ")"));
+  return Ok{};
+}
+
+Result<> configure_interface(const std::string& name, const std::string& ip, unsigned prefix) {
+  if (name.empty() || name.size() >= IFNAMSIZ || prefix > 32) return Error::unknown(Error::Cause::BadArgument, "bad interface " + name);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  if (::inet_pton(AF_INET, ip.c_str(), &address.sin_addr) != 1)
+    return Error::unknown(Error::Cause::BadArgument, "'" + ip + "' is not an IPv4 address");
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Error::unknown("socket: " + errno_text());
+  ifreq ifr{};
+  std::memcpy(ifr.ifr_name, name.c_str(), name.size() + 1);
+  const char* failed = nullptr;
+  std::memcpy(&ifr.ifr_addr, &address, sizeof address);
+  if (::ioctl(fd, SIOCSIFADDR, &ifr) != 0) failed = "SIOCSIFADDR";
+  address.sin_addr.s_addr = htonl(prefix == 0 ? 0 : ~0u << (32 - prefix));
+  std::memcpy(&ifr.ifr_netmask, &address, sizeof address);
+  if (!failed && ::ioctl(fd, SIOCSIFNETMASK, &ifr) != 0) failed = "SIOCSIFNETMASK";
+  if (!failed && ::ioctl(fd, SIOCGIFFLAGS, &ifr) != 0) failed = "SIOCGIFFLAGS";
+  ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
+  if (!failed && ::ioctl(fd, SIOCSIFFLAGS, &ifr) != 0) failed = "SIOCSIFFLAGS";
+  const std::string why = failed ? std::string(failed) + " on " + name + ": " + errno_text() : "";
+  ::close(fd);
+  if (failed) return Error::unknown(why);
   return Ok{};
 }
 

@@ -30,6 +30,9 @@ Result<std::string> find_virtio_net_mmio();
 bool is_virtio_net(const std::string& address);
 // Binds the function to `driver` through driver_override, unbinding it first if needed.
 Result<> bind(const std::string& address, const std::string& driver);
+// Gives the kernel's interface `name` the IPv4 address `ip` with a /`prefix` netmask and brings
+// it up (what `ip addr add` and `ip link set up` would do).
+Result<> configure_interface(const std::string& name, const std::string& ip, unsigned prefix);
 // Flushes and powers the machine off (QEMU exits). Never returns.
 [[noreturn]] void power_off();
 // Seconds since the kernel started.

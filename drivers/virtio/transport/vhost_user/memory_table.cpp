@@ -1,25 +1,18 @@
 #include "drivers/virtio/transport/vhost_user/memory_table.hpp"
 
-#include <string>
-
-#include "runtime/device_memory.hpp"
+#include "drivers/virtio/transport/vhost/guest_memory.hpp"
 
 namespace netfront::virtio::transport::vhost_user {
 
 Result<MemoryMap> collect_memory() {
-  const std::vector<runtime::DeviceRegion> regions = runtime::DeviceMemory::regions();
-  if (regions.empty()) return Fault(TransportError::NoMemory, "no device memory to share");
-  if (regions.size() > VHOST_MEMORY_MAX_NREGIONS)
-    return Fault(TransportError::Unsupported, "device memory is in " + std::to_string(regions.size()) + " regions (one per NUMA node); a vhost-user "
-                          "backend takes " + std::to_string(VHOST_MEMORY_MAX_NREGIONS));
+  auto regions = vhost::guest_memory(VHOST_MEMORY_MAX_NREGIONS, "vhost-user backend");
+  if (!regions) return std::move(regions).error();
   MemoryMap m;
-  m.table.num_regions = static_cast<std::uint32_t>(regions.size());
-  for (std::size_t i = 0; i < regions.size(); ++i) {
-    const auto va = reinterpret_cast<std::uint64_t>(regions[i].base);
-    // Guest addresses are our virtual addresses, which is what descriptors carry; each region
-    // is all of its memfd, from offset 0.
-    m.table.regions[i] = {va, regions[i].size, va, 0};
-    m.fds.push_back(regions[i].fd);
+  m.table.num_regions = static_cast<std::uint32_t>(regions->size());
+  for (std::size_t i = 0; i < regions->size(); ++i) {
+    const vhost::GuestRegion& r = (*regions)[i];
+    m.table.regions[i] = {r.guest_address, r.size, r.user_address, 0};
+    m.fds.push_back(r.fd);
   }
   return m;
 }

@@ -1,7 +1,5 @@
-// Our memory as a vhost-user backend must see it: the device memory regions (rings and packet
-// data rooms, runtime/device_memory.hpp) and nothing else, each a file descriptor the backend
-// maps whole. DPDK's own memory (mbuf headers, mempools) is never shared. Guest addresses
-// equal our virtual addresses, which is what descriptors carry.
+// SET_MEM_TABLE's payload: the guest memory of vhost/guest_memory.hpp, each region a file
+// descriptor the backend maps whole.
 #pragma once
 
 #include <vector>

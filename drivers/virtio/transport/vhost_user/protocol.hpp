@@ -4,6 +4,8 @@
 
 #include <cstdint>
 
+#include "drivers/virtio/transport/vhost/vring.hpp"
+
 namespace netfront::virtio::transport::vhost_user {
 
 enum Request : std::uint32_t {
@@ -54,20 +56,9 @@ struct MessageHeader {
 };
 static_assert(sizeof(MessageHeader) == 12);
 
-struct VringState {
-  std::uint32_t index;
-  std::uint32_t num;
-};
-
-struct VringAddress {
-  std::uint32_t index;
-  std::uint32_t flags;
-  std::uint64_t descriptor;  // frontend virtual addresses
-  std::uint64_t used;
-  std::uint64_t available;
-  std::uint64_t log;
-};
-static_assert(sizeof(VringAddress) == 40);
+// The ring records are the kernel's vhost ioctls' too (transport/vhost/vring.hpp).
+using vhost::VringAddress;
+using vhost::VringState;
 
 struct MemoryRegion {
   std::uint64_t guest_address;

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "drivers/virtio/net/net_spec.hpp"
+#include "drivers/virtio/transport/vhost/frontend_net.hpp"
 #include "drivers/virtio/transport/vhost_user/memory_table.hpp"
 #include "drivers/virtio/virtio_spec.hpp"
 #include "runtime/log.hpp"
@@ -261,27 +262,8 @@ void VhostUserTransport::set_status(std::uint8_t status) {
 }
 
 std::uint64_t VhostUserTransport::device_features() {
-  std::uint64_t f = backend_features_;
-  f &= ~(feature_bit(VHOST_USER_F_PROTOCOL_FEATURES) | feature_bit(VHOST_F_LOG_ALL));
-  // No configuration space behind a vhost-user net backend: no MAC or MTU to read from it.
-  f &= ~(feature_bit(net::VIRTIO_NET_F_MAC) | feature_bit(net::VIRTIO_NET_F_MTU));
-  // Nor an announcement request: a vhost-user backend told to announce (VHOST_USER_SEND_RARP)
-  // sends the RARP itself.
-  f &= ~feature_bit(net::VIRTIO_NET_F_GUEST_ANNOUNCE);
-  // The control queue is served here, not by the backend: no receive offloads switched at run
-  // time either, no receive filters (the backend hands over every frame it has), and no RSS or
-  // hash report (steering is the vring enables', and its configuration would reach no one).
-  f &= ~(feature_bit(net::VIRTIO_NET_F_CTRL_GUEST_OFFLOADS) | feature_bit(net::VIRTIO_NET_F_CTRL_RX) |
-         feature_bit(net::VIRTIO_NET_F_CTRL_RX_EXTRA) | feature_bit(net::VIRTIO_NET_F_CTRL_VLAN) |
-         feature_bit(net::VIRTIO_NET_F_CTRL_MAC_ADDR) | feature_bit(net::VIRTIO_NET_F_RSS) |
-         feature_bit(net::VIRTIO_NET_F_HASH_REPORT));
-  f |= feature_bit(net::VIRTIO_NET_F_STATUS);  // link status is the connection's
-  f |= feature_bit(net::VIRTIO_NET_F_CTRL_VQ);  // served here
-  if (queue_pairs_ > 1)
-    f |= feature_bit(net::VIRTIO_NET_F_MQ);
-  else
-    f &= ~feature_bit(net::VIRTIO_NET_F_MQ);
-  return f;
+  const std::uint64_t f = backend_features_ & ~(feature_bit(VHOST_USER_F_PROTOCOL_FEATURES) | feature_bit(VHOST_F_LOG_ALL));
+  return vhost::frontend_net_features(f, queue_pairs_);
 }
 
 void VhostUserTransport::set_driver_features(std::uint64_t features) {
@@ -296,17 +278,7 @@ void VhostUserTransport::set_driver_features(std::uint64_t features) {
 std::size_t VhostUserTransport::config_size() const { return net::kConfigSize; }
 
 void VhostUserTransport::read_config(std::size_t offset, std::span<std::byte> out) {
-  std::byte config[net::kConfigSize]{};
-  const std::uint16_t status = channel_.open() ? net::VIRTIO_NET_S_LINK_UP : 0;
-  const auto pairs = static_cast<std::uint16_t>(queue_pairs_);
-  std::memcpy(config + net::kConfigStatus, &status, 2);
-  std::memcpy(config + net::kConfigMaxVirtqueuePairs, &pairs, 2);
-  // The backend says nothing of speed and duplex here: a backend that offers SPEED_DUPLEX is
-  // not made to claim 0 Mbit/s half duplex.
-  const std::uint32_t speed = net::VIRTIO_NET_SPEED_UNKNOWN;
-  std::memcpy(config + net::kConfigSpeed, &speed, 4);
-  config[net::kConfigDuplex] = std::byte{net::VIRTIO_NET_DUPLEX_UNKNOWN};
-  for (std::size_t i = 0; i < out.size(); ++i) out[i] = offset + i < net::kConfigSize ? config[offset + i] : std::byte{0};
+  vhost::read_frontend_config(offset, out, channel_.open(), queue_pairs_);
 }
 
 std::uint32_t VhostUserTransport::control_index() const noexcept {
@@ -316,10 +288,9 @@ std::uint32_t VhostUserTransport::control_index() const noexcept {
 Result<> VhostUserTransport::enable_queue(const transport::QueueSetup& s) {
   if (has_feature(driver_features_, net::VIRTIO_NET_F_CTRL_VQ) && s.index == control_index()) {
     // Our own memory, read by ourselves: nothing goes to the backend.
-    control_ = std::make_unique<device_side::NetControlServer>(
-        device_side::make_device_ring(driver_features_, s.size, s.addresses), [this](std::uint8_t cls, std::uint8_t command, std::span<const std::byte> data) {
-          return control_command(cls, command, data);
-        });
+    control_ = std::make_unique<vhost::FrontendControlQueue>(
+        driver_features_, s, queue_pairs_, ring_started_,
+        [this](std::uint16_t ring, bool enable) { return enable_ring(ring, enable).ok(); });
     return Ok{};
   }
   if (!channel_.open()) return Fault(TransportError::BackendClosed, "vhost-user backend is gone");
@@ -344,8 +315,7 @@ Result<> VhostUserTransport::enable_queue(const transport::QueueSetup& s) {
     if (*fd < 0) return Fault(TransportError::System, std::string("eventfd: ") + std::strerror(errno));
   }
   const bool packed = has_feature(driver_features_, VIRTIO_F_RING_PACKED);
-  // Packed rings start with both wrap counters at 1 (bit 15 of the base, §2.8.1).
-  const VringState num{s.index, s.size}, base{s.index, packed ? 1u << 15 : 0u};
+  const VringState num{s.index, s.size}, base{s.index, vhost::initial_vring_base(packed)};
   const VringAddress addr{s.index, 0, s.addresses.desc, s.addresses.device, s.addresses.driver, 0};
   const std::uint64_t ring = s.index;
   Result<> r = request(VHOST_USER_SET_VRING_NUM, bytes_of(num));
@@ -367,27 +337,9 @@ Result<> VhostUserTransport::enable_ring(std::uint16_t index, bool enable) {
   return request(VHOST_USER_SET_VRING_ENABLE, bytes_of(VringState{index, enable ? 1u : 0u}));
 }
 
-std::uint8_t VhostUserTransport::control_command(std::uint8_t cls, std::uint8_t command, std::span<const std::byte> data) {
-  const auto requested = has_feature(driver_features_, net::VIRTIO_NET_F_MQ)
-                             ? device_side::vq_pairs_requested(cls, command, data, queue_pairs_)
-                             : std::nullopt;
-  if (!requested) return net::VIRTIO_NET_ERR;
-  const unsigned pairs = *requested;
-  // Every ring of the pairs to turn on must have been set up; the others are turned off.
-  for (unsigned ring = 0; ring < 2u * pairs; ++ring)
-    if (ring >= ring_started_.size() || !ring_started_[ring]) return net::VIRTIO_NET_ERR;
-  for (unsigned ring = 0; ring < ring_started_.size(); ++ring) {
-    if (!ring_started_[ring]) continue;
-    if (!enable_ring(static_cast<std::uint16_t>(ring), ring < 2u * pairs)) return net::VIRTIO_NET_ERR;
-  }
-  runtime::logger("vhost").debug("{}: {} queue pair(s) enabled", describe(), pairs);
-  return net::VIRTIO_NET_OK;
-}
-
 bool VhostUserTransport::notify(std::uint16_t index) noexcept {
   if (control_ && index == control_index()) {
-    control_->serve();  // answered before the driver looks for the answer
-    return !control_->faulted();
+    return control_->serve();
   }
   if (index >= kick_fds_.size() || kick_fds_[index] < 0) return false;
   const std::uint64_t one = 1;

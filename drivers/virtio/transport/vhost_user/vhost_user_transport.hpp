@@ -16,9 +16,9 @@
 #include <string_view>
 #include <vector>
 
-#include "drivers/virtio/device_side/net_control_server.hpp"
 #include "drivers/virtio/net/net_spec.hpp"
 #include "drivers/virtio/transport/transport.hpp"
+#include "drivers/virtio/transport/vhost/frontend_net.hpp"
 #include "drivers/virtio/transport/vhost_user/channel.hpp"
 #include "netfront/device_id.hpp"
 #include "netfront/event_loop.hpp"
@@ -71,7 +71,6 @@ class VhostUserTransport final : public transport::Transport {
   void lost_backend(std::string_view why);
   void stop_rings();
   std::uint32_t control_index() const noexcept;
-  std::uint8_t control_command(std::uint8_t cls, std::uint8_t command, std::span<const std::byte> data);
   Result<> enable_ring(std::uint16_t index, bool enable);
 
   VhostUserAddress address_;
@@ -93,7 +92,7 @@ class VhostUserTransport final : public transport::Transport {
   std::uint32_t generation_ = 0;
   std::vector<int> kick_fds_, call_fds_;
   std::vector<bool> ring_started_;
-  std::unique_ptr<device_side::NetControlServer> control_;
+  std::unique_ptr<vhost::FrontendControlQueue> control_;
 };
 
 }  // namespace netfront::virtio::transport::vhost_user
