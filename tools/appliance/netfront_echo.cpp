@@ -32,6 +32,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -260,42 +261,53 @@ class KernelPeer {
       return Error::unknown(Error::Cause::BadArgument, "netfront.peer needs a vhost-net device, not " + dev.id().to_string());
     if (auto r = appliance::pid1::configure_interface(dev.id().vhost_net().tap_name, o.peer, 24); !r) return std::move(r).error();
     KernelPeer p;
-    p.done_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (p.done_fd_ < 0) return Error::unknown(std::string("eventfd: ") + std::strerror(errno));
+    p.run_->done_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (p.run_->done_fd < 0) return Error::unknown(std::string("eventfd: ") + std::strerror(errno));
     appliance::EchoRunOptions run;
     run.address = netfront_ip;
     run.port = o.port;
     run.count = o.peer_count;
     say("kernel peer: %s on %s sends %u datagrams to %s", o.peer.c_str(), dev.id().vhost_net().tap_name.c_str(), run.count,
         o.ip.c_str());
-    p.thread_ = std::thread([run, fd = p.done_fd_, result = p.result_.get()] {
-      *result = appliance::run_udp_echo(run);
+    p.thread_ = std::thread([run, shared = p.run_] {
+      shared->result = appliance::run_udp_echo(run);
+      shared->done = true;
       const std::uint64_t one = 1;
-      (void)!::write(fd, &one, sizeof one);
+      (void)!::write(shared->done_fd, &one, sizeof one);
     });
     return p;
   }
-  KernelPeer(KernelPeer&& other) noexcept
-      : done_fd_(std::exchange(other.done_fd_, -1)), result_(std::move(other.result_)), thread_(std::move(other.thread_)) {}
-  ~KernelPeer() {
-    finish();
-    if (done_fd_ >= 0) ::close(done_fd_);
-  }
-  int done_fd() const noexcept { return done_fd_; }
+  KernelPeer(KernelPeer&&) noexcept = default;
+  ~KernelPeer() { finish(); }
+  int done_fd() const noexcept { return run_->done_fd; }
 
-  // Waits for the run (a stop before it ended waits for its last retries) and prints it.
+  // Prints the run's result. A run stopped early is left to end by itself (its echoes need the
+  // loop, which waiting here would hold up).
   void finish() {
     if (!thread_.joinable()) return;
+    if (!run_->done) {
+      say("kernel peer: stopped before its run ended");
+      thread_.detach();
+      return;
+    }
     thread_.join();
-    const appliance::EchoRunResult& r = *result_;
+    const appliance::EchoRunResult& r = run_->result;
     say("kernel peer: %u of %u datagrams echoed byte for byte, %u mismatched, %u lost, %u retransmits, %.3f s%s%s",
         r.echoed, r.sent, r.mismatched, r.lost, r.retransmits, r.seconds, r.error.empty() ? "" : "; ", r.error.c_str());
   }
 
  private:
+  // What the thread and the loop share; the thread keeps it as long as it runs.
+  struct Run {
+    appliance::EchoRunResult result;
+    std::atomic<bool> done{false};
+    int done_fd = -1;
+    ~Run() {
+      if (done_fd >= 0) ::close(done_fd);
+    }
+  };
   KernelPeer() = default;
-  int done_fd_ = -1;
-  std::unique_ptr<appliance::EchoRunResult> result_ = std::make_unique<appliance::EchoRunResult>();
+  std::shared_ptr<Run> run_ = std::make_shared<Run>();
   std::thread thread_;
 };
 

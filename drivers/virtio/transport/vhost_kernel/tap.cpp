@@ -14,11 +14,31 @@ namespace {
 
 Fault system_fault(const std::string& what) { return Fault(TransportError::System, what + ": " + std::strerror(errno)); }
 
+// What the kernel takes as an interface name (net/core/dev.c dev_valid_name): not "." or
+// "..", no '/', ':' or white space, which its isspace() says of byte 0xa0 too (lib/ctype.c);
+// TUNSETIFF answers any other with EINVAL, which reads as a tap of another kind. No '%'
+// either, which would have the kernel pick the name, nor a NUL, which would cut it short; and
+// no control character, as the device id's parser has it.
+bool valid_interface_name(const std::string& name) noexcept {
+  if (name == "." || name == "..") return false;
+  for (const char c : name) {
+    const auto b = static_cast<unsigned char>(c);
+    if (b < 0x21 || b == 0x7f || b == 0xa0 || c == '/' || c == ':' || c == '%') return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 Result<Tap> Tap::open(const std::string& name, unsigned queues) {
   if (name.empty() || name.size() >= IFNAMSIZ)
     return Fault(TransportError::BadRequest, "tap name '" + name + "' is not 1 to " + std::to_string(IFNAMSIZ - 1) + " characters");
+  if (!valid_interface_name(name))
+    return Fault(TransportError::BadRequest, "tap name '" + name + "' is not an interface name (no '/', ':', '%', white space or "
+                                             "control characters; not . or ..)");
+  // The 257th queue file of a tap gets E2BIG from TUNSETIFF.
+  if (queues == 0 || queues > kMaxQueues)
+    return Fault(TransportError::BadRequest, "a tap has 1 to " + std::to_string(kMaxQueues) + " queues, not " + std::to_string(queues));
   Tap tap;
   tap.name_ = name;
   for (unsigned q = 0; q < queues; ++q) {

@@ -15,8 +15,12 @@ namespace netfront::virtio::transport::vhost_kernel {
 
 class Tap {
  public:
+  // The most queue files a tap takes (drivers/net/tun.c MAX_TAP_QUEUES).
+  static constexpr unsigned kMaxQueues = 256;
+
   // Attaches to the tap `name` (created if there is none; it goes when the last queue file
-  // closes unless it was made persistent) with `queues` queue files, all attached.
+  // closes unless it was made persistent) with `queues` queue files, all attached. A name the
+  // kernel would refuse or rewrite, or more queues than a tap has, is a BadRequest.
   static Result<Tap> open(const std::string& name, unsigned queues);
   Tap() = default;
   Tap(Tap&& other) noexcept : name_(std::move(other.name_)), fds_(std::move(other.fds_)), attached_(std::move(other.attached_)) {

@@ -41,6 +41,7 @@ inline constexpr unsigned kVhostVirtio = 0xAF;
 inline constexpr unsigned long VHOST_GET_FEATURES = _IOR(kVhostVirtio, 0x00, std::uint64_t);
 inline constexpr unsigned long VHOST_SET_FEATURES = _IOW(kVhostVirtio, 0x00, std::uint64_t);
 inline constexpr unsigned long VHOST_SET_OWNER = _IO(kVhostVirtio, 0x01);
+inline constexpr unsigned long VHOST_RESET_OWNER = _IO(kVhostVirtio, 0x02);
 inline constexpr unsigned long VHOST_SET_MEM_TABLE = _IOW(kVhostVirtio, 0x03, MemoryHeader);
 inline constexpr unsigned long VHOST_SET_VRING_NUM = _IOW(kVhostVirtio, 0x10, vhost::VringState);
 inline constexpr unsigned long VHOST_SET_VRING_ADDR = _IOW(kVhostVirtio, 0x11, vhost::VringAddress);

@@ -47,7 +47,10 @@ unsigned tun_offloads(std::uint64_t features) noexcept {
   return f;
 }
 
-// §5.1.6.1: num_buffers is there with VERSION_1 or MRG_RXBUF (vhost-net fills it in).
+// §5.1.6.1: num_buffers is there with VERSION_1 or MRG_RXBUF, the length vhost_net_set_features
+// takes for sock_hlen too. vhost-net writes it only with MRG_RXBUF (handle_rx); without, the
+// tap steps over those two bytes (tun_put_user) and they keep what the buffer held, which the
+// engine does not read then (rx_queue.hpp take_whole, C4).
 int header_length(std::uint64_t features) noexcept {
   return has_feature(features, VIRTIO_F_VERSION_1) || has_feature(features, net::VIRTIO_NET_F_MRG_RXBUF) ? 12 : 10;
 }
@@ -88,29 +91,55 @@ VhostKernelTransport::~VhostKernelTransport() {
 Result<> VhostKernelTransport::open_vhost_files() {
   for (unsigned pair = 0; pair < tap_.queues(); ++pair) {
     const int fd = ::open("/dev/vhost-net", O_RDWR | O_CLOEXEC);
-    if (fd < 0) return system_fault("open /dev/vhost-net");
+    if (fd < 0) {
+      const Fault f = system_fault("open /dev/vhost-net");
+      close_vhost_files();  // none half open: memory_sent_ and vhost_fds_ stay in step
+      return f;
+    }
+    // The kernel's worker works in our address space from here on; a file without an owner
+    // has no worker and is only closed.
+    if (::ioctl(fd, VHOST_SET_OWNER) != 0) {
+      const Fault f = system_fault("VHOST_SET_OWNER");
+      ::close(fd);
+      close_vhost_files();
+      return f;
+    }
     vhost_fds_.push_back(fd);
-    // The kernel's worker works in our address space from here on.
-    if (::ioctl(fd, VHOST_SET_OWNER) != 0) return system_fault("VHOST_SET_OWNER");
     std::uint64_t features = 0;
-    if (::ioctl(fd, VHOST_GET_FEATURES, &features) != 0) return system_fault("VHOST_GET_FEATURES");
+    if (::ioctl(fd, VHOST_GET_FEATURES, &features) != 0) {
+      const Fault f = system_fault("VHOST_GET_FEATURES");
+      close_vhost_files();
+      return f;
+    }
     kernel_features_ = pair == 0 ? features : kernel_features_ & features;
   }
   memory_sent_.assign(vhost_fds_.size(), false);
   return Ok{};
 }
 
-// Closing a vhost file stops its rings and returns once the kernel's worker has let go of them
-// (vhost_net_release flushes it): nothing of ours is touched after this.
-void VhostKernelTransport::close_vhost_files() noexcept {
-  for (int fd : vhost_fds_) ::close(fd);
+// VHOST_RESET_OWNER (vhost_net_reset_owner) stops the file's rings, flushes its worker (and
+// waits for zero-copy transmits to complete), then ends the worker and drops our address
+// space: nothing of ours is touched after it returns, whoever else holds the file. Closing
+// does the same (vhost_net_release), but only on the last reference.
+bool VhostKernelTransport::close_vhost_files() noexcept {
+  bool stopped = true;
+  for (int fd : vhost_fds_) {
+    if (::ioctl(fd, VHOST_RESET_OWNER) != 0) {
+      runtime::logger("vhost").error("{}: VHOST_RESET_OWNER: {}; the kernel may still use our memory", describe(), std::strerror(errno));
+      stopped = false;
+    }
+    ::close(fd);
+  }
   vhost_fds_.clear();
   memory_sent_.clear();
   ring_started_.assign(ring_started_.size(), false);
+  if (!stopped) stop_unconfirmed_ = true;
+  return stopped;
 }
 
 Result<> VhostKernelTransport::reset() {
   close_vhost_files();
+  if (stop_unconfirmed_) return Fault(TransportError::NoAnswer, describe() + ": the kernel did not confirm that it stopped its rings");
   control_.reset();
   status_ = 0;
   driver_features_ = 0;
@@ -126,13 +155,25 @@ Result<> VhostKernelTransport::reset() {
 
 bool VhostKernelTransport::revoke_dma() noexcept {
   close_vhost_files();
-  return true;
+  return !stop_unconfirmed_;
 }
 
 void VhostKernelTransport::set_status(std::uint8_t status) {
   // FEATURES_OK only sticks if the kernel took the features (§3.1.1 step 6 re-reads it).
   if ((status & VIRTIO_CONFIG_S_FEATURES_OK) && !features_accepted_) status &= ~VIRTIO_CONFIG_S_FEATURES_OK;
+  // §3.1.1: the device uses no buffer before DRIVER_OK, and the receive buffers are made
+  // available before it: only now does the kernel get the first pair's tap queue.
+  const bool driver_ok = (status & VIRTIO_CONFIG_S_DRIVER_OK) && !(status_ & VIRTIO_CONFIG_S_DRIVER_OK);
   status_ = status;
+  if (!driver_ok) return;
+  for (std::uint16_t ring = 0; ring < 2; ++ring) {
+    if (!ring_started_[ring]) continue;
+    if (auto r = enable_ring(ring, true); !r) {
+      runtime::logger("vhost").error("{}: {}", describe(), r.error().to_string());
+      status_ |= VIRTIO_CONFIG_S_DEVICE_NEEDS_RESET;  // the engine starts over
+      return;
+    }
+  }
 }
 
 std::uint64_t VhostKernelTransport::device_features() {
@@ -144,6 +185,14 @@ std::uint64_t VhostKernelTransport::device_features() {
 }
 
 void VhostKernelTransport::set_driver_features(std::uint64_t features) {
+  // §3.1.1: the features are fixed once FEATURES_OK is set. The kernel would take new ones
+  // (and the tap a new header length) under rings already running, each side then framing
+  // the headers its own way; they stay as they were until a reset.
+  if (status_ & VIRTIO_CONFIG_S_FEATURES_OK) {
+    if (features != driver_features_)
+      runtime::logger("vhost").warn("{}: features written after FEATURES_OK are ignored", describe());
+    return;
+  }
   driver_features_ = features;
   Result<> r = apply_features();
   features_accepted_ = r.ok();
@@ -152,6 +201,8 @@ void VhostKernelTransport::set_driver_features(std::uint64_t features) {
 
 Result<> VhostKernelTransport::apply_features() {
   if (driver_features_ & ~device_features()) return Fault(TransportError::BadRequest, "features the device does not offer");
+  // After revoke_dma() or a failed reset there is no kernel to take them.
+  if (vhost_fds_.size() != tap_.queues()) return Fault(TransportError::BackendClosed, describe() + " has no vhost files open");
   const std::uint64_t to_kernel = driver_features_ & kernel_features_ & ~kKernelOnly;
   for (int fd : vhost_fds_)
     if (::ioctl(fd, VHOST_SET_FEATURES, &to_kernel) != 0) return system_fault("VHOST_SET_FEATURES");
@@ -214,9 +265,8 @@ Result<> VhostKernelTransport::enable_queue(const transport::QueueSetup& s) {
   else if (::ioctl(fd, VHOST_SET_VRING_CALL, &call) != 0) failed = "VHOST_SET_VRING_CALL";
   if (failed) return system_fault(describe() + ": " + failed + " for queue " + std::to_string(s.index));
   ring_started_[s.index] = true;
-  // Rings beyond the first pair wait, without a tap queue, for VQ_PAIRS_SET (§5.1.6.5.5).
-  if (pair == 0)
-    if (auto r = enable_ring(s.index, true); !r) return r;
+  // No tap queue yet: the first pair's rings get theirs at DRIVER_OK (set_status), the other
+  // pairs' at VQ_PAIRS_SET (§5.1.6.5.5).
   return Ok{};
 }
 

@@ -7,8 +7,11 @@
 // space, control queue) the frontend plays itself (vhost/frontend_net.hpp), as for vhost-user.
 //
 // The kernel reaches our memory through our own page tables, so guest addresses are our
-// virtual addresses and no file descriptor is shared; closing a vhost file stops its rings
-// and waits for the kernel's last access, which is how reset() and revoke_dma() end them.
+// virtual addresses and no file descriptor is shared. reset() and revoke_dma() end the rings
+// with VHOST_RESET_OWNER, which stops them, waits for the kernel's last access and lets go of
+// our address space, and then close the files: a close alone does that only when it drops the
+// last reference to the file, which a child forked meanwhile (O_CLOEXEC acts on exec only)
+// still holds.
 #pragma once
 
 #include <memory>
@@ -49,7 +52,8 @@ class VhostKernelTransport final : public transport::Transport {
  private:
   explicit VhostKernelTransport(Tap tap) : tap_(std::move(tap)) {}
   Result<> open_vhost_files();
-  void close_vhost_files() noexcept;
+  // False if a file's rings were not confirmed stopped (VHOST_RESET_OWNER failed).
+  bool close_vhost_files() noexcept;
   Result<> apply_features();
   Result<> send_memory_table(unsigned pair);
   Result<> enable_ring(std::uint16_t index, bool enable);
@@ -63,6 +67,7 @@ class VhostKernelTransport final : public transport::Transport {
   std::uint64_t kernel_features_ = 0;  // VHOST_GET_FEATURES
   std::uint64_t driver_features_ = 0;
   bool features_accepted_ = false;
+  bool stop_unconfirmed_ = false;  // A12: sticky; the kernel may still reach our memory
   std::uint8_t status_ = 0;
   std::unique_ptr<vhost::FrontendControlQueue> control_;
 };
