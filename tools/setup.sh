@@ -10,6 +10,7 @@ packages=(
   nlohmann-json3-dev        # netfront-perf's JSON report
   libgtest-dev libgmock-dev libbenchmark-dev
   qemu-system-x86 binutils  # guests for the appliance and its end-to-end tests; objcopy, strings
+  openvswitch-switch-dpdk   # OVS-DPDK, the vhost-user switch the integration tests put two netfronts on
 )
 
 missing=()

@@ -210,23 +210,31 @@ Result<> parse_common_only(IdParser& p, const std::vector<std::string_view>& par
 
 // vhost-net:TAPNAME[,queues=N][,offloads=...][,mtu=N][,packed=|mrg_rxbuf=|in_order=|event_idx=|indirect=on|off]
 // An interface name as the kernel takes one (net/core/dev.c dev_valid_name): 1 to 15
-// characters, not "." or "..", no '/', ':' or white space; and no '%', which would have the
-// kernel pick the name.
+// characters, not "." or "..", no '/', ':' or white space, which the kernel's isspace() says
+// of byte 0xa0 too (lib/ctype.c; the UTF-8 of U+00E0 holds one); and no '%', which would
+// have the kernel pick the name. At most 256 queue pairs: a tap has no more queues
+// (drivers/net/tun.c MAX_TAP_QUEUES), the 257th gets E2BIG.
 Result<VhostNetAddress> parse_vhost_net(IdParser& p, const std::vector<std::string_view>& parts, CommonOptions& common) {
   VhostNetAddress a;
   const std::string_view name = parts[0];
   if (name.empty()) return p.fail("no tap name after 'vhost-net:'");
   if (name.size() > 15) return p.fail("tap name '" + std::string(name) + "' is longer than the 15 characters an interface name has");
   if (name == "." || name == ".." || name.find_first_of("/:%") != std::string_view::npos ||
-      std::any_of(name.begin(), name.end(), [](char c) { return static_cast<unsigned char>(c) < 0x21 || c == 0x7f; }))
+      std::any_of(name.begin(), name.end(), [](char c) {
+        const auto b = static_cast<unsigned char>(c);
+        return b < 0x21 || b == 0x7f || b == 0xa0;
+      }))
     return p.fail("'" + std::string(name) + "' is not an interface name (no '/', ':', '%' or white space; not . or ..)");
   a.tap_name = std::string(name);
   auto own = [&](std::string_view key, std::string_view value) { return parse_declined(p, key, value, a.accept); };
   if (auto r = parse_options(p, parts, common, own, kVhostOptions); !r) return std::move(r).error();
+  constexpr unsigned kMaxTapQueues = 256;
+  if (common.queues > kMaxTapQueues)
+    return p.fail("queues=" + std::to_string(common.queues) + ": a tap has at most " + std::to_string(kMaxTapQueues) + " queues");
   return a;
 }
 
-// vhost-user:PATH[,server][,queues=N][,packed=|mrg_rxbuf=|in_order=|event_idx=|indirect=on|off]
+// vhost-user:PATH[,server|,reconnect=MS][,queues=N][,packed=|mrg_rxbuf=|in_order=|event_idx=|indirect=on|off]
 Result<VhostUserAddress> parse_vhost_user(IdParser& p, const std::vector<std::string_view>& parts, CommonOptions& common) {
   VhostUserAddress a;
   a.socket_path = std::string(parts[0]);
@@ -234,14 +242,26 @@ Result<VhostUserAddress> parse_vhost_user(IdParser& p, const std::vector<std::st
   if (a.socket_path.size() >= sizeof(sockaddr_un{}.sun_path))
     return p.fail("socket path of " + std::to_string(a.socket_path.size()) + " bytes is longer than the " +
                   std::to_string(sizeof(sockaddr_un{}.sun_path) - 1) + " a unix socket allows");
+  bool reconnect_given = false;
   auto own = [&](std::string_view key, std::string_view value) -> std::optional<Result<>> {
     if (key == "server" && value.empty()) {
       a.server = true;
       return Result<>(Ok{});
     }
+    if (key == "reconnect") {
+      auto ms = p.number(key, value, 0, 60000);
+      if (!ms) return Result<>(std::move(ms).error());
+      reconnect_given = true;
+      a.reconnect_ms = *ms;
+      return Result<>(Ok{});
+    }
     return parse_declined(p, key, value, a.accept);
   };
-  if (auto r = parse_options(p, parts, common, own, "server, " + std::string(kVhostOptions)); !r) return std::move(r).error();
+  if (auto r = parse_options(p, parts, common, own, "server, reconnect=MS, " + std::string(kVhostOptions)); !r)
+    return std::move(r).error();
+  // A server takes the backend back whenever it connects again: there is nothing to retry.
+  if (a.server && reconnect_given) return p.fail("reconnect= is for client mode (a server accepts its backend again by itself)");
+  if (a.server) a.reconnect_ms = 0;
   return a;
 }
 
@@ -380,7 +400,9 @@ std::string DeviceId::to_string() const {
   switch (kind()) {
     case Kind::VhostUser: {
       const auto& v = vhost_user();
-      return "vhost-user:" + v.socket_path + (v.server ? ",server" : "") + declined(v.accept) + q;
+      const bool default_reconnect = v.server || v.reconnect_ms == VhostUserAddress{}.reconnect_ms;
+      return "vhost-user:" + v.socket_path + (v.server ? ",server" : "") +
+             (default_reconnect ? "" : ",reconnect=" + std::to_string(v.reconnect_ms)) + declined(v.accept) + q;
     }
     case Kind::VhostNet: return "vhost-net:" + vhost_net().tap_name + declined(vhost_net().accept) + q;
     case Kind::Pci: return "pci:" + pci().to_string() + q;

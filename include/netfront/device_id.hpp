@@ -1,5 +1,7 @@
 // DeviceId: the `id` of the NETWORK signature, parsed from a string:
 //   vhost-user:/path/to.sock[,server][,queues=N]   a vhost-user backend's unix socket
+//                   [,reconnect=MS]                (client mode: retry a lost backend every
+//                                                  MS ms, 1000 unless given; 0: never)
 //   vhost-net:TAPNAME[,queues=N]                   the kernel's vhost-net, moving frames to and
 //                                                  from tap TAPNAME (made if there is none)
 //   pci:[DDDD:]BB:DD.F[,queues=N]                  a virtio-net PCI function (domain 0 if omitted)
@@ -46,6 +48,9 @@ struct FeatureChoice {
 struct VhostUserAddress {
   std::string socket_path;
   bool server = false;  // netfront listens and (re-)accepts the backend
+  // Client mode: how often to try the socket again once the backend went away (a switch
+  // restarted: its server socket comes back), in ms; 0: never, the link stays down for good.
+  unsigned reconnect_ms = 1000;
   FeatureChoice accept;
   friend bool operator==(const VhostUserAddress&, const VhostUserAddress&) = default;
 };

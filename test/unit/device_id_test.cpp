@@ -65,6 +65,17 @@ TEST(DeviceIdTest, MmioWindowInHexOrDecimal) {
   EXPECT_NE(parse_error("mmio:0xfeb00000,packed").find("unknown option 'packed'"), std::string::npos);
 }
 
+TEST(DeviceIdTest, VhostUserClientsReconnectAsAsked) {
+  EXPECT_EQ(parse_ok("vhost-user:/a.sock").vhost_user().reconnect_ms, 1000u);
+  EXPECT_EQ(parse_ok("vhost-user:/a.sock,reconnect=250").vhost_user().reconnect_ms, 250u);
+  EXPECT_EQ(parse_ok("vhost-user:/a.sock,reconnect=0").vhost_user().reconnect_ms, 0u);
+  EXPECT_EQ(parse_ok("vhost-user:/a.sock,server").vhost_user().reconnect_ms, 0u);  // it accepts instead
+  EXPECT_NE(parse_error("vhost-user:/a.sock,server,reconnect=100").find("reconnect= is for client mode"), std::string::npos);
+  EXPECT_NE(parse_error("vhost-user:/a.sock,reconnect=60001").find("reconnect='60001' is not a number from 0 to 60000"),
+            std::string::npos);
+  EXPECT_NE(parse_error("vhost-user:/a.sock,reconnect").find("reconnect=''"), std::string::npos);
+}
+
 TEST(DeviceIdTest, VhostNetTapNameAndOptions) {
   DeviceId a = parse_ok("vhost-net:nf0");
   EXPECT_EQ(a.kind(), DeviceId::Kind::VhostNet);
@@ -83,6 +94,19 @@ TEST(DeviceIdTest, VhostNetTapNameAndOptions) {
   EXPECT_NE(parse_error("vhost-net:nf0,server").find("unknown option 'server'"), std::string::npos);
   EXPECT_NE(parse_error("vhost-net:nf0,packed=maybe").find("is not on or off"), std::string::npos);
   EXPECT_NE(parse_error("vhost-net:nf0,queues=0").find("queues='0'"), std::string::npos);
+}
+
+// What the kernel would still refuse with an EINVAL that reads as "a tap of another kind":
+// byte 0xa0, white space to its isspace() (lib/ctype.c), which a UTF-8 'a' with a grave
+// accent holds; and more queues than a tap has (MAX_TAP_QUEUES, 256).
+TEST(DeviceIdTest, VhostNetRefusesWhatTheKernelsTapWould) {
+  for (const char* bad : {"vhost-net:\xa0x", "vhost-net:t\xc3\xa0p"})
+    EXPECT_NE(parse_error(bad).find("is not an interface name"), std::string::npos) << bad;
+  EXPECT_EQ(parse_ok("vhost-net:t\xc3\xa9p").vhost_net().tap_name, "t\xc3\xa9p");  // the kernel takes other UTF-8
+  EXPECT_EQ(parse_ok("vhost-net:nf0,queues=256").queue_pairs(), 256u);
+  EXPECT_NE(parse_error("vhost-net:nf0,queues=257").find("a tap has at most 256 queues"), std::string::npos)
+      << parse_error("vhost-net:nf0,queues=257");
+  EXPECT_EQ(parse_ok("vhost-user:/x.sock,queues=257").queue_pairs(), 257u);  // a vhost-user backend's own limit
 }
 
 TEST(DeviceIdTest, LoopDefaultsAndOptions) {
@@ -110,7 +134,8 @@ TEST(DeviceIdTest, ToStringRoundTrips) {
                            "loop:packed,offloads=csum,mtu=68", "pci:0000:00:03.0,vlan_filter",
                            "vhost-user:/tmp/a.sock,queues=2,mtu=9000,vlan_filter", "pci:0000:00:03.0,queues=4,hash_report",
                            "loop:rss,queues=4,vlan_filter,hash_report", "mmio:0xfeb00000", "mmio:0xd0000000,queues=2,offloads=csum",
-                           "loop:legacy,mrg_rxbuf=off", "vhost-net:nf0", "vhost-net:nf0,event_idx=off,indirect=off,queues=2,mtu=9000"}) {
+                           "loop:legacy,mrg_rxbuf=off", "vhost-net:nf0", "vhost-net:nf0,event_idx=off,indirect=off,queues=2,mtu=9000",
+                           "vhost-user:/tmp/a.sock,reconnect=0", "vhost-user:/tmp/a.sock,reconnect=50,packed=off"}) {
     DeviceId id = parse_ok(text);
     EXPECT_EQ(id.to_string(), text);
     EXPECT_EQ(parse_ok(id.to_string()), id);

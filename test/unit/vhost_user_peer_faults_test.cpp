@@ -214,7 +214,7 @@ class FakeBackend {
 // Connects with short timeouts; returns the error connect ended with.
 virtio::Fault connect_error(const FakeBackend& backend) {
   EventLoop loop;
-  auto t = VhostUserTransport::open({backend.path(), false, {}}, loop, {.connect_timeout = 2000ms, .reply_timeout = 300ms});
+  auto t = VhostUserTransport::open({backend.path(), false, 0, {}}, loop, {.connect_timeout = 2000ms, .reply_timeout = 300ms});
   if (!t) return t.error();
   auto dev = virtio::net::VirtioNetDevice::open(std::move(*t));
   EXPECT_FALSE(dev) << "a misbehaving backend was accepted";
@@ -333,7 +333,7 @@ TEST(VhostUserPeerFaultTest, ReplyOutOfStepClosesTheConnection) {  // F2
     after = f.count_until_hang_up();
   });
   EventLoop loop;
-  auto t = VhostUserTransport::open({b.path(), false, {}}, loop, kShortTimeouts);
+  auto t = VhostUserTransport::open({b.path(), false, 0, {}}, loop, kShortTimeouts);
   ASSERT_TRUE(t) << t.error().to_string();
   ASSERT_TRUE((*t)->reset());  // the handshake
   (*t)->set_driver_features(feature_bit(virtio::VIRTIO_F_VERSION_1));
@@ -357,7 +357,7 @@ TEST(VhostUserPeerFaultTest, UnsolicitedBytesCloseTheConnection) {  // F2
     after = f.count_until_hang_up();
   });
   EventLoop loop;
-  auto t = VhostUserTransport::open({b.path(), false, {}}, loop, kShortTimeouts);
+  auto t = VhostUserTransport::open({b.path(), false, 0, {}}, loop, kShortTimeouts);
   ASSERT_TRUE(t) << t.error().to_string();
   ASSERT_TRUE((*t)->reset());
   const auto deadline = std::chrono::steady_clock::now() + 2s;
@@ -378,7 +378,7 @@ TEST(VhostUserPeerFaultTest, RefusedSetStatusFailsAndClosesTheConnection) {  // 
     after = f.count_until_hang_up();
   });
   EventLoop loop;
-  auto t = VhostUserTransport::open({b.path(), false, {}}, loop, kShortTimeouts);
+  auto t = VhostUserTransport::open({b.path(), false, 0, {}}, loop, kShortTimeouts);
   ASSERT_TRUE(t) << t.error().to_string();
   virtio::Result<> r = (*t)->reset();
   ASSERT_FALSE(r);
@@ -397,7 +397,7 @@ TEST(VhostUserPeerFaultTest, BackendThatStopsReadingIsLateLikeOneThatDoesNotAnsw
              .stall_at_mem_table = 1500ms});
   });
   EventLoop loop;
-  auto t = VhostUserTransport::open({b.path(), false, {}}, loop, kShortTimeouts);
+  auto t = VhostUserTransport::open({b.path(), false, 0, {}}, loop, kShortTimeouts);
   ASSERT_TRUE(t) << t.error().to_string();
   const auto start = std::chrono::steady_clock::now();
   auto dev = virtio::net::VirtioNetDevice::open(std::move(*t), {.queue_pairs = 32});
@@ -415,7 +415,7 @@ TEST(VhostUserPeerFaultTest, ReplySentBeforeItsRequestClosesTheConnection) {  //
     f.serve({.protocol_features = feature_bit(VHOST_USER_PROTOCOL_F_MQ), .answer_ahead = true});
   });
   EventLoop loop;
-  auto t = VhostUserTransport::open({b.path(), false, {}}, loop, kShortTimeouts);
+  auto t = VhostUserTransport::open({b.path(), false, 0, {}}, loop, kShortTimeouts);
   ASSERT_TRUE(t) << t.error().to_string();
   virtio::Result<> r = (*t)->reset();
   ASSERT_FALSE(r);
@@ -450,7 +450,7 @@ TEST(VhostUserPeerFaultTest, BackendBackWithMoreQueuePairsNeverGetsOurControlRin
     second_rings = f.rings;
   });
   EventLoop loop;
-  auto t = VhostUserTransport::open({path, true, {}}, loop, kShortTimeouts);
+  auto t = VhostUserTransport::open({path, true, 0, {}}, loop, kShortTimeouts);
   ASSERT_TRUE(t) << t.error().to_string();
   auto dev = virtio::net::VirtioNetDevice::open(std::move(*t));
   ASSERT_TRUE(dev) << dev.error().to_string();
@@ -472,7 +472,7 @@ TEST(VhostUserPeerFaultTest, BackendBackWithMoreQueuePairsNeverGetsOurControlRin
 TEST(AbandonedDeviceVhostUserTest, RingStopNeverConfirmedKeepsItsRingsAndBuffers) {  // A12, E5
   FakeBackend b([](FakeBackend& f) { f.serve({.ignore_get_vring_base = true}); });
   EventLoop loop;
-  auto t = VhostUserTransport::open({b.path(), false, {}}, loop, kShortTimeouts);
+  auto t = VhostUserTransport::open({b.path(), false, 0, {}}, loop, kShortTimeouts);
   ASSERT_TRUE(t) << t.error().to_string();
   auto dev = virtio::net::VirtioNetDevice::open(std::move(*t));
   ASSERT_TRUE(dev) << dev.error().to_string();

@@ -52,6 +52,7 @@ Result<std::unique_ptr<VhostUserTransport>> VhostUserTransport::open(const Vhost
     auto ch = Channel::connect(address.socket_path, options.connect_timeout);
     if (!ch) return std::move(ch).error();
     t->channel_ = std::move(*ch);
+    if (address.reconnect_ms > 0) t->reconnect_timer_ = std::make_unique<Timer>(loop, [p = t.get()] { p->try_reconnect(); });
   }
   t->channel_.set_timeout(options.reply_timeout);
   if (auto r = t->watch_channel(); !r) return std::move(r).error();
@@ -64,6 +65,7 @@ VhostUserTransport::VhostUserTransport(const VhostUserAddress& address, EventLoo
 
 VhostUserTransport::~VhostUserTransport() {
   stop_rings();
+  reconnect_timer_.reset();
   channel_watch_.reset();
   listen_watch_.reset();
   channel_.close();
@@ -110,6 +112,37 @@ void VhostUserTransport::lost_backend(std::string_view why) {
   mem_table_sent_ = false;
   ring_started_.assign(ring_started_.size(), false);
   ++generation_;
+  if (reconnect_timer_) reconnect_timer_->arm_periodic(std::chrono::milliseconds(address_.reconnect_ms));
+}
+
+// Client mode, the backend gone: one try, without waiting (a unix socket connects or is
+// refused at once). A backend whose stop was never confirmed may still be working our rings,
+// and a new connection would hand the same memory to a second one: that one stays gone.
+void VhostUserTransport::try_reconnect() {
+  if (channel_.open() || stop_unconfirmed_) {
+    reconnect_timer_->cancel();
+    return;
+  }
+  auto ch = Channel::connect(address_.socket_path, std::chrono::milliseconds(0));
+  if (!ch) return;  // not back yet: the next tick tries again
+  reconnect_timer_->cancel();
+  adopt_backend(std::move(*ch));
+}
+
+// A new backend connection (accepted, or reconnected to): F5-F8, everything is negotiated and
+// set up again from scratch once the engine sees DEVICE_NEEDS_RESET.
+void VhostUserTransport::adopt_backend(Channel channel) {
+  channel_ = std::move(channel);
+  channel_.set_timeout(options_.reply_timeout);
+  if (auto r = watch_channel(); !r) {
+    runtime::logger("vhost").warn("{}; the backend that connected is turned away", r.error().to_string());
+    channel_.close();
+    if (reconnect_timer_) reconnect_timer_->arm_periodic(std::chrono::milliseconds(address_.reconnect_ms));
+    return;
+  }
+  needs_reset_ = true;
+  ++generation_;
+  runtime::logger("vhost").info("{}: backend connected again", describe());
 }
 
 // Nothing is asked of us on this socket (messages a backend starts have a channel of their
@@ -134,16 +167,7 @@ void VhostUserTransport::on_listen_event() {
     ::close(fd);  // one backend at a time
     return;
   }
-  channel_ = Channel(fd);
-  channel_.set_timeout(options_.reply_timeout);
-  if (auto r = watch_channel(); !r) {
-    runtime::logger("vhost").warn("{}; the backend that connected is turned away", r.error().to_string());
-    channel_.close();
-    return;
-  }
-  needs_reset_ = true;  // F5-F8: everything is negotiated and set up again from scratch
-  ++generation_;
-  runtime::logger("vhost").info("{}: backend connected again", describe());
+  adopt_backend(Channel(fd));
 }
 
 // Every exchange with the backend goes through request() or call(): whatever goes wrong (a

@@ -6,9 +6,10 @@
 // too (vhost-user.rst: the back-end never sees it): commands are answered here, and
 // VQ_PAIRS_SET becomes VHOST_USER_SET_VRING_ENABLE for the pairs it turns on and off.
 //
-// Client mode connects to the backend's socket; server mode listens on it and accepts the
-// backend again whenever it comes back, which the engine sees as DEVICE_NEEDS_RESET and
-// answers with a full re-initialisation.
+// Client mode connects to the backend's socket and, once the backend is gone, tries it again
+// every reconnect_ms (a switch that restarts serves it again); server mode listens on it and
+// accepts the backend again whenever it comes back. Either way the engine sees the new
+// connection as DEVICE_NEEDS_RESET and answers with a full re-initialisation.
 #pragma once
 
 #include <memory>
@@ -68,6 +69,8 @@ class VhostUserTransport final : public transport::Transport {
   Result<> watch_channel();
   void on_channel_event();
   void on_listen_event();
+  void try_reconnect();
+  void adopt_backend(Channel channel);
   void lost_backend(std::string_view why);
   void stop_rings();
   std::uint32_t control_index() const noexcept;
@@ -79,6 +82,7 @@ class VhostUserTransport final : public transport::Transport {
   Channel channel_;
   int listen_fd_ = -1;
   std::unique_ptr<FdWatch> channel_watch_, listen_watch_;
+  std::unique_ptr<Timer> reconnect_timer_;  // client mode: armed while the backend is gone
   bool handshake_done_ = false;
   bool needs_reset_ = false;  // a new backend connection: the engine must start over
   std::uint64_t backend_features_ = 0;
