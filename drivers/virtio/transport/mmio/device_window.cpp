@@ -12,6 +12,7 @@
 
 #include "drivers/virtio/transport/mmio/mmio_spec.hpp"
 #include "drivers/virtio/transport/mmio/mmio_transport.hpp"
+#include "netfront/device_id.hpp"
 
 namespace netfront::virtio::transport::mmio {
 namespace {
@@ -34,8 +35,7 @@ class DevMemWindow final : public RegisterWindow {
 }  // namespace
 
 Result<std::unique_ptr<RegisterWindow>> map_device_window(std::uint64_t physical) {
-  char at[24];
-  std::snprintf(at, sizeof at, "0x%llx", static_cast<unsigned long long>(physical));
+  const std::string at = MmioAddress{physical}.to_string();
   if (physical % 4 != 0) return Fault(TransportError::BadRequest, std::string("virtio-mmio window at ") + at + " is not 4-byte aligned");
   const int fd = ::open("/dev/mem", O_RDWR | O_SYNC | O_CLOEXEC);
   if (fd < 0) return Fault(TransportError::System, std::string("open /dev/mem: ") + std::strerror(errno) + " (netfront needs root for virtio-mmio)");

@@ -9,6 +9,7 @@
 #include "drivers/virtio/transport/device_reset.hpp"
 #include "drivers/virtio/transport/legacy_ring.hpp"
 #include "drivers/virtio/transport/mmio/mmio_spec.hpp"
+#include "netfront/device_id.hpp"
 #include "runtime/log.hpp"
 
 namespace netfront::virtio::transport::mmio {
@@ -23,7 +24,7 @@ std::string hex(std::uint64_t v) {
 }  // namespace
 
 Result<std::uint32_t> check_virtio_net_window(RegisterWindow& w) {
-  const std::string at = "virtio-mmio window at " + hex(w.physical_address());
+  const std::string at = "virtio-mmio window at " + MmioAddress{w.physical_address()}.to_string();
   if (w.size() < kWindowSize) return Fault(TransportError::BadRequest, at + " is shorter than the registers");
   const pci::Mmio r(w.base());
   const std::uint32_t magic = r.read32(kMagicValue);
@@ -53,7 +54,7 @@ MmioTransport::MmioTransport(std::unique_ptr<RegisterWindow> window, std::uint32
 // Stop the device before DPDK's memory can be reused: it has no other way to be cut off.
 MmioTransport::~MmioTransport() { (void)reset(); }
 
-std::string MmioTransport::describe() const { return "mmio:" + hex(window_->physical_address()) + (legacy() ? " (legacy)" : ""); }
+std::string MmioTransport::describe() const { return "mmio:" + MmioAddress{window_->physical_address()}.to_string() + (legacy() ? " (legacy)" : ""); }
 
 // §4.2.3.1: writing 0 to Status resets the device; reading 0 back says it is done (A12).
 Result<> MmioTransport::reset() {

@@ -1,13 +1,13 @@
 #include "drivers/virtio/transport/pci/legacy_pci_transport.hpp"
 
 #include <atomic>
-#include <bitset>
 #include <cstring>
 
 #include "drivers/virtio/ring/ring_layout.hpp"
 #include "drivers/virtio/transport/legacy_ring.hpp"
 #include "drivers/virtio/transport/config_reads.hpp"
 #include "drivers/virtio/transport/device_reset.hpp"
+#include "drivers/virtio/transport/pci/capability_list.hpp"
 #include "drivers/virtio/transport/pci/pci_spec.hpp"
 #include "runtime/log.hpp"
 
@@ -23,13 +23,8 @@ constexpr std::size_t kRegistersWithMsix = legacy::kDeviceConfigWithMsix;
 // device without it, as the kernel would have found it.
 bool msix_enabled(std::span<const std::byte> config) {
   auto u8 = [&](std::size_t off) { return std::to_integer<unsigned>(config[off]); };
-  if (!(u8(kPciStatus) & kPciStatusCapabilityList)) return false;
-  std::bitset<kPciConfigSize> seen;
-  for (std::size_t at = u8(kPciCapabilityPointer) & 0xfc; at != 0; at = u8(at + 1) & 0xfc) {
-    if (at < kPciConfigHeaderSize || at + 4 > kPciConfigSize || seen.test(at)) return false;
-    seen.set(at);
+  for (const std::size_t at : capability_list(config).offsets)
     if (u8(at) == kPciCapabilityMsix) return ((u8(at + 2) | u8(at + 3) << 8) & kPciMsixControlEnable) != 0;
-  }
   return false;
 }
 

@@ -1,11 +1,11 @@
 #include "drivers/virtio/transport/pci/virtio_capabilities.hpp"
 
 #include <bit>
-#include <bitset>
 #include <cstring>
 #include <optional>
 #include <string>
 
+#include "drivers/virtio/transport/pci/capability_list.hpp"
 #include "drivers/virtio/transport/pci/pci_spec.hpp"
 
 namespace netfront::virtio::transport::pci {
@@ -63,14 +63,9 @@ Result<VirtioPciLayout> find_virtio_capabilities(std::span<const std::byte> conf
   std::optional<BarRegion> common, notify, isr, device;
   std::uint32_t multiplier = 0;
   std::string passed_over;  // the structures netfront cannot use, for the error if nothing else is offered
-  // A list that comes back to a capability it has passed loops; there are at most 48 places
-  // (dword-aligned, above the header), so the walk ends.
-  std::bitset<kPciConfigSize> seen;
-  for (std::size_t at = c.u8(kPciCapabilityPointer) & 0xfc; at != 0; at = c.u8(at + kCapNext) & 0xfc) {
-    if (at < kPciConfigHeaderSize || at + 4 > kPciConfigSize)
-      return Fault(TransportError::ProtocolViolation, "PCI capability pointer " + hex(static_cast<unsigned>(at)) + " is outside the capability area");
-    if (seen.test(at)) return Fault(TransportError::ProtocolViolation, "PCI capability list loops");
-    seen.set(at);
+  const CapabilityList list = capability_list(config);
+  if (!list.malformed.empty()) return Fault(TransportError::ProtocolViolation, list.malformed);
+  for (const std::size_t at : list.offsets) {
     if (c.u8(at + kCapVndr) != kPciCapabilityVendor) continue;
     // §4.1.4: a capability too short, of a type we do not know or pointing at a reserved BAR
     // number is ignored, not fatal; the device may offer a better one further on.
