@@ -31,12 +31,18 @@ bool msix_enabled(std::span<const std::byte> config) {
 }  // namespace
 
 Result<std::unique_ptr<LegacyPciTransport>> LegacyPciTransport::open(std::unique_ptr<PciFunction> function) {
+  std::byte config[kPciConfigSize];
+  if (auto r = function->read_config(0, config); !r) return std::move(r).error();
+  return open(std::move(function), config);
+}
+
+Result<std::unique_ptr<LegacyPciTransport>> LegacyPciTransport::open(std::unique_ptr<PciFunction> function,
+                                                                     std::span<const std::byte> config) {
   const std::string name = function->address().to_string();
   if (function->kernel_driver() != KernelDriver::Uio)
     return Fault(TransportError::Unsupported, name + " is a legacy-only virtio device, which does not translate through an IOMMU: "
                                                      "bind it to uio_pci_generic, not vfio-pci");
-  std::byte config[kPciConfigSize];
-  if (auto r = function->read_config(0, config); !r) return std::move(r).error();
+  if (config.size() < kPciConfigSize) return Fault(TransportError::BadRequest, name + ": PCI configuration space shorter than 256 bytes");
   auto ports = function->io_bar(legacy::kBar);
   if (!ports) return ports.error().with_context(name + ": legacy virtio registers (I/O BAR0)");
   const std::size_t config_offset = msix_enabled(config) ? legacy::kDeviceConfigWithMsix : legacy::kDeviceConfig;

@@ -7,7 +7,9 @@
 // the kernel driver left it (off under uio), no vectors are assigned.
 #pragma once
 
+#include <cstddef>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "drivers/virtio/transport/pci/pci_function.hpp"
@@ -20,6 +22,9 @@ class LegacyPciTransport final : public transport::Transport {
  public:
   // Opens BAR0's ports and turns on I/O decoding and bus mastering. Errors name what is wrong.
   static Result<std::unique_ptr<LegacyPciTransport>> open(std::unique_ptr<PciFunction> function);
+  // The same with the configuration space already read (by open_virtio_pci): at least 256 bytes.
+  static Result<std::unique_ptr<LegacyPciTransport>> open(std::unique_ptr<PciFunction> function,
+                                                          std::span<const std::byte> config);
   ~LegacyPciTransport() override;
 
   std::string describe() const override { return "pci:" + function_->address().to_string() + " (legacy)"; }

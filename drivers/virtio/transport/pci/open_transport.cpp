@@ -16,13 +16,15 @@ Result<std::unique_ptr<Transport>> open_virtio_pci(std::unique_ptr<PciFunction> 
   // Only a function without a usable modern interface falls back: one whose capabilities are
   // malformed has broken it (a protocol violation, reported as such), not left it out.
   auto modern = find_virtio_capabilities(config, function->bar_sizes());
-  if (modern || !transitional || !modern.error().is(TransportError::Unsupported)) {
-    auto t = VirtioPciTransport::open(std::move(function));
+  if (modern) {
+    auto t = VirtioPciTransport::open(std::move(function), *modern);
     if (!t) return std::move(t).error();
     return std::unique_ptr<Transport>(std::move(*t));
   }
+  if (!transitional || !modern.error().is(TransportError::Unsupported))
+    return modern.error().with_context(function->address().to_string());
   runtime::logger("pci").info("{}: {}; using the legacy interface", function->address().to_string(), modern.error().message());
-  auto t = LegacyPciTransport::open(std::move(function));
+  auto t = LegacyPciTransport::open(std::move(function), config);
   if (!t) return std::move(t).error();
   return std::unique_ptr<Transport>(std::move(*t));
 }

@@ -18,7 +18,12 @@ Result<std::unique_ptr<VirtioPciTransport>> VirtioPciTransport::open(std::unique
   if (auto r = function->read_config(0, config); !r) return std::move(r).error();
   auto layout = find_virtio_capabilities(config, function->bar_sizes());
   if (!layout) return layout.error().with_context(function->address().to_string());
-  std::unique_ptr<VirtioPciTransport> t(new VirtioPciTransport(std::move(function), *layout));
+  return open(std::move(function), *layout);
+}
+
+Result<std::unique_ptr<VirtioPciTransport>> VirtioPciTransport::open(std::unique_ptr<PciFunction> function,
+                                                                     const VirtioPciLayout& layout) {
+  std::unique_ptr<VirtioPciTransport> t(new VirtioPciTransport(std::move(function), layout));
   t->numa_node_ = numa_node_of(t->function_->address());
   if (auto r = t->map_regions(); !r) return std::move(r).error();
   // The device is reset while it cannot reach memory: one a previous driver left running

@@ -20,6 +20,8 @@ class VirtioPciTransport final : public transport::Transport {
   // Parses the capabilities, maps what they point at and turns on memory decoding and bus
   // mastering. Errors name what is wrong with the function.
   static Result<std::unique_ptr<VirtioPciTransport>> open(std::unique_ptr<PciFunction> function);
+  // The same with the capabilities already parsed (by open_virtio_pci, which had to know).
+  static Result<std::unique_ptr<VirtioPciTransport>> open(std::unique_ptr<PciFunction> function, const VirtioPciLayout& layout);
   ~VirtioPciTransport() override;
 
   std::string describe() const override { return "pci:" + function_->address().to_string(); }
