@@ -3,14 +3,21 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
+#include <string_view>
 #include <thread>
+#include <utility>
 
 #include "tools/peers/testpmd_peer.hpp"
 
@@ -37,19 +44,37 @@ bool write_number(const char* path, long n) {
   return static_cast<bool>(out);
 }
 
-// Every OVS program of this peer finds its files under `dir`, none under the machine's own
+// A program to run, made ready before fork: between fork and exec a process with threads (a
+// test's DPDK has some) may only call what is async-signal-safe, which setenv and malloc are
+// not. Every OVS program of this peer finds its files under `dir`, none under the machine's own
 // /etc/openvswitch or /var/run/openvswitch.
-void child_environment(const std::string& dir) {
-  for (const char* name : {"OVS_RUNDIR", "OVS_DBDIR", "OVS_LOGDIR", "OVS_SYSCONFDIR"}) ::setenv(name, dir.c_str(), 1);
-}
+class Command {
+ public:
+  Command(const std::string& dir, std::vector<std::string> args) : args_(std::move(args)) {
+    static constexpr const char* kOwn[] = {"OVS_RUNDIR", "OVS_DBDIR", "OVS_LOGDIR", "OVS_SYSCONFDIR"};
+    for (char** e = environ; *e; ++e) {
+      const std::string_view v(*e);
+      if (std::none_of(std::begin(kOwn), std::end(kOwn), [&](const char* n) { return v.starts_with(std::string(n) + "="); }))
+        env_.emplace_back(v);
+    }
+    if (!dir.empty())
+      for (const char* n : kOwn) env_.push_back(std::string(n) + "=" + dir);
+    for (auto& a : args_) argv_.push_back(a.data());
+    argv_.push_back(nullptr);
+    for (auto& e : env_) envp_.push_back(e.data());
+    envp_.push_back(nullptr);
+  }
+  Command(const Command&) = delete;
+  Command& operator=(const Command&) = delete;
+  [[noreturn]] void exec() const {
+    ::execvpe(argv_[0], argv_.data(), envp_.data());
+    std::_Exit(127);
+  }
 
-[[noreturn]] void exec(const std::vector<std::string>& args) {
-  std::vector<char*> argv;
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  ::execvp(argv[0], argv.data());
-  std::_Exit(127);
-}
+ private:
+  std::vector<std::string> args_, env_;
+  std::vector<char*> argv_, envp_;
+};
 
 // Runs `args` to its end: whether it exited 0, and what it printed.
 struct Outcome {
@@ -58,16 +83,14 @@ struct Outcome {
 };
 
 Outcome run_for_output(const std::string& dir, const std::vector<std::string>& args) {
+  const Command command(dir, args);
   int out[2];
-  if (::pipe(out) != 0) return {false, "pipe failed"};
+  if (::pipe2(out, O_CLOEXEC) != 0) return {false, "pipe failed"};  // no other child holds it open
   const pid_t pid = ::fork();
   if (pid == 0) {
-    child_environment(dir);
     ::dup2(out[1], 1);
     ::dup2(out[1], 2);
-    ::close(out[0]);
-    ::close(out[1]);
-    exec(args);
+    command.exec();
   }
   ::close(out[1]);
   Outcome o;
@@ -87,20 +110,50 @@ std::string run(const std::string& dir, const std::vector<std::string>& args) {
 }
 
 // A daemon of the peer's, which dies with the process that started it even when that one
-// crashes (it survives exec).
+// crashes (the signal survives exec; it comes when the thread that forked ends, so a peer is
+// made and stopped on a thread that outlives it, as a test's main thread does).
 pid_t spawn(const std::string& dir, const std::vector<std::string>& args) {
+  const Command command(dir, args);
+  const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid == 0) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    child_environment(dir);
+    if (::getppid() != parent) std::_Exit(1);  // we died before the signal was asked for
     const int null = ::open("/dev/null", O_RDWR);
     ::dup2(null, 0);
     ::dup2(null, 1);
     ::dup2(null, 2);
-    exec(args);
+    command.exec();
   }
   return pid;
 }
+
+// What gives the hugepages and the directory back however our process ends: a shell (nothing
+// but exec between fork and exec), in a session of its own (a test runner's kill of our process
+// group does not reach it), reading from a socket only we hold the other end of: the pids of
+// the daemons ("pid N") and the hugepages we added ("hugepages N"). At its end (stop(), or
+// our death) it waits for the daemons to be gone (at most 10 s each; they die with us), takes
+// what we added off nr_hugepages (whatever else changed it meanwhile), and removes the
+// directory, and only one of ours.
+constexpr const char* kKeeperScript = R"(
+pids= added=0
+while read -r what n; do
+  case $what in pid) pids="$pids $n" ;; hugepages) added=$n ;; esac
+done
+for p in $pids; do
+  i=0
+  while [ $i -lt 100 ] && [ -r /proc/$p/status ] && ! grep -q '^State:[[:space:]]*Z' /proc/$p/status; do
+    sleep 0.1
+    i=$((i + 1))
+  done
+done
+if [ "$added" -gt 0 ]; then
+  n=$(($(cat /proc/sys/vm/nr_hugepages) - added))
+  [ $n -lt 0 ] && n=0
+  echo $n >/proc/sys/vm/nr_hugepages
+fi
+case $1 in /tmp/netfront-ovs-*) rm -rf -- "$1" ;; esac
+)";
 
 // SIGTERM, then SIGKILL if it is still there after `grace`; reaped either way.
 void end(pid_t& pid, std::chrono::milliseconds grace) {
@@ -126,21 +179,36 @@ OvsPeer::OvsPeer(const Options& options) : options_(options) {
     error_ = std::string(kVswitchd) + " is missing (Debian's openvswitch-switch-dpdk; tools/setup.sh installs it)";
     return;
   }
-  dir_ = make_temp_dir();
+  // Its own directory or none: a fallback shared with others would be removed at the end.
+  char tmpl[] = "/tmp/netfront-ovs-XXXXXX";
+  if (!::mkdtemp(tmpl)) {
+    error_ = std::string("cannot make a directory for OVS: ") + std::strerror(errno);
+    return;
+  }
+  dir_ = tmpl;
+  if (error_ = start_keeper(); !error_.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+    dir_.clear();
+    return;
+  }
   const long before = read_number(kHugepages);
   if (before < 0 || !write_number(kHugepages, before + options.hugepages) ||
       read_number(kHugepages) < before + static_cast<long>(options.hugepages)) {
-    write_number(kHugepages, before);
+    if (before >= 0) write_number(kHugepages, before);
     error_ = "cannot reserve " + std::to_string(options.hugepages) + " more hugepages for OVS's DPDK";
     return;
   }
-  hugepages_before_ = before;
+  hugepages_added_ = options.hugepages;
+  const std::string line = "hugepages " + std::to_string(hugepages_added_) + "\n";
+  (void)!::send(keeper_pipe_, line.data(), line.size(), MSG_NOSIGNAL);
   if (auto e = run(dir_, {"ovsdb-tool", "create", dir_ + "/conf.db", kSchema}); !e.empty()) {
     error_ = e;
     return;
   }
   ovsdb_ = spawn(dir_, {"ovsdb-server", dir_ + "/conf.db", "--remote=punix:" + dir_ + "/db.sock",
                         "--unixctl=" + dir_ + "/ovsdb-server.ctl", "--log-file=" + dir_ + "/ovsdb-server.log"});
+  tell_keeper(ovsdb_);
   if (auto e = wait_for(dir_ + "/db.sock", 10s); !e.empty()) {
     error_ = e;
     return;
@@ -161,6 +229,36 @@ OvsPeer::OvsPeer(const Options& options) : options_(options) {
 
 OvsPeer::~OvsPeer() { stop(); }
 
+std::string OvsPeer::start_keeper() {
+  int ends[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) != 0)
+    return std::string("socketpair: ") + std::strerror(errno);
+  const Command command("", {"sh", "-c", kKeeperScript, "ovs-peer-keeper", dir_});
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::setsid();
+    const int null = ::open("/dev/null", O_RDWR);
+    ::dup2(ends[1], 0);
+    ::dup2(null, 1);
+    ::dup2(null, 2);
+    command.exec();
+  }
+  ::close(ends[1]);
+  if (pid < 0) {
+    ::close(ends[0]);
+    return std::string("fork: ") + std::strerror(errno);
+  }
+  keeper_ = pid;
+  keeper_pipe_ = ends[0];
+  return "";
+}
+
+void OvsPeer::tell_keeper(pid_t daemon) {
+  if (daemon <= 0 || keeper_pipe_ < 0) return;
+  const std::string line = "pid " + std::to_string(daemon) + "\n";
+  (void)!::send(keeper_pipe_, line.data(), line.size(), MSG_NOSIGNAL);
+}
+
 std::string OvsPeer::wait_for(const std::string& path, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (::access(path.c_str(), F_OK) != 0) {
@@ -176,6 +274,7 @@ std::string OvsPeer::start_vswitchd() {
   vswitchd_ = spawn(dir_, {"unshare", "--net", "--", kVswitchd, "unix:" + dir_ + "/db.sock", "--unixctl=" + dir_ + "/ovs-vswitchd.ctl",
                            "--log-file=" + dir_ + "/ovs-vswitchd.log"});
   if (vswitchd_ < 0) return "cannot start ovs-vswitchd";
+  tell_keeper(vswitchd_);
   const auto deadline = std::chrono::steady_clock::now() + 30s;
   for (;;) {
     int status = 0;
@@ -199,18 +298,20 @@ std::string OvsPeer::restart_vswitchd() {
   return start_vswitchd();
 }
 
+// The daemons first (reaped here, so the keeper need not wait for them), then the keeper gives
+// back the hugepages and the directory, as it would had we died.
 void OvsPeer::stop() {
   stop_vswitchd();
   end(ovsdb_, 5s);
-  if (hugepages_before_ >= 0) {
-    write_number(kHugepages, hugepages_before_);
-    hugepages_before_ = -1;
+  if (keeper_pipe_ >= 0) ::close(std::exchange(keeper_pipe_, -1));
+  if (keeper_ > 0) {
+    int status = 0;
+    while (::waitpid(keeper_, &status, 0) < 0 && errno == EINTR) {
+    }
+    keeper_ = -1;
   }
-  if (!dir_.empty()) {
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-    dir_.clear();
-  }
+  hugepages_added_ = 0;
+  dir_.clear();
 }
 
 std::string OvsPeer::vsctl(const std::vector<std::string>& args) {

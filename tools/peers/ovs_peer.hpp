@@ -3,7 +3,9 @@
 // directory it removes; ovs-vswitchd in a network namespace of its own, so the bridge's
 // internal port is never an interface of the machine's. Its DPDK needs hugepages (OVS runs it
 // --in-memory, which --no-huge cannot be): it reserves what it needs on top of what the
-// machine has, and gives them back.
+// machine has, and gives them back. The daemons die with the process that started them, and a
+// keeper process of its own gives the hugepages and the directory back however that process
+// ends (a crash, a kill by a test runner's timeout), not only on stop().
 //
 // Ports: dpdkvhostuser (OVS is the vhost-user server; its socket is in `dir()`) and
 // dpdkvhostuserclient (OVS connects to a socket the frontend serves), on a bridge of the
@@ -51,6 +53,8 @@ class OvsPeer {
   std::string log() const;  // ovs-vswitchd's log
 
  private:
+  std::string start_keeper();
+  void tell_keeper(pid_t daemon);
   std::string start_vswitchd();
   void stop_vswitchd();
   std::string wait_for(const std::string& what, std::chrono::milliseconds timeout);
@@ -58,7 +62,9 @@ class OvsPeer {
   Options options_;
   std::string dir_, error_;
   pid_t ovsdb_ = -1, vswitchd_ = -1;
-  long hugepages_before_ = -1;  // what nr_hugepages was; -1: not changed
+  long hugepages_added_ = 0;  // to nr_hugepages, for the keeper to take off again
+  pid_t keeper_ = -1;         // cleans up once keeper_pipe_ is closed (by stop(), or by our end)
+  int keeper_pipe_ = -1;
 };
 
 }  // namespace netfront::testing

@@ -305,6 +305,7 @@ void VirtioNetDevice::close_now(const Error* why) {
     state_ = State::Shut;  // the pairs' loops let go of them (settle_pairs_of)
   });
   pair_loops_.let_go();  // the other loops have let go of their pairs (settle_pairs_of)
+  transport_->close();
 }
 
 }  // namespace netfront::virtio::net

@@ -42,6 +42,10 @@ class Transport {
   // memory table, closed). True when done; false when the device may still read and write
   // the rings and buffers it was given, which must then never be freed or reused.
   virtual bool revoke_dma() noexcept = 0;
+  // The driver is done with the device for good (Netif::disconnect): a transport that would
+  // otherwise go on looking for its backend (a vhost-user client's reconnection, a server's
+  // accepting) stops. Called after the last reset.
+  virtual void close() noexcept {}
   virtual std::uint8_t status() = 0;
   virtual void set_status(std::uint8_t status) = 0;
 

@@ -1,5 +1,6 @@
 #include "drivers/virtio/transport/vhost_user/channel.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/time.h>
 #include <sys/socket.h>
@@ -104,15 +105,29 @@ Result<Channel> Channel::connect(const std::string& path, std::chrono::milliseco
   std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    // Non-blocking for the connect alone: a listener that does not accept, its backlog full,
+    // holds a blocking connect() for as long as it likes (net/unix/af_unix.c
+    // unix_wait_for_peer, bounded only by a send timeout the socket does not have yet); this
+    // one says EAGAIN at once, and the deadline is ours. The channel itself is used blocking.
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) return Fault(TransportError::System, "socket: " + errno_text());
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) return Channel(fd);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+      if (const int flags = ::fcntl(fd, F_GETFL); flags < 0 || ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+        const std::string why = errno_text();
+        ::close(fd);
+        return Fault(TransportError::System, "fcntl: " + why);
+      }
+      return Channel(fd);
+    }
     const int err = errno;
     ::close(fd);
-    // A backend that is still starting has no socket yet, or does not accept yet.
-    if ((err != ENOENT && err != ECONNREFUSED) || std::chrono::steady_clock::now() >= deadline)
-      return Fault(err == ENOENT || err == ECONNREFUSED ? TransportError::NoBackend : TransportError::System,
-                            "cannot connect to vhost-user backend at " + path + ": " + std::strerror(err));
+    // A backend that is still starting has no socket yet, or does not accept yet (refused, or
+    // its backlog full).
+    const bool not_yet = err == ENOENT || err == ECONNREFUSED || err == EAGAIN;
+    if (!not_yet || std::chrono::steady_clock::now() >= deadline)
+      return Fault(not_yet ? TransportError::NoBackend : TransportError::System,
+                   "cannot connect to vhost-user backend at " + path + ": " +
+                       (err == EAGAIN ? std::string("it does not accept connections") : std::string(std::strerror(err))));
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
 }

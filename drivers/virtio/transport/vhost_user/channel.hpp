@@ -25,7 +25,8 @@ class Channel {
   Channel& operator=(Channel&& o) noexcept;
   ~Channel();
 
-  // Client mode: connect to a backend listening on `path`, retrying until `timeout`.
+  // Client mode: connect to a backend listening on `path`, retrying until `timeout` (0: one
+  // try) and never waiting past it, not even on a listener that does not accept.
   static Result<Channel> connect(const std::string& path, std::chrono::milliseconds timeout);
 
   bool open() const noexcept { return fd_ >= 0; }

@@ -109,17 +109,27 @@ void VhostUserTransport::lost_backend(std::string_view why) {
   channel_watch_.reset();
   channel_.close();
   handshake_done_ = false;
+  // What was negotiated was this connection's: the next one starts from nothing (REPLY_ACK
+  // above all, which a backend answers only "with this protocol extension negotiated",
+  // vhost-user.rst; asked of one that never agreed to it, the ack never comes).
+  protocol_features_ = 0;
   mem_table_sent_ = false;
   ring_started_.assign(ring_started_.size(), false);
   ++generation_;
-  if (reconnect_timer_) reconnect_timer_->arm_periodic(std::chrono::milliseconds(address_.reconnect_ms));
+  if (reconnect_timer_ && may_take_backend())
+    reconnect_timer_->arm_periodic(std::chrono::milliseconds(address_.reconnect_ms));
 }
 
-// Client mode, the backend gone: one try, without waiting (a unix socket connects or is
-// refused at once). A backend whose stop was never confirmed may still be working our rings,
-// and a new connection would hand the same memory to a second one: that one stays gone.
+// A new backend is worth connecting to, or taking, only if the device may be set up on it: not
+// once a backend's ring stop went unconfirmed (it may still be working our rings, and a new
+// connection would hand the same memory to a second one), nor once the driver gave up (FAILED:
+// nothing will set it up; it would only be held open).
+bool VhostUserTransport::may_take_backend() const noexcept { return !stop_unconfirmed_ && !given_up_; }
+
+// Client mode, the backend gone: one try, without waiting (Channel::connect with no timeout
+// never waits, not even on a listener that does not accept).
 void VhostUserTransport::try_reconnect() {
-  if (channel_.open() || stop_unconfirmed_) {
+  if (channel_.open() || !may_take_backend()) {
     reconnect_timer_->cancel();
     return;
   }
@@ -163,8 +173,8 @@ void VhostUserTransport::on_listen_event() {
   if (fd < 0) return;
   // The backend that is going may not have been seen to go yet (both events in one round).
   if (channel_.open() && channel_.unasked() == Channel::Unasked::Closed) lost_backend("connection closed");
-  if (channel_.open()) {
-    ::close(fd);  // one backend at a time
+  if (channel_.open() || !may_take_backend()) {
+    ::close(fd);  // one backend at a time, and none the device will not be set up on
     return;
   }
   adopt_backend(Channel(fd));
@@ -199,11 +209,11 @@ Result<std::uint64_t> VhostUserTransport::get_u64(Request r) {
 }
 
 Result<> VhostUserTransport::handshake() {
+  protocol_features_ = 0;  // none negotiated on this connection yet: SET_OWNER asks for no ack
   if (auto r = request(VHOST_USER_SET_OWNER, {}); !r) return r;
   auto features = get_u64(VHOST_USER_GET_FEATURES);
   if (!features) return std::move(features).error();
   backend_features_ = *features;
-  protocol_features_ = 0;
   queue_pairs_ = 1;
   if (has_feature(backend_features_, VHOST_USER_F_PROTOCOL_FEATURES)) {
     auto offered = get_u64(VHOST_USER_GET_PROTOCOL_FEATURES);
@@ -275,7 +285,25 @@ std::uint8_t VhostUserTransport::status() {
   return static_cast<std::uint8_t>(status_ | (needs_reset_ ? VIRTIO_CONFIG_S_DEVICE_NEEDS_RESET : 0));
 }
 
+// Nothing is dialled or accepted after this; the connection goes (the rings were stopped by
+// the reset before it).
+void VhostUserTransport::close() noexcept {
+  given_up_ = true;
+  if (reconnect_timer_) reconnect_timer_->cancel();
+  listen_watch_.reset();
+  channel_watch_.reset();
+  channel_.close();
+}
+
 void VhostUserTransport::set_status(std::uint8_t status) {
+  // §2.1.2: with FAILED the driver "has given up on the device": a backend that goes is not
+  // dialled or accepted again (may_take_backend) until the driver starts over (§3.1.1 step 2).
+  if (status & VIRTIO_CONFIG_S_FAILED) {
+    given_up_ = true;
+    if (reconnect_timer_) reconnect_timer_->cancel();
+  } else if (status & VIRTIO_CONFIG_S_ACKNOWLEDGE) {
+    given_up_ = false;
+  }
   // FEATURES_OK only sticks if the backend took SET_FEATURES (§3.1.1 step 6 re-reads it).
   if ((status & VIRTIO_CONFIG_S_FEATURES_OK) && !features_accepted_) status &= ~VIRTIO_CONFIG_S_FEATURES_OK;
   // A backend that refuses the status (or fails to answer) is gone (request closed the

@@ -9,7 +9,9 @@
 // Client mode connects to the backend's socket and, once the backend is gone, tries it again
 // every reconnect_ms (a switch that restarts serves it again); server mode listens on it and
 // accepts the backend again whenever it comes back. Either way the engine sees the new
-// connection as DEVICE_NEEDS_RESET and answers with a full re-initialisation.
+// connection as DEVICE_NEEDS_RESET and answers with a full re-initialisation, nothing of the
+// old connection carried over; and neither takes a new backend once a ring's stop went
+// unconfirmed or the driver gave up (FAILED).
 #pragma once
 
 #include <memory>
@@ -41,6 +43,7 @@ class VhostUserTransport final : public transport::Transport {
   ring::AddressMode address_mode() const noexcept override { return ring::AddressMode::VirtualAddress; }
   Result<> reset() override;
   bool revoke_dma() noexcept override;
+  void close() noexcept override;
   std::uint8_t status() override;
   void set_status(std::uint8_t status) override;
   std::uint64_t device_features() override;
@@ -69,6 +72,7 @@ class VhostUserTransport final : public transport::Transport {
   Result<> watch_channel();
   void on_channel_event();
   void on_listen_event();
+  bool may_take_backend() const noexcept;
   void try_reconnect();
   void adopt_backend(Channel channel);
   void lost_backend(std::string_view why);
@@ -91,6 +95,7 @@ class VhostUserTransport final : public transport::Transport {
   bool features_accepted_ = false;
   bool mem_table_sent_ = false;
   bool stop_unconfirmed_ = false;  // a ring's GET_VRING_BASE went unanswered: its memory stays the backend's
+  bool given_up_ = false;          // the driver set FAILED and has not started over
   unsigned queue_pairs_ = 1;
   std::uint8_t status_ = 0;
   std::uint32_t generation_ = 0;
