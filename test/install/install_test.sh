@@ -85,7 +85,10 @@ g++ app.o -o app-shared $(pkg-config --libs netfront)
 # The static library with what netfront.pc names for it (the libraries below it stay shared).
 g++ app.o -o app-static "$libdir/libnetfront.a" $(pkg-config --libs $(printf '%s\n%s\n' "$requires" "$private" | awk '{print $1}')) -pthread
 
-LD_LIBRARY_PATH=$libdir ldd ./app-shared | grep -q "$libdir/libnetfront.so" || fail "app-shared does not load the installed libnetfront.so"
+# ldd's output is taken whole first: grep -q stops reading at its match, and under pipefail
+# the SIGPIPE that may then end ldd would fail the check.
+libs=$(LD_LIBRARY_PATH=$libdir ldd ./app-shared)
+grep -q "$libdir/libnetfront.so" <<<"$libs" || fail "app-shared does not load the installed libnetfront.so"
 for app in app-shared app-static; do
   echo "--- $app"
   LD_LIBRARY_PATH=$libdir "./$app" || fail "$app failed"
