@@ -753,7 +753,7 @@ class OvsDpdkTest : public ::testing::Test {
       std::cerr << "---- ovs-vswitchd log (last 6000 bytes) ----\n" << log.substr(log.size() > 6000 ? log.size() - 6000 : 0) << "\n";
     }
     ovs_.reset();
-    if (dir_ != "/tmp") std::filesystem::remove_all(dir_);  // make_temp_dir's fallback is everyone's
+    std::filesystem::remove_all(dir_);
   }
   std::string server_socket() const { return dir_ + "/nf1.sock"; }
 

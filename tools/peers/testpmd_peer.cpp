@@ -16,6 +16,7 @@
 #include <iterator>
 #include <regex>
 #include <sstream>
+#include <stdexcept>
 #include <thread>
 
 namespace netfront::testing {
@@ -23,7 +24,9 @@ namespace netfront::testing {
 std::string make_temp_dir() {
   char tmpl[] = "/tmp/netfront-test-XXXXXX";
   const char* d = ::mkdtemp(tmpl);
-  return d ? d : "/tmp";
+  // No fallback to a shared directory: callers remove what they were given.
+  if (!d) throw std::runtime_error(std::string("mkdtemp: ") + std::strerror(errno));
+  return d;
 }
 
 namespace {
@@ -37,6 +40,10 @@ TestpmdPeer::TestpmdPeer(const Options& o) : options_(o) {
   prefix_ = "nftp" + std::to_string(::getpid()) + "x" + std::to_string(serial++);
   dir_ = make_temp_dir();
   log_path_ = dir_ + "/testpmd.log";
+  if (!o.tap.empty() && !o.capture.empty()) {
+    error_ = "a tap bridge and a capture are two uses of testpmd's second port";
+    return;
+  }
   std::string vdev = "net_vhost0,iface=" + o.socket + ",queues=" + std::to_string(o.queues);
   if (o.client) vdev += ",client=1";
   if (!o.vhost_args.empty()) vdev += "," + o.vhost_args;
@@ -58,6 +65,11 @@ TestpmdPeer::TestpmdPeer(const Options& o) : options_(o) {
     args.insert(std::find(args.begin(), args.end(), "--"), {"--vdev", "net_pcap0,rx_pcap=" + empty + ",tx_pcap=" + o.capture});
     args.push_back("--port-topology=paired");
     args.push_back("--cmdline-file=" + commands);
+  }
+  if (!o.tap.empty()) {
+    // A bridge: what one port receives the other sends (io forwarding between paired ports).
+    args.insert(std::find(args.begin(), args.end(), "--"), {"--vdev", "net_tap0,iface=" + o.tap});
+    args.push_back("--port-topology=paired");
   }
   args.insert(args.end(), o.extra.begin(), o.extra.end());
 

@@ -24,6 +24,9 @@ class TestpmdPeer {
     // file, and testpmd prints what its vhost port said of each (verbose): `captured()` and
     // `received_flags()` read them back after stop().
     std::string capture{};
+    // When set, a second port (net_tap) is a Linux tap of this name in testpmd's network
+    // namespace, and testpmd bridges it with the vhost port: give mode "io".
+    std::string tap{};
   };
 
   // One frame of the capture: its length on the wire and the bytes kept (net_pcap keeps at
@@ -70,7 +73,8 @@ class TestpmdPeer {
   std::string error_;
 };
 
-// A fresh directory for sockets and logs, removed by the caller's TearDown if wanted.
+// A fresh directory for sockets and logs, removed by the caller's TearDown if wanted. Throws
+// std::runtime_error when none can be made (never hands out a directory others use).
 std::string make_temp_dir();
 
 }  // namespace netfront::testing
