@@ -41,7 +41,7 @@ level_enum to_spdlog(log::Level level) {
 }
 
 // Every component netfront logs under: a spec naming another is a typo, refused.
-constexpr std::string_view kComponents[] = {"runtime", "dpdk", "net", "netif", "vhost", "pci", "loop", "device"};
+constexpr std::string_view kComponents[] = {"runtime", "dpdk", "net", "netif", "vhost", "pci", "loop", "device", "lwip"};
 
 bool known_component(std::string_view name) {
   for (std::string_view c : kComponents)

@@ -7,6 +7,6 @@ cd "$(dirname "$0")/.."
 tools/setup.sh
 build=${NETFRONT_BUILD:-build}
 if [[ ! -f $build/build.ninja ]]; then
-  meson setup "$build" >/dev/null
+  meson setup "$build" -Dlwip=enabled >/dev/null  # setup.sh installed lwIP: its absence is an error
 fi
 meson compile -C "$build" "$@" >/dev/null

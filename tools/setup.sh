@@ -11,6 +11,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   qemu-system-x86 binutils  # guests for the appliance and its end-to-end tests; objcopy, strings
   openvswitch-switch-dpdk   # OVS-DPDK, the vhost-user switch the integration tests put two netfronts on
+  liblwip-dev               # lwIP 2.1.3, the TCP/IP stack of netfront/lwip.hpp and the HTTP appliance
+  curl apache2-utils iputils-ping iproute2  # the real clients of the HTTP tests (curl, ab, ping, ip)
 )
 
 missing=()

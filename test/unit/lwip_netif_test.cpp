@@ -1,0 +1,231 @@
+// lwIP on a Netif (netfront/lwip.hpp) over the loop: device, which sends every frame back:
+// what lwIP transmits it receives again, so both paths are checked at once. Frames are IPv4
+// broadcasts of an experimental protocol (253, RFC 3692) to a raw pcb: no ARP is needed.
+#include <lwip/ip4_addr.h>
+#include <lwip/netif.h>
+#include <lwip/pbuf.h>
+#include <lwip/raw.h>
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <optional>
+#include <vector>
+
+#include "loop_harness.hpp"
+#include "netfront/lwip.hpp"
+
+namespace netfront {
+namespace {
+
+using testing::LoopRig;
+
+constexpr u8_t kExperimentalProtocol = 253;
+constexpr std::size_t kIpHeader = 20;
+
+class LwipNetifTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(rig_.open("loop:"));
+    auto stack = LwipStack::start(rig_.loop);
+    ASSERT_TRUE(stack) << stack.error().to_string();
+    stack_ = std::move(*stack);
+    auto nif = stack_->attach(*rig_.netif, *Ipv4Addressing::parse("10.0.0.2/24"));
+    ASSERT_TRUE(nif) << nif.error().to_string();
+    nif_ = std::move(*nif);
+    run_.emplace(nif_->run());
+    raw_ = raw_new(kExperimentalProtocol);
+    ASSERT_NE(raw_, nullptr);
+    raw_recv(raw_, on_raw, this);
+  }
+  void TearDown() override {
+    if (raw_) raw_remove(raw_);
+    for (pbuf* p : kept_) pbuf_free(p);
+    kept_.clear();
+    nif_.reset();
+    if (rig_.netif) rig_.loop.run_until(rig_.netif->disconnect());
+    if (run_) {
+      for (unsigned i = 0; i < 1000 && !run_->ready(); ++i) rig_.loop.run_once();  // run's turn after the listen's end
+      ASSERT_TRUE(run_->ready());
+      EXPECT_TRUE(run_->get());
+    }
+    stack_.reset();
+    EXPECT_EQ(LwipStack::pbufs_held(), 0u) << "lwIP kept received frames";
+    if (rig_.netif) {
+      EXPECT_EQ(rig_.rx_pool_in_use(), 0u) << "receive buffers leaked";
+    }
+  }
+
+  // The raw pcb keeps what it receives (returning 1: the pbuf is the test's).
+  static u8_t on_raw(void* arg, raw_pcb*, pbuf* p, const ip_addr_t*) {
+    static_cast<LwipNetifTest*>(arg)->kept_.push_back(p);
+    return 1;
+  }
+  void send_broadcast(pbuf* payload) {
+    ip_addr_t to;
+    IP_ADDR4(&to, 10, 0, 0, 255);
+    EXPECT_EQ(raw_sendto(raw_, payload, &to), ERR_OK);
+    pbuf_free(payload);  // raw_sendto leaves the caller's reference
+  }
+  void run_until_kept(std::size_t n) {
+    for (unsigned i = 0; i < 200000 && kept_.size() < n; ++i) rig_.loop.run_once();
+    ASSERT_EQ(kept_.size(), n);
+  }
+  static std::vector<std::uint8_t> payload_of(const pbuf* p) {
+    std::vector<std::uint8_t> bytes(p->tot_len - kIpHeader);
+    pbuf_copy_partial(p, bytes.data(), static_cast<u16_t>(bytes.size()), kIpHeader);
+    return bytes;
+  }
+  static std::vector<std::uint8_t> pattern(std::size_t n, unsigned seed) {
+    std::vector<std::uint8_t> v(n);
+    for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<std::uint8_t>(seed + i * 13);
+    return v;
+  }
+
+  LoopRig rig_;
+  std::unique_ptr<LwipStack> stack_;
+  std::unique_ptr<LwipNetif> nif_;
+  std::optional<io<Result<>>> run_;
+  raw_pcb* raw_ = nullptr;
+  std::vector<pbuf*> kept_;
+};
+
+TEST_F(LwipNetifTest, TakesTheDevicesMacMtuAndLink) {
+  const ::netif* n = nif_->netif();
+  EXPECT_EQ(n->hwaddr_len, 6);
+  EXPECT_EQ(std::memcmp(n->hwaddr, rig_.netif->mac().bytes.data(), 6), 0);
+  EXPECT_EQ(n->mtu, rig_.netif->mtu());
+  EXPECT_TRUE(netif_is_up(n));
+  EXPECT_TRUE(netif_is_link_up(n));
+  EXPECT_EQ(ip4_addr_get_u32(netif_ip4_addr(n)), PP_HTONL(LWIP_MAKEU32(10, 0, 0, 2)));
+  EXPECT_EQ(ip4_addr_get_u32(netif_ip4_netmask(n)), PP_HTONL(LWIP_MAKEU32(255, 255, 255, 0)));
+  EXPECT_TRUE(ip6_addr_islinklocal(netif_ip6_addr(n, 0))) << "no IPv6 link-local address";
+}
+
+TEST_F(LwipNetifTest, ReceivedFramesReachLwipAsTheDevicesOwnBuffers) {
+  const std::vector<std::uint8_t> bytes = pattern(1000, 1);
+  pbuf* p = pbuf_alloc(PBUF_IP, static_cast<u16_t>(bytes.size()), PBUF_RAM);
+  ASSERT_NE(p, nullptr);
+  std::memcpy(p->payload, bytes.data(), bytes.size());
+  send_broadcast(p);
+  run_until_kept(1);
+  const pbuf* got = kept_[0];
+  // The frame the device wrote, not a copy of it: a custom pbuf over the mbuf, counted as held.
+  EXPECT_TRUE(got->flags & PBUF_FLAG_IS_CUSTOM);
+  EXPECT_EQ(got->next, nullptr);
+  EXPECT_EQ(payload_of(got), bytes);
+  EXPECT_EQ(LwipStack::pbufs_held(), 1u);
+  EXPECT_GT(rig_.rx_pool_in_use(), 0u);
+  pbuf_free(kept_[0]);
+  kept_.clear();
+  EXPECT_EQ(LwipStack::pbufs_held(), 0u) << "freeing the pbuf gives the mbuf back";
+  EXPECT_GE(nif_->counters().rx_frames, 1u);
+}
+
+TEST_F(LwipNetifTest, LwipsOwnBytesAreCopiedOnceIntoTheDevicesBuffer) {
+  const std::vector<std::uint8_t> bytes = pattern(1400, 2);
+  pbuf* p = pbuf_alloc(PBUF_IP, static_cast<u16_t>(bytes.size()), PBUF_RAM);
+  std::memcpy(p->payload, bytes.data(), bytes.size());
+  const LwipCounters before = nif_->counters();
+  send_broadcast(p);
+  EXPECT_EQ(nif_->counters().tx_frames - before.tx_frames, 1u);
+  EXPECT_EQ(nif_->counters().tx_copied_bytes - before.tx_copied_bytes, 14 + kIpHeader + bytes.size());
+  EXPECT_EQ(nif_->counters().tx_zero_copy_bytes, before.tx_zero_copy_bytes);
+  run_until_kept(1);
+  EXPECT_EQ(payload_of(kept_[0]), bytes);
+}
+
+TEST_F(LwipNetifTest, PayloadsInDeviceMemoryAreSentWithoutACopy) {
+  const std::vector<std::uint8_t> bytes = pattern(1200, 3);
+  auto payload = Buffer::create(rig_.pool->get(), bytes.size());
+  ASSERT_TRUE(payload);
+  payload->copy_in(0, std::as_bytes(std::span(bytes)));
+  pbuf* p = buffer_pbuf(std::move(*payload));
+  ASSERT_NE(p, nullptr);
+  const LwipCounters before = nif_->counters();
+  send_broadcast(p);
+  // Only the headers lwIP put in front are copied; the payload goes as the Buffer it is.
+  EXPECT_EQ(nif_->counters().tx_zero_copy_bytes - before.tx_zero_copy_bytes, bytes.size());
+  EXPECT_EQ(nif_->counters().tx_copied_bytes - before.tx_copied_bytes, 14 + kIpHeader);
+  run_until_kept(1);
+  EXPECT_EQ(payload_of(kept_[0]), bytes);
+}
+
+TEST_F(LwipNetifTest, BufferPbufRefusesWhatAPbufCannotHold) {
+  EXPECT_EQ(buffer_pbuf(Buffer{}), nullptr);
+  auto big = Buffer::create(rig_.pool->get(), 100);
+  ASSERT_TRUE(big);
+  pbuf* p = buffer_pbuf(*big);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->tot_len, 100);
+  EXPECT_EQ(LwipStack::pbufs_held(), 1u);
+  pbuf_free(p);
+  EXPECT_EQ(LwipStack::pbufs_held(), 0u);
+}
+
+TEST_F(LwipNetifTest, TheDevicesLinkEventsReachLwip) {
+  auto run_until = [&](bool up) {
+    for (unsigned i = 0; i < 200000 && netif_is_link_up(nif_->netif()) != up; ++i) rig_.loop.run_once();
+    return netif_is_link_up(nif_->netif()) == up;
+  };
+  rig_.device->set_link(false);
+  EXPECT_TRUE(run_until(false)) << "lwIP still thinks the link is up";
+  rig_.device->set_link(true);
+  EXPECT_TRUE(run_until(true)) << "lwIP still thinks the link is down";
+  EXPECT_EQ(nif_->counters().link_changes, 2u);
+}
+
+TEST_F(LwipNetifTest, ASecondRunIsRefused) {
+  auto second = nif_->run();
+  ASSERT_TRUE(second.ready());
+  Result<> r = second.get();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().cause(), Error::Cause::BadArgument);
+}
+
+TEST_F(LwipNetifTest, FramesSentOnceTheDeviceIsGoneAreCountedErrors) {
+  rig_.loop.run_until(rig_.netif->disconnect());
+  pbuf* p = pbuf_alloc(PBUF_IP, 100, PBUF_RAM);
+  std::memset(p->payload, 0, 100);
+  const std::uint64_t before = nif_->counters().tx_errors;
+  send_broadcast(p);
+  EXPECT_EQ(nif_->counters().tx_errors, before + 1);
+}
+
+TEST_F(LwipNetifTest, OneStackAtATime) {
+  auto second = LwipStack::start(rig_.loop);
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().cause(), Error::Cause::BadArgument);
+}
+
+TEST(Ipv4AddressingTest, ParsesAddressPrefixGatewayAndOptions) {
+  auto a = Ipv4Addressing::parse("192.168.7.20/16,gw=192.168.0.1,no-ipv6");
+  ASSERT_TRUE(a) << a.error().to_string();
+  EXPECT_EQ(a->address.to_string(), "192.168.7.20");
+  EXPECT_EQ(a->prefix_length, 16u);
+  EXPECT_EQ(a->netmask().to_string(), "255.255.0.0");
+  EXPECT_EQ(a->gateway.to_string(), "192.168.0.1");
+  EXPECT_FALSE(a->ipv6_link_local);
+  EXPECT_EQ(a->to_string(), "192.168.7.20/16,gw=192.168.0.1,no-ipv6");
+  auto plain = Ipv4Addressing::parse("10.1.2.3");
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->prefix_length, 24u);
+  EXPECT_TRUE(plain->ipv6_link_local);
+  EXPECT_EQ(Ipv4Addressing::parse("10.1.2.3/0")->netmask().to_string(), "0.0.0.0");
+  EXPECT_EQ(Ipv4Addressing::parse("10.1.2.3/32")->netmask().to_string(), "255.255.255.255");
+}
+
+TEST(Ipv4AddressingTest, RefusesWhatIsNotAnAddressNamingTheFault) {
+  for (const char* bad : {"", "10.0.0", "10.0.0.1.5", "10.0.0.256", "10.0.0.-1", "10.0..1", "a.b.c.d", "10.0.0.1 ",
+                          "10.0.0.1/33", "10.0.0.1/", "10.0.0.1/x", "10.0.0.1,gw=10.0.1.1", "10.0.0.1,gw=", "10.0.0.1,mtu=9000",
+                          "1000.0.0.1", "10.0.0.0001"}) {
+    auto a = Ipv4Addressing::parse(bad);
+    EXPECT_FALSE(a) << "'" << bad << "' was taken";
+    if (!a) {
+      EXPECT_EQ(a.error().cause(), Error::Cause::BadArgument) << bad;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace netfront
