@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# Builds the echo appliance's bootable image: Debian's stock kernel (downloaded as a package
-# and unpacked, never installed) and an initramfs whose /init is netfront-echo with only the
-# shared libraries, DPDK plugin and kernel modules it needs. Prints the image's size.
-#   tools/appliance/build-image.sh            -> build/appliance/{vmlinuz,initramfs.img}
+# Builds the appliances' bootable images: Debian's stock kernel (downloaded as a package and
+# unpacked, never installed) and, for each appliance, an initramfs whose /init is its program
+# with only the shared libraries, DPDK plugin and kernel modules it needs: netfront-echo
+# (initramfs.img) and netfront-httpd, the HTTP appliance on lwIP (httpd-initramfs.img).
+# Prints the images' sizes.
+#   tools/appliance/build-image.sh   -> build/appliance/{vmlinuz,initramfs.img,httpd-initramfs.img}
 # NETFRONT_BUILD names the build directory (default: build).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # What the image and its runner need, not the tests or the benchmarks: the main job's first
 # echo comes sooner (the test suite builds the rest).
-tools/build.sh netfront-echo netfront-appliance
+tools/build.sh netfront-echo netfront-httpd netfront-appliance
 build=${NETFRONT_BUILD:-build}
 out=$build/appliance
 mkdir -p "$out"
@@ -44,10 +46,14 @@ fi
 
 plugins=$(pkg-config --variable=pmdsdir libdpdk 2>/dev/null || true)
 [[ -n $plugins ]] || plugins=$(strings "$(ldconfig -p | awk '/librte_eal.so.[0-9]+ / {print $NF; exit}')" | awk -F= '/^DPDK_PLUGIN_PATH=/ {print $2}')
-python3 tools/appliance/mkinitramfs.py --init "$build/tools/appliance/netfront-echo" --output "$out/initramfs.img" \
-  --plugin-dir "$plugins" --plugin "$plugins/librte_mempool_ring.so" \
-  $(for m in "$out"/modules/*.ko; do echo --module "$m"; done)
 kernel_bytes=$(stat -c %s "$out/vmlinuz")
-initramfs_bytes=$(stat -c %s "$out/initramfs.img")
-echo "image: $out/vmlinuz ($((kernel_bytes / 1024)) KiB) + $out/initramfs.img ($((initramfs_bytes / 1024)) KiB)" \
-     "= $(((kernel_bytes + initramfs_bytes) / 1024)) KiB"
+for app in echo httpd; do
+  image=$out/initramfs.img
+  [[ $app == echo ]] || image=$out/$app-initramfs.img
+  python3 tools/appliance/mkinitramfs.py --init "$build/tools/$([[ $app == echo ]] && echo appliance || echo httpd)/netfront-$app" \
+    --output "$image" --plugin-dir "$plugins" --plugin "$plugins/librte_mempool_ring.so" \
+    $(for m in "$out"/modules/*.ko; do echo --module "$m"; done)
+  initramfs_bytes=$(stat -c %s "$image")
+  echo "image ($app): $out/vmlinuz ($((kernel_bytes / 1024)) KiB) + $image ($((initramfs_bytes / 1024)) KiB)" \
+       "= $(((kernel_bytes + initramfs_bytes) / 1024)) KiB"
+done

@@ -60,13 +60,8 @@ namespace {
 
 struct Options {
   std::string device;  // empty: find the virtio-net PCI function (as /init)
-  std::string path = "auto";
-  std::string bind = "1";
   std::string ip = "10.0.2.15";
   std::uint16_t port = 7;
-  // 192 MiB of hugepages: DPDK's memory (mbuf headers, mempools) and the device memory
-  // (rings and the receive pool's data rooms, about 18 MiB a device) both come from them.
-  unsigned hugepages = 96;
   unsigned memory_mb = 64;
   unsigned device_memory_mb = 64;
   unsigned queues = 1;  // queue pairs: each answers what arrives on it
@@ -103,12 +98,8 @@ void apply_kernel_options(Options& o, const std::map<std::string, std::string>& 
     auto it = k.find(key);
     return it == k.end() ? nullptr : &it->second;
   };
-  if (auto* v = get("device")) o.device = *v;
-  if (auto* v = get("path")) o.path = *v;
-  if (auto* v = get("bind")) o.bind = *v;
   if (auto* v = get("ip")) o.ip = *v;
   if (auto* v = get("port")) o.port = static_cast<std::uint16_t>(std::stoul(*v));
-  if (auto* v = get("hugepages")) o.hugepages = static_cast<unsigned>(std::stoul(*v));
   if (auto* v = get("memory_mb")) o.memory_mb = static_cast<unsigned>(std::stoul(*v));
   if (auto* v = get("device_memory_mb")) o.device_memory_mb = static_cast<unsigned>(std::stoul(*v));
   if (auto* v = get("queues")) o.queues = static_cast<unsigned>(std::stoul(*v));
@@ -120,41 +111,14 @@ void apply_kernel_options(Options& o, const std::map<std::string, std::string>& 
 // PID 1's work: file systems, hugepages, the NIC bound to vfio-pci or uio_pci_generic.
 Result<> prepare_guest(Options& o) {
   if (auto r = appliance::pid1::mount_file_systems(); !r) return r;
-  apply_kernel_options(o, appliance::pid1::kernel_options());
-  if (auto r = appliance::pid1::reserve_hugepages(o.hugepages); !r) return r;
-  if (o.device.rfind("vhost-net:", 0) == 0) {
-    // The kernel's half of the device: the tap and vhost-net (which needs both).
-    if (auto r = appliance::pid1::load_modules("/lib/modules", {"tun.ko", "tap.ko", "vhost_iotlb.ko", "vhost.ko", "vhost_net.ko"}); !r)
-      return r;
-    say("vhost-net and tun loaded; %u hugepages reserved", o.hugepages);
-    return Ok{};
-  }
-  std::string address;
-  if (o.device.empty()) {
-    address = appliance::pid1::find_virtio_net();
-    if (address.empty()) {
-      // A microVM's NIC is a virtio-mmio device: nothing to bind, netfront maps its window.
-      auto mmio = appliance::pid1::find_virtio_net_mmio();
-      if (!mmio) return Error::unknown("this guest has no virtio-net PCI function, nor a virtio-mmio one: " + mmio.error().message());
-      o.device = *mmio;
-      say("%s found", o.device.c_str());
-      return Ok{};
-    }
-    o.device = "pci:" + address;
-  } else if (o.device.rfind("pci:", 0) == 0) {
-    address = o.device.substr(4);
-  }
-  // Anything but a virtio-net function is left alone; connect then says what is wrong with it.
-  if (address.empty() || !appliance::pid1::is_virtio_net(address)) return Ok{};
-  if (o.bind == "0") return Ok{};
-  const bool vfio = o.path == "vfio" || (o.path == "auto" && appliance::pid1::iommu_present());
-  const std::vector<std::string> modules =
-      vfio ? std::vector<std::string>{"irqbypass.ko", "vfio.ko", "vfio_iommu_type1.ko", "vfio_virqfd.ko", "vfio-pci-core.ko", "vfio-pci.ko"}
-           : std::vector<std::string>{"uio.ko", "uio_pci_generic.ko"};
-  if (auto r = appliance::pid1::load_modules("/lib/modules", modules); !r) return r;
-  const char* driver = vfio ? "vfio-pci" : "uio_pci_generic";
-  if (auto r = appliance::pid1::bind(address, driver); !r) return r;
-  say("%s bound to %s; %u hugepages reserved", address.c_str(), driver, o.hugepages);
+  const auto kernel_options = appliance::pid1::kernel_options();
+  apply_kernel_options(o, kernel_options);
+  appliance::pid1::GuestNic nic{.device = o.device};
+  nic.read(kernel_options);
+  auto prepared = appliance::pid1::prepare_nic(nic);
+  if (!prepared) return prepared.error();
+  o.device = nic.device;
+  if (!prepared->empty()) say("%s", prepared->c_str());
   return Ok{};
 }
 

@@ -186,4 +186,49 @@ double uptime_seconds() {
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
+void GuestNic::read(const std::map<std::string, std::string>& k) {
+  auto get = [&](const char* key) -> const std::string* {
+    auto it = k.find(key);
+    return it == k.end() ? nullptr : &it->second;
+  };
+  if (auto* v = get("device")) device = *v;
+  if (auto* v = get("path")) path = *v;
+  if (auto* v = get("bind")) bind = *v;
+  if (auto* v = get("hugepages")) hugepages = static_cast<unsigned>(std::stoul(*v));
+}
+
+Result<std::string> prepare_nic(GuestNic& nic) {
+  if (auto r = reserve_hugepages(nic.hugepages); !r) return r.error();
+  if (nic.device.rfind("vhost-net:", 0) == 0) {
+    // The kernel's half of the device: the tap and vhost-net (which needs both).
+    if (auto r = load_modules("/lib/modules", {"tun.ko", "tap.ko", "vhost_iotlb.ko", "vhost.ko", "vhost_net.ko"}); !r)
+      return r.error();
+    return "vhost-net and tun loaded; " + std::to_string(nic.hugepages) + " hugepages reserved";
+  }
+  std::string address;
+  if (nic.device.empty()) {
+    address = find_virtio_net();
+    if (address.empty()) {
+      // A microVM's NIC is a virtio-mmio device: nothing to bind, netfront maps its window.
+      auto mmio = find_virtio_net_mmio();
+      if (!mmio) return Error::unknown("this guest has no virtio-net PCI function, nor a virtio-mmio one: " + mmio.error().message());
+      nic.device = *mmio;
+      return nic.device + " found";
+    }
+    nic.device = "pci:" + address;
+  } else if (nic.device.rfind("pci:", 0) == 0) {
+    address = nic.device.substr(4);
+  }
+  // Anything but a virtio-net function is left alone; connect then says what is wrong with it.
+  if (address.empty() || !is_virtio_net(address)) return std::string();
+  if (nic.bind == "0") return std::string();
+  const bool vfio = nic.path == "vfio" || (nic.path == "auto" && iommu_present());
+  const std::vector<std::string> modules =
+      vfio ? std::vector<std::string>{"irqbypass.ko", "vfio.ko", "vfio_iommu_type1.ko", "vfio_virqfd.ko", "vfio-pci-core.ko", "vfio-pci.ko"}
+           : std::vector<std::string>{"uio.ko", "uio_pci_generic.ko"};
+  if (auto r = load_modules("/lib/modules", modules); !r) return r.error();
+  const std::string driver = vfio ? "vfio-pci" : "uio_pci_generic";
+  if (auto r = bind(address, driver); !r) return r.error();
+  return address + " bound to " + driver + "; " + std::to_string(nic.hugepages) + " hugepages reserved";
+}
 }  // namespace netfront::appliance::pid1

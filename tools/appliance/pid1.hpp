@@ -33,6 +33,21 @@ Result<> bind(const std::string& address, const std::string& driver);
 // Gives the kernel's interface `name` the IPv4 address `ip` with a /`prefix` netmask and brings
 // it up (what `ip addr add` and `ip link set up` would do).
 Result<> configure_interface(const std::string& name, const std::string& ip, unsigned prefix);
+// The NIC an appliance serves, as its kernel options (netfront.device, .path, .bind,
+// .hugepages) give it.
+struct GuestNic {
+  std::string device;  // empty: the first virtio-net PCI function, else the first virtio-mmio one
+  std::string path = "auto";  // vfio, uio, or auto (vfio where the guest has an IOMMU)
+  std::string bind = "1";     // "0": leave the function's driver alone
+  // 192 MiB: DPDK's memory (mbuf headers, mempools) and the device memory (rings and the
+  // receive pool's data rooms, about 18 MiB a device) both come from them.
+  unsigned hugepages = 96;
+  void read(const std::map<std::string, std::string>& kernel_options);
+};
+// Hugepages, the modules of the way into the NIC, the NIC bound to vfio-pci or uio_pci_generic
+// (a vhost-net device: the tap and vhost-net modules). Fills in nic.device when it was left to
+// be found. Says what it did ("" when nothing needed doing).
+Result<std::string> prepare_nic(GuestNic& nic);
 // Flushes and powers the machine off (QEMU exits). Never returns.
 [[noreturn]] void power_off();
 // Seconds since the kernel started.

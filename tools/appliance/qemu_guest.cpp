@@ -73,7 +73,7 @@ std::vector<std::string> qemu_command(const GuestOptions& o) {
     cmd.insert(cmd.end(), {"-M", "q35"});
   }
   const std::string netdev =
-      o.tap.empty() ? "user,id=n0,hostfwd=udp:127.0.0.1:" + std::to_string(o.host_port) + "-:" + std::to_string(o.guest_port)
+      o.tap.empty() ? "user,id=n0,hostfwd=" + o.forward + ":127.0.0.1:" + std::to_string(o.host_port) + "-:" + std::to_string(o.guest_port)
                     : "tap,id=n0,ifname=" + o.tap + ",script=no,downscript=no,vhost=off,queues=" + std::to_string(o.queues);
   cmd.insert(cmd.end(), {"-kernel", o.kernel, "-initrd", o.initramfs, "-append", append, "-netdev", netdev, "-device", nic});
   if (!o.qmp.empty()) cmd.insert(cmd.end(), {"-qmp", "unix:" + o.qmp + ",server=on,wait=off"});

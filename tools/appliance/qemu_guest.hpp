@@ -1,5 +1,5 @@
 // Boots the appliance image in QEMU with one virtio-net-pci NIC (id "nic0") behind QEMU's user
-// networking (a host UDP port forwarded to the guest) and keeps the guest's serial console:
+// networking (a host UDP or TCP port forwarded to the guest) and keeps the guest's serial console:
 // read from a thread so a chatty guest never blocks on a full pipe, written to for console
 // commands. With a QMP socket, tests act on the NIC as a hypervisor does (link, announcements)
 // and read what the device was told (query-rx-filter).
@@ -31,6 +31,7 @@ struct GuestOptions {
   bool mrg_rxbuf = true;
   std::uint16_t host_port = 0;  // forwarded from 127.0.0.1 on the host
   std::uint16_t guest_port = 7;
+  std::string forward = "udp";  // what host_port forwards: "udp" (the echo appliance) or "tcp"
   std::string memory = "512M";
   bool kvm = false;          // -accel kvm -cpu host where KVM works; TCG otherwise
   // A NIC without the modern interface, driven through its legacy one: a virtio 0.9.5 PCI

@@ -121,8 +121,10 @@ EchoRunResult run_udp_echo(const EchoRunOptions& o) {
   return r;
 }
 
-std::uint16_t free_udp_port() {
-  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+std::uint16_t free_udp_port() { return free_loopback_port(SOCK_DGRAM); }
+
+std::uint16_t free_loopback_port(int socket_type) {
+  const int fd = ::socket(AF_INET, socket_type | SOCK_CLOEXEC, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);

@@ -40,5 +40,7 @@ EchoRunResult run_udp_echo(const EchoRunOptions& options);
 
 // A UDP port on 127.0.0.1 that is free right now (for QEMU to forward).
 std::uint16_t free_udp_port();
+// A port of 127.0.0.1 free now for sockets of `socket_type` (SOCK_DGRAM, SOCK_STREAM); 0 if none.
+std::uint16_t free_loopback_port(int socket_type);
 
 }  // namespace netfront::appliance

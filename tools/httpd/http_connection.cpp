@@ -150,7 +150,7 @@ bool Connection::read_head() {
 }
 
 void Connection::answer(const RequestHead& head) {
-  ++server_.counters_.requests;
+  if (++server_.counters_.requests == 1) server_.options().first_request();
   phase_ = Phase::Respond;
   keep_alive_ = head.keep_alive;
   http10_ = head.minor_version == 0;

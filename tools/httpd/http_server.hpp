@@ -33,6 +33,7 @@ struct ServerOptions {
   std::chrono::seconds idle_timeout{30};   // a keep-alive connection with no request
   std::chrono::seconds stall_timeout{60};  // a response the peer does not take in
   std::function<std::string()> status_page = [] { return std::string("netfront-httpd\n"); };
+  std::function<void()> first_request = [] {};  // called once, when the first head is parsed
 };
 
 struct ServerCounters {

@@ -1,5 +1,9 @@
 // netfront-httpd: an HTTP/1.1 server (http_server.hpp) on lwIP on a netfront device, one
-// thread, one event loop. It prints its counters once a second and at the end.
+// thread, one event loop. It prints its counters once a second and at the end. Run as a
+// guest's /init (the HTTP appliance) it first does PID 1's work (pid1.hpp) from the kernel
+// options netfront.device, .path, .bind, .hugepages (as netfront-echo), netfront.ip
+// (default 10.0.2.15/24,gw=10.0.2.2: QEMU user networking's guest), netfront.port and
+// netfront.max_connections, and powers the guest off when it stops.
 //
 //   netfront-httpd --device ID --ip A.B.C.D[/N][,gw=A.B.C.D][,no-ipv6] [--port N]
 //                  [--max-connections N] [--memory-mb N]
@@ -20,6 +24,7 @@
 #include "netfront/event_loop.hpp"
 #include "netfront/lwip.hpp"
 #include "netfront/netif.hpp"
+#include "tools/appliance/pid1.hpp"
 #include "tools/httpd/http_server.hpp"
 
 using namespace netfront;
@@ -34,10 +39,11 @@ struct Options {
   unsigned max_connections = 256;
   unsigned memory_mb = 128;
   unsigned head_timeout = 10, idle_timeout = 30, stall_timeout = 60;  // seconds
+  bool hugepages = false;  // as /init: PID 1 reserved them; otherwise DPDK chooses
 };
 
 void say(const char* fmt, auto... args) {
-  std::printf("netfront-httpd: ");
+  std::printf("[%8.3f] netfront-httpd: ", appliance::pid1::uptime_seconds());
   std::printf(fmt, args...);
   std::printf("\n");
 }
@@ -92,13 +98,45 @@ bool console_is_watchable() {
   return ::fstat(STDIN_FILENO, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || ::isatty(STDIN_FILENO));
 }
 
+// PID 1's work, and the options the kernel command line gives.
+Result<> prepare_guest(Options& o) {
+  if (auto r = appliance::pid1::mount_file_systems(); !r) return r;
+  const auto k = appliance::pid1::kernel_options();
+  auto get = [&](const char* key) -> const std::string* {
+    auto it = k.find(key);
+    return it == k.end() ? nullptr : &it->second;
+  };
+  o.ip = "10.0.2.15/24,gw=10.0.2.2";
+  if (auto* v = get("ip")) o.ip = *v;
+  try {
+    if (auto* v = get("port")) o.port = static_cast<std::uint16_t>(std::stoul(*v));
+    if (auto* v = get("max_connections")) o.max_connections = static_cast<unsigned>(std::stoul(*v));
+  } catch (const std::exception&) {
+    return Error::unknown(Error::Cause::BadArgument, "netfront.port and netfront.max_connections are numbers");
+  }
+  appliance::pid1::GuestNic nic{};
+  nic.read(k);
+  auto prepared = appliance::pid1::prepare_nic(nic);
+  if (!prepared) return prepared.error();
+  o.device = nic.device;
+  o.memory_mb = 64;
+  o.hugepages = true;
+  if (!prepared->empty()) say("%s", prepared->c_str());
+  return Ok{};
+}
+
 io<int> serve(EventLoop& loop, const Options& o) {
   auto addressing = Ipv4Addressing::parse(o.ip);
   if (!addressing) {
     say("--ip %s: %s", o.ip.c_str(), addressing.error().to_string().c_str());
     co_return 2;
   }
-  if (auto r = DpdkEnv::start({.memory_mb = o.memory_mb}); !r) {
+  DpdkConfig dpdk{.memory_mb = o.memory_mb};
+  if (o.hugepages) {
+    dpdk.memory = MemoryBacking::Hugepages;
+    dpdk.device_memory_mb = 64;
+  }
+  if (auto r = DpdkEnv::start(dpdk); !r) {
     say("DPDK: %s", r.error().to_string().c_str());
     co_return 1;
   }
@@ -130,7 +168,8 @@ io<int> serve(EventLoop& loop, const Options& o) {
                                              return "netfront-httpd on " + dev.id().to_string() + ", mac " +
                                                     dev.mac().to_string() + ", mtu " + std::to_string(dev.mtu()) + "\n" +
                                                     counters_line(dev, **nif, *server) + "\n";
-                                           }});
+                                           },
+                                           .first_request = [] { say("first request"); }});
   if (!started) {
     say("HTTP: %s", started.error().to_string().c_str());
     co_return 1;
@@ -181,8 +220,16 @@ io<int> serve(EventLoop& loop, const Options& o) {
 
 int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
-  auto options = parse_args(argc, argv);
+  const bool as_init = ::getpid() == 1;
+  auto options = parse_args(as_init ? 1 : argc, argv);
   if (!options) return 2;
+  if (as_init) {
+    say("starting as /init");
+    if (auto r = prepare_guest(*options); !r) {
+      say("guest set-up failed: %s", r.error().to_string().c_str());
+      appliance::pid1::power_off();
+    }
+  }
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
@@ -194,5 +241,6 @@ int main(int argc, char** argv) {
     rc = loop.run_until(serve(loop, *options));
   }
   say("exit %d", rc);
+  if (as_init) appliance::pid1::power_off();
   return rc;
 }
