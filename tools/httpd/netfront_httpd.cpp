@@ -8,6 +8,7 @@
 //   netfront-httpd --device ID --ip A.B.C.D[/N][,gw=A.B.C.D][,no-ipv6] [--port N]
 //                  [--max-connections N] [--memory-mb N]
 //                  [--head-timeout S] [--idle-timeout S] [--stall-timeout S]   (http_server.hpp)
+//                  [--idle poll|sleep]   (the loop when idle: busy-polls, or sleeps until an fd or timer)
 //
 // Stop: SIGINT, SIGTERM, or the line "stop" on standard input (a pipe or a terminal).
 #include <signal.h>
@@ -40,6 +41,7 @@ struct Options {
   unsigned memory_mb = 128;
   unsigned head_timeout = 10, idle_timeout = 30, stall_timeout = 60;  // seconds
   bool hugepages = false;  // as /init: PID 1 reserved them; otherwise DPDK chooses
+  IdleMode idle = IdleMode::BusyPoll;
 };
 
 void say(const char* fmt, auto... args) {
@@ -59,14 +61,19 @@ std::optional<Options> parse_args(int argc, char** argv) {
       else if (a == "--port" && has_value) o.port = static_cast<std::uint16_t>(std::stoul(argv[++i]));
       else if (a == "--max-connections" && has_value) o.max_connections = static_cast<unsigned>(std::stoul(argv[++i]));
       else if (a == "--memory-mb" && has_value) o.memory_mb = static_cast<unsigned>(std::stoul(argv[++i]));
-      else if (a == "--head-timeout" && has_value) o.head_timeout = static_cast<unsigned>(std::stoul(argv[++i]));
+      else if (a == "--idle" && has_value) {
+        const std::string mode = argv[++i];
+        if (mode != "poll" && mode != "sleep") throw std::invalid_argument(mode);
+        o.idle = mode == "sleep" ? IdleMode::Sleep : IdleMode::BusyPoll;
+      } else if (a == "--head-timeout" && has_value) o.head_timeout = static_cast<unsigned>(std::stoul(argv[++i]));
       else if (a == "--idle-timeout" && has_value) o.idle_timeout = static_cast<unsigned>(std::stoul(argv[++i]));
       else if (a == "--stall-timeout" && has_value) o.stall_timeout = static_cast<unsigned>(std::stoul(argv[++i]));
       else throw std::invalid_argument(a);
     } catch (const std::exception&) {
       std::fprintf(stderr,
                    "usage: netfront-httpd --device ID --ip A.B.C.D[/N][,gw=A.B.C.D][,no-ipv6] [--port N] "
-                   "[--max-connections N] [--memory-mb N] [--head-timeout S] [--idle-timeout S] [--stall-timeout S]\n");
+                   "[--max-connections N] [--memory-mb N] [--head-timeout S] [--idle-timeout S] [--stall-timeout S] "
+                   "[--idle poll|sleep]\n");
       return std::nullopt;
     }
   }
@@ -237,7 +244,7 @@ int main(int argc, char** argv) {
   ::sigprocmask(SIG_BLOCK, &signals, nullptr);  // delivered through the signalfd instead
   int rc = 0;
   {
-    EventLoop loop;
+    EventLoop loop(LoopConfig{.idle = options->idle});
     rc = loop.run_until(serve(loop, *options));
   }
   say("exit %d", rc);
