@@ -308,6 +308,28 @@ TEST_F(HttpdBridgeTest, PingIsAnsweredAtEverySize) {
   }
 }
 
+// fe80::/64 with the interface identifier of `mac` (RFC 4291 appendix A, as lwIP makes it).
+std::string link_local(const std::string& mac) {
+  unsigned b[6];
+  if (std::sscanf(mac.c_str(), "%x:%x:%x:%x:%x:%x", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5]) != 6) return "";
+  char text[64];
+  std::snprintf(text, sizeof text, "fe80::%x:%x:%x:%x", ((b[0] ^ 2) << 8) | b[1], (b[2] << 8) | 0xff, 0xfe00 | b[3], (b[4] << 8) | b[5]);
+  return text;
+}
+
+TEST_F(HttpdBridgeTest, IPv6LinkLocalIsServedToo) {
+  std::smatch m;
+  const std::string page = status_page();
+  ASSERT_TRUE(std::regex_search(page, m, std::regex("mac ([0-9a-f:]{17})"))) << page;
+  const std::string address = link_local(m[1]);
+  int st = -1;
+  const std::string out = run("ping -6 -n -q -c 10 -i 0.01 -W 2 " + address + "%" + kTap, &st);
+  EXPECT_EQ(st, 0) << out;
+  const std::string body = run("curl -sS --fail -m 10 -g 'http://[" + address + "%25" + kTap + "]/bytes/5000'");
+  EXPECT_EQ(body.size(), 5000u);
+  EXPECT_TRUE(is_pattern(body, 0));
+}
+
 // SYNs to port 80 from addresses nobody answers for: lwIP keeps each in SYN_RCVD until it
 // times out. Needs a raw socket (this process is root in its own namespace).
 unsigned syn_flood(unsigned count) {
