@@ -538,6 +538,23 @@ std::function<bool(const Msg&)> brought_up(bool protocol_features) {
   };
 }
 
+// A handler that goes on serving and sets `back` once the device is up on this connection.
+std::function<bool(const Msg&)> note_brought_up(std::atomic<bool>& back) {
+  return [&back](const Msg& m) {
+    if (brought_up(true)(m)) back = true;
+    return false;
+  };
+}
+
+// The device over a client transport that looks for `path`'s backend again every 20 ms.
+Result<std::unique_ptr<virtio::net::VirtioNetDevice>> reconnecting_device(const std::string& path, EventLoop& loop) {
+  auto t = VhostUserTransport::open({path, false, 20, {}}, loop, kShortTimeouts);
+  if (!t) return t.error().to_error();
+  auto dev = virtio::net::VirtioNetDevice::open(std::move(*t));
+  if (!dev) return dev.error().to_error();
+  return std::move(*dev);
+}
+
 // Turns `loop` until `done()` or `limit`; whether done() held. `longest`: the longest turn.
 bool turn_until(EventLoop& loop, const std::function<bool()>& done, std::chrono::milliseconds limit,
                 std::chrono::steady_clock::duration* longest = nullptr) {
@@ -571,9 +588,7 @@ TEST(VhostUserReconnectTest, ClientTriesTheSocketAgainAndStartsOverOnTheNewConne
     });
   });
   EventLoop loop;
-  auto t = VhostUserTransport::open({b.path(), false, 20, {}}, loop, kShortTimeouts);
-  ASSERT_TRUE(t) << t.error().to_string();
-  auto dev = VirtioNetDevice::open(std::move(*t));
+  auto dev = reconnecting_device(b.path(), loop);
   ASSERT_TRUE(dev) << dev.error().to_string();
   const unsigned fds = open_fds();  // connected, the backend with one connection and its socket
   go = true;
@@ -611,9 +626,7 @@ TEST(VhostUserReconnectTest, NewConnectionAsksForNoAckItDidNotNegotiate) {  // F
     }
   });
   EventLoop loop;
-  auto t = VhostUserTransport::open({b.path(), false, 20, {}}, loop, kShortTimeouts);
-  ASSERT_TRUE(t) << t.error().to_string();
-  auto dev = VirtioNetDevice::open(std::move(*t));
+  auto dev = reconnecting_device(b.path(), loop);
   ASSERT_TRUE(dev) << dev.error().to_string();
   go = true;
   EXPECT_TRUE(turn_until(loop, [&] { return back && (*dev)->link_up(); }, 5s))
@@ -635,15 +648,10 @@ TEST(VhostUserReconnectTest, BackendThatDiesAgainMidHandshakeIsTriedAgain) {  //
     if (!f.accept_within(2s)) return;
     f.behave_until(VHOST_USER_GET_FEATURES, [&](const Msg&) { f.hang_up(); });  // gone mid-handshake
     if (!f.accept_within(2s)) return;
-    f.serve({.protocol_features = kReplyAck}, [&](const Msg& m) {
-      if (brought_up(true)(m)) back = true;
-      return false;
-    });
+    f.serve({.protocol_features = kReplyAck}, note_brought_up(back));
   });
   EventLoop loop;
-  auto t = VhostUserTransport::open({b.path(), false, 20, {}}, loop, kShortTimeouts);
-  ASSERT_TRUE(t) << t.error().to_string();
-  auto dev = VirtioNetDevice::open(std::move(*t));
+  auto dev = reconnecting_device(b.path(), loop);
   ASSERT_TRUE(dev) << dev.error().to_string();
   const unsigned fds = open_fds();
   go = true;
@@ -672,10 +680,7 @@ TEST(VhostUserReconnectTest, FlappingBackendIsTriedOncePerPeriodAndLeaksNothing)
       if (i % 2) f.behave_until(VHOST_USER_SET_OWNER, [](const Msg&) {});  // a word from the frontend first
     }
     if (!f.restart(0ms)) return;
-    f.serve({.protocol_features = kReplyAck}, [&](const Msg& m) {
-      if (brought_up(true)(m)) back = true;
-      return false;
-    });
+    f.serve({.protocol_features = kReplyAck}, note_brought_up(back));
   });
   EventLoop loop;
   auto t = VhostUserTransport::open({b.path(), false, static_cast<unsigned>(kPeriod.count()), {}}, loop, kShortTimeouts);
@@ -741,9 +746,7 @@ TEST(VhostUserReconnectTest, DisconnectWithATryPendingLeavesNothingBehind) {
   const unsigned fds = open_fds_but_device_memory();
   {
     EventLoop loop;
-    auto t = VhostUserTransport::open({b.path(), false, 20, {}}, loop, kShortTimeouts);
-    ASSERT_TRUE(t) << t.error().to_string();
-    auto dev = VirtioNetDevice::open(std::move(*t));
+    auto dev = reconnecting_device(b.path(), loop);
     ASSERT_TRUE(dev) << dev.error().to_string();
     go = true;
     EXPECT_TRUE(turn_until(loop, [&] { return !(*dev)->link_up(); }, 2s));
@@ -776,9 +779,7 @@ TEST(VhostUserReconnectTest, DeviceThatFailedIsNotDialledAgain) {  // F5
     finished = true;
   });
   EventLoop loop;
-  auto t = VhostUserTransport::open({b.path(), false, 20, {}}, loop, kShortTimeouts);
-  ASSERT_TRUE(t) << t.error().to_string();
-  auto dev = VirtioNetDevice::open(std::move(*t));
+  auto dev = reconnecting_device(b.path(), loop);
   ASSERT_TRUE(dev) << dev.error().to_string();
   ASSERT_TRUE((*dev)->features() & mrg);
   go = true;
@@ -810,15 +811,10 @@ TEST(VhostUserReconnectTest, ListenerThatDoesNotAcceptHoldsNeitherConnectNorTheL
     (void)f.accept_within(100ms);  // the one queued
     ::close(queued);
     if (!f.accept_within(2s)) return;
-    f.serve({.protocol_features = kReplyAck}, [&](const Msg& m) {
-      if (brought_up(true)(m)) back = true;
-      return false;
-    });
+    f.serve({.protocol_features = kReplyAck}, note_brought_up(back));
   });
   EventLoop loop;
-  auto t = VhostUserTransport::open({b.path(), false, 20, {}}, loop, kShortTimeouts);
-  ASSERT_TRUE(t) << t.error().to_string();
-  auto dev = VirtioNetDevice::open(std::move(*t));
+  auto dev = reconnecting_device(b.path(), loop);
   ASSERT_TRUE(dev) << dev.error().to_string();
   go = true;
   ASSERT_TRUE(turn_until(loop, [&] { return full.load(); }, 2s));
@@ -870,9 +866,7 @@ TEST(AbandonedDeviceVhostUserTest, NoReconnectAfterAnUnconfirmedRingStop) {  // 
     came = f.accept_within(500ms);
   });
   EventLoop loop;
-  auto t = VhostUserTransport::open({b.path(), false, 20, {}}, loop, kShortTimeouts);
-  ASSERT_TRUE(t) << t.error().to_string();
-  auto dev = VirtioNetDevice::open(std::move(*t));
+  auto dev = reconnecting_device(b.path(), loop);
   ASSERT_TRUE(dev) << dev.error().to_string();
   auto& transport = static_cast<VhostUserTransport&>((*dev)->transport());
   virtio::Result<> r = transport.reset();

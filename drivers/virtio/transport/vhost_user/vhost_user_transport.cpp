@@ -116,8 +116,12 @@ void VhostUserTransport::lost_backend(std::string_view why) {
   mem_table_sent_ = false;
   ring_started_.assign(ring_started_.size(), false);
   ++generation_;
-  if (reconnect_timer_ && may_take_backend())
-    reconnect_timer_->arm_periodic(std::chrono::milliseconds(address_.reconnect_ms));
+  if (may_take_backend()) arm_reconnect();
+}
+
+// Client mode: look for a backend again every reconnect_ms (a server waits for one instead).
+void VhostUserTransport::arm_reconnect() {
+  if (reconnect_timer_) reconnect_timer_->arm_periodic(std::chrono::milliseconds(address_.reconnect_ms));
 }
 
 // A new backend is worth connecting to, or taking, only if the device may be set up on it: not
@@ -147,7 +151,7 @@ void VhostUserTransport::adopt_backend(Channel channel) {
   if (auto r = watch_channel(); !r) {
     runtime::logger("vhost").warn("{}; the backend that connected is turned away", r.error().to_string());
     channel_.close();
-    if (reconnect_timer_) reconnect_timer_->arm_periodic(std::chrono::milliseconds(address_.reconnect_ms));
+    arm_reconnect();
     return;
   }
   needs_reset_ = true;
@@ -209,7 +213,8 @@ Result<std::uint64_t> VhostUserTransport::get_u64(Request r) {
 }
 
 Result<> VhostUserTransport::handshake() {
-  protocol_features_ = 0;  // none negotiated on this connection yet: SET_OWNER asks for no ack
+  // protocol_features_ is 0 here (a first connection, or lost_backend's reset): SET_OWNER asks
+  // for no ack.
   if (auto r = request(VHOST_USER_SET_OWNER, {}); !r) return r;
   auto features = get_u64(VHOST_USER_GET_FEATURES);
   if (!features) return std::move(features).error();

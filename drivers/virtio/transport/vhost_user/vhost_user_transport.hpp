@@ -73,6 +73,7 @@ class VhostUserTransport final : public transport::Transport {
   void on_channel_event();
   void on_listen_event();
   bool may_take_backend() const noexcept;
+  void arm_reconnect();
   void try_reconnect();
   void adopt_backend(Channel channel);
   void lost_backend(std::string_view why);
