@@ -13,6 +13,12 @@ servers (which goes first alternates too), every run's number is kept, and the t
 
   tools/bench/httpd_vs_linux.py [--build build] [--runs 10] [--requests 20000] [--bulk-mb 200]
 
+With --instructions, netfront-httpd runs under callgrind instead, twice, serving ab 2000 and
+then 6000 small requests (100 connections): the difference of its instruction counts over the
+difference of requests is its cost per request, start-up and shutdown cancelled out (its loop
+sleeps when idle, so waiting costs next to nothing). Linux's stack has no such count (its work
+is in the kernel).
+
 Needs root (namespaces, taps). Writes build/bench/httpd_vs_linux.json.
 """
 import argparse
@@ -43,9 +49,10 @@ def percentile(values, p):
 
 
 class Bench:
-    def __init__(self, build, idle):
+    def __init__(self, build, idle, wrapper=()):
         self.build = build
         self.idle = idle
+        self.wrapper = list(wrapper)  # e.g. valgrind's command line, in front of netfront-httpd
         self.tag = "nfb%d" % os.getpid()
         self.cli, self.srv = self.tag + "c", self.tag + "s"
         self.dir = tempfile.mkdtemp(prefix="netfront-bench-")
@@ -74,14 +81,14 @@ class Bench:
         sh(f"ip -n {self.cli} addr add 10.9.0.1/24 dev {tap} && ip -n {self.cli} link set {tap} up")
         env = dict(os.environ, NETFRONT_MEMORY="memfd")
         self.procs.append(subprocess.Popen(
-            [os.path.join(self.build, "tools/httpd/netfront-httpd"), "--device", f"vhost-user:{sock}", "--ip", "10.9.0.2/24",
+            self.wrapper + [os.path.join(self.build, "tools/httpd/netfront-httpd"), "--device", f"vhost-user:{sock}", "--ip", "10.9.0.2/24",
              "--max-connections", "400", "--idle", self.idle],
             stdout=open(os.path.join(self.dir, "httpd.log"), "w"), stderr=subprocess.STDOUT, stdin=subprocess.PIPE, env=env))
         self.procs.append(subprocess.Popen(
             ["ip", "netns", "exec", self.srv, os.path.join(self.build, "tools/bench/linux-httpd"), "80"],
             stdout=open(os.path.join(self.dir, "linux-httpd.log"), "w"), stderr=subprocess.STDOUT))
         for ip in ("10.9.0.2", "10.8.0.2"):
-            for _ in range(200):
+            for _ in range(2000 if self.wrapper else 200):
                 if self.client(f"curl -s -m 2 -o /dev/null -w '%{{http_code}}' http://{ip}/bytes/1", check=False) == "200":
                     break
                 time.sleep(0.05)
@@ -116,6 +123,25 @@ class Bench:
         sh(f"rm -rf {self.dir} /var/run/dpdk/{self.tag}", check=False)
 
 
+def instructions_per_request(build):
+    counts = {}
+    for n in (2000, 6000):
+        out = tempfile.mktemp(prefix="netfront-httpd-", suffix=".callgrind")
+        b = Bench(build, "sleep", ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out])
+        try:
+            b.start()
+            b.client(f"ab -q -n {n} -c 100 -k http://10.9.0.2/bytes/100 2>&1")
+        finally:
+            b.stop()
+        with open(out) as f:
+            counts[n] = int(re.search(r"^(?:summary|totals): (\d+)", f.read(), re.M).group(1))
+        os.unlink(out)
+    per_request = (counts[6000] - counts[2000]) / 4000
+    print(f"netfront-httpd instructions: {counts[2000]} for 2000 requests, {counts[6000]} for 6000: "
+          f"{per_request:.0f} per request (HTTP, lwIP, netfront and the loop together)")
+    return per_request
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
@@ -123,7 +149,15 @@ def main():
     ap.add_argument("--requests", type=int, default=20000)
     ap.add_argument("--bulk-mb", type=int, default=200)
     ap.add_argument("--idle", choices=["poll", "sleep"], default="poll", help="netfront-httpd's loop when idle")
+    ap.add_argument("--instructions", action="store_true", help="instructions per request under callgrind instead")
     a = ap.parse_args()
+    if a.instructions:
+        per_request = instructions_per_request(os.path.abspath(a.build))
+        out = os.path.join(os.path.abspath(a.build), "bench")
+        os.makedirs(out, exist_ok=True)
+        with open(os.path.join(out, "httpd_instructions.json"), "w") as f:
+            json.dump({"instructions_per_request": per_request}, f)
+        return 0
     b = Bench(os.path.abspath(a.build), a.idle)
     servers = {"netfront+lwIP": "10.9.0.2", "Linux": "10.8.0.2"}
     samples = {name: {"requests_per_s": [], "bulk_mbit_s": []} for name in servers}
