@@ -100,6 +100,7 @@ struct FakeVhostNet {
   unsigned owner_calls = 0;
   int fail_owner_call = -1;  // that SET_OWNER (counted from 0) fails with ENOMEM
   bool fail_reset_owner = false;
+  std::uint64_t offered = kLinux61Features;  // what VHOST_GET_FEATURES says
   ino_t inode = 0;
   dev_t device = 0;
 
@@ -138,12 +139,12 @@ struct FakeVhostNet {
         return 0;
       case 0x8008af00:  // VHOST_GET_FEATURES
         note("GET_FEATURES");
-        *static_cast<std::uint64_t*>(arg) = kLinux61Features;
+        *static_cast<std::uint64_t*>(arg) = offered;
         return 0;
       case 0x4008af00: {  // VHOST_SET_FEATURES: nothing beyond VHOST_NET_FEATURES
         note("SET_FEATURES");
         const std::uint64_t v = *static_cast<const std::uint64_t*>(arg);
-        if (v & ~kLinux61Features) return fail(EOPNOTSUPP);
+        if (v & ~offered) return fail(EOPNOTSUPP);
         f.acked = v;
         f.features_set = true;
         return 0;
@@ -473,6 +474,24 @@ TEST(VhostNetTransport, FeaturesTheDeviceDoesNotOfferAreRefused) {
     v.set_status(ok);
     EXPECT_EQ(v.status(), ok);
     EXPECT_EQ(fake.count("SET_FEATURES"), 1u);
+  });
+}
+
+// A later kernel may offer more: what this transport does not set up stays out of the offer, and
+// is never given to the kernel.
+TEST(VhostNetTransport, FeaturesALaterKernelAddsAreNotPassedOn) {
+  FakeVhostNet fake;
+  fake.offered |= feature_bit(virtio::VIRTIO_F_RING_PACKED) | feature_bit(virtio::VIRTIO_F_IN_ORDER) | feature_bit(41) |
+                  feature_bit(virtio::net::VIRTIO_NET_F_HASH_REPORT);
+  with_fake_vhost_net(fake, [&] {
+    auto t = VhostKernelTransport::open(VhostNetAddress{.tap_name = "nft9", .accept = {}}, 1);
+    ASSERT_TRUE(t) << t.error().to_string();
+    VhostKernelTransport& v = **t;
+    const std::uint64_t f = v.device_features();
+    for (unsigned bit : {virtio::VIRTIO_F_RING_PACKED, virtio::VIRTIO_F_IN_ORDER, 41u, virtio::net::VIRTIO_NET_F_HASH_REPORT})
+      EXPECT_FALSE(virtio::has_feature(f, bit)) << bit;
+    EXPECT_TRUE(virtio::has_feature(f, virtio::VIRTIO_F_VERSION_1));
+    EXPECT_TRUE(virtio::has_feature(f, virtio::VIRTIO_F_EVENT_IDX));
   });
 }
 

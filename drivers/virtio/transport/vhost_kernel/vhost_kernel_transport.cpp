@@ -22,13 +22,14 @@ namespace {
 using vhost::VringAddress;
 using vhost::VringState;
 
-// vhost's own bits, never passed on to the engine. VHOST_NET_F_VIRTIO_NET_HDR would have vhost
-// add and strip the header; the tap carries it instead, so vhost must never be given it.
+// What of the kernel's offer is passed on to the engine, and back to the kernel: the ring
+// features this transport sets up the way vhost-net expects them (split rings only), and
+// nothing else. vhost's own bits stay out: VHOST_NET_F_VIRTIO_NET_HDR (bit 27, ANY_LAYOUT's
+// number) would have vhost add and strip the header, which the tap carries instead;
 // ACCESS_PLATFORM would need the IOTLB messages; a ring is reset by closing the file, not by
-// RING_RESET.
-constexpr std::uint64_t kKernelOnly = feature_bit(VHOST_F_LOG_ALL) | feature_bit(VHOST_NET_F_VIRTIO_NET_HDR) |
-                                      feature_bit(VIRTIO_F_ACCESS_PLATFORM) | feature_bit(VIRTIO_F_NOTIFY_ON_EMPTY) |
-                                      feature_bit(VIRTIO_F_RING_RESET);
+// RING_RESET. So does whatever a later kernel adds, until this transport knows it.
+constexpr std::uint64_t kFromKernel = feature_bit(VIRTIO_F_VERSION_1) | feature_bit(VIRTIO_F_INDIRECT_DESC) |
+                                      feature_bit(VIRTIO_F_EVENT_IDX) | feature_bit(net::VIRTIO_NET_F_MRG_RXBUF);
 
 // The offloads are the tap's, not vhost's: the tap takes partial checksums and TCP segmentation
 // in the header of every frame written to it, and leaves them to us where TUNSETOFFLOAD says.
@@ -179,7 +180,7 @@ void VhostKernelTransport::set_status(std::uint8_t status) {
 std::uint64_t VhostKernelTransport::device_features() {
   // ANY_LAYOUT is offered all the same: vhost-net takes a frame's header and data in any
   // descriptors (it walks them as one iovec).
-  std::uint64_t f = (kernel_features_ & ~kKernelOnly) | kTapOffloads;
+  std::uint64_t f = (kernel_features_ & kFromKernel) | kTapOffloads;
   if (has_feature(kernel_features_, VHOST_NET_F_VIRTIO_NET_HDR)) f |= feature_bit(VIRTIO_F_ANY_LAYOUT);
   return vhost::frontend_net_features(f, tap_.queues());
 }
@@ -203,7 +204,7 @@ Result<> VhostKernelTransport::apply_features() {
   if (driver_features_ & ~device_features()) return Fault(TransportError::BadRequest, "features the device does not offer");
   // After revoke_dma() or a failed reset there is no kernel to take them.
   if (vhost_fds_.size() != tap_.queues()) return Fault(TransportError::BackendClosed, describe() + " has no vhost files open");
-  const std::uint64_t to_kernel = driver_features_ & kernel_features_ & ~kKernelOnly;
+  const std::uint64_t to_kernel = driver_features_ & kernel_features_ & kFromKernel;
   for (int fd : vhost_fds_)
     if (::ioctl(fd, VHOST_SET_FEATURES, &to_kernel) != 0) return system_fault("VHOST_SET_FEATURES");
   if (auto r = tap_.set_header_length(header_length(driver_features_)); !r) return r;
