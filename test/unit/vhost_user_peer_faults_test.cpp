@@ -577,6 +577,42 @@ bool wait_for(const std::atomic<bool>& go) {
 
 using virtio::net::VirtioNetDevice;
 
+// F5: a backend that connects and hangs up again at once, in a tight loop, has the device set
+// up over and over: the server takes a new backend at most once per 100 ms (the next waits in
+// the listen queue), and one that stays is served as ever.
+TEST(VhostUserReconnectTest, ServerTakesABackendThatKeepsComingBackAtMostEveryHundredMs) {  // F5
+  const std::string path = "/tmp/netfront-fake-pace-" + std::to_string(::getpid()) + ".sock";
+  std::atomic<bool> back{false};
+  std::vector<std::chrono::steady_clock::time_point> taken;
+  FakeBackend b(path, [&](FakeBackend& f) {
+    if (!f.serve({}, brought_up(false))) return;
+    for (int i = 0; i < 8; ++i) {
+      if (!f.reconnect()) return;
+      Msg m;
+      if (!f.read(m)) return;  // the frontend's first word on the new connection: it took it
+      taken.push_back(std::chrono::steady_clock::now());
+      f.hang_up();
+    }
+    if (!f.reconnect()) return;
+    f.serve({}, [&](const Msg& m) {
+      if (brought_up(false)(m)) back = true;
+      return false;
+    });
+  });
+  EventLoop loop;
+  auto t = VhostUserTransport::open({path, true, 0, {}}, loop, kShortTimeouts);
+  ASSERT_TRUE(t) << t.error().to_string();
+  auto dev = virtio::net::VirtioNetDevice::open(std::move(*t));
+  ASSERT_TRUE(dev) << dev.error().to_string();
+  EXPECT_TRUE(turn_until(loop, [&] { return back && (*dev)->link_up(); }, 10s)) << "the backend that stayed was not served";
+  loop.run_until((*dev)->close());
+  dev->reset();
+  b.join();
+  ASSERT_EQ(taken.size(), 8u);
+  for (std::size_t i = 1; i < taken.size(); ++i)
+    EXPECT_GE(taken[i] - taken[i - 1], 90ms) << "backend " << i << " was taken too soon after the one before";
+}
+
 TEST(VhostUserReconnectTest, ClientTriesTheSocketAgainAndStartsOverOnTheNewConnection) {  // F5-F8
   std::atomic<bool> go{false}, back{false};
   std::vector<std::uint32_t> second;  // the requests of the second connection, once it is up

@@ -45,6 +45,7 @@ Result<std::unique_ptr<VhostUserTransport>> VhostUserTransport::open(const Vhost
         ::listen(t->listen_fd_, 1) != 0)
       return Fault(TransportError::System, "cannot listen on " + address.socket_path + ": " + std::strerror(errno));
     if (auto r = t->accept_backend(options.connect_timeout); !r) return std::move(r).error();
+    t->last_backend_taken_ = Clock::now();
     auto watch = FdWatch::start(loop, t->listen_fd_, EPOLLIN, [p = t.get()](std::uint32_t) { p->on_listen_event(); });
     if (!watch) return Fault(std::move(watch).error()).with_context("vhost-user server " + address.socket_path);
     t->listen_watch_ = std::move(*watch);
@@ -66,6 +67,7 @@ VhostUserTransport::VhostUserTransport(const VhostUserAddress& address, EventLoo
 VhostUserTransport::~VhostUserTransport() {
   stop_rings();
   reconnect_timer_.reset();
+  resume_timer_.reset();
   channel_watch_.reset();
   listen_watch_.reset();
   channel_.close();
@@ -172,6 +174,10 @@ void VhostUserTransport::on_channel_event() {
 }
 
 void VhostUserTransport::on_listen_event() {
+  // A backend that connects and goes again in a tight loop would have the device negotiated
+  // and set up over and over, each time holding the loop for the exchanges: a new backend is
+  // taken at most once per kBackendPace, the next one waiting in the listen queue meanwhile.
+  if (!channel_.open() && Clock::now() - last_backend_taken_ < kBackendPace) return pause_listening();
   // The channel is used blocking, with poll-based timeouts (the listening socket is not).
   const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
   if (fd < 0) return;
@@ -181,7 +187,23 @@ void VhostUserTransport::on_listen_event() {
     ::close(fd);  // one backend at a time, and none the device will not be set up on
     return;
   }
+  last_backend_taken_ = Clock::now();
   adopt_backend(Channel(fd));
+}
+
+void VhostUserTransport::pause_listening() {
+  listen_watch_.reset();
+  if (!resume_timer_) resume_timer_ = std::make_unique<Timer>(loop_, [this] { resume_listening(); });
+  resume_timer_->arm_at(last_backend_taken_ + kBackendPace);
+}
+
+void VhostUserTransport::resume_listening() {
+  auto watch = FdWatch::start(loop_, listen_fd_, EPOLLIN, [this](std::uint32_t) { on_listen_event(); });
+  if (!watch) {
+    runtime::logger("vhost").warn("{}: no backend can connect again: {}", describe(), watch.error().to_string());
+    return;
+  }
+  listen_watch_ = std::move(*watch);
 }
 
 // Every exchange with the backend goes through request() or call(): whatever goes wrong (a
@@ -295,6 +317,7 @@ std::uint8_t VhostUserTransport::status() {
 void VhostUserTransport::close() noexcept {
   given_up_ = true;
   if (reconnect_timer_) reconnect_timer_->cancel();
+  if (resume_timer_) resume_timer_->cancel();
   listen_watch_.reset();
   channel_watch_.reset();
   channel_.close();

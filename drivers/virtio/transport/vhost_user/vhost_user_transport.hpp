@@ -72,6 +72,8 @@ class VhostUserTransport final : public transport::Transport {
   Result<> watch_channel();
   void on_channel_event();
   void on_listen_event();
+  void pause_listening();
+  void resume_listening();
   bool may_take_backend() const noexcept;
   void arm_reconnect();
   void try_reconnect();
@@ -88,6 +90,10 @@ class VhostUserTransport final : public transport::Transport {
   int listen_fd_ = -1;
   std::unique_ptr<FdWatch> channel_watch_, listen_watch_;
   std::unique_ptr<Timer> reconnect_timer_;  // client mode: armed while the backend is gone
+  // Server mode: when the last backend was taken, and the timer that listens again after a pause.
+  static constexpr std::chrono::milliseconds kBackendPace{100};
+  Clock::time_point last_backend_taken_{};
+  std::unique_ptr<Timer> resume_timer_;
   bool handshake_done_ = false;
   bool needs_reset_ = false;  // a new backend connection: the engine must start over
   std::uint64_t backend_features_ = 0;
