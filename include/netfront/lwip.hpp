@@ -14,9 +14,12 @@
 // whose options are fixed by its lwipopts.h (docs/appliance.md says what follows from them).
 //
 // Receive is zero-copy: each received frame becomes a custom pbuf over the device's mbuf, which
-// goes back to its pool when lwIP frees the pbuf. Transmit copies what lwIP built into a device
-// buffer once; pbufs made by buffer_pbuf() (bytes already in a device's memory) are sent as
-// they are.
+// goes back to its pool when lwIP frees the pbuf. Two kinds are copied instead, so that what
+// lwIP keeps never starves the device of receive buffers: every frame once lwIP holds half of
+// the device's pool (TCP keeps unread and out-of-order segments, which a peer can send a byte
+// each), and IP fragments (reassembly keeps them for up to a minute, past the netif's removal).
+// Transmit copies what lwIP built into a device buffer once; pbufs made by buffer_pbuf() (bytes
+// already in a device's memory) are sent as they are.
 #pragma once
 
 #include <array>
@@ -69,6 +72,7 @@ struct Ipv4Addressing {
 struct LwipCounters {
   std::uint64_t rx_frames = 0;    // handed to lwIP
   std::uint64_t rx_dropped = 0;   // not handed over: beyond 64 KiB, or lwIP refused the pbuf
+  std::uint64_t rx_copied = 0;    // handed over as copies (fragments, or lwIP held half the pool)
   std::uint64_t tx_frames = 0;    // given to the device
   std::uint64_t tx_copied_bytes = 0;  // copied from lwIP's memory into device buffers
   std::uint64_t tx_zero_copy_bytes = 0;  // sent from buffer_pbuf()s as they were

@@ -25,6 +25,10 @@ constexpr auto kTimerTick = std::chrono::milliseconds(10);
 
 LwipStack* current_stack = nullptr;
 std::optional<std::thread::id> lwip_thread;  // set once lwip_init has run
+// What lwip::header_pool() gives. The current stack's, not a netif's: a write the ring took is
+// not waited for, so header pieces may be on a device's transmit ring after their LwipNetif is
+// gone (freed then, the pool's memory would be handed out again before the device read them).
+std::optional<PacketPool> headers;
 
 Error bad(std::string what) { return Error::unknown(Error::Cause::BadArgument, std::move(what)); }
 
@@ -63,7 +67,22 @@ struct LwipStack::Timers {
 
 LwipStack::LwipStack(EventLoop& loop) : timers_(std::make_unique<Timers>(loop)) { timers_->tick.arm_periodic(kTimerTick); }
 
-LwipStack::~LwipStack() { current_stack = nullptr; }
+LwipStack::~LwipStack() {
+  // Pieces of it the rings still hold are the devices' to give back, later.
+  if (headers && headers->in_use() > 0) headers->abandon();
+  headers.reset();
+  current_stack = nullptr;
+}
+
+PacketPool* lwip::header_pool() noexcept {
+  if (!current_stack) return nullptr;
+  if (!headers) {
+    auto made = PacketPool::create({.size = 1023, .cache = 32});
+    if (!made) return nullptr;
+    headers.emplace(std::move(*made));
+  }
+  return &*headers;
+}
 
 Result<std::unique_ptr<LwipStack>> LwipStack::start(EventLoop& loop) {
   if (current_stack) return bad("an LwipStack exists already: lwIP is one stack per process");

@@ -16,6 +16,29 @@ namespace {
 
 constexpr std::size_t kEthernetHeader = 14;
 
+// Whether `frame` is an IPv4 fragment, or an IPv6 packet with a Fragment header after the
+// extension headers lwIP reads before it (hop-by-hop options, routing, destination options).
+bool is_fragment(const Buffer& frame) noexcept {
+  const std::span<const std::byte> b = frame.bytes();
+  const auto u8 = [&](std::size_t at) { return at < b.size() ? std::to_integer<unsigned>(b[at]) : 0u; };
+  const unsigned type = u8(12) << 8 | u8(13);
+  if (type == 0x0800) return ((u8(kEthernetHeader + 6) << 8 | u8(kEthernetHeader + 7)) & 0x3FFF) != 0;  // MF, or an offset
+  if (type != 0x86DD) return false;
+  unsigned next = u8(kEthernetHeader + 6);
+  for (std::size_t at = kEthernetHeader + 40; (next == 0 || next == 43 || next == 60) && at + 2 <= b.size();
+       at += (std::size_t{u8(at + 1)} + 1) * 8)
+    next = u8(at);
+  return next == 44;
+}
+
+// `frame` in lwIP's own memory, its device buffer free to go back at once.
+pbuf* copy_of(const Buffer& frame) noexcept {
+  if (frame.empty() || frame.length() > 0xFFFF) return nullptr;
+  pbuf* p = pbuf_alloc(PBUF_RAW, static_cast<u16_t>(frame.length()), PBUF_RAM);
+  if (p) std::memcpy(p->payload, frame.data(), frame.length());
+  return p;
+}
+
 // Finishes a write that had to wait for ring space, counting its outcome. Holds the state so
 // that it outlives the LwipNetif if need be.
 io<void> finish_write(std::shared_ptr<NetifGlue> state, io<Result<>> written) {
@@ -46,12 +69,19 @@ err_t NetifGlue::init(::netif* nif) {
 err_t NetifGlue::linkoutput(::netif* nif, pbuf* p) { return static_cast<NetifGlue*>(nif->state)->transmit(p); }
 
 void NetifGlue::receive(Buffer&& frame) {
-  pbuf* p = wrap(std::move(frame));
+  // What lwIP holds it may hold for long, and a peer decides how much: TCP keeps unread and
+  // out-of-order segments (65535 of them in a window, at a byte each), reassembly keeps
+  // fragments past the netif's removal. Device buffers given to lwIP must leave the device
+  // enough to receive (and the fill-style writes, which share the pool, enough to send).
+  const rte_mempool* pool = frame.mbuf() ? frame.mbuf()->pool : nullptr;
+  const bool copy = (pool && held() >= pool->size / 2) || is_fragment(frame);
+  pbuf* p = copy ? copy_of(frame) : wrap(std::move(frame));
   if (!p) {
     ++counters.rx_dropped;
     return;
   }
   ++counters.rx_frames;
+  if (copy) ++counters.rx_copied;
   // netif.h: the input function frees the pbuf unless it returns an error.
   if (nif.input(p, &nif) != ERR_OK) {
     pbuf_free(p);
@@ -77,11 +107,8 @@ err_t NetifGlue::transmit(pbuf* p) {
 }
 
 bool NetifGlue::transmit_in_pieces(pbuf* p) {
-  if (!header_pool) {
-    auto pool = PacketPool::create({.size = 1023, .cache = 32});
-    if (!pool) return false;
-    header_pool.emplace(std::move(*pool));
-  }
+  PacketPool* pool = header_pool();
+  if (!pool) return false;
   std::array<Buffer, kMaxWritevPieces> pieces;
   std::size_t n = 0, copied = 0, referenced = 0;
   for (const pbuf* q = p; q;) {
@@ -97,7 +124,7 @@ bool NetifGlue::transmit_in_pieces(pbuf* p) {
     std::size_t run = 0;
     const pbuf* end = q;
     for (; end && !buffer_of(end); end = end->next) run += end->len;
-    auto piece = Buffer::create(header_pool->get(), run);
+    auto piece = Buffer::create(pool->get(), run);
     if (!piece) return false;
     for (std::size_t at = 0; q != end; q = q->next) {
       std::memcpy(piece->data() + at, q->payload, q->len);

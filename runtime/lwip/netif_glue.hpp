@@ -13,6 +13,12 @@
 
 namespace netfront {
 
+namespace lwip {
+// The pool the headers of zero-copy sends are copied into: the LwipStack's, made on first use
+// (nullptr when it cannot be made, or no stack exists).
+PacketPool* header_pool() noexcept;
+}  // namespace lwip
+
 struct lwip::NetifGlue {
   explicit NetifGlue(Netif& dev) : device(&dev) {}
 
@@ -24,7 +30,7 @@ struct lwip::NetifGlue {
   void receive(Buffer&& frame);
   err_t transmit(pbuf* p);
   // A chain holding buffer_pbuf()s goes out as pieces: lwIP's own bytes (the headers it
-  // prepended) copied once into a buffer of `header_pool`, the device-memory bytes as they are.
+  // prepended) copied once into a buffer of header_pool(), the device-memory bytes as they are.
   // False when the chain cannot be sent so (too many pieces, headers beyond one buffer): it is
   // then copied whole.
   bool transmit_in_pieces(pbuf* p);
@@ -38,7 +44,6 @@ struct lwip::NetifGlue {
   LwipCounters counters{};
   bool running = false;
   bool removed = false;  // the netif left lwIP: nothing touches `nif` again
-  std::optional<PacketPool> header_pool;  // made on the first chain with buffer_pbuf()s
   Clock::time_point last_error_log{};
 };
 

@@ -192,6 +192,99 @@ TEST_F(LwipNetifTest, FramesSentOnceTheDeviceIsGoneAreCountedErrors) {
   EXPECT_EQ(nif_->counters().tx_errors, before + 1);
 }
 
+// A peer decides how much lwIP keeps of what it receives (TCP's unread and out-of-order
+// segments, a byte each if it likes), and this raw pcb keeps every frame: more frames than the
+// device's pool has buffers. Kept frames must leave the device buffers to receive into (and to
+// send from: the fill-style writes take theirs from the same pool).
+TEST_F(LwipNetifTest, FramesLwipKeepsLeaveTheDeviceBuffersToReceiveAndSend) {
+  const unsigned pool = rig_.driver->rx_pool()->size;
+  const std::size_t count = pool + pool / 4;
+  const std::vector<std::uint8_t> bytes = pattern(16, 5);
+  for (std::size_t sent = 0; sent < count;) {
+    for (std::size_t i = 0; i < 64 && sent < count; ++i, ++sent) {
+      pbuf* p = pbuf_alloc(PBUF_IP, static_cast<u16_t>(bytes.size()), PBUF_RAM);
+      ASSERT_NE(p, nullptr);
+      std::memcpy(p->payload, bytes.data(), bytes.size());
+      send_broadcast(p);
+    }
+    run_until_kept(sent);
+    if (HasFatalFailure()) return;
+  }
+  EXPECT_LE(LwipStack::pbufs_held(), pool / 2) << "lwIP holds the device's buffers";
+  EXPECT_GT(nif_->counters().rx_copied, 0u);
+  EXPECT_EQ(nif_->counters().rx_dropped, 0u);
+  EXPECT_EQ(nif_->counters().tx_errors, 0u);
+  EXPECT_EQ(payload_of(kept_.front()), bytes);
+  EXPECT_EQ(payload_of(kept_.back()), bytes);
+}
+
+// Fragments wait in lwIP's reassembly (15 s for IPv4, 60 s for IPv6), and the netif's removal
+// does not end the wait: a device buffer under one would be held past the device's end.
+TEST_F(LwipNetifTest, FragmentsAwaitingReassemblyHoldNoDeviceBuffer) {
+  const ::netif* n = nif_->netif();
+  auto frame = [&](std::initializer_list<std::uint8_t> dst, std::uint16_t type, std::vector<std::uint8_t> packet) {
+    std::vector<std::byte> f(14);
+    std::size_t at = 0;
+    for (std::uint8_t b : dst) f[at++] = std::byte{b};
+    for (std::uint8_t b : {0x02, 0x00, 0x00, 0x00, 0x00, 0x09}) f[at++] = std::byte{b};
+    f[12] = std::byte{static_cast<std::uint8_t>(type >> 8)};
+    f[13] = std::byte{static_cast<std::uint8_t>(type)};
+    for (std::uint8_t b : packet) f.push_back(std::byte{b});
+    return f;
+  };
+  // The first fragment (MF) of an IPv4 datagram to us, 8 bytes of it.
+  std::vector<std::uint8_t> ip4 = {0x45, 0, 0, 28, 0x12, 0x34, 0x20, 0x00, 64, kExperimentalProtocol, 0, 0,
+                                   10, 0, 0, 9, 10, 0, 0, 2, 1, 2, 3, 4, 5, 6, 7, 8};
+  std::uint32_t sum = 0;
+  for (std::size_t i = 0; i < 20; i += 2) sum += ip4[i] << 8 | ip4[i + 1];
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  ip4[10] = static_cast<std::uint8_t>(~sum >> 8);
+  ip4[11] = static_cast<std::uint8_t>(~sum);
+  // The first fragment of an IPv6 packet to all nodes, behind a hop-by-hop header (PadN).
+  std::vector<std::uint8_t> ip6 = {0x60, 0, 0, 0, 0, 24, 0, 64};
+  for (std::uint8_t b : {0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9}) ip6.push_back(b);
+  for (std::uint8_t b : {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}) ip6.push_back(b);
+  for (std::uint8_t b : {44, 0, 1, 4, 0, 0, 0, 0}) ip6.push_back(b);                 // hop-by-hop, PadN
+  for (std::uint8_t b : {59, 0, 0, 1, 0, 0, 0x56, 0x78}) ip6.push_back(b);          // fragment 0, M
+  for (std::uint8_t b : {1, 2, 3, 4, 5, 6, 7, 8}) ip6.push_back(b);
+  const std::uint64_t before = nif_->counters().rx_frames;
+  const auto mac = n->hwaddr;
+  ASSERT_TRUE(rig_.device->inject(0, frame({mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]}, 0x0800, ip4)));
+  ASSERT_TRUE(rig_.device->inject(0, frame({0x33, 0x33, 0, 0, 0, 1}, 0x86DD, ip6)));
+  for (unsigned i = 0; i < 200000 && nif_->counters().rx_frames < before + 2; ++i) rig_.loop.run_once();
+  ASSERT_EQ(nif_->counters().rx_frames, before + 2);
+  EXPECT_EQ(LwipStack::pbufs_held(), 0u) << "a fragment lwIP waits with is a device buffer";
+}
+
+// A zero-copy send puts lwIP's headers in a buffer of the LwipNetif's own pool, and the
+// device reads them from the transmit ring later. The LwipNetif may go first (here one that
+// never ran: nothing else keeps it): the pool must stay until the device is done, or the frame
+// leaves with whatever the freed memory holds by then (a new pool's zeroed buffers, here).
+TEST_F(LwipNetifTest, HeadersOfAZeroCopySendOutliveTheirLwipNetif) {
+  // In the first's subnet: lwIP routes through the netif attached last, and the first, which
+  // runs, receives the broadcast back.
+  auto second = stack_->attach(*rig_.netif, *Ipv4Addressing::parse("10.0.0.3/24,no-ipv6"));
+  ASSERT_TRUE(second) << second.error().to_string();
+  const std::vector<std::uint8_t> bytes = pattern(300, 7);
+  auto payload = Buffer::create(rig_.pool->get(), bytes.size());
+  ASSERT_TRUE(payload);
+  payload->copy_in(0, std::as_bytes(std::span(bytes)));
+  pbuf* p = buffer_pbuf(std::move(*payload));
+  ASSERT_NE(p, nullptr);
+  ip_addr_t to;
+  IP_ADDR4(&to, 10, 0, 0, 255);
+  EXPECT_EQ(raw_sendto(raw_, p, &to), ERR_OK);
+  pbuf_free(p);
+  EXPECT_EQ((*second)->counters().tx_zero_copy_bytes, bytes.size());
+  second->reset();
+  auto reused = PacketPool::create({.size = 1023, .cache = 32});  // as the LwipNetif's was
+  ASSERT_TRUE(reused);
+  run_until_kept(1);
+  if (!kept_.empty()) {
+    EXPECT_EQ(payload_of(kept_[0]), bytes);
+  }
+}
+
 TEST_F(LwipNetifTest, OneStackAtATime) {
   auto second = LwipStack::start(rig_.loop);
   ASSERT_FALSE(second);

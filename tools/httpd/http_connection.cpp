@@ -57,11 +57,14 @@ err_t Connection::on_recv(void* arg, tcp_pcb*, pbuf* p, err_t) {
   auto* c = static_cast<Connection*>(arg);
   if (!p) {
     c->peer_closed_ = true;
+  } else if (c->inbox_) {
+    pbuf_cat(c->inbox_, p);
   } else {
-    if (c->inbox_) pbuf_cat(c->inbox_, p);
-    else c->inbox_ = p;
-    c->quiet_ticks_ = 0;
+    c->inbox_ = p;
+    c->skip_empty();
   }
+  // Bytes that arrive are no progress by themselves (a peer that reads nothing can send them
+  // a byte a minute): the quiet ticks end when the server takes bytes in or the peer acks.
   return c->process();
 }
 
@@ -134,6 +137,7 @@ bool Connection::read_head() {
   const std::size_t n = std::min<std::size_t>(inbox_->tot_len, kMaxHeadBytes + 1 - before);
   head_.resize(before + n);
   pbuf_copy_partial(inbox_, head_.data() + before, static_cast<u16_t>(n), 0);
+  if (n > 0) quiet_ticks_ = 0;
   const std::size_t from = before < 3 ? 0 : before - 3;
   if (const auto end = head_end(std::string_view(head_).substr(from))) {
     const std::size_t length = from + *end;
@@ -179,8 +183,9 @@ void Connection::answer(const RequestHead& head) {
   }
   if (head.target == "/echo") {
     if (head.method != Method::Post) return respond(405, "Method Not Allowed", 0, "", "Allow: POST\r\n");
-    // RFC 9110 §10.1.1: a client that waits for 100 Continue sends the body only then.
-    if (head.expect_continue) out_ = "HTTP/1.1 100 Continue\r\n\r\n";
+    // RFC 9110 §10.1.1: a client that waits for 100 Continue sends the body only then; an
+    // HTTP/1.0 client's expectation is ignored (it would take the 100 for the answer).
+    if (head.expect_continue && !http10_) out_ = "HTTP/1.1 100 Continue\r\n\r\n";
     echo_ = true;
     return respond(200, "OK", head.content_length, "", "Content-Type: application/octet-stream\r\n");
   }
@@ -228,6 +233,7 @@ bool Connection::take_body() {
     body_left_ -= n;
     consume(n);
     progressed = true;
+    quiet_ticks_ = 0;
   }
   return progressed;
 }
@@ -271,11 +277,32 @@ void Connection::consume(std::size_t n) {
     tcp_recved(pcb_, chunk);
     left -= chunk;
   }
+  skip_empty();
+}
+
+void Connection::skip_empty() noexcept {
+  // lwIP hands over pbufs of no bytes: a segment whose headers filled the first pbuf of a
+  // reassembled datagram comes behind one (tcp_input hides the headers in it). Nothing is
+  // ever taken from them, so they go here, where the inbox's first pbuf is looked at.
+  while (inbox_ && inbox_->len == 0) {
+    pbuf* empty = inbox_;
+    inbox_ = empty->next;
+    empty->next = nullptr;  // the rest's reference is the inbox's now (as pbuf_free_header does)
+    pbuf_free(empty);
+  }
 }
 
 err_t Connection::close() {
   // Bytes left unread would make tcp_close reset the connection instead of ending it.
   if (inbox_) consume(inbox_->tot_len);
+  // So would a FIN lwIP has not told of yet: it took the FIN's place in the window, and gives
+  // it back only once the callbacks for the segment that brought it (sent, then recv with its
+  // data) have returned. The reset would drop the answer still queued. The FIN's own callback
+  // comes next, in the same tcp_input, and closes then.
+  if (pcb_->state == CLOSE_WAIT && !peer_closed_) {
+    phase_ = Phase::Close;
+    return ERR_OK;
+  }
   tcp_arg(pcb_, nullptr);
   tcp_recv(pcb_, nullptr);
   tcp_sent(pcb_, nullptr);

@@ -48,6 +48,7 @@ class Connection {
   void finish_response();
   err_t close();
   void consume(std::size_t n);  // drops n bytes from the inbox and opens the window for them
+  void skip_empty() noexcept;   // drops the inbox's leading pbufs of no bytes
   void end(bool reset) noexcept;  // the record goes; the pcb is closed or reset first
 
   HttpServer& server_;
@@ -65,7 +66,7 @@ class Connection {
   std::uint64_t stream_at_ = 0;
   bool keep_alive_ = true;
   bool http10_ = false;  // the request was HTTP/1.0
-  unsigned quiet_ticks_ = 0;  // poll ticks (half seconds) without progress
+  unsigned quiet_ticks_ = 0;  // poll ticks (half seconds) without bytes taken in or acked
   unsigned head_ticks_ = 0;   // poll ticks since the head's first byte
 };
 
