@@ -9,4 +9,6 @@ build=${NETFRONT_BUILD:-build}
 if [[ ! -f $build/build.ninja ]]; then
   meson setup "$build" -Dlwip=enabled >/dev/null  # setup.sh installed lwIP: its absence is an error
 fi
+# Regenerated first if meson.build changed since: a target added since is found by name then.
+ninja -C "$build" build.ninja >/dev/null
 meson compile -C "$build" "$@" >/dev/null
