@@ -52,18 +52,22 @@ build_for() {  # <directory> <suite> <meson setup options...>
   ninja -C "$dir" $(suite_binaries "$dir" "$suite")
 }
 # Each in a process group of its own (setsid), so that a run that ends early ends them too.
+# setsid also makes a new scheduler autogroup (Debian's kernels group by session), and nice
+# counts only within a group: the group itself is given the lowest weight, or the builds would
+# take half the CPUs from the tests whatever their nice.
+lowest_group='echo 19 >/proc/self/autogroup 2>/dev/null || true'
 background=()
 trap 'for pid in "${background[@]}"; do kill -- -"$pid" 2>/dev/null; done' EXIT
 sanitize_pid=
 if [[ ${NETFRONT_SANITIZE:-1} != 0 ]]; then
-  nice -n 19 setsid bash -c "$(declare -f suite_binaries build_for); build_for '$sbuild' sanitized \
+  nice -n 19 setsid bash -c "$lowest_group; $(declare -f suite_binaries build_for); build_for '$sbuild' sanitized \
     -Db_sanitize=address,undefined -Db_lto=false -Dwerror=false -Dbuildtype=debug" >"$build/sanitize-build.log" 2>&1 &
   sanitize_pid=$!
   background+=("$sanitize_pid")
 fi
 if [[ ${NETFRONT_TSAN:-1} != 0 ]]; then
   # After the ASan build, not beside it: two builds at nice 19 would only take turns.
-  nice -n 19 setsid bash -c "while [[ -n '$sanitize_pid' ]] && kill -0 '$sanitize_pid' 2>/dev/null; do sleep 1; done
+  nice -n 19 setsid bash -c "$lowest_group; while [[ -n '$sanitize_pid' ]] && kill -0 '$sanitize_pid' 2>/dev/null; do sleep 1; done
     $(declare -f suite_binaries build_for); build_for '$tbuild' threads -Db_sanitize=thread -Db_lto=false -Dwerror=false" \
     >"$build/tsan-build.log" 2>&1 &
   tsan_pid=$!

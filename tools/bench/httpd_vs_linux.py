@@ -59,6 +59,7 @@ class Bench:
         self.procs = []
 
     def start(self):
+        sh(f"ninja -C {self.build} tools/bench/linux-httpd tools/httpd/netfront-httpd")
         sh(f"ip netns add {self.cli} && ip netns add {self.srv}")
         sh(f"ip -n {self.cli} link set lo up && ip -n {self.srv} link set lo up")
         sh(f"ip link add {self.tag}a netns {self.cli} type veth peer name {self.tag}b netns {self.srv}")
