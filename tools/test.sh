@@ -40,7 +40,8 @@ builds=("$build")
 # tests stay out. Regenerate first if meson.build changed since the directory was set up, so
 # the test list is the current one.
 #
-# TSan: the cases where queue pairs run on loops of other threads (suite 'threads').
+# TSan: the cases where queue pairs run on loops of other threads (suite 'threads'), unoptimised
+# as the ASan build is: after the main tests the two builds are what the run waits for.
 sbuild="$build-sanitize"
 tbuild="$build-tsan"
 build_for() {  # <directory> <suite> <meson setup options...>
@@ -68,7 +69,7 @@ fi
 if [[ ${NETFRONT_TSAN:-1} != 0 ]]; then
   # After the ASan build, not beside it: two builds at nice 19 would only take turns.
   nice -n 19 setsid bash -c "$lowest_group; while [[ -n '$sanitize_pid' ]] && kill -0 '$sanitize_pid' 2>/dev/null; do sleep 1; done
-    $(declare -f suite_binaries build_for); build_for '$tbuild' threads -Db_sanitize=thread -Db_lto=false -Dwerror=false" \
+    $(declare -f suite_binaries build_for); build_for '$tbuild' threads -Db_sanitize=thread -Db_lto=false -Dwerror=false -Dbuildtype=debug" \
     >"$build/tsan-build.log" 2>&1 &
   tsan_pid=$!
   background+=("$tsan_pid")
