@@ -236,8 +236,8 @@ MUTATIONS = [
     M("B6", "in-order batch longer than the window accepted", CORE, "if (batch == 0 || batch > limit) {", "if (batch == 0) {",
       "unit-faults", "InOrderFaultTest.BatchLongerThanTheUsedIndexMovedMarksQueueBroken"),
     M("B9", "failed doorbell ignored", TX_QUEUE,
-      "if (ring_.publish() && !transport_.notify(queue_)) ring_.mark_broken(ring::RingError::NotifyFailed);",
-      "if (ring_.publish()) (void)transport_.notify(queue_);",
+      "if (!transport_.notify(queue_)) ring_.mark_broken(ring::RingError::NotifyFailed);",
+      "(void)transport_.notify(queue_);",
       "unit-faults", "*FailedDoorbellMarksQueueBroken*"),
     # C. received content
     M("C1", "receive length beyond what was posted accepted", RX_QUEUE,
@@ -370,6 +370,9 @@ MUTATIONS = [
     M("F10", "stalled transmit waited for", TX_WATCHDOG, "if (now - last_progress_ < limit) return Verdict::Waiting;",
       "return Verdict::Waiting;",
       "unit-faults", "TransmitWatchdogTest.StalledDeviceFailsWaitingWritesThenTrafficResumes"),
+    M("F10", "a device waiting for a doorbell never reminded", QUEUE_PAIR,
+      "      tx_.notify();\n      counters_.tx_renotified.add(1);", "      counters_.tx_renotified.add(1);",
+      "unit-faults", "TransmitWatchdogTest.DeviceWaitingForADoorbellItNeverAskedForIsRemindedAndNothingIsLost"),
     # device-visible memory
     M("memory", "data rooms in DPDK's memory, beside the headers", "runtime/mbuf_pool.cpp",
       "  made.pool = make_headers(name, spec, spec.socket);",

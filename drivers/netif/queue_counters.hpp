@@ -23,7 +23,7 @@ class QueueCounters {
   };
 
   Counter rx_bytes, rx_pkts, tx_bytes, tx_pkts, rx_drops, tx_drops, tx_ring_full, device_errors, tx_stalls,
-      rx_length_errors;
+      tx_renotified, rx_length_errors;
 
   Stats snapshot() const noexcept;
 };

@@ -46,6 +46,7 @@ void add_stats(rte_tel_data* d, const Stats& s) {
   rte_tel_data_add_dict_u64(d, "tx_ring_full", s.tx_ring_full);
   rte_tel_data_add_dict_u64(d, "device_errors", s.device_errors);
   rte_tel_data_add_dict_u64(d, "tx_stalls", s.tx_stalls);
+  rte_tel_data_add_dict_u64(d, "tx_renotified", s.tx_renotified);
   rte_tel_data_add_dict_u64(d, "rx_length_errors", s.rx_length_errors);
 }
 

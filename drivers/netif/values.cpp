@@ -89,6 +89,7 @@ Stats& Stats::operator+=(const Stats& o) noexcept {
   tx_ring_full += o.tx_ring_full;
   device_errors += o.device_errors;
   tx_stalls += o.tx_stalls;
+  tx_renotified += o.tx_renotified;
   rx_length_errors += o.rx_length_errors;
   return *this;
 }
@@ -103,6 +104,7 @@ Stats operator-(Stats a, const Stats& b) noexcept {
   a.tx_ring_full -= b.tx_ring_full;
   a.device_errors -= b.device_errors;
   a.tx_stalls -= b.tx_stalls;
+  a.tx_renotified -= b.tx_renotified;
   a.rx_length_errors -= b.rx_length_errors;
   return a;
 }
@@ -118,6 +120,7 @@ Stats drivers::QueueCounters::snapshot() const noexcept {
   s.tx_ring_full = tx_ring_full.read();
   s.device_errors = device_errors.read();
   s.tx_stalls = tx_stalls.read();
+  s.tx_renotified = tx_renotified.read();
   s.rx_length_errors = rx_length_errors.read();
   return s;
 }

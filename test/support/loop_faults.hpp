@@ -37,6 +37,11 @@ struct LoopFaults {
   bool tx_used_len_garbage = false;      // C3, persistent: TX used len is nonsense
   bool notify_fails = false;             // B9, persistent
   bool stall = false;                    // persistent: the device stops working its rings
+  // One-shot, after the next transmit turn that took something: the device works that
+  // transmit ring again only once its doorbell rings, yet leaves its event index behind what
+  // it took, so the suppression rules never oblige the driver to ring (a device that lost
+  // track of a notification; only a split ring with event indices can say so).
+  bool tx_loses_doorbell = false;
   bool reject_features_ok = false;       // A1, persistent: FEATURES_OK never sticks
   bool unstable_config_generation = false;  // A8, persistent
   bool needs_reset = false;              // A13: set DEVICE_NEEDS_RESET (one-shot)

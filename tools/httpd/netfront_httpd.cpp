@@ -88,7 +88,7 @@ std::string counters_line(const Netif& dev, const LwipNetif& nif, const httpd::H
   std::snprintf(line, sizeof line,
                 "connections open %zu accepted %llu busy %llu closed %llu timed-out %llu aborted %llu; requests %llu "
                 "refused %llu not-found %llu; body in %llu out %llu bytes; frames rx %llu tx %llu (waited %llu, "
-                "errors %llu), rx drops %llu, pbufs held %llu; device rx %llu tx %llu drops %llu/%llu errors %llu",
+                "errors %llu), rx drops %llu, pbufs held %llu; device rx %llu tx %llu drops %llu/%llu errors %llu stalls %llu renotified %llu",
                 server.open_connections(), (unsigned long long)s.accepted, (unsigned long long)s.refused_busy,
                 (unsigned long long)s.closed, (unsigned long long)s.timed_out, (unsigned long long)s.aborted,
                 (unsigned long long)s.requests, (unsigned long long)s.refused, (unsigned long long)s.not_found,
@@ -96,7 +96,8 @@ std::string counters_line(const Netif& dev, const LwipNetif& nif, const httpd::H
                 (unsigned long long)l.tx_frames, (unsigned long long)l.tx_waited, (unsigned long long)l.tx_errors,
                 (unsigned long long)l.rx_dropped, (unsigned long long)LwipStack::pbufs_held(),
                 (unsigned long long)d.rx_pkts, (unsigned long long)d.tx_pkts, (unsigned long long)d.rx_drops,
-                (unsigned long long)d.tx_drops, (unsigned long long)d.device_errors);
+                (unsigned long long)d.tx_drops, (unsigned long long)d.device_errors,
+                (unsigned long long)d.tx_stalls, (unsigned long long)d.tx_renotified);
   return line;
 }
 

@@ -1,5 +1,7 @@
 #include "drivers/virtio/net/queue_pair.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <optional>
 #include <string>
 
@@ -108,7 +110,9 @@ class RingQueuePair final : public QueuePair {
   void watch_progress(std::chrono::steady_clock::time_point now, std::chrono::milliseconds limit) override {
     tx_.reclaim();  // completions poll() has not taken yet are progress too
     const std::uint16_t in_flight = tx_.ring().in_flight();
-    switch (watchdog_.look(now, limit, in_flight, tx_.completed())) {
+    const TxWatchdog::Verdict verdict = watchdog_.look(now, limit, in_flight, tx_.completed());
+    remind_device(now, limit, verdict);
+    switch (verdict) {
       case TxWatchdog::Verdict::Moving:
       case TxWatchdog::Verdict::Waiting:
         return;
@@ -195,6 +199,28 @@ class RingQueuePair final : public QueuePair {
     return w.done.get_io();
   }
 
+  // §2.7.10, §2.8.10: suppression only says which notifications the device can do without;
+  // one more is always harmless (§2.8.16: "a driver MAY send multiple available buffer
+  // notifications"). A device that lost track of one (it suppressed them, or left its event
+  // index behind, yet waits for a doorbell: QEMU's virtio-net can, after its network backend
+  // pushed back) would otherwise wait forever with our frames on its ring. So a queue with
+  // buffers posted and nothing taken since the last look is notified again, at most once per
+  // look period: a transmit queue that completed nothing (counted: tx_renotified) and a
+  // receive queue that received nothing (not counted: an idle link looks the same).
+  void remind_device(std::chrono::steady_clock::time_point now, std::chrono::milliseconds limit,
+                     TxWatchdog::Verdict verdict) noexcept {
+    if (!usable_ || now - last_reminder_ < std::max(std::chrono::milliseconds(10), limit / 4)) return;
+    last_reminder_ = now;
+    if (verdict == TxWatchdog::Verdict::Waiting || verdict == TxWatchdog::Verdict::Stalled ||
+        verdict == TxWatchdog::Verdict::StillStalled) {
+      tx_.notify();
+      counters_.tx_renotified.add(1);
+    }
+    const std::uint64_t received = counters_.rx_pkts.read() + counters_.rx_drops.read();
+    if (received == received_at_reminder_ && rx_.ring().in_flight() > 0) rx_.notify_posted();
+    received_at_reminder_ = received;
+  }
+
   void serve_writers() noexcept {
     writers_.serve([&](WriterQueue::Writer& w) {
       if (!usable_) return false;
@@ -209,6 +235,8 @@ class RingQueuePair final : public QueuePair {
   TxQueue<Ring> tx_;
   WriterQueue writers_;
   TxWatchdog watchdog_;
+  std::chrono::steady_clock::time_point last_reminder_{};
+  std::uint64_t received_at_reminder_ = 0;
   bool abandoned_ = false;  // A12: the rings and their buffers were left to the device
 };
 

@@ -187,7 +187,12 @@ class TxQueue {
   // that cannot be rung stops the queue).
   void flush() noexcept {
     pending_ = 0;
-    if (ring_.publish() && !transport_.notify(queue_)) ring_.mark_broken(ring::RingError::NotifyFailed);
+    if (ring_.publish()) notify();
+  }
+
+  // The doorbell whatever the device's suppression says: see QueuePair::watch_progress.
+  void notify() noexcept {
+    if (!transport_.notify(queue_)) ring_.mark_broken(ring::RingError::NotifyFailed);
   }
 
   // C3: a transmit completion's length means nothing; only the token matters. Single-piece

@@ -63,6 +63,7 @@ struct BasicLoopDevice<Faults>::Pair {
   // In-order transmit completions of this round, written as one batch.
   UsedWrite batch_last{};
   std::uint16_t batch_chains = 0, batch_descriptors = 0;
+  bool waiting_for_doorbell = false;  // LoopFaults::tx_loses_doorbell
 };
 
 template <class Faults>
@@ -278,7 +279,10 @@ bool BasicLoopDevice<Faults>::notify(std::uint16_t index) noexcept {
   if (!driver_ok_.load(std::memory_order_relaxed)) counters_.early_notifications.fetch_add(1, std::memory_order_relaxed);
   // Like a device whose control queue is served when its doorbell rings.
   if (control_ && index == control_index()) serve_control();
-  if constexpr (kFaulty) return !faults_.notify_fails;
+  if constexpr (kFaulty) {
+    if (index < control_index() && index % 2 == 1 && index / 2 < queues_.size()) queues_[index / 2]->waiting_for_doorbell = false;
+    return !faults_.notify_fails;
+  }
   return true;
 }
 
@@ -574,6 +578,8 @@ void BasicLoopDevice<Faults>::complete_tx(Pair& p, const DeviceChain& chain) {
 template <class Faults>
 unsigned BasicLoopDevice<Faults>::work_tx(Pair& p) {
   if (!p.tx || !p.rx) return 0;
+  if constexpr (kFaulty)
+    if (p.waiting_for_doorbell) return 0;
   std::size_t mtu = kMtu;
   if constexpr (kFaulty) mtu = faults_.mtu.value_or(kMtu);
   const std::size_t header_length = this->header_length();
@@ -618,6 +624,11 @@ unsigned BasicLoopDevice<Faults>::work_tx(Pair& p) {
   }
   flush_tx_batch(p);
   p.tx->publish_used();
+  if constexpr (kFaulty)
+    if (n > 0 && std::exchange(faults_.tx_loses_doorbell, false)) {
+      p.waiting_for_doorbell = true;  // and the event index stays behind what it took
+      return n;
+    }
   p.tx->request_notifications();
   return n;
 }
