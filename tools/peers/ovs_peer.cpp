@@ -214,12 +214,15 @@ OvsPeer::OvsPeer(const Options& options) : options_(options) {
     return;
   }
   // Its DPDK: hugepage memory of its own (in memory, no files), no PCI device of the machine's,
-  // the forwarding thread on CPU 1; vhost-user sockets in our directory.
+  // the forwarding thread on CPU 1; vhost-user sockets in our directory. Mbufs per port, sized
+  // by its queues: the shared pool OVS makes otherwise takes whatever of socket-mem it can get,
+  // and then its vhost library cannot allocate a ring's shadow when a frontend connects.
   const std::string db = "--db=unix:" + dir_ + "/db.sock";
   if (auto e = run(dir_, {"ovs-vsctl", db, "--no-wait", "init", "--", "set", "Open_vSwitch", ".", "other_config:dpdk-init=true",
                           "other_config:dpdk-socket-mem=" + std::to_string(options.socket_mem_mb),
                           "other_config:dpdk-socket-limit=" + std::to_string(options.socket_mem_mb),
-                          "other_config:dpdk-extra=--no-pci", "other_config:vhost-sock-dir=.", "other_config:pmd-cpu-mask=0x2"});
+                          "other_config:dpdk-extra=--no-pci", "other_config:vhost-sock-dir=.", "other_config:pmd-cpu-mask=0x2",
+                          "other_config:per-port-memory=true"});
       !e.empty()) {
     error_ = e;
     return;
