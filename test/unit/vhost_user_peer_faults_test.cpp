@@ -17,6 +17,7 @@
 #include <cstring>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <thread>
 
 #include "drivers/virtio/net/virtio_net_device.hpp"
@@ -87,6 +88,8 @@ class FakeBackend {
     if (fd_ >= 0) ::close(fd_);
     if (listen_ >= 0) ::close(listen_);
     if (!client_) ::unlink(path_.c_str());
+    for (auto [ring, fd] : kicks_)
+      if (fd >= 0) ::close(fd);
   }
   const std::string& path() const { return path_; }
 
@@ -128,25 +131,40 @@ class FakeBackend {
 
   // Reads one request; false when the frontend hung up.
   bool read(Msg& m) {
-    if (::recv(fd_, &m.header, sizeof m.header, MSG_WAITALL) != sizeof m.header) return false;
-    m.payload.resize(m.header.size);
-    if (m.header.size == 0) return true;
+    // The fds come with the message's first byte: the header is read with room for them (a
+    // plain recv would have the kernel drop them).
     char control[256];
-    iovec iov{m.payload.data(), m.payload.size()};
+    iovec iov{&m.header, sizeof m.header};
     msghdr msg{};
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
     msg.msg_control = control;
     msg.msg_controllen = sizeof control;
-    if (::recvmsg(fd_, &msg, MSG_WAITALL) != static_cast<ssize_t>(m.header.size)) return false;
+    if (::recvmsg(fd_, &msg, MSG_WAITALL) != sizeof m.header) return false;
+    std::vector<int> fds;
     for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))  // fds we were given
       for (std::size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); ++i) {
         int fd;
         std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-        ::close(fd);
+        fds.push_back(fd);
       }
-    return true;
+    m.payload.resize(m.header.size);
+    const bool whole = m.header.size == 0 || ::recv(fd_, m.payload.data(), m.payload.size(), MSG_WAITALL) == static_cast<ssize_t>(m.header.size);
+    std::uint64_t ring = 0;
+    if (m.payload.size() >= 8) std::memcpy(&ring, m.payload.data(), 8);
+    const bool keep = whole && keep_kicks && m.header.request == VHOST_USER_SET_VRING_KICK && !kicks_.contains(ring & 0xff);
+    for (int fd : fds) {
+      if (keep && !kicks_.contains(ring & 0xff))
+        kicks_[ring & 0xff] = fd;
+      else
+        ::close(fd);
+    }
+    return whole;
   }
+  // With keep_kicks: the kick eventfd this connection was given for `ring` (the caller's to
+  // close), or -1.
+  int take_kick(std::uint64_t ring) { return kicks_.contains(ring) ? std::exchange(kicks_[ring], -1) : -1; }
+  bool keep_kicks = false;
   void reply(std::uint32_t request, std::uint32_t flags, const void* payload, std::uint32_t size, int attach_fd = -1) {
     MessageHeader h{request, flags, size};
     const iovec iov[2] = {{&h, sizeof h}, {const_cast<void*>(payload), size}};
@@ -256,6 +274,9 @@ class FakeBackend {
  private:
   void new_connection() {
     ++connections;
+    for (auto [ring, fd] : kicks_)
+      if (fd >= 0) ::close(fd);
+    kicks_.clear();
     negotiated_ = 0;
     rings.clear();
     requests.clear();
@@ -265,6 +286,7 @@ class FakeBackend {
   std::atomic<int> listen_{-1};  // the destructor shuts it while the script may be restarting it
   int fd_ = -1;
   std::uint64_t negotiated_ = 0;  // SET_PROTOCOL_FEATURES on this connection
+  std::map<std::uint64_t, int> kicks_;  // keep_kicks: this connection's kick eventfds by ring
   std::thread thread_;
 };
 
@@ -643,6 +665,52 @@ TEST(VhostUserReconnectTest, ClientTriesTheSocketAgainAndStartsOverOnTheNewConne
   for (std::uint32_t r : {VHOST_USER_GET_FEATURES, VHOST_USER_SET_PROTOCOL_FEATURES, VHOST_USER_SET_FEATURES, VHOST_USER_SET_MEM_TABLE,
                           VHOST_USER_SET_VRING_ADDR, VHOST_USER_SET_VRING_CALL, VHOST_USER_SET_VRING_KICK})
     EXPECT_NE(std::find(second.begin(), second.end(), r), second.end()) << request_name(r) << " not sent again";
+}
+
+// F8: the kick eventfds are the connection's. A backend of an earlier connection that lives on
+// (gone from the socket, not from the machine) keeps its copies; were they the ones the new
+// connection is given, it could read them and swallow the doorbells meant for the backend that
+// has the rings now.
+TEST(VhostUserReconnectTest, ABackendOfAnEarlierConnectionHearsNoDoorbellOfTheNext) {  // F8
+  std::atomic<bool> first{false}, go{false}, back{false};
+  int old_kick = -1, new_kick = -1;
+  FakeBackend b([&](FakeBackend& f) {
+    f.keep_kicks = true;
+    if (!f.serve({.protocol_features = kReplyAck}, brought_up(true))) return;
+    old_kick = f.take_kick(0);
+    first = true;
+    if (!wait_for(go) || !f.restart(100ms)) return;
+    f.serve({.protocol_features = kReplyAck}, [&](const Msg& m) {
+      if (brought_up(true)(m)) {
+        new_kick = f.take_kick(0);
+        back = true;
+      }
+      return false;
+    });
+  });
+  // Whether the eventfd's counter was non-zero (it is reset by the read).
+  const auto rang = [](int fd) {
+    std::uint64_t n = 0;
+    return fd >= 0 && ::read(fd, &n, sizeof n) == sizeof n && n > 0;
+  };
+  EventLoop loop;
+  auto dev = reconnecting_device(b.path(), loop);
+  ASSERT_TRUE(dev) << dev.error().to_string();
+  ASSERT_TRUE(turn_until(loop, [&] { return first && (*dev)->link_up(); }, 5s));
+  turn_for(loop, 50ms);  // the receive buffers are announced once the device is up
+  ASSERT_GE(old_kick, 0);
+  EXPECT_TRUE(rang(old_kick)) << "the first backend heard no doorbell";
+  go = true;
+  EXPECT_TRUE(turn_until(loop, [&] { return back && (*dev)->link_up(); }, 5s)) << "the device did not come back";
+  turn_for(loop, 50ms);
+  // The earlier one first: were the two one eventfd, reading the new one would reset it.
+  EXPECT_FALSE(rang(old_kick)) << "a doorbell for the new connection rang on the earlier backend's eventfd";
+  EXPECT_TRUE(rang(new_kick)) << "the backend that has the rings now heard no doorbell";
+  loop.run_until((*dev)->close());
+  dev->reset();
+  b.join();
+  for (int fd : {old_kick, new_kick})
+    if (fd >= 0) ::close(fd);
 }
 
 // REPLY_ACK is a protocol feature of one connection: the backend that comes back may not offer

@@ -390,10 +390,17 @@ Result<> VhostUserTransport::enable_queue(const transport::QueueSetup& s) {
     call_fds_.resize(queue_count(), -1);
     ring_started_.resize(queue_count(), false);
   }
-  for (int* fd : {&kick_fds_[s.index], &call_fds_[s.index]}) {
-    if (*fd < 0) *fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (*fd < 0) return Fault(TransportError::System, std::string("eventfd: ") + std::strerror(errno));
-  }
+  // A new kick eventfd at every set-up of a ring: a backend of an earlier connection that still
+  // lives keeps its copy of the old one, and reading it would swallow the doorbells meant for
+  // the backend that has the ring now. (The pairs are held still meanwhile, so no doorbell
+  // rings on the one closed here.) The call eventfd stays: loops sleep on it (interrupt
+  // watches), and all an old backend can do with it is wake us for nothing.
+  const int kick = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (kick < 0) return Fault(TransportError::System, std::string("eventfd: ") + std::strerror(errno));
+  if (kick_fds_[s.index] >= 0) ::close(kick_fds_[s.index]);
+  kick_fds_[s.index] = kick;
+  if (call_fds_[s.index] < 0) call_fds_[s.index] = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (call_fds_[s.index] < 0) return Fault(TransportError::System, std::string("eventfd: ") + std::strerror(errno));
   const bool packed = has_feature(driver_features_, VIRTIO_F_RING_PACKED);
   const VringState num{s.index, s.size}, base{s.index, vhost::initial_vring_base(packed)};
   const VringAddress addr{s.index, 0, s.addresses.desc, s.addresses.device, s.addresses.driver, 0};
