@@ -769,6 +769,53 @@ TEST(VhostUserReconnectTest, BackendThatDiesAgainMidHandshakeIsTriedAgain) {  //
   EXPECT_EQ(b.connections, 4);
 }
 
+// F3: a backend that takes the connection and says nothing holds the loop for the reply
+// timeout at every try. Each one in a row doubles the wait before the next is dialled; once a
+// backend answers and the device is up, the usual period holds again.
+TEST(VhostUserReconnectTest, SilentBackendsAreDialledLessAndLessOftenUntilOneAnswers) {  // F3, F5
+  using Clock = std::chrono::steady_clock;
+  constexpr auto kPeriod = 20ms;  // reconnecting_device's
+  constexpr int kSilent = 5;
+  std::atomic<bool> go{false}, up{false}, go_again{false}, back{false};
+  std::vector<Clock::time_point> hung_up, taken;  // the backend thread's, read after join
+  Clock::duration after_good{};
+  FakeBackend b([&](FakeBackend& f) {
+    if (!f.serve({.protocol_features = kReplyAck}, brought_up(true)) || !wait_for(go)) return;
+    f.go_away();
+    f.listen_again();
+    for (int i = 0; i < kSilent; ++i) {
+      if (!f.accept_within(5s)) return;
+      taken.push_back(Clock::now());
+      if (f.count_until_hang_up(5s) < 0) return;  // reads what comes, answers nothing
+      hung_up.push_back(Clock::now());
+    }
+    if (!f.accept_within(10s) || !f.serve({.protocol_features = kReplyAck}, brought_up(true))) return;
+    up = true;
+    if (!wait_for(go_again)) return;
+    const auto gone = Clock::now();
+    if (!f.restart(0ms)) return;
+    after_good = Clock::now() - gone;
+    f.serve({.protocol_features = kReplyAck}, note_brought_up(back));
+  });
+  EventLoop loop;
+  auto dev = reconnecting_device(b.path(), loop);
+  ASSERT_TRUE(dev) << dev.error().to_string();
+  go = true;
+  EXPECT_TRUE(turn_until(loop, [&] { return up && (*dev)->link_up(); }, 20s)) << "the backend that answered was not served";
+  go_again = true;
+  EXPECT_TRUE(turn_until(loop, [&] { return back && (*dev)->link_up(); }, 5s)) << "the device did not come back";
+  loop.run_until((*dev)->close());
+  dev->reset();
+  b.join();
+  ASSERT_EQ(hung_up.size(), static_cast<std::size_t>(kSilent));
+  ASSERT_EQ(taken.size(), static_cast<std::size_t>(kSilent));
+  // The i-th silent backend (from 0) is followed by a wait of kPeriod * 2^(i+1); a little less
+  // here, the hang-up being seen a moment after the frontend armed its timer.
+  for (int i = 0; i + 1 < kSilent; ++i)
+    EXPECT_GE(taken[i + 1] - hung_up[i], kPeriod * (1 << (i + 1)) * 8 / 10) << "silent backend " << i << " was followed too soon";
+  EXPECT_LT(after_good, kPeriod * (1 << kSilent) * 6 / 10) << "the wait did not start over once a backend answered";
+}
+
 // A backend that comes back and dies again and again is tried once per period, never faster
 // (each loss waits a whole period), and leaves nothing behind; when it stays, the device is up.
 TEST(VhostUserReconnectTest, FlappingBackendIsTriedOncePerPeriodAndLeaksNothing) {  // F5

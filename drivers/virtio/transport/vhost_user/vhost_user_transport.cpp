@@ -105,9 +105,10 @@ Result<> VhostUserTransport::watch_channel() {
 // The connection is closed either way (vhost-user.rst: a front-end that "receives a wrong
 // reply ... will close the connection"); the link goes down, and in server mode a new backend
 // may come. The rings are ours again unless a ring's stop was never confirmed (stop_rings).
-void VhostUserTransport::lost_backend(std::string_view why) {
+void VhostUserTransport::lost_backend(std::string_view why, bool unanswered) {
   if (!channel_.open()) return;
   runtime::logger("vhost").warn("{}: backend lost ({})", describe(), why);
+  if (unanswered && unanswered_ < kMaxBackoff) ++unanswered_;
   channel_watch_.reset();
   channel_.close();
   handshake_done_ = false;
@@ -123,7 +124,11 @@ void VhostUserTransport::lost_backend(std::string_view why) {
 
 // Client mode: look for a backend again every reconnect_ms (a server waits for one instead).
 void VhostUserTransport::arm_reconnect() {
-  if (reconnect_timer_) reconnect_timer_->arm_periodic(std::chrono::milliseconds(address_.reconnect_ms));
+  if (reconnect_timer_) reconnect_timer_->arm_periodic(backed_off(std::chrono::milliseconds(address_.reconnect_ms)));
+}
+
+std::chrono::milliseconds VhostUserTransport::backed_off(std::chrono::milliseconds period) const noexcept {
+  return period * (1u << unanswered_);
 }
 
 // A new backend is worth connecting to, or taking, only if the device may be set up on it: not
@@ -177,7 +182,7 @@ void VhostUserTransport::on_listen_event() {
   // A backend that connects and goes again in a tight loop would have the device negotiated
   // and set up over and over, each time holding the loop for the exchanges: a new backend is
   // taken at most once per kBackendPace, the next one waiting in the listen queue meanwhile.
-  if (!channel_.open() && Clock::now() - last_backend_taken_ < kBackendPace) return pause_listening();
+  if (!channel_.open() && Clock::now() - last_backend_taken_ < backed_off(kBackendPace)) return pause_listening();
   // The channel is used blocking, with poll-based timeouts (the listening socket is not).
   const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
   if (fd < 0) return;
@@ -194,7 +199,7 @@ void VhostUserTransport::on_listen_event() {
 void VhostUserTransport::pause_listening() {
   listen_watch_.reset();
   if (!resume_timer_) resume_timer_ = std::make_unique<Timer>(loop_, [this] { resume_listening(); });
-  resume_timer_->arm_at(last_backend_taken_ + kBackendPace);
+  resume_timer_->arm_at(last_backend_taken_ + backed_off(kBackendPace));
 }
 
 void VhostUserTransport::resume_listening() {
@@ -218,13 +223,13 @@ Result<> VhostUserTransport::request(Request r, std::span<const std::byte> paylo
     done = channel_.receive_reply(r, std::as_writable_bytes(std::span(&status, 1)));
     if (done && status != 0) done = Fault(TransportError::Refused, "backend refused " + std::string(request_name(r)));  // F2: NACK
   }
-  if (!done) lost_backend(done.error().message());
+  if (!done) lost_backend(done.error().message(), done.error().is(TransportError::NoAnswer));
   return done;
 }
 
 Result<> VhostUserTransport::call(Request r, std::span<const std::byte> payload, std::span<std::byte> reply) {
   Result<> done = channel_.call(r, payload, reply);
-  if (!done) lost_backend(done.error().message());
+  if (!done) lost_backend(done.error().message(), done.error().is(TransportError::NoAnswer));
   return done;
 }
 
@@ -339,6 +344,7 @@ void VhostUserTransport::set_status(std::uint8_t status) {
   if (channel_.open() && (protocol_features_ & feature_bit(VHOST_USER_PROTOCOL_F_STATUS)))
     if (!request(VHOST_USER_SET_STATUS, bytes_of(std::uint64_t{status}))) return;
   status_ = status;
+  if ((status & VIRTIO_CONFIG_S_DRIVER_OK) && channel_.open()) unanswered_ = 0;  // this backend answered
 }
 
 std::uint64_t VhostUserTransport::device_features() {

@@ -78,7 +78,8 @@ class VhostUserTransport final : public transport::Transport {
   void arm_reconnect();
   void try_reconnect();
   void adopt_backend(Channel channel);
-  void lost_backend(std::string_view why);
+  void lost_backend(std::string_view why, bool unanswered = false);
+  std::chrono::milliseconds backed_off(std::chrono::milliseconds period) const noexcept;
   void stop_rings();
   std::uint32_t control_index() const noexcept;
   Result<> enable_ring(std::uint16_t index, bool enable);
@@ -92,6 +93,12 @@ class VhostUserTransport final : public transport::Transport {
   std::unique_ptr<Timer> reconnect_timer_;  // client mode: armed while the backend is gone
   // Server mode: when the last backend was taken, and the timer that listens again after a pause.
   static constexpr std::chrono::milliseconds kBackendPace{100};
+  // Every exchange waits for its answer with the loop held (up to reply_timeout), so a backend
+  // that takes the connection and then says nothing would hold it most of the time if it were
+  // tried again at the usual pace: each such backend in a row doubles the wait before the next
+  // is dialled or taken, up to 2^kMaxBackoff times it; a device brought up starts over.
+  static constexpr unsigned kMaxBackoff = 5;
+  unsigned unanswered_ = 0;  // backends in a row lost for not answering in time
   Clock::time_point last_backend_taken_{};
   std::unique_ptr<Timer> resume_timer_;
   bool handshake_done_ = false;
