@@ -18,8 +18,8 @@ struct Stats {
   std::uint64_t tx_ring_full = 0;    // writes that had to wait for ring space
   std::uint64_t device_errors = 0;   // device misbehaviour seen (bad ids, lengths, indices)
   std::uint64_t tx_stalls = 0;       // times the device completed nothing sent for a whole watchdog period
-  std::uint64_t tx_renotified = 0;   // doorbells rung again because the device took nothing sent for a while
   std::uint64_t rx_length_errors = 0;  // of rx_drops: frames beyond MTU + Ethernet header, or shorter than that header
+  std::uint64_t tx_renotified = 0;     // transmit doorbells rung again: chains waited a whole watchdog look with nothing completed
 
   Stats& operator+=(const Stats& o) noexcept;
   friend Stats operator-(Stats a, const Stats& b) noexcept;

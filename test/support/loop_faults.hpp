@@ -42,6 +42,10 @@ struct LoopFaults {
   // it took, so the suppression rules never oblige the driver to ring (a device that lost
   // track of a notification; only a split ring with event indices can say so).
   bool tx_loses_doorbell = false;
+  // One-shot, after the next transmit turn that took something: the device fills no receive
+  // buffer until the receive doorbell rings (its receive event index never moves past the
+  // first, so on a split ring with event indices the driver is never obliged to ring it).
+  bool rx_loses_doorbell = false;
   bool reject_features_ok = false;       // A1, persistent: FEATURES_OK never sticks
   bool unstable_config_generation = false;  // A8, persistent
   bool needs_reset = false;              // A13: set DEVICE_NEEDS_RESET (one-shot)

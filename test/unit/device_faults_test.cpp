@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstring>
 #include <string_view>
+#include <thread>
 #include <memory>
 
 #include <rte_malloc.h>
@@ -252,6 +253,108 @@ TEST(TransmitWatchdogTest, DeviceWaitingForADoorbellItNeverAskedForIsRemindedAnd
     EXPECT_FALSE(rig.device->faults().tx_loses_doorbell) << id << ": the fault never fired";
     rig.loop.run_until(rig.netif->disconnect());
   }
+}
+
+// F10: the same on the receive side: a device that fills no receive buffer until a receive
+// doorbell the driver was never asked for. Echoed frames wait on the transmit ring meanwhile;
+// the receive reminder brings them all.
+TEST(TransmitWatchdogTest, DeviceWaitingForAReceiveDoorbellIsRemindedAndNothingIsLost) {  // F10
+  for (const char* id : {"loop:split", "loop:split,in_order=on", "loop:packed"}) {
+    LoopRig rig;
+    virtio::net::DeviceOptions o;
+    o.tx_stall_timeout = std::chrono::milliseconds(200);
+    ASSERT_TRUE(rig.open(id, {}, 0, o));
+    rig.listen();
+    rig.device->faults().rx_loses_doorbell = true;
+    constexpr unsigned kFrames = 600;
+    std::vector<io<Result<>>> writes;
+    for (unsigned i = 0; i < kFrames; ++i) writes.push_back(rig.netif->write(rig.frame(100, i)));
+    const auto start = std::chrono::steady_clock::now();
+    while (rig.received.size() < kFrames && std::chrono::steady_clock::now() - start < std::chrono::seconds(20))
+      rig.loop.run_once();
+    ASSERT_EQ(rig.received.size(), kFrames) << id << ": frames held by a device waiting for its receive doorbell";
+    for (unsigned i = 0; i < kFrames; ++i) {
+      ASSERT_TRUE(writes[i].ready()) << id;
+      Result<> r = writes[i].get();
+      ASSERT_TRUE(r) << id << ": " << r.error().to_string();
+      ASSERT_EQ(rig.received[i], LoopRig::expected(100, i)) << id << ": frame " << i;
+    }
+    EXPECT_EQ(rig.netif->get_stats_counters().tx_stalls, 0u) << id << ": reminded before the stall limit";
+    EXPECT_FALSE(rig.device->faults().rx_loses_doorbell) << id << ": the fault never fired";
+    rig.loop.run_until(rig.netif->disconnect());
+  }
+}
+
+// F10: a device that keeps completing what it is sent is never reminded, however often the
+// watchdog looks: two looks are at least a clock check (several polls) apart, and in each poll
+// between them the device took something.
+TEST(TransmitWatchdogTest, HealthyBusyDeviceIsNeverReminded) {  // F10
+  for (const char* id : {"loop:split", "loop:split,in_order=on", "loop:packed"}) {
+    LoopRig rig;
+    virtio::net::DeviceOptions o;
+    o.tx_stall_timeout = std::chrono::milliseconds(40);  // a look every 10 ms
+    ASSERT_TRUE(rig.open(id, {}, 0, o));
+    rig.listen();
+    bool stop = false;
+    io<void> sender = [](LoopRig& r, const bool& stop) -> io<void> {
+      for (unsigned i = 0; !stop; ++i) (void)co_await r.netif->write(r.frame(64, i));
+    }(rig, stop);
+    const auto start = std::chrono::steady_clock::now();
+    while (std::chrono::steady_clock::now() - start < std::chrono::milliseconds(300)) {
+      rig.loop.run_once();
+      if (rig.received.size() > 4096) rig.received.clear();
+    }
+    stop = true;
+    for (unsigned i = 0; i < 100000 && !sender.ready(); ++i) rig.loop.run_once();
+    ASSERT_TRUE(sender.ready()) << id;
+    const Stats s = rig.netif->get_stats_counters();
+    EXPECT_GT(s.tx_pkts, 1000u) << id << ": not busy";
+    EXPECT_EQ(s.tx_renotified, 0u) << id << ": a healthy device was reminded";
+    EXPECT_EQ(s.tx_stalls, 0u) << id;
+    rig.received.clear();
+    rig.loop.run_until(rig.netif->disconnect());
+  }
+}
+
+// F10 with B1: a ring the device broke is not reminded. The watchdog's own reclaim (the first
+// thing its look does) is made the first to read the device's bad used entry: each round
+// starts with a write, so the pair's poll leaves completions alone (TxQueue::reclaim_due).
+TEST(TransmitWatchdogTest, ARingTheDeviceBrokeIsNotReminded) {  // F10, B1
+  LoopRig rig;
+  virtio::net::DeviceOptions o;
+  o.tx_stall_timeout = std::chrono::milliseconds(400);  // looks every 100 ms
+  ASSERT_TRUE(rig.open("loop:split", {}, 0, o));
+  rig.listen();
+  send_and_wait(rig, 10, 0);
+  ASSERT_EQ(rig.received.size(), 10u);
+  rig.device->faults().stall = true;
+  for (unsigned i = 0; i < 5; ++i) (void)rig.netif->write(rig.frame(100, 20 + i));
+  const auto start = std::chrono::steady_clock::now();
+  while (rig.netif->get_stats_counters().tx_renotified == 0 && std::chrono::steady_clock::now() - start < std::chrono::seconds(5))
+    rig.loop.run_once();
+  ASSERT_GE(rig.netif->get_stats_counters().tx_renotified, 1u) << "no look reminded the stalled device";
+  // The device completes what it holds, the first chain under an id out of range (B1).
+  rig.device->faults().stall = false;
+  rig.device->faults().used_id_out_of_range = true;
+  unsigned seed = 100;
+  for (unsigned i = 0; i < 2; ++i) {
+    (void)rig.netif->write(rig.frame(100, seed++));
+    rig.loop.run_once();
+  }
+  rig.device->faults().stall = true;
+  ASSERT_FALSE(rig.device->faults().used_id_out_of_range) << "the device never completed";
+  ASSERT_EQ(rig.driver->broken_by(), virtio::ring::RingError::None) << "found by the poll, not by the look";
+  const std::uint64_t reminded = rig.netif->get_stats_counters().tx_renotified;
+  const std::uint64_t doorbells = rig.device->counters().notifications;
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));  // the next look is due
+  for (unsigned i = 0; i < 64 && rig.driver->broken_by() == virtio::ring::RingError::None; ++i) {
+    (void)rig.netif->write(rig.frame(100, seed++));
+    rig.loop.run_once();
+  }
+  ASSERT_EQ(rig.driver->broken_by(), virtio::ring::RingError::IdOutOfRange);
+  EXPECT_EQ(rig.netif->get_stats_counters().tx_renotified, reminded) << "the reminder rang a transmit ring the device broke";
+  EXPECT_EQ(rig.device->counters().notifications, doorbells) << "a doorbell rang on a ring the device broke";
+  rig.loop.run_until(rig.netif->disconnect());
 }
 
 TEST_P(RingFaultTest, DeviceNeedsResetIsRecoveredAndTrafficResumes) {  // A13

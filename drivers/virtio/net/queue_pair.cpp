@@ -111,7 +111,7 @@ class RingQueuePair final : public QueuePair {
     tx_.reclaim();  // completions poll() has not taken yet are progress too
     const std::uint16_t in_flight = tx_.ring().in_flight();
     const TxWatchdog::Verdict verdict = watchdog_.look(now, limit, in_flight, tx_.completed());
-    remind_device(now, limit, verdict);
+    remind_device(now, limit);
     switch (verdict) {
       case TxWatchdog::Verdict::Moving:
       case TxWatchdog::Verdict::Waiting:
@@ -199,25 +199,35 @@ class RingQueuePair final : public QueuePair {
     return w.done.get_io();
   }
 
-  // §2.7.10, §2.8.10: suppression only says which notifications the device can do without;
-  // one more is always harmless (§2.8.16: "a driver MAY send multiple available buffer
-  // notifications"). A device that lost track of one (it suppressed them, or left its event
-  // index behind, yet waits for a doorbell: QEMU's virtio-net can, after its network backend
-  // pushed back) would otherwise wait forever with our frames on its ring. So a queue with
-  // buffers posted and nothing taken since the last look is notified again, at most once per
-  // look period: a transmit queue that completed nothing (counted: tx_renotified) and a
-  // receive queue that received nothing (not counted: an idle link looks the same).
-  void remind_device(std::chrono::steady_clock::time_point now, std::chrono::milliseconds limit,
-                     TxWatchdog::Verdict verdict) noexcept {
-    if (!usable_ || now - last_reminder_ < std::max(std::chrono::milliseconds(10), limit / 4)) return;
+  // §2.7.10, §2.8.10: suppression only says which notifications the device can do without,
+  // and a device copes with ones it did not ask for (§2.8.16 says outright that a driver MAY
+  // send several). A device that lost track of one (it suppressed them, or left its event index
+  // behind, yet waits for a doorbell: QEMU's virtio-net can, after its network backend pushed
+  // back) would otherwise wait forever with our buffers on its ring. So, at most once per look
+  // period: a transmit queue that had chains in flight at the last reminder and now, with
+  // nothing completed between, is notified again (counted: tx_renotified); a receive queue
+  // that received nothing since the last reminder is notified again once, until it receives
+  // again (not counted: an idle link looks the same). A ring found broken is left alone.
+  void remind_device(std::chrono::steady_clock::time_point now, std::chrono::milliseconds limit) noexcept {
+    const auto period = std::max(std::chrono::milliseconds(10), limit / 4);
+    // The looks come on a fixed schedule, each a little late: the gate leaves room for that.
+    if (!usable_ || tx_.ring().broken() || rx_.ring().broken() || now - last_reminder_ < period * 3 / 4) return;
     last_reminder_ = now;
-    if (verdict == TxWatchdog::Verdict::Waiting || verdict == TxWatchdog::Verdict::Stalled ||
-        verdict == TxWatchdog::Verdict::StillStalled) {
+    const std::uint16_t in_flight = tx_.ring().in_flight();
+    const std::uint64_t completed = tx_.completed();
+    if (in_flight > 0 && in_flight_at_reminder_ > 0 && completed == completed_at_reminder_) {
       tx_.notify();
-      counters_.tx_renotified.add(1);
+      if (!tx_.ring().broken()) counters_.tx_renotified.add(1);
     }
+    in_flight_at_reminder_ = in_flight;
+    completed_at_reminder_ = completed;
     const std::uint64_t received = counters_.rx_pkts.read() + counters_.rx_drops.read();
-    if (received == received_at_reminder_ && rx_.ring().in_flight() > 0) rx_.notify_posted();
+    if (received != received_at_reminder_) {
+      rx_reminded_ = false;
+    } else if (!rx_reminded_ && rx_.ring().in_flight() > 0) {
+      rx_.notify_posted();
+      rx_reminded_ = true;
+    }
     received_at_reminder_ = received;
   }
 
@@ -235,8 +245,12 @@ class RingQueuePair final : public QueuePair {
   TxQueue<Ring> tx_;
   WriterQueue writers_;
   TxWatchdog watchdog_;
+  // remind_device's: what the last reminder saw.
   std::chrono::steady_clock::time_point last_reminder_{};
+  std::uint16_t in_flight_at_reminder_ = 0;
+  std::uint64_t completed_at_reminder_ = 0;
   std::uint64_t received_at_reminder_ = 0;
+  bool rx_reminded_ = false;
   bool abandoned_ = false;  // A12: the rings and their buffers were left to the device
 };
 

@@ -63,7 +63,9 @@ struct BasicLoopDevice<Faults>::Pair {
   // In-order transmit completions of this round, written as one batch.
   UsedWrite batch_last{};
   std::uint16_t batch_chains = 0, batch_descriptors = 0;
-  bool waiting_for_doorbell = false;  // LoopFaults::tx_loses_doorbell
+  // LoopFaults::tx_loses_doorbell and rx_loses_doorbell; cleared by a doorbell, which a pair
+  // polled by another thread rings from there.
+  std::atomic<bool> tx_waits_for_doorbell{false}, rx_waits_for_doorbell{false};
 };
 
 template <class Faults>
@@ -280,7 +282,10 @@ bool BasicLoopDevice<Faults>::notify(std::uint16_t index) noexcept {
   // Like a device whose control queue is served when its doorbell rings.
   if (control_ && index == control_index()) serve_control();
   if constexpr (kFaulty) {
-    if (index < control_index() && index % 2 == 1 && index / 2 < queues_.size()) queues_[index / 2]->waiting_for_doorbell = false;
+    if (index < control_index() && index / 2 < queues_.size()) {
+      std::atomic<bool>& waits = index % 2 ? queues_[index / 2]->tx_waits_for_doorbell : queues_[index / 2]->rx_waits_for_doorbell;
+      if (waits.load(std::memory_order_relaxed)) waits.store(false, std::memory_order_relaxed);
+    }
     return !faults_.notify_fails;
   }
   return true;
@@ -408,6 +413,8 @@ unsigned BasicLoopDevice<Faults>::poll() {
 template <class Faults>
 bool BasicLoopDevice<Faults>::ensure_rx(Pair& p, std::size_t bytes) {
   if (!p.rx) return false;
+  if constexpr (kFaulty)
+    if (p.rx_waits_for_doorbell.load(std::memory_order_relaxed)) return false;
   const bool mrg = has_feature(driver_features_, VIRTIO_NET_F_MRG_RXBUF);
   auto enough = [&] {
     if (p.rx_count == 0) return false;
@@ -426,6 +433,8 @@ bool BasicLoopDevice<Faults>::ensure_rx(Pair& p, std::size_t bytes) {
 template <class Faults>
 bool BasicLoopDevice<Faults>::ensure_rx_chains(Pair& p, std::size_t count) {
   if (!p.rx) return false;
+  if constexpr (kFaulty)
+    if (p.rx_waits_for_doorbell.load(std::memory_order_relaxed)) return false;
   while (p.rx_count < count && p.rx_count < p.rx_size) {
     DeviceChain& slot = p.rx_ready[(p.rx_first + p.rx_count) % p.rx_size];
     if (!p.rx->pop(slot)) break;
@@ -579,7 +588,7 @@ template <class Faults>
 unsigned BasicLoopDevice<Faults>::work_tx(Pair& p) {
   if (!p.tx || !p.rx) return 0;
   if constexpr (kFaulty)
-    if (p.waiting_for_doorbell) return 0;
+    if (p.tx_waits_for_doorbell.load(std::memory_order_relaxed)) return 0;
   std::size_t mtu = kMtu;
   if constexpr (kFaulty) mtu = faults_.mtu.value_or(kMtu);
   const std::size_t header_length = this->header_length();
@@ -624,11 +633,13 @@ unsigned BasicLoopDevice<Faults>::work_tx(Pair& p) {
   }
   flush_tx_batch(p);
   p.tx->publish_used();
-  if constexpr (kFaulty)
+  if constexpr (kFaulty) {
+    if (n > 0 && std::exchange(faults_.rx_loses_doorbell, false)) p.rx_waits_for_doorbell.store(true, std::memory_order_relaxed);
     if (n > 0 && std::exchange(faults_.tx_loses_doorbell, false)) {
-      p.waiting_for_doorbell = true;  // and the event index stays behind what it took
+      p.tx_waits_for_doorbell.store(true, std::memory_order_relaxed);  // and the event index stays behind what it took
       return n;
     }
+  }
   p.tx->request_notifications();
   return n;
 }
