@@ -25,6 +25,8 @@
 #include "drivers/virtio/transport/vhost_user/vhost_user_transport.hpp"
 #include "drivers/virtio/virtio_spec.hpp"
 #include "netfront/event_loop.hpp"
+#include "netfront/loop_thread.hpp"
+#include "netfront/netif.hpp"
 #include "open_fds.hpp"
 
 namespace netfront {
@@ -542,6 +544,62 @@ TEST(VhostUserPeerFaultTest, BackendBackWithMoreQueuePairsNeverGetsOurControlRin
   b.join();
   EXPECT_EQ(first_rings, (std::vector<std::uint32_t>{0, 1}));
   EXPECT_EQ(second_rings, (std::vector<std::uint32_t>{0, 1})) << "a ring of ours went where the backend has another";
+}
+
+// F10 on a queue pair handed to a loop that sleeps: that loop does not poll while asleep, so a
+// timer of its own runs the pair's watchdog. The backend here takes the frames and completes
+// none; the writers waiting for room are failed once the stall limit has passed.
+TEST(VhostUserPeerFaultTest, AStalledPairOnASleepingLoopOfItsOwnFailsItsWaitingWriters) {  // F10
+  const std::uint64_t mq = feature_bit(VHOST_USER_PROTOCOL_F_MQ);
+  FakeBackend b([&](FakeBackend& f) { f.serve({.protocol_features = mq, .queue_pairs = 2}); });
+  EventLoop loop;
+  auto c = loop.run_until(Netif::connect("vhost-user:" + b.path() + ",queues=2"));
+  ASSERT_TRUE(c) << c.error().to_string();
+  Netif& n = *c;
+  LoopThreadOptions o;
+  o.loop = LoopConfig{.idle = IdleMode::Sleep, .idle_polls_before_sleep = 1};
+  auto worker = LoopThread::start(o);
+  ASSERT_TRUE(worker) << worker.error().to_string();
+  EventLoop& wl = (*worker)->loop();
+  ASSERT_TRUE(n.queue(1).run_on(wl));
+  constexpr unsigned kWrites = 400;  // beyond the 256 entries of the ring: the rest wait for room
+  const auto fill = [](Buffer&) -> std::size_t { return 60; };
+  std::vector<io<Result<>>> writes;  // the worker's, as is `taken`
+  std::vector<bool> taken(kWrites, false);
+  wl.post([&] {
+    for (unsigned i = 0; i < kWrites; ++i) writes.push_back(n.queue(1).write(60, fill));
+  });
+  // Counted on the worker, read here.
+  std::atomic<unsigned> ready{0}, stalled{0};
+  const auto count = [&] {
+    std::atomic<bool> counted{false};
+    wl.post([&] {
+      for (std::size_t i = 0; i < writes.size(); ++i)
+        if (!taken[i] && writes[i].ready()) {
+          taken[i] = true;
+          ++ready;
+          Result<> r = writes[i].get();
+          if (!r && r.error().message().find("transmit stalled") != std::string::npos) ++stalled;
+        }
+      counted = true;
+    });
+    while (!counted) loop.run_once();
+  };
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  for (count(); ready < kWrites && std::chrono::steady_clock::now() < deadline; count()) {
+    const auto until = std::chrono::steady_clock::now() + 50ms;
+    while (std::chrono::steady_clock::now() < until) loop.run_once();
+  }
+  EXPECT_EQ(ready.load(), kWrites) << "writers still waiting on a stalled pair whose loop sleeps";
+  EXPECT_GT(stalled.load(), 0u);
+  EXPECT_GE(n.queue(1).get_stats_counters().tx_stalls, 1u);
+  std::atomic<bool> cleared{false};
+  wl.post([&] {
+    writes.clear();
+    cleared = true;
+  });
+  while (!cleared) loop.run_once();
+  loop.run_until(n.disconnect());
 }
 
 // --- Client mode trying a backend that went away again (reconnect=MS): every new connection

@@ -1,5 +1,7 @@
 #include "drivers/virtio/net/pair_poller.hpp"
 
+#include <algorithm>
+
 namespace netfront::virtio::net {
 
 Result<> PairPoller::watch_interrupts(EventLoop& loop, const transport::Transport& t, unsigned pair) {
@@ -7,6 +9,10 @@ Result<> PairPoller::watch_interrupts(EventLoop& loop, const transport::Transpor
   auto watches = drain_on_wake(loop, interrupt_fds_of(t, pair));
   if (!watches) return std::move(watches).error();
   watches_ = std::move(*watches);
+  watchdog_.emplace(loop, [this] {
+    if (active) pair_.watch_progress(std::chrono::steady_clock::now(), stall_timeout_);
+  });
+  watchdog_->arm_periodic(std::max(std::chrono::milliseconds(10), stall_timeout_ / 4));
   return Ok{};
 }
 

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "drivers/virtio/net/interrupt_watch.hpp"
@@ -28,8 +29,14 @@ class PairPoller final : public Poller {
       : pair_(pair), stall_timeout_(stall_timeout), broken_(broken) {}
 
   // On the owning loop's thread. On failure nothing is watched and that loop keeps polling.
+  // With the watches that loop may sleep, and a sleeping loop does not poll: a timer of its own
+  // then runs the pair's watchdog (F10), as the device's does for the pairs of its own loop.
   Result<> watch_interrupts(EventLoop& loop, const transport::Transport& t, unsigned pair);
-  void stop_watching() { watches_.clear(); }
+  // On the owning loop's thread.
+  void stop_watching() {
+    watches_.clear();
+    watchdog_.reset();
+  }
 
   bool arm_wakeup() override;
   void disarm_wakeup() override {
@@ -57,6 +64,7 @@ class PairPoller final : public Poller {
   std::atomic<bool>& broken_;
   std::uint64_t polls_ = 0;
   InterruptWatches watches_;
+  std::optional<Timer> watchdog_;
 };
 
 }  // namespace netfront::virtio::net
