@@ -410,7 +410,7 @@ TEST_F(HttpdBridgeTest, MisbehavingClientsLeaveTheServerServingOthers) {
   EXPECT_EQ(answer_to("GET / HTTP/1.1\r\nX: " + std::string(9000, 'a')).rfind("HTTP/1.1 431 ", 0), 0u);
   EXPECT_EQ(answer_to("GET / HTTP/2.0\r\n\r\n").rfind("HTTP/1.1 505 ", 0), 0u);
   EXPECT_EQ(answer_to("POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n").rfind("HTTP/1.1 501 ", 0), 0u);
-  EXPECT_EQ(answer_to("GET /nothing HTTP/1.1\r\nConnection: close\r\n\r\n").rfind("HTTP/1.1 404 ", 0), 0u);
+  EXPECT_EQ(answer_to("GET /nothing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").rfind("HTTP/1.1 404 ", 0), 0u);
   // A client that half-closes after its request still gets the whole answer.
   {
     const int fd = connect_to_server();
@@ -468,7 +468,7 @@ TEST_F(HttpdBridgeTest, BeyondMaxConnectionsTheRestAreAnswered503) {
   }
   EXPECT_EQ(busy, 20u);
   // The first ones are served as usual, and once all go a new one is too.
-  send_all(open[0], "GET /bytes/5 HTTP/1.1\r\nConnection: close\r\n\r\n");
+  send_all(open[0], "GET /bytes/5 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   EXPECT_NE(read_to_close(open[0]).find(std::string("\r\n\r\n\x00\x01\x02\x03\x04", 9)), std::string::npos);
   for (int fd : open) ::close(fd);
   const std::string page = wait_until_idle();
@@ -628,7 +628,7 @@ TEST_F(HttpdBridgeTest, ABodySegmentInFragmentsIsEchoed) {
 // a close made in that callback finds a byte unread, and lwIP resets the connection instead,
 // the answer with it.
 TEST_F(HttpdBridgeTest, ARequestThatBringsItsFinIsAnsweredWhole) {
-  for (const std::string request : {"GET /bytes/10 HTTP/1.0\r\n\r\n", "GET /bytes/10 HTTP/1.1\r\nConnection: close\r\n\r\n",
+  for (const std::string request : {"GET /bytes/10 HTTP/1.0\r\n\r\n", "GET /bytes/10 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
                                     "GET / HTTP/2.0\r\n\r\n"}) {
     const int fd = connect_to_server();
     ASSERT_GE(fd, 0);

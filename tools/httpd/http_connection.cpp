@@ -138,9 +138,8 @@ bool Connection::read_head() {
   head_.resize(before + n);
   pbuf_copy_partial(inbox_, head_.data() + before, static_cast<u16_t>(n), 0);
   if (n > 0) quiet_ticks_ = 0;
-  const std::size_t from = before < 3 ? 0 : before - 3;
-  if (const auto end = head_end(std::string_view(head_).substr(from))) {
-    const std::size_t length = from + *end;
+  if (const auto end = head_end(head_, before < 3 ? 0 : before - 3)) {
+    const std::size_t length = *end;
     consume(length - before);
     head_.resize(length);
     auto parsed = parse_request_head(head_);

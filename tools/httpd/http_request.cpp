@@ -50,7 +50,16 @@ std::optional<Refusal> parse_request_line(std::string_view line, RequestHead& r)
   if (sp2 == std::string_view::npos || line.find(' ', sp2 + 1) != std::string_view::npos) return kBadRequest;
   const std::string_view method = line.substr(0, sp1), target = line.substr(sp1 + 1, sp2 - sp1 - 1), version = line.substr(sp2 + 1);
   if (!std::all_of(method.begin(), method.end(), is_tchar)) return kBadRequest;
-  if (target.empty() || target.front() != '/') return kBadRequest;
+  std::string_view path = target;
+  // RFC 9112 §3.2.2: absolute-form MUST be accepted; its path is what is asked for (an empty
+  // one is "/"), and the Host field is not looked at for where (§3.2.2: ignored).
+  for (std::string_view scheme : {"http://", "https://"})
+    if (target.size() > scheme.size() && equals_ignoring_case(target.substr(0, scheme.size()), scheme)) {
+      const std::size_t slash = target.find('/', scheme.size());
+      path = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
+      if (target.substr(scheme.size(), slash - scheme.size()).empty()) return kBadRequest;  // no authority
+    }
+  if (path.empty() || path.front() != '/') return kBadRequest;
   if (std::any_of(target.begin(), target.end(), [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f; }))
     return kBadRequest;
   if (version.size() != 8 || version.substr(0, 5) != "HTTP/" || !std::isdigit(static_cast<unsigned char>(version[5])) ||
@@ -58,28 +67,38 @@ std::optional<Refusal> parse_request_line(std::string_view line, RequestHead& r)
     return kBadRequest;
   if (version[5] != '1' || version[7] > '1') return Refusal{505, "HTTP Version Not Supported"};
   r.method = method_of(method);
-  r.target = std::string(target);
+  r.target = std::string(path);
   r.minor_version = static_cast<unsigned>(version[7] - '0');
   r.keep_alive = r.minor_version == 1;
   return std::nullopt;
 }
 
+// RFC 9112 §2.2: empty lines before the request line are ignored (a client may send one after
+// a body); they belong to the head that follows them.
+std::size_t leading_empty_lines(std::string_view bytes) {
+  std::size_t n = 0;
+  while (bytes.substr(n, 2) == "\r\n") n += 2;
+  return n;
+}
+
 }  // namespace
 
-std::optional<std::size_t> head_end(std::string_view bytes) {
-  const std::size_t at = bytes.find("\r\n\r\n");
+std::optional<std::size_t> head_end(std::string_view bytes, std::size_t from) {
+  const std::size_t at = bytes.find("\r\n\r\n", std::max(from, leading_empty_lines(bytes)));
   if (at == std::string_view::npos) return std::nullopt;
   return at + 4;
 }
 
 std::variant<RequestHead, Refusal> parse_request_head(std::string_view head) {
   if (head.size() > kMaxHeadBytes) return Refusal{431, "Request Header Fields Too Large"};
+  head.remove_prefix(leading_empty_lines(head));
   if (head.size() < 4 || head.substr(head.size() - 4) != "\r\n\r\n") return kBadRequest;
   head.remove_suffix(2);  // each line below ends in CRLF; the blank one is gone
   RequestHead r;
   std::size_t eol = head.find("\r\n");
   if (auto refused = parse_request_line(head.substr(0, eol), r)) return *refused;
   std::optional<std::uint64_t> length;
+  unsigned hosts = 0;
   for (std::size_t at = eol + 2; at < head.size(); at = eol + 2) {
     eol = head.find("\r\n", at);
     const std::string_view line = head.substr(at, eol - at);
@@ -105,8 +124,12 @@ std::variant<RequestHead, Refusal> parse_request_head(std::string_view head) {
       else if (lists(value, "keep-alive")) r.keep_alive = true;
     } else if (equals_ignoring_case(name, "Expect")) {
       r.expect_continue = equals_ignoring_case(value, "100-continue");
+    } else if (equals_ignoring_case(name, "Host")) {
+      ++hosts;
     }
   }
+  // RFC 9112 §3.2: 400 for an HTTP/1.1 request without Host and for any with more than one.
+  if (hosts > 1 || (hosts == 0 && r.minor_version == 1)) return kBadRequest;
   r.content_length = length.value_or(0);
   return r;
 }
