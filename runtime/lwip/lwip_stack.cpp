@@ -50,6 +50,11 @@ void follow_status(lwip::NetifGlue& s, const LinkStatus& before, const LinkStatu
 
 io<void> follow_link(std::shared_ptr<lwip::NetifGlue> s) {
   LinkStatus seen = s->device->link_status();
+  // attach() told lwIP of the link as it was then: a change before run() is told now.
+  if (seen.up != netif_is_link_up(&s->nif)) {
+    ++s->counters.link_changes;
+    seen.up ? netif_set_link_up(&s->nif) : netif_set_link_down(&s->nif);
+  }
   for (;;) {
     Result<LinkStatus> now = co_await s->device->link_change(seen);
     if (!now || s->removed) co_return;

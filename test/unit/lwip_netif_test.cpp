@@ -291,6 +291,31 @@ TEST_F(LwipNetifTest, OneStackAtATime) {
   EXPECT_EQ(second.error().cause(), Error::Cause::BadArgument);
 }
 
+// attach() takes the link as it is; a change before run() starts following the device is
+// not lost.
+TEST(LwipNetifLinkTest, ALinkChangeBetweenAttachAndRunReachesLwip) {
+  LoopRig rig;
+  ASSERT_TRUE(rig.open("loop:"));
+  auto stack = LwipStack::start(rig.loop);
+  ASSERT_TRUE(stack) << stack.error().to_string();
+  auto nif = (*stack)->attach(*rig.netif, *Ipv4Addressing::parse("10.0.0.2/24"));
+  ASSERT_TRUE(nif) << nif.error().to_string();
+  EXPECT_TRUE(netif_is_link_up((*nif)->netif()));
+  rig.device->set_link(false);
+  for (unsigned i = 0; i < 200000 && rig.netif->link_up(); ++i) rig.loop.run_once();
+  ASSERT_FALSE(rig.netif->link_up());
+  io<Result<>> run = (*nif)->run();
+  for (unsigned i = 0; i < 1000; ++i) rig.loop.run_once();
+  EXPECT_FALSE(netif_is_link_up((*nif)->netif())) << "lwIP still thinks the link is up";
+  EXPECT_EQ((*nif)->counters().link_changes, 1u);
+  nif->reset();
+  rig.loop.run_until(rig.netif->disconnect());
+  for (unsigned i = 0; i < 1000 && !run.ready(); ++i) rig.loop.run_once();
+  ASSERT_TRUE(run.ready());
+  EXPECT_TRUE(run.get());
+  stack->reset();
+}
+
 TEST(Ipv4AddressingTest, ParsesAddressPrefixGatewayAndOptions) {
   auto a = Ipv4Addressing::parse("192.168.7.20/16,gw=192.168.0.1,no-ipv6");
   ASSERT_TRUE(a) << a.error().to_string();
