@@ -7,6 +7,7 @@
 #include <string>
 
 #include "netfront/rss.hpp"
+#include "runtime/internet_checksum.hpp"
 #include "runtime/rx_offload_field.hpp"
 #include "runtime/runtime_error.hpp"
 
@@ -47,6 +48,21 @@ RxOffload rx_offload(const Buffer& frame) noexcept {
     default:
       return {};
   }
+}
+
+void complete_rx_checksum(Buffer& frame) noexcept {
+  const RxOffload o = rx_offload(frame);
+  if (o.checksum != RxChecksum::Partial) return;
+  rte_mbuf* m = frame.mbuf();
+  // The positions count from the received frame's first byte, and were checked against its
+  // length when it was received (C6): the whole frame is the mbuf's data.
+  const std::span<std::byte> whole(rte_pktmbuf_mtod(m, std::byte*), m->data_len);
+  const std::size_t at = std::size_t{o.csum_start} + o.csum_offset;
+  if (at + 2 > whole.size()) return;
+  const std::uint16_t c = static_cast<std::uint16_t>(~runtime::fold(runtime::ones_sum(whole.subspan(o.csum_start))));
+  whole[at] = static_cast<std::byte>(c >> 8);
+  whole[at + 1] = static_cast<std::byte>(c);
+  runtime::store_rx_offload(m, {.checksum = RxChecksum::Valid});
 }
 
 std::optional<RxHash> rx_hash(const Buffer& frame) noexcept {

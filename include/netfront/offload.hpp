@@ -87,4 +87,11 @@ struct RxOffload {
 // (device_errors), never delivered. Unknown for a frame of any other origin.
 RxOffload rx_offload(const Buffer& frame) noexcept;
 
+// For a stack that checks every checksum itself (lwIP as Debian builds it, most others): a
+// frame received Partial has its checksum finished here, in software, as the device would
+// have (the one's-complement sum from csum_start to the frame's end, stored at csum_start +
+// csum_offset), and is Valid from then on. Any other frame is left as it is. The frame is the
+// received one (a view of its first bytes at least); its bytes are written.
+void complete_rx_checksum(Buffer& frame) noexcept;
+
 }  // namespace netfront

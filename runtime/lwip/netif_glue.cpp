@@ -11,6 +11,8 @@
 #include "runtime/lwip/buffer_pbuf.hpp"
 #include "runtime/lwip/netif_glue.hpp"
 
+#include "netfront/offload.hpp"
+
 namespace netfront::lwip {
 namespace {
 
@@ -69,6 +71,9 @@ err_t NetifGlue::init(::netif* nif) {
 err_t NetifGlue::linkoutput(::netif* nif, pbuf* p) { return static_cast<NetifGlue*>(nif->state)->transmit(p); }
 
 void NetifGlue::receive(Buffer&& frame) {
+  // lwIP checks every checksum itself: one a local sender left partial (GUEST_CSUM) is
+  // finished first, or lwIP would drop the frame as corrupt.
+  complete_rx_checksum(frame);
   // What lwIP holds it may hold for long, and a peer decides how much: TCP keeps unread and
   // out-of-order segments (65535 of them in a window, at a byte each), reassembly keeps
   // fragments past the netif's removal. Device buffers given to lwIP must leave the device

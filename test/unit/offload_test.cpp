@@ -127,6 +127,38 @@ TEST_P(OffloadTest, APartialChecksumComesBackPartialToADriverThatTakesThem) {
   }
 }
 
+// complete_rx_checksum: a Partial frame gets the checksum its sender left to be done, and is
+// Valid from then on; a frame the device checked, or said nothing of, is left as it is.
+TEST_P(OffloadTest, APartialChecksumIsFinishedForAStackThatChecksThemAll) {
+  open(",offloads=csum+rx_csum");
+  listen();
+  for (bool udp : {false, true})
+    for (bool ipv6 : {false, true}) {
+      frames_.clear();
+      Packet p{.ipv6 = ipv6, .udp = udp, .payload = 333};
+      const auto f = p.bytes();
+      ASSERT_TRUE(send(f, p.checksum_only()));
+      run_until(1);
+      ASSERT_EQ(frames_.size(), 1u);
+      ASSERT_EQ(rx_offload(frames_[0]).checksum, RxChecksum::Partial);
+      ASSERT_FALSE(p.checksum_ok(frames_[0].bytes()));
+      complete_rx_checksum(frames_[0]);
+      EXPECT_TRUE(p.checksum_ok(frames_[0].bytes())) << "udp " << udp << " ipv6 " << ipv6;
+      EXPECT_EQ(rx_offload(frames_[0]).checksum, RxChecksum::Valid);
+      const auto finished = bytes_of(frames_[0]);
+      complete_rx_checksum(frames_[0]);  // Valid now: nothing more is done
+      EXPECT_EQ(bytes_of(frames_[0]), finished);
+    }
+  frames_.clear();
+  Packet plain;
+  ASSERT_TRUE(send(plain.bytes(), TxOffload{}));  // no checksum asked: nothing said of it
+  run_until(1);
+  ASSERT_EQ(frames_.size(), 1u);
+  ASSERT_EQ(rx_offload(frames_[0]).checksum, RxChecksum::Unknown);
+  complete_rx_checksum(frames_[0]);
+  EXPECT_EQ(bytes_of(frames_[0]), plain.bytes());
+}
+
 TEST_P(OffloadTest, TheDeviceCompletesTheChecksumForADriverThatTakesNoPartialOnes) {
   open(",offloads=csum");
   listen();

@@ -11,12 +11,12 @@
 #include <span>
 
 #include "drivers/virtio/net/net_spec.hpp"
+#include "runtime/internet_checksum.hpp"
 
 namespace netfront::virtio::device_side {
 
-// The Internet checksum's one's-complement sum of `bytes`, added to `sum` (RFC 1071).
-std::uint32_t ones_sum(std::span<const std::byte> bytes, std::uint32_t sum = 0) noexcept;
-std::uint16_t fold(std::uint32_t sum) noexcept;
+using runtime::fold;
+using runtime::ones_sum;
 
 // NEEDS_CSUM: sums the frame from `start` to its end and stores the complement at
 // start + offset (whose 16 bits hold the pseudo-header's sum). False when outside the frame.
