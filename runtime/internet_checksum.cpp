@@ -14,4 +14,13 @@ std::uint16_t fold(std::uint32_t sum) noexcept {
   return static_cast<std::uint16_t>(sum);
 }
 
+bool complete_checksum(std::span<std::byte> frame, std::uint16_t start, std::uint16_t offset) noexcept {
+  const std::size_t at = std::size_t{start} + offset;
+  if (at + 2 > frame.size()) return false;
+  const std::uint16_t c = static_cast<std::uint16_t>(~fold(ones_sum(frame.subspan(start))));
+  frame[at] = static_cast<std::byte>(c >> 8);
+  frame[at + 1] = static_cast<std::byte>(c);
+  return true;
+}
+
 }  // namespace netfront::runtime

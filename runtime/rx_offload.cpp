@@ -57,12 +57,7 @@ void complete_rx_checksum(Buffer& frame) noexcept {
   // The positions count from the received frame's first byte, and were checked against its
   // length when it was received (C6): the whole frame is the mbuf's data.
   const std::span<std::byte> whole(rte_pktmbuf_mtod(m, std::byte*), m->data_len);
-  const std::size_t at = std::size_t{o.csum_start} + o.csum_offset;
-  if (at + 2 > whole.size()) return;
-  const std::uint16_t c = static_cast<std::uint16_t>(~runtime::fold(runtime::ones_sum(whole.subspan(o.csum_start))));
-  whole[at] = static_cast<std::byte>(c >> 8);
-  whole[at + 1] = static_cast<std::byte>(c);
-  runtime::store_rx_offload(m, {.checksum = RxChecksum::Valid});
+  if (runtime::complete_checksum(whole, o.csum_start, o.csum_offset)) runtime::store_rx_offload(m, {.checksum = RxChecksum::Valid});
 }
 
 std::optional<RxHash> rx_hash(const Buffer& frame) noexcept {

@@ -7,11 +7,10 @@
 #include <array>
 #include <cstring>
 
+#include "netfront/offload.hpp"
 #include "runtime/log.hpp"
 #include "runtime/lwip/buffer_pbuf.hpp"
 #include "runtime/lwip/netif_glue.hpp"
-
-#include "netfront/offload.hpp"
 
 namespace netfront::lwip {
 namespace {

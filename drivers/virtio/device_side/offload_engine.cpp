@@ -40,13 +40,6 @@ void set_l4_checksum(std::span<std::byte> s, std::size_t l3, std::size_t l4, boo
 
 }  // namespace
 
-bool complete_checksum(std::span<std::byte> frame, std::uint16_t start, std::uint16_t offset) noexcept {
-  if (std::size_t{start} + offset + 2 > frame.size()) return false;
-  const std::uint16_t c = static_cast<std::uint16_t>(~fold(ones_sum(frame.subspan(start))));
-  put_be16(frame.data() + start + offset, c);
-  return true;
-}
-
 bool segment(std::span<const std::byte> frame, const net::virtio_net_hdr& h,
              const std::function<void(std::span<const std::byte>)>& out) {
   const std::uint8_t type = h.gso_type & static_cast<std::uint8_t>(~net::VIRTIO_NET_HDR_GSO_ECN);

@@ -15,12 +15,10 @@
 
 namespace netfront::virtio::device_side {
 
+using runtime::complete_checksum;
 using runtime::fold;
 using runtime::ones_sum;
 
-// NEEDS_CSUM: sums the frame from `start` to its end and stores the complement at
-// start + offset (whose 16 bits hold the pseudo-header's sum). False when outside the frame.
-bool complete_checksum(std::span<std::byte> frame, std::uint16_t start, std::uint16_t offset) noexcept;
 
 // A segmentation request (gso_type TCPV4, TCPV6 or UDP_L4, with csum_start at the TCP or UDP
 // header): hands each segment, checksums complete, to `out`. False, with nothing handed on,
