@@ -1,6 +1,6 @@
 #include "drivers/virtio/net/pair_poller.hpp"
 
-#include <algorithm>
+#include "drivers/virtio/net/tx_watchdog.hpp"
 
 namespace netfront::virtio::net {
 
@@ -12,7 +12,7 @@ Result<> PairPoller::watch_interrupts(EventLoop& loop, const transport::Transpor
   watchdog_.emplace(loop, [this] {
     if (active) pair_.watch_progress(std::chrono::steady_clock::now(), stall_timeout_);
   });
-  watchdog_->arm_periodic(std::max(std::chrono::milliseconds(10), stall_timeout_ / 4));
+  watchdog_->arm_periodic(TxWatchdog::look_period(stall_timeout_));
   return Ok{};
 }
 

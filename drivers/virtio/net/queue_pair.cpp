@@ -1,6 +1,5 @@
 #include "drivers/virtio/net/queue_pair.hpp"
 
-#include <algorithm>
 #include <chrono>
 #include <optional>
 #include <string>
@@ -111,7 +110,7 @@ class RingQueuePair final : public QueuePair {
     tx_.reclaim();  // completions poll() has not taken yet are progress too
     const std::uint16_t in_flight = tx_.ring().in_flight();
     const TxWatchdog::Verdict verdict = watchdog_.look(now, limit, in_flight, tx_.completed());
-    remind_device(now, limit);
+    remind_device(now, limit, in_flight);
     switch (verdict) {
       case TxWatchdog::Verdict::Moving:
       case TxWatchdog::Verdict::Waiting:
@@ -208,12 +207,12 @@ class RingQueuePair final : public QueuePair {
   // nothing completed between, is notified again (counted: tx_renotified); a receive queue
   // that received nothing since the last reminder is notified again once, until it receives
   // again (not counted: an idle link looks the same). A ring found broken is left alone.
-  void remind_device(std::chrono::steady_clock::time_point now, std::chrono::milliseconds limit) noexcept {
-    const auto period = std::max(std::chrono::milliseconds(10), limit / 4);
+  void remind_device(std::chrono::steady_clock::time_point now, std::chrono::milliseconds limit,
+                     std::uint16_t in_flight) noexcept {
     // The looks come on a fixed schedule, each a little late: the gate leaves room for that.
-    if (!usable_ || tx_.ring().broken() || rx_.ring().broken() || now - last_reminder_ < period * 3 / 4) return;
+    if (!usable_ || tx_.ring().broken() || rx_.ring().broken() || now - last_reminder_ < TxWatchdog::look_period(limit) * 3 / 4)
+      return;
     last_reminder_ = now;
-    const std::uint16_t in_flight = tx_.ring().in_flight();
     const std::uint64_t completed = tx_.completed();
     if (in_flight > 0 && in_flight_at_reminder_ > 0 && completed == completed_at_reminder_) {
       tx_.notify();

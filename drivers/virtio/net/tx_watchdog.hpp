@@ -3,6 +3,7 @@
 // until the device moves again.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 
@@ -11,6 +12,11 @@ namespace netfront::virtio::net {
 class TxWatchdog {
  public:
   using Clock = std::chrono::steady_clock;
+
+  // How often a loop looks, for a stall `limit`: a few looks within it.
+  static constexpr std::chrono::milliseconds look_period(std::chrono::milliseconds limit) noexcept {
+    return std::max(std::chrono::milliseconds(10), limit / 4);
+  }
 
   enum class Verdict {
     Moving,        // completions since the last look, nothing in flight, or the first look

@@ -8,6 +8,7 @@
 #include "drivers/virtio/net/interrupt_watch.hpp"
 #include "drivers/virtio/net/net_spec.hpp"
 #include "drivers/virtio/net/pair_poller.hpp"
+#include "drivers/virtio/net/tx_watchdog.hpp"
 #include "drivers/virtio/virtio_spec.hpp"
 #include "netfront/numa.hpp"
 #include "runtime/cross_loop.hpp"
@@ -74,7 +75,7 @@ Result<std::unique_ptr<VirtioNetDevice>> VirtioNetDevice::open(std::unique_ptr<t
     for (unsigned i = 0; i < d->pairs_.size(); ++i)
       if (d->local(i)) d->pairs_[i]->watch_progress(now, d->options_.tx_stall_timeout);
   });
-  dev->watchdog_->arm_periodic(std::max(std::chrono::milliseconds(10), o.tx_stall_timeout / 4));
+  dev->watchdog_->arm_periodic(TxWatchdog::look_period(o.tx_stall_timeout));
   return dev;
 }
 
